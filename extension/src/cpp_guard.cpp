@@ -1,0 +1,80 @@
+// C++ -> PostgreSQL error boundary (see cpp_guard.hpp).
+#include "cpp_guard.hpp"
+
+#include <cstring>
+#include <exception>
+#include <new>
+
+namespace elicense::pg {
+namespace {
+
+// Copies at most size-1 bytes of src, never cutting a UTF-8 sequence.
+void CopyTruncated(char *dst, std::size_t size, const char *src) noexcept {
+	std::size_t n = std::strlen(src);
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && (static_cast<unsigned char>(src[n]) & 0xC0) == 0x80)
+			--n;
+	}
+	std::memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+int SqlStateFromText(const char *code) noexcept {
+	if (code == nullptr || std::strlen(code) != 5)
+		return ERRCODE_INTERNAL_ERROR;
+	return MAKE_SQLSTATE(code[0], code[1], code[2], code[3], code[4]);
+}
+
+void Capture(PendingError &out, int sqlerrcode, const char *message, const char *detail,
+             const char *hint) noexcept {
+	out.active = true;
+	out.sqlerrcode = sqlerrcode;
+	CopyTruncated(out.message, sizeof out.message, message);
+	CopyTruncated(out.detail, sizeof out.detail, detail);
+	CopyTruncated(out.hint, sizeof out.hint, hint);
+}
+
+}  // namespace
+
+void CaptureCurrentException(PendingError &out) noexcept {
+	try {
+		throw;
+	} catch (const core::Error &e) {
+		Capture(out, SqlStateFromText(e.sqlstate()), e.what(), e.detail().c_str(), e.hint().c_str());
+	} catch (const std::bad_alloc &) {
+		Capture(out, ERRCODE_OUT_OF_MEMORY, "out of memory in elicense", "", "");
+	} catch (const std::exception &e) {
+		Capture(out, ERRCODE_INTERNAL_ERROR, "internal error in elicense", e.what(),
+		        "This is a bug in elicense; please report it with the statement that caused it.");
+	} catch (...) {
+		Capture(out, ERRCODE_INTERNAL_ERROR, "internal error in elicense", "unknown C++ exception",
+		        "This is a bug in elicense; please report it with the statement that caused it.");
+	}
+}
+
+void RaisePendingError(const PendingError &err) {
+	ereport(ERROR, (errcode(err.sqlerrcode), errmsg_internal("%s", err.message),
+	                err.detail[0] ? errdetail_internal("%s", err.detail) : 0,
+	                err.hint[0] ? errhint("%s", err.hint) : 0));
+	pg_unreachable();
+}
+
+std::string_view ArgText(FunctionCallInfo fcinfo, int n) {
+	text *t = PG_GETARG_TEXT_PP(n);
+	return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+Datum TextDatum(std::string_view s) {
+	std::size_t size = s.size() + VARHDRSZ;
+	if (size > MaxAllocSize)
+		throw core::Error(core::sqlstate::kInvalidParameterValue, "result too large");
+	auto *t = static_cast<text *>(palloc_extended(size, MCXT_ALLOC_NO_OOM));
+	if (t == nullptr)
+		throw std::bad_alloc();
+	SET_VARSIZE(t, size);
+	std::memcpy(VARDATA(t), s.data(), s.size());
+	return PointerGetDatum(t);
+}
+
+}  // namespace elicense::pg

@@ -1,0 +1,70 @@
+// The C++ -> PostgreSQL error boundary.
+//
+// PostgreSQL reports errors with longjmp. A longjmp over a frame that holds
+// C++ objects skips their destructors (leaks, held locks, undefined
+// behaviour), and a C++ exception that reaches PostgreSQL's C frames kills
+// the backend. So every SQL-callable function follows one shape:
+//
+//   ELICENSE_FUNCTION(elicense_x) {
+//       std::string_view arg = elicense::pg::ArgText(fcinfo, 0);  // PG calls that may
+//                                                                 // raise: before
+//       Datum result;
+//       elicense::pg::GuardedRun([&] {                            // C++ work: inside
+//           result = elicense::pg::TextDatum(core::X(arg));
+//       });
+//       PG_RETURN_DATUM(result);                                  // PG calls: after
+//   }
+//
+// Wrong: calling ereport()/palloc()/PG_GETARG_TEXT_PP() inside the lambda
+// while a std::string is alive; throwing out of the extern "C" function.
+// GuardedRun catches every exception, copies what PostgreSQL needs into a
+// plain struct on its own frame, lets the exception and every C++ object
+// die, and only then raises ereport(ERROR).
+#pragma once
+
+#include "elicense/error.hpp"
+
+#include <string>
+#include <string_view>
+
+#include "pg_prelude.hpp"
+
+namespace elicense::pg {
+
+// A C++ exception reduced to plain data that outlives it.
+struct PendingError {
+	bool active;
+	int sqlerrcode;
+	char message[1024];
+	char detail[1024];
+	char hint[512];
+};
+
+// Called from inside a catch handler: classifies the exception in flight.
+void CaptureCurrentException(PendingError &out) noexcept;
+
+// Raises the captured error as ereport(ERROR). Never returns.
+[[noreturn]] void RaisePendingError(const PendingError &err);
+
+template <typename Body>
+void GuardedRun(Body &&body) {
+	PendingError err;
+	err.active = false;
+	try {
+		body();
+	} catch (...) {
+		CaptureCurrentException(err);
+	}
+	if (err.active)
+		RaisePendingError(err);
+}
+
+// Text argument as a view of the (detoasted) datum. Call it before
+// GuardedRun: detoasting may raise a PostgreSQL error.
+std::string_view ArgText(FunctionCallInfo fcinfo, int n);
+
+// text datum from C++ data, allocated without PostgreSQL's longjmp on OOM
+// (throws std::bad_alloc instead), so it is safe inside GuardedRun.
+Datum TextDatum(std::string_view s);
+
+}  // namespace elicense::pg
