@@ -10,8 +10,9 @@ CORE_SOURCES := $(wildcard core/src/*.cpp)
 GLUE_SOURCES := $(wildcard extension/src/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(GLUE_SOURCES:.cpp=.o)
 
-# Scripts go to share/extension. The hand-edited script is copied to the
-# versioned name at build time; released upgrade scripts are kept as files.
+# Scripts go to share/extension. The install script is joined from
+# extension/sql/parts/*.sql (one subject each) at build time; released
+# upgrade scripts are kept as files.
 MODULEDIR = extension
 DATA = extension/elicense.control $(wildcard extension/sql/elicense--*--*.sql)
 DATA_built = extension/sql/elicense--$(EXTVERSION).sql
@@ -24,7 +25,7 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Icore/include -Icore/src -Iextension/src
 PG_CXXFLAGS = -std=c++17 -fvisibility=hidden -fvisibility-inlines-hidden -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-register
-SHLIB_LINK = -lstdc++
+SHLIB_LINK = -lstdc++ -lcrypto -lqrencode -lpng -lzip -lz
 
 # Rebuild objects when a header changes.
 PG_CXXFLAGS += -MMD -MP
@@ -42,8 +43,9 @@ ifneq ($(MAJORVERSION_NUM),15)
 $(error elicense supports PostgreSQL 15; pg_config reports $(MAJORVERSION))
 endif
 
-extension/sql/elicense--$(EXTVERSION).sql: extension/sql/elicense.sql
-	cp $< $@
+SQL_PARTS := $(sort $(wildcard extension/sql/parts/*.sql))
+extension/sql/elicense--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
 
 -include $(OBJS:.o=.d)
 
