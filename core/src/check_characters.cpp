@@ -20,10 +20,14 @@ int AlnumValue(char c) noexcept {
 
 }  // namespace
 
-// ISO/IEC 7064:2003 hybrid system MOD 37,36 as GB/T 17710-2008 clause 10
-// states it, which GB/T 36904-2018 cites for the licence identifier's check
-// character (found through the standard's public summary; the rule is also in
-// ../shared/PLATFORM.md with recomputed test vectors):
+// ISO/IEC 7064:2003 hybrid system MOD 37,36 as GB/T 17710-2008 (IDT ISO/IEC
+// 7064:2003) clause 10 "hybrid system" states it. GB/T 36904-2018 prescribes
+// it for the licence identifier's check character: "校验位的计算方法必须符合
+// GB/T 17710-2008 ... ISO/IEC 7064 MOD37,36" (summary of GB/T 36904-2018 at
+// wenku.csdn.net/doc/4ium7ims6x; GB/T 17710-2008 contents at
+// chinesestandard.net/PDF.aspx/GBT17710-2008). Test vectors recomputed
+// independently: ../shared/PLATFORM.md.
+//
 //   P0 = M; S = (P + a) mod M, with 0 read as M; P = 2S mod (M+1);
 //   the check value c makes (P + c) mod M == 1.
 char Mod37_36Check(std::string_view payload) noexcept {
