@@ -64,19 +64,19 @@ void RequireQrBaseUrl(std::string_view base_url) {
 	else if (StartsWith(base_url, "http://"))
 		rest = base_url.substr(7);
 	else
-		problem = "it does not start with https:// or http://";
+		problem = "It does not start with https:// or http://";
 	if (problem.empty() && (rest.empty() || rest[0] == '/'))
-		problem = "it has no host";
+		problem = "It has no host";
 	for (std::size_t i = 0; problem.empty() && i < base_url.size(); ++i) {
 		unsigned char c = static_cast<unsigned char>(base_url[i]);
 		if (c <= ' ' || c == 0x7F || c >= 0x80)
-			problem = DescribeCharAt(base_url, i) + " is a space, control or non-ASCII character";
+			problem = "Its " + DescribeCharAt(base_url, i) + " is a space, control or non-ASCII character";
 		else if (c == '?' || c == '#' || c == '&')
-			problem = DescribeCharAt(base_url, i) + " would start a query or fragment; the base URL has none";
+			problem = "Its " + DescribeCharAt(base_url, i) + " would start a query or fragment; the base URL has none";
 	}
 	if (!problem.empty())
 		throw Error(sqlstate::kInvalidParameterValue, "invalid QR base URL " + QuoteValue(base_url, 120),
-		            "The URL " + problem + ".",
+		            problem + ".",
 		            "Use the platform's page, e.g. " + std::string(kDefaultQrBaseUrl) + ".");
 }
 
