@@ -15,7 +15,10 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <memory>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 namespace elicense::core {
@@ -61,9 +64,45 @@ using DecoderCtxPtr = std::unique_ptr<OSSL_DECODER_CTX, DecoderCtxFree>;
 	Fail(sqlstate::kInternalError, std::string("OpenSSL failed in ") + what);
 }
 
+PkeyPtr DecodeRsaPem(std::string_view pem, int selection, const char *what);
+
+// Public keys already decoded, by PEM text, most recently used first.
+// OpenSSL 3's PEM decoder costs more than an RSA-512 encryption, and every
+// QR URL of a province uses the same platform key. Only public keys are
+// kept: a province's private key is decoded for each (rare) assignment and
+// freed (OpenSSL clears its private parts) right after. EVP_PKEY objects are
+// read-only after decoding and safe to share between threads.
+class PublicKeyCache {
+public:
+	std::shared_ptr<EVP_PKEY> Get(std::string_view pem) {
+		{
+			std::lock_guard<std::mutex> lock(mutex_);
+			for (std::size_t i = 0; i < entries_.size(); ++i)
+				if (entries_[i].first == pem) {
+					std::rotate(entries_.begin(), entries_.begin() + i, entries_.begin() + i + 1);
+					return entries_.front().second;
+				}
+		}
+		// Decode outside the lock; two threads may both decode a new key,
+		// which is harmless.
+		std::shared_ptr<EVP_PKEY> key(DecodeRsaPem(pem, EVP_PKEY_PUBLIC_KEY, "RSA public key").release(), PkeyFree());
+		std::lock_guard<std::mutex> lock(mutex_);
+		if (entries_.size() == kCapacity)
+			entries_.pop_back();
+		entries_.emplace(entries_.begin(), std::string(pem), key);
+		return key;
+	}
+
+private:
+	static constexpr std::size_t kCapacity = 16;  // one platform key per configured province
+	std::mutex mutex_;
+	std::vector<std::pair<std::string, std::shared_ptr<EVP_PKEY>>> entries_;
+};
+
 // The private library context with the legacy and default providers and
-// the DES-ECB cipher fetched once. Members are declared in destruction
-// order: cipher, providers, then the context.
+// the DES-ECB cipher fetched once, and the public keys decoded in it.
+// Members are destroyed in reverse order: keys, cipher, providers, then
+// the context they all live in.
 class CryptoContext {
 public:
 	CryptoContext() {
@@ -90,12 +129,14 @@ public:
 
 	OSSL_LIB_CTX *ctx() const noexcept { return ctx_.get(); }
 	const EVP_CIPHER *des_ecb() const noexcept { return des_ecb_.get(); }
+	std::shared_ptr<EVP_PKEY> PublicKey(std::string_view pem) const { return public_keys_.Get(pem); }
 
 private:
 	LibCtxPtr ctx_;
 	ProviderPtr legacy_;
 	ProviderPtr default_;
 	CipherPtr des_ecb_;
+	mutable PublicKeyCache public_keys_;
 };
 
 // Created on first use; C++11 makes that thread-safe. If the constructor
@@ -259,7 +300,7 @@ std::string DesDecryptHex(std::string_view hex, std::string_view key8, std::stri
 }
 
 int RsaPublicKeyBits(std::string_view public_pem) {
-	return EVP_PKEY_get_bits(DecodeRsaPem(public_pem, EVP_PKEY_PUBLIC_KEY, "RSA public key").get());
+	return EVP_PKEY_get_bits(Crypto().PublicKey(public_pem).get());
 }
 
 int RsaPrivateKeyBits(std::string_view private_pem) {
@@ -267,7 +308,7 @@ int RsaPrivateKeyBits(std::string_view private_pem) {
 }
 
 std::string RsaEncrypt(std::string_view public_pem, std::string_view plain, CipherTextFormat format) {
-	PkeyPtr key = DecodeRsaPem(public_pem, EVP_PKEY_PUBLIC_KEY, "RSA public key");
+	std::shared_ptr<EVP_PKEY> key = Crypto().PublicKey(public_pem);
 	PkeyCtxPtr ctx = RsaCtx(key.get());
 	if (EVP_PKEY_encrypt_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)
 		FailInternal("EVP_PKEY_encrypt_init(RSA PKCS#1 v1.5)");

@@ -62,21 +62,23 @@ void QuietError(png_structp png, png_const_charp) {
 void QuietWarning(png_structp, png_const_charp) {
 }
 
-// Packs one pixel row of the symbol with its quiet zone into job->row:
-// 1 bit per pixel, 0 black, 1 white (PNG grayscale).
-void FillRow(const PngJob *job, int y_px, int side_px) {
+// Packs the pixel row of module row `my` (-kQrQuietZoneModules .. width +
+// kQrQuietZoneModules - 1) into job->row: 1 bit per pixel, 0 black, 1 white
+// (PNG grayscale). Work is per dark module, not per pixel: the module rows
+// repeat module_px times unchanged.
+void FillRow(const PngJob *job, int my, int side_px) {
 	int row_bytes = (side_px + 7) / 8;
 	for (int i = 0; i < row_bytes; ++i)
 		job->row[i] = 0xFF;
-	int my = y_px / job->module_px - kQrQuietZoneModules;
 	if (my < 0 || my >= job->symbol_width)
 		return;
-	for (int x = 0; x < side_px; ++x) {
-		int mx = x / job->module_px - kQrQuietZoneModules;
-		if (mx < 0 || mx >= job->symbol_width)
+	const unsigned char *line = job->modules + my * job->symbol_width;
+	for (int mx = 0; mx < job->symbol_width; ++mx) {
+		if (!(line[mx] & 1))
 			continue;
-		if (job->modules[my * job->symbol_width + mx] & 1)
-			job->row[x / 8] &= static_cast<unsigned char>(~(0x80 >> (x % 8)));
+		int x0 = (mx + kQrQuietZoneModules) * job->module_px;
+		for (int x = x0; x < x0 + job->module_px; ++x)
+			job->row[x >> 3] &= static_cast<unsigned char>(~(0x80u >> (x & 7)));
 	}
 }
 
@@ -99,11 +101,20 @@ bool WritePngRows(PngJob *job) noexcept {
 	png_set_write_fn(png, job, AppendBytes, FlushNothing);
 	png_set_IHDR(png, info, static_cast<png_uint_32>(side_px), static_cast<png_uint_32>(side_px), 1,
 	             PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_set_compression_level(png, 9);
+	// Filters do not help 1-bit images. A small zlib window and hash table
+	// keep deflate's state under glibc's mmap threshold: the default state
+	// (~256 KiB) was mapped and unmapped on every call, and its page faults
+	// cost more than the compression. Level 3 (measured on a real URL, M,
+	// 4 px): 1083 bytes in ~0.13 ms; level 9: 936 bytes in ~1.2 ms.
+	png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
+	png_set_compression_window_bits(png, 12);
+	png_set_compression_mem_level(png, 5);
+	png_set_compression_level(png, 3);
 	png_write_info(png, info);
-	for (int y = 0; y < side_px; ++y) {
-		FillRow(job, y, side_px);
-		png_write_row(png, job->row);
+	for (int my = -kQrQuietZoneModules; my < job->symbol_width + kQrQuietZoneModules; ++my) {
+		FillRow(job, my, side_px);
+		for (int i = 0; i < job->module_px; ++i)
+			png_write_row(png, job->row);
 	}
 	png_write_end(png, info);
 	png_destroy_write_struct(&png, &info);

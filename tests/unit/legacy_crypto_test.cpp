@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <set>
+#include <vector>
 
 namespace elicense::core {
 namespace {
@@ -171,6 +172,22 @@ TEST(Rsa, RejectsSmallKeysBadPemAndWrongKeys) {
 	text = ErrorText([&] { RsaDecrypt(pair.private_pkcs8, k.substr(4), CipherTextFormat::kBase64, "encryKey"); },
 	                 "22023");
 	EXPECT_NE(text.find("has 61 bytes, the RSA key needs 64"), std::string::npos) << text;
+}
+
+TEST(Rsa, DecodedPublicKeysAreCachedAndEvicted) {
+	// More keys than the cache holds, each used twice, in two passes: every
+	// encryption must use its own key whether it comes from the cache or not.
+	std::vector<KeyPair> pairs;
+	for (int i = 0; i < 20; ++i)
+		pairs.push_back(MakeKeyPair(512));
+	for (int pass = 0; pass < 2; ++pass)
+		for (const KeyPair &pair : pairs)
+			for (int use = 0; use < 2; ++use)
+				EXPECT_EQ(RsaDecrypt(pair.private_pkcs8, RsaEncrypt(pair.public_spki, "12345678", CipherTextFormat::kBase64),
+				                     CipherTextFormat::kBase64, "k"),
+				          "12345678");
+	for (int i = 0; i < 2; ++i)
+		ErrorText([] { RsaPublicKeyBits(kRsa256Spki); }, "22023");  // failures are never cached as keys
 }
 
 TEST(Codecs, Base64MatchesRfc4648AndIsStrict) {
