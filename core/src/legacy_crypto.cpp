@@ -434,6 +434,13 @@ std::string Base64Decode(std::string_view text, std::string_view field) {
 		     "field " + Quoted(field) + " is not base64: " + std::to_string(symbols.size()) +
 		         " characters with " + std::to_string(pad) + " padding",
 		     {}, hint);
+	// Canonical only (RFC 4648 §3.5): the bits below the last byte are zero,
+	// so every byte string has exactly one accepted encoding.
+	std::size_t last = symbols.size() - 1 - pad;
+	unsigned unused_bits = pad == 1 ? 0x03u : pad == 2 ? 0x0Fu : 0u;
+	if (static_cast<unsigned>(Base64Value(symbols[last])) & unused_bits)
+		Fail(sqlstate::kInvalidTextRepresentation,
+		     "field " + Quoted(field) + " is not base64: the bits after the last byte are not zero", {}, hint);
 	std::string out;
 	out.reserve(symbols.size() / 4 * 3);
 	for (std::size_t i = 0; i < symbols.size(); i += 4) {

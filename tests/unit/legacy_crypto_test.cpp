@@ -197,7 +197,7 @@ TEST(Codecs, Base64MatchesRfc4648AndIsStrict) {
 	EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
 	EXPECT_EQ(Base64Decode("Zm9v\nYmE=", "k"), "fooba");
 	EXPECT_EQ(Base64Decode("Zg==", "k"), "f");
-	for (const char *bad : {"Zg=", "Zm9v!mFy", "Zg==Zg==", "Z===", ""}) {
+	for (const char *bad : {"Zg=", "Zm9v!mFy", "Zg==Zg==", "Z===", "", "Zh==", "553="}) {
 		std::string text = ErrorText([&] { Base64Decode(bad, "k"); }, "22P02");
 		EXPECT_NE(text.find("field \"k\" is not base64"), std::string::npos) << bad << ": " << text;
 	}
