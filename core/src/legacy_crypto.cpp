@@ -7,7 +7,7 @@
 
 #include "elicense/error.hpp"
 
-#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -16,6 +16,7 @@
 #include <openssl/rsa.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -110,11 +111,14 @@ public:
 		if (!ctx_)
 			FailInternal("OSSL_LIB_CTX_new");
 		legacy_.reset(OSSL_PROVIDER_load(ctx_.get(), "legacy"));
-		if (!legacy_)
+		if (!legacy_) {
+			const char *env = std::getenv("OPENSSL_MODULES");
+			const char *dir = env != nullptr ? env : OPENSSL_info(OPENSSL_INFO_MODULES_DIR);
 			Fail(sqlstate::kFeatureNotSupported, "the OpenSSL legacy provider (needed for DES) cannot be loaded",
-			     "OSSL_PROVIDER_load(\"legacy\") failed in elicense's private OpenSSL library context.",
-			     "On Debian the provider is legacy.so in /usr/lib/x86_64-linux-gnu/ossl-modules/ (package "
-			     "libssl3); if it lives elsewhere, set OPENSSL_MODULES in the server's environment.");
+			     std::string("OpenSSL looked for legacy.so in ") + (dir != nullptr ? dir : "(unknown)") + ".",
+			     "On Debian, legacy.so comes with package libssl3 (/usr/lib/<arch>/ossl-modules/); if it lives "
+			     "elsewhere, set OPENSSL_MODULES in the server's environment.");
+		}
 		default_.reset(OSSL_PROVIDER_load(ctx_.get(), "default"));
 		if (!default_)
 			Fail(sqlstate::kFeatureNotSupported, "the OpenSSL default provider cannot be loaded",

@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
-#include <openssl/bio.h>
 #include <openssl/encoder.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 
 #include <memory>
 #include <set>
@@ -87,6 +87,17 @@ TEST(Des, PlatformVectors) {
 	          "202232000001000001");
 	EXPECT_EQ(DesDecryptHex("34e1db6526f03bcf94a15aaa6984819f92f7500adf71863c", "86037418", "ID"),
 	          "202232000001000001");
+}
+
+TEST(Des, LeavesOpenSslsDefaultContextAlone) {
+	// The legacy provider is loaded into our private context only: the
+	// process-wide default context (PostgreSQL's own SSL, pgcrypto) still
+	// has no DES after we used it.
+	EXPECT_EQ(DesEncryptHex("202232000001000001", "12345678").size(), 48u);
+	EXPECT_FALSE(OSSL_PROVIDER_available(nullptr, "legacy"));
+	EVP_CIPHER *des = EVP_CIPHER_fetch(nullptr, "DES-ECB", nullptr);
+	EXPECT_EQ(des, nullptr);
+	EVP_CIPHER_free(des);
 }
 
 TEST(Des, PaddingAddsAFullBlockToWholeBlocks) {
