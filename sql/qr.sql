@@ -36,6 +36,12 @@ SELECT elicense.des_encrypt_hex('202232000001000001', '12345678') AS key_1234567
 SELECT elicense.des_decrypt_hex('5353694DE19F0844170B462090902EC5DDCD676751F31AFB', '12345678') AS plain,
        elicense.des_decrypt_hex(lower('34E1DB6526F03BCF94A15AAA6984819F92F7500ADF71863C'), '86037418') AS plain_lower;
 
+-- Our DES runs in a private OpenSSL context: the server's default context,
+-- which pgcrypto uses, still has no DES after the calls above.
+CREATE EXTENSION pgcrypto;
+SELECT code, message FROM regress.error_of($$SELECT encrypt(convert_to('202232000001000001', 'UTF8'), '12345678'::bytea, 'des')$$);
+DROP EXTENSION pgcrypto;
+
 -- A fresh random key per call: 8 characters of [0-9A-Za-z], 48 hex digits
 -- for an 18-digit code, and the ID decrypts under its key.
 SELECT length(id) AS id_length, id ~ '^[0-9A-F]{48}$' AS upper_hex, des_key ~ '^[0-9A-Za-z]{8}$' AS key_alphabet,
