@@ -4,7 +4,7 @@
 -- nothing, and the configuration tables are kept by pg_dump.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(22);
+SELECT plan(25);
 
 SELECT has_table('elicense', 'platform_key', 'platform_key exists');
 SELECT has_table('elicense', 'province_secret', 'province_secret exists');
@@ -42,8 +42,19 @@ SELECT set_eq($$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) 
                 WHERE e.extname = 'elicense'$$,
               ARRAY['platform_key', 'province_secret'], 'pg_dump keeps both configuration tables');
 
+-- The admin configures keys through the tables and their triggers.
+SET LOCAL ROLE elicense_admin;
+SELECT lives_ok($$INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', '12345678')$$,
+                'the admin inserts a province secret');
+SELECT lives_ok($$INSERT INTO elicense.platform_key (province, public_key_pem) VALUES ('350000', '-----BEGIN RSA PUBLIC KEY-----
+MEgCQQC0pJ/XZLbAYfwviof09oCm3bagxwZrNzAXsoUIY5wkGPvEud9Kijs4fq9k
+anmp2soNnUuIgIqhoyZPWSU0z04lAgMBAAE=
+-----END RSA PUBLIC KEY-----')$$, 'the admin inserts a platform key (PKCS#1 form)');
+SELECT lives_ok($$UPDATE elicense.platform_key SET k_format = 'hex' WHERE province = '350000'$$,
+                'the admin updates a platform key');
+RESET ROLE;
+
 -- The worker decrypts through the function although it cannot read the table.
-INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', '12345678');
 SET LOCAL ROLE elicense_worker;
 SELECT is((elicense.decrypt_assignment('5353694DE19F0844170B462090902EC5DDCD676751F31AFB', NULL, '350000')).code,
           '202232000001000001', 'the worker gets the code');

@@ -61,6 +61,19 @@ COMMENT ON COLUMN elicense.platform_key.k_format IS 'base64 (default, as the pla
 COMMENT ON COLUMN elicense.platform_key.percent_encode_k IS
 'false (default): query values raw, byte for byte as the platform writes them; true: percent-encoded (RFC 3986)';
 
+CREATE FUNCTION elicense.platform_key_touch() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  NEW.updated_at := pg_catalog.now();
+  NEW.updated_by := CURRENT_USER;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER platform_key_touch BEFORE UPDATE ON elicense.platform_key
+    FOR EACH ROW EXECUTE FUNCTION elicense.platform_key_touch();
+COMMENT ON FUNCTION elicense.platform_key_touch() IS 'Trigger: records when and by whom a platform key row changed';
+REVOKE ALL ON FUNCTION elicense.platform_key_touch() FROM PUBLIC;
+
 CREATE TABLE elicense.province_secret (
     province elicense.province_code PRIMARY KEY,
     assignment_scheme text DEFAULT 'rsa-des',
