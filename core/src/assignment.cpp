@@ -47,8 +47,12 @@ void RequireAssignmentSecret(const AssignmentSecret &secret) {
 Assignment ClassifyAssignmentPlain(std::string_view plain) {
 	Assignment a;
 	if (plain.substr(0, 7) == "http://" || plain.substr(0, 8) == "https://") {
-		std::size_t q = plain.find('?');
-		RequireQrBaseUrl(plain.substr(0, q));
+		// The base's own error would quote it; this one says only what is wrong.
+		try {
+			RequireQrBaseUrl(plain.substr(0, plain.find('?')));
+		} catch (const Error &) {
+			BadPlain("It is a URL whose part before '?' is not a valid base URL.");
+		}
 		auto id = QueryParameter(plain, "ID");
 		if (!id || id->empty())
 			BadPlain("It is a URL without an ID parameter.");
