@@ -102,9 +102,9 @@ ELICENSE_FUNCTION(elicense_check_platform_key) {
 	PG_RETURN_BOOL(true);
 }
 
-// check_province_secret(scheme, private_key_pem, des_key) -> true or raises;
+// verify_province_secret(scheme, private_key_pem, des_key) -> true or raises;
 // NULL keys are allowed when the scheme does not use them.
-ELICENSE_FUNCTION(elicense_check_province_secret) {
+ELICENSE_FUNCTION(elicense_verify_province_secret) {
 	bool scheme_null = PG_ARGISNULL(0);
 	std::string_view scheme = ArgTextOrEmpty(fcinfo, 0);
 	std::string_view pem = ArgTextOrEmpty(fcinfo, 1);

@@ -33,10 +33,10 @@ AS 'MODULE_PATHNAME', 'elicense_check_platform_key' LANGUAGE C IMMUTABLE STRICT 
 COMMENT ON FUNCTION elicense.check_platform_key(text, text, text) IS
 'True, or raises 22023 saying which of the public key (PEM RSA >= 512 bits), k_format (base64|hex) or base URL is wrong';
 
-CREATE FUNCTION elicense.check_province_secret(assignment_scheme text, private_key_pem text, des_key text)
+CREATE FUNCTION elicense.verify_province_secret(assignment_scheme text, private_key_pem text, des_key text)
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'elicense_check_province_secret' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION elicense.check_province_secret(text, text, text) IS
+AS 'MODULE_PATHNAME', 'elicense_verify_province_secret' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION elicense.verify_province_secret(text, text, text) IS
 'True, or raises saying what is wrong (never showing the key): rsa-des needs a PEM RSA private key >= 512 bits, des an 8-character key';
 
 --------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ BEGIN
     RAISE EXCEPTION 'column "province" of elicense.province_secret is NULL'
       USING ERRCODE = 'not_null_violation', HINT = 'Give the six-digit province code, e.g. 350000.';
   END IF;
-  PERFORM elicense.check_province_secret(NEW.assignment_scheme, NEW.private_key_pem, NEW.des_key);
+  PERFORM elicense.verify_province_secret(NEW.assignment_scheme, NEW.private_key_pem, NEW.des_key);
   NEW.updated_at := pg_catalog.now();
   NEW.updated_by := CURRENT_USER;
   RETURN NEW;
