@@ -12,7 +12,6 @@
 #include <openssl/evp.h>
 
 #include <memory>
-#include <regex>
 
 namespace elicense::core {
 namespace {
@@ -32,6 +31,26 @@ std::string PemOf(EVP_PKEY *key, int selection, const char *structure) {
 	std::string pem(reinterpret_cast<char *>(data), len);
 	OPENSSL_free(data);
 	return pem;
+}
+
+bool AllOf(std::string_view s, std::string_view alphabet) {
+	return s.find_first_not_of(alphabet) == std::string_view::npos;
+}
+
+// The seed's shape: the default base, ID of 48 upper-case hex digits, k of
+// 86 base64 characters and "==" (512-bit key), then certype and province.
+// (No std::regex: GCC 12's <regex> trips -Wmaybe-uninitialized under ASan.)
+bool HasSeedShape(const std::string &url, std::string_view certype, std::string_view province) {
+	constexpr std::string_view kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	std::string prefix = std::string(kDefaultQrBaseUrl) + "?ID=";
+	std::string suffix = "&certype=" + std::string(certype) + "&province=" + std::string(province);
+	if (url.size() != prefix.size() + 48 + 3 + 88 + suffix.size() || url.compare(0, prefix.size(), prefix) != 0 ||
+	    url.compare(url.size() - suffix.size(), suffix.size(), suffix) != 0)
+		return false;
+	std::string_view rest(url);
+	rest.remove_prefix(prefix.size());
+	return AllOf(rest.substr(0, 48), "0123456789ABCDEF") && rest.substr(48, 3) == "&k=" &&
+	       AllOf(rest.substr(51, 86), kBase64) && rest.substr(137, 2) == "==";
 }
 
 std::string ErrorOf(void (*f)(), const char *sqlstate) {
@@ -94,10 +113,9 @@ TEST(QrUrl, BuildsAUrlThatDecryptsBackToTheCode) {
 	ASSERT_TRUE(key);
 	std::string pub = PemOf(key.get(), EVP_PKEY_PUBLIC_KEY, "SubjectPublicKeyInfo");
 	std::string priv = PemOf(key.get(), EVP_PKEY_KEYPAIR, "PrivateKeyInfo");
-	std::regex shape("https://zlaq\\.mohurd\\.gov\\.cn/fwmh/middlepage\\.html\\?ID=[0-9A-F]{48}&k=[A-Za-z0-9+/]{86}==&"
-	                 "certype=11100000000013338W050&province=510000");
 	std::string first = BuildQrUrl("202232000001000001", "11100000000013338W050", "510000", pub, {});
-	EXPECT_TRUE(std::regex_match(first, shape)) << first;
+	EXPECT_TRUE(HasSeedShape(first, "11100000000013338W050", "510000")) << first;
+	EXPECT_FALSE(HasSeedShape(first, "11100000000013338W032", "510000"));
 	std::string second = BuildQrUrl("202232000001000001", "11100000000013338W050", "510000", pub, {});
 	EXPECT_NE(first, second) << "every URL gets a fresh key";
 	for (const std::string &url : {first, second}) {
