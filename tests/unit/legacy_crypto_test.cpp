@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <openssl/encoder.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 
@@ -183,6 +184,22 @@ TEST(Rsa, RejectsSmallKeysBadPemAndWrongKeys) {
 	text = ErrorText([&] { RsaDecrypt(pair.private_pkcs8, k.substr(4), CipherTextFormat::kBase64, "encryKey"); },
 	                 "22023");
 	EXPECT_NE(text.find("has 61 bytes, the RSA key needs 64"), std::string::npos) << text;
+}
+
+TEST(Rsa, LeavesNoErrorsInOpenSslsQueue) {
+	// PostgreSQL's SSL code reads OpenSSL's thread-local error queue; stale
+	// entries from our decoding (which tries several structures) or from a
+	// failure must not be left there.
+	KeyPair pair = MakeKeyPair(512);
+	ERR_clear_error();
+	EXPECT_EQ(RsaPublicKeyBits(pair.public_pkcs1), 512);
+	EXPECT_EQ(RsaPrivateKeyBits(pair.private_pkcs1), 512);
+	std::string k = RsaEncrypt(pair.public_pkcs1, "12345678", CipherTextFormat::kBase64);
+	EXPECT_EQ(RsaDecrypt(pair.private_pkcs1, k, CipherTextFormat::kBase64, "k"), "12345678");
+	EXPECT_EQ(ERR_peek_error(), 0u);
+	ErrorText([] { RsaPublicKeyBits("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"); }, "22023");
+	ErrorText([] { DesDecryptHex("5353694DE19F0844170B462090902EC5DDCD676751F31AFB", "87654321", "ID"); }, "22023");
+	EXPECT_EQ(ERR_peek_error(), 0u);
 }
 
 TEST(Rsa, DecodedPublicKeysAreCachedAndEvicted) {
