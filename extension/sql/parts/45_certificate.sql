@@ -9,7 +9,7 @@
 CREATE TABLE elicense.certificate (
     identifier          elicense.licence_identifier PRIMARY KEY,
     original_identifier text NOT NULL REFERENCES elicense.certificate (identifier),
-    previous_identifier text UNIQUE REFERENCES elicense.certificate (identifier),
+    previous_identifier text REFERENCES elicense.certificate (identifier),
     type_code           text NOT NULL REFERENCES elicense.licence_type ON UPDATE RESTRICT ON DELETE RESTRICT,
     sequence            text NOT NULL CONSTRAINT certificate_sequence_format CHECK (sequence OPERATOR(pg_catalog.~) '^[0-9A-Z]{1,20}$'),
     version             integer NOT NULL CONSTRAINT certificate_version_range CHECK (version BETWEEN 1 AND 999),
@@ -73,15 +73,15 @@ COMMENT ON COLUMN elicense.certificate.qr_url IS 'QR code URL, filled by the syn
 COMMENT ON COLUMN elicense.certificate.assigned_code IS 'Code assigned by the national platform (赋码), filled by the sync worker';
 COMMENT ON COLUMN elicense.certificate.file_sha256 IS 'SHA-256 (lower-case hex) of the licence file (OFD), filled by the sync worker';
 
--- One current version per licence; versions of a licence are numbered once.
+-- One current version per licence. (original_identifier, version) and
+-- previous_identifier need no unique index: both follow from the identifier,
+-- which holds type, authority, sequence and version.
 CREATE UNIQUE INDEX certificate_one_current ON elicense.certificate (original_identifier) WHERE superseded_at IS NULL;
-CREATE UNIQUE INDEX certificate_version_once ON elicense.certificate (original_identifier, version);
 -- A certificate number identifies one licence of a type among current versions.
 CREATE UNIQUE INDEX certificate_number_current ON elicense.certificate (type_code, licence_number) WHERE superseded_at IS NULL;
 CREATE INDEX certificate_holder ON elicense.certificate (holder_id);
 CREATE INDEX certificate_authority_issue_date ON elicense.certificate (authority_uscc, issue_date);
 COMMENT ON INDEX elicense.certificate_one_current IS 'At most one current (not superseded) version per licence';
-COMMENT ON INDEX elicense.certificate_version_once IS 'Each version number once per licence';
 COMMENT ON INDEX elicense.certificate_number_current IS 'Certificate numbers are unique per type among current versions';
 COMMENT ON INDEX elicense.certificate_holder IS 'Licences of a holder';
 COMMENT ON INDEX elicense.certificate_authority_issue_date IS 'Licences of an authority by issue date (monthly counts)';

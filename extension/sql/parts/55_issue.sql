@@ -199,10 +199,17 @@ BEGIN
       RETURN array_to_string(m, '');
     END IF;
   END IF;
-  INSERT INTO elicense.sequence_counter AS sc (type_code, authority_uscc, last_value)
-  VALUES (p_type_code, p_authority_uscc, 1)
-  ON CONFLICT ON CONSTRAINT sequence_counter_pkey DO UPDATE SET last_value = sc.last_value + 1
+  UPDATE elicense.sequence_counter sc SET last_value = sc.last_value + 1
+   WHERE sc.type_code = p_type_code AND sc.authority_uscc = p_authority_uscc
   RETURNING sc.last_value INTO n;
+  IF n IS NULL THEN
+    -- First licence of this (type, authority); a concurrent first one waits
+    -- on the conflict and then increments.
+    INSERT INTO elicense.sequence_counter AS sc (type_code, authority_uscc, last_value)
+    VALUES (p_type_code, p_authority_uscc, 1)
+    ON CONFLICT ON CONSTRAINT sequence_counter_pkey DO UPDATE SET last_value = sc.last_value + 1
+    RETURNING sc.last_value INTO n;
+  END IF;
   RETURN lpad(n::text, greatest(7, length(n::text)), '0');
 END
 $$;
@@ -218,8 +225,8 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   INSERT INTO elicense.status_history (identifier, original_identifier, from_status, to_status, operate_type, reason, actor)
   VALUES (c.identifier, c.original_identifier, p_from_status, c.status, c.operate_type, p_reason, p_actor);
-  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, idempotency_key)
-  SELECT c.identifier, c.version, s.step, s.n, c.operate_type, c.identifier || ':' || c.version || ':' || s.step
+  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
+  SELECT c.identifier, c.version, s.step, s.n, c.operate_type
     FROM unnest(CASE WHEN c.operate_type IN ('01', '02', '08')
                      THEN ARRAY['validate', 'assign_code', 'collect']
                      ELSE ARRAY['status_update'] END) WITH ORDINALITY AS s (step, n);
