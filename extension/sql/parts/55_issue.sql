@@ -111,8 +111,14 @@ BEGIN
     d := NULL;
     CASE it.data_type
       WHEN 'date' THEN
-        d := elicense._item_date(s, it.item, it.label);
-        s := to_char(d, 'YYYY-MM-DD');
+        -- Fast path without a function call: days 01-28 exist in every month,
+        -- and YYYY-MM-DD input is read the same under every DateStyle.
+        IF s ~ '^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$' THEN
+          d := s::date;
+        ELSE
+          d := elicense._item_date(s, it.item, it.label);
+          s := to_char(d, 'YYYY-MM-DD');
+        END IF;
       WHEN 'uscc' THEN
         PERFORM elicense.check_uscc(s, it.item);
       WHEN 'resident_id' THEN
