@@ -169,3 +169,8 @@ GRANT SELECT ON elicense.certificate, elicense.status_history TO elicense_admin,
 GRANT SELECT ON elicense.sequence_counter TO elicense_admin;
 GRANT SELECT ON elicense.certificate TO elicense_worker;
 GRANT UPDATE (qr_url, assigned_code, file_sha256) ON elicense.certificate TO elicense_worker;
+
+COMMENT ON COLUMN elicense.sequence_counter.type_code IS 'Licence type';
+COMMENT ON COLUMN elicense.sequence_counter.authority_uscc IS 'Issuing authority USCC (the issuer segment of the identifier)';
+COMMENT ON COLUMN elicense.status_history.id IS 'Order of recording';
+COMMENT ON SEQUENCE elicense.status_history_id_seq IS 'Identity of elicense.status_history (dumped with the table)';

@@ -100,3 +100,8 @@ GRANT UPDATE (status, attempts, next_attempt_at, lease_owner, lease_expires_at, 
 -- Replaying a dead row is an admin decision.
 GRANT UPDATE (status, attempts, next_attempt_at, last_error, updated_at) ON elicense.outbox TO elicense_admin;
 GRANT INSERT ON elicense.delivery_attempt TO elicense_worker;
+
+COMMENT ON COLUMN elicense.outbox.id IS 'Queue order';
+COMMENT ON COLUMN elicense.delivery_attempt.id IS 'Order of recording';
+COMMENT ON SEQUENCE elicense.outbox_id_seq IS 'Identity of elicense.outbox (dumped with the table)';
+COMMENT ON SEQUENCE elicense.delivery_attempt_id_seq IS 'Identity of elicense.delivery_attempt (dumped with the table)';

@@ -97,6 +97,23 @@ COMMENT ON VIEW elicense.analyst_issuance_monthly IS
 COMMENT ON COLUMN elicense.analyst_issuance_monthly.delivered IS 'Licences with at least one version whose collect (归集) step is done';
 COMMENT ON COLUMN elicense.analyst_issuance_monthly.electronic_rate IS 'delivered / issued';
 
+COMMENT ON COLUMN elicense.analyst_holder_history.is_current IS 'True for the current version of the licence';
+COMMENT ON COLUMN elicense.analyst_holder_history.type_name IS 'Licence name from elicense.licence_type';
+COMMENT ON COLUMN elicense.analyst_holder_history.effective_status IS 'certState as of today (06 once a valid licence is past valid_to)';
+COMMENT ON COLUMN elicense.analyst_status_timeline.version IS 'Version created by the change';
+COMMENT ON COLUMN elicense.analyst_outbox_backlog.age_bucket IS 'Age of the step since it was queued';
+COMMENT ON COLUMN elicense.analyst_outbox_backlog.steps IS 'Number of steps';
+COMMENT ON COLUMN elicense.analyst_outbox_backlog.due_now IS 'Steps whose next attempt time has come';
+COMMENT ON COLUMN elicense.analyst_outbox_backlog.oldest_created_at IS 'When the oldest step was queued';
+COMMENT ON COLUMN elicense.analyst_outbox_backlog.max_attempts IS 'Most attempts made for one step';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.month IS 'First day of the month of issue (issue_date of version 001)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.issued IS 'Licences issued (versions 001)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.valid_now IS 'Of these, valid today (current version effective status 01)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.expired_now IS 'Of these, past valid_to today';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.revoked_or_withdrawn IS 'Of these, revoked (03) or withdrawn (04)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.cancelled IS 'Of these, cancelled (05)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.with_later_versions IS 'Of these, licences with more than one version';
+
 REVOKE ALL ON elicense.certificate_current, elicense.analyst_holder_history, elicense.analyst_status_timeline,
     elicense.analyst_outbox_backlog, elicense.analyst_issuance_monthly FROM PUBLIC;
 GRANT SELECT ON elicense.certificate_current TO elicense_admin, elicense_issuer, elicense_worker;
