@@ -67,6 +67,22 @@ printf '   without trigger: %10.1f rows/s (%.1f ms)\n   with trigger:    %10.1f 
   "$(echo "5000000 / $bp" | bc -l)" "$bp" "$(echo "5000000 / $bi" | bc -l)" "$bi" "$(echo "$bi / $bp" | bc -l)"
 echo "   per issued licence: $(echo "($bi - $bp) * 1000 / 5000" | bc -l | xargs printf '%.1f') us of trigger work"
 
+# Under bench/run (main branch harness) the results also go to bench.result
+# in the default database, with the plain INSERT as the baseline.
+psql -X -q -v ON_ERROR_STOP=1 <<SQL
+DO \$\$
+BEGIN
+  IF pg_catalog.to_regclass('bench.result') IS NOT NULL THEN
+    INSERT INTO bench.result VALUES
+      ('issue_trigger', 'insert without trigger (pgbench)', round($plain * $secs), $secs, $plain, NULL),
+      ('issue_trigger', 'insert with trigger (pgbench)', round($issuing * $secs), $secs, $issuing, 'insert without trigger (pgbench)'),
+      ('issue_trigger', 'bulk insert without trigger', 5000, $bp / 1000.0, 5000000.0 / $bp, NULL),
+      ('issue_trigger', 'bulk insert with trigger', 5000, $bi / 1000.0, 5000000.0 / $bi, 'bulk insert without trigger');
+  END IF;
+END
+\$\$;
+SQL
+
 echo "3. where the time goes (pgbench trigger run + bulk run; self time per call)"
 sleep 1  # let the backends' function statistics reach the shared stats
 psql -X -d "$db" -P footer=off <<'SQL'
