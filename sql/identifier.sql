@@ -54,9 +54,11 @@ INSERT INTO licence_ref VALUES (NULL, '1.2.156.3005.2.11100000000013338W050.1137
 SELECT count(*) FROM licence_ref;
 DROP TABLE licence_ref;
 
--- Volatility and parallel safety are declared for use in indexes and CHECKs.
+-- Volatility and parallel safety of the identifier and validator functions,
+-- declared for use in indexes and CHECKs.
 SELECT p.proname, p.provolatile, p.proparallel, p.proisstrict
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = 'elicense' AND p.proname NOT LIKE '\_%'
+WHERE n.nspname = 'elicense'
+  AND p.proname ~ '^(build_identifier|parse_identifier|resident_id_birth_date|(is_valid|check)_(identifier|uscc|resident_id|division|province_code)|(identifier|uscc|resident_id|division|province_code)_problem)$'
 ORDER BY p.proname;
 DROP EXTENSION elicense;

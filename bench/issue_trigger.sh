@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Cost of the issuing trigger: INSERTs/s into an approval table WITH
+# elicense.issue_from_trigger vs the same table WITHOUT it, in the same run.
+#   pg_virtualenv -v 15 bash bench/issue_trigger.sh [seconds per run, default 15]
+# Two measurements:
+#   1. pgbench, 1 client, one approved row per transaction (what an approval
+#      system does; includes the round trip and the commit)
+#   2. one INSERT ... SELECT of 5,000 rows (the trigger's own cost per row)
+# Then, for the trigger run, where the time goes (pg_stat_user_functions with
+# track_functions = all) and an EXPLAIN ANALYZE of one insert.
+set -euo pipefail
+secs=${1:-15}
+db=elicense_bench
+work=$(mktemp -d)
+trap 'rm -rf "$work"; dropdb --if-exists "$db" >/dev/null 2>&1 || true' EXIT
+dropdb --if-exists "$db" >/dev/null 2>&1 || true
+createdb "$db"
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
+CREATE EXTENSION elicense;
+CREATE SEQUENCE approval_no;
+CREATE TABLE approval_plain (
+  id bigserial PRIMARY KEY,
+  approved text NOT NULL,
+  authority text NOT NULL,
+  person text NOT NULL, sex text NOT NULL, idno text NOT NULL, work text NOT NULL,
+  cert_no text NOT NULL DEFAULT 'B' || lpad(nextval('approval_no')::text, 9, '0'),
+  start_date date NOT NULL, end_date date NOT NULL, decided date NOT NULL, clerk text);
+CREATE TABLE approval_issuing (LIKE approval_plain INCLUDING ALL);
+CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON approval_issuing FOR EACH ROW
+  EXECUTE FUNCTION elicense.issue_from_trigger('11100000000013338W032',
+    'name=person', 'gender=sex', 'id_number=idno', 'category=work', 'licence_number=cert_no',
+    'valid_from=start_date', 'valid_to=end_date', 'issue_date=decided', 'authority_uscc=authority',
+    'const:authority_name=福建省住房和城乡建设厅', 'const:authority_division=350000',
+    'when:approved=yes', 'actor:clerk');
+SQL
+
+for t in plain issuing; do
+  cat >"$work/$t.sql" <<SQL
+INSERT INTO approval_$t (approved, authority, person, sex, idno, work, start_date, end_date, decided, clerk)
+VALUES ('yes', '11350000003591037R', '李四', '男', '350102199001011238', '建筑电工', '2024-01-01', '2026-01-01', '2024-01-01', 'bench');
+SQL
+done
+
+tps() {  # tps TABLE -> transactions per second (= INSERTs/s)
+  PGOPTIONS='-c track_functions=all' pgbench -n -M prepared -c 1 -T "$secs" -f "$work/$1.sql" "$db" >"$work/$1.log" 2>&1
+  sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$work/$1.log"
+}
+psql -X -q -d "$db" -c "SELECT pg_stat_reset()" >/dev/null
+plain=$(tps plain)
+issuing=$(tps issuing)
+echo "1. pgbench, 1 client, ${secs} s each, one INSERT per transaction"
+printf '   without trigger: %10.1f INSERTs/s\n   with trigger:    %10.1f INSERTs/s\n   cost ratio:      %10.2fx (goal <= 1.5x)\n' \
+  "$plain" "$issuing" "$(echo "$plain / $issuing" | bc -l)"
+
+bulk() {  # bulk TABLE -> milliseconds for 5,000 rows in one statement
+  psql -X -At -d "$db" <<SQL | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
+\timing on
+INSERT INTO approval_$1 (approved, authority, person, sex, idno, work, start_date, end_date, decided, clerk)
+SELECT 'yes', '11350000003591037R', '李四', '男', '350102199001011238', '建筑电工', '2024-01-01', '2026-01-01', '2024-01-01', 'bench'
+  FROM generate_series(1, 5000);
+SQL
+}
+bp=$(bulk plain)
+bi=$(bulk issuing)
+echo "2. one INSERT ... SELECT of 5,000 rows"
+printf '   without trigger: %10.1f rows/s (%.1f ms)\n   with trigger:    %10.1f rows/s (%.1f ms)\n   cost ratio:      %10.2fx\n' \
+  "$(echo "5000000 / $bp" | bc -l)" "$bp" "$(echo "5000000 / $bi" | bc -l)" "$bi" "$(echo "$bi / $bp" | bc -l)"
+echo "   per issued licence: $(echo "($bi - $bp) * 1000 / 5000" | bc -l | xargs printf '%.1f') us of trigger work"
+
+# Under bench/run (main branch harness) the results also go to bench.result
+# in the default database, with the plain INSERT as the baseline.
+psql -X -q -v ON_ERROR_STOP=1 <<SQL
+DO \$\$
+BEGIN
+  IF pg_catalog.to_regclass('bench.result') IS NOT NULL THEN
+    INSERT INTO bench.result VALUES
+      ('issue_trigger', 'insert without trigger (pgbench)', round($plain * $secs), $secs, $plain, NULL),
+      ('issue_trigger', 'insert with trigger (pgbench)', round($issuing * $secs), $secs, $issuing, 'insert without trigger (pgbench)'),
+      ('issue_trigger', 'bulk insert without trigger', 5000, $bp / 1000.0, 5000000.0 / $bp, NULL),
+      ('issue_trigger', 'bulk insert with trigger', 5000, $bi / 1000.0, 5000000.0 / $bi, 'bulk insert without trigger');
+  END IF;
+END
+\$\$;
+SQL
+
+echo "3. where the time goes (pgbench trigger run + bulk run; self time per call)"
+sleep 1  # let the backends' function statistics reach the shared stats
+psql -X -d "$db" -P footer=off <<'SQL'
+SELECT schemaname || '.' || funcname AS function, calls,
+       round((total_time / calls * 1000)::numeric, 1) AS total_us_per_call,
+       round((self_time / calls * 1000)::numeric, 1) AS self_us_per_call
+  FROM pg_stat_user_functions WHERE calls > 0 ORDER BY self_time DESC LIMIT 12;
+SQL
+psql -X -d "$db" -P footer=off <<'SQL'
+EXPLAIN (ANALYZE, COSTS OFF, TIMING ON)
+INSERT INTO approval_issuing (approved, authority, person, sex, idno, work, start_date, end_date, decided, clerk)
+VALUES ('yes', '11350000003591037R', '李四', '男', '350102199001011238', '建筑电工', '2024-01-01', '2026-01-01', '2024-01-01', 'bench');
+SQL
