@@ -1,0 +1,49 @@
+// An OFD package (GB/T 33190-2016) as an ordered list of named parts, and its
+// ZIP form. Part names are paths inside the ZIP without a leading slash
+// ("OFD.xml", "Doc_0/Pages/Page_0/Content.xml").
+#pragma once
+
+#include "elicense/cpp_only.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace elicense::core {
+
+using Bytes = std::vector<std::uint8_t>;
+
+struct OfdPart {
+	std::string name;
+	Bytes data;
+};
+
+// The parts in the order they are written to the ZIP.
+class OfdParts {
+public:
+	// Adds a part or replaces the data of an existing part of that name.
+	void Put(std::string name, Bytes data);
+	// nullptr if there is no such part.
+	const Bytes *Find(std::string_view name) const noexcept;
+	// Throws Error (22023) naming the part if it is missing.
+	const Bytes &Get(std::string_view name) const;
+	const std::vector<OfdPart> &All() const noexcept {
+		return parts_;
+	}
+
+private:
+	std::vector<OfdPart> parts_;
+};
+
+// Writes the parts as a ZIP archive. XML parts are deflated; images are
+// stored as they are (already compressed).
+Bytes WriteOfdZip(const OfdParts &parts);
+
+// Reads every file of a ZIP archive; throws Error (22P02) if `zip` is not a
+// readable ZIP archive.
+OfdParts ReadOfdZip(const Bytes &zip);
+
+Bytes ToBytes(std::string_view text);
+
+}  // namespace elicense::core
