@@ -137,45 +137,25 @@ OfdVerifyResult Result(OfdVerifyStatus status, std::string part, std::string mes
 }
 
 // Checks one signature (Signature.xml at `signature_part`); fills `covered`
-// with the parts its References name.
+// with the parts its References name. The signature over Signature.xml is
+// checked before the References it lists are trusted, so a changed
+// Signature.xml is reported as such and not as a changed part.
 OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signature_part, EVP_PKEY *expected_key,
                                 std::set<std::string> &covered) {
 	const Bytes *signature_xml = parts.Find(signature_part);
 	if (!signature_xml)
 		return Result(OfdVerifyStatus::kMissingPart, signature_part, "signature file is missing");
 	pugi::xml_document doc;
-	ofd::ParsePart(doc, *signature_xml, signature_part);
+	if (!doc.load_buffer(signature_xml->data(), signature_xml->size()))
+		return Result(OfdVerifyStatus::kBadSignature, signature_part, "Signature.xml is damaged");
 	pugi::xml_node signature = Child(doc, "Signature");
 	pugi::xml_node info = Child(signature, "SignedInfo");
 	pugi::xml_node references = Child(info, "References");
-	if (!signature || !info || !references)
-		return Result(OfdVerifyStatus::kMalformed, signature_part, "Signature.xml lacks SignedInfo/References");
-	std::string method = Text(Child(info, "SignatureMethod"));
-	ofd::Algorithm algorithm = ofd::AlgorithmFromSignatureOid(method);
-	std::string check_method = references.attribute("CheckMethod").as_string();
-	if (check_method != ofd::DigestOid(algorithm))
-		return Result(OfdVerifyStatus::kMalformed, signature_part, "CheckMethod does not match SignatureMethod");
-
-	int count = 0;
-	for (pugi::xml_node reference : references.children("ofd:Reference")) {
-		std::string part = PartName(reference.attribute("FileRef").as_string());
-		const Bytes *data = parts.Find(part);
-		if (!data)
-			return Result(OfdVerifyStatus::kMissingPart, part, "signed part " + part + " is missing");
-		Bytes expected = ofd::Base64Decode(Text(Child(reference, "CheckValue")));
-		if (ofd::Digest(algorithm, *data) != expected)
-			return Result(OfdVerifyStatus::kDigestMismatch, part, "signed part " + part + " has changed");
-		covered.insert(part);
-		++count;
-	}
-	if (count == 0)
-		return Result(OfdVerifyStatus::kMalformed, signature_part, "signature references no part");
 
 	std::string value_part = PartName(Text(Child(signature, "SignedValue")));
 	const Bytes *value = parts.Find(value_part);
 	if (!value)
 		return Result(OfdVerifyStatus::kMissingPart, value_part, "signature value file is missing");
-
 	// SES_Signature ::= SEQUENCE { toSign, cert, signatureAlgID, signature, ... }
 	std::vector<der::Element> ses = der::Children(der::Read(*value));
 	if (ses.size() < 4 || ses[1].tag != der::kOctetString)
@@ -183,8 +163,8 @@ OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signat
 	std::vector<der::Element> tbs = der::Children(ses[0]);
 	if (tbs.size() < 5)
 		return Result(OfdVerifyStatus::kMalformed, value_part, "SES TBS_Sign is incomplete");
-	if (der::OidValue(ses[2]) != method)
-		return Result(OfdVerifyStatus::kBadSignature, value_part, "SES algorithm differs from SignatureMethod");
+	std::string method = der::OidValue(ses[2]);
+	ofd::Algorithm algorithm = ofd::AlgorithmFromSignatureOid(method);
 
 	OfdVerifyResult ok = Result(OfdVerifyStatus::kOk, {}, "signature valid");
 	ok.algorithm = method;
@@ -199,6 +179,25 @@ OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signat
 		return Result(OfdVerifyStatus::kBadSignature, value_part, "the signature does not verify");
 	if (expected_key && EVP_PKEY_eq(signer_key, expected_key) != 1)
 		return Result(OfdVerifyStatus::kWrongSigner, value_part, "signed by " + ok.signer + ", not the expected signer");
+
+	// Signature.xml is authentic from here on.
+	if (!references || Text(Child(info, "SignatureMethod")) != method ||
+	    references.attribute("CheckMethod").as_string() != std::string(ofd::DigestOid(algorithm)))
+		return Result(OfdVerifyStatus::kMalformed, signature_part, "SignedInfo does not match the SES algorithm");
+	int count = 0;
+	for (pugi::xml_node reference : references.children("ofd:Reference")) {
+		std::string part = PartName(reference.attribute("FileRef").as_string());
+		const Bytes *data = parts.Find(part);
+		if (!data)
+			return Result(OfdVerifyStatus::kMissingPart, part, "signed part " + part + " is missing");
+		Bytes expected = ofd::Base64Decode(Text(Child(reference, "CheckValue")));
+		if (ofd::Digest(algorithm, *data) != expected)
+			return Result(OfdVerifyStatus::kDigestMismatch, part, "signed part " + part + " has changed");
+		covered.insert(part);
+		++count;
+	}
+	if (count == 0)
+		return Result(OfdVerifyStatus::kMalformed, signature_part, "signature references no part");
 	return ok;
 }
 
@@ -207,8 +206,13 @@ OfdVerifyResult VerifyParts(const OfdParts &parts, EVP_PKEY *expected_key) {
 	if (!ofd_xml)
 		return Result(OfdVerifyStatus::kMalformed, "OFD.xml", "package has no OFD.xml");
 	pugi::xml_document entry;
-	ofd::ParsePart(entry, *ofd_xml, "OFD.xml");
-	std::string signatures_loc = Text(Child(Child(Child(entry, "OFD"), "DocBody"), "Signatures"));
+	std::string signatures_loc;
+	if (entry.load_buffer(ofd_xml->data(), ofd_xml->size()))
+		signatures_loc = Text(Child(Child(Child(entry, "OFD"), "DocBody"), "Signatures"));
+	else if (parts.Find(kSignaturesPart))
+		signatures_loc = kSignaturesPart;  // OFD.xml is damaged: its digest check will say so
+	else
+		return Result(OfdVerifyStatus::kMalformed, "OFD.xml", "OFD.xml is not well-formed XML");
 	if (signatures_loc.empty())
 		return Result(OfdVerifyStatus::kUnsigned, {}, "the package is not signed");
 	std::string signatures_part = PartName(signatures_loc);
