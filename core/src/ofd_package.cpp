@@ -72,7 +72,7 @@ Bytes ToBytes(std::string_view text) {
 
 // The archive is built in a growable in-memory source: zip_close() writes it
 // there, then the source is read back into a vector.
-Bytes WriteOfdZip(const OfdParts &parts) {
+Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml) {
 	zip_error_t error;
 	zip_error_init(&error);
 	ZipSourcePtr buffer(zip_source_buffer_create(nullptr, 0, 0, &error));
@@ -93,7 +93,7 @@ Bytes WriteOfdZip(const OfdParts &parts) {
 			zip_source_free(source);
 			ThrowZip("cannot add a part", zip_get_error(zip.get()));
 		}
-		zip_int32_t method = IsCompressedImage(part.name) ? ZIP_CM_STORE : ZIP_CM_DEFLATE;
+		zip_int32_t method = deflate_xml && !IsCompressedImage(part.name) ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
 		if (zip_set_file_compression(zip.get(), static_cast<zip_uint64_t>(index), method, 0) < 0)
 			ThrowZip("cannot set compression", zip_get_error(zip.get()));
 	}

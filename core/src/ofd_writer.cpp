@@ -335,7 +335,7 @@ Bytes RenderLicenceOfd(const OfdTemplate &face, const OfdFieldValues &values, co
 		placed.width = placed.height = face.seal.size;
 		SignOfdParts(parts, placed);
 	}
-	return WriteOfdZip(parts);
+	return WriteOfdZip(parts, options.deflate);
 }
 
 }  // namespace elicense::core

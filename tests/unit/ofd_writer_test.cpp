@@ -334,3 +334,25 @@ TEST(OfdTemplate, RejectsBadTemplatesNamingTheItem) {
 
 }  // namespace
 }  // namespace elicense::core
+
+namespace elicense::core {
+namespace {
+
+TEST(OfdPackage, DeflatedAndStoredPackagesHoldTheSameParts) {
+	OfdTemplate face = LoadOfdTemplateFile(kTemplates + "W050.json");
+	OfdRenderOptions options = FixedOptions();
+	Bytes stored = RenderLicenceOfd(face, W050Values(), test::TinyPng(), options);
+	options.deflate = true;
+	Bytes deflated = RenderLicenceOfd(face, W050Values(), test::TinyPng(), options);
+	EXPECT_LT(deflated.size(), stored.size());
+	OfdParts a = ReadOfdZip(stored);
+	OfdParts b = ReadOfdZip(deflated);
+	ASSERT_EQ(a.All().size(), b.All().size());
+	for (std::size_t i = 0; i < a.All().size(); ++i) {
+		EXPECT_EQ(a.All()[i].name, b.All()[i].name);
+		EXPECT_EQ(a.All()[i].data, b.All()[i].data) << a.All()[i].name;
+	}
+}
+
+}  // namespace
+}  // namespace elicense::core

@@ -41,6 +41,7 @@ struct OfdRenderOptions {
 	std::string doc_id;         // 32 hex digits; empty: random
 	std::string creation_date;  // YYYY-MM-DD; empty: today (UTC)
 	std::string creator = "elicense";
+	bool deflate = false;  // deflate XML parts (slower, see WriteOfdZip)
 };
 
 using OfdFieldValues = std::map<std::string, std::string>;
