@@ -17,17 +17,9 @@ if [ ! -x "$tool" ]; then
 fi
 fail() { echo "FAIL: $*"; exit 1; }
 
-# Throw-away SM2 seal key, self-signed certificate (SM2-with-SM3), seal picture.
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:SM2 -out "$out/seal-key.pem" 2>/dev/null
-openssl req -new -x509 -key "$out/seal-key.pem" -sm3 -sigopt distid:1234567812345678 -days 30 \
-  -subj "/CN=elicense test seal" -out "$out/seal-cert.pem" 2>/dev/null
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:SM2 -out "$out/other-key.pem" 2>/dev/null
-openssl req -new -x509 -key "$out/other-key.pem" -sm3 -sigopt distid:1234567812345678 -days 30 \
-  -subj "/CN=someone else" -out "$out/other-cert.pem" 2>/dev/null
-python3 tests/ofd/make_seal_png.py "$out/seal.png"
-
-url='https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?ID=5353694DE19F0844170B462090902EC5DDCD676751F31AFB&k=kZ3+q/Jt1yD0bH5cVvQw8rXh2Lm9aB4sNf7eT6uYi0Gp1Oz3Rj8Wk5Xc2Ld9Ms4Ha7Qe6Uf0Tn1Bg3Vy8Zr5Po2Iw==&certype=11100000000013338W050&province=350000'
-qrencode -s 4 -m 2 -o "$out/qr.png" "$url"
+# Throw-away SM2 seal key and certificate, another signer, seal picture, QR.
+bash tests/ofd/make_fixtures.sh "$out"
+url=$(cat "$out/qr-url.txt")
 
 seal=(--key "$out/seal-key.pem" --cert "$out/seal-cert.pem" --seal "$out/seal.png")
 "$tool" render --template extension/templates/W050.json --fields tests/ofd/w050_fields.json --qr "$out/qr.png" \
