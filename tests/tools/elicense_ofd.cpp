@@ -14,8 +14,6 @@
 #include "elicense/ofd_signature.hpp"
 #include "elicense/ofd_writer.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -98,19 +96,6 @@ Args ParseArgs(int argc, char **argv, int first) {
 	return args;
 }
 
-elicense::core::OfdFieldValues ReadFields(const std::string &path) {
-	nlohmann::json json = nlohmann::json::parse(ReadText(path), nullptr, false);
-	if (json.is_discarded() || !json.is_object())
-		throw Usage(path + " is not a JSON object of field values");
-	elicense::core::OfdFieldValues values;
-	for (const auto &[key, value] : json.items()) {
-		if (!value.is_string())
-			throw Usage(path + ": field " + key + " is not a string");
-		values[key] = value.get<std::string>();
-	}
-	return values;
-}
-
 int Render(const Args &args) {
 	elicense::core::OfdTemplate face = elicense::core::LoadOfdTemplateFile(args.Get("template"));
 	elicense::core::OfdRenderOptions options;
@@ -127,7 +112,7 @@ int Render(const Args &args) {
 		seal.picture_png = ReadFile(args.Get("seal"));
 		seal.signature_time = args.GetOr("time", "");
 	}
-	Bytes ofd = elicense::core::RenderLicenceOfd(face, ReadFields(args.Get("fields")), ReadFile(args.Get("qr")), options,
+	Bytes ofd = elicense::core::RenderLicenceOfd(face, elicense::core::ParseOfdFieldValues(ReadText(args.Get("fields"))), ReadFile(args.Get("qr")), options,
 	                                             sealed ? &seal : nullptr);
 	WriteFile(args.Get("output"), ofd);
 	return 0;

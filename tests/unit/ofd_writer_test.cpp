@@ -356,3 +356,22 @@ TEST(OfdPackage, DeflatedAndStoredPackagesHoldTheSameParts) {
 
 }  // namespace
 }  // namespace elicense::core
+
+namespace elicense::core {
+namespace {
+
+TEST(OfdFieldValues, ReadsAJsonObjectOfStrings) {
+	OfdFieldValues values = ParseOfdFieldValues(R"({"name": "林晓峰", "gender": null})");
+	EXPECT_EQ(values, (OfdFieldValues{{"name", "林晓峰"}, {"gender", ""}}));
+	EXPECT_THROW(ParseOfdFieldValues("["), Error);
+	EXPECT_THROW(ParseOfdFieldValues("[1]"), Error);
+	try {
+		ParseOfdFieldValues(R"({"id_no": 350102})");
+		FAIL();
+	} catch (const Error &e) {
+		EXPECT_NE(std::string(e.what()).find("id_no"), std::string::npos);
+	}
+}
+
+}  // namespace
+}  // namespace elicense::core

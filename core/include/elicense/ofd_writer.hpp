@@ -22,6 +22,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace elicense::core {
 
@@ -45,6 +46,11 @@ struct OfdRenderOptions {
 };
 
 using OfdFieldValues = std::map<std::string, std::string>;
+
+// Field values from a JSON object of strings ({"cert_no": "…", …}); JSON
+// null stands for an empty value. Throws Error (22P02 bad JSON, 22023 a
+// value that is not a string) naming the key.
+OfdFieldValues ParseOfdFieldValues(std::string_view json);
 
 // Builds the unsigned parts. Every template field must have a value (an
 // empty string prints nothing); values without a field are rejected so a
