@@ -24,9 +24,13 @@ Element ReadAt(const std::uint8_t *data, std::size_t end, std::size_t &pos) {
 		std::size_t count = length & 0x7F;
 		if (count == 0 || count > 4 || pos + count > end)
 			Malformed("bad length");
+		if (data[pos] == 0)
+			Malformed("non-minimal length");
 		length = 0;
 		for (std::size_t i = 0; i < count; ++i)
 			length = (length << 8) | data[pos++];
+		if (length < 0x80)
+			Malformed("non-minimal length");
 	}
 	if (length > end - pos)
 		Malformed("length beyond the data");

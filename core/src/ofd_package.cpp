@@ -29,6 +29,8 @@ using ZipPtr = std::unique_ptr<zip_t, ZipDiscard>;
 using ZipSourcePtr = std::unique_ptr<zip_source_t, ZipSourceFree>;
 using ZipFilePtr = std::unique_ptr<zip_file_t, ZipFileClose>;
 
+constexpr char kProgramLimitExceeded[] = "54000";
+
 [[noreturn]] void ThrowZip(const char *what, zip_error_t *error) {
 	std::string detail = error ? zip_error_strerror(error) : "";
 	throw Error(sqlstate::kInternalError, std::string("OFD package: ") + what, detail);
@@ -128,6 +130,9 @@ OfdParts ReadOfdZip(const Bytes &zip_bytes) {
 
 	OfdParts parts;
 	zip_int64_t count = zip_get_num_entries(zip.get(), 0);
+	if (count < 0 || static_cast<std::uint64_t>(count) > kMaxOfdParts)
+		throw Error(kProgramLimitExceeded, "OFD package has too many parts");
+	std::uint64_t total = 0;
 	for (zip_int64_t i = 0; i < count; ++i) {
 		zip_stat_t stat;
 		zip_stat_init(&stat);
@@ -136,6 +141,9 @@ OfdParts ReadOfdZip(const Bytes &zip_bytes) {
 		std::string name = stat.name;
 		if (!name.empty() && name.back() == '/')
 			continue;  // directory entry
+		total += stat.size;
+		if (!(stat.valid & ZIP_STAT_SIZE) || stat.size > kMaxOfdPartBytes || total > kMaxOfdTotalBytes)
+			throw Error(kProgramLimitExceeded, "OFD package part " + name + " is too large");
 		ZipFilePtr file(zip_fopen_index(zip.get(), static_cast<zip_uint64_t>(i), 0));
 		if (!file)
 			throw Error(sqlstate::kInvalidTextRepresentation, "OFD package: cannot open part " + name,

@@ -117,7 +117,8 @@ void CheckValues(const OfdTemplate &face, const OfdFieldValues &values) {
 		if (!values.count(field.key))
 			throw Error(sqlstate::kInvalidParameterValue, "licence field " + field.key + " has no value",
 			            "template " + face.type_code + " prints " + field.key);
-	for (const auto &[key, value] : values) {
+	for (const auto &entry : values) {
+		const std::string &key = entry.first;
 		bool known = std::any_of(face.fields.begin(), face.fields.end(), [&](const auto &f) { return f.key == key; });
 		if (!known)
 			throw Error(sqlstate::kInvalidParameterValue,

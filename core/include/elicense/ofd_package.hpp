@@ -44,8 +44,14 @@ private:
 // and SignedValue.dat are always stored).
 Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml = false);
 
+// Limits when reading a package from outside: a licence is some 20 KB, so
+// these only stop ZIP bombs and absurd entry counts from exhausting memory.
+inline constexpr std::size_t kMaxOfdParts = 1000;
+inline constexpr std::uint64_t kMaxOfdPartBytes = 32u << 20;
+inline constexpr std::uint64_t kMaxOfdTotalBytes = 64u << 20;
+
 // Reads every file of a ZIP archive; throws Error (22P02) if `zip` is not a
-// readable ZIP archive.
+// readable ZIP archive, or (54000) if it exceeds the limits above.
 OfdParts ReadOfdZip(const Bytes &zip);
 
 Bytes ToBytes(std::string_view text);
