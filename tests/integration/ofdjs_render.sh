@@ -3,8 +3,11 @@
 # 0.2.x line with a known source; pinned in tests/ofdjs/package-lock.json)
 # renders a sealed W050 and a sealed W032 in headless Chromium. Checks, per
 # file: the page rendered, its DOM carries the holder's name and the
-# watermark, and the QR code decodes with zbarimg from the screenshot (so the
-# reader really drew it). Screenshots: $1/ofdjs/*.png.
+# watermark, the QR code decodes with zbarimg from the screenshot (so the
+# reader really drew it), and ofd.js's own seal check (sm-crypto SM2 verify
+# of the SES signature, SM3 of every Reference) passes; with one byte of
+# Content.xml changed, ofd.js reports the digests as wrong. Screenshots:
+# $1/ofdjs/*.png.
 # Needs chromium (scripts/install-deps) and the npm registry on first run
 # (packages go to build/ofdjs, reused while the lock file is unchanged).
 set -euo pipefail
@@ -57,9 +60,9 @@ chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first
 # Twice A4 at 96 dpi, so the QR modules are ~4 px and zbarimg reads the screenshot.
 page="http://127.0.0.1:$port/index.html?width=1600"
 
-check() {  # check NAME HOLDER [MORE TEXT THE PAGE MUST SHOW...]
-  local name=$1 holder=$2
-  shift 2
+check() {  # check NAME SEAL-REPORT HOLDER [MORE TEXT THE PAGE MUST SHOW...]
+  local name=$1 seals=$2 holder=$3
+  shift 3
   cp "$out/$name.ofd" "$site/licence.ofd"
   timeout 90 "${chrome[@]}" --dump-dom "$page" >"$out/$name.dom.html" 2>>"$out/chromium.log"
   timeout 90 "${chrome[@]}" --screenshot="$out/$name.png" "$page" >>"$out/chromium.log" 2>&1
@@ -71,6 +74,8 @@ check() {  # check NAME HOLDER [MORE TEXT THE PAGE MUST SHOW...]
     "$out/$name.dom.html")
   [[ $text == *"$holder"* ]] || fail "$name: the page does not show $holder"
   [[ $text == *仅供全国工程质量安全监管信息平台信息公开使用* ]] || fail "$name: the page does not show the watermark"
+  grep -q "<pre id=\"seals\">$seals</pre>" "$out/$name.dom.html" ||
+    fail "$name: ofd.js seal check: $(grep -o '<pre id="seals">[^<]*' "$out/$name.dom.html")"
   local more
   for more in "$@"; do
     [[ $text == *"$more"* ]] || fail "$name: the page does not show $more"
@@ -78,8 +83,11 @@ check() {  # check NAME HOLDER [MORE TEXT THE PAGE MUST SHOW...]
   local decoded
   decoded=$(zbarimg --raw -q "$out/$name.png" 2>/dev/null) || fail "$name: no QR code in the screenshot"
   [ "$decoded" = "$url" ] || fail "$name: the QR in the screenshot decodes to '$decoded'"
-  echo "$name: ofd.js rendered it; page shows $holder and the watermark; QR in $out/$name.png decodes to the URL"
+  echo "$name: ofd.js rendered it ($seals); page shows $holder and the watermark; QR in $out/$name.png decodes to the URL"
 }
-check w050 福建省榕城建设工程有限公司
-check w032 林晓峰 "用途：招投标资格审查　有效期至：2026-12-31"
+ok_seal="seal 1 signature=true digests=true"
+check w050 "$ok_seal" 福建省榕城建设工程有限公司
+check w032 "$ok_seal" 林晓峰 "用途：招投标资格审查　有效期至：2026-12-31"
+python3 tests/ofd/flip_byte.py "$out/w050.ofd" Doc_0/Pages/Page_0/Content.xml "$out/w050-tampered.ofd"
+check w050-tampered "seal 1 signature=true digests=false" 福建省榕城建设工程有限公司
 echo "ofdjs_render: all checks passed"
