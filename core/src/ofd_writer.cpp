@@ -105,6 +105,15 @@ void AddTextObject(pugi::xml_node layer, IdSource &ids, int font_id, const ofd::
 	}
 }
 
+// The resource ID of a font; templates read from JSON are checked already,
+// this catches one built in code with a font we do not declare.
+int FontId(const int font_ids[], const std::string &name) {
+	int index = FindOfdFont(name);
+	if (index < 0)
+		throw Error(sqlstate::kInvalidParameterValue, "OFD template names an unknown font " + name);
+	return font_ids[index];
+}
+
 ofd::TextBlock OneLine(std::string_view text, double size) {
 	ofd::TextBlock block;
 	block.size = size;
@@ -198,11 +207,11 @@ Bytes Content(const OfdTemplate &face, const OfdFieldValues &values, const int f
 	double title_size = ofd::PointsToMm(face.title_size_pt);
 	ofd::TextBlock title = OneLine(face.title, title_size);
 	double title_x = std::max(0.0, (face.page_width - title.lines[0].width) / 2);
-	AddTextObject(layer, ids, font_ids[FindOfdFont(face.title_font)], title, title_x, face.title_y, title_size,
+	AddTextObject(layer, ids, FontId(font_ids, face.title_font), title, title_x, face.title_y, title_size,
 	              kTextColor);
 
 	double label_size = ofd::PointsToMm(face.label_size_pt);
-	int label_font = font_ids[FindOfdFont(face.label_font)];
+	int label_font = FontId(font_ids, face.label_font);
 	for (const auto &field : face.fields) {
 		if (!field.label.empty())
 			AddTextObject(layer, ids, label_font, OneLine(field.label, label_size), field.x, field.y, label_size,
@@ -212,7 +221,7 @@ Bytes Content(const OfdTemplate &face, const OfdFieldValues &values, const int f
 			continue;
 		double size = ofd::PointsToMm(field.size_pt);
 		ofd::TextBlock block = ofd::FitText(value, size, field.width, field.max_lines, field.key);
-		AddTextObject(layer, ids, font_ids[FindOfdFont(field.font)], block, field.value_x, field.y,
+		AddTextObject(layer, ids, FontId(font_ids, field.font), block, field.value_x, field.y,
 		              block.size * field.line_gap, kTextColor);
 	}
 
@@ -276,7 +285,7 @@ OfdParts BuildLicenceParts(const OfdTemplate &face, const OfdFieldValues &values
 		pugi::xml_document doc;
 		pugi::xml_node root = ofd::NewPart(doc, "PageAnnot");
 		double middle = face.page_height / 2;
-		int fangsong = font_ids[FindOfdFont(kWatermarkFont)];
+		int fangsong = FontId(font_ids, kWatermarkFont);
 		if (options.watermark) {
 			double size = ofd::PointsToMm(kWatermarkSizePt);
 			ofd::TextBlock block = ofd::FitText(options.watermark_text, size, face.page_width - 10, 3, "watermark", 1.0);

@@ -293,6 +293,9 @@ TEST_F(OfdWriterTest, RejectsMissingAndUnknownFieldsAndNonPngQr) {
 	values = W050Values();
 	values["unit_name"] = "\xff\xfe";
 	EXPECT_THROW(BuildLicenceParts(face_, values, qr_, FixedOptions()), Error);
+	OfdTemplate built_in_code = face_;
+	built_in_code.fields[0].font = "Arial";
+	EXPECT_THROW(BuildLicenceParts(built_in_code, W050Values(), qr_, FixedOptions()), Error);
 }
 
 TEST(OfdTemplate, ShippedTemplatesCoverTheFieldsOfTheirFaces) {
