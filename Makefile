@@ -25,7 +25,7 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -Icore/include -Icore/src -Iextension/src
 PG_CXXFLAGS = -std=c++17 -fvisibility=hidden -fvisibility-inlines-hidden -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-register
-SHLIB_LINK = -lstdc++ -lcrypto -lqrencode -lpng -lzip -lz
+SHLIB_LINK = -lstdc++ -lcrypto -lqrencode -lpng -lzip -lz -lpugixml
 
 # Rebuild objects when a header changes.
 PG_CXXFLAGS += -MMD -MP

@@ -1,0 +1,59 @@
+// An OFD package (GB/T 33190-2016) as an ordered list of named parts, and its
+// ZIP form. Part names are paths inside the ZIP without a leading slash
+// ("OFD.xml", "Doc_0/Pages/Page_0/Content.xml").
+#pragma once
+
+#include "elicense/cpp_only.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace elicense::core {
+
+using Bytes = std::vector<std::uint8_t>;
+
+struct OfdPart {
+	std::string name;
+	Bytes data;
+};
+
+// The parts in the order they are written to the ZIP.
+class OfdParts {
+public:
+	// Adds a part or replaces the data of an existing part of that name.
+	void Put(std::string name, Bytes data);
+	// nullptr if there is no such part.
+	const Bytes *Find(std::string_view name) const noexcept;
+	// Throws Error (22023) naming the part if it is missing.
+	const Bytes &Get(std::string_view name) const;
+	const std::vector<OfdPart> &All() const noexcept {
+		return parts_;
+	}
+
+private:
+	std::vector<OfdPart> parts_;
+};
+
+// Writes the parts as a ZIP archive. By default every part is stored
+// uncompressed: libzip sets up a fresh zlib state (about 0.5 MB) per deflated
+// entry, and glibc maps and unmaps that memory every time, which costs about
+// 0.3 ms per part and alone would break the 2 ms budget per licence; an OFD
+// licence is ~20 KB stored. With `deflate_xml` XML parts are deflated (images
+// and SignedValue.dat are always stored).
+Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml = false);
+
+// Limits when reading a package from outside: a licence is some 20 KB, so
+// these only stop ZIP bombs and absurd entry counts from exhausting memory.
+inline constexpr std::size_t kMaxOfdParts = 1000;
+inline constexpr std::uint64_t kMaxOfdPartBytes = 32u << 20;
+inline constexpr std::uint64_t kMaxOfdTotalBytes = 64u << 20;
+
+// Reads every file of a ZIP archive; throws Error (22P02) if `zip` is not a
+// readable ZIP archive, or (54000) if it exceeds the limits above.
+OfdParts ReadOfdZip(const Bytes &zip);
+
+Bytes ToBytes(std::string_view text);
+
+}  // namespace elicense::core

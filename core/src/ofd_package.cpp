@@ -1,0 +1,161 @@
+// OFD package parts and their ZIP form, through libzip.
+#include "elicense/ofd_package.hpp"
+
+#include "elicense/error.hpp"
+
+#include <zip.h>
+
+#include <memory>
+
+namespace elicense::core {
+namespace {
+
+struct ZipDiscard {
+	void operator()(zip_t *zip) const noexcept {
+		zip_discard(zip);
+	}
+};
+struct ZipSourceFree {
+	void operator()(zip_source_t *source) const noexcept {
+		zip_source_free(source);
+	}
+};
+struct ZipFileClose {
+	void operator()(zip_file_t *file) const noexcept {
+		zip_fclose(file);
+	}
+};
+using ZipPtr = std::unique_ptr<zip_t, ZipDiscard>;
+using ZipSourcePtr = std::unique_ptr<zip_source_t, ZipSourceFree>;
+using ZipFilePtr = std::unique_ptr<zip_file_t, ZipFileClose>;
+
+constexpr char kProgramLimitExceeded[] = "54000";
+
+[[noreturn]] void ThrowZip(const char *what, zip_error_t *error) {
+	std::string detail = error ? zip_error_strerror(error) : "";
+	throw Error(sqlstate::kInternalError, std::string("OFD package: ") + what, detail);
+}
+
+bool IsCompressedImage(std::string_view name) {
+	auto ends_with = [&](std::string_view suffix) {
+		return name.size() >= suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
+	};
+	return ends_with(".png") || ends_with(".jpg") || ends_with(".dat");
+}
+
+}  // namespace
+
+void OfdParts::Put(std::string name, Bytes data) {
+	for (auto &part : parts_) {
+		if (part.name == name) {
+			part.data = std::move(data);
+			return;
+		}
+	}
+	parts_.push_back({std::move(name), std::move(data)});
+}
+
+const Bytes *OfdParts::Find(std::string_view name) const noexcept {
+	for (const auto &part : parts_)
+		if (part.name == name)
+			return &part.data;
+	return nullptr;
+}
+
+const Bytes &OfdParts::Get(std::string_view name) const {
+	if (const Bytes *data = Find(name))
+		return *data;
+	throw Error(sqlstate::kInvalidParameterValue, "OFD package has no part " + std::string(name));
+}
+
+Bytes ToBytes(std::string_view text) {
+	return Bytes(text.begin(), text.end());
+}
+
+// The archive is built in a growable in-memory source: zip_close() writes it
+// there, then the source is read back into a vector.
+Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml) {
+	zip_error_t error;
+	zip_error_init(&error);
+	ZipSourcePtr buffer(zip_source_buffer_create(nullptr, 0, 0, &error));
+	if (!buffer)
+		ThrowZip("cannot create a memory buffer", &error);
+	ZipPtr zip(zip_open_from_source(buffer.get(), ZIP_TRUNCATE, &error));
+	if (!zip)
+		ThrowZip("cannot open a ZIP in memory", &error);
+	zip_source_keep(buffer.get());  // zip_close/zip_discard would free it otherwise
+
+	for (const auto &part : parts.All()) {
+		// The data outlives zip_close(): libzip reads it only then.
+		zip_source_t *source = zip_source_buffer(zip.get(), part.data.data(), part.data.size(), 0);
+		if (!source)
+			ThrowZip("cannot add a part", zip_get_error(zip.get()));
+		zip_int64_t index = zip_file_add(zip.get(), part.name.c_str(), source, ZIP_FL_ENC_UTF_8);
+		if (index < 0) {
+			zip_source_free(source);
+			ThrowZip("cannot add a part", zip_get_error(zip.get()));
+		}
+		zip_int32_t method = deflate_xml && !IsCompressedImage(part.name) ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
+		if (zip_set_file_compression(zip.get(), static_cast<zip_uint64_t>(index), method, 0) < 0)
+			ThrowZip("cannot set compression", zip_get_error(zip.get()));
+	}
+	if (zip_close(zip.get()) < 0)
+		ThrowZip("cannot write the ZIP", zip_get_error(zip.get()));
+	zip.release();  // closed
+
+	if (zip_source_open(buffer.get()) < 0)
+		ThrowZip("cannot read the ZIP back", zip_source_error(buffer.get()));
+	zip_source_seek(buffer.get(), 0, SEEK_END);
+	zip_int64_t size = zip_source_tell(buffer.get());
+	zip_source_seek(buffer.get(), 0, SEEK_SET);
+	Bytes out(size > 0 ? static_cast<std::size_t>(size) : 0);
+	zip_int64_t got = out.empty() ? 0 : zip_source_read(buffer.get(), out.data(), out.size());
+	zip_source_close(buffer.get());
+	if (got != size)
+		ThrowZip("short read of the ZIP", zip_source_error(buffer.get()));
+	return out;
+}
+
+OfdParts ReadOfdZip(const Bytes &zip_bytes) {
+	zip_error_t error;
+	zip_error_init(&error);
+	ZipSourcePtr buffer(zip_source_buffer_create(zip_bytes.data(), zip_bytes.size(), 0, &error));
+	if (!buffer)
+		ThrowZip("cannot create a memory buffer", &error);
+	ZipPtr zip(zip_open_from_source(buffer.get(), ZIP_RDONLY | ZIP_CHECKCONS, &error));
+	if (!zip)
+		throw Error(sqlstate::kInvalidTextRepresentation, "not a readable OFD package (ZIP)",
+		            zip_error_strerror(&error));
+	zip_source_keep(buffer.get());
+
+	OfdParts parts;
+	zip_int64_t count = zip_get_num_entries(zip.get(), 0);
+	if (count < 0 || static_cast<std::uint64_t>(count) > kMaxOfdParts)
+		throw Error(kProgramLimitExceeded, "OFD package has too many parts");
+	std::uint64_t total = 0;
+	for (zip_int64_t i = 0; i < count; ++i) {
+		zip_stat_t stat;
+		zip_stat_init(&stat);
+		if (zip_stat_index(zip.get(), static_cast<zip_uint64_t>(i), 0, &stat) < 0)
+			ThrowZip("cannot read an entry", zip_get_error(zip.get()));
+		std::string name = stat.name;
+		if (!name.empty() && name.back() == '/')
+			continue;  // directory entry
+		total += stat.size;
+		if (!(stat.valid & ZIP_STAT_SIZE) || stat.size > kMaxOfdPartBytes || total > kMaxOfdTotalBytes)
+			throw Error(kProgramLimitExceeded, "OFD package part " + name + " is too large");
+		ZipFilePtr file(zip_fopen_index(zip.get(), static_cast<zip_uint64_t>(i), 0));
+		if (!file)
+			throw Error(sqlstate::kInvalidTextRepresentation, "OFD package: cannot open part " + name,
+			            zip_error_strerror(zip_get_error(zip.get())));
+		Bytes data(static_cast<std::size_t>(stat.size));
+		zip_int64_t got = data.empty() ? 0 : zip_fread(file.get(), data.data(), data.size());
+		if (got != static_cast<zip_int64_t>(data.size()))
+			throw Error(sqlstate::kInvalidTextRepresentation, "OFD package: cannot read part " + name,
+			            zip_error_strerror(zip_file_get_error(file.get())));
+		parts.Put(std::move(name), std::move(data));
+	}
+	return parts;
+}
+
+}  // namespace elicense::core

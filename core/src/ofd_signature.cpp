@@ -1,0 +1,354 @@
+// Seals and verifies OFD packages in the GB/T 38540 structure (see
+// ofd_signature.hpp). One signature per package: Doc_0/Signs/Sign_0.
+#include "elicense/ofd_signature.hpp"
+
+#include "elicense/error.hpp"
+#include "ofd_crypto.hpp"
+#include "ofd_der.hpp"
+#include "ofd_xml.hpp"
+
+#include <openssl/asn1.h>
+
+#include <cmath>
+#include <ctime>
+#include <set>
+
+namespace elicense::core {
+namespace {
+
+using ofd::Add;
+using ofd::Child;
+
+constexpr char kSignsDir[] = "Doc_0/Signs/";
+constexpr char kSignaturesPart[] = "Doc_0/Signs/Signatures.xml";
+constexpr char kSignaturePart[] = "Doc_0/Signs/Sign_0/Signature.xml";
+constexpr char kSignedValuePart[] = "Doc_0/Signs/Sign_0/SignedValue.dat";
+constexpr char kProvider[] = "elicense";
+constexpr long kSesVersion = 4;
+
+bool StartsWith(std::string_view text, std::string_view prefix) {
+	return text.substr(0, prefix.size()) == prefix;
+}
+
+// "/Doc_0/x" and "Doc_0/x" name the same part: OFD paths are package-absolute.
+std::string PartName(std::string_view loc) {
+	while (!loc.empty() && loc.front() == '/')
+		loc.remove_prefix(1);
+	return std::string(loc);
+}
+
+std::string Text(pugi::xml_node node) {
+	return node.text().as_string();
+}
+
+std::string UtcNow() {
+	std::time_t now = std::time(nullptr);
+	std::tm tm{};
+	gmtime_r(&now, &tm);
+	char buf[20];
+	std::strftime(buf, sizeof buf, "%Y%m%d%H%M%SZ", &tm);
+	return buf;
+}
+
+std::string CertNotAfter(X509 *cert) {
+	std::tm tm{};
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+		return "99991231235959Z";
+	char buf[20];
+	std::strftime(buf, sizeof buf, "%Y%m%d%H%M%SZ", &tm);
+	return buf;
+}
+
+bool IsGeneralizedTime(const std::string &time) {
+	if (time.size() != 15 || time.back() != 'Z')
+		return false;
+	for (std::size_t i = 0; i < 14; ++i)
+		if (time[i] < '0' || time[i] > '9')
+			return false;
+	return true;
+}
+
+// SESeal: the seal itself (picture and properties), signed by its maker. We
+// make our own seal with the signing key; a seal issued by a seal authority
+// would be passed in ready-made instead.
+Bytes MakeSeal(const OfdSeal &seal, EVP_PKEY *key, ofd::Algorithm algorithm, const Bytes &cert_der,
+               const std::string &created, const std::string &valid_end) {
+	Bytes header_id = der::String(der::kIa5String, "ES");
+	Bytes header_version = der::Integer(kSesVersion);
+	Bytes header_vid = der::String(der::kIa5String, kProvider);
+	Bytes header = der::Sequence({&header_id, &header_version, &header_vid});
+	Bytes es_id = der::String(der::kIa5String, "elicense-seal");
+
+	Bytes type = der::Integer(1);  // 1: organisation seal
+	Bytes name = der::String(der::kUtf8String, seal.name);
+	Bytes cert_list_type = der::Integer(1);  // 1: certificates
+	Bytes cert_octets = der::Octets(cert_der);
+	Bytes cert_list = der::Sequence({&cert_octets});
+	Bytes create_date = der::String(der::kGeneralizedTime, created);
+	Bytes valid_start = create_date;
+	Bytes valid_end_time = der::String(der::kGeneralizedTime, valid_end);
+	Bytes property =
+	    der::Sequence({&type, &name, &cert_list_type, &cert_list, &create_date, &valid_start, &valid_end_time});
+
+	Bytes picture_type = der::String(der::kIa5String, "PNG");
+	Bytes picture_data = der::Octets(seal.picture_png);
+	Bytes picture_width = der::Integer(std::lround(seal.width));
+	Bytes picture_height = der::Integer(std::lround(seal.height));
+	Bytes picture = der::Sequence({&picture_type, &picture_data, &picture_width, &picture_height});
+
+	Bytes seal_info = der::Sequence({&header, &es_id, &property, &picture});
+	Bytes maker_cert = der::Octets(cert_der);
+	Bytes sign_alg = der::Oid(ofd::SignatureOid(algorithm));
+	Bytes to_sign = der::Sequence({&seal_info, &maker_cert, &sign_alg});
+	Bytes signed_value = der::Bits(ofd::Sign(key, algorithm, to_sign));
+	return der::Sequence({&seal_info, &maker_cert, &sign_alg, &signed_value});
+}
+
+Bytes MakeSesSignature(const OfdSeal &seal, EVP_PKEY *key, ofd::Algorithm algorithm, const Bytes &cert_der,
+                       const std::string &time, const std::string &valid_end, const Bytes &signature_xml) {
+	Bytes version = der::Integer(kSesVersion);
+	Bytes eseal = MakeSeal(seal, key, algorithm, cert_der, time, valid_end);
+	Bytes time_info = der::String(der::kGeneralizedTime, time);
+	Bytes data_hash = der::Bits(ofd::Digest(algorithm, signature_xml));
+	Bytes property_info = der::String(der::kIa5String, std::string("/") + kSignaturePart);
+	Bytes tbs = der::Sequence({&version, &eseal, &time_info, &data_hash, &property_info});
+	Bytes cert = der::Octets(cert_der);
+	Bytes alg = der::Oid(ofd::SignatureOid(algorithm));
+	Bytes signature = der::Bits(ofd::Sign(key, algorithm, tbs));
+	return der::Sequence({&tbs, &cert, &alg, &signature});
+}
+
+// ID of the first page, which the seal is placed on.
+std::string FirstPageId(const OfdParts &parts, const std::string &doc_root) {
+	pugi::xml_document doc;
+	ofd::ParsePart(doc, parts.Get(doc_root), doc_root);
+	std::string id = Child(Child(Child(doc, "Document"), "Pages"), "Page").attribute("ID").as_string();
+	if (id.empty())
+		throw Error(sqlstate::kInvalidParameterValue, "OFD document has no page to seal");
+	return id;
+}
+
+OfdVerifyResult Result(OfdVerifyStatus status, std::string part, std::string message) {
+	OfdVerifyResult result;
+	result.status = status;
+	result.part = std::move(part);
+	result.message = std::move(message);
+	return result;
+}
+
+// Checks one signature (Signature.xml at `signature_part`); fills `covered`
+// with the parts its References name. The signature over Signature.xml is
+// checked before the References it lists are trusted, so a changed
+// Signature.xml is reported as such and not as a changed part.
+OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signature_part, EVP_PKEY *expected_key,
+                                std::set<std::string> &covered) {
+	const Bytes *signature_xml = parts.Find(signature_part);
+	if (!signature_xml)
+		return Result(OfdVerifyStatus::kMissingPart, signature_part, "signature file is missing");
+	pugi::xml_document doc;
+	if (!doc.load_buffer(signature_xml->data(), signature_xml->size()))
+		return Result(OfdVerifyStatus::kBadSignature, signature_part, "Signature.xml is damaged");
+	pugi::xml_node signature = Child(doc, "Signature");
+	pugi::xml_node info = Child(signature, "SignedInfo");
+	pugi::xml_node references = Child(info, "References");
+
+	std::string value_part = PartName(Text(Child(signature, "SignedValue")));
+	const Bytes *value = parts.Find(value_part);
+	if (!value)
+		return Result(OfdVerifyStatus::kMissingPart, value_part, "signature value file is missing");
+	// SES_Signature ::= SEQUENCE { toSign, cert, signatureAlgID, signature, ... }
+	std::vector<der::Element> ses = der::Children(der::Read(*value));
+	if (ses.size() < 4 || ses[1].tag != der::kOctetString)
+		return Result(OfdVerifyStatus::kMalformed, value_part, "SignedValue.dat is not an SES_Signature");
+	std::vector<der::Element> tbs = der::Children(ses[0]);
+	if (tbs.size() < 5)
+		return Result(OfdVerifyStatus::kMalformed, value_part, "SES TBS_Sign is incomplete");
+	std::string method = der::OidValue(ses[2]);
+	ofd::Algorithm algorithm = ofd::AlgorithmFromSignatureOid(method);
+
+	OfdVerifyResult ok = Result(OfdVerifyStatus::kOk, {}, "signature valid");
+	ok.algorithm = method;
+	ofd::X509Ptr cert = ofd::CertificateFromDer(ses[1].content);
+	ok.signer = ofd::CertificateSubject(cert.get());
+	EVP_PKEY *signer_key = X509_get0_pubkey(cert.get());
+	if (!signer_key)
+		return Result(OfdVerifyStatus::kMalformed, value_part, "signer certificate has no public key");
+	if (der::BitsValue(tbs[3]) != ofd::Digest(algorithm, *signature_xml))
+		return Result(OfdVerifyStatus::kBadSignature, signature_part, "Signature.xml has changed since it was signed");
+	if (!ofd::Verify(signer_key, algorithm, ses[0].whole, der::BitsValue(ses[3])))
+		return Result(OfdVerifyStatus::kBadSignature, value_part, "the signature does not verify");
+	if (expected_key && EVP_PKEY_eq(signer_key, expected_key) != 1)
+		return Result(OfdVerifyStatus::kWrongSigner, value_part, "signed by " + ok.signer + ", not the expected signer");
+
+	// Signature.xml is authentic from here on.
+	if (!references || Text(Child(info, "SignatureMethod")) != method ||
+	    references.attribute("CheckMethod").as_string() != std::string(ofd::DigestOid(algorithm)))
+		return Result(OfdVerifyStatus::kMalformed, signature_part, "SignedInfo does not match the SES algorithm");
+	int count = 0;
+	for (pugi::xml_node reference : references.children("ofd:Reference")) {
+		std::string part = PartName(reference.attribute("FileRef").as_string());
+		const Bytes *data = parts.Find(part);
+		if (!data)
+			return Result(OfdVerifyStatus::kMissingPart, part, "signed part " + part + " is missing");
+		Bytes expected = ofd::Base64Decode(Text(Child(reference, "CheckValue")));
+		if (ofd::Digest(algorithm, *data) != expected)
+			return Result(OfdVerifyStatus::kDigestMismatch, part, "signed part " + part + " has changed");
+		covered.insert(part);
+		++count;
+	}
+	if (count == 0)
+		return Result(OfdVerifyStatus::kMalformed, signature_part, "signature references no part");
+	return ok;
+}
+
+OfdVerifyResult VerifyParts(const OfdParts &parts, EVP_PKEY *expected_key) {
+	const Bytes *ofd_xml = parts.Find("OFD.xml");
+	if (!ofd_xml)
+		return Result(OfdVerifyStatus::kMalformed, "OFD.xml", "package has no OFD.xml");
+	pugi::xml_document entry;
+	std::string signatures_loc;
+	if (entry.load_buffer(ofd_xml->data(), ofd_xml->size()))
+		signatures_loc = Text(Child(Child(Child(entry, "OFD"), "DocBody"), "Signatures"));
+	else if (parts.Find(kSignaturesPart))
+		signatures_loc = kSignaturesPart;  // OFD.xml is damaged: its digest check will say so
+	else
+		return Result(OfdVerifyStatus::kMalformed, "OFD.xml", "OFD.xml is not well-formed XML");
+	if (signatures_loc.empty())
+		return Result(OfdVerifyStatus::kUnsigned, {}, "the package is not signed");
+	std::string signatures_part = PartName(signatures_loc);
+	const Bytes *signatures_xml = parts.Find(signatures_part);
+	if (!signatures_xml)
+		return Result(OfdVerifyStatus::kMissingPart, signatures_part, "signature list is missing");
+	pugi::xml_document list;
+	ofd::ParsePart(list, *signatures_xml, signatures_part);
+	std::string signs_dir = signatures_part.substr(0, signatures_part.rfind('/') + 1);
+
+	std::set<std::string> covered;
+	OfdVerifyResult last = Result(OfdVerifyStatus::kUnsigned, {}, "the signature list is empty");
+	for (pugi::xml_node sign : Child(list, "Signatures").children("ofd:Signature")) {
+		std::string loc = PartName(sign.attribute("BaseLoc").as_string());
+		std::string part = StartsWith(loc, signs_dir) ? loc : signs_dir + loc;
+		last = VerifySignature(parts, part, expected_key, covered);
+		if (!last.ok())
+			return last;
+	}
+	if (!last.ok())
+		return last;
+	for (const auto &part : parts.All())
+		if (!StartsWith(part.name, signs_dir) && !covered.count(part.name))
+			return Result(OfdVerifyStatus::kUnreferencedPart, part.name,
+			              "part " + part.name + " is not covered by the signature");
+	return last;
+}
+
+}  // namespace
+
+void SignOfdParts(OfdParts &parts, const OfdSeal &seal) {
+	for (const auto &part : parts.All())
+		if (StartsWith(part.name, kSignsDir))
+			throw Error(sqlstate::kInvalidParameterValue, "the OFD package is signed already");
+	if (seal.picture_png.size() < 8 || seal.picture_png[1] != 'P' || seal.picture_png[2] != 'N')
+		throw Error(sqlstate::kInvalidParameterValue, "the seal picture is not a PNG");
+	std::string time = seal.signature_time.empty() ? UtcNow() : seal.signature_time;
+	if (!IsGeneralizedTime(time))
+		throw Error(sqlstate::kInvalidParameterValue, "signature_time is not YYYYMMDDhhmmssZ");
+
+	ofd::PkeyPtr key = ofd::LoadPrivateKey(seal.private_key_pem);
+	ofd::X509Ptr cert = ofd::LoadCertificate(seal.certificate_pem);
+	ofd::Algorithm algorithm = ofd::AlgorithmOf(key.get());
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert.get()), key.get()) != 1)
+		throw Error(sqlstate::kInvalidParameterValue, "the seal certificate does not belong to the seal private key");
+	Bytes cert_der = ofd::CertificateDer(cert.get());
+
+	// OFD.xml gets its Signatures entry first: it is one of the signed parts.
+	pugi::xml_document entry;
+	ofd::ParsePart(entry, parts.Get("OFD.xml"), "OFD.xml");
+	pugi::xml_node body = Child(Child(entry, "OFD"), "DocBody");
+	std::string doc_root = PartName(Text(Child(body, "DocRoot")));
+	if (!body || doc_root.empty())
+		throw Error(sqlstate::kInvalidParameterValue, "OFD.xml has no DocBody/DocRoot");
+	Add(body, "Signatures", kSignaturesPart);
+	parts.Put("OFD.xml", ofd::Serialize(entry));
+	std::string page_id = FirstPageId(parts, doc_root);
+
+	pugi::xml_document signature_doc;
+	pugi::xml_node signature = ofd::NewPart(signature_doc, "Signature");
+	pugi::xml_node info = Add(signature, "SignedInfo");
+	pugi::xml_node provider = Add(info, "Provider");
+	provider.append_attribute("ProviderName") = kProvider;
+	provider.append_attribute("Version") = "1.0";
+	Add(info, "SignatureMethod", ofd::SignatureOid(algorithm));
+	Add(info, "SignatureDateTime", time);
+	pugi::xml_node references = Add(info, "References");
+	references.append_attribute("CheckMethod") = ofd::DigestOid(algorithm);
+	for (const auto &part : parts.All()) {
+		pugi::xml_node reference = Add(references, "Reference");
+		reference.append_attribute("FileRef") = ("/" + part.name).c_str();
+		Add(reference, "CheckValue", ofd::Base64Encode(ofd::Digest(algorithm, part.data)));
+	}
+	pugi::xml_node stamp = Add(info, "StampAnnot");
+	stamp.append_attribute("ID") = "1";
+	stamp.append_attribute("PageRef") = page_id.c_str();
+	stamp.append_attribute("Boundary") =
+	    (ofd::Num(seal.x) + " " + ofd::Num(seal.y) + " " + ofd::Num(seal.width) + " " + ofd::Num(seal.height)).c_str();
+	Add(signature, "SignedValue", std::string("/") + kSignedValuePart);
+	Bytes signature_xml = ofd::Serialize(signature_doc);
+
+	Bytes signed_value =
+	    MakeSesSignature(seal, key.get(), algorithm, cert_der, time, CertNotAfter(cert.get()), signature_xml);
+
+	pugi::xml_document list_doc;
+	pugi::xml_node list = ofd::NewPart(list_doc, "Signatures");
+	Add(list, "MaxSignId", "1");
+	pugi::xml_node sign = Add(list, "Signature");
+	sign.append_attribute("ID") = "1";
+	sign.append_attribute("Type") = "Seal";
+	sign.append_attribute("BaseLoc") = (std::string("/") + kSignaturePart).c_str();
+
+	parts.Put(kSignaturesPart, ofd::Serialize(list_doc));
+	parts.Put(kSignaturePart, std::move(signature_xml));
+	parts.Put(kSignedValuePart, std::move(signed_value));
+}
+
+Bytes SignOfd(const Bytes &zip, const OfdSeal &seal) {
+	OfdParts parts = ReadOfdZip(zip);
+	SignOfdParts(parts, seal);
+	return WriteOfdZip(parts);
+}
+
+OfdVerifyResult VerifyOfd(const Bytes &zip, std::string_view expected_certificate_pem) {
+	ofd::X509Ptr expected;
+	if (!expected_certificate_pem.empty())
+		expected = ofd::LoadCertificate(expected_certificate_pem);
+	EVP_PKEY *expected_key = expected ? X509_get0_pubkey(expected.get()) : nullptr;
+	try {
+		return VerifyParts(ReadOfdZip(zip), expected_key);
+	} catch (const Error &e) {
+		// Unreadable ZIP, XML, DER, Base64 or certificate inside the package.
+		return Result(OfdVerifyStatus::kMalformed, {}, e.what());
+	}
+}
+
+const char *OfdVerifyStatusName(OfdVerifyStatus status) noexcept {
+	switch (status) {
+	case OfdVerifyStatus::kOk:
+		return "ok";
+	case OfdVerifyStatus::kUnsigned:
+		return "unsigned";
+	case OfdVerifyStatus::kMalformed:
+		return "malformed";
+	case OfdVerifyStatus::kMissingPart:
+		return "missing_part";
+	case OfdVerifyStatus::kDigestMismatch:
+		return "digest_mismatch";
+	case OfdVerifyStatus::kUnreferencedPart:
+		return "unreferenced_part";
+	case OfdVerifyStatus::kBadSignature:
+		return "bad_signature";
+	case OfdVerifyStatus::kWrongSigner:
+		return "wrong_signer";
+	}
+	return "unknown";
+}
+
+}  // namespace elicense::core

@@ -1,0 +1,89 @@
+// SQL functions over licence OFD files: render one from a template and field
+// values (both jsonb) and a QR PNG, and verify a file's seal. Sealing from
+// SQL waits for the seal-key configuration (keys come from admin tables or
+// files, never from function arguments that log_statement could print).
+#include "elicense/ofd_signature.hpp"
+#include "elicense/ofd_writer.hpp"
+
+#include <string>
+
+#include "cpp_guard.hpp"
+
+extern "C" {
+#include "utils/fmgrprotos.h"
+}
+
+namespace core = elicense::core;
+using elicense::pg::ArgText;
+using elicense::pg::GuardedRun;
+using elicense::pg::TextDatum;
+
+namespace {
+
+// jsonb argument as JSON text, converted by PostgreSQL before any C++ work.
+const char *ArgJson(FunctionCallInfo fcinfo, int n) {
+	return DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(n)));
+}
+
+// bytea argument, detoasted before any C++ work.
+std::string_view ArgBytes(FunctionCallInfo fcinfo, int n) {
+	bytea *b = PG_GETARG_BYTEA_PP(n);
+	return std::string_view(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+}
+
+core::Bytes ToBytes(std::string_view data) {
+	return core::Bytes(data.begin(), data.end());
+}
+
+// bytea has text's varlena layout, so TextDatum (palloc without longjmp)
+// builds it safely inside GuardedRun.
+Datum ByteaDatum(const core::Bytes &data) {
+	return TextDatum(std::string_view(reinterpret_cast<const char *>(data.data()), data.size()));
+}
+
+}  // namespace
+
+// render_licence_ofd(template jsonb, fields jsonb, qr_png bytea,
+//                    watermark boolean, purpose text, valid_until text) -> bytea
+ELICENSE_FUNCTION(elicense_render_licence_ofd) {
+	const char *template_json = ArgJson(fcinfo, 0);
+	const char *fields_json = ArgJson(fcinfo, 1);
+	std::string_view qr_png = ArgBytes(fcinfo, 2);
+	bool watermark = PG_GETARG_BOOL(3);
+	std::string_view purpose = ArgText(fcinfo, 4);
+	std::string_view valid_until = ArgText(fcinfo, 5);
+	Datum result;
+	GuardedRun([&] {
+		core::OfdRenderOptions options;
+		options.watermark = watermark;
+		options.purpose = std::string(purpose);
+		options.valid_until = std::string(valid_until);
+		result = ByteaDatum(core::RenderLicenceOfd(core::ParseOfdTemplate(template_json),
+		                                           core::ParseOfdFieldValues(fields_json), ToBytes(qr_png), options));
+	});
+	PG_RETURN_DATUM(result);
+}
+
+// verify_licence_ofd(ofd bytea, certificate text) ->
+//     (ok boolean, status text, part text, message text, signer text)
+ELICENSE_FUNCTION(elicense_verify_licence_ofd) {
+	std::string_view ofd = ArgBytes(fcinfo, 0);
+	std::string_view certificate = ArgText(fcinfo, 1);
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("verify_licence_ofd must return a record")));
+	Datum values[5];
+	bool nulls[5] = {false, false, false, false, false};
+	GuardedRun([&] {
+		core::OfdVerifyResult r = core::VerifyOfd(ToBytes(ofd), certificate);
+		values[0] = BoolGetDatum(r.ok());
+		values[1] = TextDatum(core::OfdVerifyStatusName(r.status));
+		nulls[2] = r.part.empty();
+		values[2] = nulls[2] ? Datum(0) : TextDatum(r.part);
+		values[3] = TextDatum(r.message);
+		nulls[4] = r.signer.empty();
+		values[4] = nulls[4] ? Datum(0) : TextDatum(r.signer);
+	});
+	desc = BlessTupleDesc(desc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}

@@ -1,0 +1,154 @@
+// elicense-ofd: renders, seals and verifies licence OFD files from the
+// command line with the core library, for the integration test, demos and
+// DBAs trying a template change.
+//
+//   elicense-ofd render --template T.json --fields F.json --qr qr.png -o out.ofd
+//                [--key key.pem --cert cert.pem --seal seal.png]
+//                [--no-watermark] [--purpose TEXT --valid-until DATE]
+//                [--doc-id HEX] [--date YYYY-MM-DD] [--time YYYYMMDDhhmmssZ]
+//   elicense-ofd verify [--cert cert.pem] file.ofd
+//
+// `verify` prints "<status> <part> <message>" and exits 0 only when the
+// file verifies; usage and input errors exit 2.
+#include "elicense/error.hpp"
+#include "elicense/ofd_signature.hpp"
+#include "elicense/ofd_writer.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using elicense::core::Bytes;
+
+struct Usage : std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
+
+Bytes ReadFile(const std::string &path) {
+	std::ifstream in(path, std::ios::binary);
+	if (!in)
+		throw Usage("cannot read " + path);
+	return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string ReadText(const std::string &path) {
+	Bytes data = ReadFile(path);
+	return std::string(data.begin(), data.end());
+}
+
+void WriteFile(const std::string &path, const Bytes &data) {
+	std::ofstream out(path, std::ios::binary);
+	out.write(reinterpret_cast<const char *>(data.data()), static_cast<std::streamsize>(data.size()));
+	if (!out)
+		throw Usage("cannot write " + path);
+}
+
+// --name value options and bare flags; positional arguments in order.
+struct Args {
+	std::map<std::string, std::string> options;
+	std::vector<std::string> positional;
+
+	bool Has(const std::string &name) const {
+		return options.count(name) > 0;
+	}
+	std::string Get(const std::string &name) const {
+		auto it = options.find(name);
+		if (it == options.end())
+			throw Usage("missing --" + name);
+		return it->second;
+	}
+	std::string GetOr(const std::string &name, std::string fallback) const {
+		auto it = options.find(name);
+		return it == options.end() ? fallback : it->second;
+	}
+};
+
+Args ParseArgs(int argc, char **argv, int first) {
+	static const char *const kFlags[] = {"no-watermark"};
+	Args args;
+	for (int i = first; i < argc; ++i) {
+		std::string arg = argv[i];
+		if (arg == "-o")
+			arg = "--output";
+		if (arg.rfind("--", 0) != 0) {
+			args.positional.push_back(arg);
+			continue;
+		}
+		std::string name = arg.substr(2);
+		bool flag = false;
+		for (const char *f : kFlags)
+			flag = flag || name == f;
+		if (flag) {
+			args.options[name] = "";
+		} else {
+			if (i + 1 >= argc)
+				throw Usage("--" + name + " needs a value");
+			args.options[name] = argv[++i];
+		}
+	}
+	return args;
+}
+
+int Render(const Args &args) {
+	elicense::core::OfdTemplate face = elicense::core::LoadOfdTemplateFile(args.Get("template"));
+	elicense::core::OfdRenderOptions options;
+	options.watermark = !args.Has("no-watermark");
+	options.purpose = args.GetOr("purpose", "");
+	options.valid_until = args.GetOr("valid-until", "");
+	options.doc_id = args.GetOr("doc-id", "");
+	options.creation_date = args.GetOr("date", "");
+	elicense::core::OfdSeal seal;
+	bool sealed = args.Has("key");
+	if (sealed) {
+		seal.private_key_pem = ReadText(args.Get("key"));
+		seal.certificate_pem = ReadText(args.Get("cert"));
+		seal.picture_png = ReadFile(args.Get("seal"));
+		seal.signature_time = args.GetOr("time", "");
+	}
+	Bytes ofd = elicense::core::RenderLicenceOfd(face, elicense::core::ParseOfdFieldValues(ReadText(args.Get("fields"))), ReadFile(args.Get("qr")), options,
+	                                             sealed ? &seal : nullptr);
+	WriteFile(args.Get("output"), ofd);
+	return 0;
+}
+
+int Verify(const Args &args) {
+	if (args.positional.size() != 1)
+		throw Usage("verify takes one file");
+	std::string cert = args.Has("cert") ? ReadText(args.Get("cert")) : std::string();
+	elicense::core::OfdVerifyResult result = elicense::core::VerifyOfd(ReadFile(args.positional[0]), cert);
+	std::cout << elicense::core::OfdVerifyStatusName(result.status) << ' ' << (result.part.empty() ? "-" : result.part)
+	          << ' ' << result.message << '\n';
+	if (result.ok())
+		std::cout << "signer: " << result.signer << "\nalgorithm: " << result.algorithm << '\n';
+	return result.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+	try {
+		std::string command = argc > 1 ? argv[1] : "";
+		Args args = ParseArgs(argc, argv, 2);
+		if (command == "render")
+			return Render(args);
+		if (command == "verify")
+			return Verify(args);
+		throw Usage("usage: elicense-ofd render|verify ... (see the header of tests/tools/elicense_ofd.cpp)");
+	} catch (const Usage &e) {
+		std::cerr << "elicense-ofd: " << e.what() << '\n';
+		return 2;
+	} catch (const elicense::core::Error &e) {
+		std::cerr << "elicense-ofd: " << e.what() << (e.detail().empty() ? "" : " (" + e.detail() + ")") << '\n';
+		return 2;
+	} catch (const std::exception &e) {
+		std::cerr << "elicense-ofd: " << e.what() << '\n';
+		return 2;
+	}
+}
