@@ -1,0 +1,411 @@
+// DES-ECB/PKCS#5 and RSA-PKCS#1 v1.5 with OpenSSL 3 in a private library
+// context (see legacy_crypto.hpp). Every OpenSSL handle is owned by a
+// unique_ptr; the OpenSSL error queue is cleared after every failure so that
+// a stale entry never surfaces in unrelated code of the same process (the
+// PostgreSQL backend's own SSL).
+#include "elicense/legacy_crypto.hpp"
+
+#include "elicense/error.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include <memory>
+#include <vector>
+
+namespace elicense::core {
+namespace {
+
+struct LibCtxFree {
+	void operator()(OSSL_LIB_CTX *p) const noexcept { OSSL_LIB_CTX_free(p); }
+};
+struct ProviderUnload {
+	void operator()(OSSL_PROVIDER *p) const noexcept { OSSL_PROVIDER_unload(p); }
+};
+struct CipherFree {
+	void operator()(EVP_CIPHER *p) const noexcept { EVP_CIPHER_free(p); }
+};
+struct CipherCtxFree {
+	void operator()(EVP_CIPHER_CTX *p) const noexcept { EVP_CIPHER_CTX_free(p); }
+};
+struct PkeyFree {
+	void operator()(EVP_PKEY *p) const noexcept { EVP_PKEY_free(p); }
+};
+struct PkeyCtxFree {
+	void operator()(EVP_PKEY_CTX *p) const noexcept { EVP_PKEY_CTX_free(p); }
+};
+struct DecoderCtxFree {
+	void operator()(OSSL_DECODER_CTX *p) const noexcept { OSSL_DECODER_CTX_free(p); }
+};
+
+using LibCtxPtr = std::unique_ptr<OSSL_LIB_CTX, LibCtxFree>;
+using ProviderPtr = std::unique_ptr<OSSL_PROVIDER, ProviderUnload>;
+using CipherPtr = std::unique_ptr<EVP_CIPHER, CipherFree>;
+using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
+using DecoderCtxPtr = std::unique_ptr<OSSL_DECODER_CTX, DecoderCtxFree>;
+
+// Throws after clearing OpenSSL's thread-local error queue.
+[[noreturn]] void Fail(const char *sqlstate, std::string message, std::string detail = {}, std::string hint = {}) {
+	ERR_clear_error();
+	throw Error(sqlstate, std::move(message), std::move(detail), std::move(hint));
+}
+
+[[noreturn]] void FailInternal(const char *what) {
+	Fail(sqlstate::kInternalError, std::string("OpenSSL failed in ") + what);
+}
+
+// The private library context with the legacy and default providers and
+// the DES-ECB cipher fetched once. Members are declared in destruction
+// order: cipher, providers, then the context.
+class CryptoContext {
+public:
+	CryptoContext() {
+		ctx_.reset(OSSL_LIB_CTX_new());
+		if (!ctx_)
+			FailInternal("OSSL_LIB_CTX_new");
+		legacy_.reset(OSSL_PROVIDER_load(ctx_.get(), "legacy"));
+		if (!legacy_)
+			Fail(sqlstate::kFeatureNotSupported, "the OpenSSL legacy provider (needed for DES) cannot be loaded",
+			     "OSSL_PROVIDER_load(\"legacy\") failed in elicense's private OpenSSL library context.",
+			     "On Debian the provider is legacy.so in /usr/lib/x86_64-linux-gnu/ossl-modules/ (package "
+			     "libssl3); if it lives elsewhere, set OPENSSL_MODULES in the server's environment.");
+		default_.reset(OSSL_PROVIDER_load(ctx_.get(), "default"));
+		if (!default_)
+			Fail(sqlstate::kFeatureNotSupported, "the OpenSSL default provider cannot be loaded",
+			     "OSSL_PROVIDER_load(\"default\") failed in elicense's private OpenSSL library context.",
+			     "Check the OpenSSL installation (package libssl3) and OPENSSL_MODULES.");
+		des_ecb_.reset(EVP_CIPHER_fetch(ctx_.get(), "DES-ECB", nullptr));
+		if (!des_ecb_)
+			Fail(sqlstate::kFeatureNotSupported, "OpenSSL has no DES-ECB cipher in its legacy provider",
+			     "EVP_CIPHER_fetch(\"DES-ECB\") failed although the legacy provider loaded.",
+			     "Use the OpenSSL 3 build of Debian (package libssl3), which ships DES in legacy.so.");
+	}
+
+	OSSL_LIB_CTX *ctx() const noexcept { return ctx_.get(); }
+	const EVP_CIPHER *des_ecb() const noexcept { return des_ecb_.get(); }
+
+private:
+	LibCtxPtr ctx_;
+	ProviderPtr legacy_;
+	ProviderPtr default_;
+	CipherPtr des_ecb_;
+};
+
+// Created on first use; C++11 makes that thread-safe. If the constructor
+// throws (legacy provider missing), the next call tries again.
+const CryptoContext &Crypto() {
+	static const CryptoContext context;
+	return context;
+}
+
+const unsigned char *Bytes(std::string_view s) noexcept {
+	return reinterpret_cast<const unsigned char *>(s.data());
+}
+
+void RequireDesKey(std::string_view key8) {
+	if (key8.size() != kDesKeyLength)
+		Fail(sqlstate::kInvalidParameterValue,
+		     "the DES key has " + std::to_string(key8.size()) + " bytes, expected " + std::to_string(kDesKeyLength),
+		     {}, "The platform's DES keys are 8 ASCII characters.");
+}
+
+// One DES-ECB pass with PKCS#5 padding; false if decryption finds bad padding.
+bool DesRun(std::string_view input, std::string_view key8, bool encrypt, std::string &out) {
+	CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+	if (!ctx)
+		throw std::bad_alloc();
+	if (EVP_CipherInit_ex2(ctx.get(), Crypto().des_ecb(), Bytes(key8), nullptr, encrypt ? 1 : 0, nullptr) != 1)
+		FailInternal("EVP_CipherInit_ex2(DES-ECB)");
+	std::vector<unsigned char> buf(input.size() + 16);
+	int n = 0;
+	int tail = 0;
+	if (EVP_CipherUpdate(ctx.get(), buf.data(), &n, Bytes(input), static_cast<int>(input.size())) != 1)
+		FailInternal("EVP_CipherUpdate(DES-ECB)");
+	if (EVP_CipherFinal_ex(ctx.get(), buf.data() + n, &tail) != 1) {
+		ERR_clear_error();
+		return false;
+	}
+	out.assign(reinterpret_cast<const char *>(buf.data()), static_cast<std::size_t>(n + tail));
+	return true;
+}
+
+// Reads one RSA key from PEM; `selection` says public or key pair. Both the
+// X.509 SubjectPublicKeyInfo / PKCS#8 and the PKCS#1 structures are accepted
+// because the decoder is not restricted to one input structure.
+PkeyPtr DecodeRsaPem(std::string_view pem, int selection, const char *what) {
+	std::string hint = selection == EVP_PKEY_PUBLIC_KEY
+	                       ? "Give an RSA public key in PEM: \"-----BEGIN PUBLIC KEY-----\" or \"-----BEGIN RSA PUBLIC "
+	                         "KEY-----\"."
+	                       : "Give an unencrypted RSA private key in PEM: \"-----BEGIN PRIVATE KEY-----\" (PKCS#8) "
+	                         "or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1).";
+	EVP_PKEY *raw = nullptr;
+	DecoderCtxPtr dctx(
+	    OSSL_DECODER_CTX_new_for_pkey(&raw, "PEM", nullptr, "RSA", selection, Crypto().ctx(), nullptr));
+	if (!dctx)
+		FailInternal("OSSL_DECODER_CTX_new_for_pkey");
+	const unsigned char *data = Bytes(pem);
+	std::size_t len = pem.size();
+	if (pem.find("-----BEGIN") == std::string_view::npos || OSSL_DECODER_from_data(dctx.get(), &data, &len) != 1 ||
+	    raw == nullptr) {
+		EVP_PKEY_free(raw);
+		Fail(sqlstate::kInvalidParameterValue, std::string("the ") + what + " is not a valid PEM RSA key", {},
+		     std::move(hint));
+	}
+	PkeyPtr key(raw);
+	int bits = EVP_PKEY_get_bits(key.get());
+	if (bits < kMinRsaBits)
+		Fail(sqlstate::kInvalidParameterValue,
+		     std::string("the ") + what + " has " + std::to_string(bits) + " bits, fewer than the " +
+		         std::to_string(kMinRsaBits) + " the platform accepts",
+		     {}, "Use an RSA key of at least 512 bits (the platform's keys are 512-bit).");
+	return key;
+}
+
+PkeyCtxPtr RsaCtx(EVP_PKEY *key) {
+	PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(Crypto().ctx(), key, nullptr));
+	if (!ctx)
+		FailInternal("EVP_PKEY_CTX_new_from_pkey");
+	return ctx;
+}
+
+int HexValue(char c) noexcept {
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int Base64Value(char c) noexcept {
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+std::string Quoted(std::string_view field) {
+	return "\"" + std::string(field) + "\"";
+}
+
+}  // namespace
+
+CipherTextFormat ParseCipherTextFormat(std::string_view name) {
+	if (name == "base64")
+		return CipherTextFormat::kBase64;
+	if (name == "hex")
+		return CipherTextFormat::kHex;
+	Fail(sqlstate::kInvalidParameterValue, "unknown ciphertext format \"" + std::string(name.substr(0, 16)) + "\"",
+	     {}, "Use base64 or hex.");
+}
+
+std::string RandomDesKey() {
+	static constexpr char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	constexpr unsigned kSize = sizeof kAlphabet - 1;  // 62
+	// Rejection sampling: bytes >= 248 (= 4 * 62) are dropped, so every
+	// character is exactly equally likely (no modulo bias).
+	constexpr unsigned kLimit = 256 - 256 % kSize;
+	std::string key;
+	unsigned char buf[32];
+	while (key.size() < kDesKeyLength) {
+		if (RAND_bytes_ex(Crypto().ctx(), buf, sizeof buf, 0) != 1)
+			FailInternal("RAND_bytes_ex");
+		for (unsigned char b : buf)
+			if (b < kLimit && key.size() < kDesKeyLength)
+				key.push_back(kAlphabet[b % kSize]);
+	}
+	return key;
+}
+
+std::string DesEncryptHex(std::string_view plain, std::string_view key8) {
+	RequireDesKey(key8);
+	std::string out;
+	if (!DesRun(plain, key8, true, out))
+		FailInternal("EVP_CipherFinal_ex(DES-ECB encrypt)");
+	return HexUpper(out);
+}
+
+std::string DesDecryptHex(std::string_view hex, std::string_view key8, std::string_view field) {
+	RequireDesKey(key8);
+	std::string cipher = HexDecode(hex, field);
+	if (cipher.empty() || cipher.size() % 8 != 0)
+		Fail(sqlstate::kInvalidParameterValue,
+		     "field " + Quoted(field) + " is not DES ciphertext: " + std::to_string(cipher.size()) +
+		         " bytes is not a positive multiple of 8",
+		     {}, "DES-ECB with PKCS#5 padding gives 8, 16, 24, ... bytes (16, 32, 48, ... hex digits).");
+	std::string out;
+	if (!DesRun(cipher, key8, false, out))
+		Fail(sqlstate::kInvalidParameterValue, "field " + Quoted(field) + " does not decrypt under the DES key",
+		     "The PKCS#5 padding is wrong after decryption.",
+		     "The ciphertext and the key do not belong together: check the configured key.");
+	return out;
+}
+
+int RsaPublicKeyBits(std::string_view public_pem) {
+	return EVP_PKEY_get_bits(DecodeRsaPem(public_pem, EVP_PKEY_PUBLIC_KEY, "RSA public key").get());
+}
+
+int RsaPrivateKeyBits(std::string_view private_pem) {
+	return EVP_PKEY_get_bits(DecodeRsaPem(private_pem, EVP_PKEY_KEYPAIR, "RSA private key").get());
+}
+
+std::string RsaEncrypt(std::string_view public_pem, std::string_view plain, CipherTextFormat format) {
+	PkeyPtr key = DecodeRsaPem(public_pem, EVP_PKEY_PUBLIC_KEY, "RSA public key");
+	PkeyCtxPtr ctx = RsaCtx(key.get());
+	if (EVP_PKEY_encrypt_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)
+		FailInternal("EVP_PKEY_encrypt_init(RSA PKCS#1 v1.5)");
+	std::size_t max_plain = static_cast<std::size_t>(EVP_PKEY_get_size(key.get())) - 11;
+	if (plain.size() > max_plain)
+		Fail(sqlstate::kInvalidParameterValue,
+		     "the RSA key is too small for " + std::to_string(plain.size()) + " bytes with PKCS#1 v1.5 padding");
+	std::size_t len = 0;
+	if (EVP_PKEY_encrypt(ctx.get(), nullptr, &len, Bytes(plain), plain.size()) != 1)
+		FailInternal("EVP_PKEY_encrypt (size)");
+	std::vector<unsigned char> out(len);
+	if (EVP_PKEY_encrypt(ctx.get(), out.data(), &len, Bytes(plain), plain.size()) != 1)
+		FailInternal("EVP_PKEY_encrypt");
+	std::string_view bytes(reinterpret_cast<const char *>(out.data()), len);
+	return format == CipherTextFormat::kBase64 ? Base64Encode(bytes) : HexUpper(bytes);
+}
+
+std::string RsaDecrypt(std::string_view private_pem, std::string_view cipher_text, CipherTextFormat format,
+                       std::string_view field) {
+	std::string cipher =
+	    format == CipherTextFormat::kBase64 ? Base64Decode(cipher_text, field) : HexDecode(cipher_text, field);
+	PkeyPtr key = DecodeRsaPem(private_pem, EVP_PKEY_KEYPAIR, "RSA private key");
+	if (cipher.size() != static_cast<std::size_t>(EVP_PKEY_get_size(key.get())))
+		Fail(sqlstate::kInvalidParameterValue,
+		     "field " + Quoted(field) + " has " + std::to_string(cipher.size()) + " bytes, the RSA key needs " +
+		         std::to_string(EVP_PKEY_get_size(key.get())),
+		     {}, "RSA ciphertext is exactly as long as the key's modulus: check that the right key is configured.");
+	PkeyCtxPtr ctx = RsaCtx(key.get());
+	if (EVP_PKEY_decrypt_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)
+		FailInternal("EVP_PKEY_decrypt_init(RSA PKCS#1 v1.5)");
+	std::size_t len = 0;
+	if (EVP_PKEY_decrypt(ctx.get(), nullptr, &len, Bytes(cipher), cipher.size()) != 1)
+		FailInternal("EVP_PKEY_decrypt (size)");
+	std::vector<unsigned char> out(len);
+	if (EVP_PKEY_decrypt(ctx.get(), out.data(), &len, Bytes(cipher), cipher.size()) != 1)
+		Fail(sqlstate::kInvalidParameterValue, "field " + Quoted(field) + " does not decrypt under the RSA private key",
+		     "The PKCS#1 v1.5 padding is wrong after decryption.",
+		     "The ciphertext was made for another key: check the configured private key.");
+	return std::string(reinterpret_cast<const char *>(out.data()), len);
+}
+
+std::string HexUpper(std::string_view bytes) {
+	static constexpr char kDigits[] = "0123456789ABCDEF";
+	std::string out;
+	out.reserve(bytes.size() * 2);
+	for (unsigned char b : bytes) {
+		out.push_back(kDigits[b >> 4]);
+		out.push_back(kDigits[b & 0x0F]);
+	}
+	return out;
+}
+
+std::string HexDecode(std::string_view hex, std::string_view field) {
+	if (hex.size() % 2 != 0)
+		Fail(sqlstate::kInvalidTextRepresentation,
+		     "field " + Quoted(field) + " is not hexadecimal: odd number of digits (" + std::to_string(hex.size()) +
+		         ")",
+		     {}, "Hexadecimal ciphertext has two digits 0-9 A-F per byte.");
+	std::string out;
+	out.reserve(hex.size() / 2);
+	for (std::size_t i = 0; i < hex.size(); i += 2) {
+		int hi = HexValue(hex[i]);
+		int lo = HexValue(hex[i + 1]);
+		if (hi < 0 || lo < 0)
+			Fail(sqlstate::kInvalidTextRepresentation,
+			     "field " + Quoted(field) + " is not hexadecimal: character " + std::to_string(i + (hi < 0 ? 1 : 2)) +
+			         " is not 0-9, A-F or a-f",
+			     {}, "Hexadecimal ciphertext has two digits 0-9 A-F per byte.");
+		out.push_back(static_cast<char>(hi << 4 | lo));
+	}
+	return out;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+	std::string out;
+	out.reserve((bytes.size() + 2) / 3 * 4);
+	std::size_t i = 0;
+	for (; i + 3 <= bytes.size(); i += 3) {
+		unsigned v = static_cast<unsigned char>(bytes[i]) << 16 | static_cast<unsigned char>(bytes[i + 1]) << 8 |
+		             static_cast<unsigned char>(bytes[i + 2]);
+		out.push_back(kBase64Alphabet[v >> 18 & 63]);
+		out.push_back(kBase64Alphabet[v >> 12 & 63]);
+		out.push_back(kBase64Alphabet[v >> 6 & 63]);
+		out.push_back(kBase64Alphabet[v & 63]);
+	}
+	std::size_t rest = bytes.size() - i;
+	if (rest > 0) {
+		unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+		if (rest == 2)
+			v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+		out.push_back(kBase64Alphabet[v >> 18 & 63]);
+		out.push_back(kBase64Alphabet[v >> 12 & 63]);
+		out.push_back(rest == 2 ? kBase64Alphabet[v >> 6 & 63] : '=');
+		out.push_back('=');
+	}
+	return out;
+}
+
+// Strict standard base64 (RFC 4648 §4): padding required, line breaks and
+// spaces between characters ignored (PEM-style wrapping from some clients).
+std::string Base64Decode(std::string_view text, std::string_view field) {
+	const std::string hint = "Base64 uses A-Z a-z 0-9 + / and = padding to a multiple of 4 characters.";
+	std::string symbols;
+	std::size_t pad = 0;
+	for (std::size_t i = 0; i < text.size(); ++i) {
+		char c = text[i];
+		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+			continue;
+		if (c == '=') {
+			++pad;
+			symbols.push_back(c);
+			continue;
+		}
+		if (Base64Value(c) < 0 || pad > 0)
+			Fail(sqlstate::kInvalidTextRepresentation,
+			     "field " + Quoted(field) + " is not base64: character " + std::to_string(i + 1) +
+			         (pad > 0 ? " follows the = padding" : " is not in the base64 alphabet"),
+			     {}, hint);
+		symbols.push_back(c);
+	}
+	if (symbols.empty() || symbols.size() % 4 != 0 || pad > 2)
+		Fail(sqlstate::kInvalidTextRepresentation,
+		     "field " + Quoted(field) + " is not base64: " + std::to_string(symbols.size()) +
+		         " characters with " + std::to_string(pad) + " padding",
+		     {}, hint);
+	std::string out;
+	out.reserve(symbols.size() / 4 * 3);
+	for (std::size_t i = 0; i < symbols.size(); i += 4) {
+		unsigned v = 0;
+		for (std::size_t j = 0; j < 4; ++j)
+			v = v << 6 | static_cast<unsigned>(symbols[i + j] == '=' ? 0 : Base64Value(symbols[i + j]));
+		out.push_back(static_cast<char>(v >> 16 & 0xFF));
+		if (symbols[i + 2] != '=')
+			out.push_back(static_cast<char>(v >> 8 & 0xFF));
+		if (symbols[i + 3] != '=')
+			out.push_back(static_cast<char>(v & 0xFF));
+	}
+	return out;
+}
+
+}  // namespace elicense::core

@@ -1,0 +1,174 @@
+// QR symbol with libqrencode, PNG with libpng (see qr_image.hpp).
+//
+// libpng reports errors with longjmp. A longjmp must not skip a C++
+// destructor, so all libpng calls live in WritePngRows(), which holds only
+// plain pointers and ints across its setjmp; the C++ objects (the output
+// vector, the row buffer, the QRcode handle) belong to the caller, whose
+// frame the longjmp never leaves. The write callback catches
+// std::bad_alloc itself and turns it into png_error(), so no C++ exception
+// crosses libpng's C frames either.
+#include "elicense/qr_image.hpp"
+
+#include "elicense/error.hpp"
+
+#include <png.h>
+#include <qrencode.h>
+
+#include <cerrno>
+#include <csetjmp>
+#include <memory>
+
+namespace elicense::core {
+namespace {
+
+constexpr char kProgramLimitExceeded[] = "54000";  // the text is too long for a QR symbol
+
+struct QrcodeFree {
+	void operator()(QRcode *p) const noexcept { QRcode_free(p); }
+};
+
+// Everything WritePngRows needs, as plain data.
+struct PngJob {
+	const unsigned char *modules;  // libqrencode's width*width bytes, bit 0 = dark
+	int symbol_width;              // modules per side without quiet zone
+	int module_px;
+	std::vector<unsigned char> *out;
+	unsigned char *row;            // (side + 7) / 8 bytes
+	bool out_of_memory;
+};
+
+void AppendBytes(png_structp png, png_bytep data, png_size_t length) {
+	auto *job = static_cast<PngJob *>(png_get_io_ptr(png));
+	bool failed = false;
+	try {
+		job->out->insert(job->out->end(), data, data + length);
+	} catch (...) {
+		failed = true;
+	}
+	if (failed) {
+		job->out_of_memory = true;
+		png_error(png, "out of memory");
+	}
+}
+
+void FlushNothing(png_structp) {
+}
+
+// libpng's default handlers print to stderr (the server log); ours are quiet.
+void QuietError(png_structp png, png_const_charp) {
+	png_longjmp(png, 1);
+}
+
+void QuietWarning(png_structp, png_const_charp) {
+}
+
+// Packs one pixel row of the symbol with its quiet zone into job->row:
+// 1 bit per pixel, 0 black, 1 white (PNG grayscale).
+void FillRow(const PngJob *job, int y_px, int side_px) {
+	int row_bytes = (side_px + 7) / 8;
+	for (int i = 0; i < row_bytes; ++i)
+		job->row[i] = 0xFF;
+	int my = y_px / job->module_px - kQrQuietZoneModules;
+	if (my < 0 || my >= job->symbol_width)
+		return;
+	for (int x = 0; x < side_px; ++x) {
+		int mx = x / job->module_px - kQrQuietZoneModules;
+		if (mx < 0 || mx >= job->symbol_width)
+			continue;
+		if (job->modules[my * job->symbol_width + mx] & 1)
+			job->row[x / 8] &= static_cast<unsigned char>(~(0x80 >> (x % 8)));
+	}
+}
+
+// Writes the PNG; false if libpng failed. No C++ object with a destructor
+// is live in this frame.
+bool WritePngRows(PngJob *job) noexcept {
+	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, QuietError, QuietWarning);
+	if (png == nullptr)
+		return false;
+	png_infop info = png_create_info_struct(png);
+	if (info == nullptr) {
+		png_destroy_write_struct(&png, nullptr);
+		return false;
+	}
+	if (setjmp(png_jmpbuf(png))) {
+		png_destroy_write_struct(&png, &info);
+		return false;
+	}
+	int side_px = (job->symbol_width + 2 * kQrQuietZoneModules) * job->module_px;
+	png_set_write_fn(png, job, AppendBytes, FlushNothing);
+	png_set_IHDR(png, info, static_cast<png_uint_32>(side_px), static_cast<png_uint_32>(side_px), 1,
+	             PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_set_compression_level(png, 9);
+	png_write_info(png, info);
+	for (int y = 0; y < side_px; ++y) {
+		FillRow(job, y, side_px);
+		png_write_row(png, job->row);
+	}
+	png_write_end(png, info);
+	png_destroy_write_struct(&png, &info);
+	return true;
+}
+
+QRecLevel ToQrencode(QrEcLevel level) noexcept {
+	switch (level) {
+	case QrEcLevel::kL:
+		return QR_ECLEVEL_L;
+	case QrEcLevel::kM:
+		return QR_ECLEVEL_M;
+	case QrEcLevel::kQ:
+		return QR_ECLEVEL_Q;
+	case QrEcLevel::kH:
+		break;
+	}
+	return QR_ECLEVEL_H;
+}
+
+}  // namespace
+
+QrEcLevel ParseQrEcLevel(std::string_view name) {
+	if (name == "L" || name == "l")
+		return QrEcLevel::kL;
+	if (name == "M" || name == "m")
+		return QrEcLevel::kM;
+	if (name == "Q" || name == "q")
+		return QrEcLevel::kQ;
+	if (name == "H" || name == "h")
+		return QrEcLevel::kH;
+	throw Error(sqlstate::kInvalidParameterValue,
+	            "unknown QR error correction level \"" + std::string(name.substr(0, 16)) + "\"", {},
+	            "Use L (7%), M (15%), Q (25%) or H (30%).");
+}
+
+std::vector<unsigned char> QrPng(std::string_view text, QrEcLevel level, int module_px) {
+	if (module_px < 1 || module_px > kMaxQrModulePixels)
+		throw Error(sqlstate::kInvalidParameterValue,
+		            "QR module size " + std::to_string(module_px) + " is out of range", {},
+		            "Give 1 to " + std::to_string(kMaxQrModulePixels) + " pixels per module.");
+	if (text.empty() || text.find('\0') != std::string_view::npos)
+		throw Error(sqlstate::kInvalidParameterValue, "QR text is empty or contains a NUL character");
+	std::string c_text(text);
+	errno = 0;
+	std::unique_ptr<QRcode, QrcodeFree> qr(QRcode_encodeString(c_text.c_str(), 0, ToQrencode(level), QR_MODE_8, 1));
+	if (!qr) {
+		if (errno == ERANGE)
+			throw Error(kProgramLimitExceeded, "the QR text of " + std::to_string(text.size()) + " bytes does not fit in a QR symbol",
+			            {}, "Use a lower error correction level or a shorter text.");
+		if (errno == ENOMEM)
+			throw std::bad_alloc();
+		throw Error(sqlstate::kInternalError, "libqrencode failed to encode the QR text");
+	}
+	int side_px = (qr->width + 2 * kQrQuietZoneModules) * module_px;
+	std::vector<unsigned char> row(static_cast<std::size_t>((side_px + 7) / 8));
+	std::vector<unsigned char> png;
+	png.reserve(1024);
+	PngJob job {qr->data, qr->width, module_px, &png, row.data(), false};
+	if (!WritePngRows(&job)) {
+		if (job.out_of_memory)
+			throw std::bad_alloc();
+		throw Error(sqlstate::kInternalError, "libpng failed to write the QR image");
+	}
+	return png;
+}
+
+}  // namespace elicense::core

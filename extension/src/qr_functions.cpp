@@ -1,0 +1,215 @@
+// SQL functions of the licence QR code: DES with a given key (tests and
+// vectors), the QR URL, the QR PNG, decryption of code assignments, and the
+// checks the configuration tables use. The functions that need configured
+// keys are called by the SECURITY DEFINER wrappers of
+// extension/sql/parts/30_qr.sql, which read the keys from admin-only tables,
+// so keys never travel as literals in a logged statement.
+#include "elicense/assignment.hpp"
+#include "elicense/legacy_crypto.hpp"
+#include "elicense/qr_image.hpp"
+#include "elicense/qr_url.hpp"
+
+#include <cstring>
+
+#include "cpp_guard.hpp"
+
+namespace core = elicense::core;
+using elicense::pg::ArgText;
+using elicense::pg::GuardedRun;
+using elicense::pg::TextDatum;
+
+namespace {
+
+// bytea datum from C++ bytes; like TextDatum, throws std::bad_alloc instead
+// of longjmp-ing on OOM, so it is safe inside GuardedRun.
+Datum ByteaDatum(const std::vector<unsigned char> &bytes) {
+	std::size_t size = bytes.size() + VARHDRSZ;
+	if (size > MaxAllocSize)
+		throw core::Error(core::sqlstate::kInvalidParameterValue, "result too large");
+	auto *b = static_cast<bytea *>(palloc_extended(size, MCXT_ALLOC_NO_OOM));
+	if (b == nullptr)
+		throw std::bad_alloc();
+	SET_VARSIZE(b, size);
+	std::memcpy(VARDATA(b), bytes.data(), bytes.size());
+	return PointerGetDatum(b);
+}
+
+// Text argument or an empty view for SQL NULL (for non-STRICT functions).
+std::string_view ArgTextOrEmpty(FunctionCallInfo fcinfo, int n) {
+	return PG_ARGISNULL(n) ? std::string_view() : ArgText(fcinfo, n);
+}
+
+TupleDesc ResultDesc(FunctionCallInfo fcinfo) {
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("function must return a record")));
+	return BlessTupleDesc(desc);
+}
+
+}  // namespace
+
+// des_encrypt_hex(plain text, des_key text) -> text
+ELICENSE_FUNCTION(elicense_des_encrypt_hex) {
+	std::string_view plain = ArgText(fcinfo, 0);
+	std::string_view key = ArgText(fcinfo, 1);
+	Datum result;
+	GuardedRun([&] { result = TextDatum(core::DesEncryptHex(plain, key)); });
+	PG_RETURN_DATUM(result);
+}
+
+// des_decrypt_hex(cipher_hex text, des_key text) -> text
+ELICENSE_FUNCTION(elicense_des_decrypt_hex) {
+	std::string_view hex = ArgText(fcinfo, 0);
+	std::string_view key = ArgText(fcinfo, 1);
+	Datum result;
+	GuardedRun([&] { result = TextDatum(core::DesDecryptHex(hex, key, "cipher_hex")); });
+	PG_RETURN_DATUM(result);
+}
+
+// encrypt_qr_id(code text, OUT id text, OUT des_key text)
+ELICENSE_FUNCTION(elicense_encrypt_qr_id) {
+	std::string_view code = ArgText(fcinfo, 0);
+	TupleDesc desc = ResultDesc(fcinfo);
+	Datum values[2];
+	GuardedRun([&] {
+		core::RequireAssignedCode(code, "code");
+		std::string key8 = core::RandomDesKey();
+		values[0] = TextDatum(core::DesEncryptHex(code, key8));
+		values[1] = TextDatum(key8);
+	});
+	bool nulls[2] = {false, false};
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+// rsa_public_key_bits(pem text) -> integer, or 22023 saying what is wrong
+ELICENSE_FUNCTION(elicense_rsa_public_key_bits) {
+	std::string_view pem = ArgText(fcinfo, 0);
+	int bits = 0;
+	GuardedRun([&] { bits = core::RsaPublicKeyBits(pem); });
+	PG_RETURN_INT32(bits);
+}
+
+// check_platform_key(public_key_pem, k_format, base_url) -> true or raises
+ELICENSE_FUNCTION(elicense_check_platform_key) {
+	std::string_view pem = ArgText(fcinfo, 0);
+	std::string_view format = ArgText(fcinfo, 1);
+	std::string_view base_url = ArgText(fcinfo, 2);
+	GuardedRun([&] {
+		core::RsaPublicKeyBits(pem);
+		core::ParseCipherTextFormat(format);
+		core::RequireQrBaseUrl(base_url);
+	});
+	PG_RETURN_BOOL(true);
+}
+
+// check_province_secret(scheme, private_key_pem, des_key) -> true or raises;
+// NULL keys are allowed when the scheme does not use them.
+ELICENSE_FUNCTION(elicense_check_province_secret) {
+	bool scheme_null = PG_ARGISNULL(0);
+	std::string_view scheme = ArgTextOrEmpty(fcinfo, 0);
+	std::string_view pem = ArgTextOrEmpty(fcinfo, 1);
+	std::string_view des_key = ArgTextOrEmpty(fcinfo, 2);
+	GuardedRun([&] {
+		if (scheme_null)
+			throw core::Error(core::sqlstate::kNullValueNotAllowed, "column \"assignment_scheme\" is NULL", {},
+			                  "Use rsa-des or des.");
+		core::AssignmentSecret secret;
+		secret.scheme = core::ParseAssignmentScheme(scheme);
+		secret.private_key_pem = std::string(pem);
+		secret.des_key = std::string(des_key);
+		core::RequireAssignmentSecret(secret);
+	});
+	PG_RETURN_BOOL(true);
+}
+
+// _qr_url(code, certype, province, public_key_pem, k_format, base_url,
+// percent_encode_k) -> text
+ELICENSE_FUNCTION(elicense_qr_url_with_key) {
+	std::string_view code = ArgText(fcinfo, 0);
+	std::string_view certype = ArgText(fcinfo, 1);
+	std::string_view province = ArgText(fcinfo, 2);
+	std::string_view pem = ArgText(fcinfo, 3);
+	std::string_view format = ArgText(fcinfo, 4);
+	std::string_view base_url = ArgText(fcinfo, 5);
+	bool percent_encode = PG_GETARG_BOOL(6);
+	Datum result;
+	GuardedRun([&] {
+		core::QrUrlOptions options;
+		options.base_url = std::string(base_url);
+		options.k_format = core::ParseCipherTextFormat(format);
+		options.percent_encode = percent_encode;
+		result = TextDatum(core::BuildQrUrl(code, certype, province, pem, options));
+	});
+	PG_RETURN_DATUM(result);
+}
+
+// qr_png(content text, ec_level text, module_px integer) -> bytea
+ELICENSE_FUNCTION(elicense_qr_png) {
+	std::string_view content = ArgText(fcinfo, 0);
+	std::string_view level = ArgText(fcinfo, 1);
+	int32 module_px = PG_GETARG_INT32(2);
+	Datum result;
+	GuardedRun([&] { result = ByteaDatum(core::QrPng(content, core::ParseQrEcLevel(level), module_px)); });
+	PG_RETURN_DATUM(result);
+}
+
+// _decrypt_assignment(encry_certid, encry_key, scheme, private_key_pem,
+// des_key, OUT kind, OUT code, OUT url)
+ELICENSE_FUNCTION(elicense_decrypt_assignment_with_key) {
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+		                errmsg("encryCertid and the assignment scheme must not be NULL")));
+	std::string_view certid = ArgText(fcinfo, 0);
+	std::string_view key = ArgTextOrEmpty(fcinfo, 1);
+	std::string_view scheme = ArgText(fcinfo, 2);
+	std::string_view pem = ArgTextOrEmpty(fcinfo, 3);
+	std::string_view des_key = ArgTextOrEmpty(fcinfo, 4);
+	TupleDesc desc = ResultDesc(fcinfo);
+	Datum values[3] = {0, 0, 0};
+	bool nulls[3] = {false, false, true};
+	GuardedRun([&] {
+		core::AssignmentSecret secret;
+		secret.scheme = core::ParseAssignmentScheme(scheme);
+		secret.private_key_pem = std::string(pem);
+		secret.des_key = std::string(des_key);
+		core::Assignment a = core::DecryptAssignment(certid, key, secret);
+		values[0] = TextDatum(a.is_url ? "url" : "code");
+		values[1] = TextDatum(a.code);
+		if (a.is_url) {
+			values[2] = TextDatum(a.url);
+			nulls[2] = false;
+		}
+	});
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+// Licence types with a platform QR code, in the validator pattern of
+// validator_functions.cpp.
+ELICENSE_FUNCTION(elicense_is_valid_licence_type) {
+	std::string_view value = ArgText(fcinfo, 0);
+	bool valid = false;
+	GuardedRun([&] { valid = core::IsKnownLicenceType(value); });
+	PG_RETURN_BOOL(valid);
+}
+
+ELICENSE_FUNCTION(elicense_licence_type_problem) {
+	std::string_view value = ArgText(fcinfo, 0);
+	Datum result = 0;
+	bool valid = true;
+	GuardedRun([&] {
+		if (auto p = core::LicenceTypeProblem(value)) {
+			result = TextDatum(*p);
+			valid = false;
+		}
+	});
+	if (valid)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
+}
+
+ELICENSE_FUNCTION(elicense_check_licence_type) {
+	std::string_view value = ArgText(fcinfo, 0);
+	std::string_view field = ArgText(fcinfo, 1);
+	GuardedRun([&] { core::RequireLicenceType(value, field); });
+	PG_RETURN_BOOL(true);
+}

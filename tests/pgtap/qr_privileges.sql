@@ -1,0 +1,53 @@
+-- Who may read the QR keys and call the QR functions: keys only for
+-- elicense_admin, the worker decrypts assignments through the SECURITY
+-- DEFINER function without reading the secret table, the analyst gets
+-- nothing, and the configuration tables are kept by pg_dump.
+BEGIN;
+CREATE EXTENSION elicense;
+SELECT plan(22);
+
+SELECT has_table('elicense', 'platform_key', 'platform_key exists');
+SELECT has_table('elicense', 'province_secret', 'province_secret exists');
+SELECT table_privs_are('elicense', 'platform_key', 'elicense_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+                       'admin manages platform keys');
+SELECT table_privs_are('elicense', 'province_secret', 'elicense_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+                       'admin manages province secrets');
+SELECT table_privs_are('elicense', 'platform_key', r, ARRAY[]::text[], r || ' has no right on platform_key')
+FROM unnest(ARRAY['elicense_analyst', 'elicense_issuer', 'elicense_worker']) AS r;
+SELECT table_privs_are('elicense', 'province_secret', r, ARRAY[]::text[], r || ' has no right on province_secret')
+FROM unnest(ARRAY['elicense_analyst', 'elicense_issuer', 'elicense_worker']) AS r;
+SELECT table_privs_are('elicense', 'province_secret', 'public', ARRAY[]::text[], 'PUBLIC has no right on province_secret');
+
+SELECT function_privs_are('elicense', 'qr_url', ARRAY['text', 'text', 'text'], r, ARRAY['EXECUTE'],
+                          r || ' may build QR URLs')
+FROM unnest(ARRAY['elicense_issuer', 'elicense_worker', 'elicense_admin']) AS r;
+SELECT function_privs_are('elicense', 'qr_url', ARRAY['text', 'text', 'text'], 'elicense_analyst', ARRAY[]::text[],
+                          'the analyst may not build QR URLs');
+SELECT function_privs_are('elicense', 'decrypt_assignment', ARRAY['text', 'text', 'text'], 'elicense_worker',
+                          ARRAY['EXECUTE'], 'the worker decrypts assignments');
+SELECT function_privs_are('elicense', 'decrypt_assignment', ARRAY['text', 'text', 'text'], 'elicense_analyst',
+                          ARRAY[]::text[], 'the analyst does not decrypt assignments');
+SELECT function_privs_are('elicense', '_decrypt_assignment', ARRAY['text', 'text', 'text', 'text', 'text'], 'elicense_worker',
+                          ARRAY[]::text[], 'nobody calls the internal decryption with a key argument');
+SELECT is((SELECT bool_and(p.prosecdef) FROM pg_proc p
+           WHERE p.oid IN ('elicense.qr_url(text, text, text)'::regprocedure,
+                           'elicense.decrypt_assignment(text, text, text)'::regprocedure)),
+          true, 'qr_url and decrypt_assignment are SECURITY DEFINER');
+SELECT is((SELECT count(*) FROM pg_proc p
+           WHERE p.oid IN ('elicense.qr_url(text, text, text)'::regprocedure,
+                           'elicense.decrypt_assignment(text, text, text)'::regprocedure)
+             AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']), 2::bigint,
+          'and pin search_path');
+SELECT set_eq($$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) AS t(oid) JOIN pg_class c ON c.oid = t.oid
+                WHERE e.extname = 'elicense'$$,
+              ARRAY['platform_key', 'province_secret'], 'pg_dump keeps both configuration tables');
+
+-- The worker decrypts through the function although it cannot read the table.
+INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', '12345678');
+SET LOCAL ROLE elicense_worker;
+SELECT is((elicense.decrypt_assignment('5353694DE19F0844170B462090902EC5DDCD676751F31AFB', NULL, '350000')).code,
+          '202232000001000001', 'the worker gets the code');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
