@@ -1,0 +1,171 @@
+--------------------------------------------------------------------------------
+-- Certificates: one row per licence VERSION (seed 000 §4.9: a change makes a
+-- new licence that records the original's identifier). Version 001 is the
+-- original; every change/revocation/cancellation adds version n+1 with the
+-- same type, authority and sequence and marks version n superseded.
+-- Rows are written only by the SECURITY DEFINER functions of 55_issue.sql.
+--------------------------------------------------------------------------------
+
+CREATE TABLE elicense.certificate (
+    identifier          elicense.licence_identifier PRIMARY KEY,
+    original_identifier text NOT NULL REFERENCES elicense.certificate (identifier),
+    previous_identifier text UNIQUE REFERENCES elicense.certificate (identifier),
+    type_code           text NOT NULL REFERENCES elicense.licence_type ON UPDATE RESTRICT ON DELETE RESTRICT,
+    sequence            text NOT NULL CONSTRAINT certificate_sequence_format CHECK (sequence OPERATOR(pg_catalog.~) '^[0-9A-Z]{1,20}$'),
+    version             integer NOT NULL CONSTRAINT certificate_version_range CHECK (version BETWEEN 1 AND 999),
+    licence_number      text NOT NULL CONSTRAINT certificate_licence_number_present CHECK (licence_number OPERATOR(pg_catalog.<>) ''),
+    holder_name         text NOT NULL CONSTRAINT certificate_holder_name_present CHECK (holder_name OPERATOR(pg_catalog.<>) ''),
+    holder_id_type      text NOT NULL CONSTRAINT certificate_holder_id_type CHECK (holder_id_type OPERATOR(pg_catalog.=) ANY (ARRAY['USCC', 'RESIDENT_ID'])),
+    holder_id           text NOT NULL,
+    authority_name      text NOT NULL CONSTRAINT certificate_authority_name_present CHECK (authority_name OPERATOR(pg_catalog.<>) ''),
+    authority_uscc      elicense.uscc NOT NULL,
+    authority_division  elicense.division_code NOT NULL,
+    issue_date          date NOT NULL,
+    valid_from          date NOT NULL,
+    valid_to            date,
+    status              text NOT NULL DEFAULT '01' CONSTRAINT certificate_status_code CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['01', '02', '03', '04', '05', '06', '99'])),
+    status_note         text,
+    operate_type        text NOT NULL CONSTRAINT certificate_operate_type_code CHECK (operate_type OPERATOR(pg_catalog.~) '^0[1-8]$'),
+    business_data       jsonb NOT NULL DEFAULT '{}' CONSTRAINT certificate_business_data_object CHECK (pg_catalog.jsonb_typeof(business_data) OPERATOR(pg_catalog.=) 'object'),
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by          text NOT NULL CONSTRAINT certificate_created_by_present CHECK (created_by OPERATOR(pg_catalog.<>) ''),
+    superseded_at       timestamptz,
+    qr_url              text,
+    assigned_code       text,
+    file_sha256         text CONSTRAINT certificate_file_sha256_format CHECK (file_sha256 OPERATOR(pg_catalog.~) '^[0-9a-f]{64}$'),
+    CONSTRAINT certificate_holder_id_valid CHECK (CASE holder_id_type
+        WHEN 'USCC' THEN elicense.is_valid_uscc(holder_id)
+        ELSE elicense.is_valid_resident_id(holder_id) END),
+    CONSTRAINT certificate_identifier_parts CHECK (identifier::text OPERATOR(pg_catalog.=)
+        elicense.build_identifier(type_code, authority_uscc, sequence, version)),
+    CONSTRAINT certificate_version_chain CHECK (CASE WHEN version OPERATOR(pg_catalog.=) 1
+        THEN previous_identifier IS NULL AND original_identifier OPERATOR(pg_catalog.=) identifier::text
+        ELSE previous_identifier IS NOT NULL AND original_identifier OPERATOR(pg_catalog.<>) identifier::text END),
+    CONSTRAINT certificate_valid_range CHECK (valid_to IS NULL OR valid_to OPERATOR(pg_catalog.>) valid_from),
+    CONSTRAINT certificate_other_status_note CHECK (status OPERATOR(pg_catalog.<>) '99' OR status_note IS NOT NULL)
+);
+COMMENT ON TABLE elicense.certificate IS
+'Electronic licences (电子证照), one row per version; written only by elicense.issue/change/revoke/cancel. Current version: superseded_at IS NULL';
+COMMENT ON COLUMN elicense.certificate.identifier IS 'Licence identifier (电子证照标识) of this version';
+COMMENT ON COLUMN elicense.certificate.original_identifier IS 'Identifier of version 001 of the licence: the same for every version (traceability, seed 000 §4.9)';
+COMMENT ON COLUMN elicense.certificate.previous_identifier IS 'Identifier of the version this one replaced; NULL for version 001';
+COMMENT ON COLUMN elicense.certificate.type_code IS 'Licence type code (证照类型代码), see elicense.licence_type';
+COMMENT ON COLUMN elicense.certificate.sequence IS 'Sequence segment of the identifier: same for all versions of a licence';
+COMMENT ON COLUMN elicense.certificate.version IS 'Version segment of the identifier (1 = 001)';
+COMMENT ON COLUMN elicense.certificate.licence_number IS 'Certificate number (证书编号) printed on the licence';
+COMMENT ON COLUMN elicense.certificate.holder_name IS 'Holder name (持证主体名称)';
+COMMENT ON COLUMN elicense.certificate.holder_id_type IS 'USCC (organisation) or RESIDENT_ID (person)';
+COMMENT ON COLUMN elicense.certificate.holder_id IS 'Holder identity number (USCC or resident ID number): personal data, never shown to analysts unmasked';
+COMMENT ON COLUMN elicense.certificate.authority_name IS 'Issuing authority (发证机构)';
+COMMENT ON COLUMN elicense.certificate.authority_uscc IS 'Issuing authority USCC: the issuer segment of the identifier';
+COMMENT ON COLUMN elicense.certificate.authority_division IS 'Administrative division code of the issuing authority (发证机构行政区划)';
+COMMENT ON COLUMN elicense.certificate.issue_date IS 'Issue date (发证日期)';
+COMMENT ON COLUMN elicense.certificate.valid_from IS 'Start of validity (有效期起)';
+COMMENT ON COLUMN elicense.certificate.valid_to IS 'End of validity (有效期止); NULL means no end. Past it the views show status 06 (expired) without any job';
+COMMENT ON COLUMN elicense.certificate.status IS 'certState as stored: 01 valid, 02 suspended, 03 revoked (吊销), 04 withdrawn (撤销), 05 cancelled (注销), 06 expired, 99 other';
+COMMENT ON COLUMN elicense.certificate.status_note IS 'Description, required for status 99';
+COMMENT ON COLUMN elicense.certificate.operate_type IS 'operateType that created this version: 01 new, 02 renewal, 03 suspension, 04 expiry, 05 cancellation/revocation, 06 suspension lifted, 07 other, 08 change';
+COMMENT ON COLUMN elicense.certificate.business_data IS 'Business items (业务数据) of the type that are not metadata columns, validated against elicense.licence_item';
+COMMENT ON COLUMN elicense.certificate.created_at IS 'When this version was written (transaction time)';
+COMMENT ON COLUMN elicense.certificate.created_by IS 'Actor named by the approval system';
+COMMENT ON COLUMN elicense.certificate.superseded_at IS 'When a newer version replaced this one; NULL for the current version';
+COMMENT ON COLUMN elicense.certificate.qr_url IS 'QR code URL, filled by the sync worker after code assignment';
+COMMENT ON COLUMN elicense.certificate.assigned_code IS 'Code assigned by the national platform (赋码), filled by the sync worker';
+COMMENT ON COLUMN elicense.certificate.file_sha256 IS 'SHA-256 (lower-case hex) of the licence file (OFD), filled by the sync worker';
+
+-- One current version per licence; versions of a licence are numbered once.
+CREATE UNIQUE INDEX certificate_one_current ON elicense.certificate (original_identifier) WHERE superseded_at IS NULL;
+CREATE UNIQUE INDEX certificate_version_once ON elicense.certificate (original_identifier, version);
+-- A certificate number identifies one licence of a type among current versions.
+CREATE UNIQUE INDEX certificate_number_current ON elicense.certificate (type_code, licence_number) WHERE superseded_at IS NULL;
+CREATE INDEX certificate_holder ON elicense.certificate (holder_id);
+CREATE INDEX certificate_authority_issue_date ON elicense.certificate (authority_uscc, issue_date);
+COMMENT ON INDEX elicense.certificate_one_current IS 'At most one current (not superseded) version per licence';
+COMMENT ON INDEX elicense.certificate_version_once IS 'Each version number once per licence';
+COMMENT ON INDEX elicense.certificate_number_current IS 'Certificate numbers are unique per type among current versions';
+COMMENT ON INDEX elicense.certificate_holder IS 'Licences of a holder';
+COMMENT ON INDEX elicense.certificate_authority_issue_date IS 'Licences of an authority by issue date (monthly counts)';
+
+--------------------------------------------------------------------------------
+-- Sequence counters: one row per (type, authority). elicense.issue takes the
+-- next value with INSERT ... ON CONFLICT DO UPDATE ... RETURNING in the
+-- issuing transaction: the row stays locked until commit, so concurrent
+-- issuers for the same authority queue up, and a rollback returns the value.
+-- Numbers are therefore gap-free per (type, authority).
+--------------------------------------------------------------------------------
+
+CREATE TABLE elicense.sequence_counter (
+    type_code      text NOT NULL REFERENCES elicense.licence_type ON UPDATE CASCADE,
+    authority_uscc text NOT NULL,
+    last_value     bigint NOT NULL CONSTRAINT sequence_counter_positive CHECK (last_value > 0),
+    PRIMARY KEY (type_code, authority_uscc)
+);
+COMMENT ON TABLE elicense.sequence_counter IS
+'Last sequence number allocated per (licence type, issuing authority); gap-free because it is updated in the issuing transaction';
+COMMENT ON COLUMN elicense.sequence_counter.last_value IS 'Last allocated value; the next licence gets last_value + 1';
+
+--------------------------------------------------------------------------------
+-- Status history: append-only (a trigger rejects UPDATE, DELETE and TRUNCATE;
+-- no role has those privileges either).
+-- Not yet partitioned by month (DESIGN.md "Lessons"): partitions created at
+-- CREATE EXTENSION time depend on the install date and would not survive
+-- pg_dump/restore as extension members; a BRIN index keeps time scans cheap.
+--------------------------------------------------------------------------------
+
+CREATE TABLE elicense.status_history (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    identifier          text NOT NULL REFERENCES elicense.certificate (identifier),
+    original_identifier text NOT NULL,
+    from_status         text CONSTRAINT status_history_from_code CHECK (from_status OPERATOR(pg_catalog.~) '^(0[1-6]|99)$'),
+    to_status           text NOT NULL CONSTRAINT status_history_to_code CHECK (to_status OPERATOR(pg_catalog.~) '^(0[1-6]|99)$'),
+    operate_type        text NOT NULL CONSTRAINT status_history_operate_type CHECK (operate_type OPERATOR(pg_catalog.~) '^0[1-8]$'),
+    reason              text NOT NULL CONSTRAINT status_history_reason_present CHECK (reason OPERATOR(pg_catalog.<>) ''),
+    actor               text NOT NULL,
+    db_user             text NOT NULL DEFAULT session_user,
+    at                  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX status_history_original ON elicense.status_history (original_identifier, at);
+CREATE INDEX status_history_at ON elicense.status_history USING brin (at);
+COMMENT ON TABLE elicense.status_history IS 'Every status change of every licence: who, when, why. Append-only';
+COMMENT ON COLUMN elicense.status_history.identifier IS 'Version created by the change';
+COMMENT ON COLUMN elicense.status_history.original_identifier IS 'Version 001 of the licence';
+COMMENT ON COLUMN elicense.status_history.from_status IS 'certState before (NULL when issued)';
+COMMENT ON COLUMN elicense.status_history.to_status IS 'certState after';
+COMMENT ON COLUMN elicense.status_history.operate_type IS 'operateType of the change';
+COMMENT ON COLUMN elicense.status_history.reason IS 'Why, as given by the approval system';
+COMMENT ON COLUMN elicense.status_history.actor IS 'Who, as named by the approval system';
+COMMENT ON COLUMN elicense.status_history.db_user IS 'Database login role of the session that made the change';
+COMMENT ON COLUMN elicense.status_history.at IS 'When (transaction time)';
+COMMENT ON INDEX elicense.status_history_original IS 'Timeline of one licence';
+COMMENT ON INDEX elicense.status_history_at IS 'Time-range scans over the whole history';
+
+CREATE FUNCTION elicense.reject_history_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RAISE EXCEPTION 'elicense.status_history is append-only: % is not allowed', TG_OP
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Record a new status change with elicense.change, revoke or cancel instead.';
+END
+$$;
+REVOKE ALL ON FUNCTION elicense.reject_history_change() FROM PUBLIC;
+COMMENT ON FUNCTION elicense.reject_history_change() IS 'Trigger function keeping elicense.status_history append-only';
+
+CREATE TRIGGER status_history_append_only BEFORE UPDATE OR DELETE ON elicense.status_history
+    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change();
+CREATE TRIGGER status_history_no_truncate BEFORE TRUNCATE ON elicense.status_history
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change();
+COMMENT ON TRIGGER status_history_append_only ON elicense.status_history IS 'Rejects UPDATE and DELETE';
+COMMENT ON TRIGGER status_history_no_truncate ON elicense.status_history IS 'Rejects TRUNCATE';
+
+-- These tables hold data the extension creates: without being marked, pg_dump
+-- would dump their definitions through CREATE EXTENSION but none of their rows.
+SELECT pg_catalog.pg_extension_config_dump('elicense.certificate', '');
+SELECT pg_catalog.pg_extension_config_dump('elicense.sequence_counter', '');
+SELECT pg_catalog.pg_extension_config_dump('elicense.status_history', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.status_history', 'id'), '');
+
+REVOKE ALL ON elicense.certificate, elicense.sequence_counter, elicense.status_history FROM PUBLIC;
+GRANT SELECT ON elicense.certificate, elicense.status_history TO elicense_admin, elicense_issuer;
+GRANT SELECT ON elicense.sequence_counter TO elicense_admin;
+GRANT SELECT ON elicense.certificate TO elicense_worker;
+GRANT UPDATE (qr_url, assigned_code, file_sha256) ON elicense.certificate TO elicense_worker;

@@ -1,0 +1,99 @@
+--------------------------------------------------------------------------------
+-- Outbox: one row per delivery step of a licence version, written in the
+-- issuing transaction (a rolled-back approval leaves none). The sync worker
+-- leases pending rows with FOR UPDATE SKIP LOCKED; a row leaves in_flight
+-- only on an answer. LOGGED on purpose (DESIGN.md "Lessons"); fillfactor
+-- leaves room for HOT updates of the status/lease columns, and autovacuum
+-- runs early because every row is updated a few times and then stays.
+--------------------------------------------------------------------------------
+
+CREATE TABLE elicense.outbox (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    identifier       text NOT NULL REFERENCES elicense.certificate (identifier),
+    version          integer NOT NULL,
+    step             text NOT NULL CONSTRAINT outbox_step_name CHECK (step OPERATOR(pg_catalog.=) ANY (ARRAY['validate', 'assign_code', 'collect', 'status_update'])),
+    step_order       integer NOT NULL CONSTRAINT outbox_step_order_positive CHECK (step_order > 0),
+    operate_type     text NOT NULL CONSTRAINT outbox_operate_type CHECK (operate_type OPERATOR(pg_catalog.~) '^0[1-8]$'),
+    idempotency_key  text NOT NULL UNIQUE,
+    status           text NOT NULL DEFAULT 'pending' CONSTRAINT outbox_status_name CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'in_flight', 'done', 'dead'])),
+    attempts         integer NOT NULL DEFAULT 0 CONSTRAINT outbox_attempts_nonnegative CHECK (attempts >= 0),
+    next_attempt_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    lease_owner      text,
+    lease_expires_at timestamptz,
+    last_error       text,
+    created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT outbox_key_matches CHECK (idempotency_key OPERATOR(pg_catalog.=)
+        (identifier OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) version::text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) step)),
+    CONSTRAINT outbox_lease_when_in_flight CHECK (status OPERATOR(pg_catalog.<>) 'in_flight' OR (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL))
+) WITH (fillfactor = 70,
+        autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 500,
+        autovacuum_analyze_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 0);
+-- Only open rows are indexed by time, so the index shrinks as rows finish.
+CREATE INDEX outbox_open ON elicense.outbox (next_attempt_at, id) WHERE status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'in_flight']);
+CREATE INDEX outbox_identifier ON elicense.outbox (identifier, step_order);
+COMMENT ON TABLE elicense.outbox IS
+'Delivery steps to the national platform, one row per step of a licence version, written in the issuing transaction; leased by the sync worker';
+COMMENT ON COLUMN elicense.outbox.identifier IS 'Licence version to deliver';
+COMMENT ON COLUMN elicense.outbox.version IS 'Version number of that licence version (part of the idempotency key)';
+COMMENT ON COLUMN elicense.outbox.step IS 'validate, assign_code (赋码), collect (归集) or status_update';
+COMMENT ON COLUMN elicense.outbox.step_order IS 'Steps of one version run in this order';
+COMMENT ON COLUMN elicense.outbox.operate_type IS 'operateType sent with the step';
+COMMENT ON COLUMN elicense.outbox.idempotency_key IS 'identifier:version:step; stable across retries';
+COMMENT ON COLUMN elicense.outbox.status IS 'pending, in_flight (leased), done, dead (gave up; replay by setting pending)';
+COMMENT ON COLUMN elicense.outbox.attempts IS 'Attempts made so far';
+COMMENT ON COLUMN elicense.outbox.next_attempt_at IS 'Earliest time of the next attempt (backoff)';
+COMMENT ON COLUMN elicense.outbox.lease_owner IS 'Worker holding the lease while in_flight';
+COMMENT ON COLUMN elicense.outbox.lease_expires_at IS 'When the lease lapses and another worker may take the row';
+COMMENT ON COLUMN elicense.outbox.last_error IS 'Last error text (also kept per attempt in elicense.delivery_attempt)';
+COMMENT ON COLUMN elicense.outbox.created_at IS 'When the step was queued';
+COMMENT ON COLUMN elicense.outbox.updated_at IS 'Last change of the row';
+COMMENT ON INDEX elicense.outbox_open IS 'Open rows by due time, for leasing';
+COMMENT ON INDEX elicense.outbox_identifier IS 'Steps of one licence version in order';
+
+--------------------------------------------------------------------------------
+-- Delivery attempts: one row per HTTP call the worker made (written by the
+-- worker issue; created now so the analysts' views exist).
+--------------------------------------------------------------------------------
+
+CREATE TABLE elicense.delivery_attempt (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    outbox_id      bigint REFERENCES elicense.outbox (id),
+    identifier     text NOT NULL,
+    step           text NOT NULL,
+    endpoint       text NOT NULL,
+    http_status    integer CONSTRAINT delivery_attempt_http_status CHECK (http_status BETWEEN 100 AND 599),
+    return_code    text,
+    return_message text,
+    duration_ms    integer CONSTRAINT delivery_attempt_duration CHECK (duration_ms >= 0),
+    worker_id      text NOT NULL,
+    at             timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX delivery_attempt_outbox ON elicense.delivery_attempt (outbox_id);
+CREATE INDEX delivery_attempt_at ON elicense.delivery_attempt USING brin (at);
+COMMENT ON TABLE elicense.delivery_attempt IS 'Every call the sync worker made to the national platform and what came back';
+COMMENT ON COLUMN elicense.delivery_attempt.outbox_id IS 'Outbox step the call belongs to (NULL for calls outside a step, e.g. token)';
+COMMENT ON COLUMN elicense.delivery_attempt.identifier IS 'Licence version concerned';
+COMMENT ON COLUMN elicense.delivery_attempt.step IS 'Step name';
+COMMENT ON COLUMN elicense.delivery_attempt.endpoint IS 'Endpoint called, with any token masked';
+COMMENT ON COLUMN elicense.delivery_attempt.http_status IS 'HTTP status; NULL when no answer came (timeout, network)';
+COMMENT ON COLUMN elicense.delivery_attempt.return_code IS 'ReturnCode of the platform answer';
+COMMENT ON COLUMN elicense.delivery_attempt.return_message IS 'ReturnMsg / error messages of the platform answer';
+COMMENT ON COLUMN elicense.delivery_attempt.duration_ms IS 'Duration of the call in milliseconds';
+COMMENT ON COLUMN elicense.delivery_attempt.worker_id IS 'Worker instance that made the call';
+COMMENT ON COLUMN elicense.delivery_attempt.at IS 'When the call started';
+COMMENT ON INDEX elicense.delivery_attempt_outbox IS 'Attempts of one outbox step';
+COMMENT ON INDEX elicense.delivery_attempt_at IS 'Time-range scans';
+
+SELECT pg_catalog.pg_extension_config_dump('elicense.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.outbox', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump('elicense.delivery_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.delivery_attempt', 'id'), '');
+
+REVOKE ALL ON elicense.outbox, elicense.delivery_attempt FROM PUBLIC;
+GRANT SELECT ON elicense.outbox, elicense.delivery_attempt TO elicense_admin, elicense_worker;
+GRANT UPDATE (status, attempts, next_attempt_at, lease_owner, lease_expires_at, last_error, updated_at)
+    ON elicense.outbox TO elicense_worker;
+-- Replaying a dead row is an admin decision.
+GRANT UPDATE (status, attempts, next_attempt_at, last_error, updated_at) ON elicense.outbox TO elicense_admin;
+GRANT INSERT ON elicense.delivery_attempt TO elicense_worker;

@@ -1,0 +1,546 @@
+--------------------------------------------------------------------------------
+-- Issuing: elicense.issue / change / revoke / cancel and the approval-table
+-- trigger elicense.issue_from_trigger. Each call validates everything first,
+-- then writes the certificate version, its status_history row and its outbox
+-- rows in the caller's transaction and sends one NOTIFY elicense_outbox (an
+-- empty payload, so PostgreSQL folds all notifications of a transaction into
+-- one). A rolled-back approval leaves no row anywhere.
+--
+-- Licence data is a flat JSON object: item name (elicense.licence_item.item)
+-- -> value as a string (dates YYYY-MM-DD). Errors, each with a HINT:
+--   42704 unknown licence type            23502 missing required item / reason / actor
+--   22023 unknown item, bad value, bad date range, under-age holder, bad state argument
+--   22P02 bad USCC / resident ID / division code / certificate number
+--   22007 / 22008 item not a YYYY-MM-DD date / not a calendar date
+--   22001 item longer than its max_length
+--   23505 certificate number already used by a current licence of the type
+--   P0002 no such licence          55000 licence version superseded or not in a state that allows it
+--------------------------------------------------------------------------------
+
+-- A date item: strictly YYYY-MM-DD, independent of DateStyle.
+CREATE FUNCTION elicense._item_date(value text, item text, label text) RETURNS date
+LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  m text[];
+  y integer;
+  mo integer;
+  d integer;
+BEGIN
+  m := regexp_match(value, '^([0-9]{4})-([0-9]{2})-([0-9]{2})$');
+  IF m IS NULL THEN
+    RAISE EXCEPTION 'item "%" (%): "%" is not a date in the form YYYY-MM-DD', item, label, value
+      USING ERRCODE = 'invalid_datetime_format', HINT = 'Write dates as YYYY-MM-DD, e.g. 2023-06-30.';
+  END IF;
+  y := m[1]::integer;
+  mo := m[2]::integer;
+  d := m[3]::integer;
+  IF y < 1900 OR mo NOT BETWEEN 1 AND 12 OR d < 1
+     OR d > extract(day FROM make_date(y, mo, 1) + interval '1 month' - interval '1 day') THEN
+    RAISE EXCEPTION 'item "%" (%): "%" is not a calendar date', item, label, value
+      USING ERRCODE = 'datetime_field_overflow', HINT = 'Check the month and day; years before 1900 are not accepted.';
+  END IF;
+  RETURN make_date(y, mo, d);
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._item_date(text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._item_date(text, text, text) IS
+'Internal: parses a YYYY-MM-DD item value or raises 22007/22008 naming the item';
+
+-- Validates licence data against the catalogue of its type. Returns a
+-- certificate row with the metadata columns and business_data filled; the
+-- identifier, sequence, version and status are left to the caller.
+CREATE FUNCTION elicense._licence_from_data(p_type_code text, p_data jsonb) RETURNS elicense.certificate
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t elicense.licence_type;
+  it elicense.licence_item;
+  c elicense.certificate;
+  v jsonb;
+  s text;
+  d date;
+  bad text;
+  birth date;
+BEGIN
+  SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = p_type_code;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown licence type "%"', p_type_code
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Licence types are the rows of elicense.licence_type, e.g. 11100000000013338W050 (安许证) or 11100000000013338W032 (特种作业).';
+  END IF;
+  IF p_data IS NULL OR jsonb_typeof(p_data) <> 'object' THEN
+    RAISE EXCEPTION 'licence data must be a JSON object, not %', coalesce(jsonb_typeof(p_data), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass {"item": "value", ...} with the items of elicense.licence_item for the type.';
+  END IF;
+
+  SELECT string_agg(pg_catalog.format('"%s"', k), ', ' ORDER BY k) INTO bad
+    FROM jsonb_object_keys(p_data) AS k
+   WHERE NOT EXISTS (SELECT FROM elicense.licence_item li WHERE li.type_code = p_type_code AND li.item = k);
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'unknown item % for licence type % (%)', bad, t.type_code, t.name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The items of each type are listed in elicense.licence_item; a DBA can add items there.';
+  END IF;
+
+  c.type_code := t.type_code;
+  c.holder_id_type := t.holder_id_type;
+  c.business_data := '{}';
+  FOR it IN SELECT * FROM elicense.licence_item li WHERE li.type_code = p_type_code ORDER BY li.position LOOP
+    v := p_data -> it.item;
+    s := CASE WHEN jsonb_typeof(v) IN ('string', 'number') THEN btrim(v #>> '{}') END;
+    IF v IS NOT NULL AND jsonb_typeof(v) NOT IN ('string', 'number', 'null') THEN
+      RAISE EXCEPTION 'item "%" (%) must be a string, not a JSON %', it.item, it.label, jsonb_typeof(v)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give every item as a JSON string.';
+    END IF;
+    IF s IS NULL OR s = '' THEN
+      IF it.required THEN
+        RAISE EXCEPTION 'missing required item "%" (%) of licence type %', it.item, it.label, t.type_code
+          USING ERRCODE = 'not_null_violation',
+                HINT = pg_catalog.format('Licence type %s (%s) requires a non-empty value for "%s".', t.type_code, t.name, it.item);
+      END IF;
+      CONTINUE;
+    END IF;
+    IF it.max_length IS NOT NULL AND length(s) > it.max_length THEN
+      RAISE EXCEPTION 'item "%" (%) is % characters long, more than its maximum of %', it.item, it.label, length(s), it.max_length
+        USING ERRCODE = 'string_data_right_truncation', HINT = 'Shorten the value; the limit is in elicense.licence_item.max_length.';
+    END IF;
+    IF it.allowed_values IS NOT NULL AND NOT s = ANY (it.allowed_values) THEN
+      RAISE EXCEPTION 'item "%" (%) has value "%", which is not one of %', it.item, it.label, s, array_to_string(it.allowed_values, ', ')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of the values in elicense.licence_item.allowed_values.';
+    END IF;
+    d := NULL;
+    CASE it.data_type
+      WHEN 'date' THEN
+        d := elicense._item_date(s, it.item, it.label);
+        s := to_char(d, 'YYYY-MM-DD');
+      WHEN 'uscc' THEN
+        PERFORM elicense.check_uscc(s, it.item);
+      WHEN 'resident_id' THEN
+        PERFORM elicense.check_resident_id(s, it.item);
+      WHEN 'division_code' THEN
+        PERFORM elicense.check_division(s, it.item);
+      ELSE
+        NULL;
+    END CASE;
+    CASE it.metadata_column
+      WHEN 'licence_number' THEN c.licence_number := s;
+      WHEN 'holder_name' THEN c.holder_name := s;
+      WHEN 'holder_id' THEN c.holder_id := s;
+      WHEN 'authority_name' THEN c.authority_name := s;
+      WHEN 'authority_uscc' THEN c.authority_uscc := s;
+      WHEN 'authority_division' THEN c.authority_division := s;
+      WHEN 'issue_date' THEN c.issue_date := d;
+      WHEN 'valid_from' THEN c.valid_from := d;
+      WHEN 'valid_to' THEN c.valid_to := d;
+      ELSE c.business_data := c.business_data || jsonb_build_object(it.item, s);
+    END CASE;
+  END LOOP;
+
+  -- The catalogue must fill every NOT NULL metadata column.
+  bad := concat_ws(', ',
+    CASE WHEN c.licence_number IS NULL THEN 'licence_number' END, CASE WHEN c.holder_name IS NULL THEN 'holder_name' END,
+    CASE WHEN c.holder_id IS NULL THEN 'holder_id' END, CASE WHEN c.authority_name IS NULL THEN 'authority_name' END,
+    CASE WHEN c.authority_uscc IS NULL THEN 'authority_uscc' END, CASE WHEN c.authority_division IS NULL THEN 'authority_division' END,
+    CASE WHEN c.issue_date IS NULL THEN 'issue_date' END, CASE WHEN c.valid_from IS NULL THEN 'valid_from' END);
+  IF bad <> '' THEN
+    RAISE EXCEPTION 'licence type % has no required item for metadata column(s) %', t.type_code, bad
+      USING ERRCODE = 'not_null_violation',
+            HINT = 'Add required items with these metadata_column values to elicense.licence_item.';
+  END IF;
+
+  IF c.licence_number !~ t.number_pattern THEN
+    RAISE EXCEPTION 'invalid certificate number "%" for licence type % (%)', c.licence_number, t.type_code, t.name
+      USING ERRCODE = 'invalid_text_representation',
+            HINT = pg_catalog.format('Certificate numbers of this type look like %s (pattern %s).', t.number_example, t.number_pattern);
+  END IF;
+  IF c.valid_to IS NOT NULL AND c.valid_to <= c.valid_from THEN
+    RAISE EXCEPTION 'valid_to % is not after valid_from %', to_char(c.valid_to, 'YYYY-MM-DD'), to_char(c.valid_from, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The end of validity (有效期止) must be later than its start (有效期起).';
+  END IF;
+  IF c.issue_date > current_date THEN
+    RAISE EXCEPTION 'issue_date % is in the future', to_char(c.issue_date, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A licence is issued on or before the day it is recorded (发证日期 <= today).';
+  END IF;
+  IF c.holder_id_type = 'RESIDENT_ID' THEN
+    birth := elicense.resident_id_birth_date(c.holder_id);
+    IF birth > c.issue_date THEN
+      RAISE EXCEPTION 'holder_id % gives birth date %, after the issue date %', c.holder_id, to_char(birth, 'YYYY-MM-DD'), to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Check the resident ID number and the issue date.';
+    END IF;
+    IF t.min_holder_age IS NOT NULL AND birth + make_interval(years => t.min_holder_age) > c.issue_date THEN
+      RAISE EXCEPTION 'holder born % is younger than % on the issue date %', to_char(birth, 'YYYY-MM-DD'), t.min_holder_age, to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = pg_catalog.format('Licence type %s (%s) requires a holder aged at least %s.', t.type_code, t.name, t.min_holder_age);
+    END IF;
+  END IF;
+  RETURN c;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._licence_from_data(text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._licence_from_data(text, jsonb) IS
+'Internal: validates licence data against elicense.licence_item and returns a certificate row with metadata and business_data filled';
+
+-- Sequence segment of a new licence: derived from the certificate number when
+-- the type has a sequence_pattern that matches, else the next value of the
+-- gap-free counter of (type, authority), at least 7 digits.
+CREATE FUNCTION elicense._next_sequence(p_type_code text, p_licence_number text, p_authority_uscc text) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  pattern text;
+  m text[];
+  n bigint;
+BEGIN
+  SELECT lt.sequence_pattern INTO pattern FROM elicense.licence_type lt WHERE lt.type_code = p_type_code;
+  IF pattern IS NOT NULL THEN
+    m := regexp_match(p_licence_number, pattern);
+    IF m IS NOT NULL THEN
+      RETURN array_to_string(m, '');
+    END IF;
+  END IF;
+  INSERT INTO elicense.sequence_counter AS sc (type_code, authority_uscc, last_value)
+  VALUES (p_type_code, p_authority_uscc, 1)
+  ON CONFLICT ON CONSTRAINT sequence_counter_pkey DO UPDATE SET last_value = sc.last_value + 1
+  RETURNING sc.last_value INTO n;
+  RETURN lpad(n::text, greatest(7, length(n::text)), '0');
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._next_sequence(text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._next_sequence(text, text, text) IS
+'Internal: identifier sequence of a new licence (from the certificate number, or the gap-free per-authority counter)';
+
+-- Writes the status_history row and the outbox steps of a new version and
+-- wakes the worker. New versions with operateType 01/02/08 get a new QR code
+-- (validate, assign_code, collect); the others a status_update step.
+CREATE FUNCTION elicense._record_version(c elicense.certificate, p_from_status text, p_reason text, p_actor text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  INSERT INTO elicense.status_history (identifier, original_identifier, from_status, to_status, operate_type, reason, actor)
+  VALUES (c.identifier, c.original_identifier, p_from_status, c.status, c.operate_type, p_reason, p_actor);
+  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, idempotency_key)
+  SELECT c.identifier, c.version, s.step, s.n, c.operate_type, c.identifier || ':' || c.version || ':' || s.step
+    FROM unnest(CASE WHEN c.operate_type IN ('01', '02', '08')
+                     THEN ARRAY['validate', 'assign_code', 'collect']
+                     ELSE ARRAY['status_update'] END) WITH ORDINALITY AS s (step, n);
+  PERFORM pg_notify('elicense_outbox', '');
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._record_version(elicense.certificate, text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._record_version(elicense.certificate, text, text, text) IS
+'Internal: status_history row, outbox steps and NOTIFY elicense_outbox for a new certificate version';
+
+CREATE FUNCTION elicense._require_text(value text, what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF value IS NULL OR btrim(value) = '' THEN
+    RAISE EXCEPTION '% is required', what
+      USING ERRCODE = 'not_null_violation', HINT = pg_catalog.format('Pass a non-empty %s; it is kept in elicense.status_history.', what);
+  END IF;
+  RETURN btrim(value);
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._require_text(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._require_text(text, text) IS 'Internal: the trimmed text, or 23502 if it is NULL or blank';
+
+CREATE FUNCTION elicense.issue(type_code text, data jsonb, actor text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  who text := elicense._require_text(actor, 'actor');
+  other text;
+BEGIN
+  c := elicense._licence_from_data(type_code, data);
+  SELECT x.identifier INTO other FROM elicense.certificate x
+   WHERE x.type_code = c.type_code AND x.licence_number = c.licence_number AND x.superseded_at IS NULL;
+  IF FOUND THEN
+    RAISE EXCEPTION 'certificate number "%" of licence type % is already used by licence %', c.licence_number, c.type_code, other
+      USING ERRCODE = 'unique_violation',
+            HINT = 'A certificate number identifies one licence; change that licence with elicense.change or choose another number.';
+  END IF;
+  c.sequence := elicense._next_sequence(c.type_code, c.licence_number, c.authority_uscc);
+  c.version := 1;
+  c.identifier := elicense.build_identifier(c.type_code, c.authority_uscc, c.sequence, 1);
+  c.original_identifier := c.identifier;
+  c.status := '01';
+  c.operate_type := '01';
+  c.created_at := now();
+  c.created_by := who;
+  INSERT INTO elicense.certificate VALUES (c.*);
+  PERFORM elicense._record_version(c, NULL, 'issued', who);
+  RETURN c.identifier;
+END
+$$;
+COMMENT ON FUNCTION elicense.issue(text, jsonb, text) IS
+'Issues a licence (operateType 01): validates the data against the catalogue, allocates the sequence, writes certificate, status_history and outbox rows, NOTIFY elicense_outbox; returns the identifier';
+
+-- Locks and returns the current version named by p_identifier, or raises.
+CREATE FUNCTION elicense._lock_current(p_identifier text, p_action text) RETURNS elicense.certificate
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  cur text;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = p_identifier FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'licence "%" does not exist', p_identifier
+      USING ERRCODE = 'no_data_found', HINT = 'Pass the identifier returned by elicense.issue (or a later version).';
+  END IF;
+  IF c.superseded_at IS NOT NULL THEN
+    SELECT x.identifier INTO cur FROM elicense.certificate x WHERE x.original_identifier = c.original_identifier AND x.superseded_at IS NULL;
+    RAISE EXCEPTION 'cannot % licence version %: it was superseded by a later version', p_action, p_identifier
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = pg_catalog.format('The current version is %s.', cur);
+  END IF;
+  IF c.status NOT IN ('01', '02') THEN
+    RAISE EXCEPTION 'cannot % licence %: its status is % (%)', p_action, p_identifier, c.status,
+        CASE c.status WHEN '03' THEN 'revoked' WHEN '04' THEN 'withdrawn' WHEN '05' THEN 'cancelled' WHEN '06' THEN 'expired' ELSE 'other' END
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Only valid or suspended licences can be changed, revoked or cancelled.';
+  END IF;
+  RETURN c;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._lock_current(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._lock_current(text, text) IS 'Internal: locks the current version of a licence for a change, or raises P0002/55000';
+
+-- Supersedes version c with n (same type, authority, sequence; version + 1).
+CREATE FUNCTION elicense._new_version(c elicense.certificate, n elicense.certificate, p_status text, p_operate_type text,
+                                      p_reason text, p_actor text) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF c.version >= 999 THEN
+    RAISE EXCEPTION 'licence % already has 999 versions', c.original_identifier
+      USING ERRCODE = 'program_limit_exceeded', HINT = 'The identifier has three digits for the version; issue a new licence.';
+  END IF;
+  UPDATE elicense.certificate x SET superseded_at = now() WHERE x.identifier = c.identifier;
+  n.type_code := c.type_code;
+  n.holder_id_type := c.holder_id_type;
+  n.authority_uscc := c.authority_uscc;
+  n.sequence := c.sequence;
+  n.version := c.version + 1;
+  n.identifier := elicense.build_identifier(n.type_code, n.authority_uscc, n.sequence, n.version);
+  n.original_identifier := c.original_identifier;
+  n.previous_identifier := c.identifier;
+  n.status := p_status;
+  n.status_note := NULL;
+  n.operate_type := p_operate_type;
+  n.created_at := now();
+  n.created_by := p_actor;
+  n.superseded_at := NULL;
+  IF p_operate_type IN ('01', '02', '08') THEN
+    -- A new QR code will be assigned and a new file made.
+    n.qr_url := NULL;
+    n.assigned_code := NULL;
+  ELSE
+    n.qr_url := c.qr_url;
+    n.assigned_code := c.assigned_code;
+  END IF;
+  n.file_sha256 := NULL;
+  INSERT INTO elicense.certificate VALUES (n.*);
+  PERFORM elicense._record_version(n, c.status, p_reason, p_actor);
+  RETURN n.identifier;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._new_version(elicense.certificate, elicense.certificate, text, text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._new_version(elicense.certificate, elicense.certificate, text, text, text, text) IS
+'Internal: writes version n+1 of a licence, marks version n superseded, records history and outbox';
+
+CREATE FUNCTION elicense.change(identifier text, data jsonb, reason text, actor text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  why text := elicense._require_text(reason, 'reason');
+  who text := elicense._require_text(actor, 'actor');
+  c elicense.certificate;
+  n elicense.certificate;
+  cur jsonb;
+  merged jsonb;
+  stored jsonb;
+  it record;
+BEGIN
+  c := elicense._lock_current(identifier, 'change');
+  IF data IS NULL OR jsonb_typeof(data) <> 'object' THEN
+    RAISE EXCEPTION 'changed licence data must be a JSON object, not %', coalesce(jsonb_typeof(data), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass {"item": "new value", ...}; a JSON null removes an optional item.';
+  END IF;
+  -- Items of the current version, metadata columns included.
+  stored := to_jsonb(c);
+  cur := c.business_data;
+  FOR it IN SELECT li.item, li.metadata_column FROM elicense.licence_item li
+             WHERE li.type_code = c.type_code AND li.metadata_column IS NOT NULL LOOP
+    cur := cur || jsonb_build_object(it.item, stored ->> it.metadata_column);
+  END LOOP;
+  cur := jsonb_strip_nulls(cur);
+  merged := jsonb_strip_nulls(cur || data);
+  IF merged = cur THEN
+    RAISE EXCEPTION 'the change to licence % changes nothing', c.identifier
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass only the items that change, with their new values.';
+  END IF;
+  n := elicense._licence_from_data(c.type_code, merged);
+  IF n.authority_uscc::text <> c.authority_uscc::text THEN
+    RAISE EXCEPTION 'the issuing authority of licence % cannot change (% to %)', c.identifier, c.authority_uscc, n.authority_uscc
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'The authority is part of the identifier; issue a new licence instead.';
+  END IF;
+  IF n.licence_number <> c.licence_number THEN
+    RAISE EXCEPTION 'the certificate number of licence % cannot change (% to %)', c.identifier, c.licence_number, n.licence_number
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'A licence keeps its number across versions; issue a new licence instead.';
+  END IF;
+  RETURN elicense._new_version(c, n, c.status, '08', why, who);
+END
+$$;
+COMMENT ON FUNCTION elicense.change(text, jsonb, text, text) IS
+'Changes a licence (operateType 08): data holds only the items that change (JSON null removes an optional one); writes version n+1 with a new QR assignment; returns its identifier';
+
+CREATE FUNCTION elicense.revoke(identifier text, reason text, actor text, new_status text DEFAULT '03') RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  why text := elicense._require_text(reason, 'reason');
+  who text := elicense._require_text(actor, 'actor');
+  c elicense.certificate;
+BEGIN
+  IF new_status IS NULL OR new_status NOT IN ('03', '04') THEN
+    RAISE EXCEPTION 'revoke needs status 03 (吊销, revoked) or 04 (撤销, withdrawn), not %', coalesce(new_status, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use elicense.cancel for 注销 (05).';
+  END IF;
+  c := elicense._lock_current(identifier, 'revoke');
+  RETURN elicense._new_version(c, c, new_status, '05', why, who);
+END
+$$;
+COMMENT ON FUNCTION elicense.revoke(text, text, text, text) IS
+'Revokes (吊销, certState 03, default) or withdraws (撤销, 04) a licence: writes version n+1 with operateType 05 and a status_update step; returns its identifier';
+
+CREATE FUNCTION elicense.cancel(identifier text, reason text, actor text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  why text := elicense._require_text(reason, 'reason');
+  who text := elicense._require_text(actor, 'actor');
+  c elicense.certificate;
+BEGIN
+  c := elicense._lock_current(identifier, 'cancel');
+  RETURN elicense._new_version(c, c, '05', '05', why, who);
+END
+$$;
+COMMENT ON FUNCTION elicense.cancel(text, text, text) IS
+'Cancels (注销, certState 05) a licence: writes version n+1 with operateType 05 and a status_update step; returns its identifier';
+
+CREATE FUNCTION elicense.licence_versions(identifier text) RETURNS SETOF elicense.certificate
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT v.* FROM elicense.certificate v
+   WHERE v.original_identifier = (SELECT x.original_identifier FROM elicense.certificate x WHERE x.identifier = licence_versions.identifier)
+   ORDER BY v.version
+$$;
+COMMENT ON FUNCTION elicense.licence_versions(text) IS
+'Every version of the licence that the given identifier (any version) belongs to, oldest first';
+
+--------------------------------------------------------------------------------
+-- Approval-table trigger. Attach it as
+--   CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON approval FOR EACH ROW
+--   EXECUTE FUNCTION elicense.issue_from_trigger('<type code>', '<argument>', ...);
+-- Arguments after the type code:
+--   item=column        licence item <- NEW.column (NULL or '' = item absent)
+--   const:item=value   licence item <- the constant value (authority name, ...)
+--   when:column=value  issue only when NEW.column = value (as text); on UPDATE
+--                      only when it becomes so (OLD.column was different)
+--   actor:column       actor <- NEW.column (default: session_user)
+-- Without when:, every INSERT issues and UPDATEs never do.
+--------------------------------------------------------------------------------
+
+CREATE FUNCTION elicense.issue_from_trigger() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  new_row jsonb;
+  arg text;
+  prefix text;
+  pos integer;
+  items text[] := '{}';
+  columns text[] := '{}';
+  consts jsonb := '{}';
+  when_column text;
+  when_value text;
+  actor_column text;
+  data jsonb;
+  i integer;
+BEGIN
+  IF TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
+    RAISE EXCEPTION 'elicense.issue_from_trigger must run AFTER INSERT OR UPDATE FOR EACH ROW (trigger % on %.%)', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'trigger_protocol_violated';
+  END IF;
+  IF TG_NARGS < 1 THEN
+    RAISE EXCEPTION 'trigger % on %.% gives elicense.issue_from_trigger no licence type code', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'The first trigger argument is the type code, e.g. 11100000000013338W050.';
+  END IF;
+  FOR i IN 1 .. TG_NARGS - 1 LOOP
+    arg := TG_ARGV[i];
+    IF starts_with(arg, 'actor:') THEN
+      actor_column := substr(arg, 7);
+      pos := CASE WHEN actor_column = '' THEN 0 ELSE 1 END;
+    ELSE
+      prefix := CASE WHEN starts_with(arg, 'when:') THEN 'when:' WHEN starts_with(arg, 'const:') THEN 'const:' ELSE '' END;
+      arg := substr(arg, length(prefix) + 1);
+      pos := strpos(arg, '=');
+      IF pos > 1 THEN
+        CASE prefix
+          WHEN 'when:' THEN
+            when_column := substr(arg, 1, pos - 1);
+            when_value := substr(arg, pos + 1);
+          WHEN 'const:' THEN
+            consts := consts || jsonb_build_object(substr(arg, 1, pos - 1), substr(arg, pos + 1));
+          ELSE
+            items := items || substr(arg, 1, pos - 1);
+            columns := columns || substr(arg, pos + 1);
+            IF substr(arg, pos + 1) = '' THEN
+              pos := 0;
+            END IF;
+        END CASE;
+      END IF;
+    END IF;
+    IF pos < 1 OR (pos = 1 AND NOT starts_with(TG_ARGV[i], 'actor:')) THEN
+      RAISE EXCEPTION 'trigger % on %.%: argument "%" is not item=column, const:item=value, when:column=value or actor:column',
+          TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[i]
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+
+  new_row := to_jsonb(NEW);
+  IF when_column IS NULL THEN
+    IF TG_OP = 'UPDATE' THEN
+      RETURN NULL;
+    END IF;
+  ELSE
+    IF NOT new_row ? when_column THEN
+      RAISE EXCEPTION 'trigger % on %.%: column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, when_column
+        USING ERRCODE = 'undefined_column';
+    END IF;
+    IF (new_row ->> when_column) IS DISTINCT FROM when_value
+       OR (TG_OP = 'UPDATE' AND (to_jsonb(OLD) ->> when_column) IS NOT DISTINCT FROM when_value) THEN
+      RETURN NULL;
+    END IF;
+  END IF;
+
+  data := consts;
+  FOR i IN 1 .. coalesce(array_length(columns, 1), 0) LOOP
+    IF NOT new_row ? columns[i] THEN
+      RAISE EXCEPTION 'trigger % on %.%: column "%" (mapped to item "%") does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, columns[i], items[i]
+        USING ERRCODE = 'undefined_column';
+    END IF;
+    IF new_row ->> columns[i] IS NOT NULL THEN
+      data := data || jsonb_build_object(items[i], new_row ->> columns[i]);
+    END IF;
+  END LOOP;
+  IF actor_column IS NOT NULL AND NOT new_row ? actor_column THEN
+    RAISE EXCEPTION 'trigger % on %.%: actor column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, actor_column
+      USING ERRCODE = 'undefined_column';
+  END IF;
+  PERFORM elicense.issue(TG_ARGV[0], data,
+                         coalesce(nullif(btrim(new_row ->> actor_column), ''), session_user::text));
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION elicense.issue_from_trigger() IS
+'Trigger for approval tables: issues a licence from the row. Arguments: type code, then item=column, const:item=value, when:column=value, actor:column';
+
+REVOKE ALL ON FUNCTION elicense.issue(text, jsonb, text), elicense.change(text, jsonb, text, text),
+    elicense.revoke(text, text, text, text), elicense.cancel(text, text, text),
+    elicense.licence_versions(text), elicense.issue_from_trigger() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.issue(text, jsonb, text), elicense.change(text, jsonb, text, text),
+    elicense.revoke(text, text, text, text), elicense.cancel(text, text, text),
+    elicense.issue_from_trigger() TO elicense_issuer;
+GRANT EXECUTE ON FUNCTION elicense.licence_versions(text) TO elicense_issuer, elicense_admin;
