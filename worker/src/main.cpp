@@ -1,27 +1,70 @@
 // elicense-sync: drains elicense.outbox to the national platform.
-// For now it only reports its version; delivery lands with the worker issue.
-#include <CLI/CLI.hpp>
+//   elicense-sync --config /etc/elicense/sync.json            run until SIGTERM
+//   elicense-sync --config … --once                           deliver what is due, then exit
+// SIGTERM/SIGINT: stop leasing, finish what is in flight, exit 0.
+#include "config.hpp"
+#include "delivery_loop.hpp"
+#include "log.hpp"
 
+#include <CLI/CLI.hpp>
+#include <curl/curl.h>
+
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <exception>
+
+namespace {
+
+std::atomic<bool> stop_requested {false};
+static_assert(std::atomic<bool>::is_always_lock_free, "signal handler needs a lock-free flag");
+
+extern "C" void OnStopSignal(int) {
+	stop_requested = true;  // curl_multi_poll wakes within a second at most
+}
+
+}  // namespace
 
 int main(int argc, char **argv) {
 	try {
 		CLI::App app {"elicense-sync: delivers electronic licences to the national platform"};
-		bool version = false;
+		std::string config_path, conninfo, worker_id;
+		bool once = false, version = false;
+		int in_flight = 0;
 		app.add_flag("--version", version, "print the version and exit");
+		app.add_option("--config", config_path, "JSON config file (see README)");
+		app.add_option("--conninfo", conninfo, "libpq conninfo (overrides the config; default: PG* environment)");
+		app.add_option("--worker-id", worker_id, "name in leases and history (default host:pid)");
+		app.add_option("--in-flight", in_flight, "concurrent requests (overrides the config)");
+		app.add_flag("--once", once, "deliver what is due, then exit");
 		CLI11_PARSE(app, argc, argv);
 		if (version) {
 			std::printf("elicense-sync %s\n", ELICENSE_VERSION);
 			return 0;
 		}
-		std::fprintf(stderr, "elicense-sync: delivery is not implemented yet; see --help\n");
-		return 2;
+		elicense::worker::Config config = elicense::worker::LoadConfig(config_path);
+		if (!conninfo.empty())
+			config.conninfo = conninfo;
+		if (!worker_id.empty())
+			config.worker_id = worker_id;
+		if (in_flight > 0)
+			config.in_flight = in_flight;
+		if (config.base_url.empty())
+			throw std::runtime_error("platform.base_url is not configured");
+
+		std::signal(SIGTERM, OnStopSignal);
+		std::signal(SIGINT, OnStopSignal);
+		std::signal(SIGPIPE, SIG_IGN);
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			throw std::runtime_error("curl_global_init failed");
+		int rc = elicense::worker::DeliveryLoop(config, stop_requested).Run(once);
+		curl_global_cleanup();
+		return rc;
 	} catch (const std::exception &e) {
-		std::fprintf(stderr, "elicense-sync: %s\n", e.what());
+		elicense::worker::LogEvent("fatal", "exit", {{"error", e.what()}});
 		return 1;
 	} catch (...) {
-		std::fprintf(stderr, "elicense-sync: unknown error\n");
+		elicense::worker::LogEvent("fatal", "exit", {{"error", "unknown exception"}});
 		return 1;
 	}
 }

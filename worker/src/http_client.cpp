@@ -1,0 +1,143 @@
+#include "http_client.hpp"
+
+#include <curl/curl.h>
+
+#include <stdexcept>
+
+namespace elicense::worker {
+namespace {
+
+size_t AppendBody(char *data, size_t size, size_t nmemb, void *user) {
+	static_cast<std::string *>(user)->append(data, size * nmemb);
+	return size * nmemb;
+}
+
+struct SlistFree {
+	void operator()(curl_slist *l) const noexcept {
+		curl_slist_free_all(l);
+	}
+};
+struct EasyFree {
+	void operator()(CURL *c) const noexcept {
+		curl_easy_cleanup(c);
+	}
+};
+
+void Check(CURLcode rc, const char *call) {
+	if (rc != CURLE_OK)
+		throw std::runtime_error(std::string(call) + ": " + curl_easy_strerror(rc));
+}
+
+}  // namespace
+
+struct HttpClient::Transfer {
+	std::unique_ptr<CURL, EasyFree> easy;
+	std::unique_ptr<curl_slist, SlistFree> headers;
+	std::string response;
+	Callback done;
+	Clock::time_point started;
+};
+
+// Sets up an easy handle for `request`, writing the answer into `response`.
+static void Configure(CURL *easy, const HttpRequest &request, curl_slist *headers, std::string *response) {
+	Check(curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str()), "CURLOPT_URL");
+	Check(curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https"), "CURLOPT_PROTOCOLS_STR");
+	Check(curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L), "CURLOPT_NOSIGNAL");
+	Check(curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, request.timeout_ms), "CURLOPT_TIMEOUT_MS");
+	Check(curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, request.connect_timeout_ms), "CURLOPT_CONNECTTIMEOUT_MS");
+	Check(curl_easy_setopt(easy, CURLOPT_USERAGENT, "elicense-sync/" ELICENSE_VERSION), "CURLOPT_USERAGENT");
+	Check(curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size())), "CURLOPT_POSTFIELDSIZE");
+	Check(curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, request.body.c_str()), "CURLOPT_COPYPOSTFIELDS");
+	Check(curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers), "CURLOPT_HTTPHEADER");
+	Check(curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, AppendBody), "CURLOPT_WRITEFUNCTION");
+	Check(curl_easy_setopt(easy, CURLOPT_WRITEDATA, response), "CURLOPT_WRITEDATA");
+}
+
+static curl_slist *Headers(const HttpRequest &request) {
+	curl_slist *list = curl_slist_append(nullptr, ("Content-Type: " + request.content_type).c_str());
+	// No "Expect: 100-continue" round trip for larger bodies.
+	return curl_slist_append(list, "Expect:");
+}
+
+// The exchange as curl saw it. "sent": request bytes left this process, so
+// the platform may have acted on it.
+static Exchange Describe(CURL *easy, CURLcode rc, std::string body) {
+	Exchange ex;
+	ex.curl_code = rc;
+	long request_size = 0;
+	curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_size);
+	ex.sent = request_size > 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &ex.http_status);
+	ex.body = std::move(body);
+	return ex;
+}
+
+HttpClient::HttpClient(long max_connections_per_host) : multi_(curl_multi_init()) {
+	if (multi_ == nullptr)
+		throw std::runtime_error("curl_multi_init failed");
+	curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, max_connections_per_host);
+}
+
+HttpClient::~HttpClient() {
+	for (auto &entry : transfers_)
+		curl_multi_remove_handle(multi_, entry.first);
+	transfers_.clear();
+	curl_multi_cleanup(multi_);
+}
+
+void HttpClient::Submit(HttpRequest request, Callback done) {
+	auto t = std::make_unique<Transfer>();
+	t->easy.reset(curl_easy_init());
+	if (!t->easy)
+		throw std::runtime_error("curl_easy_init failed");
+	t->headers.reset(Headers(request));
+	Configure(t->easy.get(), request, t->headers.get(), &t->response);
+	t->done = std::move(done);
+	t->started = Clock::now();
+	CURLMcode rc = curl_multi_add_handle(multi_, t->easy.get());
+	if (rc != CURLM_OK)
+		throw std::runtime_error(std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc));
+	CURL *key = t->easy.get();
+	transfers_.emplace(key, std::move(t));
+}
+
+void HttpClient::Poll(Millis timeout, int extra_fd) {
+	int running = 0;
+	curl_multi_perform(multi_, &running);
+	curl_waitfd extra {};
+	extra.fd = extra_fd;
+	extra.events = CURL_WAIT_POLLIN;
+	int ready = 0;
+	curl_multi_poll(multi_, extra_fd >= 0 ? &extra : nullptr, extra_fd >= 0 ? 1u : 0u,
+	                static_cast<int>(timeout.count()), &ready);
+	curl_multi_perform(multi_, &running);
+	int queued = 0;
+	while (CURLMsg *msg = curl_multi_info_read(multi_, &queued)) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		auto it = transfers_.find(msg->easy_handle);
+		if (it == transfers_.end())
+			continue;
+		std::unique_ptr<Transfer> t = std::move(it->second);
+		transfers_.erase(it);
+		curl_multi_remove_handle(multi_, t->easy.get());
+		HttpResult result {Describe(t->easy.get(), msg->data.result, std::move(t->response)),
+		                   std::chrono::duration_cast<Millis>(Clock::now() - t->started)};
+		t->done(std::move(result));
+	}
+}
+
+HttpResult HttpClient::Perform(const HttpRequest &request) {
+	std::unique_ptr<CURL, EasyFree> easy(curl_easy_init());
+	if (!easy)
+		throw std::runtime_error("curl_easy_init failed");
+	std::unique_ptr<curl_slist, SlistFree> headers(Headers(request));
+	std::string response;
+	Configure(easy.get(), request, headers.get(), &response);
+	auto started = Clock::now();
+	CURLcode rc = curl_easy_perform(easy.get());
+	return {Describe(easy.get(), rc, std::move(response)),
+	        std::chrono::duration_cast<Millis>(Clock::now() - started)};
+}
+
+}  // namespace elicense::worker

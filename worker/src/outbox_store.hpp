@@ -1,0 +1,82 @@
+// The worker's side of the database: one libpq session that LISTENs on
+// elicense_outbox and calls the extension's delivery functions
+// (extension/sql/parts/60_delivery.sql). The worker holds no domain rules:
+// leasing order, what a returned code means and what is recorded where are
+// decided in SQL. Every call is a short autocommit statement.
+#pragma once
+
+#include <libpq-fe.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace elicense::worker {
+
+// The connection is gone or a statement failed; the loop reconnects.
+class DbError : public std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
+
+struct LeasedStep {
+	long long outbox_id = 0;
+	std::string identifier;
+	std::string step;
+	int attempts = 0;           // including this one
+	bool needs_query = false;   // an earlier attempt may have taken effect
+	nlohmann::json licence;     // canonical licence JSON (platform_mapping.hpp)
+};
+
+struct AttemptRecord {
+	long long outbox_id;
+	std::string identifier, step, endpoint;  // endpoint without the token
+	long http_status;                         // 0: no answer
+	std::string return_code, return_message;
+	long duration_ms;
+	std::string outcome;                      // done, business_error, retry, unknown
+};
+
+class OutboxStore {
+public:
+	OutboxStore(std::string conninfo, std::string worker_id);
+
+	void Connect();  // (re)connects and LISTENs; throws DbError
+	bool Connected() const;
+	int Socket() const;
+	bool TakeNotifications();  // true if a NOTIFY arrived since the last call
+
+	std::vector<LeasedStep> Lease(int max_rows, int lease_seconds);
+	void RenewLeases(int lease_seconds);
+	void RecordAttempt(const AttemptRecord &a);
+	// The step took effect; `answer` is what the platform said (for
+	// assign_code: the encrypted assignment). False if the lease was lost.
+	bool Succeeded(long long outbox_id, const nlohmann::json &answer);
+	// kind: retry | unknown | business_error. Returns the row's new status.
+	std::string Failed(long long outbox_id, const std::string &kind, const std::string &error, long retry_in_ms,
+	                   int max_attempts);
+	long long Backlog();  // open rows (pending + in_flight)
+
+private:
+	struct ConnFree {
+		void operator()(PGconn *c) const noexcept {
+			PQfinish(c);
+		}
+	};
+	struct ResultFree {
+		void operator()(PGresult *r) const noexcept {
+			PQclear(r);
+		}
+	};
+	using Result = std::unique_ptr<PGresult, ResultFree>;
+
+	Result Exec(const char *sql, const std::vector<std::optional<std::string>> &params);
+
+	std::string conninfo_;
+	std::string worker_id_;
+	std::unique_ptr<PGconn, ConnFree> conn_;
+};
+
+}  // namespace elicense::worker

@@ -1,0 +1,52 @@
+#include "outcome.hpp"
+
+#include "elicense/error.hpp"
+
+#include <curl/curl.h>
+
+namespace elicense::worker {
+
+const char *OutcomeName(StepOutcome outcome) {
+	switch (outcome) {
+	case StepOutcome::kDone:
+		return "done";
+	case StepOutcome::kBusinessError:
+		return "business_error";
+	case StepOutcome::kRetry:
+		return "retry";
+	case StepOutcome::kUnknown:
+		return "unknown";
+	}
+	return "?";
+}
+
+Verdict Classify(const Exchange &ex) {
+	if (ex.curl_code != CURLE_OK) {
+		std::string what = std::string("transport: ") + curl_easy_strerror(static_cast<CURLcode>(ex.curl_code));
+		// Before the request left, nothing can have happened on the platform.
+		if (!ex.sent)
+			return {StepOutcome::kRetry, false, std::nullopt, what};
+		return {StepOutcome::kUnknown, false, std::nullopt, what + " after sending"};
+	}
+	if (ex.http_status == 401 || ex.http_status == 403)
+		return {StepOutcome::kRetry, true, std::nullopt, "HTTP " + std::to_string(ex.http_status) + ": token refused"};
+	if (ex.http_status == 429)
+		return {StepOutcome::kRetry, false, std::nullopt, "HTTP 429: rate limited"};
+	// Other 4xx: the platform refused the request itself (bad path, bad
+	// body), so it had no effect; retries end in "dead" for an operator.
+	if (ex.http_status >= 400 && ex.http_status < 500)
+		return {StepOutcome::kRetry, false, std::nullopt, "HTTP " + std::to_string(ex.http_status)};
+	if (ex.http_status != 200)
+		return {StepOutcome::kUnknown, false, std::nullopt, "HTTP " + std::to_string(ex.http_status)};
+	try {
+		core::BusinessAnswer answer = core::ParseBusinessAnswer(ex.body);
+		StepOutcome outcome =
+		    answer.outcome == core::AnswerOutcome::kFailure ? StepOutcome::kBusinessError : StepOutcome::kDone;
+		std::string error = outcome == StepOutcome::kBusinessError ? core::SummariseAnswer(answer) : std::string();
+		return {outcome, false, std::move(answer), std::move(error)};
+	} catch (const core::Error &e) {
+		return {StepOutcome::kUnknown, false, std::nullopt, std::string(e.what()) + ": " + e.detail()};
+	}
+}
+
+}  // namespace elicense::worker
