@@ -14,7 +14,7 @@ CREATE TABLE elicense.outbox (
     -- three RI checks per licence were a measurable part of the trigger cost.
     identifier       text NOT NULL,
     version          integer NOT NULL,
-    step             text NOT NULL CONSTRAINT outbox_step_name CHECK (step OPERATOR(pg_catalog.=) ANY (ARRAY['validate', 'assign_code', 'collect', 'status_update'])),
+    step             text NOT NULL CONSTRAINT outbox_step_name CHECK (step OPERATOR(pg_catalog.=) ANY (ARRAY['validate', 'assign_code', 'collect', 'confirm', 'status_update'])),
     step_order       integer NOT NULL CONSTRAINT outbox_step_order_positive CHECK (step_order > 0),
     operate_type     text NOT NULL CONSTRAINT outbox_operate_type CHECK (operate_type OPERATOR(pg_catalog.~) '^0[1-8]$'),
     idempotency_key  text NOT NULL GENERATED ALWAYS AS (identifier OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) version::text
@@ -25,6 +25,7 @@ CREATE TABLE elicense.outbox (
     lease_owner      text,
     lease_expires_at timestamptz,
     last_error       text,
+    needs_query      boolean NOT NULL DEFAULT false,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     -- The identifier holds the version, so this also makes idempotency_key unique.
@@ -39,7 +40,8 @@ COMMENT ON TABLE elicense.outbox IS
 'Delivery steps to the national platform, one row per step of a licence version, written in the issuing transaction; leased by the sync worker';
 COMMENT ON COLUMN elicense.outbox.identifier IS 'Licence version to deliver';
 COMMENT ON COLUMN elicense.outbox.version IS 'Version number of that licence version (part of the idempotency key)';
-COMMENT ON COLUMN elicense.outbox.step IS 'validate, assign_code (赋码), collect (归集) or status_update';
+COMMENT ON COLUMN elicense.outbox.step IS 'validate, assign_code (赋码), collect (归集), confirm (查询: the platform shows it) or status_update';
+COMMENT ON COLUMN elicense.outbox.needs_query IS 'An earlier attempt may have taken effect (timeout, dropped connection, 5xx, lapsed lease): the worker asks the platform before sending again';
 COMMENT ON COLUMN elicense.outbox.step_order IS 'Steps of one version run in this order';
 COMMENT ON COLUMN elicense.outbox.operate_type IS 'operateType sent with the step';
 COMMENT ON COLUMN elicense.outbox.idempotency_key IS 'identifier:version:step (generated); stable across retries, unique through outbox_step_once';
@@ -70,6 +72,7 @@ CREATE TABLE elicense.delivery_attempt (
     return_message text,
     duration_ms    integer CONSTRAINT delivery_attempt_duration CHECK (duration_ms >= 0),
     worker_id      text NOT NULL,
+    outcome        text CONSTRAINT delivery_attempt_outcome CHECK (outcome OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'business_error', 'retry', 'unknown'])),
     at             timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX delivery_attempt_outbox ON elicense.delivery_attempt (outbox_id);
@@ -84,6 +87,7 @@ COMMENT ON COLUMN elicense.delivery_attempt.return_code IS 'ReturnCode of the pl
 COMMENT ON COLUMN elicense.delivery_attempt.return_message IS 'ReturnMsg / error messages of the platform answer';
 COMMENT ON COLUMN elicense.delivery_attempt.duration_ms IS 'Duration of the call in milliseconds';
 COMMENT ON COLUMN elicense.delivery_attempt.worker_id IS 'Worker instance that made the call';
+COMMENT ON COLUMN elicense.delivery_attempt.outcome IS 'done, business_error (refused, not retried), retry (had no effect), unknown (may have had effect: query before resending)';
 COMMENT ON COLUMN elicense.delivery_attempt.at IS 'When the call started';
 COMMENT ON INDEX elicense.delivery_attempt_outbox IS 'Attempts of one outbox step';
 COMMENT ON INDEX elicense.delivery_attempt_at IS 'Time-range scans';
@@ -95,11 +99,8 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('el
 
 REVOKE ALL ON elicense.outbox, elicense.delivery_attempt FROM PUBLIC;
 GRANT SELECT ON elicense.outbox, elicense.delivery_attempt TO elicense_admin, elicense_worker;
-GRANT UPDATE (status, attempts, next_attempt_at, lease_owner, lease_expires_at, last_error, updated_at)
-    ON elicense.outbox TO elicense_worker;
--- Replaying a dead row is an admin decision.
-GRANT UPDATE (status, attempts, next_attempt_at, last_error, updated_at) ON elicense.outbox TO elicense_admin;
-GRANT INSERT ON elicense.delivery_attempt TO elicense_worker;
+-- The worker changes rows only through the SECURITY DEFINER functions of
+-- 60_delivery.sql, and an admin replays dead rows with elicense.replay().
 
 COMMENT ON COLUMN elicense.outbox.id IS 'Queue order';
 COMMENT ON COLUMN elicense.delivery_attempt.id IS 'Order of recording';

@@ -226,7 +226,7 @@ COMMENT ON FUNCTION elicense._next_sequence(text, text, text) IS
 
 -- Writes the status_history row and the outbox steps of a new version and
 -- wakes the worker. New versions with operateType 01/02/08 get a new QR code
--- (validate, assign_code, collect); the others a status_update step.
+-- (validate, assign_code, collect, confirm); the others a status_update step.
 CREATE FUNCTION elicense._record_version(c elicense.certificate, p_from_status text, p_reason text, p_actor text) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -235,7 +235,7 @@ BEGIN
   INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
   SELECT c.identifier, c.version, s.step, s.n, c.operate_type
     FROM unnest(CASE WHEN c.operate_type IN ('01', '02', '08')
-                     THEN ARRAY['validate', 'assign_code', 'collect']
+                     THEN ARRAY['validate', 'assign_code', 'collect', 'confirm']
                      ELSE ARRAY['status_update'] END) WITH ORDINALITY AS s (step, n);
   PERFORM pg_notify('elicense_outbox', '');
 END
