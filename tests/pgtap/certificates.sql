@@ -30,9 +30,10 @@ $$;
 SELECT is(elicense.issue('11100000000013338W050', pg_temp.w050(), 'tester'),
           '1.2.156.3005.2.11100000000013338W050.113700000045030270.2023087974.001.E',
           'W050: sequence = year + serial of the certificate number; identifier as in PLATFORM.md');
-SELECT is(pg_temp.counts(), 'certificate=1 history=1 outbox=3 counters=0', 'issue writes 1 certificate, 1 history row, 3 outbox steps; no counter for a derived sequence');
+SELECT is(pg_temp.counts(), 'certificate=1 history=1 outbox=4 counters=0', 'issue writes 1 certificate, 1 history row, 4 outbox steps; no counter for a derived sequence');
 SELECT results_eq($$SELECT step, status, operate_type FROM elicense.outbox ORDER BY step_order$$,
-                  $$VALUES ('validate', 'pending', '01'), ('assign_code', 'pending', '01'), ('collect', 'pending', '01')$$,
+                  $$VALUES ('validate', 'pending', '01'), ('assign_code', 'pending', '01'), ('collect', 'pending', '01'),
+                           ('confirm', 'pending', '01')$$,
                   'outbox steps of a new licence, in order');
 SELECT is((SELECT idempotency_key FROM elicense.outbox WHERE step = 'collect'),
           '1.2.156.3005.2.11100000000013338W050.113700000045030270.2023087974.001.E:1:collect', 'idempotency key = identifier:version:step');
@@ -47,7 +48,7 @@ SELECT results_eq($$SELECT from_status, to_status, operate_type, reason, actor F
 -- 2. W032: the sequence comes from the gap-free counter.
 SELECT is(elicense.issue('11100000000013338W032', pg_temp.w032(), 'tester'),
           elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000001', 1), 'W032: first counter value 0000001');
-SELECT is(pg_temp.counts(), 'certificate=2 history=2 outbox=6 counters=1', 'second licence written');
+SELECT is(pg_temp.counts(), 'certificate=2 history=2 outbox=8 counters=1', 'second licence written');
 
 -- 3. Each bad input: its own SQLSTATE and message, and nothing written.
 SELECT throws_ok($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('{"uscc": "91350100M000100Y44", "licence_number": "(鲁)JZ安许证字[2023]000001"}'), 'tester')$$,
@@ -87,14 +88,14 @@ SELECT throws_ok($$SELECT elicense.issue('11100000000013338W032', pg_temp.w032('
                  '22023', 'item "gender" (性别) has value "M", which is not one of 男, 女', 'value outside allowed_values: 22023');
 SELECT throws_ok($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('{"licence_number": "(鲁)JZ安许证字[2023]000001"}'), ' ')$$,
                  '23502', 'actor is required', 'blank actor: 23502');
-SELECT is(pg_temp.counts(), 'certificate=2 history=2 outbox=6 counters=1', 'no failed call left a row or used a counter value');
+SELECT is(pg_temp.counts(), 'certificate=2 history=2 outbox=8 counters=1', 'no failed call left a row or used a counter value');
 
 -- 4. A rolled-back issue leaves nothing, and its counter value is reused (no gap).
 SAVEPOINT before_issue;
 SELECT isnt(elicense.issue('11100000000013338W032', pg_temp.w032('{"licence_number": "X1000001"}'), 'tester'), NULL, 'issue inside a savepoint');
-SELECT is(pg_temp.counts(), 'certificate=3 history=3 outbox=9 counters=2', 'rows written before the rollback');
+SELECT is(pg_temp.counts(), 'certificate=3 history=3 outbox=12 counters=2', 'rows written before the rollback');
 ROLLBACK TO SAVEPOINT before_issue;
-SELECT is(pg_temp.counts(), 'certificate=2 history=2 outbox=6 counters=1', 'rollback leaves no row anywhere');
+SELECT is(pg_temp.counts(), 'certificate=2 history=2 outbox=8 counters=1', 'rollback leaves no row anywhere');
 SELECT is(elicense.issue('11100000000013338W032', pg_temp.w032('{"licence_number": "X1000001"}'), 'tester'),
           elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000002', 1), 'next licence gets 0000002: no gap after the rollback');
 
@@ -126,7 +127,7 @@ SELECT results_eq($$SELECT h.from_status, h.to_status, h.operate_type, h.reason,
                   $$VALUES (NULL::text, '01', '01', 'issued', 'tester'), ('01', '01', '08', '聘用单位变更', 'clerk'), ('01', '03', '05', '违规作业', 'chief')$$,
                   'status history of the chain');
 SELECT results_eq($$SELECT o.step, o.operate_type FROM elicense.outbox o WHERE o.identifier = (SELECT identifier FROM chain WHERE step = 'v2') ORDER BY o.step_order$$,
-                  $$VALUES ('validate', '08'), ('assign_code', '08'), ('collect', '08')$$, 'a change queues a new QR assignment (operateType 08)');
+                  $$VALUES ('validate', '08'), ('assign_code', '08'), ('collect', '08'), ('confirm', '08')$$, 'a change queues a new QR assignment (operateType 08)');
 SELECT results_eq($$SELECT o.step, o.operate_type FROM elicense.outbox o WHERE o.identifier = (SELECT identifier FROM chain WHERE step = 'v3')$$,
                   $$VALUES ('status_update', '05')$$, 'a revocation queues a status update (operateType 05)');
 SELECT is((SELECT count(*) FROM elicense.certificate_current WHERE original_identifier = (SELECT identifier FROM chain WHERE step = 'v1')), 1::bigint,
@@ -174,7 +175,7 @@ CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON pg_temp.approval FOR EACH
     'when:approved=yes', 'actor:clerk');
 INSERT INTO pg_temp.approval (person, sex, idno, work, cert_no, start_date, end_date, decided, clerk)
 VALUES ('王五', '女', '11010519491231002X', '建筑架子工', 'T0000001', '2024-01-01', '2026-01-01', '2024-01-01', '审批员甲');
-SELECT is(pg_temp.counts(), 'certificate=7 history=7 outbox=17 counters=2', 'a row not yet approved issues nothing');
+SELECT is(pg_temp.counts(), 'certificate=7 history=7 outbox=22 counters=2', 'a row not yet approved issues nothing');
 UPDATE pg_temp.approval SET approved = 'yes';
 SELECT results_eq($$SELECT holder_name, holder_id, licence_number, sequence, created_by, business_data FROM elicense.certificate WHERE licence_number = 'T0000001'$$,
                   $$VALUES ('王五', '11010519491231002X', 'T0000001', '0000003', '审批员甲', '{"gender": "女", "category": "建筑架子工"}'::jsonb)$$,

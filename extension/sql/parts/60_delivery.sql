@@ -12,18 +12,20 @@
 -- assigned code in elicense.code_assignment.
 --------------------------------------------------------------------------------
 
+-- At most one row; without one the defaults below apply. (No row is shipped:
+-- a shipped row would be dumped and then collide with itself on restore.)
 CREATE TABLE elicense.delivery_config (
     singleton            boolean PRIMARY KEY DEFAULT true CONSTRAINT delivery_config_one_row CHECK (singleton),
     preview_url_template text NOT NULL DEFAULT 'https://licence-preview.invalid/licence/{identifier}'
         CONSTRAINT delivery_config_preview_placeholder CHECK (strpos(preview_url_template, '{identifier}') > 0)
 );
-INSERT INTO elicense.delivery_config DEFAULT VALUES;
-COMMENT ON TABLE elicense.delivery_config IS 'Delivery settings (one row); the worker''s own settings are in its config file';
+COMMENT ON TABLE elicense.delivery_config IS
+'Delivery settings (at most one row; none means defaults); the worker''s own settings are in its config file';
 COMMENT ON COLUMN elicense.delivery_config.preview_url_template IS
 'URL of the watermarked preview sent with the collect step (归集); {identifier} is replaced by the licence identifier';
 SELECT pg_catalog.pg_extension_config_dump('elicense.delivery_config', '');
 REVOKE ALL ON elicense.delivery_config FROM PUBLIC;
-GRANT SELECT, UPDATE ON elicense.delivery_config TO elicense_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.delivery_config TO elicense_admin;
 
 CREATE TABLE elicense.delivery_event (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -77,7 +79,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                (SELECT v.assigned_code FROM elicense.certificate v
                  WHERE v.original_identifier = c.original_identifier AND v.assigned_code IS NOT NULL
                  ORDER BY v.version DESC LIMIT 1)),
-           'preview_url', replace((SELECT preview_url_template FROM elicense.delivery_config), '{identifier}', c.identifier),
+           'preview_url', replace(coalesce((SELECT preview_url_template FROM elicense.delivery_config),
+                                           'https://licence-preview.invalid/licence/{identifier}'), '{identifier}', c.identifier),
            'reason', (SELECT h.reason FROM elicense.status_history h WHERE h.identifier = c.identifier
                        ORDER BY h.id DESC LIMIT 1))
     FROM elicense.certificate c
