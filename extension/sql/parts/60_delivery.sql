@@ -164,6 +164,7 @@ DECLARE
   a jsonb := answer -> 'assignments' -> 0;
   c elicense.certificate;
   province text;
+  plain_kind text;
   code text;
   url text;
 BEGIN
@@ -173,8 +174,12 @@ BEGIN
   SELECT * INTO c FROM elicense.certificate WHERE identifier = o.identifier;
   province := substr(c.authority_division, 1, 2) || '0000';
   BEGIN
-    code := elicense.decrypt_assignment(a ->> 'encry_certid', a ->> 'encry_key', province);
-    url := elicense.qr_url(code, c.type_code, province);
+    SELECT d.kind, d.code, d.url INTO plain_kind, code, url
+      FROM elicense.decrypt_assignment(a ->> 'encry_certid', a ->> 'encry_key', province) d;
+    -- The platform sends either the bare code or a finished QR URL.
+    IF plain_kind = 'code' THEN
+      url := elicense.qr_url(code, c.type_code, province);
+    END IF;
   EXCEPTION WHEN OTHERS THEN
     RETURN 'cannot use the assigned code: ' || SQLERRM;
   END;

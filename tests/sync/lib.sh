@@ -1,0 +1,151 @@
+# Shared by the sync integration tests (tests/integration/sync_*.sh), sourced:
+# a database with the extension and keys, the national-platform test double,
+# worker configs, licences to deliver, and the checks every test ends with.
+# Runs inside a throwaway cluster (PG* set). Every process it starts is
+# stopped on exit.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bin=$root/build/cmake
+[ -x "$bin/elicense-sync" ] && [ -x "$bin/elicense-platform-double" ] || { echo "build the worker first (cmake)"; exit 1; }
+
+sync_name=$(basename "$0" .sh)
+out=${1:-/tmp}/$sync_name
+rm -rf "$out" && mkdir -p "$out"
+db=elicense_$sync_name
+pids=()
+cleanup() {
+  exec 2>/dev/null  # no "Killed" notices for our own children
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  dropdb --if-exists "$db" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; exit 1; }
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+
+# Database, extension, and the two key pairs a province has: the platform's
+# public key (QR k) and the province's private key (assignments).
+setup_database() {
+  dropdb --if-exists "$db" >/dev/null 2>&1 || true
+  createdb "$db"
+  sql -c "CREATE EXTENSION elicense"
+  for who in platform province; do
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out "$out/$who.key" 2>/dev/null
+    openssl pkey -in "$out/$who.key" -pubout -out "$out/$who.pub"
+  done
+  sql -v pub="$(cat "$out/platform.pub")" -v priv="$(cat "$out/province.key")" <<'SQL'
+INSERT INTO elicense.platform_key (province, public_key_pem) VALUES ('350000', :'pub');
+INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('350000', :'priv');
+INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example.test/l/{identifier}');
+SQL
+  printf 'test-secret-%s\n' "$RANDOM$RANDOM" >"$out/client_secret"
+  chmod 600 "$out/client_secret"
+}
+
+# Starts the double; sets double_url.
+start_double() {  # [extra args]
+  "$bin/elicense-platform-double" --client-id elicense-test --client-secret-file "$out/client_secret" \
+    --province-public-key "$out/province.pub" "$@" >"$out/double.out" 2>"$out/double.err" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    grep -q "listening on" "$out/double.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  double_url="http://$(sed -n 's/^listening on //p' "$out/double.out")"
+  [ "$double_url" != "http://" ] || fail "the double did not start: $(cat "$out/double.err")"
+}
+
+faults() { curl -fsS -X POST --data "$1" "$double_url/_admin/faults" >/dev/null; }
+double_state() { curl -fsS "$double_url/_admin/state"; }
+
+# Writes $out/worker.json for the double; fast timings for tests.
+write_config() {  # [in_flight] [lease_seconds]
+  cat >"$out/worker.json" <<JSON
+{
+  "in_flight": ${1:-8},
+  "lease_seconds": ${2:-5},
+  "poll_interval_ms": 200,
+  "summary_interval_ms": 1000,
+  "platform": {
+    "base_url": "$double_url",
+    "client_id": "elicense-test",
+    "client_secret_file": "$out/client_secret",
+    "request_timeout_ms": 1500,
+    "connect_timeout_ms": 1000
+  },
+  "backoff": {"base_ms": 50, "cap_ms": 1000, "max_attempts": 60}
+}
+JSON
+}
+
+# Starts a worker in the background; its pid is the last of ${pids[@]}.
+start_worker() {  # NAME [extra args]
+  local name=$1
+  shift
+  "$bin/elicense-sync" --config "$out/worker.json" --conninfo "dbname=$db" --worker-id "$name" "$@" \
+    2>>"$out/$name.log" &
+  pids+=($!)
+}
+
+# Issues N W050 and N W032 licences (numbers start at FIRST).
+issue_licences() {  # N [FIRST]
+  sql -v n="$1" -v first="${2:-1}" <<'SQL'
+SELECT count(elicense.issue('11100000000013338W050', jsonb_build_object(
+         'enterprise_name', '测试建筑有限公司' || g, 'uscc', '91350100M000100Y43', 'principal', '张三',
+         'address', '福州市鼓楼区' || g || '号', 'economic_type', '有限责任公司', 'permit_scope', '建筑施工',
+         'licence_number', '(闽)JZ安许证字[2023]' || lpad(g::text, 6, '0'),
+         'valid_from', '2023-06-01', 'valid_to', '2026-05-31', 'authority_name', '福建省住房和城乡建设厅',
+         'authority_uscc', '11350000003591037R', 'authority_division', '350000', 'issue_date', '2023-06-01'),
+         'approval-test'))
+     + count(elicense.issue('11100000000013338W032', jsonb_build_object(
+         'name', '李四', 'gender', '男', 'id_number', '350102199001011238', 'category', '建筑电工',
+         'licence_number', '闽A' || lpad(g::text, 10, '0'), 'valid_from', '2024-01-01', 'valid_to', '2026-01-01',
+         'authority_name', '福建省住房和城乡建设厅', 'authority_uscc', '11350000003591037R',
+         'authority_division', '350000', 'issue_date', '2024-01-01'), 'approval-test'))
+  FROM generate_series(:first, :first + :n - 1) g \g /dev/null
+SQL
+}
+
+# Waits until the SQL condition is true, or fails after SECONDS.
+wait_for() {  # SECONDS CONDITION
+  local deadline=$(( $(date +%s) + $1 ))
+  while [ "$(sql -c "SELECT ($2)")" != t ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "timed out after $1 s waiting for: $2 ($(sql -c "SELECT status || ':' || count(*) FROM elicense.outbox GROUP BY status" | tr '\n' ' '))"
+    sleep 0.2
+  done
+}
+
+all_delivered() { echo "NOT EXISTS (SELECT FROM elicense.outbox WHERE status <> 'done')"; }
+
+# The checks every sync test ends with: every step done, every step that has
+# an effect took effect on the platform exactly once, every licence with a
+# new code has its QR URL, and no token reached the database.
+check_exactly_once() {
+  double_state >"$out/double_state.json"
+  sql -c "SELECT identifier || ' ' || step FROM elicense.outbox WHERE step IN ('assign_code', 'collect', 'status_update')" \
+    >"$out/expected_steps.txt"
+  python3 - "$out/double_state.json" "$out/expected_steps.txt" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))["licences"]
+expected = [l.split(" ") for l in open(sys.argv[2]).read().split("\n") if l]
+bad = []
+for identifier, step in expected:
+    n = state.get(identifier, {}).get("processed", {}).get(step, 0)
+    if n != 1:
+        bad.append(f"{identifier} {step}: took effect {n} times")
+print(f"{len(expected)} steps with an effect; {len(bad)} not exactly once")
+for b in bad[:20]:
+    print("  " + b)
+sys.exit(1 if bad else 0)
+PY
+  [ "$(sql -c "SELECT count(*) FROM elicense.outbox WHERE status <> 'done'")" = 0 ] || fail "undelivered steps remain"
+  [ "$(sql -c "SELECT count(*) FROM elicense.certificate c WHERE c.operate_type IN ('01','02','08')
+                 AND (c.qr_url IS NULL OR c.qr_url NOT LIKE 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?ID=%')")" = 0 ] \
+    || fail "a licence with a new code has no QR URL"
+  [ "$(sql -c "SELECT count(*) FROM elicense.code_assignment")" = \
+    "$(sql -c "SELECT count(*) FROM elicense.outbox WHERE step = 'assign_code'")" ] || fail "codes recorded more or less than once"
+  [ "$(sql -c "SELECT count(*) FROM elicense.delivery_attempt WHERE endpoint LIKE '%token%' OR return_message LIKE '%access_token=%'")" = 0 ] \
+    || fail "a token reached the database"
+  ! grep -hF "$(tr -d "\n" <"$out/client_secret")" "$out"/*.log >/dev/null 2>&1 || fail "the client secret is in a log"
+}
