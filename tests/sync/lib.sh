@@ -31,6 +31,7 @@ setup_database() {
   createdb "$db"
   sql -c "CREATE EXTENSION elicense"
   for who in platform province; do
+    [ -f "$out/$who.key" ] && continue  # a new database keeps the keys the double knows
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out "$out/$who.key" 2>/dev/null
     openssl pkey -in "$out/$who.key" -pubout -out "$out/$who.pub"
   done
@@ -39,7 +40,7 @@ INSERT INTO elicense.platform_key (province, public_key_pem) VALUES ('350000', :
 INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('350000', :'priv');
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example.test/l/{identifier}');
 SQL
-  printf 'test-secret-%s\n' "$RANDOM$RANDOM" >"$out/client_secret"
+  [ -f "$out/client_secret" ] || printf 'test-secret-%s\n' "$RANDOM$RANDOM" >"$out/client_secret"
   chmod 600 "$out/client_secret"
 }
 

@@ -108,7 +108,8 @@ BEGIN
                JOIN elicense.outbox e ON e.identifier = sib.identifier
               WHERE mine.identifier = o.identifier
                 AND (e.version, e.step_order) < (o.version, o.step_order)
-                AND e.status <> 'done')
+                AND e.status <> 'done'
+             OFFSET 0)  -- keeps this a per-row probe: as an anti-join it would scan the whole queue
      ORDER BY o.next_attempt_at, o.id
      LIMIT max_rows
        FOR UPDATE OF o SKIP LOCKED
