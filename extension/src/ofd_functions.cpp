@@ -52,12 +52,16 @@ ELICENSE_FUNCTION(elicense_render_licence_ofd) {
 	bool watermark = PG_GETARG_BOOL(3);
 	std::string_view purpose = ArgText(fcinfo, 4);
 	std::string_view valid_until = ArgText(fcinfo, 5);
+	std::string_view doc_id = ArgText(fcinfo, 6);
+	std::string_view creation_date = ArgText(fcinfo, 7);
 	Datum result;
 	GuardedRun([&] {
 		core::OfdRenderOptions options;
 		options.watermark = watermark;
 		options.purpose = std::string(purpose);
 		options.valid_until = std::string(valid_until);
+		options.doc_id = std::string(doc_id);
+		options.creation_date = std::string(creation_date);
 		result = ByteaDatum(core::RenderLicenceOfd(core::ParseOfdTemplate(template_json),
 		                                           core::ParseOfdFieldValues(fields_json), ToBytes(qr_png), options));
 	});

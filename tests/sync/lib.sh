@@ -60,7 +60,9 @@ start_double() {  # [extra args]
 faults() { curl -fsS -X POST --data "$1" "$double_url/_admin/faults" >/dev/null; }
 double_state() { curl -fsS "$double_url/_admin/state"; }
 
-# Writes $out/worker.json for the double; fast timings for tests.
+# Writes $out/worker.json for the double; fast timings for tests. The connect
+# timeout outlasts one SYN retransmission (1 s): the double's listen backlog
+# is cpp-httplib's compiled-in 5.
 write_config() {  # [in_flight] [lease_seconds]
   cat >"$out/worker.json" <<JSON
 {
@@ -73,7 +75,7 @@ write_config() {  # [in_flight] [lease_seconds]
     "client_id": "elicense-test",
     "client_secret_file": "$out/client_secret",
     "request_timeout_ms": 1500,
-    "connect_timeout_ms": 1000
+    "connect_timeout_ms": 3000
   },
   "backoff": {"base_ms": 50, "cap_ms": 1000, "max_attempts": 60}
 }

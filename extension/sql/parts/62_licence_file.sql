@@ -1,0 +1,79 @@
+--------------------------------------------------------------------------------
+-- The licence file of a certificate version: its face template (one per
+-- licence type, data-driven: a DBA moves fields or changes fonts with an
+-- UPDATE, no rebuild), the face values taken from the certificate row, the QR
+-- code from the URL the worker stored, rendered by render_licence_ofd.
+--------------------------------------------------------------------------------
+
+CREATE TABLE elicense.ofd_template (
+    type_code text PRIMARY KEY REFERENCES elicense.licence_type ON UPDATE CASCADE,
+    template  jsonb NOT NULL CONSTRAINT ofd_template_object CHECK (jsonb_typeof(template) = 'object'),
+    shipped   boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE elicense.ofd_template IS
+'Face template of each licence type (format: README, "Licence files"); shipped rows come from extension/templates/*.json';
+COMMENT ON COLUMN elicense.ofd_template.shipped IS 'Installed by CREATE EXTENSION (not dumped); rows a DBA adds are dumped';
+SELECT pg_catalog.pg_extension_config_dump('elicense.ofd_template', 'WHERE NOT shipped');
+REVOKE ALL ON elicense.ofd_template FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.ofd_template TO elicense_admin;
+GRANT SELECT ON elicense.ofd_template TO elicense_issuer, elicense_worker;
+
+-- The face values of a version, keyed as its type's template names them.
+CREATE FUNCTION elicense.licence_face_fields(c elicense.certificate) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE c.type_code
+    WHEN '11100000000013338W050' THEN jsonb_build_object(
+      'cert_no', c.licence_number, 'unit_name', c.holder_name, 'uscc', c.holder_id,
+      'principal', c.business_data ->> 'principal', 'address', c.business_data ->> 'address',
+      'economic_type', c.business_data ->> 'economic_type', 'scope', c.business_data ->> 'permit_scope',
+      'valid_period', to_char(c.valid_from, 'YYYY年MM月DD日') || ' 至 ' || coalesce(to_char(c.valid_to, 'YYYY年MM月DD日'), '长期'),
+      'issuer', c.authority_name, 'issue_date', to_char(c.issue_date, 'YYYY年MM月DD日'))
+    WHEN '11100000000013338W032' THEN jsonb_build_object(
+      'name', c.holder_name, 'gender', c.business_data ->> 'gender', 'id_no', c.holder_id,
+      'category', c.business_data ->> 'category', 'cert_no', c.licence_number,
+      'first_issue_date', to_char(coalesce((c.business_data ->> 'first_issue_date')::date, c.issue_date), 'YYYY年MM月DD日'),
+      'valid_period', to_char(c.valid_from, 'YYYY年MM月DD日') || ' 至 ' || coalesce(to_char(c.valid_to, 'YYYY年MM月DD日'), '长期'),
+      'issuer', c.authority_name)
+    -- A type a DBA added: its items under their own names.
+    ELSE c.business_data || jsonb_build_object('licence_number', c.licence_number, 'holder_name', c.holder_name)
+  END
+$$;
+COMMENT ON FUNCTION elicense.licence_face_fields(elicense.certificate) IS
+'Face values of a certificate version, keyed as the face template of its type names them';
+
+CREATE FUNCTION elicense.render_certificate_ofd(identifier text, watermark boolean DEFAULT true,
+    purpose text DEFAULT '', valid_until text DEFAULT '') RETURNS bytea
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  tpl jsonb;
+  file bytea;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = render_certificate_ofd.identifier;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no licence with identifier "%"', identifier USING ERRCODE = 'no_data_found';
+  END IF;
+  IF c.qr_url IS NULL THEN
+    RAISE EXCEPTION 'licence % has no QR code yet', identifier USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'The sync worker stores the QR URL once the national platform has assigned a code (赋码).';
+  END IF;
+  SELECT t.template INTO tpl FROM elicense.ofd_template t WHERE t.type_code = c.type_code;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no face template for licence type %', c.type_code USING ERRCODE = 'undefined_object',
+      HINT = 'An elicense_admin inserts one into elicense.ofd_template.';
+  END IF;
+  -- DocID and date come from the version, so the same version renders to the same bytes.
+  file := elicense.render_licence_ofd(tpl, elicense.licence_face_fields(c), elicense.qr_png(c.qr_url), watermark,
+                                      purpose, valid_until, md5(c.identifier), c.issue_date::text);
+  IF NOT watermark AND purpose = '' THEN  -- the original: remember its digest
+    UPDATE elicense.certificate x SET file_sha256 = encode(sha256(file), 'hex')
+     WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM encode(sha256(file), 'hex');
+  END IF;
+  RETURN file;
+END
+$$;
+COMMENT ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) IS
+'OFD file of a licence version (unsigned): the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) stores its SHA-256 on the certificate row';
+REVOKE ALL ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text)
+    TO elicense_issuer, elicense_worker, elicense_admin;
