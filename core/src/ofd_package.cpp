@@ -74,6 +74,8 @@ Bytes ToBytes(std::string_view text) {
 
 // The archive is built in a growable in-memory source: zip_close() writes it
 // there, then the source is read back into a vector.
+constexpr time_t kFixedEntryTime = 946684800;  // 2000-01-01T00:00:00Z
+
 Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml) {
 	zip_error_t error;
 	zip_error_init(&error);
@@ -95,6 +97,10 @@ Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml) {
 			zip_source_free(source);
 			ThrowZip("cannot add a part", zip_get_error(zip.get()));
 		}
+		// A fixed entry time (2000-01-01) instead of "now", so the same parts
+		// always give the same bytes and the same SHA-256.
+		if (zip_file_set_mtime(zip.get(), static_cast<zip_uint64_t>(index), kFixedEntryTime, 0) < 0)
+			ThrowZip("cannot set the entry time", zip_get_error(zip.get()));
 		zip_int32_t method = deflate_xml && !IsCompressedImage(part.name) ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
 		if (zip_set_file_compression(zip.get(), static_cast<zip_uint64_t>(index), method, 0) < 0)
 			ThrowZip("cannot set compression", zip_get_error(zip.get()));

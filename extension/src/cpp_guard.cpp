@@ -65,6 +65,16 @@ std::string_view ArgText(FunctionCallInfo fcinfo, int n) {
 	return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
+std::string_view ArgBytes(FunctionCallInfo fcinfo, int n) {
+	bytea *b = PG_GETARG_BYTEA_PP(n);
+	return std::string_view(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
+}
+
+// bytea has text's varlena layout.
+Datum ByteaDatum(const std::vector<std::uint8_t> &bytes) {
+	return TextDatum(std::string_view(reinterpret_cast<const char *>(bytes.data()), bytes.size()));
+}
+
 Datum TextDatum(std::string_view s) {
 	std::size_t size = s.size() + VARHDRSZ;
 	if (size > MaxAllocSize)

@@ -24,8 +24,10 @@
 
 #include "elicense/error.hpp"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pg_prelude.hpp"
 
@@ -63,8 +65,13 @@ void GuardedRun(Body &&body) {
 // GuardedRun: detoasting may raise a PostgreSQL error.
 std::string_view ArgText(FunctionCallInfo fcinfo, int n);
 
-// text datum from C++ data, allocated without PostgreSQL's longjmp on OOM
-// (throws std::bad_alloc instead), so it is safe inside GuardedRun.
+// bytea argument as a view of the (detoasted) datum; before GuardedRun too.
+std::string_view ArgBytes(FunctionCallInfo fcinfo, int n);
+
+// text and bytea datums from C++ data, allocated without PostgreSQL's
+// longjmp on OOM (they throw std::bad_alloc instead), so they are safe
+// inside GuardedRun.
 Datum TextDatum(std::string_view s);
+Datum ByteaDatum(const std::vector<std::uint8_t> &bytes);
 
 }  // namespace elicense::pg

@@ -14,7 +14,9 @@ extern "C" {
 }
 
 namespace core = elicense::core;
+using elicense::pg::ArgBytes;
 using elicense::pg::ArgText;
+using elicense::pg::ByteaDatum;
 using elicense::pg::GuardedRun;
 using elicense::pg::TextDatum;
 
@@ -25,20 +27,8 @@ const char *ArgJson(FunctionCallInfo fcinfo, int n) {
 	return DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(n)));
 }
 
-// bytea argument, detoasted before any C++ work.
-std::string_view ArgBytes(FunctionCallInfo fcinfo, int n) {
-	bytea *b = PG_GETARG_BYTEA_PP(n);
-	return std::string_view(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
-}
-
 core::Bytes ToBytes(std::string_view data) {
 	return core::Bytes(data.begin(), data.end());
-}
-
-// bytea has text's varlena layout, so TextDatum (palloc without longjmp)
-// builds it safely inside GuardedRun.
-Datum ByteaDatum(const core::Bytes &data) {
-	return TextDatum(std::string_view(reinterpret_cast<const char *>(data.data()), data.size()));
 }
 
 }  // namespace
@@ -64,6 +54,30 @@ ELICENSE_FUNCTION(elicense_render_licence_ofd) {
 		options.creation_date = std::string(creation_date);
 		result = ByteaDatum(core::RenderLicenceOfd(core::ParseOfdTemplate(template_json),
 		                                           core::ParseOfdFieldValues(fields_json), ToBytes(qr_png), options));
+	});
+	PG_RETURN_DATUM(result);
+}
+
+// _seal_ofd(ofd bytea, private_key_pem text, certificate_pem text, seal_png bytea,
+//           seal_name text, x float8, y float8, size float8) -> bytea
+ELICENSE_FUNCTION(elicense_seal_ofd) {
+	std::string_view ofd = ArgBytes(fcinfo, 0);
+	std::string_view key = ArgText(fcinfo, 1);
+	std::string_view certificate = ArgText(fcinfo, 2);
+	std::string_view picture = ArgBytes(fcinfo, 3);
+	std::string_view name = ArgText(fcinfo, 4);
+	double x = PG_GETARG_FLOAT8(5), y = PG_GETARG_FLOAT8(6), size = PG_GETARG_FLOAT8(7);
+	Datum result;
+	GuardedRun([&] {
+		core::OfdSeal seal;
+		seal.private_key_pem = std::string(key);
+		seal.certificate_pem = std::string(certificate);
+		seal.picture_png = ToBytes(picture);
+		seal.name = std::string(name);
+		seal.x = x;
+		seal.y = y;
+		seal.width = seal.height = size;
+		result = ByteaDatum(core::SignOfd(ToBytes(ofd), seal));
 	});
 	PG_RETURN_DATUM(result);
 }

@@ -15,24 +15,11 @@
 
 namespace core = elicense::core;
 using elicense::pg::ArgText;
+using elicense::pg::ByteaDatum;
 using elicense::pg::GuardedRun;
 using elicense::pg::TextDatum;
 
 namespace {
-
-// bytea datum from C++ bytes; like TextDatum, throws std::bad_alloc instead
-// of longjmp-ing on OOM, so it is safe inside GuardedRun.
-Datum ByteaDatum(const std::vector<unsigned char> &bytes) {
-	std::size_t size = bytes.size() + VARHDRSZ;
-	if (size > MaxAllocSize)
-		throw core::Error(core::sqlstate::kInvalidParameterValue, "result too large");
-	auto *b = static_cast<bytea *>(palloc_extended(size, MCXT_ALLOC_NO_OOM));
-	if (b == nullptr)
-		throw std::bad_alloc();
-	SET_VARSIZE(b, size);
-	std::memcpy(VARDATA(b), bytes.data(), bytes.size());
-	return PointerGetDatum(b);
-}
 
 // Text argument or an empty view for SQL NULL (for non-STRICT functions).
 std::string_view ArgTextOrEmpty(FunctionCallInfo fcinfo, int n) {

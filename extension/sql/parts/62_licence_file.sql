@@ -18,6 +18,30 @@ REVOKE ALL ON elicense.ofd_template FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.ofd_template TO elicense_admin;
 GRANT SELECT ON elicense.ofd_template TO elicense_issuer, elicense_worker;
 
+-- Seal keys per issuing authority (GB/T 38540): without a row files are
+-- unsigned. Secrets: admin only, never an argument of a public function.
+CREATE TABLE elicense.seal_key (
+    authority_uscc  elicense.uscc PRIMARY KEY,
+    seal_name       text NOT NULL DEFAULT '电子印章',
+    private_key_pem text NOT NULL,
+    certificate_pem text NOT NULL,
+    seal_png        bytea NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE elicense.seal_key IS
+'Seal of each issuing authority: SM2 (SM2-with-SM3) or RSA (SHA-256) private key, its certificate and the seal picture; admin only';
+SELECT pg_catalog.pg_extension_config_dump('elicense.seal_key', '');
+REVOKE ALL ON elicense.seal_key FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.seal_key TO elicense_admin;
+
+CREATE FUNCTION elicense._seal_ofd(ofd bytea, private_key_pem text, certificate_pem text, seal_png bytea,
+    seal_name text, x float8, y float8, size float8) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_seal_ofd'
+LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._seal_ofd(bytea, text, text, bytea, text, float8, float8, float8) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._seal_ofd(bytea, text, text, bytea, text, float8, float8, float8) IS
+'Internal: signs an OFD file (GB/T 38540 structure) with the seal in a box of size mm at x, y mm';
+
 -- The face values of a version, keyed as its type's template names them.
 CREATE FUNCTION elicense.licence_face_fields(c elicense.certificate) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -48,6 +72,7 @@ DECLARE
   c elicense.certificate;
   tpl jsonb;
   file bytea;
+  seal elicense.seal_key;
 BEGIN
   SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = render_certificate_ofd.identifier;
   IF NOT FOUND THEN
@@ -62,9 +87,15 @@ BEGIN
     RAISE EXCEPTION 'no face template for licence type %', c.type_code USING ERRCODE = 'undefined_object',
       HINT = 'An elicense_admin inserts one into elicense.ofd_template.';
   END IF;
-  -- DocID and date come from the version, so the same version renders to the same bytes.
+  -- DocID and date come from the version, so an unsealed version renders to the
+  -- same bytes every time (an SM2 seal is randomised: keep the original you store).
   file := elicense.render_licence_ofd(tpl, elicense.licence_face_fields(c), elicense.qr_png(c.qr_url), watermark,
                                       purpose, valid_until, md5(c.identifier), c.issue_date::text);
+  SELECT * INTO seal FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc;
+  IF FOUND THEN
+    file := elicense._seal_ofd(file, seal.private_key_pem, seal.certificate_pem, seal.seal_png, seal.seal_name,
+                               (tpl #>> '{seal,x}')::float8, (tpl #>> '{seal,y}')::float8, (tpl #>> '{seal,size}')::float8);
+  END IF;
   IF NOT watermark AND purpose = '' THEN  -- the original: remember its digest
     UPDATE elicense.certificate x SET file_sha256 = encode(sha256(file), 'hex')
      WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM encode(sha256(file), 'hex');
@@ -73,7 +104,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) IS
-'OFD file of a licence version (unsigned): the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) stores its SHA-256 on the certificate row';
+'OFD file of a licence version, sealed when elicense.seal_key has the authority''s seal: the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) stores its SHA-256 on the certificate row';
 REVOKE ALL ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text)
     TO elicense_issuer, elicense_worker, elicense_admin;
