@@ -15,24 +15,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"; dropdb --if-exists "$db" >/dev/null 2>&1 || true' EXIT
 dropdb --if-exists "$db" >/dev/null 2>&1 || true
 createdb "$db"
-psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
-CREATE EXTENSION elicense;
-CREATE SEQUENCE approval_no;
-CREATE TABLE approval_plain (
-  id bigserial PRIMARY KEY,
-  approved text NOT NULL,
-  authority text NOT NULL,
-  person text NOT NULL, sex text NOT NULL, idno text NOT NULL, work text NOT NULL,
-  cert_no text NOT NULL DEFAULT 'B' || lpad(nextval('approval_no')::text, 9, '0'),
-  start_date date NOT NULL, end_date date NOT NULL, decided date NOT NULL, clerk text);
-CREATE TABLE approval_issuing (LIKE approval_plain INCLUDING ALL);
-CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON approval_issuing FOR EACH ROW
-  EXECUTE FUNCTION elicense.issue_from_trigger('11100000000013338W032',
-    'name=person', 'gender=sex', 'id_number=idno', 'category=work', 'licence_number=cert_no',
-    'valid_from=start_date', 'valid_to=end_date', 'issue_date=decided', 'authority_uscc=authority',
-    'const:authority_name=福建省住房和城乡建设厅', 'const:authority_division=350000',
-    'when:approved=yes', 'actor:clerk');
-SQL
+psql -X -q -v ON_ERROR_STOP=1 -v cert_prefix=B -d "$db" -f "$(dirname "$0")/../tests/fixtures/w032_approval.sql"
+# The same table without the trigger (LIKE copies no triggers).
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "ALTER TABLE approval RENAME TO approval_issuing" \
+  -c "CREATE TABLE approval_plain (LIKE approval_issuing INCLUDING ALL)"
 
 for t in plain issuing; do
   cat >"$work/$t.sql" <<SQL

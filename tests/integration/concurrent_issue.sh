@@ -13,23 +13,7 @@ trap 'rm -rf "$work"; dropdb --if-exists "$db" >/dev/null 2>&1 || true' EXIT
 
 dropdb --if-exists "$db" >/dev/null 2>&1 || true
 createdb "$db"
-psql -X -q -v ON_ERROR_STOP=1 -d "$db" <<'SQL'
-CREATE EXTENSION elicense;
-CREATE SEQUENCE approval_no;
-CREATE TABLE approval (
-  id bigserial PRIMARY KEY,
-  approved text NOT NULL,
-  authority text NOT NULL,
-  person text NOT NULL, sex text NOT NULL, idno text NOT NULL, work text NOT NULL,
-  cert_no text NOT NULL DEFAULT 'T' || lpad(nextval('approval_no')::text, 8, '0'),
-  start_date date NOT NULL, end_date date NOT NULL, decided date NOT NULL, clerk text);
-CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON approval FOR EACH ROW
-  EXECUTE FUNCTION elicense.issue_from_trigger('11100000000013338W032',
-    'name=person', 'gender=sex', 'id_number=idno', 'category=work', 'licence_number=cert_no',
-    'valid_from=start_date', 'valid_to=end_date', 'issue_date=decided', 'authority_uscc=authority',
-    'const:authority_name=福建省住房和城乡建设厅', 'const:authority_division=350000',
-    'when:approved=yes', 'actor:clerk');
-SQL
+psql -X -q -v ON_ERROR_STOP=1 -v cert_prefix=T -d "$db" -f "$(dirname "$0")/../fixtures/w032_approval.sql"
 
 cat >"$work/issue.sql" <<'SQL'
 \set auth random(1, 4)
