@@ -13,8 +13,7 @@ issue_licences 60
 start_worker w1
 victim=${pids[-1]}
 wait_for 30 "EXISTS (SELECT FROM elicense.outbox WHERE status = 'done') AND EXISTS (SELECT FROM elicense.outbox WHERE status = 'in_flight')"
-kill -9 "$victim"
-wait "$victim" 2>/dev/null || true
+kill_hard "$victim"
 leased=$(sql -c "SELECT count(*) FROM elicense.outbox WHERE status = 'in_flight'")
 echo "killed w1 with $leased steps leased"
 [ "$leased" -gt 0 ] || fail "nothing was in flight at the kill"

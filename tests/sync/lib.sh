@@ -91,6 +91,12 @@ start_worker() {  # NAME [extra args]
   pids+=($!)
 }
 
+# SIGKILLs a process we started and reaps it quietly.
+kill_hard() {  # PID
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 # Issues N W050 and N W032 licences (numbers start at FIRST).
 issue_licences() {  # N [FIRST]
   sql -v n="$1" -v first="${2:-1}" <<'SQL'
