@@ -4,6 +4,7 @@
 #include "elicense/error.hpp"
 #include "elicense/ofd_fonts.hpp"
 #include "elicense/ofd_writer.hpp"
+#include "ofd_sample_fields.hpp"
 #include "ofd_test_keys.hpp"
 
 #include <gtest/gtest.h>
@@ -16,19 +17,6 @@ namespace elicense::core {
 namespace {
 
 const std::string kTemplates = std::string(ELICENSE_SOURCE_DIR) + "/extension/templates/";
-
-OfdFieldValues W050Values() {
-	return {{"cert_no", "（闽）JZ安许证字[2023]087974"},
-	        {"unit_name", "福建省某某建设工程有限公司"},
-	        {"uscc", "91350100MA2XXXXX0K"},
-	        {"principal", "张三"},
-	        {"address", "福建省福州市鼓楼区某某路88号"},
-	        {"economic_type", "有限责任公司"},
-	        {"scope", "建筑施工"},
-	        {"valid_period", "2023年08月01日至2026年07月31日"},
-	        {"issuer", "福建省住房和城乡建设厅"},
-	        {"issue_date", "2023年08月01日"}};
-}
 
 OfdRenderOptions FixedOptions() {
 	OfdRenderOptions options;
@@ -63,7 +51,7 @@ protected:
 };
 
 TEST_F(OfdWriterTest, PackageHasTheOfdLayout) {
-	OfdParts parts = ReadOfdZip(RenderLicenceOfd(face_, W050Values(), qr_, FixedOptions()));
+	OfdParts parts = ReadOfdZip(RenderLicenceOfd(face_, SampleW050Values(), qr_, FixedOptions()));
 	std::set<std::string> names;
 	for (const auto &part : parts.All())
 		names.insert(part.name);
@@ -90,7 +78,7 @@ TEST_F(OfdWriterTest, EveryXmlPartIsWellFormedAndUsesTheOfdPrefix) {
 	OfdRenderOptions options = FixedOptions();
 	options.purpose = "招投标资格审查";
 	options.valid_until = "2026-12-31";
-	OfdParts parts = ReadOfdZip(RenderLicenceOfd(face_, W050Values(), qr_, options));
+	OfdParts parts = ReadOfdZip(RenderLicenceOfd(face_, SampleW050Values(), qr_, options));
 	int xml_parts = 0;
 	for (const auto &part : parts.All()) {
 		if (part.name.size() < 4 || part.name.substr(part.name.size() - 4) != ".xml")
@@ -107,18 +95,18 @@ TEST_F(OfdWriterTest, EveryXmlPartIsWellFormedAndUsesTheOfdPrefix) {
 }
 
 TEST_F(OfdWriterTest, FaceTextEqualsTheFieldValues) {
-	OfdParts parts = BuildLicenceParts(face_, W050Values(), qr_, FixedOptions());
+	OfdParts parts = BuildLicenceParts(face_, SampleW050Values(), qr_, FixedOptions());
 	std::vector<std::string> texts = TextObjects(Parse(parts, "Doc_0/Pages/Page_0/Content.xml"));
 	std::multiset<std::string> on_face(texts.begin(), texts.end());
 	EXPECT_EQ(on_face.count("建筑施工企业安全生产许可证"), 1u);  // the title
-	for (const auto &[key, value] : W050Values())
+	for (const auto &[key, value] : SampleW050Values())
 		EXPECT_EQ(on_face.count(value), 1u) << key;
 	for (const auto &field : face_.fields)
 		EXPECT_GE(on_face.count(field.label), 1u) << field.label;
 }
 
 TEST_F(OfdWriterTest, EscapesXmlMarkupInValues) {
-	OfdFieldValues values = W050Values();
+	OfdFieldValues values = SampleW050Values();
 	values["unit_name"] = "A<B>&\"C'</ofd:TextCode>";
 	OfdParts parts = BuildLicenceParts(face_, values, qr_, FixedOptions());
 	const Bytes &content = parts.Get("Doc_0/Pages/Page_0/Content.xml");
@@ -130,7 +118,7 @@ TEST_F(OfdWriterTest, EscapesXmlMarkupInValues) {
 }
 
 TEST_F(OfdWriterTest, DropsControlCharactersXmlCannotCarry) {
-	OfdFieldValues values = W050Values();
+	OfdFieldValues values = SampleW050Values();
 	values["principal"] = std::string("张\x01三\x1f");
 	OfdParts parts = BuildLicenceParts(face_, values, qr_, FixedOptions());
 	std::vector<std::string> texts = TextObjects(Parse(parts, "Doc_0/Pages/Page_0/Content.xml"));
@@ -138,7 +126,7 @@ TEST_F(OfdWriterTest, DropsControlCharactersXmlCannotCarry) {
 }
 
 TEST_F(OfdWriterTest, WatermarkIsCentredFangSong24ptGrey) {
-	OfdParts parts = BuildLicenceParts(face_, W050Values(), qr_, FixedOptions());
+	OfdParts parts = BuildLicenceParts(face_, SampleW050Values(), qr_, FixedOptions());
 	pugi::xml_document annots = Parse(parts, "Doc_0/Annots.xml");
 	EXPECT_STREQ(annots.select_node("//ofd:Page/ofd:FileLoc").node().text().as_string(), "Pages/Page_0/Annotation.xml");
 	pugi::xml_document annotation = Parse(parts, "Doc_0/Pages/Page_0/Annotation.xml");
@@ -169,7 +157,7 @@ TEST_F(OfdWriterTest, WatermarkIsCentredFangSong24ptGrey) {
 TEST_F(OfdWriterTest, NoAnnotationsWithoutWatermarkOrPurpose) {
 	OfdRenderOptions options = FixedOptions();
 	options.watermark = false;
-	OfdParts parts = BuildLicenceParts(face_, W050Values(), qr_, options);
+	OfdParts parts = BuildLicenceParts(face_, SampleW050Values(), qr_, options);
 	EXPECT_EQ(parts.Find("Doc_0/Annots.xml"), nullptr);
 	EXPECT_EQ(parts.Find("Doc_0/Pages/Page_0/Annotation.xml"), nullptr);
 	EXPECT_FALSE(Parse(parts, "Doc_0/Document.xml").select_node("//ofd:Annotations"));
@@ -179,21 +167,21 @@ TEST_F(OfdWriterTest, PurposeAndValidityIsASecondAnnotation) {
 	OfdRenderOptions options = FixedOptions();
 	options.purpose = "招投标资格审查";
 	options.valid_until = "2026-12-31";
-	OfdParts parts = BuildLicenceParts(face_, W050Values(), qr_, options);
+	OfdParts parts = BuildLicenceParts(face_, SampleW050Values(), qr_, options);
 	std::vector<std::string> texts = TextObjects(Parse(parts, "Doc_0/Pages/Page_0/Annotation.xml"));
 	ASSERT_EQ(texts.size(), 2u);
 	EXPECT_EQ(texts[0], kPlatformWatermark);
 	EXPECT_EQ(texts[1], "用途：招投标资格审查　有效期至：2026-12-31");
 
 	options.valid_until.clear();
-	EXPECT_THROW(BuildLicenceParts(face_, W050Values(), qr_, options), Error);
+	EXPECT_THROW(BuildLicenceParts(face_, SampleW050Values(), qr_, options), Error);
 }
 
 TEST_F(OfdWriterTest, IdsAreUniqueAndMaxUnitIdIsTheLargest) {
 	OfdRenderOptions options = FixedOptions();
 	options.purpose = "备案";
 	options.valid_until = "2027-01-01";
-	OfdParts parts = BuildLicenceParts(face_, W050Values(), qr_, options);
+	OfdParts parts = BuildLicenceParts(face_, SampleW050Values(), qr_, options);
 	std::set<int> ids;
 	for (const char *name : {"Doc_0/Document.xml", "Doc_0/PublicRes.xml", "Doc_0/DocumentRes.xml",
 	                         "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Pages/Page_0/Annotation.xml"}) {
@@ -208,7 +196,7 @@ TEST_F(OfdWriterTest, IdsAreUniqueAndMaxUnitIdIsTheLargest) {
 }
 
 TEST_F(OfdWriterTest, ResourcesResolve) {
-	OfdParts parts = BuildLicenceParts(face_, W050Values(), qr_, FixedOptions());
+	OfdParts parts = BuildLicenceParts(face_, SampleW050Values(), qr_, FixedOptions());
 	pugi::xml_document res = Parse(parts, "Doc_0/PublicRes.xml");
 	std::set<std::string> font_ids;
 	std::set<std::string> families;
@@ -236,7 +224,7 @@ TEST_F(OfdWriterTest, ResourcesResolve) {
 }
 
 TEST_F(OfdWriterTest, EveryCharacterHasAnAdvance) {
-	OfdParts parts = BuildLicenceParts(face_, W050Values(), qr_, FixedOptions());
+	OfdParts parts = BuildLicenceParts(face_, SampleW050Values(), qr_, FixedOptions());
 	pugi::xml_document content = Parse(parts, "Doc_0/Pages/Page_0/Content.xml");
 	pugi::xml_node code = content.select_node("//ofd:TextCode[text()='张三']").node();
 	ASSERT_TRUE(code);
@@ -244,7 +232,7 @@ TEST_F(OfdWriterTest, EveryCharacterHasAnAdvance) {
 }
 
 TEST_F(OfdWriterTest, LongValuesWrapThenShrinkWithinTheirWidth) {
-	OfdFieldValues values = W050Values();
+	OfdFieldValues values = SampleW050Values();
 	values["scope"] = std::string("房屋建筑工程施工总承包一级、市政公用工程施工总承包二级、机电工程施工总承包三级、") +
 	                  "地基基础工程专业承包一级、建筑装修装饰工程专业承包二级、钢结构工程专业承包二级、" +
 	                  "环保工程专业承包三级、模板脚手架专业承包不分等级";
@@ -283,19 +271,19 @@ TEST_F(OfdWriterTest, LongValuesWrapThenShrinkWithinTheirWidth) {
 }
 
 TEST_F(OfdWriterTest, RejectsMissingAndUnknownFieldsAndNonPngQr) {
-	OfdFieldValues values = W050Values();
+	OfdFieldValues values = SampleW050Values();
 	values.erase("uscc");
 	EXPECT_THROW(BuildLicenceParts(face_, values, qr_, FixedOptions()), Error);
-	values = W050Values();
+	values = SampleW050Values();
 	values["usc"] = "x";
 	EXPECT_THROW(BuildLicenceParts(face_, values, qr_, FixedOptions()), Error);
-	EXPECT_THROW(BuildLicenceParts(face_, W050Values(), ToBytes("GIF89a"), FixedOptions()), Error);
-	values = W050Values();
+	EXPECT_THROW(BuildLicenceParts(face_, SampleW050Values(), ToBytes("GIF89a"), FixedOptions()), Error);
+	values = SampleW050Values();
 	values["unit_name"] = "\xff\xfe";
 	EXPECT_THROW(BuildLicenceParts(face_, values, qr_, FixedOptions()), Error);
 	OfdTemplate built_in_code = face_;
 	built_in_code.fields[0].font = "Arial";
-	EXPECT_THROW(BuildLicenceParts(built_in_code, W050Values(), qr_, FixedOptions()), Error);
+	EXPECT_THROW(BuildLicenceParts(built_in_code, SampleW050Values(), qr_, FixedOptions()), Error);
 }
 
 TEST(OfdTemplate, ShippedTemplatesCoverTheFieldsOfTheirFaces) {
@@ -344,9 +332,9 @@ namespace {
 TEST(OfdPackage, DeflatedAndStoredPackagesHoldTheSameParts) {
 	OfdTemplate face = LoadOfdTemplateFile(kTemplates + "W050.json");
 	OfdRenderOptions options = FixedOptions();
-	Bytes stored = RenderLicenceOfd(face, W050Values(), test::TinyPng(), options);
+	Bytes stored = RenderLicenceOfd(face, SampleW050Values(), test::TinyPng(), options);
 	options.deflate = true;
-	Bytes deflated = RenderLicenceOfd(face, W050Values(), test::TinyPng(), options);
+	Bytes deflated = RenderLicenceOfd(face, SampleW050Values(), test::TinyPng(), options);
 	EXPECT_LT(deflated.size(), stored.size());
 	OfdParts a = ReadOfdZip(stored);
 	OfdParts b = ReadOfdZip(deflated);

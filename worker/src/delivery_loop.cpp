@@ -141,7 +141,7 @@ void DeliveryLoop::OnResult(ActivePtr a, const std::string &base_url, const std:
 void DeliveryLoop::Handle(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult r) {
 	Verdict v = Classify(r.exchange);
 	bool query = a->querying || a->step.step == kStepConfirm;
-	store_.RecordAttempt({a->step.outbox_id, a->step.identifier, query && a->querying ? "query" : a->step.step,
+	store_.RecordAttempt({a->step.outbox_id, a->step.identifier, a->querying ? "query" : a->step.step,
 	                      base_url + path, r.exchange.http_status, v.answer ? v.answer->return_code : "",
 	                      v.answer ? core::SummariseAnswer(*v.answer) : v.error, static_cast<long>(r.duration.count()),
 	                      OutcomeName(v.outcome)});
