@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Cost of the issuing trigger: INSERTs/s into an approval table WITH
-# elicense.issue_from_trigger vs the same table WITHOUT it, in the same run.
+# elicense.issue_from_trigger vs the same table WITHOUT it, in the same run,
+# and the floor between them: the same table with a trigger that makes the
+# same writes with no validation (bench/issue_trigger_floor.sql).
 #   pg_virtualenv -v 15 bash bench/issue_trigger.sh [seconds per run, default 15]
 # Two measurements:
 #   1. pgbench, 1 client, one approved row per transaction (what an approval
@@ -19,8 +21,9 @@ psql -X -q -v ON_ERROR_STOP=1 -v cert_prefix=B -d "$db" -f "$(dirname "$0")/../t
 # The same table without the trigger (LIKE copies no triggers).
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "ALTER TABLE approval RENAME TO approval_issuing" \
   -c "CREATE TABLE approval_plain (LIKE approval_issuing INCLUDING ALL)"
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$(dirname "$0")/issue_trigger_floor.sql"
 
-for t in plain issuing; do
+for t in plain floor issuing; do
   cat >"$work/$t.sql" <<SQL
 INSERT INTO approval_$t (approved, authority, person, sex, idno, work, start_date, end_date, decided, clerk)
 VALUES ('yes', '11350000003591037R', '李四', '男', '350102199001011238', '建筑电工', '2024-01-01', '2026-01-01', '2024-01-01', 'bench');
@@ -33,10 +36,14 @@ tps() {  # tps TABLE -> transactions per second (= INSERTs/s)
 }
 psql -X -q -d "$db" -c "SELECT pg_stat_reset()" >/dev/null
 plain=$(tps plain)
+floor=$(tps floor)
 issuing=$(tps issuing)
 echo "1. pgbench, 1 client, ${secs} s each, one INSERT per transaction"
-printf '   without trigger: %10.1f INSERTs/s\n   with trigger:    %10.1f INSERTs/s\n   cost ratio:      %10.2fx (goal <= 1.5x)\n' \
-  "$plain" "$issuing" "$(echo "$plain / $issuing" | bc -l)"
+printf '   without trigger:         %10.1f INSERTs/s\n' "$plain"
+printf '   floor (same writes, no checks): %10.1f INSERTs/s  %6.2fx\n' "$floor" "$(echo "$plain / $floor" | bc -l)"
+printf '   with issuing trigger:    %10.1f INSERTs/s  %6.2fx (goal <= 1.5x)\n' "$issuing" "$(echo "$plain / $issuing" | bc -l)"
+printf '   per licence: %.0f us of writes, %.0f us of checks\n' \
+  "$(echo "(1 / $floor - 1 / $plain) * 1000000" | bc -l)" "$(echo "(1 / $issuing - 1 / $floor) * 1000000" | bc -l)"
 
 bulk() {  # bulk TABLE -> milliseconds for 5,000 rows in one statement
   psql -X -At -d "$db" <<SQL | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
@@ -47,10 +54,12 @@ SELECT 'yes', '11350000003591037R', '李四', '男', '350102199001011238', '建�
 SQL
 }
 bp=$(bulk plain)
+bf=$(bulk floor)
 bi=$(bulk issuing)
 echo "2. one INSERT ... SELECT of 5,000 rows"
-printf '   without trigger: %10.1f rows/s (%.1f ms)\n   with trigger:    %10.1f rows/s (%.1f ms)\n   cost ratio:      %10.2fx\n' \
-  "$(echo "5000000 / $bp" | bc -l)" "$bp" "$(echo "5000000 / $bi" | bc -l)" "$bi" "$(echo "$bi / $bp" | bc -l)"
+printf '   without trigger:      %10.1f rows/s (%.1f ms)\n' "$(echo "5000000 / $bp" | bc -l)" "$bp"
+printf '   floor:                %10.1f rows/s (%.1f ms)  %6.2fx\n' "$(echo "5000000 / $bf" | bc -l)" "$bf" "$(echo "$bf / $bp" | bc -l)"
+printf '   with issuing trigger: %10.1f rows/s (%.1f ms)  %6.2fx\n' "$(echo "5000000 / $bi" | bc -l)" "$bi" "$(echo "$bi / $bp" | bc -l)"
 echo "   per issued licence: $(echo "($bi - $bp) * 1000 / 5000" | bc -l | xargs printf '%.1f') us of trigger work"
 
 # Under bench/run (main branch harness) the results also go to bench.result
@@ -61,8 +70,10 @@ BEGIN
   IF pg_catalog.to_regclass('bench.result') IS NOT NULL THEN
     INSERT INTO bench.result VALUES
       ('issue_trigger', 'insert without trigger (pgbench)', round($plain * $secs), $secs, $plain, NULL),
+      ('issue_trigger', 'insert with floor trigger (pgbench)', round($floor * $secs), $secs, $floor, 'insert without trigger (pgbench)'),
       ('issue_trigger', 'insert with trigger (pgbench)', round($issuing * $secs), $secs, $issuing, 'insert without trigger (pgbench)'),
       ('issue_trigger', 'bulk insert without trigger', 5000, $bp / 1000.0, 5000000.0 / $bp, NULL),
+      ('issue_trigger', 'bulk insert with floor trigger', 5000, $bf / 1000.0, 5000000.0 / $bf, 'bulk insert without trigger'),
       ('issue_trigger', 'bulk insert with trigger', 5000, $bi / 1000.0, 5000000.0 / $bi, 'bulk insert without trigger');
   END IF;
 END

@@ -80,7 +80,7 @@ awk -F'|' '$2 == 0 { print "FAIL: table " $1 " is empty, so the test proves noth
 psql -X -v ON_ERROR_STOP=1 -At -d "$dst" <<'SQL' | tee "$work/after_issue.txt"
 SELECT elicense.issue('11100000000013338W032', w032('D9999999'), 'after restore')
      = elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000021', 1);
-SELECT count(*) = 4 FROM elicense.outbox WHERE identifier = elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000021', 1);
+SELECT count(*) = 1 FROM elicense.outbox WHERE identifier = elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000021', 1);
 SELECT (SELECT pg_catalog.count(*) FROM pg_trigger WHERE tgrelid = 'elicense.status_history'::regclass AND tgname = 'status_history_append_only') = 1;
 SQL
 if [ "$(sort -u "$work/after_issue.txt")" != "t" ]; then

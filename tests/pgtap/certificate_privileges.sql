@@ -87,8 +87,7 @@ SELECT is((SELECT holder_id_masked FROM seen), '350102********1238', 'resident I
 SELECT hasnt_column('elicense', 'analyst_holder_history', 'business_data', 'no business data in the analyst view');
 SELECT hasnt_column('elicense', 'analyst_holder_history', 'holder_id', 'no unmasked holder_id in the analyst view');
 SELECT results_eq($$SELECT step, status, steps FROM elicense.analyst_outbox_backlog ORDER BY step$$,
-                  $$VALUES ('assign_code', 'pending', 1::bigint), ('collect', 'pending', 1::bigint), ('confirm', 'pending', 1::bigint),
-                           ('validate', 'pending', 1::bigint)$$,
+                  $$VALUES ('validate', 'pending', 1::bigint)$$,
                   'outbox backlog by step');
 SELECT results_eq($$SELECT authority_uscc::text, month, issued, valid_now, delivered, electronic_rate FROM elicense.analyst_issuance_monthly$$,
                   $$VALUES ('11350000003591037R'::text, '2023-06-01'::date, 1::bigint, 0::bigint, 0::bigint, 0.0000::numeric)$$,

@@ -149,6 +149,10 @@ for b in bad[:20]:
 sys.exit(1 if bad else 0)
 PY
   [ "$(sql -c "SELECT count(*) FROM elicense.outbox WHERE status <> 'done'")" = 0 ] || fail "undelivered steps remain"
+  # Each step queues the next: every version has all its steps, each once.
+  [ "$(sql -c "SELECT count(*) FROM elicense.certificate c
+                 WHERE (SELECT array_agg(o.step ORDER BY o.step_order) FROM elicense.outbox o WHERE o.identifier = c.identifier)
+                       IS DISTINCT FROM elicense._delivery_steps(c.operate_type)")" = 0 ] || fail "a version lacks some of its steps"
   [ "$(sql -c "SELECT count(*) FROM elicense.certificate c WHERE c.operate_type IN ('01','02','08')
                  AND (c.qr_url IS NULL OR c.qr_url NOT LIKE 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?ID=%')")" = 0 ] \
     || fail "a licence with a new code has no QR URL"

@@ -215,13 +215,20 @@ BEGIN
   VALUES (o.id, o.identifier, o.step, 'in_flight', CASE WHEN problem IS NULL THEN 'done' ELSE 'dead' END,
           coalesce(problem, (answer ->> 'return_code') || ' ' || coalesce(answer ->> 'message', '')), worker_id);
   IF problem IS NULL THEN
-    PERFORM pg_notify('elicense_outbox', '');  -- the licence's next step is due now
+    -- Queue the version's next step, due now (none after the last one).
+    INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
+    SELECT o.identifier, o.version, next_step, o.step_order + 1, o.operate_type
+      FROM (SELECT (elicense._delivery_steps(o.operate_type))[o.step_order + 1] AS next_step) n
+     WHERE next_step IS NOT NULL;
+    IF FOUND THEN
+      PERFORM pg_notify('elicense_outbox', '');
+    END IF;
   END IF;
   RETURN true;
 END
 $$;
 COMMENT ON FUNCTION elicense.step_succeeded(bigint, text, jsonb) IS
-'Marks a leased step done (assign_code: stores the decrypted code and QR URL); false if the worker no longer holds the lease';
+'Marks a leased step done (assign_code: stores the decrypted code and QR URL) and queues the version''s next step; false if the worker no longer holds the lease';
 
 CREATE FUNCTION elicense.step_failed(outbox_id bigint, worker_id text, kind text, error text, retry_in_ms bigint,
     max_attempts integer) RETURNS text
