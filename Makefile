@@ -10,12 +10,17 @@ CORE_SOURCES := $(wildcard core/src/*.cpp)
 GLUE_SOURCES := $(wildcard extension/src/*.cpp)
 OBJS = $(CORE_SOURCES:.cpp=.o) $(GLUE_SOURCES:.cpp=.o)
 
-# Scripts go to share/extension. The install script is joined from
-# extension/sql/parts/*.sql (one subject each) at build time; released
-# upgrade scripts are kept as files.
+# Scripts go to share/extension. The install script of the current version
+# is joined from extension/sql/parts/*.sql (one subject each) at build time.
+# Released versions keep their install script, frozen, in
+# extension/sql/released/; the upgrade script A--B is joined from the
+# changes to A's objects (extension/sql/updates/A--B.sql) and the parts that
+# B added, whole (PARTS_ADDED_IN_B). tests/integration/extension_upgrade.sh
+# checks that A updated to B equals a fresh B.
 MODULEDIR = extension
-DATA = extension/elicense.control $(wildcard extension/sql/elicense--*--*.sql)
-DATA_built = extension/sql/elicense--$(EXTVERSION).sql
+DATA = extension/elicense.control $(wildcard extension/sql/released/elicense--*.sql)
+UPDATE_SCRIPTS = extension/sql/elicense--0.1.0--0.2.0.sql
+DATA_built = extension/sql/elicense--$(EXTVERSION).sql $(UPDATE_SCRIPTS)
 EXTRA_CLEAN = $(DATA_built) $(TEMPLATES_PART)
 
 REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
@@ -48,6 +53,10 @@ endif
 TEMPLATES_PART = extension/sql/parts/63_ofd_templates.sql
 SQL_PARTS := $(sort $(wildcard extension/sql/parts/*.sql) $(TEMPLATES_PART))
 extension/sql/elicense--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+PARTS_ADDED_IN_0.2.0 =
+extension/sql/elicense--0.1.0--0.2.0.sql: extension/sql/updates/0.1.0--0.2.0.sql $(PARTS_ADDED_IN_0.2.0)
 	cat $^ > $@
 
 $(TEMPLATES_PART): $(sort $(wildcard extension/templates/*.json))

@@ -24,12 +24,13 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
-# Database, extension, and the two key pairs a province has: the platform's
-# public key (QR k) and the province's private key (assignments).
+# Database, extension (version $EXTENSION_VERSION if set, else the default),
+# and the two key pairs a province has: the platform's public key (QR k) and
+# the province's private key (assignments).
 setup_database() {
   dropdb --if-exists "$db" >/dev/null 2>&1 || true
   createdb "$db"
-  sql -c "CREATE EXTENSION elicense"
+  sql -c "CREATE EXTENSION elicense${EXTENSION_VERSION:+ VERSION '$EXTENSION_VERSION'}"
   for who in platform province; do
     [ -f "$out/$who.key" ] && continue  # a new database keeps the keys the double knows
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out "$out/$who.key" 2>/dev/null

@@ -215,14 +215,14 @@ BEGIN
   VALUES (o.id, o.identifier, o.step, 'in_flight', CASE WHEN problem IS NULL THEN 'done' ELSE 'dead' END,
           coalesce(problem, (answer ->> 'return_code') || ' ' || coalesce(answer ->> 'message', '')), worker_id);
   IF problem IS NULL THEN
-    -- Queue the version's next step, due now (none after the last one).
+    -- Queue the version's next step, due now (none after the last one;
+    -- versions queued by 0.1.0 have all their steps already).
     INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
     SELECT o.identifier, o.version, next_step, o.step_order + 1, o.operate_type
       FROM (SELECT (elicense._delivery_steps(o.operate_type))[o.step_order + 1] AS next_step) n
-     WHERE next_step IS NOT NULL;
-    IF FOUND THEN
-      PERFORM pg_notify('elicense_outbox', '');
-    END IF;
+     WHERE next_step IS NOT NULL
+    ON CONFLICT ON CONSTRAINT outbox_step_once DO NOTHING;
+    PERFORM pg_notify('elicense_outbox', '');  -- the licence's next step is due now
   END IF;
   RETURN true;
 END

@@ -1,0 +1,81 @@
+-- elicense 0.1.0 -> 0.2.0: changes to objects of 0.1.0. The Makefile appends
+-- the parts 0.2.0 added (PARTS_ADDED_IN_0.2.0) to make
+-- elicense--0.1.0--0.2.0.sql; tests/integration/extension_upgrade.sh checks
+-- that the result equals a fresh 0.2.0.
+\echo Use "ALTER EXTENSION elicense UPDATE TO '0.2.0'" to load this file. \quit
+
+-- The issuing transaction queues a version's first delivery step only; the
+-- worker queues each next step with the success of the one before.
+-- Versions queued by 0.1.0 already have all their steps: step_succeeded
+-- does not queue a step that exists.
+-- The delivery steps of a version, in order. New versions with operateType
+-- 01/02/08 get a new QR code (validate, assign_code, collect, confirm); the
+-- others one status_update step.
+-- Neither SET nor STRICT, so that the planner inlines it (a call cost ~20 us
+-- in the issuing path); the operator is schema-qualified instead.
+CREATE FUNCTION elicense._delivery_steps(operate_type text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN operate_type OPERATOR(pg_catalog.=) ANY (ARRAY['01', '02', '08'])
+              THEN ARRAY['validate', 'assign_code', 'collect', 'confirm']
+              ELSE ARRAY['status_update'] END
+$$;
+REVOKE ALL ON FUNCTION elicense._delivery_steps(text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._delivery_steps(text) IS
+'Internal: delivery steps of a version with this operateType, in order (the outbox holds the one due now)';
+
+CREATE OR REPLACE FUNCTION elicense._record_version(c elicense.certificate, p_from_status text, p_reason text, p_actor text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  INSERT INTO elicense.status_history (identifier, original_identifier, from_status, to_status, operate_type, reason, actor)
+  VALUES (c.identifier, c.original_identifier, p_from_status, c.status, c.operate_type, p_reason, p_actor);
+  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
+  VALUES (c.identifier, c.version, (elicense._delivery_steps(c.operate_type))[1], 1, c.operate_type);
+  PERFORM pg_notify('elicense_outbox', '');
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._record_version(elicense.certificate, text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._record_version(elicense.certificate, text, text, text) IS
+'Internal: status_history row, first outbox step and NOTIFY elicense_outbox for a new certificate version';
+
+CREATE OR REPLACE FUNCTION elicense.step_succeeded(outbox_id bigint, worker_id text, answer jsonb) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  o elicense.outbox;
+  problem text;
+BEGIN
+  SELECT * INTO o FROM elicense.outbox x
+   WHERE x.id = step_succeeded.outbox_id AND x.status = 'in_flight' AND x.lease_owner = step_succeeded.worker_id
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN false;  -- the lease lapsed and another worker owns the row now
+  END IF;
+  IF o.step = 'assign_code' THEN
+    problem := elicense._store_assignment(o, answer, worker_id);
+  END IF;
+  UPDATE elicense.outbox x
+     SET status = CASE WHEN problem IS NULL THEN 'done' ELSE 'dead' END,
+         last_error = problem, lease_owner = NULL, lease_expires_at = NULL, needs_query = false, updated_at = now()
+   WHERE x.id = o.id;
+  INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+  VALUES (o.id, o.identifier, o.step, 'in_flight', CASE WHEN problem IS NULL THEN 'done' ELSE 'dead' END,
+          coalesce(problem, (answer ->> 'return_code') || ' ' || coalesce(answer ->> 'message', '')), worker_id);
+  IF problem IS NULL THEN
+    -- Queue the version's next step, due now (none after the last one;
+    -- versions queued by 0.1.0 have all their steps already).
+    INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
+    SELECT o.identifier, o.version, next_step, o.step_order + 1, o.operate_type
+      FROM (SELECT (elicense._delivery_steps(o.operate_type))[o.step_order + 1] AS next_step) n
+     WHERE next_step IS NOT NULL
+    ON CONFLICT ON CONSTRAINT outbox_step_once DO NOTHING;
+    PERFORM pg_notify('elicense_outbox', '');  -- the licence's next step is due now
+  END IF;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION elicense.step_succeeded(bigint, text, jsonb) IS
+'Marks a leased step done (assign_code: stores the decrypted code and QR URL) and queues the version''s next step; false if the worker no longer holds the lease';
+
+-- No RI checks in the approval transaction (docs/certificates.md, benchmark).
+ALTER TABLE elicense.certificate DROP CONSTRAINT certificate_original_identifier_fkey,
+    DROP CONSTRAINT certificate_previous_identifier_fkey;
+ALTER TABLE elicense.status_history DROP CONSTRAINT status_history_identifier_fkey;
