@@ -2,7 +2,7 @@
 # Cost of the issuing trigger: INSERTs/s into an approval table WITH
 # elicense.issue_from_trigger vs the same table WITHOUT it, in the same run,
 # and the floor between them: the same table with a trigger that makes the
-# same writes with no validation (bench/issue_trigger_floor.sql).
+# same writes with no validation (bench/fixtures/issue_trigger_floor.sql).
 #   pg_virtualenv -v 15 bash bench/issue_trigger.sh [seconds per run, default 15]
 # Two measurements:
 #   1. pgbench, 1 client, one approved row per transaction (what an approval
@@ -21,7 +21,7 @@ psql -X -q -v ON_ERROR_STOP=1 -v cert_prefix=B -d "$db" -f "$(dirname "$0")/../t
 # The same table without the trigger (LIKE copies no triggers).
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "ALTER TABLE approval RENAME TO approval_issuing" \
   -c "CREATE TABLE approval_plain (LIKE approval_issuing INCLUDING ALL)"
-psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$(dirname "$0")/issue_trigger_floor.sql"
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -f "$(dirname "$0")/fixtures/issue_trigger_floor.sql"
 
 for t in plain floor issuing; do
   cat >"$work/$t.sql" <<SQL

@@ -85,3 +85,16 @@ printf '%-44s %12s %16s\n' "elicense.qr_url, RSA-2048 (DES+RSA+URL)" "${r[qr_url
 printf '%-44s %12s %16s\n' "elicense.qr_png (M, 4 px/module)" "${r[qr_png]}" "$(ratio "${r[qr_png]}" "$base")"
 printf '%-44s %12s %16s\n' "elicense.des_encrypt_hex (DES only)" "${r[des]}" "$(ratio "${r[des]}" "$base")"
 printf '%-44s %12s %16s\n' "pgcrypto encrypt(..., '$baseline') (baseline)" "$base" "1.000"
+
+# Under bench/run the rows also go to bench.result (default database), with
+# pgcrypto as the baseline.
+psql -X -q -v ON_ERROR_STOP=1 -v n="$n" -v cipher="$baseline" \
+  -v url512="${r[qr_url_512]}" -v url2048="${r[qr_url_2048]}" -v png="${r[qr_png]}" -v des="${r[des]}" -v base="$base" <<'EOF2'
+SELECT pg_catalog.to_regclass('bench.result') IS NOT NULL AS has_bench \gset
+\if :has_bench
+INSERT INTO bench.result
+SELECT 'qr', label, :n, :n / rate, rate, CASE WHEN label NOT LIKE 'pgcrypto%' THEN 'pgcrypto encrypt ' || :'cipher' END
+  FROM (VALUES ('pgcrypto encrypt ' || :'cipher', :base::float8), ('qr_url RSA-512', :url512), ('qr_url RSA-2048', :url2048),
+               ('qr_png M 4px', :png), ('des_encrypt_hex', :des)) AS m (label, rate);
+\endif
+EOF2
