@@ -5,12 +5,14 @@
 --   elicense_issuer   approval systems: issue, change, revoke, cancel
 --   elicense_worker   the sync worker: lease outbox rows, record results
 --   elicense_analyst  read-only views; no secrets, no private keys
+--   elicense_consumer department applications using licences: the sharing
+--                     functions of 70_sharing.sql only, no table access
 --------------------------------------------------------------------------------
 DO $roles$
 DECLARE
   r text;
 BEGIN
-  FOREACH r IN ARRAY ARRAY['elicense_admin', 'elicense_issuer', 'elicense_worker', 'elicense_analyst'] LOOP
+  FOREACH r IN ARRAY ARRAY['elicense_admin', 'elicense_issuer', 'elicense_worker', 'elicense_analyst', 'elicense_consumer'] LOOP
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
       EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
     END IF;
