@@ -55,8 +55,11 @@ SQL_PARTS := $(sort $(wildcard extension/sql/parts/*.sql) $(TEMPLATES_PART))
 extension/sql/elicense--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-PARTS_ADDED_IN_0.2.0 =
-extension/sql/elicense--0.1.0--0.2.0.sql: extension/sql/updates/0.1.0--0.2.0.sql $(PARTS_ADDED_IN_0.2.0)
+# Parts every update script runs again, after the changes: they are
+# idempotent (roles are cluster-wide and created only if missing).
+PARTS_RERUN_ON_UPDATE = extension/sql/parts/05_roles.sql
+PARTS_ADDED_IN_0.2.0 = extension/sql/parts/70_sharing.sql
+extension/sql/elicense--0.1.0--0.2.0.sql: extension/sql/updates/0.1.0--0.2.0.sql $(PARTS_RERUN_ON_UPDATE) $(PARTS_ADDED_IN_0.2.0)
 	cat $^ > $@
 
 $(TEMPLATES_PART): $(sort $(wildcard extension/templates/*.json))
