@@ -5,12 +5,13 @@
 --   elicense_issuer   approval systems: issue, change, revoke, cancel
 --   elicense_worker   the sync worker: lease outbox rows, record results
 --   elicense_analyst  read-only views; no secrets, no private keys
+--   elicense_preview  the preview server: preview_open and preview_ofd only
 --------------------------------------------------------------------------------
 DO $roles$
 DECLARE
   r text;
 BEGIN
-  FOREACH r IN ARRAY ARRAY['elicense_admin', 'elicense_issuer', 'elicense_worker', 'elicense_analyst'] LOOP
+  FOREACH r IN ARRAY ARRAY['elicense_admin', 'elicense_issuer', 'elicense_worker', 'elicense_analyst', 'elicense_preview'] LOOP
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
       EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
     END IF;
