@@ -113,7 +113,8 @@ json DoubleState::Snapshot() {
 	std::lock_guard<std::mutex> lock(mu_);
 	json licences = json::object();
 	for (const auto &[id, rec] : licences_)
-		licences[id] = {{"processed", rec.processed}, {"assignedCode", rec.assigned_code}, {"certState", rec.state}};
+		licences[id] = {{"processed", rec.processed}, {"assignedCode", rec.assigned_code}, {"certState", rec.state},
+		                {"url", rec.preview_url}};
 	return {{"licences", licences},
 	        {"tokens_issued", tokens_issued_},
 	        {"requests", requests_},

@@ -7,12 +7,14 @@
 --   elicense_analyst  read-only views; no secrets, no private keys
 --   elicense_consumer department applications using licences: the sharing
 --                     functions of 70_sharing.sql only, no table access
+--   elicense_preview  the preview server: preview_open and preview_ofd only
 --------------------------------------------------------------------------------
 DO $roles$
 DECLARE
   r text;
 BEGIN
-  FOREACH r IN ARRAY ARRAY['elicense_admin', 'elicense_issuer', 'elicense_worker', 'elicense_analyst', 'elicense_consumer'] LOOP
+  FOREACH r IN ARRAY ARRAY['elicense_admin', 'elicense_issuer', 'elicense_worker', 'elicense_analyst', 'elicense_consumer',
+                           'elicense_preview'] LOOP
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
       EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
     END IF;

@@ -16,13 +16,17 @@
 -- a shipped row would be dumped and then collide with itself on restore.)
 CREATE TABLE elicense.delivery_config (
     singleton            boolean PRIMARY KEY DEFAULT true CONSTRAINT delivery_config_one_row CHECK (singleton),
-    preview_url_template text NOT NULL DEFAULT 'https://licence-preview.invalid/licence/{identifier}'
-        CONSTRAINT delivery_config_preview_placeholder CHECK (strpos(preview_url_template, '{identifier}') > 0)
+    preview_url_template text NOT NULL DEFAULT 'https://licence-preview.invalid/p/{token}'
+        CONSTRAINT delivery_config_preview_placeholder
+        CHECK (strpos(preview_url_template, '{identifier}') > 0 OR strpos(preview_url_template, '{token}') > 0),
+    preview_token_lifetime interval NOT NULL DEFAULT '5 years'
+        CONSTRAINT delivery_config_preview_lifetime CHECK (preview_token_lifetime >= interval '1 minute')
 );
 COMMENT ON TABLE elicense.delivery_config IS
 'Delivery settings (at most one row; none means defaults); the worker''s own settings are in its config file';
 COMMENT ON COLUMN elicense.delivery_config.preview_url_template IS
-'URL of the watermarked preview sent with the collect step (归集); {identifier} is replaced by the licence identifier';
+'URL of the watermarked preview sent with the collect step (归集): {token} becomes a signed, expiring preview token (elicense.preview_url), {identifier} the licence identifier';
+COMMENT ON COLUMN elicense.delivery_config.preview_token_lifetime IS 'How long a preview URL made for the collect step stays valid';
 SELECT pg_catalog.pg_extension_config_dump('elicense.delivery_config', '');
 REVOKE ALL ON elicense.delivery_config FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.delivery_config TO elicense_admin;
@@ -67,8 +71,9 @@ GRANT SELECT ON elicense.delivery_event, elicense.code_assignment TO elicense_ad
 -- The licence as the worker sends it (keys: worker/src/platform_mapping.hpp).
 -- A status version (revoke, cancel) has no code of its own: the platform
 -- knows the licence by the latest code assigned to any of its versions.
+-- VOLATILE: elicense.preview_url may create the first preview key.
 CREATE FUNCTION elicense._delivery_licence(p_identifier text) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
   SELECT jsonb_build_object(
            'identifier', c.identifier, 'original_identifier', c.original_identifier, 'type_code', c.type_code,
            'licence_number', c.licence_number, 'holder_name', c.holder_name, 'holder_id_type', c.holder_id_type,
@@ -79,8 +84,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                (SELECT v.assigned_code FROM elicense.certificate v
                  WHERE v.original_identifier = c.original_identifier AND v.assigned_code IS NOT NULL
                  ORDER BY v.version DESC LIMIT 1)),
-           'preview_url', replace(coalesce((SELECT preview_url_template FROM elicense.delivery_config),
-                                           'https://licence-preview.invalid/licence/{identifier}'), '{identifier}', c.identifier),
+           'preview_url', elicense.preview_url(c.identifier),
            'reason', (SELECT h.reason FROM elicense.status_history h WHERE h.identifier = c.identifier
                        ORDER BY h.id DESC LIMIT 1))
     FROM elicense.certificate c

@@ -4,6 +4,10 @@
 -- that the result equals a fresh 0.2.0.
 \echo Use "ALTER EXTENSION elicense UPDATE TO '0.2.0'" to load this file. \quit
 
+-- Bodies are checked when the function runs, not here: _delivery_licence
+-- calls elicense.preview_url, which the 0.2.0 parts appended below create.
+SET LOCAL check_function_bodies = false;
+
 -- The issuing transaction queues a version's first delivery step only; the
 -- worker queues each next step with the success of the one before.
 -- Versions queued by 0.1.0 already have all their steps: step_succeeded
@@ -79,3 +83,40 @@ COMMENT ON FUNCTION elicense.step_succeeded(bigint, text, jsonb) IS
 ALTER TABLE elicense.certificate DROP CONSTRAINT certificate_original_identifier_fkey,
     DROP CONSTRAINT certificate_previous_identifier_fkey;
 ALTER TABLE elicense.status_history DROP CONSTRAINT status_history_identifier_fkey;
+
+-- Preview URLs carry a signed, expiring token (59_preview_url.sql).
+ALTER TABLE elicense.delivery_config
+    ALTER COLUMN preview_url_template SET DEFAULT 'https://licence-preview.invalid/p/{token}',
+    DROP CONSTRAINT delivery_config_preview_placeholder,
+    ADD CONSTRAINT delivery_config_preview_placeholder
+        CHECK (strpos(preview_url_template, '{identifier}') > 0 OR strpos(preview_url_template, '{token}') > 0),
+    ADD COLUMN preview_token_lifetime interval NOT NULL DEFAULT '5 years'
+        CONSTRAINT delivery_config_preview_lifetime CHECK (preview_token_lifetime >= interval '1 minute');
+COMMENT ON COLUMN elicense.delivery_config.preview_url_template IS
+'URL of the watermarked preview sent with the collect step (归集): {token} becomes a signed, expiring preview token (elicense.preview_url), {identifier} the licence identifier';
+COMMENT ON COLUMN elicense.delivery_config.preview_token_lifetime IS 'How long a preview URL made for the collect step stays valid';
+
+-- The licence as the worker sends it (keys: worker/src/platform_mapping.hpp).
+-- A status version (revoke, cancel) has no code of its own: the platform
+-- knows the licence by the latest code assigned to any of its versions.
+-- VOLATILE: elicense.preview_url may create the first preview key.
+CREATE OR REPLACE FUNCTION elicense._delivery_licence(p_identifier text) RETURNS jsonb
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT jsonb_build_object(
+           'identifier', c.identifier, 'original_identifier', c.original_identifier, 'type_code', c.type_code,
+           'licence_number', c.licence_number, 'holder_name', c.holder_name, 'holder_id_type', c.holder_id_type,
+           'holder_id', c.holder_id, 'authority', c.authority_name, 'authority_uscc', c.authority_uscc,
+           'issue_date', c.issue_date, 'valid_from', c.valid_from, 'valid_to', c.valid_to,
+           'cert_state', c.status, 'operate_type', c.operate_type, 'items', c.business_data,
+           'assigned_code', coalesce(c.assigned_code,
+               (SELECT v.assigned_code FROM elicense.certificate v
+                 WHERE v.original_identifier = c.original_identifier AND v.assigned_code IS NOT NULL
+                 ORDER BY v.version DESC LIMIT 1)),
+           'preview_url', elicense.preview_url(c.identifier),
+           'reason', (SELECT h.reason FROM elicense.status_history h WHERE h.identifier = c.identifier
+                       ORDER BY h.id DESC LIMIT 1))
+    FROM elicense.certificate c
+   WHERE c.identifier = p_identifier
+$$;
+REVOKE ALL ON FUNCTION elicense._delivery_licence(text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._delivery_licence(text) IS 'Internal: canonical licence JSON the worker maps to the platform''s fields';

@@ -1,0 +1,91 @@
+--------------------------------------------------------------------------------
+-- Preview URLs (issue 9). The collect step (归集) sends the national platform
+-- a link to a watermarked preview, never the file. The link carries a token
+-- (core/include/elicense/preview_token.hpp): licence identifier and expiry,
+-- HMAC-SHA256 with a key that lives only here, admin-only. The preview server
+-- (preview/) holds no secret: it hands tokens to elicense.preview_open.
+--------------------------------------------------------------------------------
+
+CREATE TABLE elicense.preview_key (
+    id         smallint PRIMARY KEY CONSTRAINT preview_key_id_range CHECK (id BETWEEN 1 AND 255),
+    secret     bytea NOT NULL CONSTRAINT preview_key_length CHECK (length(secret) >= 32),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE elicense.preview_key IS
+'HMAC keys of preview tokens; the newest signs, every row verifies (delete a row to invalidate its URLs); admin only';
+-- Dumped: a restored database must still accept the URLs the platform holds.
+-- No row ships (it would collide with itself on restore): the first
+-- preview_url() call makes one.
+SELECT pg_catalog.pg_extension_config_dump('elicense.preview_key', '');
+REVOKE ALL ON elicense.preview_key FROM PUBLIC;
+GRANT SELECT, INSERT, DELETE ON elicense.preview_key TO elicense_admin;
+
+CREATE FUNCTION elicense._preview_token(secret bytea, key_id integer, identifier text, expires_at bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'elicense_preview_token'
+LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION elicense._preview_token_key_id(token text) RETURNS integer
+AS 'MODULE_PATHNAME', 'elicense_preview_token_key_id'
+LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION elicense._preview_token_check(token text, secret bytea, OUT identifier text, OUT expires_at bigint)
+AS 'MODULE_PATHNAME', 'elicense_preview_token_check'
+LANGUAGE C IMMUTABLE STRICT;
+REVOKE ALL ON FUNCTION elicense._preview_token(bytea, integer, text, bigint),
+    elicense._preview_token_key_id(text), elicense._preview_token_check(text, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._preview_token(bytea, integer, text, bigint) IS
+'Internal: preview token for a licence identifier valid until expires_at (Unix seconds)';
+COMMENT ON FUNCTION elicense._preview_token_key_id(text) IS
+'Internal: key id of a well-formed preview token, NULL for anything else';
+COMMENT ON FUNCTION elicense._preview_token_check(text, bytea) IS
+'Internal: identifier and expiry of a token signed with secret; NULLs if it is not';
+
+-- A fresh key: 2 x 122 random bits of gen_random_uuid (pg_strong_random).
+CREATE FUNCTION elicense.rotate_preview_key() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  new_id integer;
+BEGIN
+  LOCK TABLE elicense.preview_key IN SHARE ROW EXCLUSIVE MODE;
+  SELECT coalesce(max(id), 0) + 1 INTO new_id FROM elicense.preview_key;
+  IF new_id > 255 THEN
+    RAISE EXCEPTION 'preview key ids are used up (255)' USING ERRCODE = 'program_limit_exceeded',
+      HINT = 'DELETE old rows of elicense.preview_key (their URLs stop working), then renumber.';
+  END IF;
+  INSERT INTO elicense.preview_key (id, secret)
+  VALUES (new_id, decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'));
+  RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION elicense.rotate_preview_key() IS
+'Adds a new preview key, which signs from now on; URLs signed with older keys stay valid until their row is deleted';
+REVOKE ALL ON FUNCTION elicense.rotate_preview_key() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.rotate_preview_key() TO elicense_admin;
+
+-- The preview URL of a licence version, from delivery_config's template.
+CREATE FUNCTION elicense.preview_url(identifier text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  template text;
+  lifetime interval;
+  k elicense.preview_key;
+  url text;
+BEGIN
+  SELECT d.preview_url_template, d.preview_token_lifetime INTO template, lifetime FROM elicense.delivery_config d;
+  template := coalesce(template, 'https://licence-preview.invalid/p/{token}');
+  lifetime := coalesce(lifetime, interval '5 years');
+  url := replace(template, '{identifier}', preview_url.identifier);
+  IF strpos(url, '{token}') > 0 THEN
+    SELECT * INTO k FROM elicense.preview_key ORDER BY created_at DESC, id DESC LIMIT 1;
+    IF NOT FOUND THEN
+      PERFORM elicense.rotate_preview_key();
+      SELECT * INTO k FROM elicense.preview_key ORDER BY created_at DESC, id DESC LIMIT 1;
+    END IF;
+    url := replace(url, '{token}', elicense._preview_token(k.secret, k.id, preview_url.identifier,
+        least(extract(epoch FROM now() + lifetime)::bigint, 4294967295)));
+  END IF;
+  RETURN url;
+END
+$$;
+COMMENT ON FUNCTION elicense.preview_url(text) IS
+'URL of the watermarked preview of a licence version: delivery_config.preview_url_template with {identifier} and {token} (valid for preview_token_lifetime) filled in';
+REVOKE ALL ON FUNCTION elicense.preview_url(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.preview_url(text) TO elicense_admin, elicense_issuer, elicense_worker;

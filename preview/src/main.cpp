@@ -1,0 +1,116 @@
+// elicense-preview: the watermarked-licence preview server (issue 9).
+//   elicense-preview --config /etc/elicense/preview.json     serve until SIGTERM
+//   elicense-preview --render licence.ofd --output page.png  draw one file, no server
+// Prints "listening on HOST:PORT" once it accepts connections.
+#include "elicense/ofd_package.hpp"
+#include "elicense/ofd_svg.hpp"
+#include "log.hpp"
+#include "png_rasteriser.hpp"
+#include "preview_config.hpp"
+#include "preview_server.hpp"
+#include "preview_store.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <pthread.h>
+#include <thread>
+
+namespace {
+
+namespace core = elicense::core;
+namespace preview = elicense::preview;
+
+std::vector<std::uint8_t> ReadFile(const std::string &path) {
+	std::ifstream in(path, std::ios::binary);
+	if (!in)
+		throw std::runtime_error("cannot read " + path);
+	return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteFile(const std::string &path, const void *data, std::size_t size) {
+	std::ofstream out(path, std::ios::binary);
+	out.write(static_cast<const char *>(data), static_cast<std::streamsize>(size));
+	if (!out)
+		throw std::runtime_error("cannot write " + path);
+}
+
+int RenderOnce(const std::string &ofd, const std::string &png, const std::string &svg, double pixels_per_mm) {
+	core::OfdSvgOptions options;
+	options.pixels_per_mm = pixels_per_mm;
+	std::string page = core::OfdPageToSvg(core::ReadOfdZip(ReadFile(ofd)), options);
+	if (!svg.empty())
+		WriteFile(svg, page.data(), page.size());
+	if (!png.empty()) {
+		std::vector<std::uint8_t> bytes = preview::RasteriseSvg(page);
+		WriteFile(png, bytes.data(), bytes.size());
+	}
+	return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+	try {
+		CLI::App app {"elicense-preview: serves watermarked licence previews for the national platform"};
+		std::string config_path, conninfo, listen, render, output, svg;
+		int port = -1;
+		bool version = false;
+		app.add_flag("--version", version, "print the version and exit");
+		app.add_option("--config", config_path, "JSON config file (see README)");
+		app.add_option("--conninfo", conninfo, "libpq conninfo (overrides the config)");
+		app.add_option("--listen", listen, "address to listen on (overrides the config)");
+		app.add_option("--port", port, "port, 0 for any free one (overrides the config)");
+		app.add_option("--render", render, "draw this OFD file and exit (no server)");
+		app.add_option("--output", output, "PNG written by --render");
+		app.add_option("--svg", svg, "SVG written by --render");
+		CLI11_PARSE(app, argc, argv);
+		if (version) {
+			std::printf("elicense-preview %s\n", ELICENSE_VERSION);
+			return 0;
+		}
+		preview::Config config = preview::LoadConfig(config_path);
+		if (!render.empty())
+			return RenderOnce(render, output, svg, config.pixels_per_mm);
+		if (!conninfo.empty())
+			config.conninfo = conninfo;
+		if (!listen.empty())
+			config.listen = listen;
+		if (port >= 0)
+			config.port = port;
+		preview::CheckConfig(config);
+
+		// Signals go to one thread that stops the server (httplib's stop is
+		// not async-signal-safe); every other thread inherits the mask.
+		sigset_t stop_signals;
+		sigemptyset(&stop_signals);
+		sigaddset(&stop_signals, SIGTERM);
+		sigaddset(&stop_signals, SIGINT);
+		pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+		std::signal(SIGPIPE, SIG_IGN);
+
+		preview::PreviewStore store(config.conninfo, config.threads, std::chrono::milliseconds(config.render_wait_ms + 2000));
+		store.Ping();
+		preview::PreviewServer server(config, store);
+		int bound = server.Bind();
+		std::thread stopper([&] {
+			int sig = 0;
+			sigwait(&stop_signals, &sig);
+			elicense::worker::LogEvent("info", "stopping", {{"signal", sig}});
+			server.Stop();
+		});
+		elicense::worker::LogEvent("info", "start", {{"listen", config.listen}, {"port", bound}});
+		std::printf("listening on %s:%d\n", config.listen.c_str(), bound);
+		std::fflush(stdout);
+		server.Listen();
+		pthread_kill(stopper.native_handle(), SIGTERM);  // a stop by other means: release the waiter
+		stopper.join();
+		return 0;
+	} catch (const std::exception &e) {
+		elicense::worker::LogEvent("fatal", "exit", {{"error", e.what()}});
+		return 1;
+	}
+}

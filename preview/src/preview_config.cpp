@@ -1,0 +1,93 @@
+#include "preview_config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace elicense::preview {
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+void Take(const json &obj, const char *key, T &out) {
+	if (auto it = obj.find(key); it != obj.end() && !it->is_null()) {
+		try {
+			out = it->get<T>();
+		} catch (const json::exception &) {
+			throw std::runtime_error(std::string("config key ") + key + " has the wrong type");
+		}
+	}
+}
+
+void Range(const char *key, double value, double low, double high) {
+	if (!(value >= low && value <= high))
+		throw std::runtime_error(std::string("config key ") + key + " must be in " + std::to_string(low) + ".." +
+		                         std::to_string(high));
+}
+
+}  // namespace
+
+Config LoadConfig(const std::string &path) {
+	Config c;
+	if (path.empty())
+		return c;
+	std::ifstream in(path, std::ios::binary);
+	if (!in)
+		throw std::runtime_error("cannot read " + path);
+	std::stringstream text;
+	text << in.rdbuf();
+	json doc = json::parse(text.str(), nullptr, false);
+	if (doc.is_discarded() || !doc.is_object())
+		throw std::runtime_error("config file " + path + " is not a JSON object");
+	static const char *kKnown[] = {"conninfo", "listen", "port", "path_prefix", "threads", "max_concurrent_renders",
+	                               "render_wait_ms", "cache_bytes", "pixels_per_mm", "read_timeout_ms",
+	                               "write_timeout_ms", "keep_alive_timeout_ms", "max_request_bytes",
+	                               "retry_after_s", "trust_forwarded_for"};
+	for (auto it = doc.begin(); it != doc.end(); ++it) {
+		bool known = false;
+		for (const char *k : kKnown)
+			known = known || it.key() == k;
+		if (!known)
+			throw std::runtime_error("unknown config key " + it.key());
+	}
+	Take(doc, "conninfo", c.conninfo);
+	Take(doc, "listen", c.listen);
+	Take(doc, "port", c.port);
+	Take(doc, "path_prefix", c.path_prefix);
+	Take(doc, "threads", c.threads);
+	Take(doc, "max_concurrent_renders", c.max_concurrent_renders);
+	Take(doc, "render_wait_ms", c.render_wait_ms);
+	Take(doc, "cache_bytes", c.cache_bytes);
+	Take(doc, "pixels_per_mm", c.pixels_per_mm);
+	Take(doc, "read_timeout_ms", c.read_timeout_ms);
+	Take(doc, "write_timeout_ms", c.write_timeout_ms);
+	Take(doc, "keep_alive_timeout_ms", c.keep_alive_timeout_ms);
+	Take(doc, "max_request_bytes", c.max_request_bytes);
+	Take(doc, "retry_after_s", c.retry_after_s);
+	Take(doc, "trust_forwarded_for", c.trust_forwarded_for);
+	CheckConfig(c);
+	return c;
+}
+
+void CheckConfig(const Config &c) {
+	Range("port", c.port, 0, 65535);
+	Range("threads", c.threads, 1, 256);
+	Range("max_concurrent_renders", c.max_concurrent_renders, 1, 64);
+	Range("render_wait_ms", c.render_wait_ms, 0, 60000);
+	Range("cache_bytes", static_cast<double>(c.cache_bytes), 0, 16.0 * (1u << 30));
+	Range("pixels_per_mm", c.pixels_per_mm, 1, 20);
+	Range("read_timeout_ms", c.read_timeout_ms, 1, 600000);
+	Range("write_timeout_ms", c.write_timeout_ms, 1, 600000);
+	Range("keep_alive_timeout_ms", c.keep_alive_timeout_ms, 1, 600000);
+	Range("max_request_bytes", static_cast<double>(c.max_request_bytes), 0, 1 << 20);
+	Range("retry_after_s", c.retry_after_s, 1, 3600);
+	if (c.path_prefix.size() < 2 || c.path_prefix.front() != '/' || c.path_prefix.back() != '/' ||
+	    c.path_prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-") !=
+	        std::string::npos)
+		throw std::runtime_error("config key path_prefix must look like /p/ (letters, digits, / _ -)");
+}
+
+}  // namespace elicense::preview

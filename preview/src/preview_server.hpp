@@ -1,0 +1,55 @@
+// The preview HTTP server (cpp-httplib): GET <path_prefix><token> is the only
+// route that shows anything, plus GET /healthz for probes. There is no
+// route, mount point or parameter that returns the OFD file: the server
+// fetches the watermarked file from the database into memory, draws it and
+// answers with HTML (the picture inline). Every request is logged as one
+// JSON line (log.hpp of the worker): time, client, token fingerprint (never
+// the token), version, code, status, cache hit, milliseconds.
+#pragma once
+
+#include "preview_config.hpp"
+#include "preview_store.hpp"
+#include "render_cache.hpp"
+#include "render_gate.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+namespace httplib {
+class Server;
+}
+
+namespace elicense::preview {
+
+class PreviewServer {
+public:
+	PreviewServer(const Config &config, PreviewStore &store);
+	~PreviewServer();
+
+	// Binds (port 0: any free port); returns the port. Throws on failure.
+	int Bind();
+	// Serves until Stop().
+	void Listen();
+	void Stop();
+
+	// The page for one token, as the route answers it (exposed for tests).
+	struct Answer {
+		int code = 500;
+		std::string body;
+		std::string status;      // of the version, for the log
+		bool cache_hit = false;
+		int retry_after_s = 0;   // set with 503
+	};
+	Answer Handle(const std::string &token, const std::string &client, std::string &identifier, int &version);
+
+private:
+	Config config_;
+	PreviewStore &store_;
+	RenderCache cache_;
+	RenderGate gate_;
+	std::unique_ptr<httplib::Server> http_;
+	std::atomic<long long> renders_ {0};
+};
+
+}  // namespace elicense::preview

@@ -1,0 +1,60 @@
+// The preview server's view of the database: elicense.preview_open and
+// elicense.preview_ofd, nothing else (the role elicense_preview can do no
+// more). A fixed pool of connections, one per HTTP thread at most; a broken
+// connection is reset on its next use.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace elicense::preview {
+
+// The database could not answer (down, timeout, statement failed).
+class StoreError : public std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
+
+struct PreviewState {
+	int code = 404;            // 200, 404 (not our token), 410 (token expired)
+	std::string identifier;    // of the version (empty for 404)
+	int version = 0;
+	std::string status;        // valid, superseded, revoked, withdrawn, cancelled, expired, suspended, other,
+	                           // not_ready, token_expired, unknown
+	std::string content_hash;  // set when valid: key of the rendered page
+};
+
+class PreviewStore {
+public:
+	// `wait`: how long a call waits for a free connection, and the
+	// statement_timeout of each connection.
+	PreviewStore(std::string conninfo, int connections, std::chrono::milliseconds wait);
+	~PreviewStore();
+
+	// Checks that the database answers and has the functions (throws StoreError).
+	void Ping();
+	PreviewState Open(const std::string &token, const std::string &client);
+	// The watermarked OFD file of a valid version (throws StoreError if the
+	// token does not open one).
+	std::vector<std::uint8_t> WatermarkedOfd(const std::string &token);
+
+private:
+	class Lease;
+	PGconn *Acquire();
+	void Release(PGconn *conn);
+
+	std::string conninfo_;
+	std::chrono::milliseconds wait_;
+	std::mutex mu_;
+	std::condition_variable cv_;
+	std::vector<PGconn *> idle_;  // nullptr: not connected yet
+};
+
+}  // namespace elicense::preview
