@@ -76,6 +76,9 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 	http.set_keep_alive_timeout(std::max(1, config_.keep_alive_timeout_ms / 1000));
 	http.set_keep_alive_max_count(100);
 	http.set_payload_max_length(config_.max_request_bytes);
+	// httplib writes headers and body separately: without TCP_NODELAY a small
+	// answer waits ~40 ms for the client's delayed ACK (Nagle).
+	http.set_tcp_nodelay(true);
 	http.set_default_headers({{"Cache-Control", "no-store, private"},
 	                          {"X-Content-Type-Options", "nosniff"},
 	                          {"Content-Security-Policy", kContentSecurityPolicy},
@@ -94,7 +97,16 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 			res.set_header("Retry-After", std::to_string(answer.retry_after_s));
 		if (!answer.status.empty())
 			res.set_header("X-Licence-Status", answer.status);
-		res.set_content(answer.body, "text/html; charset=utf-8");
+		if (answer.page) {
+			RenderCache::Png page = answer.page;  // the provider keeps the page alive while it is sent
+			res.set_content_provider(page->size(), "text/html; charset=utf-8",
+			                         [page](std::size_t offset, std::size_t length, httplib::DataSink &sink) {
+				                         std::size_t n = std::min(length, page->size() - offset);
+				                         return sink.write(reinterpret_cast<const char *>(page->data()) + offset, n);
+			                         });
+		} else {
+			res.set_content(answer.body, "text/html; charset=utf-8");
+		}
 		long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
 		worker::LogEvent("info", "access",
 		                 {{"client", client}, {"token", Fingerprint(token)}, {"identifier", identifier},
@@ -178,7 +190,7 @@ PreviewServer::Answer PreviewServer::Handle(const std::string &token, const std:
 			}
 		}
 		answer.code = 200;
-		answer.body.assign(page->begin(), page->end());
+		answer.page = std::move(page);
 		return answer;
 	} catch (const StoreError &e) {
 		worker::LogEvent("error", "database", {{"error", e.what()}});
