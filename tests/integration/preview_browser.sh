@@ -3,7 +3,7 @@
 # the platform double with the preview URL template pointing at a running
 # elicense-preview (logged in as a member of elicense_preview, no other
 # rights); the URL the double received in the collect step (归集) is opened
-# in headless Chromium, and the screenshot shows the holder's name and the
+# in headless Chromium, and the screenshot of the sealed licence shows the holder's name and the
 # platform watermark (tesseract OCR) and a QR code that zbarimg decodes to
 # the licence's stored QR URL. Then: a tampered token is 404 and leaves no
 # row in elicense.preview_access, an expired token is 410, revoked, changed
@@ -42,6 +42,13 @@ start_preview() {  # NAME [extra JSON config lines]
   [ "$preview" != "http://" ] || fail "the preview server did not start: $(cat "$out/$name.log")"
 }
 start_preview preview
+# The authority seals its files: the preview draws sealed (SM2) files too.
+bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
+sql -v key="$(cat "$out/seal/seal-key.pem")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
+    -v png="$(od -An -v -tx1 "$out/seal/seal.png" | tr -d ' \n')" <<'SQL'
+INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
+VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
+SQL
 sql -c "UPDATE elicense.delivery_config SET preview_url_template = '$preview/p/{token}'"
 
 # Licences valid today (issue_licences' ones have expired by now: they show

@@ -4,7 +4,7 @@
 -- and superseded versions, with one access row per genuine token only.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(41);
+SELECT plan(43);
 
 CREATE FUNCTION pg_temp.w032(changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT '{"name": "李四", "gender": "男", "id_number": "350102199001011238", "category": "建筑电工",
@@ -79,7 +79,7 @@ SELECT is((SELECT to_timestamp(('x' || encode(substring(decode(translate(pg_temp
           (now() + interval '1 day')::date, 'token lifetime follows preview_token_lifetime');
 
 -- preview_open / preview_ofd.
-CREATE TEMP TABLE tok AS SELECT pg_temp.token_of(url) AS token FROM url;
+CREATE TEMP TABLE tok AS SELECT pg_temp.token_of(elicense.preview_url(id)) AS token FROM lic;
 SELECT results_eq($$SELECT code, status FROM pg_temp.open((SELECT token FROM tok))$$,
                   $$VALUES (200, 'not_ready')$$, 'no QR code yet: not_ready');
 UPDATE elicense.certificate SET qr_url = 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?ID=AB&k=x&certype=11100000000013338W032&province=350000';
@@ -87,8 +87,11 @@ SELECT results_eq($$SELECT code, status FROM pg_temp.open((SELECT token FROM tok
                   $$VALUES (200, 'valid')$$, 'valid token, valid licence');
 SELECT matches((SELECT content_hash FROM pg_temp.open((SELECT token FROM tok))), '^[0-9a-f]{64}$', 'a valid page has a content hash');
 SELECT is((SELECT content_hash FROM pg_temp.open((SELECT token FROM tok))),
-          (SELECT content_hash FROM pg_temp.open((SELECT pg_temp.token_of(elicense.preview_url(id)) FROM lic))),
+          (SELECT content_hash FROM pg_temp.open((SELECT elicense._preview_token(k.secret, k.id, lic.id, 4000000000)
+                                                    FROM elicense.preview_key k, lic))),
           'the hash is of the page, not of the token');
+SELECT is((SELECT pg_temp.token_of(elicense.preview_url(id)) FROM lic), (SELECT token FROM tok),
+          'a version always gets the same URL (the confirm step compares it)');
 SELECT is((SELECT substring(pg_temp.ofd((SELECT token FROM tok)) FROM 1 FOR 2)), '\x504b'::bytea, 'preview_ofd returns a ZIP (OFD)');
 SELECT ok(position(convert_to('仅供全国工程质量安全监管信息平台信息公开使用', 'UTF8') IN pg_temp.ofd((SELECT token FROM tok))) > 0,
           'the file preview_ofd returns carries the platform watermark');
@@ -115,6 +118,8 @@ SELECT is((SELECT count(*) FROM elicense.preview_access WHERE code = 410), 1::bi
 -- Another key signs from now on; tokens of the first stay valid until it is deleted.
 SELECT is(elicense.rotate_preview_key(), 2, 'rotate_preview_key adds key 2');
 SELECT results_eq($$SELECT code FROM pg_temp.open((SELECT token FROM tok))$$, $$VALUES (200)$$, 'a key-1 token still opens');
+SELECT is((SELECT pg_temp.token_of(elicense.preview_url(id)) FROM lic), (SELECT token FROM tok),
+          'rotation does not change the URL of an existing version');
 DELETE FROM elicense.preview_key WHERE id = 1;
 SELECT results_eq($$SELECT code FROM pg_temp.open((SELECT token FROM tok))$$, $$VALUES (404)$$, 'deleting key 1 invalidates its tokens');
 UPDATE tok SET token = (SELECT pg_temp.token_of(elicense.preview_url(id)) FROM lic);

@@ -56,16 +56,22 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense.rotate_preview_key() IS
-'Adds a new preview key, which signs from now on; URLs signed with older keys stay valid until their row is deleted';
+'Adds a new preview key, which signs the URLs of versions created from now on; URLs signed with older keys stay valid until their row is deleted';
 REVOKE ALL ON FUNCTION elicense.rotate_preview_key() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.rotate_preview_key() TO elicense_admin;
 
 -- The preview URL of a licence version, from delivery_config's template.
+-- The same version always gets the same URL (the worker's confirm step
+-- compares the URL the platform holds with this one, and a replayed collect
+-- step must send the same link): the expiry counts from the version's
+-- creation, and the key is the newest one made before the version (else
+-- the oldest), so a later key rotation does not change existing URLs.
 CREATE FUNCTION elicense.preview_url(identifier text) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   template text;
   lifetime interval;
+  anchor timestamptz;
   k elicense.preview_key;
   url text;
 BEGIN
@@ -74,18 +80,24 @@ BEGIN
   lifetime := coalesce(lifetime, interval '5 years');
   url := replace(template, '{identifier}', preview_url.identifier);
   IF strpos(url, '{token}') > 0 THEN
-    SELECT * INTO k FROM elicense.preview_key ORDER BY created_at DESC, id DESC LIMIT 1;
+    SELECT c.created_at INTO anchor FROM elicense.certificate c WHERE c.identifier = preview_url.identifier;
     IF NOT FOUND THEN
+      RAISE EXCEPTION 'no licence with identifier "%"', preview_url.identifier USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT EXISTS (SELECT FROM elicense.preview_key) THEN
       PERFORM elicense.rotate_preview_key();
-      SELECT * INTO k FROM elicense.preview_key ORDER BY created_at DESC, id DESC LIMIT 1;
+    END IF;
+    SELECT * INTO k FROM elicense.preview_key p WHERE p.created_at < anchor ORDER BY p.created_at DESC, p.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+      SELECT * INTO k FROM elicense.preview_key p ORDER BY p.created_at, p.id LIMIT 1;
     END IF;
     url := replace(url, '{token}', elicense._preview_token(k.secret, k.id, preview_url.identifier,
-        least(extract(epoch FROM now() + lifetime)::bigint, 4294967295)));
+        least(extract(epoch FROM anchor + lifetime)::bigint, 4294967295)));
   END IF;
   RETURN url;
 END
 $$;
 COMMENT ON FUNCTION elicense.preview_url(text) IS
-'URL of the watermarked preview of a licence version: delivery_config.preview_url_template with {identifier} and {token} (valid for preview_token_lifetime) filled in';
+'URL of the watermarked preview of a licence version: delivery_config.preview_url_template with {identifier} and {token} (valid for preview_token_lifetime from the version''s creation) filled in; the same for every call';
 REVOKE ALL ON FUNCTION elicense.preview_url(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.preview_url(text) TO elicense_admin, elicense_issuer, elicense_worker;
