@@ -7,6 +7,8 @@
 
 #include "elicense/error.hpp"
 
+#include "base64.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/decoder.h>
 #include <openssl/err.h>
@@ -230,22 +232,6 @@ int HexValue(char c) noexcept {
 	return -1;
 }
 
-constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int Base64Value(char c) noexcept {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 std::string Quoted(std::string_view field) {
 	return "\"" + std::string(field) + "\"";
 }
@@ -387,28 +373,7 @@ std::string HexDecode(std::string_view hex, std::string_view field) {
 }
 
 std::string Base64Encode(std::string_view bytes) {
-	std::string out;
-	out.reserve((bytes.size() + 2) / 3 * 4);
-	std::size_t i = 0;
-	for (; i + 3 <= bytes.size(); i += 3) {
-		unsigned v = static_cast<unsigned char>(bytes[i]) << 16 | static_cast<unsigned char>(bytes[i + 1]) << 8 |
-		             static_cast<unsigned char>(bytes[i + 2]);
-		out.push_back(kBase64Alphabet[v >> 18 & 63]);
-		out.push_back(kBase64Alphabet[v >> 12 & 63]);
-		out.push_back(kBase64Alphabet[v >> 6 & 63]);
-		out.push_back(kBase64Alphabet[v & 63]);
-	}
-	std::size_t rest = bytes.size() - i;
-	if (rest > 0) {
-		unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-		if (rest == 2)
-			v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-		out.push_back(kBase64Alphabet[v >> 18 & 63]);
-		out.push_back(kBase64Alphabet[v >> 12 & 63]);
-		out.push_back(rest == 2 ? kBase64Alphabet[v >> 6 & 63] : '=');
-		out.push_back('=');
-	}
-	return out;
+	return EncodeBase64(reinterpret_cast<const std::uint8_t *>(bytes.data()), bytes.size(), Base64Alphabet::kStandard);
 }
 
 // Strict standard base64 (RFC 4648 §4): padding required, line breaks and
@@ -426,7 +391,7 @@ std::string Base64Decode(std::string_view text, std::string_view field) {
 			symbols.push_back(c);
 			continue;
 		}
-		if (Base64Value(c) < 0 || pad > 0)
+		if (Base64SymbolValue(c, Base64Alphabet::kStandard) < 0 || pad > 0)
 			Fail(sqlstate::kInvalidTextRepresentation,
 			     "field " + Quoted(field) + " is not base64: character " + std::to_string(i + 1) +
 			         (pad > 0 ? " follows the = padding" : " is not in the base64 alphabet"),
@@ -442,15 +407,17 @@ std::string Base64Decode(std::string_view text, std::string_view field) {
 	// so every byte string has exactly one accepted encoding.
 	std::size_t last = symbols.size() - 1 - pad;
 	unsigned unused_bits = pad == 1 ? 0x03u : pad == 2 ? 0x0Fu : 0u;
-	if (static_cast<unsigned>(Base64Value(symbols[last])) & unused_bits)
+	if (static_cast<unsigned>(Base64SymbolValue(symbols[last], Base64Alphabet::kStandard)) & unused_bits)
 		Fail(sqlstate::kInvalidTextRepresentation,
 		     "field " + Quoted(field) + " is not base64: the bits after the last byte are not zero", {}, hint);
 	std::string out;
 	out.reserve(symbols.size() / 4 * 3);
 	for (std::size_t i = 0; i < symbols.size(); i += 4) {
 		unsigned v = 0;
-		for (std::size_t j = 0; j < 4; ++j)
-			v = v << 6 | static_cast<unsigned>(symbols[i + j] == '=' ? 0 : Base64Value(symbols[i + j]));
+		for (std::size_t j = 0; j < 4; ++j) {
+			int value = symbols[i + j] == '=' ? 0 : Base64SymbolValue(symbols[i + j], Base64Alphabet::kStandard);
+			v = v << 6 | static_cast<unsigned>(value);
+		}
 		out.push_back(static_cast<char>(v >> 16 & 0xFF));
 		if (symbols[i + 2] != '=')
 			out.push_back(static_cast<char>(v >> 8 & 0xFF));

@@ -3,6 +3,8 @@
 
 #include "elicense/error.hpp"
 
+#include "base64.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -177,11 +179,7 @@ bool Verify(EVP_PKEY *key, Algorithm algorithm, const Bytes &data, const Bytes &
 }
 
 std::string Base64Encode(const Bytes &data) {
-	std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-	int length = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(out.data()), data.data(),
-	                             static_cast<int>(data.size()));
-	out.resize(static_cast<std::size_t>(length));
-	return out;
+	return EncodeBase64(data.data(), data.size(), Base64Alphabet::kStandard);
 }
 
 Bytes Base64Decode(std::string_view text) {

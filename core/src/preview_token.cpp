@@ -5,6 +5,8 @@
 
 #include "elicense/error.hpp"
 
+#include "base64.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -44,42 +46,10 @@ bool Mac(const Bytes &key, const std::uint8_t *data, std::size_t size, std::arra
 	       len == out.size();
 }
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int AlphabetIndex(char c) {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 }  // namespace
 
 std::string Base64UrlEncode(const Bytes &data) {
-	std::string out;
-	out.reserve((data.size() * 4 + 2) / 3);
-	std::size_t i = 0;
-	for (; i + 3 <= data.size(); i += 3) {
-		std::uint32_t v = std::uint32_t {data[i]} << 16 | std::uint32_t {data[i + 1]} << 8 | data[i + 2];
-		for (int shift : {18, 12, 6, 0})
-			out.push_back(kAlphabet[(v >> shift) & 63]);
-	}
-	std::size_t rest = data.size() - i;
-	if (rest) {
-		std::uint32_t v = std::uint32_t {data[i]} << 16 | (rest == 2 ? std::uint32_t {data[i + 1]} << 8 : 0);
-		out.push_back(kAlphabet[(v >> 18) & 63]);
-		out.push_back(kAlphabet[(v >> 12) & 63]);
-		if (rest == 2)
-			out.push_back(kAlphabet[(v >> 6) & 63]);
-	}
-	return out;
+	return EncodeBase64(data.data(), data.size(), Base64Alphabet::kUrl);
 }
 
 std::optional<Bytes> Base64UrlDecode(std::string_view text) {
@@ -90,7 +60,7 @@ std::optional<Bytes> Base64UrlDecode(std::string_view text) {
 	std::uint32_t acc = 0;
 	int bits = 0;
 	for (char c : text) {
-		int v = AlphabetIndex(c);
+		int v = Base64SymbolValue(c, Base64Alphabet::kUrl);
 		if (v < 0)
 			return std::nullopt;
 		acc = (acc << 6) | static_cast<std::uint32_t>(v);
