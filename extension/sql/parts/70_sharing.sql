@@ -357,6 +357,17 @@ BEGIN
 END
 $$;
 
+-- The by-holder functions: the holder asked for must be the code's own.
+CREATE FUNCTION elicense._require_code_holder(x elicense._usage_context, holder_id text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF holder_id IS DISTINCT FROM x.holder_id THEN
+    RAISE EXCEPTION 'usage code % was made for another holder', x.code_id USING ERRCODE = 'insufficient_privilege',
+      HINT = 'A usage code opens the licences of the one holder it was made for.';
+  END IF;
+END
+$$;
+
 --------------------------------------------------------------------------------
 -- What a department sees of a licence version
 --------------------------------------------------------------------------------
@@ -474,8 +485,6 @@ DECLARE
   max_minutes integer;
   code text;
   code_id bigint;
-  st text;
-  msg text;
 BEGIN
   BEGIN
     x := elicense._grant_context(scenario);
@@ -520,8 +529,7 @@ BEGIN
             now() + make_interval(mins => valid_minutes))
     RETURNING id INTO code_id;
   EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', st, 'message', msg));
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
   PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'usage_code_id', code_id, 'rows_returned', 1));
@@ -539,8 +547,6 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
   a jsonb := '{"function": "usage_code_info"}';
   x elicense._usage_context;
-  st text;
-  msg text;
 BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
@@ -550,8 +556,7 @@ BEGIN
       PERFORM elicense._raise_refusal(x);
     END IF;
   EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', st, 'message', msg));
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
   valid := x.expires_at > now();
@@ -575,8 +580,6 @@ DECLARE
   a jsonb := jsonb_build_object('function', 'licence_info', 'identifier', identifier);
   x elicense._usage_context;
   c elicense.certificate;
-  st text;
-  msg text;
 BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
@@ -584,8 +587,7 @@ BEGIN
     PERFORM elicense._raise_refusal(x);
     c := elicense._licence_for_code(x, identifier);
   EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', st, 'message', msg));
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
   PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1));
@@ -602,25 +604,19 @@ DECLARE
   a jsonb := jsonb_build_object('function', 'licence_info_by_holder', 'holder_id', holder_id);
   x elicense._usage_context;
   n integer;
-  st text;
-  msg text;
 BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
     a := a || elicense._audit_of(x);
     PERFORM elicense._raise_refusal(x);
-    IF holder_id IS DISTINCT FROM x.holder_id THEN
-      RAISE EXCEPTION 'usage code % was made for another holder', x.code_id USING ERRCODE = 'insufficient_privilege',
-        HINT = 'A usage code opens the licences of the one holder it was made for.';
-    END IF;
+    PERFORM elicense._require_code_holder(x, holder_id);
     RETURN QUERY
       SELECT s.* FROM elicense.certificate c, LATERAL elicense._share(c, x.may_see_id_numbers, true) s
        WHERE c.holder_id = x.holder_id AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types)
        ORDER BY c.type_code, c.identifier;
     GET DIAGNOSTICS n = ROW_COUNT;
   EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', st, 'message', msg));
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
   PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', n));
@@ -638,8 +634,6 @@ DECLARE
   c elicense.certificate;
   until date;
   file bytea;
-  st text;
-  msg text;
 BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
@@ -649,8 +643,7 @@ BEGIN
     until := current_date + x.copy_valid_days;
     file := elicense._render_copy(c.identifier, x.purpose, until, NOT x.may_see_id_numbers);
   EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', st, 'message', msg));
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
   PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1,
@@ -672,17 +665,12 @@ DECLARE
   types text[];
   files bytea[] := '{}';
   until date;
-  st text;
-  msg text;
 BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
     a := a || elicense._audit_of(x);
     PERFORM elicense._raise_refusal(x);
-    IF holder_id IS DISTINCT FROM x.holder_id THEN
-      RAISE EXCEPTION 'usage code % was made for another holder', x.code_id USING ERRCODE = 'insufficient_privilege',
-        HINT = 'A usage code opens the licences of the one holder it was made for.';
-    END IF;
+    PERFORM elicense._require_code_holder(x, holder_id);
     SELECT coalesce(array_agg(c.identifier::text ORDER BY c.type_code, c.identifier), '{}'),
            coalesce(array_agg(c.type_code ORDER BY c.type_code, c.identifier), '{}')
       INTO ids, types
@@ -693,8 +681,7 @@ BEGIN
       files := files || elicense._render_copy(ids[i], x.purpose, until, NOT x.may_see_id_numbers);
     END LOOP;
   EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', st, 'message', msg));
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
   a := a || jsonb_build_object('holder_id', x.holder_id);
@@ -730,8 +717,6 @@ DECLARE
   q text := 'SELECT s.* FROM elicense.certificate c, LATERAL elicense._share(c, $1, false) s
               WHERE c.superseded_at IS NULL AND c.type_code = ANY ($2)';
   n integer;
-  st text;
-  msg text;
 BEGIN
   BEGIN
     x := elicense._grant_context(scenario);
@@ -763,8 +748,7 @@ BEGIN
                                  issued_from, issued_to, after_identifier, page_size;
     GET DIAGNOSTICS n = ROW_COUNT;
   EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', st, 'message', msg));
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
   PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', n));
@@ -786,8 +770,6 @@ DECLARE
   cur elicense.certificate;
   sig record;
   cert text := '';
-  st text;
-  msg text;
 BEGIN
   BEGIN
     x := elicense._grant_context(scenario);
@@ -847,8 +829,7 @@ BEGIN
         ELSE format('certState %s', cur.status) END;
     END IF;
   EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', st, 'message', msg));
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
   PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1, 'message', verdict,
@@ -896,7 +877,8 @@ BEGIN
   FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
             WHERE p.pronamespace OPERATOR(pg_catalog.=) 'elicense'::regnamespace
               AND p.proname OPERATOR(pg_catalog.=) ANY (ARRAY['_caller_roles', '_audit_of', '_grant_context',
-                  '_code_context', '_raise_refusal', '_share', '_licence_for_code', '_mask_any_holder']) LOOP
+                  '_code_context', '_raise_refusal', '_require_code_holder', '_share', '_licence_for_code',
+                  '_mask_any_holder']) LOOP
     EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
   END LOOP;
   FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
