@@ -65,14 +65,44 @@ $$;
 COMMENT ON FUNCTION elicense.licence_face_fields(elicense.certificate) IS
 'Face values of a certificate version, keyed as the face template of its type names them';
 
+-- The file of certificate row c as given (the sharing copies pass a row with
+-- the holder's ID masked): its type's face template and QR code, sealed when
+-- elicense.seal_key has the authority's seal. DocID and date come from the
+-- version, so an unsealed version renders to the same bytes every time (an
+-- SM2 seal is randomised: keep the original you store).
+CREATE FUNCTION elicense._render_version_ofd(c elicense.certificate, watermark boolean, purpose text, valid_until text)
+RETURNS bytea
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  tpl jsonb;
+  file bytea;
+  seal elicense.seal_key;
+BEGIN
+  SELECT t.template INTO tpl FROM elicense.ofd_template t WHERE t.type_code = c.type_code;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no face template for licence type %', c.type_code USING ERRCODE = 'undefined_object',
+      HINT = 'An elicense_admin inserts one into elicense.ofd_template.';
+  END IF;
+  file := elicense.render_licence_ofd(tpl, elicense.licence_face_fields(c), elicense.qr_png(c.qr_url), watermark,
+                                      purpose, valid_until, md5(c.identifier), c.issue_date::text);
+  SELECT * INTO seal FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc;
+  IF FOUND THEN
+    file := elicense._seal_ofd(file, seal.private_key_pem, seal.certificate_pem, seal.seal_png, seal.seal_name,
+                               (tpl #>> '{seal,x}')::float8, (tpl #>> '{seal,y}')::float8, (tpl #>> '{seal,size}')::float8);
+  END IF;
+  RETURN file;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._render_version_ofd(elicense.certificate, boolean, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._render_version_ofd(elicense.certificate, boolean, text, text) IS
+'Internal: OFD file of a certificate row with its type''s face template and QR code, sealed when the authority has a seal';
+
 CREATE FUNCTION elicense.render_certificate_ofd(identifier text, watermark boolean DEFAULT true,
     purpose text DEFAULT '', valid_until text DEFAULT '') RETURNS bytea
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   c elicense.certificate;
-  tpl jsonb;
   file bytea;
-  seal elicense.seal_key;
 BEGIN
   SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = render_certificate_ofd.identifier;
   IF NOT FOUND THEN
@@ -82,20 +112,7 @@ BEGIN
     RAISE EXCEPTION 'licence % has no QR code yet', identifier USING ERRCODE = 'object_not_in_prerequisite_state',
       HINT = 'The sync worker stores the QR URL once the national platform has assigned a code (赋码).';
   END IF;
-  SELECT t.template INTO tpl FROM elicense.ofd_template t WHERE t.type_code = c.type_code;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'no face template for licence type %', c.type_code USING ERRCODE = 'undefined_object',
-      HINT = 'An elicense_admin inserts one into elicense.ofd_template.';
-  END IF;
-  -- DocID and date come from the version, so an unsealed version renders to the
-  -- same bytes every time (an SM2 seal is randomised: keep the original you store).
-  file := elicense.render_licence_ofd(tpl, elicense.licence_face_fields(c), elicense.qr_png(c.qr_url), watermark,
-                                      purpose, valid_until, md5(c.identifier), c.issue_date::text);
-  SELECT * INTO seal FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc;
-  IF FOUND THEN
-    file := elicense._seal_ofd(file, seal.private_key_pem, seal.certificate_pem, seal.seal_png, seal.seal_name,
-                               (tpl #>> '{seal,x}')::float8, (tpl #>> '{seal,y}')::float8, (tpl #>> '{seal,size}')::float8);
-  END IF;
+  file := elicense._render_version_ofd(c, watermark, purpose, valid_until);
   IF NOT watermark AND purpose = '' THEN  -- the original: remember its digest
     UPDATE elicense.certificate x SET file_sha256 = encode(sha256(file), 'hex')
      WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM encode(sha256(file), 'hex');

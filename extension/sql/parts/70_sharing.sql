@@ -415,9 +415,6 @@ CREATE FUNCTION elicense._render_copy(identifier text, purpose text, valid_until
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   c elicense.certificate;
-  tpl jsonb;
-  file bytea;
-  seal elicense.seal_key;
 BEGIN
   SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = _render_copy.identifier;
   IF c.qr_url IS NULL THEN
@@ -427,18 +424,7 @@ BEGIN
   IF mask_id THEN
     c.holder_id := elicense.mask_holder_id(c.holder_id_type, c.holder_id);
   END IF;
-  SELECT t.template INTO tpl FROM elicense.ofd_template t WHERE t.type_code = c.type_code;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'no face template for licence type %', c.type_code USING ERRCODE = 'undefined_object';
-  END IF;
-  file := elicense.render_licence_ofd(tpl, elicense.licence_face_fields(c), elicense.qr_png(c.qr_url), false,
-                                      purpose, to_char(valid_until, 'YYYY-MM-DD'), md5(c.identifier), c.issue_date::text);
-  SELECT * INTO seal FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc;
-  IF FOUND THEN
-    file := elicense._seal_ofd(file, seal.private_key_pem, seal.certificate_pem, seal.seal_png, seal.seal_name,
-                               (tpl #>> '{seal,x}')::float8, (tpl #>> '{seal,y}')::float8, (tpl #>> '{seal,size}')::float8);
-  END IF;
-  RETURN file;
+  RETURN elicense._render_version_ofd(c, false, purpose, to_char(valid_until, 'YYYY-MM-DD'));
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._render_copy(text, text, date, boolean) FROM PUBLIC;
