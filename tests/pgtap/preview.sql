@@ -129,7 +129,7 @@ SELECT elicense.revoke(id, '违法违规', 'issuer') FROM lic;
 SELECT results_eq($$SELECT code, status, content_hash FROM pg_temp.open((SELECT token FROM tok))$$,
                   $$VALUES (200, 'revoked', NULL::text)$$, 'revoked: status, no hash');
 SELECT throws_ok($$SELECT pg_temp.ofd((SELECT token FROM tok))$$, '42501', NULL, 'no file of a revoked licence');
-SELECT throws_ok($$UPDATE elicense.preview_access SET client = 'x'$$, '42501', NULL, 'preview_access is append-only');
+SELECT throws_ok($$UPDATE elicense.preview_access SET client = 'x'$$, '42501', 'elicense.preview_access is append-only: UPDATE is not allowed', 'preview_access is append-only');
 
 SELECT * FROM finish();
 ROLLBACK;

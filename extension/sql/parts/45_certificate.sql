@@ -145,21 +145,23 @@ COMMENT ON COLUMN elicense.status_history.at IS 'When (transaction time)';
 COMMENT ON INDEX elicense.status_history_original IS 'Timeline of one licence';
 COMMENT ON INDEX elicense.status_history_at IS 'Time-range scans over the whole history';
 
+-- Keeps a table append-only (status_history, and in 0.2.0 usage_audit and
+-- preview_access): the error names the table, the trigger's argument is the HINT.
 CREATE FUNCTION elicense.reject_history_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  RAISE EXCEPTION 'elicense.status_history is append-only: % is not allowed', TG_OP
-    USING ERRCODE = 'insufficient_privilege',
-          HINT = 'Record a new status change with elicense.change, revoke or cancel instead.';
+  RAISE EXCEPTION 'elicense.% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+    USING ERRCODE = 'insufficient_privilege', HINT = TG_ARGV[0];
 END
 $$;
 REVOKE ALL ON FUNCTION elicense.reject_history_change() FROM PUBLIC;
-COMMENT ON FUNCTION elicense.reject_history_change() IS 'Trigger function keeping elicense.status_history append-only';
+COMMENT ON FUNCTION elicense.reject_history_change() IS
+'Trigger function keeping a table append-only; its argument is the HINT of the error';
 
 CREATE TRIGGER status_history_append_only BEFORE UPDATE OR DELETE ON elicense.status_history
-    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change();
+    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('Record a new status change with elicense.change, revoke or cancel instead.');
 CREATE TRIGGER status_history_no_truncate BEFORE TRUNCATE ON elicense.status_history
-    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('Record a new status change with elicense.change, revoke or cancel instead.');
 COMMENT ON TRIGGER status_history_append_only ON elicense.status_history IS 'Rejects UPDATE and DELETE';
 COMMENT ON TRIGGER status_history_no_truncate ON elicense.status_history IS 'Rejects TRUNCATE';
 

@@ -20,7 +20,7 @@ COMMENT ON TABLE elicense.preview_access IS
 'Every preview opened with a genuine token: time, version, client, HTTP code, status shown. Append-only. Tokens that are not ours (garbage, tampered) are logged by the preview server only, so random traffic cannot grow this table';
 SELECT pg_catalog.pg_extension_config_dump('elicense.preview_access', '');
 CREATE TRIGGER preview_access_append_only BEFORE UPDATE OR DELETE ON elicense.preview_access
-    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change();
+    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('The preview access log is evidence; it is never changed.');
 REVOKE ALL ON elicense.preview_access FROM PUBLIC;
 GRANT SELECT ON elicense.preview_access TO elicense_admin;
 

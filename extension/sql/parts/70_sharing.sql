@@ -151,18 +151,10 @@ COMMENT ON INDEX elicense.usage_audit_identifier IS 'Who used a licence';
 COMMENT ON INDEX elicense.usage_audit_holder IS 'Who used a holder''s licences';
 COMMENT ON INDEX elicense.usage_audit_file IS 'Copies handed out, by file digest (verification)';
 
-CREATE FUNCTION elicense._reject_audit_change() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  RAISE EXCEPTION 'elicense.% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
-    USING ERRCODE = 'insufficient_privilege', HINT = 'The usage audit is evidence; it is never changed.';
-END
-$$;
-REVOKE ALL ON FUNCTION elicense._reject_audit_change() FROM PUBLIC;
 CREATE TRIGGER usage_audit_append_only BEFORE UPDATE OR DELETE ON elicense.usage_audit
-    FOR EACH ROW EXECUTE FUNCTION elicense._reject_audit_change();
+    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('The usage audit is evidence; it is never changed.');
 CREATE TRIGGER usage_audit_no_truncate BEFORE TRUNCATE ON elicense.usage_audit
-    FOR EACH STATEMENT EXECUTE FUNCTION elicense._reject_audit_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('The usage audit is evidence; it is never changed.');
 
 -- Writes one audit row (run by the audit writer, or by _record as fallback).
 CREATE FUNCTION elicense._audit_insert(r jsonb) RETURNS bigint

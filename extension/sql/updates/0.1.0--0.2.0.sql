@@ -177,3 +177,23 @@ BEGIN
   RETURN file;
 END
 $$;
+
+-- One append-only trigger function for every evidence table, naming the table.
+CREATE OR REPLACE FUNCTION elicense.reject_history_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RAISE EXCEPTION 'elicense.% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+    USING ERRCODE = 'insufficient_privilege', HINT = TG_ARGV[0];
+END
+$$;
+REVOKE ALL ON FUNCTION elicense.reject_history_change() FROM PUBLIC;
+COMMENT ON FUNCTION elicense.reject_history_change() IS
+'Trigger function keeping a table append-only; its argument is the HINT of the error';
+DROP TRIGGER status_history_append_only ON elicense.status_history;
+DROP TRIGGER status_history_no_truncate ON elicense.status_history;
+CREATE TRIGGER status_history_append_only BEFORE UPDATE OR DELETE ON elicense.status_history
+    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('Record a new status change with elicense.change, revoke or cancel instead.');
+CREATE TRIGGER status_history_no_truncate BEFORE TRUNCATE ON elicense.status_history
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('Record a new status change with elicense.change, revoke or cancel instead.');
+COMMENT ON TRIGGER status_history_append_only ON elicense.status_history IS 'Rejects UPDATE and DELETE';
+COMMENT ON TRIGGER status_history_no_truncate ON elicense.status_history IS 'Rejects TRUNCATE';
