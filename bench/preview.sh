@@ -17,14 +17,7 @@ setup_database
 seconds=${PREVIEW_BENCH_SECONDS:-10}
 licences=${PREVIEW_BENCH_LICENCES:-50}
 
-psql -X -q -d "$db" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'elicense_preview_test') THEN
-    CREATE ROLE elicense_preview_test LOGIN IN ROLE elicense_preview;
-  END IF;
-END $$;
-ALTER ROLE elicense_preview_test PASSWORD :'pw';
-SQL
+create_preview_login
 
 # Licences valid today with their QR URL as the worker would store it (the
 # platform is not part of this benchmark), and a few revoked ones.
@@ -48,20 +41,14 @@ sql -c "SELECT elicense.preview_url(identifier) FROM elicense.certificate
          WHERE superseded_at IS NOT NULL" >"$out/revoked.paths"
 echo /healthz >"$out/healthz.paths"
 
-start_preview() {  # NAME CACHE-BYTES
-  printf '{"threads": 8, "max_concurrent_renders": 2, "render_wait_ms": 30000, "cache_bytes": %s}\n' "$2" >"$out/$1.json"
-  "$bin/elicense-preview" --config "$out/$1.json" --conninfo "dbname=$db user=elicense_preview_test" --port 0 \
-    >"$out/$1.out" 2>"$out/$1.log" &
-  pids+=($!)
-  for _ in $(seq 100); do grep -q "listening on" "$out/$1.out" 2>/dev/null && break; sleep 0.05; done
-  server="http://$(sed -n 's/^listening on //p' "$out/$1.out")"
-  [ "$server" != "http://" ] || fail "the preview server did not start: $(cat "$out/$1.log")"
+preview_config() {  # CACHE-BYTES
+  printf '{"threads": 8, "max_concurrent_renders": 2, "render_wait_ms": 30000, "cache_bytes": %s}' "$1"
 }
 
 printf '\n%-44s %10s %10s %10s %10s %8s\n' "preview ($(nproc) cores)" "requests" "req/s" "p50 ms" "p99 ms" "non-2xx"
 measure() {  # LABEL PATHS CONNECTIONS [BASELINE]
   local label=$1 paths=$2 connections=$3 baseline=${4:-}
-  PREVIEW_PATHS=$paths wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/preview_wrk.lua "$server" \
+  PREVIEW_PATHS=$paths wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/preview_wrk.lua "$preview" \
     >"$out/wrk.txt" 2>&1 || fail "wrk: $(tail -3 "$out/wrk.txt")"
   read -r _ requests secs rps p50 p99 non2xx errors <<<"$(grep '^RESULT' "$out/wrk.txt")"
   printf '%-44s %10s %10s %10s %10s %8s\n' "$label" "$requests" "$rps" "$p50" "$p99" "$((non2xx + errors))"
@@ -71,15 +58,15 @@ measure() {  # LABEL PATHS CONNECTIONS [BASELINE]
   fi
 }
 
-start_preview cached $((512 << 20))
+start_preview cached "$(preview_config $((512 << 20)))"
 measure "baseline: GET /healthz (HTTP only)" "$out/healthz.paths" 8
 measure "baseline: status page (HTTP + preview_open)" "$out/revoked.paths" 8
 # Warm the cache: one request per licence.
-while read -r p; do curl -s -o /dev/null "$server$p"; done <"$out/valid.paths"
+while read -r p; do curl -s -o /dev/null "$preview$p"; done <"$out/valid.paths"
 measure "previews from cache ($licences licences)" "$out/valid.paths" 8 "baseline: status page (HTTP + preview_open)"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
-start_preview cold 0
+start_preview cold "$(preview_config 0)"
 measure "cold renders (cache off, 2 render slots)" "$out/valid.paths" 2 "baseline: status page (HTTP + preview_open)"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 [ "$(sql -c "SELECT count(*) FROM elicense.preview_access")" -gt 0 ] || fail "no access rows were written"

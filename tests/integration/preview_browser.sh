@@ -18,30 +18,9 @@ start_double
 write_config 8 5
 
 # The service's login role: a member of elicense_preview and nothing else.
-psql -X -q -d "$db" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'elicense_preview_test') THEN
-    CREATE ROLE elicense_preview_test LOGIN IN ROLE elicense_preview;
-  END IF;
-END $$;
-ALTER ROLE elicense_preview_test PASSWORD :'pw';
-SQL
+create_preview_login
 
-start_preview() {  # NAME [extra JSON config lines]
-  local name=$1
-  shift
-  printf '{"threads": 4, "max_concurrent_renders": 2, "render_wait_ms": 3000 %s}\n' "$*" >"$out/$name.json"
-  "$bin/elicense-preview" --config "$out/$name.json" --conninfo "dbname=$db user=elicense_preview_test" --port 0 \
-    >"$out/$name.out" 2>"$out/$name.log" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    grep -q "listening on" "$out/$name.out" 2>/dev/null && break
-    sleep 0.05
-  done
-  preview="http://$(sed -n 's/^listening on //p' "$out/$name.out")"
-  [ "$preview" != "http://" ] || fail "the preview server did not start: $(cat "$out/$name.log")"
-}
-start_preview preview
+start_preview preview '{"threads": 4, "max_concurrent_renders": 2, "render_wait_ms": 3000}'
 # The authority seals its files: the preview draws sealed (SM2) files too.
 bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
 sql -v key="$(cat "$out/seal/seal-key.pem")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
@@ -203,7 +182,7 @@ grep -q '"code":404' "$out/preview.log" || fail "the server log has no 404 line"
 
 # Bounded: one render at a time, no waiting: concurrent cold pages get 503 + Retry-After.
 main=$preview
-start_preview gated ', "max_concurrent_renders": 1, "render_wait_ms": 0'
+start_preview gated '{"threads": 4, "max_concurrent_renders": 1, "render_wait_ms": 0}'
 mapfile -t ids < <(sql -c "SELECT identifier FROM elicense.certificate WHERE superseded_at IS NULL AND status = '01'
                             AND qr_url IS NOT NULL AND (valid_to IS NULL OR valid_to >= current_date)")
 curls=()

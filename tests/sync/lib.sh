@@ -45,17 +45,48 @@ SQL
   chmod 600 "$out/client_secret"
 }
 
+# Waits for a server we started to print "listening on host:port"; sets
+# listening to its http://host:port, or fails naming WHAT and its log.
+wait_listening() {  # OUT-FILE LOG-FILE WHAT
+  for _ in $(seq 100); do
+    grep -q "listening on" "$1" 2>/dev/null && break
+    sleep 0.05
+  done
+  listening="http://$(sed -n 's/^listening on //p' "$1")"
+  [ "$listening" != "http://" ] || fail "$3 did not start: $(cat "$2")"
+}
+
 # Starts the double; sets double_url.
 start_double() {  # [extra args]
   "$bin/elicense-platform-double" --client-id elicense-test --client-secret-file "$out/client_secret" \
     --province-public-key "$out/province.pub" "$@" >"$out/double.out" 2>"$out/double.err" &
   pids+=($!)
-  for _ in $(seq 100); do
-    grep -q "listening on" "$out/double.out" 2>/dev/null && break
-    sleep 0.05
-  done
-  double_url="http://$(sed -n 's/^listening on //p' "$out/double.out")"
-  [ "$double_url" != "http://" ] || fail "the double did not start: $(cat "$out/double.err")"
+  wait_listening "$out/double.out" "$out/double.err" "the double"
+  double_url=$listening
+}
+
+# The preview server's login role: a member of elicense_preview and nothing
+# else, with the cluster's password (pg_virtualenv sets PGPASSWORD).
+create_preview_login() {
+  psql -X -q -d "$db" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'elicense_preview_test') THEN
+    CREATE ROLE elicense_preview_test LOGIN IN ROLE elicense_preview;
+  END IF;
+END $$;
+ALTER ROLE elicense_preview_test PASSWORD :'pw';
+SQL
+}
+
+# Starts elicense-preview with the JSON config given, as that login role, on
+# a free port; sets preview to its http://host:port.
+start_preview() {  # NAME CONFIG-JSON
+  printf '%s\n' "$2" >"$out/$1.json"
+  "$bin/elicense-preview" --config "$out/$1.json" --conninfo "dbname=$db user=elicense_preview_test" --port 0 \
+    >"$out/$1.out" 2>"$out/$1.log" &
+  pids+=($!)
+  wait_listening "$out/$1.out" "$out/$1.log" "the preview server"
+  preview=$listening
 }
 
 faults() { curl -fsS -X POST --data "$1" "$double_url/_admin/faults" >/dev/null; }
