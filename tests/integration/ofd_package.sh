@@ -43,7 +43,7 @@ for f in w050 w032 w050-unsigned; do
     count=$((count + 1))
   done < <(find "$dir" -name '*.xml' -print0)
   echo "$f: unzip -t ok, $count XML parts well-formed, all elements ofd:"
-  decoded=$(zbarimg --raw -q "$dir/Doc_0/Res/qr.png" 2>/dev/null)
+  decoded=$("$(dirname "$0")/../support/decode_qr" "$dir/Doc_0/Res/qr.png" 2>/dev/null)
   [ "$decoded" = "$url" ] || fail "$f: QR decodes to '$decoded'"
   echo "$f: QR image in the package decodes to the licence URL"
 done

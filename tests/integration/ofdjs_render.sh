@@ -81,7 +81,7 @@ check() {  # check NAME SEAL-REPORT HOLDER [MORE TEXT THE PAGE MUST SHOW...]
     [[ $text == *"$more"* ]] || fail "$name: the page does not show $more"
   done
   local decoded
-  decoded=$(zbarimg --raw -q "$out/$name.png" 2>/dev/null) || fail "$name: no QR code in the screenshot"
+  decoded=$("$root/tests/support/decode_qr" "$out/$name.png" 2>/dev/null) || fail "$name: no QR code in the screenshot"
   [ "$decoded" = "$url" ] || fail "$name: the QR in the screenshot decodes to '$decoded'"
   echo "$name: ofd.js rendered it ($seals); page shows $holder and the watermark; QR in $out/$name.png decodes to the URL"
 }

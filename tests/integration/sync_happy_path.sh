@@ -57,7 +57,7 @@ for type in W050 W032; do
     || fail "$type: the platform copy has no watermark"
   unzip -p "$out/$type-platform-copy.ofd" Doc_0/Pages/Page_0/Content.xml | grep -q "$(sql -c "SELECT holder_name FROM elicense.certificate WHERE identifier = '$id'")" \
     || fail "$type: the face does not show the holder"
-  [ "$(zbarimg --raw -q "$out/$type-qr.png" 2>/dev/null)" = "$(sql -c "SELECT qr_url FROM elicense.certificate WHERE identifier = '$id'")" ] \
+  [ "$("$root/tests/support/decode_qr" "$out/$type-qr.png" 2>/dev/null)" = "$(sql -c "SELECT qr_url FROM elicense.certificate WHERE identifier = '$id'")" ] \
     || fail "$type: the QR image does not decode to the stored URL"
 done
 
