@@ -2,22 +2,39 @@
 # elicense end to end, inside a throwaway cluster (run by demo/run):
 # approval tables whose triggers issue licences of both types, the sync worker
 # delivering them to the national-platform test double (with a few injected
-# 503s), a progress bar, the analysts' summary, and the licence files.
+# 503s), a progress bar, the analysts' summary, the licence files, the
+# preview links the collect step sent (served by elicense-preview), and a
+# department using one licence under a grant (用证), with its audit.
+# Every step checks what it shows and fails the script if it is wrong.
 source "$(dirname "$0")/../tests/sync/lib.sh"
+[ -x "$bin/elicense-preview" ] || fail "build elicense-preview first (cmake)"
 files=$out/files
 mkdir -p "$files"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "A database with CREATE EXTENSION elicense, the province's keys, the platform double and the worker"
+step "A database with CREATE EXTENSION elicense, the province's keys, a seal, the platform double, the preview server and the worker"
 setup_database
+# The authority's seal (a throw-away SM2 key and certificate): every file is sealed.
+bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
+sql -v key="$(cat "$out/seal/seal-key.pem")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
+    -v png="$(od -An -v -tx1 "$out/seal/seal.png" | tr -d ' \n')" <<'SQL'
+INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
+VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
+SQL
 start_double
 faults '{"latency_ms": 2, "rate_5xx": 0.03}'
+# The preview server, logged in as a member of elicense_preview only; the
+# collect step sends the platform links to it (set before the worker starts).
+create_preview_login
+start_preview demo-preview '{"threads": 4, "max_concurrent_renders": 2}'
+sql -c "UPDATE elicense.delivery_config SET preview_url_template = '$preview/p/{token}'"
 write_config 16 10
 start_worker demo-worker
 worker=${pids[-1]}
-echo "platform double on $double_url; worker log: $out/demo-worker.log"
+echo "platform double on $double_url; preview server on $preview; logs in $out"
 
 step "Approval tables with the issuing trigger (what an approval system adds)"
+sql -f "$root/demo/holder_ids.sql"
 sql <<'SQL'
 CREATE TABLE company_approval (
   id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', company text, uscc text, boss text, address text,
@@ -44,11 +61,11 @@ echo "company_approval (安全生产许可证, W050) and worker_approval (特种
 step "Approving 150 companies and 150 workers, then changing one licence and revoking another"
 sql <<'SQL'
 INSERT INTO company_approval (status, company, uscc, boss, address, cert_no, valid_from, valid_to, decided, clerk)
-SELECT 'approved', '福建示范建设工程有限公司' || g, '91350100M000100Y43', '张' || g, '福州市鼓楼区五四路' || g || '号',
+SELECT 'approved', '福建示范建设工程有限公司' || g, demo_uscc(g), '张' || g, '福州市鼓楼区五四路' || g || '号',
        '(闽)JZ安许证字[2025]' || lpad(g::text, 6, '0'), '2025-03-01', '2028-02-28', '2025-03-01', '审批员甲'
 FROM generate_series(1, 150) g;
 INSERT INTO worker_approval (status, person, sex, idno, work, cert_no, valid_from, valid_to, decided, clerk)
-SELECT 'approved', '王' || g, CASE WHEN g % 3 = 0 THEN '女' ELSE '男' END, '11010519491231002X', '建筑架子工',
+SELECT 'approved', '王' || g, CASE WHEN g % 3 = 0 THEN '女' ELSE '男' END, demo_resident_id(g), '建筑架子工',
        '闽A' || lpad(g::text, 10, '0'), '2025-05-01', '2029-04-30', '2025-05-01', '审批员乙'
 FROM generate_series(1, 150) g;
 SELECT elicense.change(identifier, '{"address": "福州市台江区江滨路1号"}', '单位地址变更', '审批员甲')
@@ -71,7 +88,7 @@ done
 echo
 
 step "What analysts see"
-psql -X -d "$db" -c "SET ROLE elicense_analyst" \
+psql -X -q -d "$db" -c "SET ROLE elicense_analyst" \
   -c "SELECT type_code, month, issued, valid_now, revoked_or_withdrawn, delivered, electronic_rate FROM elicense.analyst_issuance_monthly ORDER BY 1" \
   -c "SELECT outcome, count(*) AS attempts, round(avg(duration_ms)) AS avg_ms FROM elicense.analyst_delivery_attempts GROUP BY 1 ORDER BY 1" \
   -c "SELECT right(original_identifier, 22) AS licence, version, from_status, to_status, operate_type, reason FROM elicense.analyst_status_timeline WHERE original_identifier IN (SELECT original_identifier FROM elicense.analyst_status_timeline GROUP BY 1 HAVING count(*) > 1) ORDER BY 1, at"
@@ -94,4 +111,116 @@ echo "QR URL of one licence: $(sql -c "SELECT qr_url FROM elicense.certificate W
 
 kill -TERM "$worker"
 wait "$worker" || true
-step "Done: every licence delivered, $(sql -c "SELECT count(*) FROM elicense.code_assignment") codes assigned; files in $files"
+
+step "Preview links the collect step sent to the platform (elicense-preview)"
+double_state >"$out/double_state.json"
+url_of() {  # IDENTIFIER: the preview URL the platform double received in the collect step
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["licences"][sys.argv[2]]["url"])' "$out/double_state.json" "$1"
+}
+open_preview() {  # URL NAME: fetches the page, prints its HTTP status and licence status, keeps headers and page
+  curl -sS -D "$out/$2.headers" -o "$out/$2.html" "$1" || fail "curl $1"
+  http=$(head -n1 "$out/$2.headers" | tr -d '\r')
+  status=$(sed -n 's/^X-Licence-Status: *//Ip' "$out/$2.headers" | tr -d '\r')
+  echo "GET $preview/p/<token of $(right22 "$3")>: $http, X-Licence-Status: $status"
+}
+right22() { printf '%s' "${1: -22}"; }
+shown=$(sql -c "SELECT identifier FROM elicense.certificate WHERE licence_number = '(闽)JZ安许证字[2025]000002'")
+name=W050-$(sql -c "SELECT sequence FROM elicense.certificate WHERE identifier = '$shown'")
+url=$(url_of "$shown")
+[[ $url == "$preview/p/"* ]] || fail "the collect step sent '$url', not a link to the preview server $preview"
+echo "the collect step of $shown sent the platform:"
+echo "  ${url:0:60}…  (${#url} characters: a signed, expiring token)"
+open_preview "$url" preview-valid "$shown"
+[[ $http == *" 200 "* && $status == valid ]] || fail "the preview of a valid licence: $http, status '$status'"
+# The page is HTML with the licence drawn on the server as an inline PNG.
+sed -n 's/.*src="data:image\/png;base64,\([^"]*\)".*/\1/p' "$out/preview-valid.html" | base64 -d >"$files/$name-preview.png"
+size=$(python3 -c 'import struct, sys; d = open(sys.argv[1], "rb").read(24); assert d[:8] == b"\x89PNG\r\n\x1a\n"; print("%dx%d" % struct.unpack(">II", d[16:24]))' \
+       "$files/$name-preview.png") || fail "the preview page holds no PNG"
+[ "$("$root/tests/support/decode_qr" "$files/$name-preview.png" 2>/dev/null || true)" = \
+  "$(sql -c "SELECT qr_url FROM elicense.certificate WHERE identifier = '$shown'")" ] || fail "the QR in the preview picture is not the licence's QR URL"
+echo "  page picture $size px -> $files/$name-preview.png; its QR decodes to the licence's QR URL"
+revoked=$(sql -c "SELECT identifier FROM elicense.certificate WHERE licence_number = '闽A0000000002' AND version = 1")
+open_preview "$(url_of "$revoked")" preview-revoked "$revoked"
+[[ $http == *" 200 "* && $status == revoked ]] || fail "the preview of the revoked licence: $http, status '$status'"
+! grep -q '<img' "$out/preview-revoked.html" || fail "the revoked licence's preview shows a picture"
+echo "  the page says: $(sed -n 's/.*<p id="status"[^>]*>\([^<]*\)<br>.*/\1/p' "$out/preview-revoked.html") (no picture)"
+echo "elicense.preview_access (admin):"
+psql -X -d "$db" -c "SELECT to_char(at, 'HH24:MI:SS') AS at, right(identifier, 22) AS licence, version, client, code, status
+                       FROM elicense.preview_access ORDER BY id"
+[ "$(sql -c "SELECT string_agg(status, ' ' ORDER BY id) FROM elicense.preview_access")" = "valid revoked" ] \
+  || fail "preview_access does not hold the two pages opened"
+
+step "A department uses one company's licence (用证): scenario, grant, usage code, data, file, verification"
+holder=$(sql -c "SELECT holder_id FROM elicense.certificate WHERE identifier = '$shown'")
+other=$(sql -c "SELECT identifier FROM elicense.certificate WHERE licence_number = '(闽)JZ安许证字[2025]000003'")
+worker_id=$(sql -c "SELECT holder_id FROM elicense.certificate WHERE licence_number = '闽A0000000001'")
+# As an admin: the scenario, the department application's roles (its login
+# has the cluster's password), a grant for W050 licences only.
+sql -v pw="$PGPASSWORD" <<'SQL'
+INSERT INTO elicense.usage_scenario (code, name, purpose, type_codes, copy_valid_days, max_code_minutes)
+VALUES ('bidding', '招投标资格审查', '招投标资格审查', '{11100000000013338W050,11100000000013338W032}', 30, 30);
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dept_market') THEN CREATE ROLE dept_market NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'market_app') THEN
+    CREATE ROLE market_app LOGIN IN ROLE elicense_consumer, dept_market;
+  END IF;
+END $$;
+ALTER ROLE market_app PASSWORD :'pw';
+INSERT INTO elicense.usage_grant (grantee, department, scenario, type_codes, valid_to)
+VALUES ('dept_market', '福州市市场监督管理局', 'bidding', '{11100000000013338W050}', now() + interval '1 year');
+SQL
+echo "admin: scenario 'bidding' (招投标资格审查), login role market_app (elicense_consumer, dept_market), grant: dept_market may use W050"
+# From here on, connected as market_app (the functions know the caller by session_user).
+app() { psql -X -q -v ON_ERROR_STOP=1 -U market_app -d "$db" "$@"; }
+[ "$(app -At -c "SELECT session_user")" = market_app ] || fail "not connected as market_app"
+ctx='{"applicant": "张2", "business_id": "ZB-2026-0042", "step": "资格审查", "office": "鼓楼区政务服务中心", "department": "福州市市场监督管理局", "officer": "王五"}'
+code=$(app -At -c "SELECT elicense.create_usage_code('bidding', '$holder', '{11100000000013338W050}', '$ctx')")
+[[ $code == UC* ]] || fail "create_usage_code returned '$code'"
+echo "market_app: create_usage_code('bidding', '$holder', W050, context) -> ${code:0:12}…"
+app -c "SELECT valid, scenario, department, holder_id, licence_types, context ->> 'business_id' AS business_id, context ->> 'officer' AS officer
+          FROM elicense.usage_code_info('$code')"
+app -c "SELECT right(identifier, 22) AS licence, version, licence_number, holder_name, effective_status
+          FROM elicense.licence_info_by_holder('$code', '$holder')" | tee "$out/by_holder.txt"
+grep -qF "$(right22 "$shown")" "$out/by_holder.txt" || fail "licence_info_by_holder does not return the holder's licence"
+app -c "SELECT licence_number, valid_to, business_data ->> 'principal' AS principal, business_data ->> 'address' AS address
+          FROM elicense.licence_info('$code', '$shown')"
+app -At -c "SELECT encode(elicense.licence_file('$code', '$shown'), 'base64')" | base64 -d >"$files/$name-copy-bidding.ofd"
+note=$(unzip -p "$files/$name-copy-bidding.ofd" Doc_0/Pages/Page_0/Annotation.xml | grep -o '用途：[^<]*') \
+  || fail "the file copy has no purpose note"
+unzip -l "$files/$name-copy-bidding.ofd" | grep -q 'Doc_0/Signs/Sign_0/SignedValue.dat' || fail "the file copy is not sealed"
+echo "licence_file -> $files/$name-copy-bidding.ofd: note \"$note\", sealed"
+# The file goes in as hex read by psql itself (a command-line argument is capped at 128 KiB).
+verdict=$(app -At -F ' ' <<SQL
+\\set f \`od -An -v -tx1 '$files/$name-copy-bidding.ofd' | tr -d ' \\n'\`
+SELECT verdict, signature_status, copy_valid_until FROM elicense.licence_verify('bidding', decode(:'f', 'hex'));
+SQL
+)
+echo "licence_verify(that copy): $verdict"
+[[ $verdict == "valid ok "* ]] || fail "the copy does not verify as valid with a good seal: $verdict"
+refuse() {  # WHAT SQL: the call must fail with 42501; prints its SQLSTATE and message
+  local got
+  if got=$(app -At -v VERBOSITY=verbose -c "$2" 2>&1); then fail "$1 was not refused: $got"; fi
+  got=$(head -n1 <<<"$got")
+  [[ $got == "ERROR:  42501: "* ]] || fail "$1: $got"
+  echo "refused, $1: ${got#ERROR:  }"
+}
+refuse "another holder's licence" "SELECT licence_number FROM elicense.licence_info('$code', '$other')"
+refuse "a W032 licence (outside the grant)" "SELECT elicense.create_usage_code('bidding', '$worker_id', '{11100000000013338W032}', '$ctx')"
+# As an admin: elicense.analyst_usage_audit, the analysts' masked view of it,
+# is not readable by elicense_analyst in 0.2.0 (it calls _mask_any_holder,
+# which only the owner may execute).
+echo "elicense.usage_audit (as elicense_admin; every call, refusals included):"
+psql -X -q -d "$db" -c "SET ROLE elicense_admin" \
+  -c "SELECT id, db_user, grantee, function, right(identifier, 22) AS licence, holder_id, result, sqlstate,
+             rows_returned AS rows, recorded_by
+        FROM elicense.usage_audit ORDER BY id"
+# The audit holds each call in order, the code's check said valid, the
+# holder had exactly one licence.
+[ "$(sql -c "SELECT string_agg(function || ':' || result, ' ' ORDER BY id) FROM elicense.usage_audit")" = \
+  "create_usage_code:ok usage_code_info:ok licence_info_by_holder:ok licence_info:ok licence_file:ok licence_verify:ok licence_info:refused create_usage_code:refused" ] \
+  || fail "the audit does not hold the reads and the refusals: $(sql -c "SELECT string_agg(function || ':' || result, ' ' ORDER BY id) FROM elicense.usage_audit")"
+[ "$(sql -c "SELECT count(*) FROM elicense.usage_audit WHERE (function = 'usage_code_info' AND message = 'valid')
+                OR (function = 'licence_info_by_holder' AND rows_returned = 1)")" = 2 ] \
+  || fail "usage_code_info did not say valid, or the holder has more or less than one licence"
+
+step "Done: every licence delivered, $(sql -c "SELECT count(*) FROM elicense.code_assignment") codes assigned, previews served, one licence used by a department ($(sql -c "SELECT count(*) FROM elicense.usage_audit") audit rows); files in $files"

@@ -2,24 +2,49 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 namespace elicense::preview {
 namespace {
 
 using nlohmann::json;
 
+// Takes a key's value if present, of the key's own JSON type only: nlohmann
+// would turn true into 1, cut 80.5 to 80, wrap 4294967297 to 1 and convert
+// an out-of-range float with undefined behaviour (found by
+// tests/fuzz/preview_config_fuzz.cpp, which checks that every value loads as
+// written).
 template <typename T>
 void Take(const json &obj, const char *key, T &out) {
-	if (auto it = obj.find(key); it != obj.end() && !it->is_null()) {
-		try {
-			out = it->get<T>();
-		} catch (const json::exception &) {
-			throw std::runtime_error(std::string("config key ") + key + " has the wrong type");
-		}
+	auto it = obj.find(key);
+	if (it == obj.end() || it->is_null())
+		return;
+	bool fits;
+	if constexpr (std::is_same_v<T, bool>) {
+		fits = it->is_boolean();
+	} else if constexpr (std::is_integral_v<T>) {
+		using Limits = std::numeric_limits<T>;
+		if (it->is_number_unsigned())
+			fits = it->get<std::uint64_t>() <= static_cast<std::uint64_t>(Limits::max());
+		else if (it->is_number_integer())  // negative
+			fits = Limits::is_signed && it->get<std::int64_t>() >= static_cast<std::int64_t>(Limits::min());
+		else
+			fits = false;
+		if (!fits && it->is_number())
+			throw std::runtime_error(std::string("config key ") + key + " must be a whole number in range");
+	} else if constexpr (std::is_floating_point_v<T>) {
+		fits = it->is_number();
+	} else {
+		fits = it->is_string();
 	}
+	if (!fits)
+		throw std::runtime_error(std::string("config key ") + key + " has the wrong type");
+	out = it->get<T>();
 }
 
 void Range(const char *key, double value, double low, double high) {
@@ -31,17 +56,21 @@ void Range(const char *key, double value, double low, double high) {
 }  // namespace
 
 Config LoadConfig(const std::string &path) {
-	Config c;
 	if (path.empty())
-		return c;
+		return Config{};
 	std::ifstream in(path, std::ios::binary);
 	if (!in)
 		throw std::runtime_error("cannot read " + path);
 	std::stringstream text;
 	text << in.rdbuf();
-	json doc = json::parse(text.str(), nullptr, false);
+	return ParseConfig(text.str(), path);
+}
+
+Config ParseConfig(const std::string &text, const std::string &source) {
+	Config c;
+	json doc = json::parse(text, nullptr, false);
 	if (doc.is_discarded() || !doc.is_object())
-		throw std::runtime_error("config file " + path + " is not a JSON object");
+		throw std::runtime_error("config file " + source + " is not a JSON object");
 	static const char *kKnown[] = {"conninfo", "listen", "port", "path_prefix", "threads", "max_concurrent_renders",
 	                               "render_wait_ms", "cache_bytes", "pixels_per_mm", "read_timeout_ms",
 	                               "write_timeout_ms", "keep_alive_timeout_ms", "max_request_bytes",

@@ -31,6 +31,11 @@ struct Config {
 // Reads `path` (empty: defaults). Throws std::runtime_error naming the key.
 Config LoadConfig(const std::string &path);
 
+// Parses a config file's text (what LoadConfig does after reading it);
+// `source` names the file in errors. Throws std::runtime_error, and returns
+// only configs that pass CheckConfig.
+Config ParseConfig(const std::string &text, const std::string &source);
+
 // Throws std::runtime_error if a value is out of range.
 void CheckConfig(const Config &config);
 

@@ -203,6 +203,14 @@ TEST(PreviewConfig, RangesAndUnknownKeys) {
 	EXPECT_EQ(loaded.cache_bytes, 1000u);
 	std::ofstream(path) << R"({"threads": "many"})";
 	EXPECT_THROW(LoadConfig(path), std::runtime_error);
+	// Values of another JSON type are refused, not converted (found by
+	// tests/fuzz/preview_config_fuzz.cpp): true is not 1 thread, 4.5 is not
+	// 4, 4294967297 does not wrap to 1, 1e300 is not cast with undefined behaviour.
+	for (const char *text : {R"({"threads": true})", R"({"threads": 4.5})", R"({"threads": 4294967297})",
+	                         R"({"port": 1e300})", R"({"cache_bytes": -1})", R"({"trust_forwarded_for": 1})",
+	                         R"({"pixels_per_mm": "6"})"})
+		EXPECT_THROW(ParseConfig(text, "test"), std::runtime_error) << text;
+	EXPECT_EQ(ParseConfig(R"({"pixels_per_mm": 6, "port": 0})", "test").pixels_per_mm, 6.0);
 }
 
 }  // namespace
