@@ -20,7 +20,7 @@ ROLLBACK;
 \set ON_ERROR_STOP 1
 
 BEGIN;
-SELECT plan(86);
+SELECT plan(88);
 
 SELECT results_eq($$SELECT function, scenario, result, sqlstate, recorded_by, db_user FROM elicense.usage_audit$$,
                   $$VALUES ('licence_search', 'rollback-probe', 'refused', '42704', 'writer', session_user::text COLLATE "default")$$,
@@ -282,6 +282,22 @@ SELECT throws_ok($$TRUNCATE elicense.usage_audit$$, '42501', 'elicense.usage_aud
 SELECT is((SELECT count(*) FROM elicense.analyst_usage_audit WHERE holder_id_masked = '350102********1238'),
           (SELECT count(*) FROM elicense.usage_audit WHERE holder_id = '350102199001011238'), 'analyst_usage_audit masks resident IDs');
 SELECT is((SELECT count(*) FROM elicense.analyst_usage_audit WHERE holder_id_masked LIKE '%19900101%'), 0::bigint, 'analyst_usage_audit shows no full resident ID');
+-- Read as the roles it is for, not as superuser: a view checks EXECUTE on its
+-- functions (here the masking) for the role reading it.
+CREATE FUNCTION pg_temp.count_as(r text, query text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  n bigint;
+BEGIN
+  EXECUTE format('SET LOCAL ROLE %I', r);
+  EXECUTE query INTO n;
+  RESET ROLE;
+  RETURN n;
+END
+$$;
+SELECT is(pg_temp.count_as('elicense_analyst', 'SELECT count(holder_id_masked) FROM elicense.analyst_usage_audit'),
+          (SELECT count(holder_id) FROM elicense.usage_audit), 'an analyst reads analyst_usage_audit');
+SELECT is(pg_temp.count_as('elicense_admin', 'SELECT count(holder_id_masked) FROM elicense.analyst_usage_audit'),
+          (SELECT count(holder_id) FROM elicense.usage_audit), 'an admin reads analyst_usage_audit');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -868,3 +868,5 @@ BEGIN
   END LOOP;
 END
 $revoke$;
+-- A view checks EXECUTE on its functions for the role reading it.
+GRANT EXECUTE ON FUNCTION elicense._mask_any_holder(text) TO elicense_analyst, elicense_admin;
