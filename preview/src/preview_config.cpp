@@ -1,51 +1,18 @@
 #include "preview_config.hpp"
 
+#include "elicense/json_config.hpp"
+
 #include <nlohmann/json.hpp>
 
-#include <cstdint>
 #include <fstream>
-#include <limits>
 #include <sstream>
 #include <stdexcept>
-#include <type_traits>
 
 namespace elicense::preview {
 namespace {
 
+using elicense::core::TakeConfigValue;
 using nlohmann::json;
-
-// Takes a key's value if present, of the key's own JSON type only: nlohmann
-// would turn true into 1, cut 80.5 to 80, wrap 4294967297 to 1 and convert
-// an out-of-range float with undefined behaviour (found by
-// tests/fuzz/preview_config_fuzz.cpp, which checks that every value loads as
-// written).
-template <typename T>
-void Take(const json &obj, const char *key, T &out) {
-	auto it = obj.find(key);
-	if (it == obj.end() || it->is_null())
-		return;
-	bool fits;
-	if constexpr (std::is_same_v<T, bool>) {
-		fits = it->is_boolean();
-	} else if constexpr (std::is_integral_v<T>) {
-		using Limits = std::numeric_limits<T>;
-		if (it->is_number_unsigned())
-			fits = it->get<std::uint64_t>() <= static_cast<std::uint64_t>(Limits::max());
-		else if (it->is_number_integer())  // negative
-			fits = Limits::is_signed && it->get<std::int64_t>() >= static_cast<std::int64_t>(Limits::min());
-		else
-			fits = false;
-		if (!fits && it->is_number())
-			throw std::runtime_error(std::string("config key ") + key + " must be a whole number in range");
-	} else if constexpr (std::is_floating_point_v<T>) {
-		fits = it->is_number();
-	} else {
-		fits = it->is_string();
-	}
-	if (!fits)
-		throw std::runtime_error(std::string("config key ") + key + " has the wrong type");
-	out = it->get<T>();
-}
 
 void Range(const char *key, double value, double low, double high) {
 	if (!(value >= low && value <= high))
@@ -82,21 +49,21 @@ Config ParseConfig(const std::string &text, const std::string &source) {
 		if (!known)
 			throw std::runtime_error("unknown config key " + it.key());
 	}
-	Take(doc, "conninfo", c.conninfo);
-	Take(doc, "listen", c.listen);
-	Take(doc, "port", c.port);
-	Take(doc, "path_prefix", c.path_prefix);
-	Take(doc, "threads", c.threads);
-	Take(doc, "max_concurrent_renders", c.max_concurrent_renders);
-	Take(doc, "render_wait_ms", c.render_wait_ms);
-	Take(doc, "cache_bytes", c.cache_bytes);
-	Take(doc, "pixels_per_mm", c.pixels_per_mm);
-	Take(doc, "read_timeout_ms", c.read_timeout_ms);
-	Take(doc, "write_timeout_ms", c.write_timeout_ms);
-	Take(doc, "keep_alive_timeout_ms", c.keep_alive_timeout_ms);
-	Take(doc, "max_request_bytes", c.max_request_bytes);
-	Take(doc, "retry_after_s", c.retry_after_s);
-	Take(doc, "trust_forwarded_for", c.trust_forwarded_for);
+	TakeConfigValue(doc, "conninfo", c.conninfo);
+	TakeConfigValue(doc, "listen", c.listen);
+	TakeConfigValue(doc, "port", c.port);
+	TakeConfigValue(doc, "path_prefix", c.path_prefix);
+	TakeConfigValue(doc, "threads", c.threads);
+	TakeConfigValue(doc, "max_concurrent_renders", c.max_concurrent_renders);
+	TakeConfigValue(doc, "render_wait_ms", c.render_wait_ms);
+	TakeConfigValue(doc, "cache_bytes", c.cache_bytes);
+	TakeConfigValue(doc, "pixels_per_mm", c.pixels_per_mm);
+	TakeConfigValue(doc, "read_timeout_ms", c.read_timeout_ms);
+	TakeConfigValue(doc, "write_timeout_ms", c.write_timeout_ms);
+	TakeConfigValue(doc, "keep_alive_timeout_ms", c.keep_alive_timeout_ms);
+	TakeConfigValue(doc, "max_request_bytes", c.max_request_bytes);
+	TakeConfigValue(doc, "retry_after_s", c.retry_after_s);
+	TakeConfigValue(doc, "trust_forwarded_for", c.trust_forwarded_for);
 	CheckConfig(c);
 	return c;
 }

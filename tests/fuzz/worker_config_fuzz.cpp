@@ -1,7 +1,10 @@
 // libFuzzer target for the worker's config file parser: any file content
 // either loads or raises std::runtime_error with a message, never crashes,
-// and a loaded config satisfies the invariants LoadConfig promises.
+// and a loaded config satisfies the invariants LoadConfig promises and holds
+// its whole-number keys as written.
 #include "config.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +25,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 		elicense::worker::Config c = elicense::worker::LoadConfig(path);
 		if (c.in_flight < 1 || c.lease_seconds < 5 || c.backoff.max_attempts < 1 || c.worker_id.empty())
 			std::abort();
+		auto doc = nlohmann::json::parse(data, data + size);
+		auto as_written = [&](const char *key, long value) {
+			if (doc.contains(key) && !doc[key].is_null() && doc[key].get<long>() != value)
+				std::abort();
+		};
+		as_written("in_flight", c.in_flight);
+		as_written("lease_seconds", c.lease_seconds);
 	} catch (const std::runtime_error &e) {
 		if (std::string(e.what()).empty())
 			std::abort();

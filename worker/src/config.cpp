@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "elicense/json_config.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
@@ -12,6 +14,7 @@
 namespace elicense::worker {
 namespace {
 
+using elicense::core::TakeConfigValue;
 using nlohmann::json;
 
 std::string Slurp(const std::string &path) {
@@ -21,12 +24,6 @@ std::string Slurp(const std::string &path) {
 	std::stringstream ss;
 	ss << in.rdbuf();
 	return ss.str();
-}
-
-template <typename T>
-void Take(const json &obj, const char *key, T &out) {
-	if (auto it = obj.find(key); it != obj.end() && !it->is_null())
-		out = it->get<T>();
 }
 
 std::string Env(const char *name) {
@@ -56,34 +53,34 @@ Config LoadConfig(const std::string &path) {
 		if (doc.is_discarded() || !doc.is_object())
 			throw std::runtime_error("config file " + path + " is not a JSON object");
 		try {
-			Take(doc, "conninfo", c.conninfo);
-			Take(doc, "worker_id", c.worker_id);
-			Take(doc, "in_flight", c.in_flight);
-			Take(doc, "lease_seconds", c.lease_seconds);
-			Take(doc, "poll_interval_ms", c.poll_interval_ms);
-			Take(doc, "summary_interval_ms", c.summary_interval_ms);
-			Take(doc, "rate_per_s", c.rate_per_s);
-			Take(doc, "burst", c.burst);
+			TakeConfigValue(doc, "conninfo", c.conninfo);
+			TakeConfigValue(doc, "worker_id", c.worker_id);
+			TakeConfigValue(doc, "in_flight", c.in_flight);
+			TakeConfigValue(doc, "lease_seconds", c.lease_seconds);
+			TakeConfigValue(doc, "poll_interval_ms", c.poll_interval_ms);
+			TakeConfigValue(doc, "summary_interval_ms", c.summary_interval_ms);
+			TakeConfigValue(doc, "rate_per_s", c.rate_per_s);
+			TakeConfigValue(doc, "burst", c.burst);
 			if (auto p = doc.find("platform"); p != doc.end()) {
-				Take(*p, "base_url", c.base_url);
-				Take(*p, "backup_url", c.backup_url);
-				Take(*p, "token_url", c.token_url);
-				Take(*p, "client_id", c.client_id);
-				Take(*p, "client_secret_file", secret_file);
-				Take(*p, "request_timeout_ms", c.request_timeout_ms);
-				Take(*p, "connect_timeout_ms", c.connect_timeout_ms);
-				Take(*p, "failures_to_switch", c.failures_to_switch);
-				Take(*p, "probe_interval_ms", c.probe_interval_ms);
-				Take(*p, "paths", c.paths);
+				TakeConfigValue(*p, "base_url", c.base_url);
+				TakeConfigValue(*p, "backup_url", c.backup_url);
+				TakeConfigValue(*p, "token_url", c.token_url);
+				TakeConfigValue(*p, "client_id", c.client_id);
+				TakeConfigValue(*p, "client_secret_file", secret_file);
+				TakeConfigValue(*p, "request_timeout_ms", c.request_timeout_ms);
+				TakeConfigValue(*p, "connect_timeout_ms", c.connect_timeout_ms);
+				TakeConfigValue(*p, "failures_to_switch", c.failures_to_switch);
+				TakeConfigValue(*p, "probe_interval_ms", c.probe_interval_ms);
+				TakeConfigValue(*p, "paths", c.paths);
 				if (p->contains("client_secret"))
 					throw std::runtime_error("put the client secret in a file (platform.client_secret_file) or in "
 					                         "ELICENSE_CLIENT_SECRET, not in the config file");
 			}
 			if (auto b = doc.find("backoff"); b != doc.end()) {
 				long base_ms = c.backoff.base.count(), cap_ms = c.backoff.cap.count();
-				Take(*b, "base_ms", base_ms);
-				Take(*b, "cap_ms", cap_ms);
-				Take(*b, "max_attempts", c.backoff.max_attempts);
+				TakeConfigValue(*b, "base_ms", base_ms);
+				TakeConfigValue(*b, "cap_ms", cap_ms);
+				TakeConfigValue(*b, "max_attempts", c.backoff.max_attempts);
 				c.backoff.base = Millis(base_ms);
 				c.backoff.cap = Millis(cap_ms);
 			}

@@ -1,0 +1,55 @@
+// Config files of the worker and the preview server take each value only in
+// its key's own JSON type (elicense/json_config.hpp).
+#include "config.hpp"
+#include "elicense/json_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <unistd.h>
+
+using elicense::core::TakeConfigValue;
+using nlohmann::json;
+
+TEST(TakeConfigValue, EachTypeOnlyFromItsOwn) {
+	int n = 7;
+	TakeConfigValue(json::parse(R"({})"), "n", n);
+	TakeConfigValue(json::parse(R"({"n": null})"), "n", n);
+	EXPECT_EQ(n, 7) << "absent and null keep the default";
+	TakeConfigValue(json::parse(R"({"n": -3})"), "n", n);
+	EXPECT_EQ(n, -3);
+	for (const char *bad : {R"({"n": true})", R"({"n": 4.5})", R"({"n": "4"})", R"({"n": 4294967297})", R"({"n": 1e300})"})
+		EXPECT_THROW(TakeConfigValue(json::parse(bad), "n", n), std::runtime_error) << bad;
+	unsigned u = 1;
+	EXPECT_THROW(TakeConfigValue(json::parse(R"({"u": -1})"), "u", u), std::runtime_error);
+	double d = 0;
+	TakeConfigValue(json::parse(R"({"d": 2})"), "d", d);
+	EXPECT_EQ(d, 2.0) << "a whole number is a number";
+	EXPECT_THROW(TakeConfigValue(json::parse(R"({"d": "2"})"), "d", d), std::runtime_error);
+	bool b = false;
+	EXPECT_THROW(TakeConfigValue(json::parse(R"({"b": 1})"), "b", b), std::runtime_error);
+	std::string s;
+	EXPECT_THROW(TakeConfigValue(json::parse(R"({"s": 1})"), "s", s), std::runtime_error);
+	std::map<std::string, std::string> m;
+	EXPECT_THROW(TakeConfigValue(json::parse(R"({"m": {"a": 1}})"), "m", m), std::runtime_error);
+	TakeConfigValue(json::parse(R"({"m": {"a": "/x"}})"), "m", m);
+	EXPECT_EQ(m.at("a"), "/x");
+}
+
+TEST(WorkerConfig, RefusesValuesOfAnotherType) {
+	std::string path = "/tmp/elicense_config_values_test_" + std::to_string(getpid()) + ".json";
+	auto load = [&](const char *text) {
+		FILE *f = std::fopen(path.c_str(), "w");
+		std::fputs(text, f);
+		std::fclose(f);
+		return elicense::worker::LoadConfig(path);
+	};
+	EXPECT_EQ(load(R"({"in_flight": 12, "platform": {"request_timeout_ms": 900}})").in_flight, 12);
+	for (const char *bad : {R"({"in_flight": true})", R"({"in_flight": 4.5})", R"({"lease_seconds": 4294967326})",
+	                        R"({"platform": {"paths": {"11100000000013338W050/collect": 3}}})",
+	                        R"({"backoff": {"base_ms": "100"}})"})
+		EXPECT_THROW(load(bad), std::runtime_error) << bad;
+	std::remove(path.c_str());
+}
