@@ -88,7 +88,7 @@ done
 echo
 
 step "What analysts see"
-psql -X -q -d "$db" -c "SET ROLE elicense_analyst" \
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "SET ROLE elicense_analyst" \
   -c "SELECT type_code, month, issued, valid_now, revoked_or_withdrawn, delivered, electronic_rate FROM elicense.analyst_issuance_monthly ORDER BY 1" \
   -c "SELECT outcome, count(*) AS attempts, round(avg(duration_ms)) AS avg_ms FROM elicense.analyst_delivery_attempts GROUP BY 1 ORDER BY 1" \
   -c "SELECT right(original_identifier, 22) AS licence, version, from_status, to_status, operate_type, reason FROM elicense.analyst_status_timeline WHERE original_identifier IN (SELECT original_identifier FROM elicense.analyst_status_timeline GROUP BY 1 HAVING count(*) > 1) ORDER BY 1, at"
@@ -206,14 +206,11 @@ refuse() {  # WHAT SQL: the call must fail with 42501; prints its SQLSTATE and m
 }
 refuse "another holder's licence" "SELECT licence_number FROM elicense.licence_info('$code', '$other')"
 refuse "a W032 licence (outside the grant)" "SELECT elicense.create_usage_code('bidding', '$worker_id', '{11100000000013338W032}', '$ctx')"
-# As an admin: elicense.analyst_usage_audit, the analysts' masked view of it,
-# is not readable by elicense_analyst in 0.2.0 (it calls _mask_any_holder,
-# which only the owner may execute).
-echo "elicense.usage_audit (as elicense_admin; every call, refusals included):"
-psql -X -q -d "$db" -c "SET ROLE elicense_admin" \
-  -c "SELECT id, db_user, grantee, function, right(identifier, 22) AS licence, holder_id, result, sqlstate,
+echo "elicense.analyst_usage_audit (as elicense_analyst: every call, refusals included, resident IDs masked):"
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "SET ROLE elicense_analyst" \
+  -c "SELECT id, db_user, grantee, function, right(identifier, 22) AS licence, holder_id_masked, result, sqlstate,
              rows_returned AS rows, recorded_by
-        FROM elicense.usage_audit ORDER BY id"
+        FROM elicense.analyst_usage_audit ORDER BY id"
 # The audit holds each call in order, the code's check said valid, the
 # holder had exactly one licence.
 [ "$(sql -c "SELECT string_agg(function || ':' || result, ' ' ORDER BY id) FROM elicense.usage_audit")" = \
