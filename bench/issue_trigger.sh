@@ -6,10 +6,13 @@
 #   pg_virtualenv -v 15 bash bench/issue_trigger.sh [seconds per run, default 15]
 # Two measurements:
 #   1. pgbench, 1 client, one approved row per transaction (what an approval
-#      system does; includes the round trip and the commit)
+#      system does; includes the round trip and the commit), twice: with
+#      fsync = on, as a production database runs, and with fsync = off, as
+#      pg_virtualenv makes its throwaway clusters (commits cost nearly nothing
+#      there, so the trigger's own work weighs most)
 #   2. one INSERT ... SELECT of 5,000 rows (the trigger's own cost per row)
-# Then, for the trigger run, where the time goes (pg_stat_user_functions with
-# track_functions = all) and an EXPLAIN ANALYZE of one insert.
+# Then, for the trigger runs, where the time goes (pg_stat_user_functions
+# with track_functions = all) and an EXPLAIN ANALYZE of one insert.
 set -euo pipefail
 secs=${1:-15}
 db=elicense_bench
@@ -34,16 +37,30 @@ tps() {  # tps TABLE -> transactions per second (= INSERTs/s)
   PGOPTIONS='-c track_functions=all' pgbench -n -M prepared -c 1 -T "$secs" -f "$work/$1.sql" "$db" >"$work/$1.log" 2>&1
   sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$work/$1.log"
 }
+rows=()
+n=1
 psql -X -q -d "$db" -c "SELECT pg_stat_reset()" >/dev/null
-plain=$(tps plain)
-floor=$(tps floor)
-issuing=$(tps issuing)
-echo "1. pgbench, 1 client, ${secs} s each, one INSERT per transaction"
-printf '   without trigger:         %10.1f INSERTs/s\n' "$plain"
-printf '   floor (same writes, no checks): %10.1f INSERTs/s  %6.2fx\n' "$floor" "$(echo "$plain / $floor" | bc -l)"
-printf '   with issuing trigger:    %10.1f INSERTs/s  %6.2fx (goal <= 1.5x)\n' "$issuing" "$(echo "$plain / $issuing" | bc -l)"
-printf '   per licence: %.0f us of writes, %.0f us of checks\n' \
-  "$(echo "(1 / $floor - 1 / $plain) * 1000000" | bc -l)" "$(echo "(1 / $issuing - 1 / $floor) * 1000000" | bc -l)"
+for fsync in on off; do
+  psql -X -q -c "ALTER SYSTEM SET fsync = $fsync" -c "SELECT pg_reload_conf()" >/dev/null
+  sleep 1  # the postmaster has read it before pgbench connects
+  [ "$(psql -X -At -c "SHOW fsync")" = "$fsync" ] || { echo "fsync did not become $fsync" >&2; exit 1; }
+  psql -X -q -c "CHECKPOINT" >/dev/null
+  plain=$(tps plain)
+  floor=$(tps floor)
+  issuing=$(tps issuing)
+  echo "1.$n pgbench, 1 client, ${secs} s each, one INSERT per transaction, fsync = $fsync"
+  printf '   without trigger:         %10.1f INSERTs/s\n' "$plain"
+  printf '   floor (same writes, no checks): %10.1f INSERTs/s  %6.2fx\n' "$floor" "$(echo "$plain / $floor" | bc -l)"
+  printf '   with issuing trigger:    %10.1f INSERTs/s  %6.2fx (goal <= 1.5x)\n' "$issuing" "$(echo "$plain / $issuing" | bc -l)"
+  printf '   per licence: %.0f us of writes, %.0f us of checks\n' \
+    "$(echo "(1 / $floor - 1 / $plain) * 1000000" | bc -l)" "$(echo "(1 / $issuing - 1 / $floor) * 1000000" | bc -l)"
+  base="insert without trigger (pgbench, fsync $fsync)"
+  rows+=("('issue_trigger', '$base', round($plain * $secs), $secs, $plain, NULL)"
+         "('issue_trigger', 'insert with floor trigger (pgbench, fsync $fsync)', round($floor * $secs), $secs, $floor, '$base')"
+         "('issue_trigger', 'insert with trigger (pgbench, fsync $fsync)', round($issuing * $secs), $secs, $issuing, '$base')")
+  n=$((n + 1))
+done
+psql -X -q -c "ALTER SYSTEM RESET fsync" -c "SELECT pg_reload_conf()" >/dev/null
 
 bulk() {  # bulk TABLE -> milliseconds for 5,000 rows in one statement
   psql -X -At -d "$db" <<SQL | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'
@@ -69,9 +86,7 @@ DO \$\$
 BEGIN
   IF pg_catalog.to_regclass('bench.result') IS NOT NULL THEN
     INSERT INTO bench.result VALUES
-      ('issue_trigger', 'insert without trigger (pgbench)', round($plain * $secs), $secs, $plain, NULL),
-      ('issue_trigger', 'insert with floor trigger (pgbench)', round($floor * $secs), $secs, $floor, 'insert without trigger (pgbench)'),
-      ('issue_trigger', 'insert with trigger (pgbench)', round($issuing * $secs), $secs, $issuing, 'insert without trigger (pgbench)'),
+      $(IFS=,; echo "${rows[*]}"),
       ('issue_trigger', 'bulk insert without trigger', 5000, $bp / 1000.0, 5000000.0 / $bp, NULL),
       ('issue_trigger', 'bulk insert with floor trigger', 5000, $bf / 1000.0, 5000000.0 / $bf, 'bulk insert without trigger'),
       ('issue_trigger', 'bulk insert with trigger', 5000, $bi / 1000.0, 5000000.0 / $bi, 'bulk insert without trigger');
@@ -80,7 +95,7 @@ END
 \$\$;
 SQL
 
-echo "3. where the time goes (pgbench trigger run + bulk run; self time per call)"
+echo "3. where the time goes (pgbench trigger runs + bulk run; self time per call)"
 sleep 1  # let the backends' function statistics reach the shared stats
 psql -X -d "$db" -P footer=off <<'SQL'
 SELECT schemaname || '.' || funcname AS function, calls,
