@@ -14,13 +14,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "A database with CREATE EXTENSION elicense, the province's keys, a seal, the platform double, the preview server and the worker"
 setup_database
-# The authority's seal (a throw-away SM2 key and certificate): every file is sealed.
-bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
-sql -v key="$(cat "$out/seal/seal-key.pem")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
-    -v png="$(od -An -v -tx1 "$out/seal/seal.png" | tr -d ' \n')" <<'SQL'
-INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
-VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
-SQL
+install_seal  # every file is sealed from here on
 start_double
 faults '{"latency_ms": 2, "rate_5xx": 0.03}'
 # The preview server, logged in as a member of elicense_preview only; the
@@ -34,7 +28,7 @@ worker=${pids[-1]}
 echo "platform double on $double_url; preview server on $preview; logs in $out"
 
 step "Approval tables with the issuing trigger (what an approval system adds)"
-sql -f "$root/demo/holder_ids.sql"
+sql -f "$root/tests/fixtures/holder_ids.sql"
 sql <<'SQL'
 CREATE TABLE company_approval (
   id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', company text, uscc text, boss text, address text,
@@ -61,11 +55,11 @@ echo "company_approval (安全生产许可证, W050) and worker_approval (特种
 step "Approving 150 companies and 150 workers, then changing one licence and revoking another"
 sql <<'SQL'
 INSERT INTO company_approval (status, company, uscc, boss, address, cert_no, valid_from, valid_to, decided, clerk)
-SELECT 'approved', '福建示范建设工程有限公司' || g, demo_uscc(g), '张' || g, '福州市鼓楼区五四路' || g || '号',
+SELECT 'approved', '福建示范建设工程有限公司' || g, uscc(g), '张' || g, '福州市鼓楼区五四路' || g || '号',
        '(闽)JZ安许证字[2025]' || lpad(g::text, 6, '0'), '2025-03-01', '2028-02-28', '2025-03-01', '审批员甲'
 FROM generate_series(1, 150) g;
 INSERT INTO worker_approval (status, person, sex, idno, work, cert_no, valid_from, valid_to, decided, clerk)
-SELECT 'approved', '王' || g, CASE WHEN g % 3 = 0 THEN '女' ELSE '男' END, demo_resident_id(g), '建筑架子工',
+SELECT 'approved', '王' || g, CASE WHEN g % 3 = 0 THEN '女' ELSE '男' END, resident_id(g), '建筑架子工',
        '闽A' || lpad(g::text, 10, '0'), '2025-05-01', '2029-04-30', '2025-05-01', '审批员乙'
 FROM generate_series(1, 150) g;
 SELECT elicense.change(identifier, '{"address": "福州市台江区江滨路1号"}', '单位地址变更', '审批员甲')

@@ -22,12 +22,7 @@ create_preview_login
 
 start_preview preview '{"threads": 4, "max_concurrent_renders": 2, "render_wait_ms": 3000}'
 # The authority seals its files: the preview draws sealed (SM2) files too.
-bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
-sql -v key="$(cat "$out/seal/seal-key.pem")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
-    -v png="$(od -An -v -tx1 "$out/seal/seal.png" | tr -d ' \n')" <<'SQL'
-INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
-VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
-SQL
+install_seal
 sql -c "UPDATE elicense.delivery_config SET preview_url_template = '$preview/p/{token}'"
 
 # Licences valid today (issue_licences' ones have expired by now: they show

@@ -62,12 +62,7 @@ for type in W050 W032; do
 done
 
 # Once the authority's seal is configured, files are sealed and verify.
-bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
-sql -v key="$(cat "$out/seal/seal-key.pem")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
-    -v png="$(od -An -v -tx1 "$out/seal/seal.png" | tr -d ' \n')" <<'SQL'
-INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
-VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
-SQL
+install_seal
 id=$(sql -c "SELECT identifier FROM elicense.certificate WHERE qr_url IS NOT NULL LIMIT 1")
 [ "$(sql -v cert="$(cat "$out/seal/seal-cert.pem")" <<<"SELECT ok::text || ' ' || status FROM elicense.verify_licence_ofd(elicense.render_certificate_ofd('$id'), :'cert')")" = "true ok" ] \
   || fail "a sealed licence file does not verify"
