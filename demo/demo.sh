@@ -111,7 +111,7 @@ double_state >"$out/double_state.json"
 url_of() {  # IDENTIFIER: the preview URL the platform double received in the collect step
   python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["licences"][sys.argv[2]]["url"])' "$out/double_state.json" "$1"
 }
-open_preview() {  # URL NAME: fetches the page, prints its HTTP status and licence status, keeps headers and page
+open_preview() {  # URL NAME IDENTIFIER: fetches the page, prints its HTTP and licence status, keeps headers and page
   curl -sS -D "$out/$2.headers" -o "$out/$2.html" "$1" || fail "curl $1"
   http=$(head -n1 "$out/$2.headers" | tr -d '\r')
   status=$(sed -n 's/^X-Licence-Status: *//Ip' "$out/$2.headers" | tr -d '\r')
@@ -207,9 +207,9 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "SET ROLE elicense_analyst" \
         FROM elicense.analyst_usage_audit ORDER BY id"
 # The audit holds each call in order, the code's check said valid, the
 # holder had exactly one licence.
-[ "$(sql -c "SELECT string_agg(function || ':' || result, ' ' ORDER BY id) FROM elicense.usage_audit")" = \
-  "create_usage_code:ok usage_code_info:ok licence_info_by_holder:ok licence_info:ok licence_file:ok licence_verify:ok licence_info:refused create_usage_code:refused" ] \
-  || fail "the audit does not hold the reads and the refusals: $(sql -c "SELECT string_agg(function || ':' || result, ' ' ORDER BY id) FROM elicense.usage_audit")"
+calls=$(sql -c "SELECT string_agg(function || ':' || result, ' ' ORDER BY id) FROM elicense.usage_audit")
+[ "$calls" = "create_usage_code:ok usage_code_info:ok licence_info_by_holder:ok licence_info:ok licence_file:ok licence_verify:ok licence_info:refused create_usage_code:refused" ] \
+  || fail "the audit does not hold the reads and the refusals: $calls"
 [ "$(sql -c "SELECT count(*) FROM elicense.usage_audit WHERE (function = 'usage_code_info' AND message = 'valid')
                 OR (function = 'licence_info_by_holder' AND rows_returned = 1)")" = 2 ] \
   || fail "usage_code_info did not say valid, or the holder has more or less than one licence"
