@@ -72,6 +72,9 @@ VACUUM ANALYZE elicense.certificate;
 VACUUM ANALYZE elicense.usage_code;
 SQL
 loaded=$(echo "$(date +%s.%N) - $started" | bc -l)
+# Write the loaded gigabyte out now, not in a checkpoint during a measured run
+# (the by-holder row once ran at 618/s in one run and 1,115/s in the next).
+sql -c "CHECKPOINT"
 rows=$(sql -c "SELECT count(*) FROM elicense.certificate")
 [ "$(sql -c "SELECT count(*) FROM elicense.certificate WHERE holder_id = resident_id($((half / 2)))")" = 1 ] || { echo "bad data"; exit 1; }
 printf '\nloaded %s licences and %s usage codes in %.0f s (size of elicense.certificate with indexes: %s)\n' \
