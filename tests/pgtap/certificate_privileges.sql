@@ -5,15 +5,7 @@ BEGIN;
 CREATE EXTENSION elicense;
 SELECT plan(49);
 
--- Runs a statement as a role. SET LOCAL ROLE is undone with the
--- subtransaction when the statement fails, so the test goes on as superuser.
-CREATE FUNCTION pg_temp.as_role(r text, stmt text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE format('SET LOCAL ROLE %I', r);
-  EXECUTE stmt;
-  RESET ROLE;
-END
-$$;
+\ir ../support/pgtap_as_role.sql
 CREATE FUNCTION pg_temp.w032(changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT '{"name": "李四", "gender": "男", "id_number": "350102199001011238", "category": "建筑电工",
     "licence_number": "闽A012023000123", "valid_from": "2023-06-01", "valid_to": "2025-05-31",

@@ -11,13 +11,7 @@ CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
     (SELECT count(*) FROM elicense.certificate), (SELECT count(*) FROM elicense.status_history),
     (SELECT count(*) FROM elicense.outbox))
 $$;
-CREATE FUNCTION pg_temp.as_role(r text, stmt text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE format('SET LOCAL ROLE %I', r);
-  EXECUTE stmt;
-  RESET ROLE;
-END
-$$;
+\ir ../support/pgtap_as_role.sql
 
 -- An approval table with typed columns: a boolean flag, a domain over date,
 -- varchar, an integer number part; DateStyle that would print 31/12/2025.

@@ -31,13 +31,7 @@ BEGIN
   RETURN file;
 END
 $$;
-CREATE FUNCTION pg_temp.as_role(r text, stmt text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE format('SET LOCAL ROLE %I', r);
-  EXECUTE stmt;
-  RESET ROLE;
-END
-$$;
+\ir ../support/pgtap_as_role.sql
 CREATE FUNCTION pg_temp.token_of(url text) RETURNS text LANGUAGE sql AS $$ SELECT substring(url FROM '/p/(.*)$') $$;
 
 -- Privileges.
