@@ -5,6 +5,10 @@
 #include <exception>
 #include <new>
 
+extern "C" {
+#include "utils/lsyscache.h"
+}
+
 namespace elicense::pg {
 namespace {
 
@@ -63,6 +67,14 @@ void RaisePendingError(const PendingError &err) {
 std::string_view ArgText(FunctionCallInfo fcinfo, int n) {
 	text *t = PG_GETARG_TEXT_PP(n);
 	return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+TupleDesc ResultDesc(FunctionCallInfo fcinfo) {
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("%s must return a record", get_func_name(fcinfo->flinfo->fn_oid))));
+	return BlessTupleDesc(desc);
 }
 
 std::string_view ArgBytes(FunctionCallInfo fcinfo, int n) {

@@ -68,6 +68,10 @@ std::string_view ArgText(FunctionCallInfo fcinfo, int n);
 // bytea argument as a view of the (detoasted) datum; before GuardedRun too.
 std::string_view ArgBytes(FunctionCallInfo fcinfo, int n);
 
+// The blessed descriptor of a function's composite result (OUT parameters
+// or a row type); call it before GuardedRun, with the arguments.
+TupleDesc ResultDesc(FunctionCallInfo fcinfo);
+
 // text and bytea datums from C++ data, allocated without PostgreSQL's
 // longjmp on OOM (they throw std::bad_alloc instead), so they are safe
 // inside GuardedRun.

@@ -8,6 +8,7 @@
 namespace core = elicense::core;
 using elicense::pg::ArgText;
 using elicense::pg::GuardedRun;
+using elicense::pg::ResultDesc;
 using elicense::pg::TextDatum;
 
 namespace {
@@ -42,9 +43,7 @@ ELICENSE_FUNCTION(elicense_build_identifier) {
 
 ELICENSE_FUNCTION(elicense_parse_identifier) {
 	std::string_view text = ArgText(fcinfo, 0);
-	TupleDesc desc;
-	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("parse_identifier must return a record")));
+	TupleDesc desc = ResultDesc(fcinfo);
 	PlainParts parts;
 	GuardedRun([&] {
 		core::IdentifierParts p = core::ParseIdentifier(text);
@@ -59,6 +58,5 @@ ELICENSE_FUNCTION(elicense_parse_identifier) {
 	                   CStringGetTextDatum(parts.sequence), Int32GetDatum(parts.version),
 	                   CStringGetTextDatum(parts.check)};
 	bool nulls[5] = {false, false, false, false, false};
-	desc = BlessTupleDesc(desc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

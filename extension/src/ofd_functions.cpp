@@ -18,6 +18,7 @@ using elicense::pg::ArgBytes;
 using elicense::pg::ArgText;
 using elicense::pg::ByteaDatum;
 using elicense::pg::GuardedRun;
+using elicense::pg::ResultDesc;
 using elicense::pg::TextDatum;
 
 namespace {
@@ -87,9 +88,7 @@ ELICENSE_FUNCTION(elicense_seal_ofd) {
 ELICENSE_FUNCTION(elicense_verify_licence_ofd) {
 	std::string_view ofd = ArgBytes(fcinfo, 0);
 	std::string_view certificate = ArgText(fcinfo, 1);
-	TupleDesc desc;
-	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("verify_licence_ofd must return a record")));
+	TupleDesc desc = ResultDesc(fcinfo);
 	Datum values[5];
 	bool nulls[5] = {false, false, false, false, false};
 	GuardedRun([&] {
@@ -102,6 +101,5 @@ ELICENSE_FUNCTION(elicense_verify_licence_ofd) {
 		nulls[4] = r.signer.empty();
 		values[4] = nulls[4] ? Datum(0) : TextDatum(r.signer);
 	});
-	desc = BlessTupleDesc(desc);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -9,6 +9,7 @@ namespace core = elicense::core;
 using elicense::pg::ArgBytes;
 using elicense::pg::ArgText;
 using elicense::pg::GuardedRun;
+using elicense::pg::ResultDesc;
 using elicense::pg::TextDatum;
 
 // _preview_token(secret bytea, key_id integer, identifier text, expires_at bigint) -> text
@@ -43,10 +44,7 @@ ELICENSE_FUNCTION(elicense_preview_token_key_id) {
 ELICENSE_FUNCTION(elicense_preview_token_check) {
 	std::string_view token = ArgText(fcinfo, 0);
 	std::string_view secret = ArgBytes(fcinfo, 1);
-	TupleDesc desc;
-	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("function must return a record")));
-	desc = BlessTupleDesc(desc);
+	TupleDesc desc = ResultDesc(fcinfo);
 	Datum values[2] = {0, 0};
 	bool nulls[2] = {true, true};
 	GuardedRun([&] {

@@ -17,6 +17,7 @@ namespace core = elicense::core;
 using elicense::pg::ArgText;
 using elicense::pg::ByteaDatum;
 using elicense::pg::GuardedRun;
+using elicense::pg::ResultDesc;
 using elicense::pg::TextDatum;
 
 namespace {
@@ -24,13 +25,6 @@ namespace {
 // Text argument or an empty view for SQL NULL (for non-STRICT functions).
 std::string_view ArgTextOrEmpty(FunctionCallInfo fcinfo, int n) {
 	return PG_ARGISNULL(n) ? std::string_view() : ArgText(fcinfo, n);
-}
-
-TupleDesc ResultDesc(FunctionCallInfo fcinfo) {
-	TupleDesc desc;
-	if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("function must return a record")));
-	return BlessTupleDesc(desc);
 }
 
 }  // namespace
