@@ -58,7 +58,7 @@ extension/sql/elicense--$(EXTVERSION).sql: $(SQL_PARTS)
 # Parts every update script runs again, after the changes: they are
 # idempotent (roles are cluster-wide and created only if missing).
 PARTS_RERUN_ON_UPDATE = extension/sql/parts/05_roles.sql
-PARTS_ADDED_IN_0.2.0 = extension/sql/parts/59_preview_url.sql extension/sql/parts/65_preview.sql extension/sql/parts/70_sharing.sql
+PARTS_ADDED_IN_0.2.0 = extension/sql/parts/46_licence_type_guard.sql extension/sql/parts/59_preview_url.sql extension/sql/parts/65_preview.sql extension/sql/parts/70_sharing.sql
 extension/sql/elicense--0.1.0--0.2.0.sql: extension/sql/updates/0.1.0--0.2.0.sql $(PARTS_RERUN_ON_UPDATE) $(PARTS_ADDED_IN_0.2.0)
 	cat $^ > $@
 

@@ -3,7 +3,7 @@
 -- append-only history. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(65);
+SELECT plan(72);
 
 -- Valid licence data; tests override single items.
 CREATE FUNCTION pg_temp.w050(changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
@@ -201,6 +201,20 @@ SELECT '11100000000013338W099', position, item, label, data_type, required, max_
   FROM elicense.licence_item WHERE type_code = '11100000000013338W050' AND metadata_column IS NOT NULL;
 SELECT is(elicense.issue('11100000000013338W099', pg_temp.w050('{"licence_number": "T0001", "principal": null, "address": null, "economic_type": null, "permit_scope": null}'), 'dba'),
           elicense.build_identifier('11100000000013338W099', '113700000045030270', '0000001', 1), 'a type added by a DBA issues');
+-- A type with licences is kept (no foreign key: 46_licence_type_guard.sql);
+-- tests/integration/licence_type_guard.sh races the two.
+SELECT throws_ok($$DELETE FROM elicense.licence_type WHERE type_code = '11100000000013338W099'$$, '23503',
+                 'licence type 11100000000013338W099 cannot be deleted: licences of it exist', 'a used type cannot be deleted');
+SELECT throws_ok($$UPDATE elicense.licence_type SET type_code = '11100000000013338W098' WHERE type_code = '11100000000013338W099'$$, '23503',
+                 'licence type 11100000000013338W099 cannot be renamed: licences of it exist', '... nor renamed');
+SELECT throws_ok($$TRUNCATE elicense.licence_type CASCADE$$, '23503',
+                 'elicense.licence_type cannot be truncated: licences exist', '... nor truncated');
+SELECT lives_ok($$UPDATE elicense.licence_type SET name = '测试证（改）' WHERE type_code = '11100000000013338W099'$$, '... but its other columns can change');
+INSERT INTO elicense.licence_type (type_code, name, holder_id_type, number_pattern, number_example)
+VALUES ('11100000000013338W097', '未用证', 'USCC', '^U[0-9]{4}$', 'U0001');
+SELECT lives_ok($$UPDATE elicense.licence_type SET type_code = '11100000000013338W096' WHERE type_code = '11100000000013338W097'$$, 'an unused type can be renamed');
+SELECT lives_ok($$DELETE FROM elicense.licence_type WHERE type_code = '11100000000013338W096'$$, '... and deleted');
+SELECT is((SELECT count(*) FROM elicense.licence_type WHERE type_code IN ('11100000000013338W096', '11100000000013338W097')), 0::bigint, '... and is gone');
 
 -- 10. Each step the worker finishes queues the next one, in the same
 -- transaction. Only the licence issued here is due.

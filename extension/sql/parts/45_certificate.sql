@@ -14,7 +14,8 @@ CREATE TABLE elicense.certificate (
     -- keeps the form; tests/pgtap/certificates.sql walks the chains.
     original_identifier text NOT NULL,
     previous_identifier text,
-    type_code           text NOT NULL REFERENCES elicense.licence_type ON UPDATE RESTRICT ON DELETE RESTRICT,
+    -- No foreign key to licence_type either: see 46_licence_type_guard.sql.
+    type_code           text NOT NULL,
     sequence            text NOT NULL CONSTRAINT certificate_sequence_format CHECK (sequence OPERATOR(pg_catalog.~) '^[0-9A-Z]{1,20}$'),
     version             integer NOT NULL CONSTRAINT certificate_version_range CHECK (version BETWEEN 1 AND 999),
     licence_number      text NOT NULL CONSTRAINT certificate_licence_number_present CHECK (licence_number OPERATOR(pg_catalog.<>) ''),

@@ -49,8 +49,10 @@ COMMENT ON FUNCTION elicense._item_date(text, text, text) IS
 -- Validates licence data against the catalogue of its type. Returns a
 -- certificate row with the metadata columns and business_data filled; the
 -- identifier, sequence, version and status are left to the caller.
+-- VOLATILE, not STABLE: its reads then take a snapshot after waiting for the
+-- table locks, which elicense._keep_used_licence_type relies on.
 CREATE FUNCTION elicense._licence_from_data(p_type_code text, p_data jsonb) RETURNS elicense.certificate
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   t elicense.licence_type;
   it elicense.licence_item;

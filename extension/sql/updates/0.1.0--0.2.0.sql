@@ -80,8 +80,11 @@ COMMENT ON FUNCTION elicense.step_succeeded(bigint, text, jsonb) IS
 'Marks a leased step done (assign_code: stores the decrypted code and QR URL) and queues the version''s next step; false if the worker no longer holds the lease';
 
 -- No RI checks in the approval transaction (docs/certificates.md, benchmark).
+-- The type's foreign key locked the type row in every approval; the trigger
+-- of 46_licence_type_guard.sql (appended below) keeps used types instead.
 ALTER TABLE elicense.certificate DROP CONSTRAINT certificate_original_identifier_fkey,
-    DROP CONSTRAINT certificate_previous_identifier_fkey;
+    DROP CONSTRAINT certificate_previous_identifier_fkey, DROP CONSTRAINT certificate_type_code_fkey;
+ALTER FUNCTION elicense._licence_from_data(text, jsonb) VOLATILE;
 ALTER TABLE elicense.status_history DROP CONSTRAINT status_history_identifier_fkey;
 
 -- Preview URLs carry a signed, expiring token (59_preview_url.sql).
