@@ -7,8 +7,9 @@
 #      for it, then fails with 23503;
 #   2. the DELETE comes first and is not yet committed: the issue waits for
 #      it, then fails with 42704 (unknown licence type).
-# Each first session holds its transaction open until it sees the other one
-# waiting for a lock (pg_stat_activity), so the order does not depend on timing.
+# The second session starts once the first has made its step, and the first
+# holds its transaction open until it sees the second waiting for a lock
+# (pg_stat_activity), so the order does not depend on timing.
 # Runs inside a throwaway cluster (PG* set); $1 = output dir.
 set -euo pipefail
 out=${1:-/tmp}
@@ -48,6 +49,18 @@ $$;
 SQL
 
 failed=0
+await_holding() {  # await_holding APP: APP's session has made its first step and now awaits the other
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "DO \$\$ BEGIN
+    FOR i IN 1 .. 300 LOOP
+      IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = '$1' AND query LIKE 'CALL await_lock_wait%') THEN
+        RETURN;
+      END IF;
+      PERFORM pg_sleep(0.1);
+      PERFORM pg_stat_clear_snapshot();
+    END LOOP;
+    RAISE EXCEPTION '$1 never made its first step';
+  END \$\$"
+}
 check() {  # check NAME SQL-that-returns-true
   if [ "$(psql -X -At -d "$db" -c "$2")" = t ]; then echo "ok - $1"; else echo "not ok - $1"; failed=1; fi
 }
@@ -63,12 +76,7 @@ CALL await_lock_wait('dba');
 COMMIT;
 SQL
 issuer=$!
-psql -X -q -d "$db" -c "DO \$\$ BEGIN
-  FOR i IN 1 .. 300 LOOP
-    EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'issuer' AND query LIKE 'CALL await_lock_wait%');
-    PERFORM pg_sleep(0.1);
-    PERFORM pg_stat_clear_snapshot();
-  END LOOP; END \$\$"  # the licence is issued
+await_holding issuer
 PGAPPNAME=dba psql -X -q -v VERBOSITY=verbose -d "$db" -c "DELETE FROM elicense.licence_type WHERE type_code = '11100000000013338W099'" \
   >"$out/type_guard_dba1.log" 2>&1 || true
 wait "$issuer" || { echo "not ok - the issuing session failed"; cat "$out/type_guard_issuer1.log"; failed=1; }
@@ -84,6 +92,7 @@ CALL await_lock_wait('issuer');
 COMMIT;
 SQL
 dba=$!
+await_holding dba
 PGAPPNAME=issuer psql -X -q -v VERBOSITY=verbose -d "$db" -c "SELECT elicense.issue('11100000000013338W098', data(), 'clerk')" \
   >"$out/type_guard_issuer2.log" 2>&1 || true
 wait "$dba" || { echo "not ok - the DBA session failed"; cat "$out/type_guard_dba2.log"; failed=1; }

@@ -2,16 +2,16 @@
 -- A licence type that licences use cannot be deleted, renamed or truncated.
 -- A foreign key from certificate.type_code did this, but its check locked the
 -- type's row FOR KEY SHARE in every approval: concurrent approvals can share
--- that lock only through a new MultiXact each time, which halved the issuing
--- rate of 8 sessions (docs/certificates.md). The check is made at the rare
--- catalogue change instead. ACCESS EXCLUSIVE on licence_type (taken per
--- statement) waits until no open transaction has read a type, and holds new
--- readers off until this one ends; elicense._licence_from_data reads the
--- type in a VOLATILE function, with a snapshot taken after that wait. So under
--- READ COMMITTED a licence of the type is either seen here or its issue finds
--- the type gone (tests/integration/licence_type_guard.sh). Under REPEATABLE
--- READ an issue whose snapshot predates the DELETE's commit still sees the
--- type: the foreign key caught that case, this does not.
+-- that lock only through a new MultiXact each time, which cost 8 sessions a
+-- third to a half of their issuing rate (docs/certificates.md). The check is
+-- made at the rare catalogue change instead. ACCESS EXCLUSIVE on licence_type
+-- (taken per statement) waits until no open transaction has read a type, and
+-- holds new readers off until this one ends; elicense._licence_from_data
+-- reads the type in a VOLATILE function, with a snapshot taken after that
+-- wait. So under READ COMMITTED a licence of the type is either seen here or
+-- its issue finds the type gone (tests/integration/licence_type_guard.sh).
+-- Under REPEATABLE READ an issue whose snapshot predates the DELETE's commit
+-- still sees the type: the foreign key caught that case, this does not.
 --------------------------------------------------------------------------------
 CREATE FUNCTION elicense._keep_used_licence_type() RETURNS trigger
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
