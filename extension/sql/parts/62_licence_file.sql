@@ -103,6 +103,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
   c elicense.certificate;
   file bytea;
+  digest text;
 BEGIN
   SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = render_certificate_ofd.identifier;
   IF NOT FOUND THEN
@@ -114,8 +115,9 @@ BEGIN
   END IF;
   file := elicense._render_version_ofd(c, watermark, purpose, valid_until);
   IF NOT watermark AND purpose = '' THEN  -- the original: remember its digest
-    UPDATE elicense.certificate x SET file_sha256 = encode(sha256(file), 'hex')
-     WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM encode(sha256(file), 'hex');
+    digest := encode(sha256(file), 'hex');
+    UPDATE elicense.certificate x SET file_sha256 = digest
+     WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM digest;
   END IF;
   RETURN file;
 END

@@ -69,12 +69,10 @@ DECLARE
   hash text;
 BEGIN
   SELECT * INTO claim FROM elicense._preview_claims(token);
-  IF NOT FOUND THEN  -- not a token of ours: 404, logged by the server only
-    RETURN QUERY SELECT 404, NULL::text, NULL::integer, 'unknown'::text, NULL::text, NULL::timestamptz;
-    RETURN;
+  IF FOUND THEN
+    SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = claim.identifier;
   END IF;
-  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = claim.identifier;
-  IF NOT FOUND THEN
+  IF NOT FOUND THEN  -- not a token of ours, or no such version: 404, logged by the server only
     RETURN QUERY SELECT 404, NULL::text, NULL::integer, 'unknown'::text, NULL::text, NULL::timestamptz;
     RETURN;
   END IF;
@@ -120,7 +118,8 @@ BEGIN
     RAISE EXCEPTION 'preview token does not open a valid licence' USING ERRCODE = 'insufficient_privilege',
       HINT = 'Call elicense.preview_open first; only a valid version has a file to show.';
   END IF;
-  RETURN elicense.render_certificate_ofd(c.identifier, watermark => true);
+  -- A valid version has its QR code: render the row in hand.
+  RETURN elicense._render_version_ofd(c, true, '', '');
 END
 $$;
 COMMENT ON FUNCTION elicense.preview_ofd(text) IS

@@ -744,6 +744,7 @@ DECLARE
   a jsonb := '{"function": "licence_verify"}';
   x elicense._usage_context;
   digest text := encode(sha256(file), 'hex');
+  copied text;
   c elicense.certificate;
   cur elicense.certificate;
   sig record;
@@ -757,12 +758,10 @@ BEGIN
     -- this store handed out (its digest is in the audit).
     SELECT v.* INTO c FROM elicense.certificate v WHERE v.file_sha256 = digest LIMIT 1;
     IF NOT FOUND THEN
-      SELECT u.copy_valid_until INTO copy_valid_until FROM elicense.usage_audit u
+      SELECT u.copy_valid_until, u.identifier INTO copy_valid_until, copied FROM elicense.usage_audit u
        WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1;
       IF FOUND THEN
-        SELECT v.* INTO c FROM elicense.certificate v
-         WHERE v.identifier = (SELECT u.identifier FROM elicense.usage_audit u
-                                WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1);
+        SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
       END IF;
     END IF;
     IF c.identifier IS NOT NULL THEN
