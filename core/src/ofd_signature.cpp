@@ -18,6 +18,7 @@ namespace {
 
 using ofd::Add;
 using ofd::Child;
+using ofd::Text;
 
 constexpr char kSignsDir[] = "Doc_0/Signs/";
 constexpr char kSignaturesPart[] = "Doc_0/Signs/Signatures.xml";
@@ -35,10 +36,6 @@ std::string PartName(std::string_view loc) {
 	while (!loc.empty() && loc.front() == '/')
 		loc.remove_prefix(1);
 	return std::string(loc);
-}
-
-std::string Text(pugi::xml_node node) {
-	return node.text().as_string();
 }
 
 std::string UtcNow() {

@@ -19,6 +19,7 @@ namespace elicense::core {
 namespace {
 
 using ofd::Child;
+using ofd::Text;
 using ofd::Num;
 
 struct Rect {
@@ -57,6 +58,14 @@ std::string Colour(pugi::xml_node color_node, const char *fallback) {
 	return "rgb(" + channel(n[0]) + "," + channel(n[1]) + "," + channel(n[2]) + ")";
 }
 
+// x, y, width and height of an SVG element from a box.
+void SetBox(pugi::xml_node node, const Rect &box) {
+	node.append_attribute("x") = Num(box.x).c_str();
+	node.append_attribute("y") = Num(box.y).c_str();
+	node.append_attribute("width") = Num(box.w).c_str();
+	node.append_attribute("height") = Num(box.h).c_str();
+}
+
 std::string Directory(std::string_view part) {
 	std::size_t slash = part.rfind('/');
 	return slash == std::string_view::npos ? std::string() : std::string(part.substr(0, slash + 1));
@@ -68,10 +77,6 @@ std::string Resolve(const std::string &base_dir, std::string_view loc) {
 	if (!loc.empty() && loc.front() == '/')
 		return std::string(loc.substr(1));
 	return base_dir + std::string(loc);
-}
-
-std::string Text(pugi::xml_node node) {
-	return node.text().as_string();
 }
 
 void Parse(pugi::xml_document &doc, const OfdParts &parts, const std::string &name) {
@@ -148,7 +153,7 @@ private:
 	void DrawPath(pugi::xml_node path, pugi::xml_node out);
 	void DrawAnnotations(pugi::xml_node document, const std::string &doc_dir, const std::string &page_id,
 	                     pugi::xml_node out);
-	void DrawSeals(const std::string &page_id, pugi::xml_node out);
+	void DrawSeals(pugi::xml_node doc_body, const std::string &page_id, pugi::xml_node out);
 	pugi::xml_node Group(pugi::xml_node out, pugi::xml_node object, const Rect &box);
 	static std::string DataUri(const Bytes &png);
 
@@ -300,10 +305,8 @@ void PageWriter::DrawAnnotations(pugi::xml_node document, const std::string &doc
 
 // The seal picture: SES_Signature.toSign.eseal.esealInfo.picture.data
 // (GB/T 38540 §7.1), drawn in the StampAnnot box.
-void PageWriter::DrawSeals(const std::string &page_id, pugi::xml_node out) {
-	pugi::xml_document ofd_xml;
-	Parse(ofd_xml, parts_, "OFD.xml");
-	std::string list_loc = Text(Child(Child(Child(ofd_xml, "OFD"), "DocBody"), "Signatures"));
+void PageWriter::DrawSeals(pugi::xml_node doc_body, const std::string &page_id, pugi::xml_node out) {
+	std::string list_loc = Text(Child(doc_body, "Signatures"));
 	if (list_loc.empty())
 		return;
 	std::string list_part = Resolve("", list_loc);
@@ -320,9 +323,7 @@ void PageWriter::DrawSeals(const std::string &page_id, pugi::xml_node out) {
 		if (std::string(stamp.attribute("PageRef").as_string()) != page_id)
 			continue;
 		std::string value_loc = Text(Child(root, "SignedValue"));
-		const Bytes *value = parts_.Find(value_loc.empty() || value_loc[0] == '/'
-		                                     ? Resolve("", value_loc)
-		                                     : Resolve(Directory(sign_part), value_loc));
+		const Bytes *value = parts_.Find(Resolve(Directory(sign_part), value_loc));
 		if (!value)
 			continue;
 		try {
@@ -339,10 +340,7 @@ void PageWriter::DrawSeals(const std::string &page_id, pugi::xml_node out) {
 			Rect box = ParseBox(stamp.attribute("Boundary").as_string());
 			pugi::xml_node img = out.append_child("image");
 			img.append_attribute("class") = "seal";
-			img.append_attribute("x") = Num(box.x).c_str();
-			img.append_attribute("y") = Num(box.y).c_str();
-			img.append_attribute("width") = Num(box.w).c_str();
-			img.append_attribute("height") = Num(box.h).c_str();
+			SetBox(img, box);
 			img.append_attribute("preserveAspectRatio") = "none";
 			img.append_attribute("xlink:href") = DataUri(png).c_str();
 		} catch (const std::exception &) {
@@ -354,7 +352,8 @@ void PageWriter::DrawSeals(const std::string &page_id, pugi::xml_node out) {
 std::string PageWriter::Run() {
 	pugi::xml_document ofd_xml;
 	Parse(ofd_xml, parts_, "OFD.xml");
-	std::string doc_root = Resolve("", Text(Child(Child(Child(ofd_xml, "OFD"), "DocBody"), "DocRoot")));
+	pugi::xml_node doc_body = Child(Child(ofd_xml, "OFD"), "DocBody");
+	std::string doc_root = Resolve("", Text(Child(doc_body, "DocRoot")));
 	pugi::xml_document document;
 	Parse(document, parts_, doc_root);
 	pugi::xml_node doc = Child(document, "Document");
@@ -390,15 +389,12 @@ std::string PageWriter::Run() {
 	svg.append_attribute("viewBox") =
 	    (Num(area.x) + " " + Num(area.y) + " " + Num(area.w) + " " + Num(area.h)).c_str();
 	pugi::xml_node background = svg.append_child("rect");
-	background.append_attribute("x") = Num(area.x).c_str();
-	background.append_attribute("y") = Num(area.y).c_str();
-	background.append_attribute("width") = Num(area.w).c_str();
-	background.append_attribute("height") = Num(area.h).c_str();
+	SetBox(background, area);
 	background.append_attribute("fill") = "white";
 
 	DrawObjects(Child(page_root, "Content"), svg);
 	if (options_.seal)
-		DrawSeals(page_id, svg);
+		DrawSeals(doc_body, page_id, svg);
 	if (options_.annotations)
 		DrawAnnotations(doc, doc_dir, page_id, svg);
 

@@ -52,6 +52,10 @@ pugi::xml_node Child(pugi::xml_node parent, const char *name) {
 	return parent.child(Prefixed(name).c_str());
 }
 
+std::string Text(pugi::xml_node node) {
+	return node.text().as_string();
+}
+
 // Raw format: no indentation, so no whitespace text nodes that readers
 // which keep whitespace (ofd.js parses with trimValues: false) would see.
 Bytes Serialize(const pugi::xml_document &doc) {

@@ -25,6 +25,9 @@ pugi::xml_node Add(pugi::xml_node parent, const char *name, std::string_view tex
 // The child ofd:<name> (empty node if absent).
 pugi::xml_node Child(pugi::xml_node parent, const char *name);
 
+// The text content of a node ("" for an empty node).
+std::string Text(pugi::xml_node node);
+
 Bytes Serialize(const pugi::xml_document &doc);
 
 // Parses a part; throws Error (22P02) naming the part if it is not XML.

@@ -46,6 +46,29 @@ bool Mac(const Bytes &key, const std::uint8_t *data, std::size_t size, std::arra
 	       len == out.size();
 }
 
+// A token's bytes and claims, decoded once.
+struct DecodedToken {
+	Bytes raw;
+	PreviewTokenClaims claims;
+};
+
+// nullopt unless the token is well formed: format, key id, expiry, identifier.
+std::optional<DecodedToken> DecodeToken(std::string_view token) {
+	if (token.size() > kPreviewTokenMaxChars)
+		return std::nullopt;
+	std::optional<Bytes> raw = Base64UrlDecode(token);
+	if (!raw || raw->size() < kHeaderBytes + 1 + kMacBytes || (*raw)[0] != kFormat || (*raw)[1] == 0)
+		return std::nullopt;
+	PreviewTokenClaims claims;
+	claims.key_id = (*raw)[1];
+	for (std::size_t i = 2; i < kHeaderBytes; ++i)
+		claims.expires_at = (claims.expires_at << 8) | (*raw)[i];
+	claims.identifier.assign(raw->begin() + kHeaderBytes, raw->end() - kMacBytes);
+	if (!ValidIdentifier(claims.identifier) || claims.expires_at == 0)
+		return std::nullopt;
+	return DecodedToken {std::move(*raw), std::move(claims)};
+}
+
 }  // namespace
 
 std::string Base64UrlEncode(const Bytes &data) {
@@ -107,36 +130,29 @@ std::string MakePreviewToken(const Bytes &key, int key_id, std::string_view iden
 
 std::optional<PreviewTokenClaims> ReadPreviewToken(std::string_view token) noexcept {
 	try {
-		if (token.size() > kPreviewTokenMaxChars)
-			return std::nullopt;
-		std::optional<Bytes> raw = Base64UrlDecode(token);
-		if (!raw || raw->size() < kHeaderBytes + 1 + kMacBytes || (*raw)[0] != kFormat || (*raw)[1] == 0)
-			return std::nullopt;
-		PreviewTokenClaims claims;
-		claims.key_id = (*raw)[1];
-		for (std::size_t i = 2; i < kHeaderBytes; ++i)
-			claims.expires_at = (claims.expires_at << 8) | (*raw)[i];
-		claims.identifier.assign(raw->begin() + kHeaderBytes, raw->end() - kMacBytes);
-		if (!ValidIdentifier(claims.identifier) || claims.expires_at == 0)
-			return std::nullopt;
-		return claims;
+		if (auto decoded = DecodeToken(token))
+			return std::move(decoded->claims);
+		return std::nullopt;
 	} catch (...) {
 		return std::nullopt;  // out of memory only
 	}
 }
 
-bool PreviewTokenSigned(std::string_view token, const Bytes &key) noexcept {
+std::optional<PreviewTokenClaims> VerifyPreviewToken(std::string_view token, const Bytes &key) noexcept {
 	try {
-		if (key.size() < kPreviewKeyMinBytes || !ReadPreviewToken(token))
-			return false;
-		Bytes raw = *Base64UrlDecode(token);
+		if (key.size() < kPreviewKeyMinBytes)
+			return std::nullopt;
+		std::optional<DecodedToken> decoded = DecodeToken(token);
+		if (!decoded)
+			return std::nullopt;
+		const Bytes &raw = decoded->raw;
 		std::size_t signed_size = raw.size() - kMacBytes;
 		std::array<std::uint8_t, 32> mac {};
-		if (!Mac(key, raw.data(), signed_size, mac))
-			return false;
-		return CRYPTO_memcmp(mac.data(), raw.data() + signed_size, kMacBytes) == 0;
+		if (!Mac(key, raw.data(), signed_size, mac) || CRYPTO_memcmp(mac.data(), raw.data() + signed_size, kMacBytes) != 0)
+			return std::nullopt;
+		return std::move(decoded->claims);
 	} catch (...) {
-		return false;
+		return std::nullopt;
 	}
 }
 

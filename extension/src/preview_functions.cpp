@@ -48,9 +48,9 @@ ELICENSE_FUNCTION(elicense_preview_token_check) {
 	Datum values[2] = {0, 0};
 	bool nulls[2] = {true, true};
 	GuardedRun([&] {
-		if (!core::PreviewTokenSigned(token, core::Bytes(secret.begin(), secret.end())))
+		auto claims = core::VerifyPreviewToken(token, core::Bytes(secret.begin(), secret.end()));
+		if (!claims)
 			return;
-		auto claims = core::ReadPreviewToken(token);
 		values[0] = TextDatum(claims->identifier);
 		values[1] = Int64GetDatum(claims->expires_at);
 		nulls[0] = nulls[1] = false;

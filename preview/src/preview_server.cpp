@@ -98,7 +98,7 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 		if (!answer.status.empty())
 			res.set_header("X-Licence-Status", answer.status);
 		if (answer.page) {
-			RenderCache::Png page = answer.page;  // the provider keeps the page alive while it is sent
+			RenderCache::Page page = answer.page;  // the provider keeps the page alive while it is sent
 			res.set_content_provider(page->size(), "text/html; charset=utf-8",
 			                         [page](std::size_t offset, std::size_t length, httplib::DataSink &sink) {
 				                         std::size_t n = std::min(length, page->size() - offset);
@@ -129,10 +129,8 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 		res.set_content(ErrorPage(500), "text/html; charset=utf-8");
 	});
 	http.set_logger([this](const httplib::Request &req, const httplib::Response &res) {
-		if (res.status == 200 && req.path.rfind(config_.path_prefix, 0) == 0)
+		if (req.path.rfind(config_.path_prefix, 0) == 0 && (res.status == 200 || res.has_header("X-Licence-Status")))
 			return;  // logged with its details by the route
-		if (req.path.rfind(config_.path_prefix, 0) == 0 && res.has_header("X-Licence-Status"))
-			return;
 		if (req.path == "/healthz")
 			return;
 		worker::LogEvent("info", "access",
@@ -168,7 +166,7 @@ PreviewServer::Answer PreviewServer::Handle(const std::string &token, const std:
 			answer.body = StatusPage(state.status, state.identifier, state.version);
 			return answer;
 		}
-		RenderCache::Png page = cache_.Get(state.content_hash);
+		RenderCache::Page page = cache_.Get(state.content_hash);
 		answer.cache_hit = page != nullptr;
 		if (!page) {
 			GateSlot slot(gate_, std::chrono::milliseconds(config_.render_wait_ms));

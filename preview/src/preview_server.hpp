@@ -37,7 +37,7 @@ public:
 	struct Answer {
 		int code = 500;
 		std::string body;
-		RenderCache::Png page;   // a licence page from the cache, sent without copying (body empty)
+		RenderCache::Page page;   // a licence page from the cache, sent without copying (body empty)
 		std::string status;      // of the version, for the log
 		bool cache_hit = false;
 		int retry_after_s = 0;   // set with 503

@@ -2,7 +2,7 @@
 
 namespace elicense::preview {
 
-RenderCache::Png RenderCache::Get(const std::string &key) {
+RenderCache::Page RenderCache::Get(const std::string &key) {
 	std::lock_guard<std::mutex> lock(mu_);
 	auto it = index_.find(key);
 	if (it == index_.end())
@@ -11,8 +11,8 @@ RenderCache::Png RenderCache::Get(const std::string &key) {
 	return it->second->second;
 }
 
-void RenderCache::Put(const std::string &key, Png png) {
-	if (!png || png->size() > max_bytes_)
+void RenderCache::Put(const std::string &key, Page page) {
+	if (!page || page->size() > max_bytes_)
 		return;
 	std::lock_guard<std::mutex> lock(mu_);
 	auto it = index_.find(key);
@@ -21,7 +21,7 @@ void RenderCache::Put(const std::string &key, Png png) {
 		order_.erase(it->second);
 		index_.erase(it);
 	}
-	order_.emplace_front(key, std::move(png));
+	order_.emplace_front(key, std::move(page));
 	index_[key] = order_.begin();
 	bytes_ += order_.front().second->size();
 	EvictLocked();

@@ -16,21 +16,21 @@ namespace elicense::preview {
 
 class RenderCache {
 public:
-	using Png = std::shared_ptr<const std::vector<std::uint8_t>>;
+	using Page = std::shared_ptr<const std::vector<std::uint8_t>>;
 
 	explicit RenderCache(std::size_t max_bytes) : max_bytes_(max_bytes) {
 	}
 
 	// nullptr if absent.
-	Png Get(const std::string &key);
-	// Keeps `png` unless it alone is larger than the whole cache.
-	void Put(const std::string &key, Png png);
+	Page Get(const std::string &key);
+	// Keeps `page` unless it alone is larger than the whole cache.
+	void Put(const std::string &key, Page page);
 
 	std::size_t bytes() const;
 	std::size_t entries() const;
 
 private:
-	using Entry = std::pair<std::string, Png>;
+	using Entry = std::pair<std::string, Page>;
 	void EvictLocked();
 
 	const std::size_t max_bytes_;

@@ -114,7 +114,7 @@ TEST(PreviewRender, BadSvgAndHugeSizesAreRefused) {
 	EXPECT_NO_THROW(RasteriseSvg("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>"));
 }
 
-RenderCache::Png Blob(std::size_t size) {
+RenderCache::Page Blob(std::size_t size) {
 	return std::make_shared<const std::vector<std::uint8_t>>(size, 1);
 }
 

@@ -22,8 +22,8 @@ TEST(PreviewToken, RoundTrip) {
 	EXPECT_EQ(claims->key_id, 3);
 	EXPECT_EQ(claims->identifier, kIdentifier);
 	EXPECT_EQ(claims->expires_at, 1893456000);
-	EXPECT_TRUE(PreviewTokenSigned(token, Key(7)));
-	EXPECT_FALSE(PreviewTokenSigned(token, Key(8)));
+	EXPECT_TRUE(VerifyPreviewToken(token, Key(7)));
+	EXPECT_FALSE(VerifyPreviewToken(token, Key(8)));
 	// URL-safe and compact: header + identifier + 16-byte MAC.
 	EXPECT_EQ(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
 	          std::string::npos);
@@ -38,13 +38,13 @@ TEST(PreviewToken, EveryChangedCharacterIsRefused) {
 				continue;
 			std::string bad = token;
 			bad[i] = c;
-			EXPECT_FALSE(PreviewTokenSigned(bad, Key(1))) << "position " << i << " -> " << c;
+			EXPECT_FALSE(VerifyPreviewToken(bad, Key(1))) << "position " << i << " -> " << c;
 		}
 	}
 	for (std::size_t n = 0; n < token.size(); ++n)
-		EXPECT_FALSE(PreviewTokenSigned(token.substr(0, n), Key(1))) << n;
-	EXPECT_FALSE(PreviewTokenSigned(token + "A", Key(1)));
-	EXPECT_FALSE(PreviewTokenSigned(token + "AA", Key(1)));
+		EXPECT_FALSE(VerifyPreviewToken(token.substr(0, n), Key(1))) << n;
+	EXPECT_FALSE(VerifyPreviewToken(token + "A", Key(1)));
+	EXPECT_FALSE(VerifyPreviewToken(token + "AA", Key(1)));
 }
 
 TEST(PreviewToken, ExpiryAndKeyIdAreSigned) {
@@ -53,18 +53,18 @@ TEST(PreviewToken, ExpiryAndKeyIdAreSigned) {
 	std::string token = MakePreviewToken(Key(1), 1, kIdentifier, 1000);
 	Bytes raw = *Base64UrlDecode(token);
 	raw[5] = 0xFF;  // expiry
-	EXPECT_FALSE(PreviewTokenSigned(Base64UrlEncode(raw), Key(1)));
+	EXPECT_FALSE(VerifyPreviewToken(Base64UrlEncode(raw), Key(1)));
 	ASSERT_TRUE(ReadPreviewToken(Base64UrlEncode(raw)));
 	raw = *Base64UrlDecode(token);
 	raw[1] = 2;  // key id
-	EXPECT_FALSE(PreviewTokenSigned(Base64UrlEncode(raw), Key(1)));
+	EXPECT_FALSE(VerifyPreviewToken(Base64UrlEncode(raw), Key(1)));
 }
 
 TEST(PreviewToken, GarbageIsNotAToken) {
 	for (const char *garbage : {"", "x", "....", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "../../etc/passwd",
 	                            "%2e%2e", "AAAA=", "licence.ofd"}) {
 		EXPECT_FALSE(ReadPreviewToken(garbage)) << garbage;
-		EXPECT_FALSE(PreviewTokenSigned(garbage, Key(1))) << garbage;
+		EXPECT_FALSE(VerifyPreviewToken(garbage, Key(1))) << garbage;
 	}
 	EXPECT_FALSE(ReadPreviewToken(std::string(kPreviewTokenMaxChars + 1, 'A')));
 }
@@ -78,7 +78,7 @@ TEST(PreviewToken, BadInputsAreRejected) {
 	EXPECT_THROW(MakePreviewToken(Key(1), 1, "", 1000), Error);
 	EXPECT_THROW(MakePreviewToken(Key(1), 1, "a/b", 1000), Error);
 	EXPECT_THROW(MakePreviewToken(Key(1), 1, std::string(129, 'A'), 1000), Error);
-	EXPECT_FALSE(PreviewTokenSigned(MakePreviewToken(Key(1), 1, kIdentifier, 1000), Bytes(16, 1)));
+	EXPECT_FALSE(VerifyPreviewToken(MakePreviewToken(Key(1), 1, kIdentifier, 1000), Bytes(16, 1)));
 }
 
 TEST(Base64Url, RoundTripAndCanonical) {

@@ -40,9 +40,9 @@ std::string MakePreviewToken(const Bytes &key, int key_id, std::string_view iden
 // needs the key id to find the key); nullopt for anything else. Never throws.
 std::optional<PreviewTokenClaims> ReadPreviewToken(std::string_view token) noexcept;
 
-// True if the token is well formed and its MAC is right for `key`
-// (constant-time comparison). Never throws.
-bool PreviewTokenSigned(std::string_view token, const Bytes &key) noexcept;
+// The claims of a well-formed token whose MAC is right for `key`
+// (constant-time comparison); nullopt for anything else. Never throws.
+std::optional<PreviewTokenClaims> VerifyPreviewToken(std::string_view token, const Bytes &key) noexcept;
 
 // base64url without padding (RFC 4648 §5), and back; nullopt for characters
 // outside the alphabet or an impossible length.
