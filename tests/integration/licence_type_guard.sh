@@ -68,35 +68,33 @@ expect_error() {  # expect_error NAME LOG SQLSTATE TEXT
   if grep -q "$3" "$2" && grep -qF "$4" "$2"; then echo "ok - $1"; else echo "not ok - $1"; cat "$2"; failed=1; fi
 }
 
-echo "# 1. issue first, DELETE waits"
-PGAPPNAME=issuer psql -X -q -v ON_ERROR_STOP=1 -d "$db" >"$out/type_guard_issuer1.log" 2>&1 <<'SQL' &
+# race N FIRST FIRST-SQL SECOND SECOND-SQL: session FIRST runs FIRST-SQL in an
+# open transaction, then SECOND runs SECOND-SQL, which must wait for FIRST's
+# commit; SECOND's output goes to $out/type_guard_SECOND_N.log.
+race() {
+  PGAPPNAME=$2 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >"$out/type_guard_$2_$1.log" 2>&1 <<SQL &
 BEGIN;
-SELECT elicense.issue('11100000000013338W099', data(), 'clerk');
-CALL await_lock_wait('dba');
+$3;
+CALL await_lock_wait('$4');
 COMMIT;
 SQL
-issuer=$!
-await_holding issuer
-PGAPPNAME=dba psql -X -q -v VERBOSITY=verbose -d "$db" -c "DELETE FROM elicense.licence_type WHERE type_code = '11100000000013338W099'" \
-  >"$out/type_guard_dba1.log" 2>&1 || true
-wait "$issuer" || { echo "not ok - the issuing session failed"; cat "$out/type_guard_issuer1.log"; failed=1; }
-expect_error "the DELETE fails with 23503" "$out/type_guard_dba1.log" 23503 "licence type 11100000000013338W099 cannot be deleted: licences of it exist"
+  local first=$!
+  await_holding "$2"
+  PGAPPNAME=$4 psql -X -q -v VERBOSITY=verbose -d "$db" -c "$5" >"$out/type_guard_$4_$1.log" 2>&1 || true
+  wait "$first" || { echo "not ok - the $2 session failed"; cat "$out/type_guard_$2_$1.log"; failed=1; }
+}
+
+echo "# 1. issue first, DELETE waits"
+race 1 issuer "SELECT elicense.issue('11100000000013338W099', data(), 'clerk')" \
+  dba "DELETE FROM elicense.licence_type WHERE type_code = '11100000000013338W099'"
+expect_error "the DELETE fails with 23503" "$out/type_guard_dba_1.log" 23503 "licence type 11100000000013338W099 cannot be deleted: licences of it exist"
 check "the licence and its type are both there" \
   "SELECT count(*) = 1 FROM elicense.certificate c JOIN elicense.licence_type t USING (type_code) WHERE t.type_code = '11100000000013338W099'"
 
 echo "# 2. DELETE first, the issue waits"
-PGAPPNAME=dba psql -X -q -v ON_ERROR_STOP=1 -d "$db" >"$out/type_guard_dba2.log" 2>&1 <<'SQL' &
-BEGIN;
-DELETE FROM elicense.licence_type WHERE type_code = '11100000000013338W098';
-CALL await_lock_wait('issuer');
-COMMIT;
-SQL
-dba=$!
-await_holding dba
-PGAPPNAME=issuer psql -X -q -v VERBOSITY=verbose -d "$db" -c "SELECT elicense.issue('11100000000013338W098', data(), 'clerk')" \
-  >"$out/type_guard_issuer2.log" 2>&1 || true
-wait "$dba" || { echo "not ok - the DBA session failed"; cat "$out/type_guard_dba2.log"; failed=1; }
-expect_error "the issue fails with 42704" "$out/type_guard_issuer2.log" 42704 'unknown licence type "11100000000013338W098"'
+race 2 dba "DELETE FROM elicense.licence_type WHERE type_code = '11100000000013338W098'" \
+  issuer "SELECT elicense.issue('11100000000013338W098', data(), 'clerk')"
+expect_error "the issue fails with 42704" "$out/type_guard_issuer_2.log" 42704 'unknown licence type "11100000000013338W098"'
 check "no licence of the deleted type" "SELECT count(*) = 0 FROM elicense.certificate WHERE type_code = '11100000000013338W098'"
 check "every licence has its type" \
   "SELECT NOT EXISTS (SELECT 1 FROM elicense.certificate c WHERE NOT EXISTS (SELECT 1 FROM elicense.licence_type t WHERE t.type_code = c.type_code))"
