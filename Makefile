@@ -12,14 +12,15 @@ OBJS = $(CORE_SOURCES:.cpp=.o) $(GLUE_SOURCES:.cpp=.o)
 
 # Scripts go to share/extension. The install script of the current version
 # is joined from extension/sql/parts/*.sql (one subject each) at build time.
-# Released versions keep their install script, frozen, in
-# extension/sql/released/; the upgrade script A--B is joined from the
-# changes to A's objects (extension/sql/updates/A--B.sql) and the parts that
+# Released versions keep their install script and the update script that led
+# to them, frozen, in extension/sql/released/ (extension/sql/RELEASING.md);
+# the update script to the current version is joined from the changes to the
+# last release's objects (extension/sql/updates/A--B.sql) and the parts that
 # B added, whole (PARTS_ADDED_IN_B). tests/integration/extension_upgrade.sh
-# checks that A updated to B equals a fresh B.
+# checks that every release updated to B equals a fresh B.
 MODULEDIR = extension
 DATA = extension/elicense.control $(wildcard extension/sql/released/elicense--*.sql)
-UPDATE_SCRIPTS = extension/sql/elicense--0.1.0--0.2.0.sql
+UPDATE_SCRIPTS = extension/sql/elicense--0.2.0--0.3.0.sql
 DATA_built = extension/sql/elicense--$(EXTVERSION).sql $(UPDATE_SCRIPTS)
 EXTRA_CLEAN = $(DATA_built) $(TEMPLATES_PART)
 
@@ -58,8 +59,8 @@ extension/sql/elicense--$(EXTVERSION).sql: $(SQL_PARTS)
 # Parts every update script runs again, after the changes: they are
 # idempotent (roles are cluster-wide and created only if missing).
 PARTS_RERUN_ON_UPDATE = extension/sql/parts/05_roles.sql
-PARTS_ADDED_IN_0.2.0 = extension/sql/parts/46_licence_type_guard.sql extension/sql/parts/59_preview_url.sql extension/sql/parts/65_preview.sql extension/sql/parts/70_sharing.sql
-extension/sql/elicense--0.1.0--0.2.0.sql: extension/sql/updates/0.1.0--0.2.0.sql $(PARTS_RERUN_ON_UPDATE) $(PARTS_ADDED_IN_0.2.0)
+PARTS_ADDED_IN_0.3.0 =
+extension/sql/elicense--0.2.0--0.3.0.sql: extension/sql/updates/0.2.0--0.3.0.sql $(PARTS_RERUN_ON_UPDATE) $(PARTS_ADDED_IN_0.3.0)
 	cat $^ > $@
 
 $(TEMPLATES_PART): $(sort $(wildcard extension/templates/*.json))
