@@ -1,7 +1,9 @@
 // OpenSSL 3 helpers of the OFD seal (see ofd_crypto.hpp).
 #include "ofd_crypto.hpp"
 
+#include "elicense/cancel.hpp"
 #include "elicense/error.hpp"
+#include "elicense/limits.hpp"
 
 #include "base64.hpp"
 
@@ -9,7 +11,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 
 namespace elicense::core::ofd {
 namespace {
@@ -148,10 +152,20 @@ Algorithm AlgorithmFromSignatureOid(std::string_view oid) {
 	throw Error(sqlstate::kFeatureNotSupported, "unsupported signature algorithm " + std::string(oid));
 }
 
+// In slices with a cancellation check between them: a reference may name a
+// part of tens of MiB (limits.hpp), and a signature many references.
 Bytes Digest(Algorithm algorithm, const std::uint8_t *data, std::size_t size) {
+	std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+	if (!ctx || EVP_DigestInit_ex(ctx.get(), Md(algorithm), nullptr) != 1)
+		Fail(sqlstate::kInternalError, "digest failed");
+	for (std::size_t at = 0; at < size; at += kCancelCheckBytes) {
+		ThrowIfCancelled();
+		if (EVP_DigestUpdate(ctx.get(), data + at, std::min(size - at, kCancelCheckBytes)) != 1)
+			Fail(sqlstate::kInternalError, "digest failed");
+	}
 	Bytes out(EVP_MAX_MD_SIZE);
 	unsigned int length = 0;
-	if (EVP_Digest(data, size, out.data(), &length, Md(algorithm), nullptr) != 1)
+	if (EVP_DigestFinal_ex(ctx.get(), out.data(), &length) != 1)
 		Fail(sqlstate::kInternalError, "digest failed");
 	out.resize(length);
 	return out;

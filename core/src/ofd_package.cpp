@@ -1,10 +1,13 @@
 // OFD package parts and their ZIP form, through libzip.
 #include "elicense/ofd_package.hpp"
 
+#include "elicense/cancel.hpp"
+
 #include "elicense/error.hpp"
 
 #include <zip.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace elicense::core {
@@ -29,7 +32,6 @@ using ZipPtr = std::unique_ptr<zip_t, ZipDiscard>;
 using ZipSourcePtr = std::unique_ptr<zip_source_t, ZipSourceFree>;
 using ZipFilePtr = std::unique_ptr<zip_file_t, ZipFileClose>;
 
-constexpr char kProgramLimitExceeded[] = "54000";
 
 [[noreturn]] void ThrowZip(const char *what, zip_error_t *error) {
 	std::string detail = error ? zip_error_strerror(error) : "";
@@ -87,7 +89,20 @@ Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml) {
 		ThrowZip("cannot open a ZIP in memory", &error);
 	zip_source_keep(buffer.get());  // zip_close/zip_discard would free it otherwise
 
+	// The same limits as ReadOfdZip: a package we write, we can read back.
+	if (parts.All().size() > kMaxOfdParts)
+		throw Error(sqlstate::kProgramLimitExceeded, "the OFD package would have more than " +
+		                                                 std::to_string(kMaxOfdParts) + " parts");
+	std::uint64_t total = 0;
 	for (const auto &part : parts.All()) {
+		total += part.data.size();
+		if (part.data.size() > kMaxOfdPartBytes || total > kMaxOfdTotalBytes)
+			throw Error(sqlstate::kProgramLimitExceeded, "the OFD package part " + part.name + " would be too large",
+			            {}, "A part may hold " + std::to_string(kMaxOfdPartBytes >> 20) + " MiB, a package " +
+			                    std::to_string(kMaxOfdTotalBytes >> 20) + " MiB.");
+	}
+	for (const auto &part : parts.All()) {
+		ThrowIfCancelled();
 		// The data outlives zip_close(): libzip reads it only then.
 		zip_source_t *source = zip_source_buffer(zip.get(), part.data.data(), part.data.size(), 0);
 		if (!source)
@@ -123,6 +138,9 @@ Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml) {
 }
 
 OfdParts ReadOfdZip(const Bytes &zip_bytes) {
+	if (zip_bytes.size() > kMaxOfdPackageBytes)
+		throw Error(sqlstate::kProgramLimitExceeded, "the OFD package has more than " +
+		                                                 std::to_string(kMaxOfdPackageBytes >> 20) + " MiB");
 	zip_error_t error;
 	zip_error_init(&error);
 	ZipSourcePtr buffer(zip_source_buffer_create(zip_bytes.data(), zip_bytes.size(), 0, &error));
@@ -137,9 +155,10 @@ OfdParts ReadOfdZip(const Bytes &zip_bytes) {
 	OfdParts parts;
 	zip_int64_t count = zip_get_num_entries(zip.get(), 0);
 	if (count < 0 || static_cast<std::uint64_t>(count) > kMaxOfdParts)
-		throw Error(kProgramLimitExceeded, "OFD package has too many parts");
+		throw Error(sqlstate::kProgramLimitExceeded, "OFD package has too many parts");
 	std::uint64_t total = 0;
 	for (zip_int64_t i = 0; i < count; ++i) {
+		ThrowIfCancelled();
 		zip_stat_t stat;
 		zip_stat_init(&stat);
 		if (zip_stat_index(zip.get(), static_cast<zip_uint64_t>(i), 0, &stat) < 0)
@@ -149,16 +168,22 @@ OfdParts ReadOfdZip(const Bytes &zip_bytes) {
 			continue;  // directory entry
 		total += stat.size;
 		if (!(stat.valid & ZIP_STAT_SIZE) || stat.size > kMaxOfdPartBytes || total > kMaxOfdTotalBytes)
-			throw Error(kProgramLimitExceeded, "OFD package part " + name + " is too large");
+			throw Error(sqlstate::kProgramLimitExceeded, "OFD package part " + name + " is too large");
 		ZipFilePtr file(zip_fopen_index(zip.get(), static_cast<zip_uint64_t>(i), 0));
 		if (!file)
 			throw Error(sqlstate::kInvalidTextRepresentation, "OFD package: cannot open part " + name,
 			            zip_error_strerror(zip_get_error(zip.get())));
+		// Read in slices, so that inflating a large part can be cancelled.
 		Bytes data(static_cast<std::size_t>(stat.size));
-		zip_int64_t got = data.empty() ? 0 : zip_fread(file.get(), data.data(), data.size());
-		if (got != static_cast<zip_int64_t>(data.size()))
-			throw Error(sqlstate::kInvalidTextRepresentation, "OFD package: cannot read part " + name,
-			            zip_error_strerror(zip_file_get_error(file.get())));
+		for (std::size_t at = 0; at < data.size();) {
+			ThrowIfCancelled();
+			std::size_t want = std::min(data.size() - at, kCancelCheckBytes);
+			zip_int64_t got = zip_fread(file.get(), data.data() + at, want);
+			if (got <= 0)
+				throw Error(sqlstate::kInvalidTextRepresentation, "OFD package: cannot read part " + name,
+				            zip_error_strerror(zip_file_get_error(file.get())));
+			at += static_cast<std::size_t>(got);
+		}
 		parts.Put(std::move(name), std::move(data));
 	}
 	return parts;

@@ -2,7 +2,9 @@
 // ofd_signature.hpp). One signature per package: Doc_0/Signs/Sign_0.
 #include "elicense/ofd_signature.hpp"
 
+#include "elicense/cancel.hpp"
 #include "elicense/error.hpp"
+#include "elicense/limits.hpp"
 #include "ofd_crypto.hpp"
 #include "ofd_der.hpp"
 #include "ofd_xml.hpp"
@@ -181,9 +183,19 @@ OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signat
 	if (!references || Text(Child(info, "SignatureMethod")) != method ||
 	    references.attribute("CheckMethod").as_string() != std::string(ofd::DigestOid(algorithm)))
 		return Result(OfdVerifyStatus::kMalformed, signature_part, "SignedInfo does not match the SES algorithm");
-	int count = 0;
+	std::size_t count = 0;
+	std::set<std::string> referenced;
 	for (pugi::xml_node reference : references.children("ofd:Reference")) {
+		ThrowIfCancelled();
+		if (++count > kMaxOfdReferences)
+			return Result(OfdVerifyStatus::kMalformed, signature_part,
+			              "signature has more than " + std::to_string(kMaxOfdReferences) + " references");
 		std::string part = PartName(reference.attribute("FileRef").as_string());
+		// Each part is digested once: a list naming one large part thousands
+		// of times would otherwise cost minutes (a signature we write never
+		// names a part twice).
+		if (!referenced.insert(part).second)
+			return Result(OfdVerifyStatus::kMalformed, signature_part, "signature references " + part + " twice");
 		const Bytes *data = parts.Find(part);
 		if (!data)
 			return Result(OfdVerifyStatus::kMissingPart, part, "signed part " + part + " is missing");
@@ -191,7 +203,6 @@ OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signat
 		if (ofd::Digest(algorithm, *data) != expected)
 			return Result(OfdVerifyStatus::kDigestMismatch, part, "signed part " + part + " has changed");
 		covered.insert(part);
-		++count;
 	}
 	if (count == 0)
 		return Result(OfdVerifyStatus::kMalformed, signature_part, "signature references no part");
@@ -222,7 +233,11 @@ OfdVerifyResult VerifyParts(const OfdParts &parts, EVP_PKEY *expected_key) {
 
 	std::set<std::string> covered;
 	OfdVerifyResult last = Result(OfdVerifyStatus::kUnsigned, {}, "the signature list is empty");
+	std::size_t signatures = 0;
 	for (pugi::xml_node sign : Child(list, "Signatures").children("ofd:Signature")) {
+		if (++signatures > kMaxOfdSignatures)
+			return Result(OfdVerifyStatus::kMalformed, signatures_part,
+			              "more than " + std::to_string(kMaxOfdSignatures) + " signatures");
 		std::string loc = PartName(sign.attribute("BaseLoc").as_string());
 		std::string part = StartsWith(loc, signs_dir) ? loc : signs_dir + loc;
 		last = VerifySignature(parts, part, expected_key, covered);
@@ -320,6 +335,8 @@ OfdVerifyResult VerifyOfd(const Bytes &zip, std::string_view expected_certificat
 	EVP_PKEY *expected_key = expected ? X509_get0_pubkey(expected.get()) : nullptr;
 	try {
 		return VerifyParts(ReadOfdZip(zip), expected_key);
+	} catch (const Cancelled &) {
+		throw;  // not a verdict on the file
 	} catch (const Error &e) {
 		// Unreadable ZIP, XML, DER, Base64 or certificate inside the package.
 		return Result(OfdVerifyStatus::kMalformed, {}, e.what());

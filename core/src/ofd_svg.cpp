@@ -5,6 +5,8 @@
 // lists are not drawn the same way by every SVG renderer.
 #include "elicense/ofd_svg.hpp"
 
+#include "elicense/cancel.hpp"
+
 #include "elicense/error.hpp"
 #include "ofd_crypto.hpp"
 #include "ofd_der.hpp"
@@ -266,6 +268,7 @@ void PageWriter::DrawPath(pugi::xml_node path, pugi::xml_node out) {
 
 void PageWriter::DrawObjects(pugi::xml_node container, pugi::xml_node out) {
 	for (pugi::xml_node node : container.children()) {
+		ThrowIfCancelled();
 		std::string_view name = node.name();
 		if (name == "ofd:TextObject")
 			DrawText(node, out);
@@ -343,6 +346,8 @@ void PageWriter::DrawSeals(pugi::xml_node doc_body, const std::string &page_id, 
 			SetBox(img, box);
 			img.append_attribute("preserveAspectRatio") = "none";
 			img.append_attribute("xlink:href") = DataUri(png).c_str();
+		} catch (const Cancelled &) {
+			throw;
 		} catch (const std::exception &) {
 			continue;  // an unreadable SignedValue: the page without that seal
 		}

@@ -3,6 +3,9 @@
 // through rendering a licence.
 #include "elicense/ofd_template.hpp"
 
+#include "elicense/cancel.hpp"
+#include "elicense/limits.hpp"
+
 #include "elicense/error.hpp"
 #include "elicense/ofd_fonts.hpp"
 
@@ -129,8 +132,12 @@ OfdTemplate ParseOfdTemplate(std::string_view json_text) {
 	const Json &fields = Member(root, "fields", "template");
 	if (!fields.is_array() || fields.empty())
 		Bad("template.fields", "is not a non-empty array");
+	if (fields.size() > kMaxTemplateFields)
+		throw Error(sqlstate::kProgramLimitExceeded, "the OFD template has " + std::to_string(fields.size()) + " fields",
+		            {}, "A template may have at most " + std::to_string(kMaxTemplateFields) + " fields.");
 	std::set<std::string> keys;
 	for (std::size_t i = 0; i < fields.size(); ++i) {
+		ThrowIfCancelled();
 		const Json &f = fields[i];
 		std::string where = "fields[" + std::to_string(i) + "]";
 		OfdTemplateField field;

@@ -3,7 +3,9 @@
 // ID comes from one counter so IDs are unique and MaxUnitID is the last one.
 #include "elicense/ofd_writer.hpp"
 
+#include "elicense/cancel.hpp"
 #include "elicense/error.hpp"
+#include "elicense/limits.hpp"
 #include "elicense/ofd_fonts.hpp"
 #include "ofd_text_layout.hpp"
 #include "ofd_xml.hpp"
@@ -122,6 +124,14 @@ ofd::TextBlock OneLine(std::string_view text, double size) {
 }
 
 void CheckValues(const OfdTemplate &face, const OfdFieldValues &values) {
+	if (values.size() > kMaxTemplateFields)
+		throw Error(sqlstate::kProgramLimitExceeded, "the licence has " + std::to_string(values.size()) + " field values",
+		            {}, "A licence face may have at most " + std::to_string(kMaxTemplateFields) + " fields.");
+	for (const auto &entry : values)
+		if (entry.second.size() > kMaxFieldValueBytes)
+			throw Error(sqlstate::kProgramLimitExceeded, "licence field " + entry.first.substr(0, 64) + " has " +
+			                                                 std::to_string(entry.second.size()) + " bytes",
+			            {}, "A field value may have at most " + std::to_string(kMaxFieldValueBytes) + " bytes.");
 	for (const auto &field : face.fields)
 		if (!values.count(field.key))
 			throw Error(sqlstate::kInvalidParameterValue, "licence field " + field.key + " has no value",
@@ -213,6 +223,7 @@ Bytes Content(const OfdTemplate &face, const OfdFieldValues &values, const int f
 	double label_size = ofd::PointsToMm(face.label_size_pt);
 	int label_font = FontId(font_ids, face.label_font);
 	for (const auto &field : face.fields) {
+		ThrowIfCancelled();
 		if (!field.label.empty())
 			AddTextObject(layer, ids, label_font, OneLine(field.label, label_size), field.x, field.y, label_size,
 			              kTextColor);

@@ -9,6 +9,8 @@
 // crosses libpng's C frames either.
 #include "elicense/qr_image.hpp"
 
+#include "elicense/limits.hpp"
+
 #include "elicense/error.hpp"
 
 #include <png.h>
@@ -21,7 +23,6 @@
 namespace elicense::core {
 namespace {
 
-constexpr char kProgramLimitExceeded[] = "54000";  // the text is too long for a QR symbol
 
 struct QrcodeFree {
 	void operator()(QRcode *p) const noexcept { QRcode_free(p); }
@@ -156,6 +157,12 @@ std::vector<unsigned char> QrPng(std::string_view text, QrEcLevel level, int mod
 		throw Error(sqlstate::kInvalidParameterValue,
 		            "QR module size " + std::to_string(module_px) + " is out of range", {},
 		            "Give 1 to " + std::to_string(kMaxQrModulePixels) + " pixels per module.");
+	// Before anything is allocated or encoded: libqrencode would first build
+	// data structures proportional to any length it is given.
+	if (text.size() > kMaxQrTextBytes)
+		throw Error(sqlstate::kProgramLimitExceeded,
+		            "the QR text of " + std::to_string(text.size()) + " bytes does not fit in a QR symbol", {},
+		            "A QR symbol holds at most " + std::to_string(kMaxQrTextBytes) + " bytes.");
 	if (text.empty() || text.find('\0') != std::string_view::npos)
 		throw Error(sqlstate::kInvalidParameterValue, "QR text is empty or contains a NUL character");
 	std::string c_text(text);
@@ -163,7 +170,7 @@ std::vector<unsigned char> QrPng(std::string_view text, QrEcLevel level, int mod
 	std::unique_ptr<QRcode, QrcodeFree> qr(QRcode_encodeString(c_text.c_str(), 0, ToQrencode(level), QR_MODE_8, 1));
 	if (!qr) {
 		if (errno == ERANGE)
-			throw Error(kProgramLimitExceeded, "the QR text of " + std::to_string(text.size()) + " bytes does not fit in a QR symbol",
+			throw Error(sqlstate::kProgramLimitExceeded, "the QR text of " + std::to_string(text.size()) + " bytes does not fit in a QR symbol",
 			            {}, "Use a lower error correction level or a shorter text.");
 		if (errno == ENOMEM)
 			throw std::bad_alloc();

@@ -6,6 +6,8 @@
 #include <new>
 
 extern "C" {
+#include "access/detoast.h"
+#include "miscadmin.h"
 #include "utils/lsyscache.h"
 }
 
@@ -58,13 +60,28 @@ void CaptureCurrentException(PendingError &out) noexcept {
 }
 
 void RaisePendingError(const PendingError &err) {
+	// The core stopped because an interrupt is pending (core/cancel.hpp):
+	// PostgreSQL raises it with its own reason (statement timeout, cancel
+	// request, termination). The guard's C++ objects are gone by now.
+	if (err.sqlerrcode == ERRCODE_QUERY_CANCELED)
+		CHECK_FOR_INTERRUPTS();
 	ereport(ERROR, (errcode(err.sqlerrcode), errmsg_internal("%s", err.message),
 	                err.detail[0] ? errdetail_internal("%s", err.detail) : 0,
 	                err.hint[0] ? errhint("%s", err.hint) : 0));
 	pg_unreachable();
 }
 
-std::string_view ArgText(FunctionCallInfo fcinfo, int n) {
+void RequireArgSize(FunctionCallInfo fcinfo, int n, std::size_t max_bytes) {
+	std::size_t size = toast_raw_datum_size(PG_GETARG_DATUM(n)) - VARHDRSZ;
+	if (size > max_bytes)
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+		                errmsg("argument %d of %s has %zu bytes, more than the %zu allowed", n + 1,
+		                       get_func_name(fcinfo->flinfo->fn_oid), size, max_bytes),
+		                errhint("See \"Limits\" in the elicense README.")));
+}
+
+std::string_view ArgText(FunctionCallInfo fcinfo, int n, std::size_t max_bytes) {
+	RequireArgSize(fcinfo, n, max_bytes);
 	text *t = PG_GETARG_TEXT_PP(n);
 	return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
@@ -77,7 +94,8 @@ TupleDesc ResultDesc(FunctionCallInfo fcinfo) {
 	return BlessTupleDesc(desc);
 }
 
-std::string_view ArgBytes(FunctionCallInfo fcinfo, int n) {
+std::string_view ArgBytes(FunctionCallInfo fcinfo, int n, std::size_t max_bytes) {
+	RequireArgSize(fcinfo, n, max_bytes);
 	bytea *b = PG_GETARG_BYTEA_PP(n);
 	return std::string_view(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b));
 }

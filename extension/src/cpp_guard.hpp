@@ -23,6 +23,7 @@
 #pragma once
 
 #include "elicense/error.hpp"
+#include "elicense/limits.hpp"
 
 #include <cstdint>
 #include <string>
@@ -61,12 +62,24 @@ void GuardedRun(Body &&body) {
 		RaisePendingError(err);
 }
 
-// Text argument as a view of the (detoasted) datum. Call it before
-// GuardedRun: detoasting may raise a PostgreSQL error.
-std::string_view ArgText(FunctionCallInfo fcinfo, int n);
+// Default bounds of arguments (see core/include/elicense/limits.hpp): no
+// text argument of ours is legitimately larger than a PEM chain or a
+// template, no bytea larger than an OFD package.
+inline constexpr std::size_t kMaxTextArgBytes = 1u << 20;
+inline constexpr std::size_t kMaxBytesArgBytes = static_cast<std::size_t>(core::kMaxOfdPackageBytes);
+
+// Raises 54000 naming the function and argument if argument n is larger
+// than max_bytes. It reads the size from the varlena header, so nothing is
+// detoasted or copied first. Call it before GuardedRun.
+void RequireArgSize(FunctionCallInfo fcinfo, int n, std::size_t max_bytes);
+
+// Text argument as a view of the (detoasted) datum, refused over max_bytes
+// before detoasting. Call it before GuardedRun: detoasting may raise a
+// PostgreSQL error.
+std::string_view ArgText(FunctionCallInfo fcinfo, int n, std::size_t max_bytes = kMaxTextArgBytes);
 
 // bytea argument as a view of the (detoasted) datum; before GuardedRun too.
-std::string_view ArgBytes(FunctionCallInfo fcinfo, int n);
+std::string_view ArgBytes(FunctionCallInfo fcinfo, int n, std::size_t max_bytes = kMaxBytesArgBytes);
 
 // The blessed descriptor of a function's composite result (OUT parameters
 // or a row type); call it before GuardedRun, with the arguments.

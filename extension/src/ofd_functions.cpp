@@ -25,6 +25,7 @@ namespace {
 
 // jsonb argument as JSON text, converted by PostgreSQL before any C++ work.
 const char *ArgJson(FunctionCallInfo fcinfo, int n) {
+	elicense::pg::RequireArgSize(fcinfo, n, elicense::pg::kMaxTextArgBytes);
 	return DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(n)));
 }
 

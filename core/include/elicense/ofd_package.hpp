@@ -4,6 +4,7 @@
 #pragma once
 
 #include "elicense/cpp_only.hpp"
+#include "elicense/limits.hpp"
 
 #include <cstdint>
 #include <string>
@@ -42,16 +43,12 @@ private:
 // 0.3 ms per part and alone would break the 2 ms budget per licence; an OFD
 // licence is ~20 KB stored. With `deflate_xml` XML parts are deflated (images
 // and SignedValue.dat are always stored).
+// Throws Error (54000) if the package would exceed what ReadOfdZip accepts.
 Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml = false);
 
-// Limits when reading a package from outside: a licence is some 20 KB, so
-// these only stop ZIP bombs and absurd entry counts from exhausting memory.
-inline constexpr std::size_t kMaxOfdParts = 1000;
-inline constexpr std::uint64_t kMaxOfdPartBytes = 32u << 20;
-inline constexpr std::uint64_t kMaxOfdTotalBytes = 64u << 20;
-
 // Reads every file of a ZIP archive; throws Error (22P02) if `zip` is not a
-// readable ZIP archive, or (54000) if it exceeds the limits above.
+// readable ZIP archive, or (54000) if it exceeds the OFD limits of
+// limits.hpp; checks for cancellation between parts and while reading one.
 OfdParts ReadOfdZip(const Bytes &zip);
 
 Bytes ToBytes(std::string_view text);
