@@ -26,7 +26,7 @@ CREATE FUNCTION w032(no text, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE
 $$;
 SELECT elicense.issue('11100000000013338W032', w032('D' || lpad(i::text, 7, '0')), 'loader') FROM generate_series(1, 20) i;
 SELECT elicense.issue('11100000000013338W050', '{"enterprise_name": "山东某建筑工程有限公司", "uscc": "91350100M000100Y43",
-    "principal": "张三", "address": "济南市", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
+    "principal": "张三", "principal_id": "350102199001011238", "address": "济南市", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
     "licence_number": "(鲁)JZ安许证字[2023]087974", "valid_from": "2023-06-01", "valid_to": "2026-05-31",
     "authority_name": "山东省住房和城乡建设厅", "authority_uscc": "113700000045030270", "authority_division": "370000",
     "issue_date": "2023-06-01"}', 'loader');

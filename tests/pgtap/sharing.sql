@@ -60,7 +60,7 @@ $$;
 -- whose seal is configured, with QR URLs as the worker would store them.
 \i tests/fixtures/sharing_seal.sql
 SELECT elicense.issue('11100000000013338W050', jsonb_build_object(
-  'enterprise_name', '福建示范建设工程有限公司', 'uscc', '91350100M000100Y43', 'principal', '张三',
+  'enterprise_name', '福建示范建设工程有限公司', 'uscc', '91350100M000100Y43', 'principal', '张三', 'principal_id', '350102199001011238',
   'address', '福州市鼓楼区五四路1号', 'economic_type', '有限责任公司', 'permit_scope', '建筑施工',
   'licence_number', '(闽)JZ安许证字[2025]000001', 'valid_from', '2025-03-01', 'valid_to', '2028-02-28',
   'authority_name', '福建省住房和城乡建设厅', 'authority_uscc', '11350000003591037R',

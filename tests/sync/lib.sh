@@ -145,7 +145,7 @@ kill_hard() {  # PID
 issue_licences() {  # N [FIRST]
   sql -v n="$1" -v first="${2:-1}" <<'SQL'
 SELECT count(elicense.issue('11100000000013338W050', jsonb_build_object(
-         'enterprise_name', '测试建筑有限公司' || g, 'uscc', '91350100M000100Y43', 'principal', '张三',
+         'enterprise_name', '测试建筑有限公司' || g, 'uscc', '91350100M000100Y43', 'principal', '张三', 'principal_id', '350102199001011238',
          'address', '福州市鼓楼区' || g || '号', 'economic_type', '有限责任公司', 'permit_scope', '建筑施工',
          'licence_number', '(闽)JZ安许证字[2023]' || lpad(g::text, 6, '0'),
          'valid_from', '2023-06-01', 'valid_to', '2026-05-31', 'authority_name', '福建省住房和城乡建设厅',
