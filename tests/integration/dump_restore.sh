@@ -2,7 +2,8 @@
 # pg_dump / pg_restore of a database that uses elicense keeps every row the
 # extension holds: certificates (all versions), status history, outbox,
 # delivery attempts, sequence counters, and the catalogue rows a DBA added
-# (shipped catalogue rows come back from CREATE EXTENSION, not the dump).
+# or changed, request fields included (shipped catalogue rows come back from
+# CREATE EXTENSION, not the dump).
 # After the restore, issuing continues the counters and identity sequences.
 # Runs inside a throwaway cluster (PG* set); $1 = output dir.
 set -euo pipefail
@@ -45,6 +46,13 @@ UPDATE elicense.outbox SET status = 'done', attempts = 1 WHERE id <= 10;
 UPDATE elicense.certificate SET assigned_code = '202232000001000001', qr_url = 'https://example.invalid/q' WHERE sequence = '0000003';
 INSERT INTO elicense.delivery_attempt (outbox_id, identifier, step, endpoint, http_status, return_code, return_message, duration_ms, worker_id)
 SELECT o.id, o.identifier, o.step, '/collect', 200, '1', '归集成功', 35, 'worker-1' FROM elicense.outbox o WHERE o.id <= 10;
+-- A DBA's request-field edits (issue 15): a rename, a removed shipped field
+-- and an added one, also for the DBA's own type.
+UPDATE elicense.platform_field SET field = 'certNo'
+ WHERE type_code = '11100000000013338W050' AND step = 'validate' AND slot = 'cert_num';
+DELETE FROM elicense.platform_field WHERE type_code = '11100000000013338W032' AND step = 'assign_code' AND slot = 'photo';
+INSERT INTO elicense.platform_field (type_code, step, slot, position, field, source_kind, source, required, note)
+VALUES ('11100000000013338W099', 'validate', 'cert_num', 1, 'certNum', 'column', 'licence_number', true, 'local: DBA''s type');
 -- An application table next to the extension's.
 CREATE TABLE approval (id int PRIMARY KEY, note text);
 INSERT INTO approval VALUES (1, 'kept');
@@ -61,6 +69,10 @@ SELECT 'sequence_counter', count(*), md5(coalesce(string_agg(t::text, '|' ORDER 
 SELECT 'licence_type', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code), '')) FROM elicense.licence_type t;
 SELECT 'licence_item', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code, t.item), '')) FROM elicense.licence_item t;
 SELECT 'approval', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM approval t;
+SELECT 'platform_field_local', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code, t.step, t.slot), '')) FROM elicense.platform_field_local t;
+SELECT 'platform_field', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code, t.step, t.slot), '')) FROM elicense.platform_field t;
+SELECT 'platform_request', count(*), md5(string_agg(k, ',' ORDER BY k)) FROM jsonb_object_keys(elicense.platform_request(
+  (SELECT identifier FROM elicense.certificate WHERE type_code = '11100000000013338W050'), 'validate')) k;
 SQL
 }
 fingerprint "$src" | tee "$work/before.txt"
@@ -82,6 +94,9 @@ SELECT elicense.issue('11100000000013338W032', w032('D9999999'), 'after restore'
      = elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000021', 1);
 SELECT count(*) = 1 FROM elicense.outbox WHERE identifier = elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000021', 1);
 SELECT (SELECT pg_catalog.count(*) FROM pg_trigger WHERE tgrelid = 'elicense.status_history'::regclass AND tgname = 'status_history_append_only') = 1;
+-- The renamed field is what the restored database sends.
+SELECT elicense.platform_request((SELECT identifier FROM elicense.certificate WHERE type_code = '11100000000013338W050'), 'validate') ? 'certNo';
+SELECT (SELECT count(*) FROM elicense.platform_field_shipped) > 0;  -- from CREATE EXTENSION, not the dump
 SQL
 if [ "$(sort -u "$work/after_issue.txt")" != "t" ]; then
   echo "FAIL: issuing after the restore"

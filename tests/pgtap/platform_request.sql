@@ -6,7 +6,7 @@
 -- items and their validators (SQLSTATE, nothing written), privileges.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(80);
+SELECT plan(82);
 
 -- Differences between an item and its golden form: missing keys, unexpected
 -- keys, differing values; NULL when they are equal.
@@ -176,6 +176,17 @@ SELECT results_eq($$SELECT slot, field, removed FROM elicense.platform_field_loc
                   'the rename is one local row');
 SELECT is((SELECT field FROM elicense.platform_field_shipped WHERE type_code = '11100000000013338W050' AND step = 'validate' AND slot = 'cert_num'),
           'certNum', 'the shipped row is untouched');
+-- What a later update script does: it changes only shipped rows.
+UPDATE elicense.platform_field_shipped SET field = 'certNumber', note = 'observed: a later release'
+ WHERE type_code = '11100000000013338W050' AND step IN ('validate', 'status_update') AND slot = 'cert_num';
+SELECT is((SELECT field FROM elicense.platform_field WHERE type_code = '11100000000013338W050' AND step = 'validate' AND slot = 'cert_num'),
+          'certNo', 'a shipped change of a later release leaves the DBA''s rename in force');
+SELECT is((SELECT field FROM elicense.platform_field WHERE type_code = '11100000000013338W050' AND step = 'status_update' AND slot = 'cert_num'),
+          'certNumber', '... and reaches the rows the DBA did not touch');
+UPDATE elicense.platform_field_shipped SET field = 'certNum', note = 'observed; full-width parentheses as one client sends them'
+ WHERE type_code = '11100000000013338W050' AND step = 'validate' AND slot = 'cert_num';
+UPDATE elicense.platform_field_shipped SET field = 'certNum', note = 'observed'
+ WHERE type_code = '11100000000013338W050' AND step = 'status_update' AND slot = 'cert_num';
 SELECT lives_ok($$UPDATE elicense.platform_field SET field = 'certNum'
                    WHERE type_code = '11100000000013338W050' AND step = 'validate' AND slot = 'cert_num'$$, 'renamed back');
 SELECT is((SELECT count(*) FROM elicense.platform_field_local), 0::bigint, '... a row equal to the shipped one is no override');
