@@ -18,23 +18,23 @@
 
 CREATE TABLE elicense.platform_field_shipped (
     type_code     text NOT NULL REFERENCES elicense.licence_type ON UPDATE CASCADE ON DELETE CASCADE,
-    step          text NOT NULL CONSTRAINT platform_field_shipped_step CHECK (step OPERATOR(pg_catalog.=) ANY (ARRAY[
+    step          text NOT NULL CONSTRAINT platform_field_step CHECK (step OPERATOR(pg_catalog.=) ANY (ARRAY[
                       'validate', 'assign_code', 'collect', 'status_update', 'key_change', 'query'])),
-    slot          text NOT NULL CONSTRAINT platform_field_shipped_slot_format CHECK (slot OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'),
+    slot          text NOT NULL CONSTRAINT platform_field_slot_format CHECK (slot OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'),
     position      integer NOT NULL,
-    field         text NOT NULL CONSTRAINT platform_field_shipped_field_format CHECK (field OPERATOR(pg_catalog.~) '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
-    source_kind   text NOT NULL CONSTRAINT platform_field_shipped_source_kind CHECK (source_kind OPERATOR(pg_catalog.=) ANY (ARRAY[
+    field         text NOT NULL CONSTRAINT platform_field_field_format CHECK (field OPERATOR(pg_catalog.~) '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
+    source_kind   text NOT NULL CONSTRAINT platform_field_source_kind CHECK (source_kind OPERATOR(pg_catalog.=) ANY (ARRAY[
                       'column', 'item', 'constant', 'computed'])),
     source        text NOT NULL,
-    format        text CONSTRAINT platform_field_shipped_format CHECK (format OPERATOR(pg_catalog.=) ANY (ARRAY[
+    format        text CONSTRAINT platform_field_format CHECK (format OPERATOR(pg_catalog.=) ANY (ARRAY[
                       'date', 'fullwidth_parens', 'guid', 'guid_nodash'])),
-    code_map      jsonb CONSTRAINT platform_field_shipped_code_map CHECK (pg_catalog.jsonb_typeof(code_map) OPERATOR(pg_catalog.=) 'object'),
+    code_map      jsonb CONSTRAINT platform_field_code_map CHECK (pg_catalog.jsonb_typeof(code_map) OPERATOR(pg_catalog.=) 'object'),
     required      boolean NOT NULL DEFAULT false,
-    operate_types text[] CONSTRAINT platform_field_shipped_operate_types CHECK (operate_types OPERATOR(pg_catalog.<@) ARRAY[
+    operate_types text[] CONSTRAINT platform_field_operate_types CHECK (operate_types OPERATOR(pg_catalog.<@) ARRAY[
                       '01', '02', '03', '04', '05', '06', '07', '08']),
     note          text,
     PRIMARY KEY (type_code, step, slot),
-    CONSTRAINT platform_field_shipped_source CHECK (CASE source_kind
+    CONSTRAINT platform_field_source CHECK (CASE source_kind
         WHEN 'column' THEN source OPERATOR(pg_catalog.=) ANY (ARRAY['identifier', 'original_identifier', 'previous_identifier',
             'type_code', 'sequence', 'version', 'licence_number', 'holder_name', 'holder_id_type', 'holder_id', 'authority_name',
             'authority_uscc', 'authority_division', 'issue_date', 'valid_from', 'valid_to', 'status', 'status_note',
@@ -48,7 +48,7 @@ COMMENT ON TABLE elicense.platform_field_shipped IS
 'Request fields as shipped with the extension (written only by its install and update scripts; not dumped). Read and edit elicense.platform_field instead';
 
 -- A DBA's rows: changed or added fields, and tombstones (removed) of shipped
--- ones. Same key and checks as the shipped table.
+-- ones. Same key and checks (by the same names) as the shipped table.
 CREATE TABLE elicense.platform_field_local (LIKE elicense.platform_field_shipped INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
     removed boolean NOT NULL DEFAULT false,
     PRIMARY KEY (type_code, step, slot),
