@@ -175,10 +175,24 @@ GRANT SELECT ON elicense.platform_field TO elicense_worker, elicense_analyst;
 -- common fields (zzeCertID aside, which collect and status update send) and
 -- the type's own. Types a DBA deleted get none (the join).
 --------------------------------------------------------------------------------
+-- W032 operation categories (PLATFORM.md): a code stands for itself, a
+-- category name maps to its code, anything else is 99 ("other", sent with
+-- categoryDescription). Rows below say '@operation_categories' for it.
 INSERT INTO elicense.platform_field_shipped (type_code, step, slot, position, field, source_kind, source, format, code_map, required,
                                              operate_types, note)
-SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source, v.format, v.code_map::jsonb, v.required,
-       v.operate_types::text[], v.note
+SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source, v.format,
+       CASE WHEN v.code_map = '@operation_categories' THEN '{
+         "01": "01", "02": "02", "03": "03", "04": "04", "05": "05", "06": "06", "07": "07", "08": "08", "09": "09", "10": "10",
+         "11": "11", "99": "99",
+         "建筑电工": "01",
+         "建筑架子工（普通脚手架）": "02", "建筑架子工（附着升降脚手架）": "03",
+         "建筑起重司索信号工": "04",
+         "建筑起重机械司机（塔式起重机）": "05", "建筑起重机械司机（施工升降机）": "06", "建筑起重机械司机（物料提升机）": "07",
+         "建筑起重机械安装拆卸工（塔式起重机）": "08", "建筑起重机械安装拆卸工（施工升降机）": "09",
+         "建筑起重机械安装拆卸工（物料提升机）": "10",
+         "高处作业吊篮安装拆卸工": "11",
+         "*": "99"}'::jsonb ELSE v.code_map::jsonb END,
+       v.required, v.operate_types::text[], v.note
   FROM (VALUES
 -- W050 (安许证), from a provincial government-service client.
 ('11100000000013338W050', 'validate', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, true, NULL, 'observed: a fresh GUID per data item, echoed in SuccessData/ErrorGuid'),
@@ -224,7 +238,7 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W032', 'validate', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, true, NULL, 'observed: a fresh GUID per data item, echoed in SuccessData/ErrorGuid'),
 ('11100000000013338W032', 'validate', 'province_num', 2, 'provinceNum', 'computed', 'province_num', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'validate', 'identity_card', 3, 'identityCard', 'column', 'holder_id', NULL, NULL, true, NULL, 'observed'),
-('11100000000013338W032', 'validate', 'operation_category', 4, 'operationCategory', 'computed', 'operation_category', NULL, '{"01": "01", "02": "02", "03": "03", "04": "04", "05": "05", "06": "06", "07": "07", "08": "08", "09": "09", "10": "10", "11": "11", "99": "99", "建筑电工": "01", "建筑架子工（普通脚手架）": "02", "建筑架子工（附着升降脚手架）": "03", "建筑起重司索信号工": "04", "建筑起重机械司机（塔式起重机）": "05", "建筑起重机械司机（施工升降机）": "06", "建筑起重机械司机（物料提升机）": "07", "建筑起重机械安装拆卸工（塔式起重机）": "08", "建筑起重机械安装拆卸工（施工升降机）": "09", "建筑起重机械安装拆卸工（物料提升机）": "10", "高处作业吊篮安装拆卸工": "11", "*": "99"}', true, NULL, 'observed: category_code, else the category name''s code, else 99'),
+('11100000000013338W032', 'validate', 'operation_category', 4, 'operationCategory', 'computed', 'operation_category', NULL, '@operation_categories', true, NULL, 'observed: category_code, else the category name''s code, else 99'),
 ('11100000000013338W032', 'validate', 'category_description', 5, 'categoryDescription', 'computed', 'category_description', NULL, NULL, false, NULL, 'observed: only for operationCategory 99, in the fixed form'),
 ('11100000000013338W032', 'validate', 'cert_num', 6, 'certNum', 'column', 'licence_number', 'fullwidth_parens', NULL, true, '{02,03,04,05,06,07,08}', 'observed: not sent on 01 (the number is new)'),
 ('11100000000013338W032', 'validate', 'operate_type', 7, 'operateType', 'column', 'operate_type', NULL, NULL, true, NULL, 'observed'),
@@ -246,7 +260,7 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W032', 'assign_code', 'identity_card_type', 16, 'identityCardType', 'column', 'holder_id_type', NULL, '{"RESIDENT_ID": "111", "USCC": "001", "*": "999"}', true, NULL, 'observed: 111 citizen ID number, 999 other'),
 ('11100000000013338W032', 'assign_code', 'issued_date', 17, 'issuedDate', 'computed', 'first_issue_date', 'date', NULL, true, NULL, 'observed: first issue; the first_issue_date item, else version 001''s issue date'),
 ('11100000000013338W032', 'assign_code', 'photo', 18, 'photo', 'item', 'photo', NULL, NULL, false, NULL, 'observed: Base64 JPG/PNG at most 50 KB; left out when the licence has none'),
-('11100000000013338W032', 'assign_code', 'operation_category', 19, 'operationCategory', 'computed', 'operation_category', NULL, '{"01": "01", "02": "02", "03": "03", "04": "04", "05": "05", "06": "06", "07": "07", "08": "08", "09": "09", "10": "10", "11": "11", "99": "99", "建筑电工": "01", "建筑架子工（普通脚手架）": "02", "建筑架子工（附着升降脚手架）": "03", "建筑起重司索信号工": "04", "建筑起重机械司机（塔式起重机）": "05", "建筑起重机械司机（施工升降机）": "06", "建筑起重机械司机（物料提升机）": "07", "建筑起重机械安装拆卸工（塔式起重机）": "08", "建筑起重机械安装拆卸工（施工升降机）": "09", "建筑起重机械安装拆卸工（物料提升机）": "10", "高处作业吊篮安装拆卸工": "11", "*": "99"}', true, NULL, 'observed: category_code, else the category name''s code, else 99'),
+('11100000000013338W032', 'assign_code', 'operation_category', 19, 'operationCategory', 'computed', 'operation_category', NULL, '@operation_categories', true, NULL, 'observed: category_code, else the category name''s code, else 99'),
 ('11100000000013338W032', 'assign_code', 'category_description', 20, 'categoryDescription', 'computed', 'category_description', NULL, NULL, false, NULL, 'observed: only for operationCategory 99, in the fixed form'),
 ('11100000000013338W032', 'collect', 'assigned_code', 1, 'ID', 'computed', 'assigned_code', NULL, NULL, true, NULL, 'observed: the code the platform assigned'),
 ('11100000000013338W032', 'collect', 'zze_cert_id', 2, 'zzeCertID', 'column', 'identifier', NULL, NULL, true, NULL, 'observed: the licence identifier'),
@@ -256,7 +270,7 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W032', 'status_update', 'province_num', 3, 'provinceNum', 'computed', 'province_num', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'status_update', 'cert_num', 4, 'certNum', 'column', 'licence_number', 'fullwidth_parens', NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'status_update', 'identity_card', 5, 'identityCard', 'column', 'holder_id', NULL, NULL, true, NULL, 'observed'),
-('11100000000013338W032', 'status_update', 'operation_category', 6, 'operationCategory', 'computed', 'operation_category', NULL, '{"01": "01", "02": "02", "03": "03", "04": "04", "05": "05", "06": "06", "07": "07", "08": "08", "09": "09", "10": "10", "11": "11", "99": "99", "建筑电工": "01", "建筑架子工（普通脚手架）": "02", "建筑架子工（附着升降脚手架）": "03", "建筑起重司索信号工": "04", "建筑起重机械司机（塔式起重机）": "05", "建筑起重机械司机（施工升降机）": "06", "建筑起重机械司机（物料提升机）": "07", "建筑起重机械安装拆卸工（塔式起重机）": "08", "建筑起重机械安装拆卸工（施工升降机）": "09", "建筑起重机械安装拆卸工（物料提升机）": "10", "高处作业吊篮安装拆卸工": "11", "*": "99"}', true, NULL, 'observed'),
+('11100000000013338W032', 'status_update', 'operation_category', 6, 'operationCategory', 'computed', 'operation_category', NULL, '@operation_categories', true, NULL, 'observed'),
 ('11100000000013338W032', 'status_update', 'category_description', 7, 'categoryDescription', 'computed', 'category_description', NULL, NULL, false, NULL, 'observed: only for operationCategory 99'),
 ('11100000000013338W032', 'status_update', 'cert_state', 8, 'certState', 'column', 'status', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'status_update', 'cert_status_description', 9, 'certStatusDescription', 'column', 'status_note', NULL, NULL, false, NULL, 'observed: required for certState 99, else left out'),
@@ -264,7 +278,7 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W032', 'key_change', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, true, NULL, 'observed (Tzry_Change)'),
 ('11100000000013338W032', 'key_change', 'province_num', 2, 'provinceNum', 'computed', 'province_num', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'key_change', 'cert_num', 3, 'certNum', 'column', 'licence_number', 'fullwidth_parens', NULL, true, NULL, 'observed'),
-('11100000000013338W032', 'key_change', 'category_code', 4, 'categoryCode', 'computed', 'operation_category', NULL, '{"01": "01", "02": "02", "03": "03", "04": "04", "05": "05", "06": "06", "07": "07", "08": "08", "09": "09", "10": "10", "11": "11", "99": "99", "建筑电工": "01", "建筑架子工（普通脚手架）": "02", "建筑架子工（附着升降脚手架）": "03", "建筑起重司索信号工": "04", "建筑起重机械司机（塔式起重机）": "05", "建筑起重机械司机（施工升降机）": "06", "建筑起重机械司机（物料提升机）": "07", "建筑起重机械安装拆卸工（塔式起重机）": "08", "建筑起重机械安装拆卸工（施工升降机）": "09", "建筑起重机械安装拆卸工（物料提升机）": "10", "高处作业吊篮安装拆卸工": "11", "*": "99"}', true, NULL, 'observed; the operation category code'),
+('11100000000013338W032', 'key_change', 'category_code', 4, 'categoryCode', 'computed', 'operation_category', NULL, '@operation_categories', true, NULL, 'observed; the operation category code'),
 ('11100000000013338W032', 'key_change', 'birth_date', 5, 'birthDate', 'computed', 'birth_date', 'date', NULL, true, NULL, 'observed; from the holder''s resident ID number'),
 ('11100000000013338W032', 'key_change', 'identity_card_type', 6, 'identityCardType', 'column', 'holder_id_type', NULL, '{"RESIDENT_ID": "111", "USCC": "001", "*": "999"}', true, NULL, 'observed'),
 ('11100000000013338W032', 'key_change', 'identity_card', 7, 'identityCard', 'column', 'holder_id', NULL, NULL, true, NULL, 'observed'),
