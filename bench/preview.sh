@@ -23,7 +23,7 @@ create_preview_login
 # platform is not part of this benchmark), and a few revoked ones.
 sql -v n="$licences" <<'SQL' >/dev/null
 SELECT count(elicense.issue('11100000000013338W050', jsonb_build_object(
-         'enterprise_name', '闽江预览建设有限公司' || g, 'uscc', '91350100M000100Y43', 'principal', '王五',
+         'enterprise_name', '闽江预览建设有限公司' || g, 'uscc', '91350100M000100Y43', 'principal', '王五', 'principal_id', '350102199001011238',
          'address', '福州市仓山区' || g || '号', 'economic_type', '有限责任公司', 'permit_scope', '建筑施工',
          'licence_number', '(闽)JZ安许证字[2026]' || lpad(g::text, 6, '0'),
          'valid_from', '2026-01-01', 'valid_to', '2099-12-31', 'authority_name', '福建省住房和城乡建设厅',

@@ -36,7 +36,7 @@ INSERT INTO elicense.certificate (identifier, original_identifier, type_code, se
 SELECT id, id, '11100000000013338W050', seq, 1, '(闽)JZ安许证字[2025]' || lpad(g::text, 6, '0'), '福建测试建设工程有限公司' || g,
        'USCC', uscc(g), '福建省住房和城乡建设厅', '11350000003591037R', '350000', date '2020-01-01' + g % 2000,
        date '2020-01-01' + g % 2000, date '2030-01-01' + g % 2000, '01',
-       jsonb_build_object('principal', '张三', 'address', '福州市鼓楼区' || g || '号', 'economic_type', '有限责任公司', 'permit_scope', '建筑施工'),
+       jsonb_build_object('principal', '张三', 'principal_id', '350102199001011238', 'address', '福州市鼓楼区' || g || '号', 'economic_type', '有限责任公司', 'permit_scope', '建筑施工'),
        'bench'
   FROM generate_series(1, :half) g,
        LATERAL (SELECT '2025' || lpad(g::text, 6, '0') AS seq) s,

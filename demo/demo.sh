@@ -31,11 +31,11 @@ step "Approval tables with the issuing trigger (what an approval system adds)"
 sql -f "$root/tests/fixtures/holder_ids.sql"
 sql <<'SQL'
 CREATE TABLE company_approval (
-  id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', company text, uscc text, boss text, address text,
-  cert_no text, valid_from date, valid_to date, decided date, clerk text);
+  id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', company text, uscc text, boss text, boss_idno text,
+  address text, cert_no text, valid_from date, valid_to date, decided date, clerk text);
 CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON company_approval FOR EACH ROW
   EXECUTE FUNCTION elicense.issue_from_trigger('11100000000013338W050',
-    'enterprise_name=company', 'uscc=uscc', 'principal=boss', 'address=address', 'licence_number=cert_no',
+    'enterprise_name=company', 'uscc=uscc', 'principal=boss', 'principal_id=boss_idno', 'address=address', 'licence_number=cert_no',
     'valid_from=valid_from', 'valid_to=valid_to', 'issue_date=decided',
     'const:economic_type=有限责任公司', 'const:permit_scope=建筑施工',
     'const:authority_name=福建省住房和城乡建设厅', 'const:authority_uscc=11350000003591037R',
@@ -54,8 +54,8 @@ echo "company_approval (安全生产许可证, W050) and worker_approval (特种
 
 step "Approving 150 companies and 150 workers, then changing one licence and revoking another"
 sql <<'SQL'
-INSERT INTO company_approval (status, company, uscc, boss, address, cert_no, valid_from, valid_to, decided, clerk)
-SELECT 'approved', '福建示范建设工程有限公司' || g, uscc(g), '张' || g, '福州市鼓楼区五四路' || g || '号',
+INSERT INTO company_approval (status, company, uscc, boss, boss_idno, address, cert_no, valid_from, valid_to, decided, clerk)
+SELECT 'approved', '福建示范建设工程有限公司' || g, uscc(g), '张' || g, resident_id(1000 + g), '福州市鼓楼区五四路' || g || '号',
        '(闽)JZ安许证字[2025]' || lpad(g::text, 6, '0'), '2025-03-01', '2028-02-28', '2025-03-01', '审批员甲'
 FROM generate_series(1, 150) g;
 INSERT INTO worker_approval (status, person, sex, idno, work, cert_no, valid_from, valid_to, decided, clerk)

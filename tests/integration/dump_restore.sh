@@ -2,7 +2,8 @@
 # pg_dump / pg_restore of a database that uses elicense keeps every row the
 # extension holds: certificates (all versions), status history, outbox,
 # delivery attempts, sequence counters, and the catalogue rows a DBA added
-# (shipped catalogue rows come back from CREATE EXTENSION, not the dump).
+# or changed, request fields included (shipped catalogue rows come back from
+# CREATE EXTENSION, not the dump).
 # After the restore, issuing continues the counters and identity sequences.
 # Runs inside a throwaway cluster (PG* set); $1 = output dir.
 set -euo pipefail
@@ -26,7 +27,7 @@ CREATE FUNCTION w032(no text, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE
 $$;
 SELECT elicense.issue('11100000000013338W032', w032('D' || lpad(i::text, 7, '0')), 'loader') FROM generate_series(1, 20) i;
 SELECT elicense.issue('11100000000013338W050', '{"enterprise_name": "山东某建筑工程有限公司", "uscc": "91350100M000100Y43",
-    "principal": "张三", "address": "济南市", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
+    "principal": "张三", "principal_id": "350102199001011238", "address": "济南市", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
     "licence_number": "(鲁)JZ安许证字[2023]087974", "valid_from": "2023-06-01", "valid_to": "2026-05-31",
     "authority_name": "山东省住房和城乡建设厅", "authority_uscc": "113700000045030270", "authority_division": "370000",
     "issue_date": "2023-06-01"}', 'loader');
@@ -45,6 +46,13 @@ UPDATE elicense.outbox SET status = 'done', attempts = 1 WHERE id <= 10;
 UPDATE elicense.certificate SET assigned_code = '202232000001000001', qr_url = 'https://example.invalid/q' WHERE sequence = '0000003';
 INSERT INTO elicense.delivery_attempt (outbox_id, identifier, step, endpoint, http_status, return_code, return_message, duration_ms, worker_id)
 SELECT o.id, o.identifier, o.step, '/collect', 200, '1', '归集成功', 35, 'worker-1' FROM elicense.outbox o WHERE o.id <= 10;
+-- A DBA's request-field edits (issue 15): a rename, a removed shipped field
+-- and an added one, also for the DBA's own type.
+UPDATE elicense.platform_field SET field = 'certNo'
+ WHERE type_code = '11100000000013338W050' AND step = 'validate' AND slot = 'cert_num';
+DELETE FROM elicense.platform_field WHERE type_code = '11100000000013338W032' AND step = 'assign_code' AND slot = 'photo';
+INSERT INTO elicense.platform_field (type_code, step, slot, position, field, source_kind, source, required, note)
+VALUES ('11100000000013338W099', 'validate', 'cert_num', 1, 'certNum', 'column', 'licence_number', true, 'local: DBA''s type');
 -- An application table next to the extension's.
 CREATE TABLE approval (id int PRIMARY KEY, note text);
 INSERT INTO approval VALUES (1, 'kept');
@@ -61,6 +69,10 @@ SELECT 'sequence_counter', count(*), md5(coalesce(string_agg(t::text, '|' ORDER 
 SELECT 'licence_type', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code), '')) FROM elicense.licence_type t;
 SELECT 'licence_item', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code, t.item), '')) FROM elicense.licence_item t;
 SELECT 'approval', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM approval t;
+SELECT 'platform_field_local', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code, t.step, t.slot), '')) FROM elicense.platform_field_local t;
+SELECT 'platform_field', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code, t.step, t.slot), '')) FROM elicense.platform_field t;
+SELECT 'platform_request', count(*), md5(string_agg(k, ',' ORDER BY k)) FROM jsonb_object_keys(elicense.platform_request(
+  (SELECT identifier FROM elicense.certificate WHERE type_code = '11100000000013338W050'), 'validate')) k;
 SQL
 }
 fingerprint "$src" | tee "$work/before.txt"
@@ -82,6 +94,9 @@ SELECT elicense.issue('11100000000013338W032', w032('D9999999'), 'after restore'
      = elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000021', 1);
 SELECT count(*) = 1 FROM elicense.outbox WHERE identifier = elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000021', 1);
 SELECT (SELECT pg_catalog.count(*) FROM pg_trigger WHERE tgrelid = 'elicense.status_history'::regclass AND tgname = 'status_history_append_only') = 1;
+-- The renamed field is what the restored database sends.
+SELECT elicense.platform_request((SELECT identifier FROM elicense.certificate WHERE type_code = '11100000000013338W050'), 'validate') ? 'certNo';
+SELECT (SELECT count(*) FROM elicense.platform_field_shipped) > 0;  -- from CREATE EXTENSION, not the dump
 SQL
 if [ "$(sort -u "$work/after_issue.txt")" != "t" ]; then
   echo "FAIL: issuing after the restore"

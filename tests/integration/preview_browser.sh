@@ -32,7 +32,7 @@ issue_one() {  # TYPE-CODE JSON
   sql -c "SELECT elicense.issue('$1', '$2'::jsonb, 'approval-test')"
 }
 valid=$(issue_one 11100000000013338W050 '{"enterprise_name": "'$holder'", "uscc": "91350100M000100Y43",
-  "principal": "王五", "address": "福州市仓山区1号", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
+  "principal": "王五", "principal_id": "350102199001011238", "address": "福州市仓山区1号", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
   "licence_number": "(闽)JZ安许证字[2026]000901", "valid_from": "2026-01-01", "valid_to": "2029-12-31",
   "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R", "authority_division": "350000",
   "issue_date": "2026-01-01"}')
@@ -41,13 +41,13 @@ to_revoke=$(issue_one 11100000000013338W032 '{"name": "赵六", "gender": "男",
   "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R", "authority_division": "350000",
   "issue_date": "2026-01-01"}')
 to_change=$(issue_one 11100000000013338W050 '{"enterprise_name": "闽侯变更建设有限公司", "uscc": "91350100M000100Y43",
-  "principal": "王五", "address": "福州市仓山区2号", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
+  "principal": "王五", "principal_id": "350102199001011238", "address": "福州市仓山区2号", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
   "licence_number": "(闽)JZ安许证字[2026]000902", "valid_from": "2026-01-01", "valid_to": "2029-12-31",
   "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R", "authority_division": "350000",
   "issue_date": "2026-01-01"}')
 for n in 1 2 3 4 5; do  # more valid licences: cold renders for the render gate check
   issue_one 11100000000013338W050 '{"enterprise_name": "闽清并发建设有限公司'$n'", "uscc": "91350100M000100Y43",
-    "principal": "王五", "address": "福州市仓山区'$n'号", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
+    "principal": "王五", "principal_id": "350102199001011238", "address": "福州市仓山区'$n'号", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
     "licence_number": "(闽)JZ安许证字[2026]00091'$n'", "valid_from": "2026-01-01", "valid_to": "2029-12-31",
     "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R", "authority_division": "350000",
     "issue_date": "2026-01-01"}' >/dev/null

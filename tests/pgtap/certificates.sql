@@ -8,7 +8,7 @@ SELECT plan(72);
 -- Valid licence data; tests override single items.
 CREATE FUNCTION pg_temp.w050(changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls('{"enterprise_name": "山东某建筑工程有限公司", "uscc": "91350100M000100Y43",
-    "principal": "张三", "address": "济南市历下区某路1号", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
+    "principal": "张三", "principal_id": "350102199001011238", "address": "济南市历下区某路1号", "economic_type": "有限责任公司", "permit_scope": "建筑施工",
     "licence_number": "(鲁)JZ安许证字[2023]087974", "valid_from": "2023-06-01", "valid_to": "2026-05-31",
     "authority_name": "山东省住房和城乡建设厅", "authority_uscc": "113700000045030270", "authority_division": "370000",
     "issue_date": "2023-06-01"}'::jsonb || changes)
@@ -38,7 +38,7 @@ SELECT is((SELECT idempotency_key FROM elicense.outbox WHERE step = 'validate'),
 SELECT results_eq($$SELECT holder_name, holder_id_type, holder_id, authority_division::text, issue_date, valid_to, status, business_data
                      FROM elicense.certificate$$,
                   $$VALUES ('山东某建筑工程有限公司'::text, 'USCC'::text, '91350100M000100Y43'::text, '370000'::text, '2023-06-01'::date, '2026-05-31'::date, '01'::text,
-                      '{"address": "济南市历下区某路1号", "principal": "张三", "permit_scope": "建筑施工", "economic_type": "有限责任公司"}'::jsonb)$$,
+                      '{"address": "济南市历下区某路1号", "principal": "张三", "principal_id": "350102199001011238", "permit_scope": "建筑施工", "economic_type": "有限责任公司"}'::jsonb)$$,
                   'metadata items fill columns, the rest goes to business_data');
 SELECT results_eq($$SELECT from_status, to_status, operate_type, reason, actor FROM elicense.status_history$$,
                   $$VALUES (NULL::text, '01', '01', 'issued', 'tester')$$, 'history records the issue');
@@ -199,7 +199,7 @@ VALUES ('11100000000013338W099', '测试证', 'USCC', '^T[0-9]{4}$', 'T0001');
 INSERT INTO elicense.licence_item (type_code, position, item, label, data_type, required, max_length, metadata_column)
 SELECT '11100000000013338W099', position, item, label, data_type, required, max_length, metadata_column
   FROM elicense.licence_item WHERE type_code = '11100000000013338W050' AND metadata_column IS NOT NULL;
-SELECT is(elicense.issue('11100000000013338W099', pg_temp.w050('{"licence_number": "T0001", "principal": null, "address": null, "economic_type": null, "permit_scope": null}'), 'dba'),
+SELECT is(elicense.issue('11100000000013338W099', pg_temp.w050('{"licence_number": "T0001", "principal": null, "principal_id": null, "address": null, "economic_type": null, "permit_scope": null}'), 'dba'),
           elicense.build_identifier('11100000000013338W099', '113700000045030270', '0000001', 1), 'a type added by a DBA issues');
 -- A type with licences is kept (no foreign key: 46_licence_type_guard.sql);
 -- tests/integration/licence_type_guard.sh races the two.

@@ -20,7 +20,7 @@ ROLLBACK;
 \set ON_ERROR_STOP 1
 
 BEGIN;
-SELECT plan(88);
+SELECT plan(89);
 
 SELECT results_eq($$SELECT function, scenario, result, sqlstate, recorded_by, db_user FROM elicense.usage_audit$$,
                   $$VALUES ('licence_search', 'rollback-probe', 'refused', '42704', 'writer', session_user::text COLLATE "default")$$,
@@ -60,7 +60,7 @@ $$;
 -- whose seal is configured, with QR URLs as the worker would store them.
 \i tests/fixtures/sharing_seal.sql
 SELECT elicense.issue('11100000000013338W050', jsonb_build_object(
-  'enterprise_name', '福建示范建设工程有限公司', 'uscc', '91350100M000100Y43', 'principal', '张三',
+  'enterprise_name', '福建示范建设工程有限公司', 'uscc', '91350100M000100Y43', 'principal', '张三', 'principal_id', '350102199001011238',
   'address', '福州市鼓楼区五四路1号', 'economic_type', '有限责任公司', 'permit_scope', '建筑施工',
   'licence_number', '(闽)JZ安许证字[2025]000001', 'valid_from', '2025-03-01', 'valid_to', '2028-02-28',
   'authority_name', '福建省住房和城乡建设厅', 'authority_uscc', '11350000003591037R',
@@ -147,10 +147,12 @@ SELECT is(pg_temp.one('tax_app', format($$SELECT holder_id FROM elicense.licence
           '350102199001011238', 'licence_info: full resident ID for a grant with may_see_id_numbers');
 SELECT is(pg_temp.one('market_app', format($$SELECT holder_id FROM elicense.licence_info(%L, %L)$$, :'company_code', :'company_licence')) ->> 'holder_id',
           '91350100M000100Y43', 'licence_info: a USCC is never masked');
+SELECT is(pg_temp.one('market_app', format($$SELECT business_data FROM elicense.licence_info(%L, %L)$$, :'company_code', :'company_licence')) -> 'business_data' ->> 'principal_id',
+          '350102********1238', 'licence_info: a resident ID item (W050 principal_id) is masked too');
 SELECT results_eq(format($$SELECT x ->> 'identifier', x ->> 'holder_id' FROM pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_info_by_holder(''%s'', ''%s'')') x$$,
                          :'person_code', '350102199001011238'),
                   format($$VALUES (%L, '350102********1238')$$, :'person_licence'), 'licence_info_by_holder: the holder''s licences of the code''s types, masked');
-SELECT is(pg_temp.audit_count() - (SELECT count(*) FROM elicense.usage_audit WHERE function = 'create_usage_code') - 1, 5::bigint,
+SELECT is(pg_temp.audit_count() - (SELECT count(*) FROM elicense.usage_audit WHERE function = 'create_usage_code') - 1, 6::bigint,
           'one audit row per info call');
 SELECT results_eq($$SELECT db_user, grantee, department, officer, function, identifier, holder_id, scenario, purpose, business_id, result, rows_returned, recorded_by
                       FROM elicense.usage_audit WHERE function = 'licence_info_by_holder'$$,

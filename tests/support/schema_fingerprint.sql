@@ -48,6 +48,10 @@ facts(line) AS (
   UNION ALL
   SELECT 'row licence_item ' || i::text FROM elicense.licence_item i
   UNION ALL
+  SELECT 'row platform_field_shipped ' || f::text FROM elicense.platform_field_shipped f
+  UNION ALL
+  SELECT 'row platform_field_local ' || f::text FROM elicense.platform_field_local f
+  UNION ALL
   SELECT 'row ofd_template ' || o.type_code || ' ' || md5(o.template::text) FROM elicense.ofd_template o WHERE o.shipped
   UNION ALL
   SELECT format('role %s login=%s member of %s', r.rolname, r.rolcanlogin,

@@ -141,7 +141,9 @@ kill_hard() {  # PID
   wait "$1" 2>/dev/null || true
 }
 
-# Issues N W050 and N W032 licences (numbers start at FIRST).
+# Issues N W050 and N W032 licences (numbers start at FIRST). principal_id
+# only where the installed version has the item (0.3.0 on; the upgrade test
+# issues under 0.1.0 and 0.2.0 too).
 issue_licences() {  # N [FIRST]
   sql -v n="$1" -v first="${2:-1}" <<'SQL'
 SELECT count(elicense.issue('11100000000013338W050', jsonb_build_object(
@@ -149,7 +151,10 @@ SELECT count(elicense.issue('11100000000013338W050', jsonb_build_object(
          'address', '福州市鼓楼区' || g || '号', 'economic_type', '有限责任公司', 'permit_scope', '建筑施工',
          'licence_number', '(闽)JZ安许证字[2023]' || lpad(g::text, 6, '0'),
          'valid_from', '2023-06-01', 'valid_to', '2026-05-31', 'authority_name', '福建省住房和城乡建设厅',
-         'authority_uscc', '11350000003591037R', 'authority_division', '350000', 'issue_date', '2023-06-01'),
+         'authority_uscc', '11350000003591037R', 'authority_division', '350000', 'issue_date', '2023-06-01')
+         || CASE WHEN EXISTS (SELECT FROM elicense.licence_item
+                               WHERE type_code = '11100000000013338W050' AND item = 'principal_id')
+                 THEN '{"principal_id": "350102199001011238"}'::jsonb ELSE '{}' END,
          'approval-test'))
      + count(elicense.issue('11100000000013338W032', jsonb_build_object(
          'name', '李四', 'gender', '男', 'id_number', '350102199001011238', 'category', '建筑电工',

@@ -198,6 +198,8 @@ RETURNS record
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   s elicense.province_secret;
+  code_pattern text;
+  url_prefix text;
 BEGIN
   IF encry_certid IS NULL OR province IS NULL THEN
     RAISE EXCEPTION 'encryCertid and province must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -216,9 +218,26 @@ BEGIN
   END IF;
   SELECT d.kind, d.code, d.url INTO kind, code, url
   FROM elicense._decrypt_assignment(encry_certid, encry_key, s.assignment_scheme, s.private_key_pem, s.des_key) AS d;
+  -- Only what the platform assigns may reach a licence: an assigned code
+  -- (18 digits) or a QR URL on the platform's host. The errors say what is
+  -- wrong, never the plaintext (a wrong key decrypts to anything).
+  SELECT c.assigned_code_pattern, c.qr_url_prefix INTO code_pattern, url_prefix FROM elicense.delivery_config AS c;
+  code_pattern := coalesce(code_pattern, '^[0-9]{18}$');
+  url_prefix := coalesce(url_prefix, 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?');
+  IF kind OPERATOR(pg_catalog.=) 'code' AND code OPERATOR(pg_catalog.!~) code_pattern THEN
+    RAISE EXCEPTION 'the decrypted assignment is not an assigned code: its % characters do not match %',
+        pg_catalog.length(code), code_pattern
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The platform assigns an 18-digit code or a QR URL. Check the province''s secret in elicense.province_secret, or elicense.delivery_config.assigned_code_pattern.';
+  END IF;
+  IF kind OPERATOR(pg_catalog.=) 'url' AND NOT pg_catalog.starts_with(url, url_prefix) THEN
+    RAISE EXCEPTION 'the decrypted assignment is a URL that does not start with the QR prefix %', url_prefix
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The platform''s QR URLs start with elicense.delivery_config.qr_url_prefix; correct it if the platform moved.';
+  END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION elicense.decrypt_assignment(text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.decrypt_assignment(text, text, text) TO elicense_worker;
 COMMENT ON FUNCTION elicense.decrypt_assignment(text, text, text) IS
-'Decrypts a code assignment (encryCertid, encryKey) with the province''s secret (elicense.province_secret). kind = code: code is the bare assigned code; kind = url: the platform sent a finished QR URL, returned in url unchanged (put it in the QR image as it is), and code is its ID parameter';
+'Decrypts a code assignment (encryCertid, encryKey) with the province''s secret (elicense.province_secret); only a code matching delivery_config.assigned_code_pattern or a URL starting with delivery_config.qr_url_prefix passes, else 22023. kind = code: code is the bare assigned code; kind = url: the platform sent a finished QR URL, returned in url unchanged (put it in the QR image as it is), and code is its ID parameter';

@@ -43,7 +43,7 @@ CREATE TABLE elicense.licence_item (
     type_code         text NOT NULL REFERENCES elicense.licence_type ON UPDATE CASCADE ON DELETE CASCADE,
     item              text NOT NULL CONSTRAINT licence_item_name_format CHECK (item OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'),
     label             text NOT NULL CONSTRAINT licence_item_label_present CHECK (label OPERATOR(pg_catalog.<>) ''),
-    data_type         text NOT NULL CONSTRAINT licence_item_data_type CHECK (data_type OPERATOR(pg_catalog.=) ANY (ARRAY['text', 'date', 'uscc', 'resident_id', 'division_code'])),
+    data_type         text NOT NULL CONSTRAINT licence_item_data_type CHECK (data_type OPERATOR(pg_catalog.=) ANY (ARRAY['text', 'date', 'uscc', 'resident_id', 'division_code', 'image'])),
     required          boolean NOT NULL DEFAULT false,
     max_length        integer CONSTRAINT licence_item_max_length CHECK (max_length BETWEEN 1 AND 10000),
     allowed_values    text[],
@@ -65,7 +65,7 @@ COMMENT ON TABLE elicense.licence_item IS
 'Information items (信息项) of each licence type; issuing validates the licence data against them. A DBA may add rows';
 COMMENT ON COLUMN elicense.licence_item.item IS 'Key of the item in the licence data (jsonb) passed to elicense.issue/change and in issue_from_trigger mappings';
 COMMENT ON COLUMN elicense.licence_item.label IS 'Chinese label as printed on the licence';
-COMMENT ON COLUMN elicense.licence_item.data_type IS 'text, date (YYYY-MM-DD), uscc, resident_id or division_code; the last three are checked with the check_* validators';
+COMMENT ON COLUMN elicense.licence_item.data_type IS 'text, date (YYYY-MM-DD), uscc, resident_id, division_code (the last three checked with the check_* validators) or image (Base64 of a JPG or PNG of at most 50 KB)';
 COMMENT ON COLUMN elicense.licence_item.max_length IS 'Maximum length in characters (NULL: no limit)';
 COMMENT ON COLUMN elicense.licence_item.allowed_values IS 'If set, the only values the item may take';
 COMMENT ON COLUMN elicense.licence_item.metadata_column IS 'Metadata column of elicense.certificate this item fills; NULL: stored in business_data';
@@ -103,11 +103,14 @@ INSERT INTO elicense.licence_item (type_code, position, item, label, data_type, 
 ('11100000000013338W050', 11, 'authority_uscc',     '发证机关统一社会信用代码', 'uscc',          true,  18, NULL, 'authority_uscc', true),
 ('11100000000013338W050', 12, 'authority_division', '发证机关行政区划代码',     'division_code', true,   6, NULL, 'authority_division', true),
 ('11100000000013338W050', 13, 'issue_date',         '发证日期',                 'date',          true, NULL, NULL, 'issue_date', true),
+('11100000000013338W050', 14, 'principal_id',       '主要负责人身份证号',       'resident_id',   true,  18, NULL, NULL, true),
+('11100000000013338W050', 15, 'principal_id_type',  '主要负责人证件类型',       'text',          false,  3, ARRAY['111', '999', '001'], NULL, true),
+('11100000000013338W050', 16, 'first_issue_date',   '初次发证日期',             'date',          false, NULL, NULL, NULL, true),
 ('11100000000013338W032',  1, 'name',               '姓名',                     'text',          true,  50, NULL, 'holder_name', true),
 ('11100000000013338W032',  2, 'gender',             '性别',                     'text',          true,   1, ARRAY['男', '女'], NULL, true),
 ('11100000000013338W032',  3, 'id_number',          '身份证号',                 'resident_id',   true,  18, NULL, 'holder_id', true),
 ('11100000000013338W032',  4, 'category',           '操作类别',                 'text',          true, 100, NULL, NULL, true),
-('11100000000013338W032',  5, 'category_code',      '操作类别代码',             'text',          false, 10, NULL, NULL, true),
+('11100000000013338W032',  5, 'category_code',      '操作类别代码',             'text',          false, 10, ARRAY['01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '99'], NULL, true),
 ('11100000000013338W032',  6, 'employer',           '聘用单位',                 'text',          false, 200, NULL, NULL, true),
 ('11100000000013338W032',  7, 'licence_number',     '证书编号',                 'text',          true,  50, NULL, 'licence_number', true),
 ('11100000000013338W032',  8, 'first_issue_date',   '初次领证日期',             'date',          false, NULL, NULL, NULL, true),
@@ -116,7 +119,8 @@ INSERT INTO elicense.licence_item (type_code, position, item, label, data_type, 
 ('11100000000013338W032', 11, 'authority_name',     '发证机关',                 'text',          true, 100, NULL, 'authority_name', true),
 ('11100000000013338W032', 12, 'authority_uscc',     '发证机关统一社会信用代码', 'uscc',          true,  18, NULL, 'authority_uscc', true),
 ('11100000000013338W032', 13, 'authority_division', '发证机关行政区划代码',     'division_code', true,   6, NULL, 'authority_division', true),
-('11100000000013338W032', 14, 'issue_date',         '发证日期',                 'date',          true, NULL, NULL, 'issue_date', true);
+('11100000000013338W032', 14, 'issue_date',         '发证日期',                 'date',          true, NULL, NULL, 'issue_date', true),
+('11100000000013338W032', 15, 'photo',              '照片',                     'image',         false, NULL, NULL, NULL, true);
 
 -- pg_dump keeps what a DBA added; shipped rows come back with CREATE EXTENSION.
 SELECT pg_catalog.pg_extension_config_dump('elicense.licence_type', 'WHERE NOT shipped');

@@ -19,7 +19,7 @@ CREATE TABLE elicense.outbox (
     operate_type     text NOT NULL CONSTRAINT outbox_operate_type CHECK (operate_type OPERATOR(pg_catalog.~) '^0[1-8]$'),
     idempotency_key  text NOT NULL GENERATED ALWAYS AS (identifier OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) version::text
                                                    OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) step) STORED,
-    status           text NOT NULL DEFAULT 'pending' CONSTRAINT outbox_status_name CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'in_flight', 'done', 'dead'])),
+    status           text NOT NULL DEFAULT 'pending' CONSTRAINT outbox_status_name CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'in_flight', 'done', 'dead', 'held'])),
     attempts         integer NOT NULL DEFAULT 0 CONSTRAINT outbox_attempts_nonnegative CHECK (attempts >= 0),
     next_attempt_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     lease_owner      text,
@@ -28,6 +28,8 @@ CREATE TABLE elicense.outbox (
     needs_query      boolean NOT NULL DEFAULT false,
     created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    ecert_id         uuid,
+    request          jsonb,
     -- The identifier holds the version, so this also makes idempotency_key unique.
     CONSTRAINT outbox_step_once UNIQUE (identifier, step),
     CONSTRAINT outbox_lease_when_in_flight CHECK (status OPERATOR(pg_catalog.<>) 'in_flight' OR (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL))
@@ -45,7 +47,9 @@ COMMENT ON COLUMN elicense.outbox.needs_query IS 'An earlier attempt may have ta
 COMMENT ON COLUMN elicense.outbox.step_order IS 'Steps of one version run in this order';
 COMMENT ON COLUMN elicense.outbox.operate_type IS 'operateType sent with the step';
 COMMENT ON COLUMN elicense.outbox.idempotency_key IS 'identifier:version:step (generated); stable across retries, unique through outbox_step_once';
-COMMENT ON COLUMN elicense.outbox.status IS 'pending, in_flight (leased), done, dead (gave up; replay by setting pending)';
+COMMENT ON COLUMN elicense.outbox.status IS 'pending, in_flight (leased), done, dead (gave up), held (waits for an operator); elicense.replay puts dead and held rows back';
+COMMENT ON COLUMN elicense.outbox.ecert_id IS 'eCertID of the step''s data item: made at its first lease, kept for every resend so the platform can match answers and duplicates';
+COMMENT ON COLUMN elicense.outbox.request IS 'The request item last leased for sending (elicense.platform_request); NULL for confirm';
 COMMENT ON COLUMN elicense.outbox.attempts IS 'Attempts made so far';
 COMMENT ON COLUMN elicense.outbox.next_attempt_at IS 'Earliest time of the next attempt (backoff)';
 COMMENT ON COLUMN elicense.outbox.lease_owner IS 'Worker holding the lease while in_flight';
@@ -72,8 +76,9 @@ CREATE TABLE elicense.delivery_attempt (
     return_message text,
     duration_ms    integer CONSTRAINT delivery_attempt_duration CHECK (duration_ms >= 0),
     worker_id      text NOT NULL,
-    outcome        text CONSTRAINT delivery_attempt_outcome CHECK (outcome OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'business_error', 'retry', 'unknown'])),
-    at             timestamptz NOT NULL DEFAULT pg_catalog.now()
+    outcome        text CONSTRAINT delivery_attempt_outcome CHECK (outcome OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'business_error', 'retry', 'unknown', 'held'])),
+    at             timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    ecert_id       uuid
 );
 CREATE INDEX delivery_attempt_outbox ON elicense.delivery_attempt (outbox_id);
 CREATE INDEX delivery_attempt_at ON elicense.delivery_attempt USING brin (at);
@@ -87,7 +92,8 @@ COMMENT ON COLUMN elicense.delivery_attempt.return_code IS 'ReturnCode of the pl
 COMMENT ON COLUMN elicense.delivery_attempt.return_message IS 'ReturnMsg / error messages of the platform answer';
 COMMENT ON COLUMN elicense.delivery_attempt.duration_ms IS 'Duration of the call in milliseconds';
 COMMENT ON COLUMN elicense.delivery_attempt.worker_id IS 'Worker instance that made the call';
-COMMENT ON COLUMN elicense.delivery_attempt.outcome IS 'done, business_error (refused, not retried), retry (had no effect), unknown (may have had effect: query before resending)';
+COMMENT ON COLUMN elicense.delivery_attempt.outcome IS 'done, business_error (refused, not retried), retry (had no effect), unknown (may have had effect: query before resending), held (left for an operator)';
+COMMENT ON COLUMN elicense.delivery_attempt.ecert_id IS 'eCertID of the data item the call carried (answers echo it in SuccessData and ErrorGuid)';
 COMMENT ON COLUMN elicense.delivery_attempt.at IS 'When the call started';
 COMMENT ON INDEX elicense.delivery_attempt_outbox IS 'Attempts of one outbox step';
 COMMENT ON INDEX elicense.delivery_attempt_at IS 'Time-range scans';
@@ -100,7 +106,7 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('el
 REVOKE ALL ON elicense.outbox, elicense.delivery_attempt FROM PUBLIC;
 GRANT SELECT ON elicense.outbox, elicense.delivery_attempt TO elicense_admin, elicense_worker;
 -- The worker changes rows only through the SECURITY DEFINER functions of
--- 60_delivery.sql, and an admin replays dead rows with elicense.replay().
+-- 60_delivery.sql, and an admin replays dead and held rows with elicense.replay().
 
 COMMENT ON COLUMN elicense.outbox.id IS 'Queue order';
 COMMENT ON COLUMN elicense.delivery_attempt.id IS 'Order of recording';

@@ -46,6 +46,35 @@ REVOKE ALL ON FUNCTION elicense._item_date(text, text, text) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._item_date(text, text, text) IS
 'Internal: parses a YYYY-MM-DD item value or raises 22007/22008 naming the item';
 
+-- An image item: Base64 of a JPG or PNG of at most 50 KB (the platform's
+-- limit for W032 photos), checked by its magic bytes. A "data:image/...;
+-- base64," prefix and whitespace are dropped: the stored value is bare Base64.
+CREATE FUNCTION elicense._item_image(value text, item text, label text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  b64 text := regexp_replace(regexp_replace(value, '^data:image/[A-Za-z]+;base64,', ''), '\s+', '', 'g');
+  bytes bytea;
+BEGIN
+  IF b64 = '' OR length(b64) % 4 <> 0 OR b64 !~ '^[A-Za-z0-9+/]+={0,2}$' THEN
+    RAISE EXCEPTION 'item "%" (%): the value (% characters, starting "%") is not Base64', item, label, length(value), left(value, 16)
+      USING ERRCODE = 'invalid_text_representation', HINT = 'Give the image as standard Base64 (A-Z a-z 0-9 + /, padded with =).';
+  END IF;
+  bytes := decode(b64, 'base64');
+  IF length(bytes) > 51200 THEN
+    RAISE EXCEPTION 'item "%" (%): the image has % bytes, more than 50 KB (51200 bytes)', item, label, length(bytes)
+      USING ERRCODE = 'string_data_right_truncation', HINT = 'The platform takes photos of at most 50 KB: scale or compress the image.';
+  END IF;
+  IF NOT (substr(bytes, 1, 3) = '\xffd8ff'::bytea OR substr(bytes, 1, 8) = '\x89504e470d0a1a0a'::bytea) THEN
+    RAISE EXCEPTION 'item "%" (%): the image is neither a JPG nor a PNG (it starts with bytes %)', item, label, encode(substr(bytes, 1, 8), 'hex')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Only JPG and PNG images are accepted.';
+  END IF;
+  RETURN b64;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._item_image(text, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._item_image(text, text, text) IS
+'Internal: checks an image item (Base64 JPG/PNG, at most 50 KB) and returns it as bare Base64, or raises 22P02/22001/22023 naming the item';
+
 -- Validates licence data against the catalogue of its type. Returns a
 -- certificate row with the metadata columns and business_data filled; the
 -- identifier, sequence, version and status are left to the caller.
@@ -120,6 +149,8 @@ BEGIN
         PERFORM elicense.check_resident_id(s, it.item);
       WHEN 'division_code' THEN
         PERFORM elicense.check_division(s, it.item);
+      WHEN 'image' THEN
+        s := elicense._item_image(s, it.item, it.label);
       ELSE
         NULL;
     END CASE;

@@ -6,8 +6,10 @@
 --   renew_leases     keep leases of work in progress
 --   record_attempt   one row per HTTP call (elicense.delivery_attempt)
 --   step_succeeded   done; for assign_code decrypt the code, store it and the QR URL
---   step_failed      retry later with backoff, or dead (business error, attempts used up)
---   replay           an admin puts dead rows back
+--   step_queried     a query answer: done, send, or (confirm) retry
+--   step_failed      retry later with backoff, dead (business error, attempts used up)
+--                    or held for an operator
+--   replay           an admin puts dead and held rows back
 -- Every change of a step's status is kept in elicense.delivery_event; every
 -- assigned code in elicense.code_assignment.
 --------------------------------------------------------------------------------
@@ -20,13 +22,22 @@ CREATE TABLE elicense.delivery_config (
         CONSTRAINT delivery_config_preview_placeholder
         CHECK (strpos(preview_url_template, '{identifier}') > 0 OR strpos(preview_url_template, '{token}') > 0),
     preview_token_lifetime interval NOT NULL DEFAULT '5 years'
-        CONSTRAINT delivery_config_preview_lifetime CHECK (preview_token_lifetime >= interval '1 minute')
+        CONSTRAINT delivery_config_preview_lifetime CHECK (preview_token_lifetime >= interval '1 minute'),
+    assigned_code_pattern text NOT NULL DEFAULT '^[0-9]{18}$'
+        -- an invalid regular expression fails here rather than at the first assignment
+        CONSTRAINT delivery_config_code_pattern CHECK (('' ~ assigned_code_pattern) IS NOT NULL),
+    qr_url_prefix text NOT NULL DEFAULT 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?'
+        CONSTRAINT delivery_config_qr_url_prefix CHECK (qr_url_prefix ~ '^https?://[^/?#]+')
 );
 COMMENT ON TABLE elicense.delivery_config IS
 'Delivery settings (at most one row; none means defaults); the worker''s own settings are in its config file';
 COMMENT ON COLUMN elicense.delivery_config.preview_url_template IS
 'URL of the watermarked preview sent with the collect step (归集): {token} becomes a signed, expiring preview token (elicense.preview_url), {identifier} the licence identifier';
 COMMENT ON COLUMN elicense.delivery_config.preview_token_lifetime IS 'How long a preview URL made for the collect step stays valid';
+COMMENT ON COLUMN elicense.delivery_config.assigned_code_pattern IS
+'Regular expression a decrypted assigned code (赋码) must match (elicense.decrypt_assignment); PLATFORM.md: 18 digits';
+COMMENT ON COLUMN elicense.delivery_config.qr_url_prefix IS
+'Start of every QR URL the platform may send as an assignment instead of a bare code (elicense.decrypt_assignment)';
 SELECT pg_catalog.pg_extension_config_dump('elicense.delivery_config', '');
 REVOKE ALL ON elicense.delivery_config FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.delivery_config TO elicense_admin;
@@ -68,39 +79,34 @@ CREATE TRIGGER code_assignment_append_only BEFORE UPDATE OR DELETE ON elicense.c
 REVOKE ALL ON elicense.delivery_event, elicense.code_assignment FROM PUBLIC;
 GRANT SELECT ON elicense.delivery_event, elicense.code_assignment TO elicense_admin, elicense_worker, elicense_analyst;
 
--- The licence as the worker sends it (keys: worker/src/platform_mapping.hpp).
--- A status version (revoke, cancel) has no code of its own: the platform
--- knows the licence by the latest code assigned to any of its versions.
--- VOLATILE: elicense.preview_url may create the first preview key.
-CREATE FUNCTION elicense._delivery_licence(p_identifier text) RETURNS jsonb
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT jsonb_build_object(
-           'identifier', c.identifier, 'original_identifier', c.original_identifier, 'type_code', c.type_code,
-           'licence_number', c.licence_number, 'holder_name', c.holder_name, 'holder_id_type', c.holder_id_type,
-           'holder_id', c.holder_id, 'authority', c.authority_name, 'authority_uscc', c.authority_uscc,
-           'issue_date', c.issue_date, 'valid_from', c.valid_from, 'valid_to', c.valid_to,
-           'cert_state', c.status, 'operate_type', c.operate_type, 'items', c.business_data,
-           'assigned_code', coalesce(c.assigned_code,
-               (SELECT v.assigned_code FROM elicense.certificate v
-                 WHERE v.original_identifier = c.original_identifier AND v.assigned_code IS NOT NULL
-                 ORDER BY v.version DESC LIMIT 1)),
-           'preview_url', elicense.preview_url(c.identifier),
-           'reason', (SELECT h.reason FROM elicense.status_history h WHERE h.identifier = c.identifier
-                       ORDER BY h.id DESC LIMIT 1))
-    FROM elicense.certificate c
-   WHERE c.identifier = p_identifier
+-- An eCertID as a comparison key: lower-case hex digits only, so a GUID with
+-- or without dashes or braces, in either case, is the same key.
+CREATE FUNCTION elicense._guid_key(guid text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT pg_catalog.lower(pg_catalog.regexp_replace(guid, '[^0-9A-Fa-f]', '', 'g'))
 $$;
-REVOKE ALL ON FUNCTION elicense._delivery_licence(text) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._delivery_licence(text) IS 'Internal: canonical licence JSON the worker maps to the platform''s fields';
+REVOKE ALL ON FUNCTION elicense._guid_key(text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._guid_key(text) IS 'Internal: an eCertID reduced to lower-case hex digits, for comparisons';
 
+-- Each leased row comes with its request items (elicense.platform_request),
+-- built with the step's eCertID: made at its first lease and kept for every
+-- resend, so the platform can recognise a duplicate. A row whose request
+-- cannot be built (missing required value, unmapped code, no fields) is made
+-- dead with the reason; the other rows are still leased.
 CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer)
-RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, licence jsonb)
+RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
+               authority_division text, ecert_id text, request jsonb, query_request jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r record;
+  item jsonb;
+  query_item jsonb;
+  problem text;
 BEGIN
   -- Due rows, and rows whose lease lapsed (their worker died: the outcome of
   -- its request is unknown). A step waits until every earlier step of every
   -- earlier version of the same licence is done.
-  RETURN QUERY
+  FOR r IN
   WITH due AS (
     SELECT o.id, o.status AS old_status
       FROM elicense.outbox o
@@ -119,26 +125,65 @@ BEGIN
        FOR UPDATE OF o SKIP LOCKED
   ), taken_over AS (
     INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-    SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', worker_id
+    SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', lease_steps.worker_id
       FROM elicense.outbox o JOIN due ON due.id = o.id
      WHERE due.old_status = 'in_flight'
   ), leased AS (
     UPDATE elicense.outbox o
-       SET status = 'in_flight', lease_owner = worker_id,
+       SET status = 'in_flight', lease_owner = lease_steps.worker_id,
            lease_expires_at = now() + make_interval(secs => lease_seconds),
            attempts = o.attempts + 1,
            needs_query = o.needs_query OR due.old_status = 'in_flight',
+           ecert_id = coalesce(o.ecert_id, gen_random_uuid()),
            updated_at = now()
       FROM due
      WHERE o.id = due.id
-    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query
+    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id
   )
-  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, elicense._delivery_licence(l.identifier)
-    FROM leased l;
+  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division
+    FROM leased l LEFT JOIN elicense.certificate c ON c.identifier = l.identifier
+   ORDER BY l.id
+  LOOP
+    problem := NULL;
+    item := NULL;
+    query_item := NULL;
+    BEGIN
+      IF r.step <> 'confirm' THEN  -- confirm only queries
+        item := elicense.platform_request(r.identifier, r.step, r.ecert_id);
+        IF item IS NULL THEN
+          problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
+        END IF;
+      END IF;
+      query_item := elicense.platform_request(r.identifier, 'query', r.ecert_id);
+    EXCEPTION WHEN OTHERS THEN
+      problem := SQLERRM;
+    END;
+    IF problem IS NOT NULL THEN
+      UPDATE elicense.outbox o
+         SET status = 'dead', last_error = 'cannot build the request: ' || problem, lease_owner = NULL, lease_expires_at = NULL,
+             updated_at = now()
+       WHERE o.id = r.id;
+      INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+      VALUES (r.id, r.identifier, r.step, 'in_flight', 'dead', 'cannot build the request: ' || problem, lease_steps.worker_id);
+      CONTINUE;
+    END IF;
+    UPDATE elicense.outbox o SET request = item WHERE o.id = r.id;
+    outbox_id := r.id;
+    identifier := r.identifier;
+    step := r.step;
+    attempts := r.attempts;
+    needs_query := r.needs_query;
+    type_code := r.type;
+    authority_division := r.division;
+    ecert_id := r.ecert_id::text;
+    request := item;
+    query_request := query_item;
+    RETURN NEXT;
+  END LOOP;
 END
 $$;
 COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer) IS
-'Leases up to max_rows due delivery steps for lease_seconds, in per-licence order, skipping rows other workers hold';
+'Leases up to max_rows due delivery steps for lease_seconds, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm) and query item (NULL when the type has no query fields). A step whose request cannot be built goes dead with the reason';
 
 CREATE FUNCTION elicense.renew_leases(worker_id text, lease_seconds integer) RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -151,31 +196,67 @@ $$;
 COMMENT ON FUNCTION elicense.renew_leases(text, integer) IS 'Extends the leases a worker holds while its requests are in flight';
 
 CREATE FUNCTION elicense.record_attempt(outbox_id bigint, identifier text, step text, endpoint text, http_status integer,
-    return_code text, return_message text, duration_ms integer, worker_id text, outcome text) RETURNS void
+    return_code text, return_message text, duration_ms integer, worker_id text, outcome text, ecert_id text) RETURNS void
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   INSERT INTO elicense.delivery_attempt (outbox_id, identifier, step, endpoint, http_status, return_code, return_message,
-                                         duration_ms, worker_id, outcome)
-  VALUES (outbox_id, identifier, step, endpoint, http_status, return_code, return_message, duration_ms, worker_id, outcome)
+                                         duration_ms, worker_id, outcome, ecert_id)
+  VALUES (outbox_id, identifier, step, endpoint, http_status, return_code, return_message, duration_ms, worker_id, outcome,
+          nullif(ecert_id, '')::uuid)
 $$;
-COMMENT ON FUNCTION elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text) IS
-'Records one call to the national platform (the endpoint must come without its token)';
+COMMENT ON FUNCTION elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text) IS
+'Records one call to the national platform (the endpoint must come without its token) and the eCertID it carried';
 
--- Stores the code of an assign_code answer: decrypts it with the province's
--- secret, builds the QR URL with the platform's public key, records both.
--- Returns NULL, or why the code could not be stored (never key material).
-CREATE FUNCTION elicense._store_assignment(o elicense.outbox, answer jsonb, p_worker text) RETURNS text
+-- The assignment of a canonical answer that belongs to the step: the one
+-- whose ecert_id is the step's eCertID; an assignment without ecert_id (or a
+-- step leased before eCertIDs existed) only when it is the only one. NULL if
+-- none.
+CREATE FUNCTION elicense._step_assignment(o elicense.outbox, answer jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  list jsonb := CASE WHEN jsonb_typeof(answer -> 'assignments') = 'array' THEN answer -> 'assignments' ELSE '[]' END;
+  a jsonb;
+BEGIN
+  SELECT x INTO a FROM jsonb_array_elements(list) x
+   WHERE jsonb_typeof(x) = 'object' AND o.ecert_id IS NOT NULL
+     AND elicense._guid_key(x ->> 'ecert_id') = elicense._guid_key(o.ecert_id::text)
+   LIMIT 1;
+  IF a IS NULL AND jsonb_array_length(list) = 1 AND jsonb_typeof(list -> 0) = 'object'
+     AND (coalesce(list -> 0 ->> 'ecert_id', '') = '' OR o.ecert_id IS NULL) THEN
+    a := list -> 0;
+  END IF;
+  RETURN a;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._step_assignment(elicense.outbox, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._step_assignment(elicense.outbox, jsonb) IS
+'Internal: the assignment of a canonical answer whose ecert_id matches the step''s eCertID (or the only one, without ecert_id); NULL if none';
+
+-- Why an answer has no assignment for the step (for last_error).
+CREATE FUNCTION elicense._assignment_missing(o elicense.outbox, answer jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN coalesce(jsonb_array_length(l), 0) = 0 THEN 'the platform answered success without an assignment'
+              ELSE pg_catalog.format('none of the %s assignment(s) in the answer is for eCertID %s (they are for %s)',
+                     jsonb_array_length(l), o.ecert_id,
+                     (SELECT string_agg(coalesce(nullif(x ->> 'ecert_id', ''), '(none)'), ', ') FROM jsonb_array_elements(l) x)) END
+    FROM (SELECT CASE WHEN jsonb_typeof(answer -> 'assignments') = 'array' THEN answer -> 'assignments' END AS l) s
+$$;
+REVOKE ALL ON FUNCTION elicense._assignment_missing(elicense.outbox, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._assignment_missing(elicense.outbox, jsonb) IS
+'Internal: why a canonical answer has no assignment for the step''s eCertID';
+
+-- Stores the code of an assignment ({"encry_certid", "encry_key", ...}):
+-- decrypts it with the province's secret, builds the QR URL with the
+-- platform's public key, records both. Returns NULL, or why the code could
+-- not be stored (never key material).
+CREATE FUNCTION elicense._store_assignment(o elicense.outbox, a jsonb, p_worker text) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  a jsonb := answer -> 'assignments' -> 0;
   c elicense.certificate;
   province text;
   plain_kind text;
   code text;
   url text;
 BEGIN
-  IF a IS NULL THEN
-    RETURN 'the platform answered success without an assignment';
-  END IF;
   SELECT * INTO c FROM elicense.certificate WHERE identifier = o.identifier;
   province := substr(c.authority_division, 1, 2) || '0000';
   BEGIN
@@ -195,11 +276,51 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._store_assignment(elicense.outbox, jsonb, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._store_assignment(elicense.outbox, jsonb, text) IS
+'Internal: decrypts and stores an assigned code and its QR URL; returns NULL or why it could not';
 
+-- A leased step is done: recorded, and the version's next step queued, due
+-- now (none after the last one; versions queued by 0.1.0 have all their
+-- steps already).
+CREATE FUNCTION elicense._step_done(o elicense.outbox, p_worker text, p_detail text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE elicense.outbox x
+     SET status = 'done', last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, needs_query = false, updated_at = now()
+   WHERE x.id = o.id;
+  INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+  VALUES (o.id, o.identifier, o.step, 'in_flight', 'done', p_detail, p_worker);
+  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
+  SELECT o.identifier, o.version, next_step, o.step_order + 1, o.operate_type
+    FROM (SELECT (elicense._delivery_steps(o.operate_type))[o.step_order + 1] AS next_step) n
+   WHERE next_step IS NOT NULL
+  ON CONFLICT ON CONSTRAINT outbox_step_once DO NOTHING;
+  PERFORM pg_notify('elicense_outbox', '');  -- the licence's next step is due now
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._step_done(elicense.outbox, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._step_done(elicense.outbox, text, text) IS
+'Internal: marks a leased step done, records why and queues the version''s next step';
+
+CREATE FUNCTION elicense._step_dead(o elicense.outbox, p_worker text, p_reason text) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE elicense.outbox x
+     SET status = 'dead', last_error = p_reason, lease_owner = NULL, lease_expires_at = NULL, needs_query = false, updated_at = now()
+   WHERE x.id = o.id;
+  INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+  VALUES (o.id, o.identifier, o.step, 'in_flight', 'dead', p_reason, p_worker);
+$$;
+REVOKE ALL ON FUNCTION elicense._step_dead(elicense.outbox, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._step_dead(elicense.outbox, text, text) IS 'Internal: makes a leased step dead with the reason';
+
+-- answer is the canonical answer the worker passes:
+--   {"return_code", "message", "warnings": [..], "errors": [{"guid", "message"}],
+--    "assignments": [{"encry_certid", "encry_key", "ecert_id"}], "success_data": [{..}]}
 CREATE FUNCTION elicense.step_succeeded(outbox_id bigint, worker_id text, answer jsonb) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   o elicense.outbox;
+  a jsonb;
   problem text;
 BEGIN
   SELECT * INTO o FROM elicense.outbox x
@@ -209,30 +330,94 @@ BEGIN
     RETURN false;  -- the lease lapsed and another worker owns the row now
   END IF;
   IF o.step = 'assign_code' THEN
-    problem := elicense._store_assignment(o, answer, worker_id);
+    a := elicense._step_assignment(o, answer);
+    problem := CASE WHEN a IS NULL THEN elicense._assignment_missing(o, answer)
+                    ELSE elicense._store_assignment(o, a, step_succeeded.worker_id) END;
   END IF;
-  UPDATE elicense.outbox x
-     SET status = CASE WHEN problem IS NULL THEN 'done' ELSE 'dead' END,
-         last_error = problem, lease_owner = NULL, lease_expires_at = NULL, needs_query = false, updated_at = now()
-   WHERE x.id = o.id;
-  INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-  VALUES (o.id, o.identifier, o.step, 'in_flight', CASE WHEN problem IS NULL THEN 'done' ELSE 'dead' END,
-          coalesce(problem, (answer ->> 'return_code') || ' ' || coalesce(answer ->> 'message', '')), worker_id);
   IF problem IS NULL THEN
-    -- Queue the version's next step, due now (none after the last one;
-    -- versions queued by 0.1.0 have all their steps already).
-    INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
-    SELECT o.identifier, o.version, next_step, o.step_order + 1, o.operate_type
-      FROM (SELECT (elicense._delivery_steps(o.operate_type))[o.step_order + 1] AS next_step) n
-     WHERE next_step IS NOT NULL
-    ON CONFLICT ON CONSTRAINT outbox_step_once DO NOTHING;
-    PERFORM pg_notify('elicense_outbox', '');  -- the licence's next step is due now
+    PERFORM elicense._step_done(o, step_succeeded.worker_id,
+        concat_ws(' ', answer ->> 'return_code', nullif(answer ->> 'message', ''),
+                  CASE WHEN jsonb_typeof(answer -> 'warnings') = 'array' AND jsonb_array_length(answer -> 'warnings') > 0
+                       THEN 'warnings: ' || (SELECT string_agg(w, '; ') FROM jsonb_array_elements_text(answer -> 'warnings') w) END));
+  ELSE
+    PERFORM elicense._step_dead(o, step_succeeded.worker_id, problem);
   END IF;
   RETURN true;
 END
 $$;
 COMMENT ON FUNCTION elicense.step_succeeded(bigint, text, jsonb) IS
-'Marks a leased step done (assign_code: stores the decrypted code and QR URL) and queues the version''s next step; false if the worker no longer holds the lease';
+'Marks a leased step done (assign_code: stores the decrypted code and QR URL of the assignment for the step''s eCertID; none or a bad one makes the step dead) and queues the version''s next step; false if the worker no longer holds the lease';
+
+-- The answer to the step's query item: does the platform show the step took
+-- effect? It matches success_data items by zzeCertID = identifier or
+-- eCertID = the step's eCertID, then compares the url (collect, confirm) or
+-- certState (status_update) with what the step sent; assign_code needs an
+-- assignment for its eCertID. Returns
+--   done   the step is done (assign_code: its code stored), the next step queued
+--   send   not there (also a ReturnCode 0 "not found"): send the request; the lease stays
+--   retry  confirm only: not shown yet; the lease stays (the worker then calls step_failed 'retry')
+--   dead   assign_code: the assignment shown cannot be used (the reason is in last_error)
+--   NULL   the worker no longer holds the lease
+CREATE FUNCTION elicense.step_queried(outbox_id bigint, worker_id text, answer jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  o elicense.outbox;
+  c elicense.certificate;
+  a jsonb;
+  problem text;
+  sent jsonb;
+  catalogue_step text;
+  compared text;
+  field text;
+  items jsonb := CASE WHEN jsonb_typeof(answer -> 'success_data') = 'array' THEN answer -> 'success_data' ELSE '[]' END;
+BEGIN
+  SELECT * INTO o FROM elicense.outbox x
+   WHERE x.id = step_queried.outbox_id AND x.status = 'in_flight' AND x.lease_owner = step_queried.worker_id
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  IF o.step = 'validate' THEN
+    RETURN 'send';  -- a check changes nothing on the platform
+  END IF;
+  IF o.step = 'assign_code' THEN
+    a := elicense._step_assignment(o, answer);
+    IF a IS NULL THEN
+      RETURN 'send';
+    END IF;
+    problem := elicense._store_assignment(o, a, step_queried.worker_id);
+    IF problem IS NOT NULL THEN
+      PERFORM elicense._step_dead(o, step_queried.worker_id, problem);
+      RETURN 'dead';
+    END IF;
+    PERFORM elicense._step_done(o, step_queried.worker_id, 'the platform shows the code assigned (query)');
+    RETURN 'done';
+  END IF;
+  -- collect, confirm (what collect sent) and status_update.
+  catalogue_step := CASE WHEN o.step = 'confirm' THEN 'collect' ELSE o.step END;
+  compared := CASE WHEN o.step = 'status_update' THEN 'cert_state' ELSE 'url' END;
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = o.identifier;
+  SELECT p.field INTO field FROM elicense.platform_field p
+   WHERE p.type_code = c.type_code AND p.step = catalogue_step AND p.slot = compared;
+  field := coalesce(field, CASE compared WHEN 'cert_state' THEN 'certState' ELSE 'url' END);
+  sent := CASE WHEN o.step = 'confirm' THEN (SELECT x.request FROM elicense.outbox x WHERE x.identifier = o.identifier AND x.step = 'collect')
+               ELSE o.request END;
+  IF sent IS NULL THEN  -- a step leased before requests were kept
+    sent := elicense.platform_request(o.identifier, catalogue_step, o.ecert_id);
+  END IF;
+  IF EXISTS (SELECT FROM jsonb_array_elements(items) it
+              WHERE jsonb_typeof(it) = 'object'
+                AND (it ->> 'zzeCertID' = o.identifier
+                     OR (o.ecert_id IS NOT NULL AND elicense._guid_key(it ->> 'eCertID') = elicense._guid_key(o.ecert_id::text)))
+                AND it ->> field = sent ->> field) THEN
+    PERFORM elicense._step_done(o, step_queried.worker_id, pg_catalog.format('the platform shows the %s (query)', field));
+    RETURN 'done';
+  END IF;
+  RETURN CASE WHEN o.step = 'confirm' THEN 'retry' ELSE 'send' END;
+END
+$$;
+COMMENT ON FUNCTION elicense.step_queried(bigint, text, jsonb) IS
+'Decides from a query answer whether a leased step took effect: done (step done, next queued), send (send it; lease kept), retry (confirm not shown yet; lease kept), dead (assign_code: unusable assignment), NULL (lease lost)';
 
 CREATE FUNCTION elicense.step_failed(outbox_id bigint, worker_id text, kind text, error text, retry_in_ms bigint,
     max_attempts integer) RETURNS text
@@ -241,9 +426,9 @@ DECLARE
   o elicense.outbox;
   next_status text;
 BEGIN
-  IF kind NOT IN ('retry', 'unknown', 'business_error') THEN
-    RAISE EXCEPTION 'invalid failure kind "%"', kind USING ERRCODE = 'invalid_parameter_value',
-      HINT = 'Use retry, unknown or business_error.';
+  IF kind IS NULL OR kind NOT IN ('retry', 'unknown', 'business_error', 'hold') THEN
+    RAISE EXCEPTION 'invalid failure kind "%"', coalesce(kind, 'NULL') USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Use retry, unknown, business_error or hold.';
   END IF;
   SELECT * INTO o FROM elicense.outbox x
    WHERE x.id = step_failed.outbox_id AND x.status = 'in_flight' AND x.lease_owner = step_failed.worker_id
@@ -251,57 +436,62 @@ BEGIN
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
-  next_status := CASE WHEN kind = 'business_error' OR o.attempts >= max_attempts THEN 'dead' ELSE 'pending' END;
+  next_status := CASE WHEN kind = 'hold' THEN 'held'
+                      WHEN kind = 'business_error' OR o.attempts >= max_attempts THEN 'dead' ELSE 'pending' END;
   UPDATE elicense.outbox x
      SET status = next_status, last_error = error, lease_owner = NULL, lease_expires_at = NULL,
          -- once an attempt may have taken effect, every later one asks first
          needs_query = o.needs_query OR kind = 'unknown',
-         next_attempt_at = now() + make_interval(secs => retry_in_ms / 1000.0), updated_at = now()
+         next_attempt_at = now() + make_interval(secs => coalesce(retry_in_ms, 0) / 1000.0), updated_at = now()
    WHERE x.id = o.id;
   INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-  VALUES (o.id, o.identifier, o.step, 'in_flight', next_status, kind || ': ' || error, worker_id);
+  VALUES (o.id, o.identifier, o.step, 'in_flight', next_status, kind || ': ' || coalesce(error, ''), worker_id);
   RETURN next_status;
 END
 $$;
 COMMENT ON FUNCTION elicense.step_failed(bigint, text, text, text, bigint, integer) IS
-'Records a failed attempt: pending again after retry_in_ms, or dead after a business error or max_attempts';
+'Records a failed attempt: pending again after retry_in_ms, dead after a business error or max_attempts, held (kind hold) until an operator replays it';
 
 CREATE FUNCTION elicense.replay(outbox_id bigint, actor text DEFAULT session_user) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   o elicense.outbox;
 BEGIN
-  UPDATE elicense.outbox x
-     SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
-         needs_query = x.needs_query OR x.attempts > 0, updated_at = now()
-   WHERE x.id = replay.outbox_id AND x.status = 'dead'
-  RETURNING * INTO o;
+  SELECT * INTO o FROM elicense.outbox x WHERE x.id = replay.outbox_id AND x.status IN ('dead', 'held') FOR UPDATE;
   IF NOT FOUND THEN
     RETURN false;
   END IF;
+  -- The eCertID stays: a replayed step is the same data item.
+  UPDATE elicense.outbox x
+     SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
+         needs_query = x.needs_query OR x.attempts > 0, updated_at = now()
+   WHERE x.id = o.id;
   INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-  VALUES (o.id, o.identifier, o.step, 'dead', 'pending', 'replayed', actor);
+  VALUES (o.id, o.identifier, o.step, o.status, 'pending', 'replayed', actor);
   PERFORM pg_notify('elicense_outbox', '');
   RETURN true;
 END
 $$;
-COMMENT ON FUNCTION elicense.replay(bigint, text) IS 'Puts a dead delivery step back in the queue (it queries the platform first if it was tried)';
+COMMENT ON FUNCTION elicense.replay(bigint, text) IS
+'Puts a dead or held delivery step back in the queue with the same eCertID (it queries the platform first if it was tried)';
 
 CREATE FUNCTION elicense.replay(identifier text, actor text DEFAULT session_user) RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT count(*) FILTER (WHERE elicense.replay(o.id, actor))::integer
     FROM elicense.outbox o
-   WHERE o.identifier = replay.identifier AND o.status = 'dead'
+   WHERE o.identifier = replay.identifier AND o.status IN ('dead', 'held')
 $$;
-COMMENT ON FUNCTION elicense.replay(text, text) IS 'Puts every dead delivery step of a licence version back in the queue';
+COMMENT ON FUNCTION elicense.replay(text, text) IS 'Puts every dead or held delivery step of a licence version back in the queue';
 
 REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer), elicense.renew_leases(text, integer),
-    elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text),
-    elicense.step_succeeded(bigint, text, jsonb), elicense.step_failed(bigint, text, text, text, bigint, integer),
+    elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text),
+    elicense.step_succeeded(bigint, text, jsonb), elicense.step_queried(bigint, text, jsonb),
+    elicense.step_failed(bigint, text, text, text, bigint, integer),
     elicense.replay(bigint, text), elicense.replay(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer), elicense.renew_leases(text, integer),
-    elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text),
-    elicense.step_succeeded(bigint, text, jsonb), elicense.step_failed(bigint, text, text, text, bigint, integer)
+    elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text),
+    elicense.step_succeeded(bigint, text, jsonb), elicense.step_queried(bigint, text, jsonb),
+    elicense.step_failed(bigint, text, text, text, bigint, integer)
     TO elicense_worker;
 GRANT EXECUTE ON FUNCTION elicense.replay(bigint, text), elicense.replay(text, text) TO elicense_admin;
 
@@ -314,10 +504,11 @@ SELECT o.step,
        count(*) FILTER (WHERE o.status = 'dead') AS dead,
        sum(o.attempts) AS attempts,
        count(*) FILTER (WHERE o.needs_query AND o.status <> 'done') AS awaiting_query,
-       min(o.created_at) FILTER (WHERE o.status <> 'done') AS oldest_open
+       min(o.created_at) FILTER (WHERE o.status <> 'done') AS oldest_open,
+       count(*) FILTER (WHERE o.status = 'held') AS held
   FROM elicense.outbox o
  GROUP BY o.step;
-COMMENT ON VIEW elicense.delivery_metrics IS 'Delivery steps per step name and status, attempts made, oldest open step';
+COMMENT ON VIEW elicense.delivery_metrics IS 'Delivery steps per step name and status (held: waiting for an operator), attempts made, oldest open step';
 
 CREATE VIEW elicense.analyst_delivery_attempts AS
 SELECT a.at, a.identifier, a.step, a.endpoint, a.http_status, a.return_code, a.return_message, a.outcome,

@@ -386,7 +386,7 @@ CREATE TYPE elicense.licence_share AS (
     business_data       jsonb
 );
 COMMENT ON TYPE elicense.licence_share IS
-'A licence version as the sharing functions return it: holder_id masked (resident IDs: first 6 and last 4) unless the grant may see ID numbers; business_data only from the info functions, NULL in search results';
+'A licence version as the sharing functions return it: holder_id and resident ID items of business_data masked (resident IDs: first 6 and last 4) unless the grant may see ID numbers; business_data only from the info functions, NULL in search results';
 
 CREATE FUNCTION elicense._share(c elicense.certificate, may_see_id_numbers boolean, with_data boolean)
 RETURNS elicense.licence_share
@@ -396,7 +396,13 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
              c.holder_name, c.holder_id_type,
              CASE WHEN may_see_id_numbers THEN c.holder_id ELSE elicense.mask_holder_id(c.holder_id_type, c.holder_id) END,
              c.authority_name, c.authority_uscc, c.authority_division, c.issue_date, c.valid_from, c.valid_to, c.status,
-             elicense.effective_status(c.status, c.valid_to), CASE WHEN with_data THEN c.business_data END)::elicense.licence_share
+             elicense.effective_status(c.status, c.valid_to),
+             -- Resident ID items (W050 principal_id) are masked like the holder's.
+             CASE WHEN NOT with_data THEN NULL WHEN may_see_id_numbers THEN c.business_data
+                  ELSE c.business_data || coalesce((SELECT jsonb_object_agg(i.item, elicense.mask_holder_id('RESIDENT_ID', c.business_data ->> i.item))
+                                                      FROM elicense.licence_item i
+                                                     WHERE i.type_code = c.type_code AND i.data_type = 'resident_id'
+                                                       AND c.business_data ? i.item), '{}') END)::elicense.licence_share
 $$;
 
 -- The copy of a licence file for a department: no platform watermark (it

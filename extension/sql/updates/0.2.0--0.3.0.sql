@@ -3,3 +3,731 @@
 -- elicense--0.2.0--0.3.0.sql; tests/integration/extension_upgrade.sh checks
 -- that the result equals a fresh 0.3.0.
 \echo Use "ALTER EXTENSION elicense UPDATE TO '0.3.0'" to load this file. \quit
+
+--------------------------------------------------------------------------------
+-- Issue 15 (platform dialect). 30_qr.sql: decrypt_assignment accepts only an
+-- assigned code matching delivery_config.assigned_code_pattern or a URL
+-- starting with delivery_config.qr_url_prefix (columns added below; the
+-- function reads them at run time).
+--------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION elicense.decrypt_assignment(encry_certid text, encry_key text, province text,
+    OUT kind text, OUT code text, OUT url text)
+RETURNS record
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  s elicense.province_secret;
+  code_pattern text;
+  url_prefix text;
+BEGIN
+  IF encry_certid IS NULL OR province IS NULL THEN
+    RAISE EXCEPTION 'encryCertid and province must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM elicense.check_province_code(province, 'province');
+  SELECT * INTO s FROM elicense.province_secret AS p
+  WHERE p.province OPERATOR(pg_catalog.=) decrypt_assignment.province;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no assignment secret is configured for province %', province
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'An elicense_admin inserts the province''s private key or DES key into elicense.province_secret.';
+  END IF;
+  IF s.assignment_scheme OPERATOR(pg_catalog.=) 'rsa-des' AND encry_key IS NULL THEN
+    RAISE EXCEPTION 'encryKey is NULL but province % decrypts assignments with rsa-des', province
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the encryKey of the platform''s answer.';
+  END IF;
+  SELECT d.kind, d.code, d.url INTO kind, code, url
+  FROM elicense._decrypt_assignment(encry_certid, encry_key, s.assignment_scheme, s.private_key_pem, s.des_key) AS d;
+  -- Only what the platform assigns may reach a licence: an assigned code
+  -- (18 digits) or a QR URL on the platform's host. The errors say what is
+  -- wrong, never the plaintext (a wrong key decrypts to anything).
+  SELECT c.assigned_code_pattern, c.qr_url_prefix INTO code_pattern, url_prefix FROM elicense.delivery_config AS c;
+  code_pattern := coalesce(code_pattern, '^[0-9]{18}$');
+  url_prefix := coalesce(url_prefix, 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?');
+  IF kind OPERATOR(pg_catalog.=) 'code' AND code OPERATOR(pg_catalog.!~) code_pattern THEN
+    RAISE EXCEPTION 'the decrypted assignment is not an assigned code: its % characters do not match %',
+        pg_catalog.length(code), code_pattern
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The platform assigns an 18-digit code or a QR URL. Check the province''s secret in elicense.province_secret, or elicense.delivery_config.assigned_code_pattern.';
+  END IF;
+  IF kind OPERATOR(pg_catalog.=) 'url' AND NOT pg_catalog.starts_with(url, url_prefix) THEN
+    RAISE EXCEPTION 'the decrypted assignment is a URL that does not start with the QR prefix %', url_prefix
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The platform''s QR URLs start with elicense.delivery_config.qr_url_prefix; correct it if the platform moved.';
+  END IF;
+END
+$$;
+
+COMMENT ON FUNCTION elicense.decrypt_assignment(text, text, text) IS
+'Decrypts a code assignment (encryCertid, encryKey) with the province''s secret (elicense.province_secret); only a code matching delivery_config.assigned_code_pattern or a URL starting with delivery_config.qr_url_prefix passes, else 22023. kind = code: code is the bare assigned code; kind = url: the platform sent a finished QR URL, returned in url unchanged (put it in the QR image as it is), and code is its ID parameter';
+
+
+-- 40_catalogue.sql: data type image; W050 principal_id, principal_id_type,
+-- first_issue_date; W032 photo; category_code's allowed values. New items take
+-- their shipped position unless a DBA's item holds it, then the next free
+-- one; an item of the same name a DBA added is kept as it is.
+ALTER TABLE elicense.licence_item DROP CONSTRAINT licence_item_data_type;
+ALTER TABLE elicense.licence_item ADD CONSTRAINT licence_item_data_type CHECK (data_type OPERATOR(pg_catalog.=) ANY (ARRAY['text', 'date', 'uscc', 'resident_id', 'division_code', 'image']));
+
+COMMENT ON COLUMN elicense.licence_item.data_type IS 'text, date (YYYY-MM-DD), uscc, resident_id, division_code (the last three checked with the check_* validators) or image (Base64 of a JPG or PNG of at most 50 KB)';
+
+INSERT INTO elicense.licence_item (type_code, position, item, label, data_type, required, max_length, allowed_values, metadata_column, shipped)
+SELECT v.type_code,
+       CASE WHEN EXISTS (SELECT FROM elicense.licence_item x WHERE x.type_code = v.type_code AND x.position = v.position)
+            THEN (SELECT max(x.position) FROM elicense.licence_item x WHERE x.type_code = v.type_code) + v.position
+            ELSE v.position END,
+       v.item, v.label, v.data_type, v.required, v.max_length, v.allowed_values, NULL, true
+  FROM (VALUES
+    ('11100000000013338W050', 14, 'principal_id',      '主要负责人身份证号', 'resident_id', true,  18, NULL::text[]),
+    ('11100000000013338W050', 15, 'principal_id_type', '主要负责人证件类型', 'text',        false,  3, ARRAY['111', '999', '001']),
+    ('11100000000013338W050', 16, 'first_issue_date',  '初次发证日期',       'date',        false, NULL, NULL),
+    ('11100000000013338W032', 15, 'photo',             '照片',               'image',       false, NULL, NULL)
+  ) AS v(type_code, position, item, label, data_type, required, max_length, allowed_values)
+  JOIN elicense.licence_type t ON t.type_code = v.type_code
+ON CONFLICT (type_code, item) DO NOTHING;
+UPDATE elicense.licence_item
+   SET allowed_values = ARRAY['01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '99']
+ WHERE type_code = '11100000000013338W032' AND item = 'category_code' AND shipped AND allowed_values IS NULL;
+
+-- 50_outbox.sql: eCertID and last request per step, status held; eCertID per attempt.
+ALTER TABLE elicense.outbox ADD COLUMN ecert_id uuid, ADD COLUMN request jsonb;
+ALTER TABLE elicense.outbox DROP CONSTRAINT outbox_status_name;
+ALTER TABLE elicense.outbox ADD CONSTRAINT outbox_status_name CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'in_flight', 'done', 'dead', 'held']));
+
+COMMENT ON COLUMN elicense.outbox.status IS 'pending, in_flight (leased), done, dead (gave up), held (waits for an operator); elicense.replay puts dead and held rows back';
+
+COMMENT ON COLUMN elicense.outbox.ecert_id IS 'eCertID of the step''s data item: made at its first lease, kept for every resend so the platform can match answers and duplicates';
+
+COMMENT ON COLUMN elicense.outbox.request IS 'The request item last leased for sending (elicense.platform_request); NULL for confirm';
+
+ALTER TABLE elicense.delivery_attempt ADD COLUMN ecert_id uuid;
+ALTER TABLE elicense.delivery_attempt DROP CONSTRAINT delivery_attempt_outcome;
+ALTER TABLE elicense.delivery_attempt ADD CONSTRAINT delivery_attempt_outcome CHECK (outcome OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'business_error', 'retry', 'unknown', 'held']));
+
+COMMENT ON COLUMN elicense.delivery_attempt.outcome IS 'done, business_error (refused, not retried), retry (had no effect), unknown (may have had effect: query before resending), held (left for an operator)';
+
+COMMENT ON COLUMN elicense.delivery_attempt.ecert_id IS 'eCertID of the data item the call carried (answers echo it in SuccessData and ErrorGuid)';
+
+
+-- 55_issue.sql: image items.
+
+CREATE FUNCTION elicense._item_image(value text, item text, label text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  b64 text := regexp_replace(regexp_replace(value, '^data:image/[A-Za-z]+;base64,', ''), '\s+', '', 'g');
+  bytes bytea;
+BEGIN
+  IF b64 = '' OR length(b64) % 4 <> 0 OR b64 !~ '^[A-Za-z0-9+/]+={0,2}$' THEN
+    RAISE EXCEPTION 'item "%" (%): the value (% characters, starting "%") is not Base64', item, label, length(value), left(value, 16)
+      USING ERRCODE = 'invalid_text_representation', HINT = 'Give the image as standard Base64 (A-Z a-z 0-9 + /, padded with =).';
+  END IF;
+  bytes := decode(b64, 'base64');
+  IF length(bytes) > 51200 THEN
+    RAISE EXCEPTION 'item "%" (%): the image has % bytes, more than 50 KB (51200 bytes)', item, label, length(bytes)
+      USING ERRCODE = 'string_data_right_truncation', HINT = 'The platform takes photos of at most 50 KB: scale or compress the image.';
+  END IF;
+  IF NOT (substr(bytes, 1, 3) = '\xffd8ff'::bytea OR substr(bytes, 1, 8) = '\x89504e470d0a1a0a'::bytea) THEN
+    RAISE EXCEPTION 'item "%" (%): the image is neither a JPG nor a PNG (it starts with bytes %)', item, label, encode(substr(bytes, 1, 8), 'hex')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Only JPG and PNG images are accepted.';
+  END IF;
+  RETURN b64;
+END
+$$;
+
+REVOKE ALL ON FUNCTION elicense._item_image(text, text, text) FROM PUBLIC;
+
+COMMENT ON FUNCTION elicense._item_image(text, text, text) IS
+'Internal: checks an image item (Base64 JPG/PNG, at most 50 KB) and returns it as bare Base64, or raises 22P02/22001/22023 naming the item';
+
+CREATE OR REPLACE FUNCTION elicense._licence_from_data(p_type_code text, p_data jsonb) RETURNS elicense.certificate
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t elicense.licence_type;
+  it elicense.licence_item;
+  c elicense.certificate;
+  v jsonb;
+  s text;
+  d date;
+  bad text;
+  birth date;
+  known text[] := '{}';
+BEGIN
+  SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = p_type_code;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown licence type "%"', p_type_code
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Licence types are the rows of elicense.licence_type, e.g. 11100000000013338W050 (安许证) or 11100000000013338W032 (特种作业).';
+  END IF;
+  IF p_data IS NULL OR jsonb_typeof(p_data) <> 'object' THEN
+    RAISE EXCEPTION 'licence data must be a JSON object, not %', coalesce(jsonb_typeof(p_data), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass {"item": "value", ...} with the items of elicense.licence_item for the type.';
+  END IF;
+
+  c.type_code := t.type_code;
+  c.holder_id_type := t.holder_id_type;
+  c.business_data := '{}';
+  FOR it IN SELECT * FROM elicense.licence_item li WHERE li.type_code = p_type_code ORDER BY li.position LOOP
+    known := known || it.item;
+    v := p_data -> it.item;
+    s := CASE WHEN jsonb_typeof(v) IN ('string', 'number') THEN btrim(v #>> '{}') END;
+    IF v IS NOT NULL AND jsonb_typeof(v) NOT IN ('string', 'number', 'null') THEN
+      RAISE EXCEPTION 'item "%" (%) must be a string, not a JSON %', it.item, it.label, jsonb_typeof(v)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give every item as a JSON string.';
+    END IF;
+    IF s IS NULL OR s = '' THEN
+      IF it.required THEN
+        RAISE EXCEPTION 'missing required item "%" (%) of licence type %', it.item, it.label, t.type_code
+          USING ERRCODE = 'not_null_violation',
+                HINT = pg_catalog.format('Licence type %s (%s) requires a non-empty value for "%s".', t.type_code, t.name, it.item);
+      END IF;
+      CONTINUE;
+    END IF;
+    IF it.max_length IS NOT NULL AND length(s) > it.max_length THEN
+      RAISE EXCEPTION 'item "%" (%) is % characters long, more than its maximum of %', it.item, it.label, length(s), it.max_length
+        USING ERRCODE = 'string_data_right_truncation', HINT = 'Shorten the value; the limit is in elicense.licence_item.max_length.';
+    END IF;
+    IF it.allowed_values IS NOT NULL AND NOT s = ANY (it.allowed_values) THEN
+      RAISE EXCEPTION 'item "%" (%) has value "%", which is not one of %', it.item, it.label, s, array_to_string(it.allowed_values, ', ')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of the values in elicense.licence_item.allowed_values.';
+    END IF;
+    d := NULL;
+    CASE it.data_type
+      WHEN 'date' THEN
+        -- Fast path without a function call: days 01-28 exist in every month,
+        -- and YYYY-MM-DD input is read the same under every DateStyle.
+        IF s ~ '^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$' THEN
+          d := s::date;
+        ELSE
+          d := elicense._item_date(s, it.item, it.label);
+          s := to_char(d, 'YYYY-MM-DD');
+        END IF;
+      WHEN 'uscc' THEN
+        PERFORM elicense.check_uscc(s, it.item);
+      WHEN 'resident_id' THEN
+        PERFORM elicense.check_resident_id(s, it.item);
+      WHEN 'division_code' THEN
+        PERFORM elicense.check_division(s, it.item);
+      WHEN 'image' THEN
+        s := elicense._item_image(s, it.item, it.label);
+      ELSE
+        NULL;
+    END CASE;
+    CASE it.metadata_column
+      WHEN 'licence_number' THEN c.licence_number := s;
+      WHEN 'holder_name' THEN c.holder_name := s;
+      WHEN 'holder_id' THEN c.holder_id := s;
+      WHEN 'authority_name' THEN c.authority_name := s;
+      WHEN 'authority_uscc' THEN c.authority_uscc := s;
+      WHEN 'authority_division' THEN c.authority_division := s;
+      WHEN 'issue_date' THEN c.issue_date := d;
+      WHEN 'valid_from' THEN c.valid_from := d;
+      WHEN 'valid_to' THEN c.valid_to := d;
+      ELSE c.business_data := c.business_data || jsonb_build_object(it.item, s);
+    END CASE;
+  END LOOP;
+
+  -- Keys that are no item of the type (a query only when there are some).
+  IF (p_data - known) <> '{}'::jsonb THEN
+    SELECT string_agg(pg_catalog.format('"%s"', k), ', ' ORDER BY k) INTO bad FROM jsonb_object_keys(p_data - known) AS k;
+    RAISE EXCEPTION 'unknown item % for licence type % (%)', bad, t.type_code, t.name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The items of each type are listed in elicense.licence_item; a DBA can add items there.';
+  END IF;
+
+  -- The catalogue must fill every NOT NULL metadata column.
+  bad := concat_ws(', ',
+    CASE WHEN c.licence_number IS NULL THEN 'licence_number' END, CASE WHEN c.holder_name IS NULL THEN 'holder_name' END,
+    CASE WHEN c.holder_id IS NULL THEN 'holder_id' END, CASE WHEN c.authority_name IS NULL THEN 'authority_name' END,
+    CASE WHEN c.authority_uscc IS NULL THEN 'authority_uscc' END, CASE WHEN c.authority_division IS NULL THEN 'authority_division' END,
+    CASE WHEN c.issue_date IS NULL THEN 'issue_date' END, CASE WHEN c.valid_from IS NULL THEN 'valid_from' END);
+  IF bad <> '' THEN
+    RAISE EXCEPTION 'licence type % has no required item for metadata column(s) %', t.type_code, bad
+      USING ERRCODE = 'not_null_violation',
+            HINT = 'Add required items with these metadata_column values to elicense.licence_item.';
+  END IF;
+
+  IF c.licence_number !~ t.number_pattern THEN
+    RAISE EXCEPTION 'invalid certificate number "%" for licence type % (%)', c.licence_number, t.type_code, t.name
+      USING ERRCODE = 'invalid_text_representation',
+            HINT = pg_catalog.format('Certificate numbers of this type look like %s (pattern %s).', t.number_example, t.number_pattern);
+  END IF;
+  IF c.valid_to IS NOT NULL AND c.valid_to <= c.valid_from THEN
+    RAISE EXCEPTION 'valid_to % is not after valid_from %', to_char(c.valid_to, 'YYYY-MM-DD'), to_char(c.valid_from, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The end of validity (有效期止) must be later than its start (有效期起).';
+  END IF;
+  IF c.issue_date > current_date THEN
+    RAISE EXCEPTION 'issue_date % is in the future', to_char(c.issue_date, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A licence is issued on or before the day it is recorded (发证日期 <= today).';
+  END IF;
+  IF c.holder_id_type = 'RESIDENT_ID' THEN
+    birth := elicense.resident_id_birth_date(c.holder_id);
+    IF birth > c.issue_date THEN
+      RAISE EXCEPTION 'holder_id % gives birth date %, after the issue date %', c.holder_id, to_char(birth, 'YYYY-MM-DD'), to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Check the resident ID number and the issue date.';
+    END IF;
+    IF t.min_holder_age IS NOT NULL AND birth + make_interval(years => t.min_holder_age) > c.issue_date THEN
+      RAISE EXCEPTION 'holder born % is younger than % on the issue date %', to_char(birth, 'YYYY-MM-DD'), t.min_holder_age, to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = pg_catalog.format('Licence type %s (%s) requires a holder aged at least %s.', t.type_code, t.name, t.min_holder_age);
+    END IF;
+  END IF;
+  RETURN c;
+END
+$$;
+
+
+-- 60_delivery.sql: assignment checks in delivery_config; requests built in
+-- SQL (elicense.platform_request, a part of 0.3.0) with the step's eCertID;
+-- step_queried; held steps. lease_steps returns other columns and
+-- record_attempt takes the eCertID, so both are replaced; the worker no
+-- longer gets the canonical licence JSON (_delivery_licence).
+ALTER TABLE elicense.delivery_config
+  ADD COLUMN assigned_code_pattern text NOT NULL DEFAULT '^[0-9]{18}$'
+      CONSTRAINT delivery_config_code_pattern CHECK (('' ~ assigned_code_pattern) IS NOT NULL),
+  ADD COLUMN qr_url_prefix text NOT NULL DEFAULT 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?'
+      CONSTRAINT delivery_config_qr_url_prefix CHECK (qr_url_prefix ~ '^https?://[^/?#]+');
+
+COMMENT ON COLUMN elicense.delivery_config.assigned_code_pattern IS
+'Regular expression a decrypted assigned code (赋码) must match (elicense.decrypt_assignment); PLATFORM.md: 18 digits';
+
+COMMENT ON COLUMN elicense.delivery_config.qr_url_prefix IS
+'Start of every QR URL the platform may send as an assignment instead of a bare code (elicense.decrypt_assignment)';
+
+DROP FUNCTION elicense.lease_steps(text, integer, integer);
+DROP FUNCTION elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text);
+DROP FUNCTION elicense._delivery_licence(text);
+DROP FUNCTION elicense._store_assignment(elicense.outbox, jsonb, text);
+
+CREATE FUNCTION elicense._guid_key(guid text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT pg_catalog.lower(pg_catalog.regexp_replace(guid, '[^0-9A-Fa-f]', '', 'g'))
+$$;
+
+REVOKE ALL ON FUNCTION elicense._guid_key(text) FROM PUBLIC;
+
+COMMENT ON FUNCTION elicense._guid_key(text) IS 'Internal: an eCertID reduced to lower-case hex digits, for comparisons';
+
+CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer)
+RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
+               authority_division text, ecert_id text, request jsonb, query_request jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r record;
+  item jsonb;
+  query_item jsonb;
+  problem text;
+BEGIN
+  -- Due rows, and rows whose lease lapsed (their worker died: the outcome of
+  -- its request is unknown). A step waits until every earlier step of every
+  -- earlier version of the same licence is done.
+  FOR r IN
+  WITH due AS (
+    SELECT o.id, o.status AS old_status
+      FROM elicense.outbox o
+     WHERE ((o.status = 'pending' AND o.next_attempt_at <= now())
+            OR (o.status = 'in_flight' AND o.lease_expires_at < now()))
+       AND NOT EXISTS (
+             SELECT FROM elicense.certificate mine
+               JOIN elicense.certificate sib ON sib.original_identifier = mine.original_identifier
+               JOIN elicense.outbox e ON e.identifier = sib.identifier
+              WHERE mine.identifier = o.identifier
+                AND (e.version, e.step_order) < (o.version, o.step_order)
+                AND e.status <> 'done'
+             OFFSET 0)  -- keeps this a per-row probe: as an anti-join it would scan the whole queue
+     ORDER BY o.next_attempt_at, o.id
+     LIMIT max_rows
+       FOR UPDATE OF o SKIP LOCKED
+  ), taken_over AS (
+    INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+    SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', lease_steps.worker_id
+      FROM elicense.outbox o JOIN due ON due.id = o.id
+     WHERE due.old_status = 'in_flight'
+  ), leased AS (
+    UPDATE elicense.outbox o
+       SET status = 'in_flight', lease_owner = lease_steps.worker_id,
+           lease_expires_at = now() + make_interval(secs => lease_seconds),
+           attempts = o.attempts + 1,
+           needs_query = o.needs_query OR due.old_status = 'in_flight',
+           ecert_id = coalesce(o.ecert_id, gen_random_uuid()),
+           updated_at = now()
+      FROM due
+     WHERE o.id = due.id
+    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id
+  )
+  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division
+    FROM leased l LEFT JOIN elicense.certificate c ON c.identifier = l.identifier
+   ORDER BY l.id
+  LOOP
+    problem := NULL;
+    item := NULL;
+    query_item := NULL;
+    BEGIN
+      IF r.step <> 'confirm' THEN  -- confirm only queries
+        item := elicense.platform_request(r.identifier, r.step, r.ecert_id);
+        IF item IS NULL THEN
+          problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
+        END IF;
+      END IF;
+      query_item := elicense.platform_request(r.identifier, 'query', r.ecert_id);
+    EXCEPTION WHEN OTHERS THEN
+      problem := SQLERRM;
+    END;
+    IF problem IS NOT NULL THEN
+      UPDATE elicense.outbox o
+         SET status = 'dead', last_error = 'cannot build the request: ' || problem, lease_owner = NULL, lease_expires_at = NULL,
+             updated_at = now()
+       WHERE o.id = r.id;
+      INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+      VALUES (r.id, r.identifier, r.step, 'in_flight', 'dead', 'cannot build the request: ' || problem, lease_steps.worker_id);
+      CONTINUE;
+    END IF;
+    UPDATE elicense.outbox o SET request = item WHERE o.id = r.id;
+    outbox_id := r.id;
+    identifier := r.identifier;
+    step := r.step;
+    attempts := r.attempts;
+    needs_query := r.needs_query;
+    type_code := r.type;
+    authority_division := r.division;
+    ecert_id := r.ecert_id::text;
+    request := item;
+    query_request := query_item;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer) IS
+'Leases up to max_rows due delivery steps for lease_seconds, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm) and query item (NULL when the type has no query fields). A step whose request cannot be built goes dead with the reason';
+
+CREATE FUNCTION elicense.record_attempt(outbox_id bigint, identifier text, step text, endpoint text, http_status integer,
+    return_code text, return_message text, duration_ms integer, worker_id text, outcome text, ecert_id text) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  INSERT INTO elicense.delivery_attempt (outbox_id, identifier, step, endpoint, http_status, return_code, return_message,
+                                         duration_ms, worker_id, outcome, ecert_id)
+  VALUES (outbox_id, identifier, step, endpoint, http_status, return_code, return_message, duration_ms, worker_id, outcome,
+          nullif(ecert_id, '')::uuid)
+$$;
+
+COMMENT ON FUNCTION elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text) IS
+'Records one call to the national platform (the endpoint must come without its token) and the eCertID it carried';
+
+CREATE FUNCTION elicense._step_assignment(o elicense.outbox, answer jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  list jsonb := CASE WHEN jsonb_typeof(answer -> 'assignments') = 'array' THEN answer -> 'assignments' ELSE '[]' END;
+  a jsonb;
+BEGIN
+  SELECT x INTO a FROM jsonb_array_elements(list) x
+   WHERE jsonb_typeof(x) = 'object' AND o.ecert_id IS NOT NULL
+     AND elicense._guid_key(x ->> 'ecert_id') = elicense._guid_key(o.ecert_id::text)
+   LIMIT 1;
+  IF a IS NULL AND jsonb_array_length(list) = 1 AND jsonb_typeof(list -> 0) = 'object'
+     AND (coalesce(list -> 0 ->> 'ecert_id', '') = '' OR o.ecert_id IS NULL) THEN
+    a := list -> 0;
+  END IF;
+  RETURN a;
+END
+$$;
+
+REVOKE ALL ON FUNCTION elicense._step_assignment(elicense.outbox, jsonb) FROM PUBLIC;
+
+COMMENT ON FUNCTION elicense._step_assignment(elicense.outbox, jsonb) IS
+'Internal: the assignment of a canonical answer whose ecert_id matches the step''s eCertID (or the only one, without ecert_id); NULL if none';
+
+CREATE FUNCTION elicense._assignment_missing(o elicense.outbox, answer jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN coalesce(jsonb_array_length(l), 0) = 0 THEN 'the platform answered success without an assignment'
+              ELSE pg_catalog.format('none of the %s assignment(s) in the answer is for eCertID %s (they are for %s)',
+                     jsonb_array_length(l), o.ecert_id,
+                     (SELECT string_agg(coalesce(nullif(x ->> 'ecert_id', ''), '(none)'), ', ') FROM jsonb_array_elements(l) x)) END
+    FROM (SELECT CASE WHEN jsonb_typeof(answer -> 'assignments') = 'array' THEN answer -> 'assignments' END AS l) s
+$$;
+
+REVOKE ALL ON FUNCTION elicense._assignment_missing(elicense.outbox, jsonb) FROM PUBLIC;
+
+COMMENT ON FUNCTION elicense._assignment_missing(elicense.outbox, jsonb) IS
+'Internal: why a canonical answer has no assignment for the step''s eCertID';
+
+CREATE FUNCTION elicense._store_assignment(o elicense.outbox, a jsonb, p_worker text) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  province text;
+  plain_kind text;
+  code text;
+  url text;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate WHERE identifier = o.identifier;
+  province := substr(c.authority_division, 1, 2) || '0000';
+  BEGIN
+    SELECT d.kind, d.code, d.url INTO plain_kind, code, url
+      FROM elicense.decrypt_assignment(a ->> 'encry_certid', a ->> 'encry_key', province) d;
+    -- The platform sends either the bare code or a finished QR URL.
+    IF plain_kind = 'code' THEN
+      url := elicense.qr_url(code, c.type_code, province);
+    END IF;
+  EXCEPTION WHEN OTHERS THEN
+    RETURN 'cannot use the assigned code: ' || SQLERRM;
+  END;
+  UPDATE elicense.certificate SET assigned_code = code, qr_url = url WHERE identifier = o.identifier;
+  INSERT INTO elicense.code_assignment (identifier, assigned_code, qr_url, outbox_id, worker_id)
+  VALUES (o.identifier, code, url, o.id, p_worker);
+  RETURN NULL;
+END
+$$;
+
+REVOKE ALL ON FUNCTION elicense._store_assignment(elicense.outbox, jsonb, text) FROM PUBLIC;
+
+COMMENT ON FUNCTION elicense._store_assignment(elicense.outbox, jsonb, text) IS
+'Internal: decrypts and stores an assigned code and its QR URL; returns NULL or why it could not';
+
+CREATE FUNCTION elicense._step_done(o elicense.outbox, p_worker text, p_detail text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  UPDATE elicense.outbox x
+     SET status = 'done', last_error = NULL, lease_owner = NULL, lease_expires_at = NULL, needs_query = false, updated_at = now()
+   WHERE x.id = o.id;
+  INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+  VALUES (o.id, o.identifier, o.step, 'in_flight', 'done', p_detail, p_worker);
+  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
+  SELECT o.identifier, o.version, next_step, o.step_order + 1, o.operate_type
+    FROM (SELECT (elicense._delivery_steps(o.operate_type))[o.step_order + 1] AS next_step) n
+   WHERE next_step IS NOT NULL
+  ON CONFLICT ON CONSTRAINT outbox_step_once DO NOTHING;
+  PERFORM pg_notify('elicense_outbox', '');  -- the licence's next step is due now
+END
+$$;
+
+REVOKE ALL ON FUNCTION elicense._step_done(elicense.outbox, text, text) FROM PUBLIC;
+
+COMMENT ON FUNCTION elicense._step_done(elicense.outbox, text, text) IS
+'Internal: marks a leased step done, records why and queues the version''s next step';
+
+CREATE FUNCTION elicense._step_dead(o elicense.outbox, p_worker text, p_reason text) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  UPDATE elicense.outbox x
+     SET status = 'dead', last_error = p_reason, lease_owner = NULL, lease_expires_at = NULL, needs_query = false, updated_at = now()
+   WHERE x.id = o.id;
+  INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+  VALUES (o.id, o.identifier, o.step, 'in_flight', 'dead', p_reason, p_worker);
+$$;
+
+REVOKE ALL ON FUNCTION elicense._step_dead(elicense.outbox, text, text) FROM PUBLIC;
+
+COMMENT ON FUNCTION elicense._step_dead(elicense.outbox, text, text) IS 'Internal: makes a leased step dead with the reason';
+
+CREATE OR REPLACE FUNCTION elicense.step_succeeded(outbox_id bigint, worker_id text, answer jsonb) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  o elicense.outbox;
+  a jsonb;
+  problem text;
+BEGIN
+  SELECT * INTO o FROM elicense.outbox x
+   WHERE x.id = step_succeeded.outbox_id AND x.status = 'in_flight' AND x.lease_owner = step_succeeded.worker_id
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN false;  -- the lease lapsed and another worker owns the row now
+  END IF;
+  IF o.step = 'assign_code' THEN
+    a := elicense._step_assignment(o, answer);
+    problem := CASE WHEN a IS NULL THEN elicense._assignment_missing(o, answer)
+                    ELSE elicense._store_assignment(o, a, step_succeeded.worker_id) END;
+  END IF;
+  IF problem IS NULL THEN
+    PERFORM elicense._step_done(o, step_succeeded.worker_id,
+        concat_ws(' ', answer ->> 'return_code', nullif(answer ->> 'message', ''),
+                  CASE WHEN jsonb_typeof(answer -> 'warnings') = 'array' AND jsonb_array_length(answer -> 'warnings') > 0
+                       THEN 'warnings: ' || (SELECT string_agg(w, '; ') FROM jsonb_array_elements_text(answer -> 'warnings') w) END));
+  ELSE
+    PERFORM elicense._step_dead(o, step_succeeded.worker_id, problem);
+  END IF;
+  RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION elicense.step_succeeded(bigint, text, jsonb) IS
+'Marks a leased step done (assign_code: stores the decrypted code and QR URL of the assignment for the step''s eCertID; none or a bad one makes the step dead) and queues the version''s next step; false if the worker no longer holds the lease';
+
+CREATE FUNCTION elicense.step_queried(outbox_id bigint, worker_id text, answer jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  o elicense.outbox;
+  c elicense.certificate;
+  a jsonb;
+  problem text;
+  sent jsonb;
+  catalogue_step text;
+  compared text;
+  field text;
+  items jsonb := CASE WHEN jsonb_typeof(answer -> 'success_data') = 'array' THEN answer -> 'success_data' ELSE '[]' END;
+BEGIN
+  SELECT * INTO o FROM elicense.outbox x
+   WHERE x.id = step_queried.outbox_id AND x.status = 'in_flight' AND x.lease_owner = step_queried.worker_id
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  IF o.step = 'validate' THEN
+    RETURN 'send';  -- a check changes nothing on the platform
+  END IF;
+  IF o.step = 'assign_code' THEN
+    a := elicense._step_assignment(o, answer);
+    IF a IS NULL THEN
+      RETURN 'send';
+    END IF;
+    problem := elicense._store_assignment(o, a, step_queried.worker_id);
+    IF problem IS NOT NULL THEN
+      PERFORM elicense._step_dead(o, step_queried.worker_id, problem);
+      RETURN 'dead';
+    END IF;
+    PERFORM elicense._step_done(o, step_queried.worker_id, 'the platform shows the code assigned (query)');
+    RETURN 'done';
+  END IF;
+  -- collect, confirm (what collect sent) and status_update.
+  catalogue_step := CASE WHEN o.step = 'confirm' THEN 'collect' ELSE o.step END;
+  compared := CASE WHEN o.step = 'status_update' THEN 'cert_state' ELSE 'url' END;
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = o.identifier;
+  SELECT p.field INTO field FROM elicense.platform_field p
+   WHERE p.type_code = c.type_code AND p.step = catalogue_step AND p.slot = compared;
+  field := coalesce(field, CASE compared WHEN 'cert_state' THEN 'certState' ELSE 'url' END);
+  sent := CASE WHEN o.step = 'confirm' THEN (SELECT x.request FROM elicense.outbox x WHERE x.identifier = o.identifier AND x.step = 'collect')
+               ELSE o.request END;
+  IF sent IS NULL THEN  -- a step leased before requests were kept
+    sent := elicense.platform_request(o.identifier, catalogue_step, o.ecert_id);
+  END IF;
+  IF EXISTS (SELECT FROM jsonb_array_elements(items) it
+              WHERE jsonb_typeof(it) = 'object'
+                AND (it ->> 'zzeCertID' = o.identifier
+                     OR (o.ecert_id IS NOT NULL AND elicense._guid_key(it ->> 'eCertID') = elicense._guid_key(o.ecert_id::text)))
+                AND it ->> field = sent ->> field) THEN
+    PERFORM elicense._step_done(o, step_queried.worker_id, pg_catalog.format('the platform shows the %s (query)', field));
+    RETURN 'done';
+  END IF;
+  RETURN CASE WHEN o.step = 'confirm' THEN 'retry' ELSE 'send' END;
+END
+$$;
+
+COMMENT ON FUNCTION elicense.step_queried(bigint, text, jsonb) IS
+'Decides from a query answer whether a leased step took effect: done (step done, next queued), send (send it; lease kept), retry (confirm not shown yet; lease kept), dead (assign_code: unusable assignment), NULL (lease lost)';
+
+CREATE OR REPLACE FUNCTION elicense.step_failed(outbox_id bigint, worker_id text, kind text, error text, retry_in_ms bigint,
+    max_attempts integer) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  o elicense.outbox;
+  next_status text;
+BEGIN
+  IF kind IS NULL OR kind NOT IN ('retry', 'unknown', 'business_error', 'hold') THEN
+    RAISE EXCEPTION 'invalid failure kind "%"', coalesce(kind, 'NULL') USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Use retry, unknown, business_error or hold.';
+  END IF;
+  SELECT * INTO o FROM elicense.outbox x
+   WHERE x.id = step_failed.outbox_id AND x.status = 'in_flight' AND x.lease_owner = step_failed.worker_id
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  next_status := CASE WHEN kind = 'hold' THEN 'held'
+                      WHEN kind = 'business_error' OR o.attempts >= max_attempts THEN 'dead' ELSE 'pending' END;
+  UPDATE elicense.outbox x
+     SET status = next_status, last_error = error, lease_owner = NULL, lease_expires_at = NULL,
+         -- once an attempt may have taken effect, every later one asks first
+         needs_query = o.needs_query OR kind = 'unknown',
+         next_attempt_at = now() + make_interval(secs => coalesce(retry_in_ms, 0) / 1000.0), updated_at = now()
+   WHERE x.id = o.id;
+  INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+  VALUES (o.id, o.identifier, o.step, 'in_flight', next_status, kind || ': ' || coalesce(error, ''), worker_id);
+  RETURN next_status;
+END
+$$;
+
+COMMENT ON FUNCTION elicense.step_failed(bigint, text, text, text, bigint, integer) IS
+'Records a failed attempt: pending again after retry_in_ms, dead after a business error or max_attempts, held (kind hold) until an operator replays it';
+
+CREATE OR REPLACE FUNCTION elicense.replay(outbox_id bigint, actor text DEFAULT session_user) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  o elicense.outbox;
+BEGIN
+  SELECT * INTO o FROM elicense.outbox x WHERE x.id = replay.outbox_id AND x.status IN ('dead', 'held') FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  -- The eCertID stays: a replayed step is the same data item.
+  UPDATE elicense.outbox x
+     SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
+         needs_query = x.needs_query OR x.attempts > 0, updated_at = now()
+   WHERE x.id = o.id;
+  INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+  VALUES (o.id, o.identifier, o.step, o.status, 'pending', 'replayed', actor);
+  PERFORM pg_notify('elicense_outbox', '');
+  RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION elicense.replay(bigint, text) IS
+'Puts a dead or held delivery step back in the queue with the same eCertID (it queries the platform first if it was tried)';
+
+CREATE OR REPLACE FUNCTION elicense.replay(identifier text, actor text DEFAULT session_user) RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT count(*) FILTER (WHERE elicense.replay(o.id, actor))::integer
+    FROM elicense.outbox o
+   WHERE o.identifier = replay.identifier AND o.status IN ('dead', 'held')
+$$;
+
+COMMENT ON FUNCTION elicense.replay(text, text) IS 'Puts every dead or held delivery step of a licence version back in the queue';
+
+REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer), elicense.renew_leases(text, integer),
+    elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text),
+    elicense.step_succeeded(bigint, text, jsonb), elicense.step_queried(bigint, text, jsonb),
+    elicense.step_failed(bigint, text, text, text, bigint, integer),
+    elicense.replay(bigint, text), elicense.replay(text, text) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer), elicense.renew_leases(text, integer),
+    elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text),
+    elicense.step_succeeded(bigint, text, jsonb), elicense.step_queried(bigint, text, jsonb),
+    elicense.step_failed(bigint, text, text, text, bigint, integer)
+    TO elicense_worker;
+
+CREATE OR REPLACE VIEW elicense.delivery_metrics AS
+SELECT o.step,
+       count(*) FILTER (WHERE o.status = 'pending') AS pending,
+       count(*) FILTER (WHERE o.status = 'in_flight') AS in_flight,
+       count(*) FILTER (WHERE o.status = 'done') AS done,
+       count(*) FILTER (WHERE o.status = 'dead') AS dead,
+       sum(o.attempts) AS attempts,
+       count(*) FILTER (WHERE o.needs_query AND o.status <> 'done') AS awaiting_query,
+       min(o.created_at) FILTER (WHERE o.status <> 'done') AS oldest_open,
+       count(*) FILTER (WHERE o.status = 'held') AS held
+  FROM elicense.outbox o
+ GROUP BY o.step;
+
+COMMENT ON VIEW elicense.delivery_metrics IS 'Delivery steps per step name and status (held: waiting for an operator), attempts made, oldest open step';
+
+
+-- 70_sharing.sql: resident ID items of business_data (W050 principal_id)
+-- are masked like the holder's ID.
+
+CREATE OR REPLACE FUNCTION elicense._share(c elicense.certificate, may_see_id_numbers boolean, with_data boolean)
+RETURNS elicense.licence_share
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT ROW(c.identifier, c.original_identifier, c.version, c.superseded_at IS NULL, c.type_code,
+             (SELECT t.name FROM elicense.licence_type t WHERE t.type_code = c.type_code), c.licence_number,
+             c.holder_name, c.holder_id_type,
+             CASE WHEN may_see_id_numbers THEN c.holder_id ELSE elicense.mask_holder_id(c.holder_id_type, c.holder_id) END,
+             c.authority_name, c.authority_uscc, c.authority_division, c.issue_date, c.valid_from, c.valid_to, c.status,
+             elicense.effective_status(c.status, c.valid_to),
+             -- Resident ID items (W050 principal_id) are masked like the holder's.
+             CASE WHEN NOT with_data THEN NULL WHEN may_see_id_numbers THEN c.business_data
+                  ELSE c.business_data || coalesce((SELECT jsonb_object_agg(i.item, elicense.mask_holder_id('RESIDENT_ID', c.business_data ->> i.item))
+                                                      FROM elicense.licence_item i
+                                                     WHERE i.type_code = c.type_code AND i.data_type = 'resident_id'
+                                                       AND c.business_data ? i.item), '{}') END)::elicense.licence_share
+$$;
+
+COMMENT ON TYPE elicense.licence_share IS
+'A licence version as the sharing functions return it: holder_id and resident ID items of business_data masked (resident IDs: first 6 and last 4) unless the grant may see ID numbers; business_data only from the info functions, NULL in search results';

@@ -1,0 +1,115 @@
+--------------------------------------------------------------------------------
+-- The request item of one licence version for one platform step, built from
+-- the effective request-field catalogue (47_platform_field.sql). The worker
+-- sends it as {"AcceptData": [item]} and knows no field name.
+--------------------------------------------------------------------------------
+
+-- Every value is a JSON string, as the public clients send them. A field
+-- without a value is left out, or makes the item impossible (23502) when it
+-- is required; a value its code map does not cover is 22023. Returns NULL
+-- when the type has no field for the step (W050 key_change, a type without
+-- query fields). ecert_id NULL: a fresh GUID.
+-- VOLATILE: elicense.preview_url may create the first preview key.
+CREATE FUNCTION elicense.platform_request(identifier text, step text, ecert_id uuid DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  cols jsonb;
+  f record;
+  raw text;
+  v text;
+  item jsonb := '{}';
+  by_slot jsonb := '{}';
+  found_any boolean := false;
+  guid uuid := coalesce(platform_request.ecert_id, gen_random_uuid());
+BEGIN
+  IF platform_request.step IS NULL
+     OR platform_request.step NOT IN ('validate', 'assign_code', 'collect', 'status_update', 'key_change', 'query') THEN
+    RAISE EXCEPTION 'unknown platform step "%"', coalesce(platform_request.step, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Steps are validate, assign_code, collect, status_update, key_change and query (elicense.platform_field.step).';
+  END IF;
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = platform_request.identifier;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'licence "%" does not exist', platform_request.identifier
+      USING ERRCODE = 'no_data_found', HINT = 'Pass the identifier of a licence version.';
+  END IF;
+  cols := to_jsonb(c);
+  -- categoryDescription depends on operationCategory's value: it comes last.
+  FOR f IN SELECT * FROM elicense.platform_field p
+            WHERE p.type_code = c.type_code AND p.step = platform_request.step
+            ORDER BY p.source_kind = 'computed' AND p.source = 'category_description', p.position, p.slot LOOP
+    found_any := true;
+    IF f.operate_types IS NOT NULL AND NOT c.operate_type = ANY (f.operate_types) THEN
+      CONTINUE;
+    END IF;
+    raw := CASE f.source_kind
+      WHEN 'column' THEN cols ->> f.source
+      WHEN 'item' THEN c.business_data ->> f.source
+      WHEN 'constant' THEN f.source
+      ELSE CASE f.source
+        WHEN 'ecert_id' THEN guid::text
+        WHEN 'province_num' THEN substr(c.authority_division, 1, 2) || '0000'
+        WHEN 'first_issue_date' THEN coalesce(nullif(c.business_data ->> 'first_issue_date', ''),
+            CASE WHEN c.version = 1 THEN c.issue_date::text
+                 ELSE (SELECT o.issue_date::text FROM elicense.certificate o WHERE o.identifier = c.original_identifier) END)
+        WHEN 'operation_category' THEN coalesce(nullif(c.business_data ->> 'category_code', ''), c.business_data ->> 'category')
+        WHEN 'category_description' THEN CASE WHEN by_slot ->> 'operation_category' = '99' AND c.business_data ->> 'category' <> ''
+            THEN '经省级以上住房和城乡建设主管部门认定的其他工种类别（' || (c.business_data ->> 'category') || '）' END
+        WHEN 'birth_date' THEN elicense.resident_id_birth_date(c.holder_id)::text
+        WHEN 'assigned_code' THEN coalesce(c.assigned_code,
+            (SELECT x.assigned_code FROM elicense.certificate x
+              WHERE x.original_identifier = c.original_identifier AND x.assigned_code IS NOT NULL
+              ORDER BY x.version DESC LIMIT 1))
+        WHEN 'preview_url' THEN elicense.preview_url(c.identifier)
+        END
+      END;
+    v := raw;
+    IF f.code_map IS NOT NULL THEN
+      IF v IS NULL OR v = '' THEN
+        v := f.code_map ->> '';
+      ELSE
+        v := coalesce(f.code_map ->> v, f.code_map ->> '*');
+        IF v IS NULL THEN
+          RAISE EXCEPTION 'licence %, step %: field "%" has value "%", which its code map does not cover', c.identifier,
+              platform_request.step, f.field, raw
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = pg_catalog.format('Add "%s" (or "*") to code_map of slot %s in elicense.platform_field.', raw, f.slot);
+        END IF;
+      END IF;
+    END IF;
+    IF v <> '' AND f.format IS NOT NULL THEN
+      BEGIN
+        v := CASE f.format
+          WHEN 'date' THEN to_char(v::date, 'YYYY-MM-DD')
+          WHEN 'fullwidth_parens' THEN translate(v, '()', '（）')
+          WHEN 'guid' THEN v::uuid::text
+          WHEN 'guid_nodash' THEN replace(v::uuid::text, '-', '')
+          END;
+      EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_text_representation THEN
+        RAISE EXCEPTION 'licence %, step %: field "%" has value "%", which is not a %', c.identifier, platform_request.step, f.field,
+            v, CASE WHEN f.format = 'date' THEN 'date' ELSE 'GUID' END
+          USING ERRCODE = 'invalid_parameter_value',
+                HINT = pg_catalog.format('Check source and format of slot %s in elicense.platform_field.', f.slot);
+      END;
+    END IF;
+    IF v IS NULL OR v = '' THEN
+      IF f.required THEN
+        RAISE EXCEPTION 'licence %, step %: required field "%" has no value (% %)', c.identifier, platform_request.step, f.field,
+            f.source_kind, f.source
+          USING ERRCODE = 'not_null_violation',
+                HINT = CASE f.source_kind WHEN 'item' THEN pg_catalog.format('Give the licence the item "%s" with elicense.change, or make slot %s optional in elicense.platform_field.', f.source, f.slot)
+                       ELSE pg_catalog.format('Correct slot %s in elicense.platform_field, or make it optional.', f.slot) END;
+      END IF;
+      CONTINUE;
+    END IF;
+    by_slot := by_slot || jsonb_build_object(f.slot, v);
+    item := item || jsonb_build_object(f.field, v);
+  END LOOP;
+  RETURN CASE WHEN found_any THEN item END;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense.platform_request(text, text, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.platform_request(text, text, uuid) TO elicense_admin, elicense_worker;
+COMMENT ON FUNCTION elicense.platform_request(text, text, uuid) IS
+'The platform request item (AcceptData element) of a licence version for a step of elicense.platform_field, every value a string; eCertID = ecert_id (a fresh GUID if NULL). NULL if the type has no field for the step; 23502/22023 naming licence, step and field when a required value is missing or a code is not mapped';
