@@ -296,8 +296,13 @@ void HandleBusiness(Context &ctx, const Route &route, const httplib::Request &re
 				failure_message = "未查询到数据";
 			}
 			for (auto &f : found) {
-				if (!f.code.empty())
-					f.item.update(EncryptedAssignment(f.code, f.item.value("eCertID", guid), ctx.province_pem));
+				if (!f.code.empty()) {
+					// The assignment, re-encrypted; a collect's item has no eCertID to echo.
+					json assignment = EncryptedAssignment(f.code, f.item.value("eCertID", ""), ctx.province_pem);
+					if (!f.item.contains("eCertID"))
+						assignment.erase("eCertID");
+					f.item.update(assignment);
+				}
 				success.push_back(f.item);
 			}
 			continue;

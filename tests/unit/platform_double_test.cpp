@@ -259,7 +259,11 @@ TEST(PlatformDouble, CollectStatusAndQuery) {
 	auto [s3, by_zz] = d.Send("/w050/query", token, {{"zzeCertID", kZz050}});
 	bool saw_url = false, saw_state = false;
 	for (const json &item : by_zz["ReturnData"]["SuccessData"]) {
-		saw_url |= item.value("url", "") == url;
+		if (item.value("url", "") == url) {
+			saw_url = true;
+			EXPECT_EQ(Decrypt(item), code) << "the collected code, re-encrypted";
+			EXPECT_FALSE(item.contains("eCertID")) << "a collect has no eCertID";
+		}
 		saw_state |= item.value("certState", "") == "02";
 	}
 	EXPECT_TRUE(saw_url && saw_state) << by_zz.dump();
