@@ -136,16 +136,6 @@ void DoubleState::CountFault(Fault fault) {
 	++fault_counts_[kNames[static_cast<int>(fault)]];
 }
 
-int DoubleState::CountOnConnection(const std::string &connection) {
-	std::lock_guard<std::mutex> lock(mu_);
-	return connections_[connection]++;
-}
-
-void DoubleState::ForgetConnection(const std::string &connection) {
-	std::lock_guard<std::mutex> lock(mu_);
-	connections_.erase(connection);
-}
-
 std::string DoubleState::NewCode() {
 	char code[19];
 	std::snprintf(code, sizeof code, "2026%2.2s%012lld", province_prefix_.c_str(), next_code_++);
@@ -235,7 +225,7 @@ std::vector<DoubleState::Found> DoubleState::Query(const std::string &type, cons
 			continue;
 		// An assignment belongs to a licence once its code was collected for it.
 		auto collected = e.step == "assign" ? code_collected_.find(e.code) : code_collected_.end();
-		const std::string zz = !e.zz_ecert_id.empty()                ? e.zz_ecert_id
+		const std::string zz = !e.zz_ecert_id.empty()               ? e.zz_ecert_id
 		                       : collected != code_collected_.end() ? collected->second
 		                                                            : std::string();
 		const bool by_ecert = !wanted.empty() && !e.ecert_id.empty() && GuidKey(e.ecert_id) == wanted;
@@ -259,7 +249,8 @@ std::vector<DoubleState::Found> DoubleState::Query(const std::string &type, cons
 	return found;
 }
 
-void DoubleState::RecordRefusal(const std::string &type, const std::string &step, const std::vector<std::string> &errors) {
+void DoubleState::RecordRefusal(const std::string &type, const std::string &step,
+                                const std::vector<std::string> &errors) {
 	std::lock_guard<std::mutex> lock(mu_);
 	++refused_;
 	if (refusals_.size() == kMaxRefusals)
@@ -280,14 +271,17 @@ json DoubleState::Licences() const {
 	auto licence = [&licences](const std::string &zz) -> json & {
 		json &l = licences[zz];
 		if (l.is_null())
-			l = {{"processed", json::object()}, {"assignedCode", ""}, {"url", ""}, {"certState", ""},
+			l = {{"processed", json::object()},
+			     {"assignedCode", ""},
+			     {"url", ""},
+			     {"certState", ""},
 			     {"status_updates", json::array()}};
 		return l;
 	};
 	for (const auto &[key, e] : effects_) {
 		if (e.step == "assign") {
 			auto collected = code_collected_.find(e.code);
-			const std::string zz = !e.zz_ecert_id.empty()                ? e.zz_ecert_id
+			const std::string zz = !e.zz_ecert_id.empty()               ? e.zz_ecert_id
 			                       : collected != code_collected_.end() ? collected->second
 			                                                            : std::string();
 			if (zz.empty())
@@ -315,7 +309,10 @@ json DoubleState::Snapshot() {
 	std::lock_guard<std::mutex> lock(mu_);
 	json effects = json::object();
 	for (const auto &[key, e] : effects_) {
-		json j = {{"type", e.type}, {"step", e.step}, {"natural_key", e.natural_key}, {"received", e.received},
+		json j = {{"type", e.type},
+		          {"step", e.step},
+		          {"natural_key", e.natural_key},
+		          {"received", e.received},
 		          {"differing_repeats", e.differing_repeats}};
 		auto put = [&j](const char *field, const std::string &value) {
 			if (!value.empty())
@@ -337,15 +334,9 @@ json DoubleState::Snapshot() {
 		if (count.effects > 1)
 			duplicates.push_back(key);
 	}
-	return {{"effects", effects},
-	        {"natural_keys", natural_keys},
-	        {"duplicates", duplicates},
-	        {"checks", checks_},
-	        {"licences", Licences()},
-	        {"refused", refused_},
-	        {"refusals", refusals_},
-	        {"tokens_issued", tokens_issued_},
-	        {"requests", requests_},
+	return {{"effects", effects},     {"natural_keys", natural_keys},    {"duplicates", duplicates},
+	        {"checks", checks_},      {"licences", Licences()},          {"refused", refused_},
+	        {"refusals", refusals_},  {"tokens_issued", tokens_issued_}, {"requests", requests_},
 	        {"faults", fault_counts_}};
 }
 

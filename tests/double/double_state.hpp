@@ -26,7 +26,15 @@ namespace elicense::testdouble {
 using Clock = std::chrono::steady_clock;
 
 // What to do with one business request, decided before it is processed.
-enum class Fault { kNone, k5xx, k429, kTimeoutAfterProcessing, kDropAfterProcessing, kCutAfterProcessing, kBusinessError };
+enum class Fault {
+	kNone,
+	k5xx,
+	k429,
+	kTimeoutAfterProcessing,
+	kDropAfterProcessing,
+	kCutAfterProcessing,
+	kBusinessError
+};
 
 struct FaultConfig {
 	int latency_ms = 0;
@@ -49,10 +57,10 @@ enum class TokenCheck { kValid, kInvalid, kWrongType };
 // The answer to one accepted data item.
 struct ItemResult {
 	bool ok = false;
-	bool repeated = false;        // this eCertID (or collect) was seen before: no new effect
-	std::string error;            // ErrorMsg when !ok
-	std::string code;             // assign: the assigned code (also on a repeat)
-	nlohmann::json assignment;    // assign: the {encryCertid, encryKey, eCertID} first sent
+	bool repeated = false;      // this eCertID (or collect) was seen before: no new effect
+	std::string error;          // ErrorMsg when !ok
+	std::string code;           // assign: the assigned code (also on a repeat)
+	nlohmann::json assignment;  // assign: the {encryCertid, encryKey, eCertID} first sent
 };
 
 class DoubleState {
@@ -72,13 +80,7 @@ public:
 	// request is not the first on its connection.
 	Fault DrawFault(const std::string &item_text, bool reused);
 	void CountFault(Fault fault);
-	// Counts requests per connection (remote address:port); returns how many
-	// came before this one on it.
-	int CountOnConnection(const std::string &connection);
-	void ForgetConnection(const std::string &connection);
 
-	// A data item that passed the spec check takes effect (or not, if its
-	// eCertID was seen). `encrypt` makes the assignment of a new code.
 	// A data item that passed the spec check takes effect, or has none if its
 	// eCertID was seen (the first answer is repeated). `encrypt` turns a new
 	// code and its eCertID into the assignment sent back.
@@ -120,12 +122,11 @@ private:
 		Clock::time_point expires;
 	};
 	std::map<std::string, Token> tokens_;
-	std::map<std::string, Effect> effects_;           // by eCertID, or "collect:<zzeCertID>:<ID>"
+	std::map<std::string, Effect> effects_;  // by eCertID, or "collect:<zzeCertID>:<ID>"
 	std::map<std::string, KeyCount> natural_keys_;
-	std::map<std::string, int> checks_;               // check requests per natural key (no effect)
-	std::map<std::string, std::string> code_owner_;   // assigned code -> effects_ key of its assign
+	std::map<std::string, int> checks_;                  // check requests per natural key (no effect)
+	std::map<std::string, std::string> code_owner_;      // assigned code -> effects_ key of its assign
 	std::map<std::string, std::string> code_collected_;  // assigned code -> zzeCertID it was collected for
-	std::map<std::string, int> connections_;
 	FaultConfig faults_;
 	std::mt19937_64 rng_ {20261123};
 	long long next_code_ = 1;

@@ -83,18 +83,28 @@ const std::map<std::string, std::map<std::string, std::string>> kObservedPaths =
 
 // Relay path leaves per step (PLATFORM.md: check, push/assign, correction,
 // status update); served as /relay/<type>/<leaf> unless configured.
-const std::map<std::string, std::string> kRelayLeaves = {
-    {"check", "check"}, {"assign", "push"}, {"collect", "collect"}, {"status_update", "status"}, {"key_change", "correct"}};
+const std::map<std::string, std::string> kRelayLeaves = {{"check", "check"},
+                                                         {"assign", "push"},
+                                                         {"collect", "collect"},
+                                                         {"status_update", "status"},
+                                                         {"key_change", "correct"}};
 
 // Step names accepted in --paths-file: the spec's, the outbox's and the relay's.
-const std::map<std::string, std::string> kStepAliases = {
-    {"check", "check"},   {"validate", "check"},     {"assign", "assign"},         {"assign_code", "assign"},
-    {"push", "assign"},   {"collect", "collect"},    {"status_update", "status_update"}, {"status", "status_update"},
-    {"key_change", "key_change"}, {"correct", "key_change"}, {"query", "query"}};
+const std::map<std::string, std::string> kStepAliases = {{"check", "check"},
+                                                         {"validate", "check"},
+                                                         {"assign", "assign"},
+                                                         {"assign_code", "assign"},
+                                                         {"push", "assign"},
+                                                         {"collect", "collect"},
+                                                         {"status_update", "status_update"},
+                                                         {"status", "status_update"},
+                                                         {"key_change", "key_change"},
+                                                         {"correct", "key_change"},
+                                                         {"query", "query"}};
 
-const std::map<std::string, std::string> kSuccessMessages = {
-    {"check", "校验通过"}, {"assign", "赋码成功"}, {"collect", "归集成功"}, {"status_update", "更新成功"},
-    {"key_change", "变更成功"}, {"query", "查询成功"}};
+const std::map<std::string, std::string> kSuccessMessages = {{"check", "校验通过"},      {"assign", "赋码成功"},
+                                                             {"collect", "归集成功"},    {"status_update", "更新成功"},
+                                                             {"key_change", "变更成功"}, {"query", "查询成功"}};
 
 struct Route {
 	std::string realm;  // "direct" or "relay"
@@ -117,6 +127,28 @@ struct Context {
 	Relay relay;
 	std::map<std::string, Route> routes;
 	std::map<std::string, std::string> token_paths;  // path -> realm
+};
+
+// Requests served so far on the connection this thread is serving: cpp-httplib
+// runs one task per accepted connection, all its kept-alive requests in turn.
+thread_local int t_requests_on_connection = 0;
+
+class ConnectionTaskQueue : public httplib::TaskQueue {
+public:
+	explicit ConnectionTaskQueue(std::size_t threads) : pool_(threads) {
+	}
+	void enqueue(std::function<void()> serve_connection) override {
+		pool_.enqueue([serve = std::move(serve_connection)] {
+			t_requests_on_connection = 0;
+			serve();
+		});
+	}
+	void shutdown() override {
+		pool_.shutdown();
+	}
+
+private:
+	httplib::ThreadPool pool_;
 };
 
 std::string ReadFile(const std::string &path) {
@@ -147,7 +179,8 @@ json Answer(const char *code, const std::string &msg, json success = json::array
 	const std::size_t total = success.size();
 	return {{"ReturnCode", code},
 	        {"ReturnMsg", msg},
-	        {"ReturnData", {{"SuccessData", std::move(success)}, {"WarnData", json::array()}, {"ErrorData", std::move(errors)}}},
+	        {"ReturnData",
+	         {{"SuccessData", std::move(success)}, {"WarnData", json::array()}, {"ErrorData", std::move(errors)}}},
 	        {"TotalCount", total}};
 }
 
@@ -227,11 +260,11 @@ std::string OpenRelayBody(const Relay &relay, const std::string &body) {
 	}
 }
 
-void HandleBusiness(Context &ctx, const Route &route, const httplib::Request &req, httplib::Response &res) {
+// `reused`: an earlier request came on the same connection.
+void HandleBusiness(Context &ctx, const Route &route, bool reused, const httplib::Request &req,
+                    httplib::Response &res) {
 	DoubleState &state = *ctx.state;
 	state.CountRequest();
-	const std::string connection = req.remote_addr + ":" + std::to_string(req.remote_port);
-	const bool reused = state.CountOnConnection(connection) > 0;
 	elicense::testdouble::FaultConfig faults = state.faults();
 	if (faults.latency_ms > 0)
 		std::this_thread::sleep_for(std::chrono::milliseconds(faults.latency_ms));
@@ -329,14 +362,12 @@ void HandleBusiness(Context &ctx, const Route &route, const httplib::Request &re
 	if (fault == Fault::kDropAfterProcessing) {
 		// Acted, then the connection closes with no answer at all.
 		ShutdownConnection(req);
-		state.ForgetConnection(connection);
 		return;
 	}
 	if (fault == Fault::kCutAfterProcessing) {
 		// Headers go out, then the connection closes before the body.
 		res.status = 200;
 		res.set_content_provider(1000, "application/json", [](size_t, size_t, httplib::DataSink &) { return false; });
-		state.ForgetConnection(connection);
 		return;
 	}
 	send(200, answer);
@@ -344,13 +375,14 @@ void HandleBusiness(Context &ctx, const Route &route, const httplib::Request &re
 
 void HandleToken(Context &ctx, const std::string &realm, const httplib::Request &req, httplib::Response &res) {
 	ctx.state->CountRequest();
-	std::string token = req.get_param_value("grant_type") == "client_credentials"
-	                        ? ctx.state->IssueToken(realm, req.get_param_value("client_id"),
-	                                                req.get_param_value("client_secret"))
-	                        : std::string();
+	std::string token =
+	    req.get_param_value("grant_type") == "client_credentials"
+	        ? ctx.state->IssueToken(realm, req.get_param_value("client_id"), req.get_param_value("client_secret"))
+	        : std::string();
 	if (token.empty())
-		return Reply(res, 401, {{"status", {{"code", "0"}, {"text", "client_id or client_secret wrong"}}},
-		                        {"custom", json::object()}});
+		return Reply(
+		    res, 401,
+		    {{"status", {{"code", "0"}, {"text", "client_id or client_secret wrong"}}}, {"custom", json::object()}});
 	Reply(res, 200,
 	      {{"controls", json::array()},
 	       {"custom",
@@ -442,12 +474,14 @@ int main(int argc, char **argv) {
 		app.add_option("--province-public-key", province_key_file, "PEM public key that encrypts assignments")
 		    ->required();
 		app.add_option("--province", province, "two-digit province prefix of assigned codes");
-		app.add_option("--paths-file", paths_file,
-		               "JSON {W050:{check,assign,collect,status_update,query}, query:{W032:…}, token, relay:{token, W032:{…}}}");
+		app.add_option(
+		    "--paths-file", paths_file,
+		    "JSON {W050:{check,assign,collect,status_update,query}, query:{W032:…}, token, relay:{token, W032:{…}}}");
 		app.add_option("--duplicate-answer", duplicate_answer, "answer to a repeated eCertID: echo or exists")
 		    ->check(CLI::IsMember({"echo", "exists"}));
 		app.add_option("--spec-file", spec_file, "platform spec to use instead of the built-in platform_spec.json");
-		app.add_option("--relay-sm4-key-file", relay_key_file, "serve the relay profile: file with the 16-byte SM4 key");
+		app.add_option("--relay-sm4-key-file", relay_key_file,
+		               "serve the relay profile: file with the 16-byte SM4 key");
 		app.add_option("--relay-citynums", relay_citynums, "comma-separated 6-digit citynums the relay accepts");
 		app.add_flag("--relay-wrap-custom", relay_wrap, "relay answers wrapped in {\"custom\": …}");
 		app.add_option("--relay-client-id", relay_client_id, "a relay client_id allowed for every licence type");
@@ -515,12 +549,12 @@ int main(int argc, char **argv) {
 			AddConfiguredRoutes(ctx, spec, relay_paths, "relay", paths_file + " relay");
 		}
 		for (const auto &[path, route] : ctx.routes)
-			std::fprintf(stderr, "serving %s %s %s at %s\n", route.realm.c_str(), route.type.c_str(), route.step.c_str(),
-			             path.c_str());
+			std::fprintf(stderr, "serving %s %s %s at %s\n", route.realm.c_str(), route.type.c_str(),
+			             route.step.c_str(), path.c_str());
 
 		std::signal(SIGPIPE, SIG_IGN);  // a dropped connection must not end the process
 		httplib::Server svr;
-		svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+		svr.new_task_queue = [threads] { return new ConnectionTaskQueue(static_cast<std::size_t>(threads)); };
 		// httplib writes headers and body separately; without TCP_NODELAY,
 		// Nagle and delayed ACKs add 40 ms to every answer.
 		svr.set_tcp_nodelay(true);
@@ -532,8 +566,10 @@ int main(int argc, char **argv) {
 			state.SetFaults(config);
 			Reply(res, 200, {{"ok", true}});
 		});
-		svr.Get("/_admin/state", [&](const httplib::Request &, httplib::Response &res) { Reply(res, 200, state.Snapshot()); });
+		svr.Get("/_admin/state",
+		        [&](const httplib::Request &, httplib::Response &res) { Reply(res, 200, state.Snapshot()); });
 		svr.Post(".*", [&](const httplib::Request &req, httplib::Response &res) {
+			const bool reused = t_requests_on_connection++ > 0;
 			try {
 				auto token = ctx.token_paths.find(req.path);
 				if (token != ctx.token_paths.end())
@@ -541,7 +577,7 @@ int main(int argc, char **argv) {
 				auto route = ctx.routes.find(req.path);
 				if (route == ctx.routes.end())
 					return Reply(res, 404, {{"error", "no such path: " + req.path}});
-				HandleBusiness(ctx, route->second, req, res);
+				HandleBusiness(ctx, route->second, reused, req, res);
 			} catch (const std::exception &e) {
 				Reply(res, 500, {{"error", e.what()}});
 			}

@@ -25,9 +25,8 @@ bool AllOf(std::string_view s, int (*pred)(int)) {
 }
 
 bool IsUpperAlnum(std::string_view s) {
-	return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-		return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
-	});
+	return !s.empty() &&
+	       std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); });
 }
 
 std::string Join(const std::vector<std::string> &values) {
@@ -80,10 +79,9 @@ std::optional<std::string> DateProblem(const std::string &v) {
 
 std::optional<std::string> ProvinceNumProblem(const std::string &v) {
 	// Province-level codes of GB/T 2260.
-	static const std::set<std::string> kProvinces = {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33",
-	                                                 "34", "35", "36", "37", "41", "42", "43", "44", "45", "46", "50",
-	                                                 "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81",
-	                                                 "82"};
+	static const std::set<std::string> kProvinces = {
+	    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
+	    "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82"};
 	if (v.size() != 6 || !AllOf(v, std::isdigit) || v.substr(2) != "0000")
 		return "must be a province division code XX0000, got '" + v + "'";
 	if (!kProvinces.count(v.substr(0, 2)))
@@ -100,8 +98,8 @@ std::optional<std::string> UsccProblem(const std::string &v) {
 
 // GB 11643 citizen ID: 17 digits and an ISO 7064 MOD 11-2 check character.
 std::optional<std::string> CitizenIdProblem(const std::string &v) {
-	if (v.size() != 18 || !AllOf(v.substr(0, 17), std::isdigit) || !(std::isdigit(static_cast<unsigned char>(v[17])) ||
-	                                                                  v[17] == 'X'))
+	if (v.size() != 18 || !AllOf(v.substr(0, 17), std::isdigit) ||
+	    !(std::isdigit(static_cast<unsigned char>(v[17])) || v[17] == 'X'))
 		return "must be an 18-character citizen ID number (type 111), got '" + v + "'";
 	int sum = 0;
 	for (int i = 0; i < 17; ++i) {
@@ -241,9 +239,20 @@ const json &PlatformSpec::BuiltinDocument() {
 }
 
 PlatformSpec::PlatformSpec(const json &document) {
-	static const std::set<std::string> kFormats = {"text", "guid", "date", "province_num", "identifier", "uscc",
-	                                               "cert_num", "category_description", "id_number", "photo",
-	                                               "url", "assigned_code", "business_information", ""};
+	static const std::set<std::string> kFormats = {"text",
+	                                               "guid",
+	                                               "date",
+	                                               "province_num",
+	                                               "identifier",
+	                                               "uscc",
+	                                               "cert_num",
+	                                               "category_description",
+	                                               "id_number",
+	                                               "photo",
+	                                               "url",
+	                                               "assigned_code",
+	                                               "business_information",
+	                                               ""};
 	const json &lists = document.at("code_lists");
 	auto condition = [](const json &f, const char *key) -> std::optional<Condition> {
 		if (!f.contains(key))
@@ -328,10 +337,10 @@ std::optional<std::string> PlatformSpec::ValueProblem(const Type &type, const Fi
 	if (f == "cert_num" && v.find_first_of("()") != std::string::npos)
 		return "'" + v + "' has ASCII parentheses; certificate numbers use full-width （）";
 	if (f == "category_description") {
-		const bool framed = v.size() > kOtherCategoryPrefix.size() + kOtherCategorySuffix.size() &&
-		                    v.rfind(kOtherCategoryPrefix, 0) == 0 &&
-		                    v.compare(v.size() - kOtherCategorySuffix.size(), std::string::npos,
-		                              kOtherCategorySuffix) == 0;
+		const bool framed =
+		    v.size() > kOtherCategoryPrefix.size() + kOtherCategorySuffix.size() &&
+		    v.rfind(kOtherCategoryPrefix, 0) == 0 &&
+		    v.compare(v.size() - kOtherCategorySuffix.size(), std::string::npos, kOtherCategorySuffix) == 0;
 		if (!framed)
 			return "must be " + kOtherCategoryPrefix + "<category>" + kOtherCategorySuffix + ", got '" + v + "'";
 	}
@@ -387,7 +396,8 @@ std::vector<Violation> PlatformSpec::Check(const std::string &type_name, const s
 	}
 	for (const auto &[key, value] : item.items()) {
 		(void)value;
-		auto known = std::find_if(step.fields.begin(), step.fields.end(), [&key](const Field &f) { return f.name == key; });
+		auto known =
+		    std::find_if(step.fields.begin(), step.fields.end(), [&key](const Field &f) { return f.name == key; });
 		if (known != step.fields.end())
 			continue;
 		auto near = std::find_if(step.fields.begin(), step.fields.end(),

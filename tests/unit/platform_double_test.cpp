@@ -38,9 +38,10 @@ std::string Dir() {
 	static const std::string dir = [] {
 		char tmpl[] = "/tmp/platform_double_test.XXXXXX";
 		std::string d = mkdtemp(tmpl);
-		const std::string make = "cd " + d +
-		                         " && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out province.key 2>/dev/null"
-		                         " && openssl pkey -in province.key -pubout -out province.pub";
+		const std::string make =
+		    "cd " + d +
+		    " && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out province.key 2>/dev/null"
+		    " && openssl pkey -in province.key -pubout -out province.pub";
 		if (std::system(make.c_str()) != 0)
 			throw std::runtime_error("openssl could not make a key pair");
 		auto write = [&d](const char *name, const std::string &text) { std::ofstream(d + "/" + name) << text; };
@@ -75,8 +76,9 @@ class Double {
 public:
 	explicit Double(std::vector<std::string> extra) {
 		const std::string d = Dir();
-		std::vector<std::string> args = {ELICENSE_DOUBLE_BIN, "--credentials-file", d + "/credentials.json",
-		                                 "--province-public-key", d + "/province.pub", "--paths-file", d + "/paths.json"};
+		std::vector<std::string> args = {ELICENSE_DOUBLE_BIN,     "--credentials-file", d + "/credentials.json",
+		                                 "--province-public-key", d + "/province.pub",  "--paths-file",
+		                                 d + "/paths.json"};
 		args.insert(args.end(), extra.begin(), extra.end());
 		std::vector<char *> argv;
 		for (auto &a : args)
@@ -115,8 +117,9 @@ public:
 		return cli;
 	}
 	std::string Token(const std::string &id, const std::string &secret, const std::string &path = kTokenPath) const {
-		auto res = Client().Post(path.c_str(), httplib::Params {{"client_id", id}, {"client_secret", secret},
-		                                                        {"grant_type", "client_credentials"}});
+		auto res = Client().Post(
+		    path.c_str(),
+		    httplib::Params {{"client_id", id}, {"client_secret", secret}, {"grant_type", "client_credentials"}});
 		if (!res || res->status != 200)
 			return "";
 		return json::parse(res->body)["custom"]["access_token"].get<std::string>();
@@ -144,23 +147,39 @@ private:
 };
 
 json W050Assign(const std::string &ecert_id) {
-	return {{"eCertID", ecert_id}, {"provinceNum", "370000"}, {"certNum", "（鲁）JZ安许证字[2023]087974"},
-	        {"issuAuth", "山东省住房和城乡建设厅"}, {"issuAuthCode", "113700000045030270"}, {"issuDate", "2023-06-30"},
-	        {"effectiveDate", "2023-06-30"}, {"expiringDate", "2026-06-29"}, {"certState", "01"}, {"operateType", "01"},
-	        {"companyName", "某建设集团有限公司"}, {"creditCode", "91370100MA3C12345X"},
-	        {"companyAddress", "济南市历下区某路1号"}, {"economicType", "有限责任公司"}, {"responsiblePerson", "王五"},
-	        {"responsiblePersonID", "11010519491231002X"}, {"responsiblePersonIDType", "111"},
-	        {"licenseScope", "建筑施工"}, {"firstIssuDate", "2008-01-15"}};
+	return {{"eCertID", ecert_id},
+	        {"provinceNum", "370000"},
+	        {"certNum", "（鲁）JZ安许证字[2023]087974"},
+	        {"issuAuth", "山东省住房和城乡建设厅"},
+	        {"issuAuthCode", "113700000045030270"},
+	        {"issuDate", "2023-06-30"},
+	        {"effectiveDate", "2023-06-30"},
+	        {"expiringDate", "2026-06-29"},
+	        {"certState", "01"},
+	        {"operateType", "01"},
+	        {"companyName", "某建设集团有限公司"},
+	        {"creditCode", "91370100MA3C12345X"},
+	        {"companyAddress", "济南市历下区某路1号"},
+	        {"economicType", "有限责任公司"},
+	        {"responsiblePerson", "王五"},
+	        {"responsiblePersonID", "11010519491231002X"},
+	        {"responsiblePersonIDType", "111"},
+	        {"licenseScope", "建筑施工"},
+	        {"firstIssuDate", "2008-01-15"}};
 }
 
 json W032Check() {
-	return {{"eCertID", kGuid}, {"provinceNum", "220000"}, {"identityCard", "350102199001011238"},
-	        {"operationCategory", "04"}, {"operateType", "01"}};
+	return {{"eCertID", kGuid},
+	        {"provinceNum", "220000"},
+	        {"identityCard", "350102199001011238"},
+	        {"operationCategory", "04"},
+	        {"operateType", "01"}};
 }
 
 std::string Decrypt(const json &assignment) {
-	const std::string key8 = core::RsaDecrypt(ReadAll(Dir() + "/province.key"), assignment["encryKey"].get<std::string>(),
-	                                          core::CipherTextFormat::kBase64, "encryKey");
+	const std::string key8 =
+	    core::RsaDecrypt(ReadAll(Dir() + "/province.key"), assignment["encryKey"].get<std::string>(),
+	                     core::CipherTextFormat::kBase64, "encryKey");
 	return core::DesDecryptHex(assignment["encryCertid"].get<std::string>(), key8, "encryCertid");
 }
 
@@ -234,16 +253,21 @@ TEST(PlatformDouble, DuplicateAnswerExists) {
 TEST(PlatformDouble, CollectStatusAndQuery) {
 	Double d({});
 	const std::string token = d.Token("w050", "b");
-	const std::string code = Decrypt(d.Send("/w050/fm", token, W050Assign(kGuid)).second["ReturnData"]["SuccessData"][0]);
+	const std::string code =
+	    Decrypt(d.Send("/w050/fm", token, W050Assign(kGuid)).second["ReturnData"]["SuccessData"][0]);
 	const std::string url = "https://preview.example.test/l/x";
 	json collect = {{"ID", "202635999999999999"}, {"zzeCertID", kZz050}, {"url", url}};
 	auto [s1, refused] = d.Send("/w050/gj", token, collect);
 	EXPECT_EQ(refused["ReturnCode"], "0") << "a code the platform never assigned";
 	collect["ID"] = code;
 	EXPECT_EQ(d.Send("/w050/gj", token, collect).second["ReturnCode"], "1");
-	json status = {{"eCertID", "bbbbbbbb4f8911d39a0c0305e82c3301"}, {"zzeCertID", kZz050}, {"provinceNum", "370000"},
-	               {"certNum", "（鲁）JZ安许证字[2023]087974"}, {"creditCode", "91370100MA3C12345X"},
-	               {"certState", "02"}, {"operateType", "03"}};
+	json status = {{"eCertID", "bbbbbbbb4f8911d39a0c0305e82c3301"},
+	               {"zzeCertID", kZz050},
+	               {"provinceNum", "370000"},
+	               {"certNum", "（鲁）JZ安许证字[2023]087974"},
+	               {"creditCode", "91370100MA3C12345X"},
+	               {"certState", "02"},
+	               {"operateType", "03"}};
 	EXPECT_EQ(d.Send("/w050/update", token, status).second["ReturnCode"], "1");
 
 	const json licence = d.State()["licences"][kZz050];
@@ -286,10 +310,12 @@ TEST(PlatformDouble, RelayProfile) {
 	ASSERT_TRUE(answer.contains("custom")) << answer.dump();
 	EXPECT_EQ(answer["custom"]["ReturnCode"], "1");
 	EXPECT_EQ(Decrypt(answer["custom"]["ReturnData"]["SuccessData"][0]).size(), 18u);
-	EXPECT_EQ(d.Raw("/relay/push", token, envelope("350300")).second["custom"]["ReturnCode"], "0") << "citynum not served";
+	EXPECT_EQ(d.Raw("/relay/push", token, envelope("350300")).second["custom"]["ReturnCode"], "0")
+	    << "citynum not served";
 	EXPECT_EQ(d.Raw("/relay/push", token, envelope("3501")).second["custom"]["ReturnCode"], "0");
 	EXPECT_EQ(d.Raw("/relay/push", token, inner).second["custom"]["ReturnCode"], "0") << "no envelope";
-	const std::string wrong_key = json {{"citynum", "350100"}, {"data", SealRelayData(inner, "fedcba9876543210")}}.dump();
+	const std::string wrong_key =
+	    json {{"citynum", "350100"}, {"data", SealRelayData(inner, "fedcba9876543210")}}.dump();
 	EXPECT_EQ(d.Raw("/relay/push", token, wrong_key).second["custom"]["ReturnCode"], "0");
 	// Checks inside the envelope are the spec's: a misnamed field is named.
 	json bad = W032Check();

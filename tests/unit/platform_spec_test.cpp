@@ -22,7 +22,8 @@ const char kW032v1[] = "1.2.156.3005.2.11100000000013338W032.11220000013544541J.
 const char kW032v2[] = "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.002.D";
 const char kW050v1[] = "1.2.156.3005.2.11100000000013338W050.113700000045030270.2023087974.001.E";
 const char kW050v2[] = "1.2.156.3005.2.11100000000013338W050.113700000045030270.2023087974.002.C";
-const char kPng1x1[] = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+const char kPng1x1[] =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
 const PlatformSpec &Spec() {
 	static const PlatformSpec spec(PlatformSpec::BuiltinDocument());
@@ -32,44 +33,88 @@ const PlatformSpec &Spec() {
 // Good items per type and step, from PLATFORM.md's field lists.
 json Good(const std::string &type, const std::string &step) {
 	if (type == "W032" && step == "check")
-		return {{"eCertID", kGuid}, {"provinceNum", "220000"}, {"identityCard", "350102199001011238"},
-		        {"operationCategory", "04"}, {"operateType", "01"}};
+		return {{"eCertID", kGuid},
+		        {"provinceNum", "220000"},
+		        {"identityCard", "350102199001011238"},
+		        {"operationCategory", "04"},
+		        {"operateType", "01"}};
 	if (type == "W032" && step == "assign")
-		return {{"eCertID", "3f2504e04f8911d39a0c0305e82c3301"}, {"provinceNum", "220000"},
-		        {"certNum", "吉A042012000939"}, {"issuAuth", "吉林省住房和城乡建设厅"},
-		        {"issuAuthCode", "11220000013544541J"}, {"issuDate", "2024-03-01"}, {"effectiveDate", "2024-03-01"},
-		        {"expiringDate", "2026-02-28"}, {"certState", "01"}, {"operateType", "01"}, {"name", "张三"},
-		        {"gender", "1"}, {"identityCard", "350102199001011238"}, {"identityCardType", "111"},
-		        {"issuedDate", "2012-05-01"}, {"photo", kPng1x1}, {"operationCategory", "04"},
+		return {{"eCertID", "3f2504e04f8911d39a0c0305e82c3301"},
+		        {"provinceNum", "220000"},
+		        {"certNum", "吉A042012000939"},
+		        {"issuAuth", "吉林省住房和城乡建设厅"},
+		        {"issuAuthCode", "11220000013544541J"},
+		        {"issuDate", "2024-03-01"},
+		        {"effectiveDate", "2024-03-01"},
+		        {"expiringDate", "2026-02-28"},
+		        {"certState", "01"},
+		        {"operateType", "01"},
+		        {"name", "张三"},
+		        {"gender", "1"},
+		        {"identityCard", "350102199001011238"},
+		        {"identityCardType", "111"},
+		        {"issuedDate", "2012-05-01"},
+		        {"photo", kPng1x1},
+		        {"operationCategory", "04"},
 		        {"businessInformation", json::array({{{"itemvalue", "某公司"}, {"itemtext", "聘用单位"}}})}};
 	if (step == "collect")
-		return {{"ID", "202232000001000001"}, {"zzeCertID", type == "W032" ? kW032v1 : kW050v1},
+		return {{"ID", "202232000001000001"},
+		        {"zzeCertID", type == "W032" ? kW032v1 : kW050v1},
 		        {"url", "https://preview.example.test/l/x?a=1"}};
 	if (type == "W032" && step == "status_update")
-		return {{"eCertID", kGuid}, {"zzeCertID", kW032v2}, {"provinceNum", "220000"}, {"certNum", "吉A042012000939"},
-		        {"identityCard", "350102199001011238"}, {"operationCategory", "04"}, {"certState", "02"},
+		return {{"eCertID", kGuid},
+		        {"zzeCertID", kW032v2},
+		        {"provinceNum", "220000"},
+		        {"certNum", "吉A042012000939"},
+		        {"identityCard", "350102199001011238"},
+		        {"operationCategory", "04"},
+		        {"certState", "02"},
 		        {"operateType", "03"}};
 	if (type == "W032" && step == "key_change")
-		return {{"eCertID", kGuid}, {"provinceNum", "220000"}, {"certNum", "吉A042012000939"}, {"categoryCode", "04"},
-		        {"birthDate", "1990-01-01"}, {"identityCardType", "111"}, {"identityCard", "350102199001011238"},
+		return {{"eCertID", kGuid},
+		        {"provinceNum", "220000"},
+		        {"certNum", "吉A042012000939"},
+		        {"categoryCode", "04"},
+		        {"birthDate", "1990-01-01"},
+		        {"identityCardType", "111"},
+		        {"identityCard", "350102199001011238"},
 		        {"url", "https://preview.example.test/l/x"}};
 	if (step == "query")
 		return {{"eCertID", kGuid}, {"zzeCertID", type == "W032" ? kW032v1 : kW050v1}};
 	if (type == "W050" && step == "check")
-		return {{"eCertID", kGuid}, {"provinceNum", "370000"}, {"certNum", "（鲁）JZ安许证字[2023]087974"},
-		        {"creditCode", "91370100MA3C12345X"}, {"operateType", "01"}};
+		return {{"eCertID", kGuid},
+		        {"provinceNum", "370000"},
+		        {"certNum", "（鲁）JZ安许证字[2023]087974"},
+		        {"creditCode", "91370100MA3C12345X"},
+		        {"operateType", "01"}};
 	if (type == "W050" && step == "assign")
-		return {{"eCertID", kGuid}, {"zzeCertID", kW050v1}, {"provinceNum", "370000"},
-		        {"certNum", "（鲁）JZ安许证字[2023]087974"}, {"issuAuth", "山东省住房和城乡建设厅"}, {"issuAuthCode", "113700000045030270"},
-		        {"issuDate", "2023-06-30"}, {"effectiveDate", "2023-06-30"}, {"expiringDate", "2026-06-29"},
-		        {"certState", "01"}, {"operateType", "01"}, {"companyName", "某建设集团有限公司"},
-		        {"creditCode", "91370100MA3C12345X"}, {"companyAddress", "济南市历下区某路1号"},
-		        {"economicType", "有限责任公司"}, {"responsiblePerson", "王五"},
-		        {"responsiblePersonID", "11010519491231002X"}, {"responsiblePersonIDType", "111"},
-		        {"licenseScope", "建筑施工"}, {"firstIssuDate", "2008-01-15"}};
+		return {{"eCertID", kGuid},
+		        {"zzeCertID", kW050v1},
+		        {"provinceNum", "370000"},
+		        {"certNum", "（鲁）JZ安许证字[2023]087974"},
+		        {"issuAuth", "山东省住房和城乡建设厅"},
+		        {"issuAuthCode", "113700000045030270"},
+		        {"issuDate", "2023-06-30"},
+		        {"effectiveDate", "2023-06-30"},
+		        {"expiringDate", "2026-06-29"},
+		        {"certState", "01"},
+		        {"operateType", "01"},
+		        {"companyName", "某建设集团有限公司"},
+		        {"creditCode", "91370100MA3C12345X"},
+		        {"companyAddress", "济南市历下区某路1号"},
+		        {"economicType", "有限责任公司"},
+		        {"responsiblePerson", "王五"},
+		        {"responsiblePersonID", "11010519491231002X"},
+		        {"responsiblePersonIDType", "111"},
+		        {"licenseScope", "建筑施工"},
+		        {"firstIssuDate", "2008-01-15"}};
 	if (type == "W050" && step == "status_update")
-		return {{"eCertID", kGuid}, {"zzeCertID", kW050v2}, {"provinceNum", "370000"},
-		        {"certNum", "（鲁）JZ安许证字[2023]087974"}, {"creditCode", "91370100MA3C12345X"}, {"certState", "05"},
+		return {{"eCertID", kGuid},
+		        {"zzeCertID", kW050v2},
+		        {"provinceNum", "370000"},
+		        {"certNum", "（鲁）JZ安许证字[2023]087974"},
+		        {"creditCode", "91370100MA3C12345X"},
+		        {"certState", "05"},
 		        {"operateType", "05"}};
 	throw std::runtime_error("no good item for " + type + " " + step);
 }
@@ -94,9 +139,9 @@ bool Names(const std::vector<Violation> &violations, const std::string &field, c
 }
 
 const std::vector<std::pair<std::string, std::string>> kSteps = {
-    {"W032", "check"},  {"W032", "assign"},        {"W032", "collect"}, {"W032", "status_update"},
-    {"W032", "key_change"}, {"W032", "query"},     {"W050", "check"},   {"W050", "assign"},
-    {"W050", "collect"}, {"W050", "status_update"}, {"W050", "query"}};
+    {"W032", "check"},      {"W032", "assign"},        {"W032", "collect"}, {"W032", "status_update"},
+    {"W032", "key_change"}, {"W032", "query"},         {"W050", "check"},   {"W050", "assign"},
+    {"W050", "collect"},    {"W050", "status_update"}, {"W050", "query"}};
 
 TEST(PlatformSpec, EveryStepOfPlatformMdIsThere) {
 	for (const auto &[type, step] : kSteps)
@@ -124,7 +169,7 @@ TEST(PlatformSpec, EachMissingFieldIsNamed) {
 				EXPECT_EQ(Messages(violations), "") << type << " " << step << " without " << field;
 			else
 				EXPECT_TRUE(Names(violations, field, "missing")) << type << " " << step << " without " << field << ":\n"
-				                                                  << Messages(violations);
+				                                                 << Messages(violations);
 		}
 	}
 	auto v = Spec().Check("W050", "query", json::object());
@@ -242,7 +287,8 @@ TEST(PlatformSpec, ConditionalFields) {
 	// operationCategory 99 needs the description in its fixed form, others must not carry one.
 	json check = Good("W032", "check");
 	check["operationCategory"] = "99";
-	EXPECT_TRUE(Names(Spec().Check("W032", "check", check), "categoryDescription", "required when operationCategory is 99"));
+	EXPECT_TRUE(
+	    Names(Spec().Check("W032", "check", check), "categoryDescription", "required when operationCategory is 99"));
 	check["categoryDescription"] = "经省级以上住房和城乡建设主管部门认定的其他工种类别（桩机操作工）";
 	EXPECT_EQ(Messages(Spec().Check("W032", "check", check)), "");
 	check["categoryDescription"] = "经省级以上住房和城乡建设主管部门认定的其他工种类别(桩机操作工)";
@@ -267,7 +313,8 @@ TEST(PlatformSpec, ConditionalFields) {
 		const std::string older = type == "W032" ? kW032v1 : kW050v1;
 		json assign = Good(type, "assign");
 		assign["associatedZzeCertID"] = older;
-		EXPECT_TRUE(Names(Spec().Check(type, "assign", assign), "associatedZzeCertID", "left out when operateType is 01"));
+		EXPECT_TRUE(
+		    Names(Spec().Check(type, "assign", assign), "associatedZzeCertID", "left out when operateType is 01"));
 		for (const char *op : {"02", "08"}) {
 			assign["operateType"] = op;
 			EXPECT_EQ(Messages(Spec().Check(type, "assign", assign)), "") << type << " " << op;
@@ -280,7 +327,8 @@ TEST(PlatformSpec, ConditionalFields) {
 	// certState 99 needs certStatusDescription; other states may carry one.
 	json status = Good("W050", "status_update");
 	status["certState"] = "99";
-	EXPECT_TRUE(Names(Spec().Check("W050", "status_update", status), "certStatusDescription", "required when certState is 99"));
+	EXPECT_TRUE(
+	    Names(Spec().Check("W050", "status_update", status), "certStatusDescription", "required when certState is 99"));
 	status["certStatusDescription"] = "企业合并";
 	EXPECT_EQ(Messages(Spec().Check("W050", "status_update", status)), "");
 	status["certState"] = "03";
@@ -355,8 +403,8 @@ TEST(RelayEnvelope, RoundTripAndRefusals) {
 TEST(RelayEnvelope, OpensWhatTheOpensslCommandLineSeals) {
 	const std::string key = "1234567890abcdef";
 	const std::string text = R"({"AcceptData":[{"ID":"202232000001000001","zzeCertID":"z","url":"https://例.test/"}]})";
-	const std::string command = "printf '%s' '" + text + "' | openssl enc -sm4-ecb -K " + core::HexUpper(key) +
-	                            " -base64 -A 2>&1";
+	const std::string command =
+	    "printf '%s' '" + text + "' | openssl enc -sm4-ecb -K " + core::HexUpper(key) + " -base64 -A 2>&1";
 	FILE *pipe = popen(command.c_str(), "r");
 	ASSERT_NE(pipe, nullptr);
 	std::string out;
