@@ -253,6 +253,8 @@ PlatformSpec::PlatformSpec(const json &document) {
 	                                               "assigned_code",
 	                                               "business_information",
 	                                               ""};
+	static const std::set<std::string> kFieldKeys = {
+	    "name", "required", "required_when", "absent_when", "absent_unless", "format", "codes", "id_type_field", "why"};
 	const json &lists = document.at("code_lists");
 	auto condition = [](const json &f, const char *key) -> std::optional<Condition> {
 		if (!f.contains(key))
@@ -265,7 +267,15 @@ PlatformSpec::PlatformSpec(const json &document) {
 		for (const auto &[step_name, step_doc] : type_doc.at("steps").items()) {
 			Step step;
 			step.one_of = step_doc.value("one_of", std::vector<std::string>());
+			for (const auto &[key, value] : step_doc.items())
+				if (key != "fields" && key != "one_of" && key != "why")
+					throw std::runtime_error("platform spec: " + type_name + " " + step_name + ": unknown key '" + key +
+					                         "'");
 			for (const json &f : step_doc.at("fields")) {
+				for (const auto &[key, value] : f.items())
+					if (!kFieldKeys.count(key))
+						throw std::runtime_error("platform spec: " + type_name + " " + step_name + " " +
+						                         f.value("name", "?") + ": unknown key '" + key + "'");
 				Field field;
 				field.name = f.at("name").get<std::string>();
 				field.required = f.value("required", false);

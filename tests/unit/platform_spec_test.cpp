@@ -349,6 +349,12 @@ TEST(PlatformSpec, MalformedSpecIsRefused) {
 	json doc = PlatformSpec::BuiltinDocument();
 	doc["types"]["W032"]["steps"]["check"]["fields"][0]["format"] = "gooid";
 	EXPECT_THROW(PlatformSpec {doc}, std::runtime_error);
+	doc = PlatformSpec::BuiltinDocument();
+	doc["types"]["W032"]["steps"]["check"]["fields"][0]["requried"] = true;
+	EXPECT_THROW(PlatformSpec {doc}, std::runtime_error) << "a misspelt attribute would silently be ignored";
+	doc = PlatformSpec::BuiltinDocument();
+	doc["types"]["W032"]["steps"]["check"]["fields"][0]["codes"] = "noSuchList";
+	EXPECT_THROW(PlatformSpec {doc}, std::exception);
 }
 
 TEST(CheckCharacter, PlatformMdVectors) {
