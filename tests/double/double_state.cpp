@@ -96,6 +96,9 @@ void DoubleState::SetFaults(const json &c) {
 	f.rate_timeout = c.value("rate_timeout", 0.0);
 	f.rate_drop = c.value("rate_drop", 0.0);
 	f.rate_cut = c.value("rate_cut", 0.0);
+	f.rate_odd = c.value("rate_odd", 0.0);
+	f.odd_answer = c.value("odd_answer", std::string("empty"));
+	f.odd_bytes = c.value("odd_bytes", 8LL << 20);
 	f.rate_business_error = c.value("rate_business_error", 0.0);
 	f.timeout_ms = c.value("timeout_ms", 3000);
 	f.drop_reused_only = c.value("drop_reused_only", false);
@@ -121,6 +124,7 @@ Fault DoubleState::DrawFault(const std::string &item_text, bool reused) {
 	                                          {faults_.rate_timeout, Fault::kTimeoutAfterProcessing},
 	                                          {drop, Fault::kDropAfterProcessing},
 	                                          {faults_.rate_cut, Fault::kCutAfterProcessing},
+	                                          {faults_.rate_odd, Fault::kOddAfterProcessing},
 	                                          {faults_.rate_business_error, Fault::kBusinessError}};
 	for (const auto &[rate, fault] : table) {
 		if (r < rate)
@@ -131,7 +135,7 @@ Fault DoubleState::DrawFault(const std::string &item_text, bool reused) {
 }
 
 void DoubleState::CountFault(Fault fault) {
-	static const char *kNames[] = {"none", "5xx", "429", "timeout", "drop", "cut", "business_error"};
+	static const char *kNames[] = {"none", "5xx", "429", "timeout", "drop", "cut", "odd", "business_error"};
 	std::lock_guard<std::mutex> lock(mu_);
 	++fault_counts_[kNames[static_cast<int>(fault)]];
 }

@@ -33,15 +33,19 @@ enum class Fault {
 	kTimeoutAfterProcessing,
 	kDropAfterProcessing,
 	kCutAfterProcessing,
+	kOddAfterProcessing,
 	kBusinessError
 };
 
 struct FaultConfig {
 	int latency_ms = 0;
 	double rate_5xx = 0, rate_429 = 0, rate_timeout = 0, rate_drop = 0, rate_cut = 0, rate_business_error = 0;
-	int timeout_ms = 3000;           // how long a "timeout" answer hangs
-	bool drop_reused_only = false;   // drops only hit the 2nd and later request of a connection
-	std::string business_error_for;  // items whose JSON contains this always get ReturnCode 0
+	double rate_odd = 0;               // answers of PLATFORM.md's "Answer oddities", after acting
+	std::string odd_answer = "empty";  // which one: see OddAnswer in platform_double.cpp
+	long long odd_bytes = 8 << 20;     // size of the "huge" answer
+	int timeout_ms = 3000;             // how long a "timeout" answer hangs
+	bool drop_reused_only = false;     // drops only hit the 2nd and later request of a connection
+	std::string business_error_for;    // items whose JSON contains this always get ReturnCode 0
 };
 
 // A client_id/secret pair, for the direct gateway ("direct") or the relay

@@ -12,6 +12,8 @@
 //                          "rate_drop":… (close the connection without an answer, after acting),
 //                          "drop_reused_only":true (drops only on a kept-alive connection's 2nd+ request),
 //                          "rate_cut":… (headers sent, body cut, after acting), "rate_business_error":…,
+//                          "rate_odd":…, "odd_answer": "empty|no_return_code|nulls|nul|html|huge|numbers|
+//                          warning|wrong_types|simple", "odd_bytes": 8388608 (an odd answer after acting),
 //                          "business_error_for":"text" (items containing it get ReturnCode 0),
 //                          "expire_tokens":true}; every call replaces the whole fault set
 //   GET  /_admin/state    the JSON below
@@ -54,6 +56,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -191,6 +196,83 @@ json EncryptedAssignment(const std::string &code, const std::string &ecert_id, c
 	return {{"encryCertid", core::DesEncryptHex(code, key8)},
 	        {"encryKey", core::RsaEncrypt(province_pem, key8, core::CipherTextFormat::kBase64)},
 	        {"eCertID", ecert_id}};
+}
+
+// PLATFORM.md's "Answer oddities" and the shapes it says to accept, served
+// after the platform acted: the client must come to a clear outcome for each.
+const std::set<std::string> kOddAnswers = {"empty", "no_return_code", "nulls",   "nul",         "html",
+                                           "huge",  "numbers",        "warning", "wrong_types", "simple"};
+
+// Every string value inside `j` (recursively) passed through `change`.
+json MapStrings(const json &j, const std::function<json(const std::string &)> &change) {
+	if (j.is_string())
+		return change(j.get<std::string>());
+	json out = j;
+	if (j.is_object() || j.is_array())
+		for (auto it = out.begin(); it != out.end(); ++it)
+			*it = MapStrings(*it, change);
+	return out;
+}
+
+void OddAnswer(const std::string &kind, const json &answer, const std::string &guid, long long huge_bytes,
+               httplib::Response &res) {
+	const json &data = answer["ReturnData"];
+	if (kind == "empty")
+		return res.set_content("", "application/json");
+	if (kind == "no_return_code")
+		return Reply(res, 200, {{"ReturnMsg", answer["ReturnMsg"]}, {"ReturnData", data}});
+	if (kind == "nulls")
+		return Reply(res, 200,
+		             {{"ReturnCode", answer["ReturnCode"]},
+		              {"ReturnMsg", nullptr},
+		              {"ReturnData",
+		               {{"SuccessData", MapStrings(data["SuccessData"], [](const std::string &) { return json(); })},
+		                {"WarnData", nullptr},
+		                {"ErrorData", nullptr}}},
+		              {"TotalCount", nullptr}});
+	if (kind == "nul")
+		return Reply(res, 200, MapStrings(answer, [](const std::string &v) { return json(v + std::string(1, '\0')); }));
+	if (kind == "html") {
+		res.status = 200;
+		return res.set_content("<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html");
+	}
+	if (kind == "huge") {
+		// White space before the answer: valid JSON, larger than any sane cap.
+		auto text = std::make_shared<std::string>(answer.dump());
+		const auto total = static_cast<std::size_t>(huge_bytes) + text->size();
+		res.status = 200;
+		res.set_content_provider(total, "application/json",
+		                         [text, total, huge_bytes](std::size_t offset, std::size_t, httplib::DataSink &sink) {
+			                         const auto spaces = static_cast<std::size_t>(huge_bytes);
+			                         if (offset < spaces) {
+				                         const std::string chunk(std::min<std::size_t>(65536, spaces - offset), ' ');
+				                         return sink.write(chunk.data(), chunk.size());
+			                         }
+			                         return sink.write(text->data() + (offset - spaces), total - offset);
+		                         });
+		return;
+	}
+	if (kind == "numbers") {
+		json j = answer;
+		j["ReturnCode"] = std::stoi(answer["ReturnCode"].get<std::string>());
+		j["TotalCount"] = std::to_string(answer["TotalCount"].get<std::size_t>());
+		return Reply(res, 200, j);
+	}
+	if (kind == "warning") {
+		json j = answer;
+		if (j["ReturnCode"] == "1")
+			j["ReturnCode"] = "2";
+		j["ReturnData"]["WarnData"] = json::array({{{"WarnGuid", guid}, {"WarnMsg", "injected warning"}}});
+		return Reply(res, 200, j);
+	}
+	if (kind == "wrong_types")
+		return Reply(res, 200,
+		             {{"ReturnCode", json::array({answer["ReturnCode"]})},
+		              {"ReturnMsg", 17},
+		              {"ReturnData", {{"SuccessData", {{"eCertID", 1}}}, {"WarnData", "none"}, {"ErrorData", true}}},
+		              {"TotalCount", json::object()}});
+	// "simple": the seed's shape, {"ReturnCode", "ReturnMsg", "ID"}.
+	Reply(res, 200, {{"ReturnCode", answer["ReturnCode"]}, {"ReturnMsg", answer["ReturnMsg"]}, {"ID", guid}});
 }
 
 // The id an answer uses for an item: its eCertID, or for a collect its zzeCertID.
@@ -364,6 +446,8 @@ void HandleBusiness(Context &ctx, const Route &route, bool reused, const httplib
 		ShutdownConnection(req);
 		return;
 	}
+	if (fault == Fault::kOddAfterProcessing)
+		return OddAnswer(faults.odd_answer, answer, ItemGuid(body["AcceptData"][0]), faults.odd_bytes, res);
 	if (fault == Fault::kCutAfterProcessing) {
 		// Headers go out, then the connection closes before the body.
 		res.status = 200;
@@ -563,6 +647,10 @@ int main(int argc, char **argv) {
 			json config = json::parse(req.body, nullptr, false);
 			if (config.is_discarded() || !config.is_object())
 				return Reply(res, 400, {{"error", "faults must be a JSON object"}});
+			if (config.contains("odd_answer") && !kOddAnswers.count(config.value("odd_answer", "")))
+				return Reply(res, 400,
+				             {{"error", "odd_answer must be one of empty, no_return_code, nulls, nul, html, "
+				                        "huge, numbers, warning, wrong_types, simple"}});
 			state.SetFaults(config);
 			Reply(res, 200, {{"ok", true}});
 		});

@@ -345,6 +345,42 @@ TEST(PlatformDouble, FaultsAfterActing) {
 	EXPECT_EQ(d.State()["faults"]["drop"], 1);
 }
 
+TEST(PlatformDouble, OddAnswersAfterActing) {
+	Double d({});
+	const std::string token = d.Token("w050", "b");
+	const std::string path = "/w050/fm?access_token=" + token;
+	EXPECT_EQ(
+	    d.Client().Post("/_admin/faults", R"({"rate_odd": 1, "odd_answer": "nonsense"})", "application/json")->status,
+	    400);
+	int sent = 0;
+	auto answer = [&](const std::string &kind) {
+		d.Faults({{"rate_odd", 1.0}, {"odd_answer", kind}, {"odd_bytes", 3 << 20}});
+		const json item = W050Assign("dddddddd-4f89-11d3-9a0c-0305e82c33" + std::to_string(10 + sent++));
+		auto res = d.Client().Post(path.c_str(), json {{"AcceptData", json::array({item})}}.dump(), "application/json");
+		if (!res)
+			throw std::runtime_error("no answer for " + kind);
+		return res->body;
+	};
+	EXPECT_EQ(answer("empty"), "");
+	EXPECT_FALSE(json::parse(answer("no_return_code")).contains("ReturnCode"));
+	EXPECT_TRUE(json::parse(answer("nulls"))["ReturnData"]["SuccessData"][0]["encryCertid"].is_null());
+	EXPECT_NE(json::parse(answer("nul"))["ReturnMsg"].get<std::string>().find('\0'), std::string::npos);
+	EXPECT_EQ(answer("html").rfind("<html>", 0), 0u);
+	const std::string huge = answer("huge");
+	EXPECT_GT(huge.size(), 3u << 20);
+	EXPECT_EQ(json::parse(huge)["ReturnCode"], "1");
+	EXPECT_EQ(json::parse(answer("numbers"))["ReturnCode"], 1);
+	const json warning = json::parse(answer("warning"));
+	EXPECT_EQ(warning["ReturnCode"], "2");
+	EXPECT_EQ(warning["ReturnData"]["WarnData"][0]["WarnMsg"], "injected warning");
+	EXPECT_TRUE(json::parse(answer("wrong_types"))["ReturnCode"].is_array());
+	EXPECT_TRUE(json::parse(answer("simple")).contains("ID"));
+	d.Faults(json::object());
+	const json state = d.State();
+	EXPECT_EQ(state["faults"]["odd"], sent);
+	EXPECT_EQ(state["effects"].size(), static_cast<std::size_t>(sent)) << "each acted before its odd answer";
+}
+
 TEST(PlatformDouble, DropOnlyOnReusedConnections) {
 	Double d({});
 	const std::string token = d.Token("w050", "b");
