@@ -50,6 +50,7 @@ std::string Dir() {
 		                              {"client_id": "relay", "client_secret": "r", "realm": "relay"}])");
 		write("paths.json", R"({"W050": {"validate": "/w050/check", "assign_code": "/w050/fm", "collect": "/w050/gj",
 		                                 "status_update": "/w050/update", "query": "/w050/query"},
+		                        "query": {"W032": "/w032/query"},
 		                        "relay": {"token": "/relay/token", "W050": {"push": "/relay/push"}}})");
 		write("sm4.key", std::string(kRelayKey) + "\n");
 		return d;
@@ -194,6 +195,12 @@ TEST(PlatformDouble, TokensArePerTypeAndRealm) {
 	EXPECT_EQ(d.Send("/w050/check", w032, json::object()).first, 403) << "W032's token on a W050 path";
 	EXPECT_EQ(d.Send(kW032Check, "nonsense", W032Check()).first, 401);
 	EXPECT_EQ(d.Send("/epoint-gateway/unknown", w032, W032Check()).first, 404);
+	// A query path given per type at the top of --paths-file.
+	auto [status, answer] = d.Send(
+	    "/w032/query", w032, {{"zzeCertID", "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F"}});
+	EXPECT_EQ(status, 200);
+	EXPECT_EQ(answer["ReturnMsg"], "未查询到数据");
+	EXPECT_EQ(d.Send("/w032/query", w050, json::object()).first, 403);
 }
 
 TEST(PlatformDouble, RefusesNamingTheField) {
