@@ -6,6 +6,8 @@
 //   POST /epoint-soa-web/rest/oauth2/token   form client_id, client_secret, grant_type=client_credentials
 //   POST <step path>?access_token=…           {"AcceptData":[item, …]}; W032 paths as observed in PLATFORM.md,
 //                                             W050 check = the observed test path, other paths from --paths-file
+//                                             (types as "W050" or "11100000000013338W050", steps as the spec's
+//                                             or the outbox's names: the worker's "paths" object works as is)
 //   POST <relay token path>, <relay step paths>   with --relay-sm4-key-file and --relay-citynums:
 //                                             body {"citynum","data": Base64(SM4-ECB-PKCS#7(JSON))}
 //   POST /_admin/faults   {"latency_ms":5, "rate_5xx":0.2, "rate_429":…, "rate_timeout":…, "timeout_ms":3000,
@@ -522,6 +524,14 @@ void AddRoute(Context &ctx, const PlatformSpec &spec, const std::string &path, c
 
 // --paths-file: {"<type>": {"<step>": "/path", …}, "query": {"<type>": "/path"}, "token": "/path",
 //                "relay": {"token": "/path", "<type>": {"<step>": "/path"}}}
+// "W050", or the full type code "11100000000013338W050" as the worker's config writes it.
+std::string TypeName(const PlatformSpec &spec, const std::string &key, const std::string &where) {
+	for (const std::string &type : spec.Types())
+		if (key == type || key == spec.TypeCode(type))
+			return type;
+	throw std::runtime_error(where + ": unknown licence type '" + key + "'");
+}
+
 void AddConfiguredRoutes(Context &ctx, const PlatformSpec &spec, const json &paths, const std::string &realm,
                          const std::string &where) {
 	for (const auto &[key, value] : paths.items()) {
@@ -529,13 +539,14 @@ void AddConfiguredRoutes(Context &ctx, const PlatformSpec &spec, const json &pat
 			continue;
 		if (key == "query") {
 			for (const auto &[type, path] : value.items())
-				AddRoute(ctx, spec, path.get<std::string>(), {realm, type, "query"});
+				AddRoute(ctx, spec, path.get<std::string>(), {realm, TypeName(spec, type, where), "query"});
 			continue;
 		}
 		if (!value.is_object())
 			throw std::runtime_error(where + ": " + key + " must map steps to paths");
+		const std::string type = TypeName(spec, key, where);
 		for (const auto &[step, path] : value.items())
-			AddRoute(ctx, spec, path.get<std::string>(), {realm, key, StepName(step, where + " " + key)});
+			AddRoute(ctx, spec, path.get<std::string>(), {realm, type, StepName(step, where + " " + key)});
 	}
 }
 

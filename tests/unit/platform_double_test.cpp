@@ -48,8 +48,10 @@ std::string Dir() {
 		write("credentials.json", R"([{"client_id": "w032", "client_secret": "a", "types": ["W032"]},
 		                              {"client_id": "w050", "client_secret": "b", "types": ["11100000000013338W050"]},
 		                              {"client_id": "relay", "client_secret": "r", "realm": "relay"}])");
-		write("paths.json", R"({"W050": {"validate": "/w050/check", "assign_code": "/w050/fm", "collect": "/w050/gj",
-		                                 "status_update": "/w050/update", "query": "/w050/query"},
+		// Types as the worker's config names them, or short; steps as the outbox's.
+		write("paths.json", R"({"11100000000013338W050": {"validate": "/w050/check", "assign_code": "/w050/fm",
+		                                                  "collect": "/w050/gj", "status_update": "/w050/update",
+		                                                  "query": "/w050/query"},
 		                        "query": {"W032": "/w032/query"},
 		                        "relay": {"token": "/relay/token", "W050": {"push": "/relay/push"}}})");
 		write("sm4.key", std::string(kRelayKey) + "\n");
