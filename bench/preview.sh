@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Preview service (issue 9): pages served from the render cache and cold
+# Preview service: pages served from the render cache and cold
 # renders (cache off: every request draws the OFD page: preview_ofd in the
 # database, OFD -> SVG, librsvg -> PNG), per second with p50/p99 latency,
 # measured with wrk against elicense-preview. Baselines in the same run on

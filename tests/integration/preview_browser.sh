@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The preview service end to end (issue 9). The worker delivers licences to
+# The preview service end to end. The worker delivers licences to
 # the platform double with the preview URL template pointing at a running
 # elicense-preview (logged in as a member of elicense_preview, no other
 # rights); the URL the double received in the collect step (归集) is opened
