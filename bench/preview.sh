@@ -52,7 +52,7 @@ measure() {  # LABEL PATHS CONNECTIONS [BASELINE]
     >"$out/wrk.txt" 2>&1 || fail "wrk: $(tail -3 "$out/wrk.txt")"
   read -r _ requests secs rps p50 p99 non2xx errors <<<"$(grep '^RESULT' "$out/wrk.txt")"
   printf '%-44s %10s %10s %10s %10s %8s\n' "$label" "$requests" "$rps" "$p50" "$p99" "$((non2xx + errors))"
-  if psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL" | grep -q t; then
+  if [ "$(psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL")" = t ]; then
     psql -Xqc "INSERT INTO bench.result VALUES ('preview', '$label', $requests, $secs, $rps,
                $([ -n "$baseline" ] && echo "'$baseline'" || echo NULL))"
   fi
