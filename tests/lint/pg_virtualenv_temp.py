@@ -24,7 +24,7 @@ OPTIONS_WITH_ARGUMENT = "vciop"
 
 def TrackedFiles(root):
 	names = subprocess.run(["git", "ls-files"], cwd=root, check=True, capture_output=True, text=True).stdout
-	return [n for n in names.split("\n") if n and not n.startswith("tests/lint/fixtures/")]
+	return [n for n in names.split("\n") if n and not n.startswith("tests/lint/")]  # the lints show wrong examples
 
 
 def HasTemporaryOption(words):
