@@ -100,8 +100,8 @@ std::vector<std::string> FaceTextUnder(const OfdTemplate &face, const OfdRenderO
 			if (!text_box.Overlaps(band_box))
 				continue;
 			std::ostringstream what;
-			what << face.type_code << ": \"" << Text(text.node()) << "\" (" << text_box << ") lies under the " << subtype
-			     << " \"" << Text(band.node()) << "\" (" << band_box << ")";
+			what << face.type_code << ": \"" << Text(text.node()) << "\" (" << text_box << ") lies under the "
+			     << subtype << " \"" << Text(band.node()) << "\" (" << band_box << ")";
 			under.push_back(what.str());
 		}
 	}
