@@ -133,6 +133,7 @@ def Blank(code):
 
 
 GREP = re.compile(r"^(grep|egrep|fgrep|zgrep)$")
+SED_QUIT = re.compile(r"(^|[;\s'\"}/0-9$])[qQ][0-9]*\s*['\"]?\s*($|;|})")  # a q or Q command
 GREP_EARLY_OPTION = re.compile(r"^(-[A-Za-z0-9]*[qlLm][A-Za-z0-9]*|--(quiet|silent|max-count\S*|files-with\S*))$")
 
 
@@ -153,7 +154,7 @@ def EarlyReader(segment, raw):
 		return None
 	if cmd in ("head", "read", "line"):
 		return cmd
-	if cmd == "sed" and re.search(r"(^|[;\s'\"}/0-9$])[qQ][0-9]*\s*['\"]?\s*($|;|})", raw.split(None, 1)[-1] if raw.split() else ""):
+	if cmd == "sed" and SED_QUIT.search(raw):
 		return "sed …q"
 	if cmd in ("awk", "gawk", "mawk") and re.search(r"\bexit\b", raw):
 		return "awk …exit"
@@ -165,12 +166,13 @@ def Findings(text):
 		blank = Blank(line)
 		# Split at separators that end a pipeline (||, &&, ;, &, parentheses, `), keeping the
 		# positions so that the raw (unblanked) text of each stage can be looked at.
-		for m in re.finditer(r"[^;&()`]+", blank.replace("||", ";;").replace("&&", ";;")):
+		pipelines = blank.replace("|&", "| ").replace("||", ";;").replace("&&", ";;")
+		for m in re.finditer(r"[^;&()`]+", pipelines):
 			stages = [(s.start() + m.start(), s.end() + m.start()) for s in re.finditer(r"[^|]+", m.group(0))]
 			for a, b in stages[1:]:
-				reader = EarlyReader(blank[a:b], line[a:b])
+				reader = EarlyReader(pipelines[a:b], line[a:b])
 				if reader:
-					word = a + len(blank[a:b]) - len(blank[a:b].lstrip())
+					word = a + len(pipelines[a:b]) - len(pipelines[a:b].lstrip())
 					number = max(n for offset, n in starts if offset <= word)
 					yield number, reader, line.strip()
 
