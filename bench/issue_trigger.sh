@@ -3,7 +3,7 @@
 # elicense.issue_from_trigger vs the same table WITHOUT it, in the same run,
 # and the floor between them: the same table with a trigger that makes the
 # same writes with no validation (bench/fixtures/issue_trigger_floor.sql).
-#   pg_virtualenv -v 15 bash bench/issue_trigger.sh [seconds per run, default 15]
+#   scripts/throwaway-cluster bash bench/issue_trigger.sh [seconds per run, default 15]
 # Two measurements:
 #   1. pgbench, one approved row per transaction (what an approval system
 #      does; includes the round trip and the commit), with fsync = on, as a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Preview service (issue 9): pages served from the render cache and cold
+# Preview service: pages served from the render cache and cold
 # renders (cache off: every request draws the OFD page: preview_ofd in the
 # database, OFD -> SVG, librsvg -> PNG), per second with p50/p99 latency,
 # measured with wrk against elicense-preview. Baselines in the same run on
@@ -52,7 +52,7 @@ measure() {  # LABEL PATHS CONNECTIONS [BASELINE]
     >"$out/wrk.txt" 2>&1 || fail "wrk: $(tail -3 "$out/wrk.txt")"
   read -r _ requests secs rps p50 p99 non2xx errors <<<"$(grep '^RESULT' "$out/wrk.txt")"
   printf '%-44s %10s %10s %10s %10s %8s\n' "$label" "$requests" "$rps" "$p50" "$p99" "$((non2xx + errors))"
-  if psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL" | grep -q t; then
+  if [ "$(psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL")" = t ]; then
     psql -Xqc "INSERT INTO bench.result VALUES ('preview', '$label', $requests, $secs, $rps,
                $([ -n "$baseline" ] && echo "'$baseline'" || echo NULL))"
   fi

@@ -11,11 +11,11 @@
 # back to 'bf', then 'aes', and the output says which one ran.
 #
 # Runs in the cluster given by PG* (with elicense installed), or wraps
-# itself in pg_virtualenv when PGHOST is unset. N calls per measurement
+# itself in scripts/throwaway-cluster when PGHOST is unset. N calls per measurement
 # (default 2000); each measurement is the best of ROUNDS (default 3).
 set -euo pipefail
 if [ -z "${PGHOST:-}" ]; then
-  exec pg_virtualenv -v 15 bash "$0" "$@"
+  exec "$(dirname "$0")/../scripts/throwaway-cluster" bash "$0" "$@"
 fi
 n=${N:-2000}
 rounds=${ROUNDS:-3}

@@ -40,7 +40,7 @@ for latency in 0 5; do
     lps=$(awk -v s="$seconds" 'BEGIN {printf "%.0f", 200 / s}')
     ideal=$([ "$latency" = 0 ] && echo "unbounded" || awk -v f="$in_flight" -v l="$latency" 'BEGIN {printf "%.0f", f * 1000 / l}')
     printf '%-10s %-9s %12s %12s %14s %12s %12s\n' "${latency} ms" "$in_flight" "$rps" "$lps" "$ideal" "$p50" "$p99"
-    if psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL" | grep -q t; then
+    if [ "$(psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL")" = t ]; then
       psql -Xqc "INSERT INTO bench.result VALUES ('sync', 'latency ${latency} ms, in flight ${in_flight}', $requests, $seconds, $requests / $seconds,
                  $([ "$latency" = 0 ] && echo NULL || echo "'ideal ${ideal} req/s'"))"
     fi

@@ -181,7 +181,7 @@ app -c "SELECT licence_number, valid_to, business_data ->> 'principal' AS princi
 app -At -c "SELECT encode(elicense.licence_file('$code', '$shown'), 'base64')" | base64 -d >"$files/$name-copy-bidding.ofd"
 note=$(unzip -p "$files/$name-copy-bidding.ofd" Doc_0/Pages/Page_0/Annotation.xml | grep -o '用途：[^<]*') \
   || fail "the file copy has no purpose note"
-unzip -l "$files/$name-copy-bidding.ofd" | grep -q 'Doc_0/Signs/Sign_0/SignedValue.dat' || fail "the file copy is not sealed"
+unzip -l "$files/$name-copy-bidding.ofd" Doc_0/Signs/Sign_0/SignedValue.dat >/dev/null || fail "the file copy is not sealed"
 echo "licence_file -> $files/$name-copy-bidding.ofd: note \"$note\", sealed"
 # The file goes in as hex read by psql itself (a command-line argument is capped at 128 KiB).
 verdict=$(app -At -F ' ' <<SQL

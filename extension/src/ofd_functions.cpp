@@ -1,7 +1,8 @@
 // SQL functions over licence OFD files: render one from a template and field
-// values (both jsonb) and a QR PNG, and verify a file's seal. Sealing from
-// SQL waits for the seal-key configuration (keys come from admin tables or
-// files, never from function arguments that log_statement could print).
+// values (both jsonb) and a QR PNG, seal one, and verify a file's seal. The
+// seal's key reaches _seal_ofd only from elicense._render_version_ofd, which
+// reads it from the admin table elicense.seal_key: no caller types it into a
+// statement that log_statement could print (EXECUTE is revoked from PUBLIC).
 #include "elicense/ofd_signature.hpp"
 #include "elicense/ofd_writer.hpp"
 

@@ -1,7 +1,8 @@
 // Functions that prove the C++ -> PostgreSQL boundary works: each throws a
 // different kind of C++ exception while C++ objects are alive, and a counter
 // of live objects shows that their destructors ran before the SQL error.
-// Only superusers and elicense_admin may call them (see the install script).
+// Only superusers may call them: extension/sql/parts/90_selftest.sql revokes
+// EXECUTE from PUBLIC and grants it to no role.
 #include "elicense/error.hpp"
 
 #include <memory>

@@ -1,4 +1,4 @@
-// elicense-preview: the watermarked-licence preview server (issue 9).
+// elicense-preview: the watermarked-licence preview server.
 //   elicense-preview --config /etc/elicense/preview.json     serve until SIGTERM
 //   elicense-preview --render licence.ofd --output page.png  draw one file, no server
 // Prints "listening on HOST:PORT" once it accepts connections.

@@ -38,7 +38,7 @@ if [ "$n" -ne 1 ]; then
   exit 1
 fi
 # The one notification arrives with the COMMIT, before 'after commit' and nothing after it.
-if sed -n '/after commit/,$p' "$out/notify_once.log" | grep -q 'Asynchronous notification'; then
+if grep -q 'Asynchronous notification' <<<"$(sed -n '/after commit/,$p' "$out/notify_once.log")"; then
   echo "FAIL: a notification arrived after the commit (from the rolled-back transaction?)"
   exit 1
 fi

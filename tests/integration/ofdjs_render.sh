@@ -48,7 +48,7 @@ server=$!
 profile=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null; rm -rf "$profile"' EXIT
 for _ in $(seq 50); do
-  port=$(sed -nE 's/.*port ([0-9]+).*/\1/p' "$out/http.log" | head -n1)
+  port=$(sed -nE '/port [0-9]+/{s/.*port ([0-9]+).*/\1/p;q}' "$out/http.log")
   [ -n "$port" ] && break
   sleep 0.1
 done

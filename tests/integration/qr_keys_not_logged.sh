@@ -19,7 +19,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 bin_to_hex() { od -An -v -tx1 | tr -d ' \n'; }
 
 # The server's log file: the postmaster's stderr (Debian's pg_ctlcluster
-# points it at /var/log/postgresql/...).
+# points it at /var/log/postgresql/..., or the log dir in pg_virtualenv -t's temp dir).
 pid=$(head -n1 "$(sql -c 'SHOW data_directory')/postmaster.pid")
 log=$(readlink "/proc/$pid/fd/2" || true)
 [ -f "$log" ] || fail "cannot find the server log (postmaster $pid stderr is '${log:-?}')"

@@ -95,7 +95,8 @@ for bits in 512 2048; do
     set_province_secret "$dir/$priv"
     for i in 1 2 3; do
       code=$(printf '2023510000%08d' $((i + bits)))
-      key8=$(openssl rand -base64 12 | tr -dc 'A-Za-z0-9' | head -c 8)
+      key8=$(openssl rand -base64 12 | tr -dc 'A-Za-z0-9')
+      key8=${key8:0:8}
       [ ${#key8} -eq 8 ] || key8=Ab3dE5g7
       certid=$(printf '%s' "$code" | openssl enc -des-ecb -provider legacy -provider default \
         -K "$(printf '%s' "$key8" | bin_to_hex)" | bin_to_hex | tr a-f A-F)

@@ -6,9 +6,9 @@ cd "$(dirname "$0")/../.."
 control=$(sed -n "s/^default_version = '\(.*\)'/\1/p" extension/elicense.control)
 meta=$(python3 -c 'import json; m = json.load(open("META.json")); print(m["version"], m["provides"]["elicense"]["version"])')
 [ "$meta" = "$control $control" ] || { echo "META.json says $meta, control file $control"; exit 1; }
-psql -XAtc "SELECT default_version FROM pg_available_extensions WHERE name = 'elicense'" | grep -qx "$control" ||
+[ "$(psql -XAtc "SELECT default_version FROM pg_available_extensions WHERE name = 'elicense'")" = "$control" ] ||
   { echo "installed extension is not $control"; exit 1; }
 if [ -x build/cmake/elicense-sync ]; then
-  build/cmake/elicense-sync --version | grep -qx "elicense-sync $control" || { echo "worker version differs"; exit 1; }
+  [ "$(build/cmake/elicense-sync --version)" = "elicense-sync $control" ] || { echo "worker version differs"; exit 1; }
 fi
 echo "version $control everywhere"

@@ -1,4 +1,4 @@
--- The preview functions (issue 9): least privilege of elicense_preview, the
+-- The preview functions: least privilege of elicense_preview, the
 -- preview URL from the template ({token} and {identifier}), and what
 -- preview_open / preview_ofd answer for valid, tampered, expired, revoked
 -- and superseded versions, with one access row per genuine token only.

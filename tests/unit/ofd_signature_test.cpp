@@ -128,7 +128,7 @@ TEST_F(OfdSignatureTest, WritesTheGbT38540Structure) {
 
 	// The seal sits in the template's seal box on the page.
 	pugi::xml_node stamp = info.child("ofd:StampAnnot");
-	EXPECT_STREQ(stamp.attribute("Boundary").as_string(), "122 178 42 42");
+	EXPECT_STREQ(stamp.attribute("Boundary").as_string(), "122 195 42 42");
 	pugi::xml_document document = Parse(parts, "Doc_0/Document.xml");
 	EXPECT_STREQ(stamp.attribute("PageRef").as_string(),
 	             document.select_node("//ofd:Pages/ofd:Page").node().attribute("ID").as_string());

@@ -1,5 +1,5 @@
 // Draws the first page of an OFD licence as SVG, so a browser (or librsvg on
-// the preview server) shows it without an OFD plug-in (issue 9). It reads
+// the preview server) shows it without an OFD plug-in. It reads
 // what our writer produces (ofd_writer.hpp): text objects with per-glyph
 // DeltaX, image objects (the QR PNG), path objects (the frame), the page's
 // annotations (the platform watermark, the purpose note) and the seal's

@@ -1,4 +1,4 @@
-// The token in a preview URL (issue 9): an unguessable, per-version
+// The token in a preview URL: an unguessable, per-version
 // capability with an expiry. Compact binary, base64url without padding:
 //
 //   [1] format (1)  [1] key id  [4] expiry, Unix seconds, big-endian

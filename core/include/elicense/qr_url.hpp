@@ -24,9 +24,9 @@ struct QrUrlOptions {
 	std::string base_url = std::string(kDefaultQrBaseUrl);
 	CipherTextFormat k_format = CipherTextFormat::kBase64;
 	// The platform's own URLs carry k raw ('+', '/' and '=' unescaped) and
-	// PLATFORM.md, newer than issue 3, asks to match them byte for byte, so
-	// false is the default. true percent-encodes every query value (RFC 3986:
-	// everything but A-Z a-z 0-9 - . _ ~), as issue 3 first asked.
+	// PLATFORM.md asks to match them byte for byte, so false is the default.
+	// true percent-encodes every query value (RFC 3986: everything but
+	// A-Z a-z 0-9 - . _ ~), as the first reading of the platform's spec did.
 	bool percent_encode = false;
 };
 

@@ -2,8 +2,8 @@
 -- Views. Expiry needs no job: effective_status is 06 (expired) once valid_to
 -- has passed for a licence stored as 01 (valid).
 -- Analysts (elicense_analyst) read only the analyst_* views: no base table,
--- no business data, resident ID numbers masked (issue 7 adds a grant for the
--- unmasked numbers). The views run with the extension owner's rights.
+-- no business data, resident ID numbers masked. The views run with the
+-- extension owner's rights.
 -- Operators in view bodies are not written OPERATOR(pg_catalog.x): CREATE
 -- EXTENSION runs this script with search_path = pg_catalog (the control
 -- file's schema), and a view binds its operators and functions when created.

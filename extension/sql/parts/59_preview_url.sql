@@ -1,5 +1,5 @@
 --------------------------------------------------------------------------------
--- Preview URLs (issue 9). The collect step (归集) sends the national platform
+-- Preview URLs. The collect step (归集) sends the national platform
 -- a link to a watermarked preview, never the file. The link carries a token
 -- (core/include/elicense/preview_token.hpp): licence identifier and expiry,
 -- HMAC-SHA256 with a key that lives only here, admin-only. The preview server
