@@ -1,6 +1,7 @@
 #include "token_cache.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace elicense::worker {
 
@@ -16,6 +17,22 @@ void TokenCache::Store(std::string token, int expires_in_s, Clock::time_point no
 
 void TokenCache::Invalidate() {
 	token_.clear();
+}
+
+TokenRetry::TokenRetry(Millis base, Millis cap) : base_(base), cap_(cap) {
+}
+
+Millis TokenRetry::Failed(Clock::time_point now) {
+	++failures_;
+	double nominal = static_cast<double>(base_.count()) * std::ldexp(1.0, std::min(failures_ - 1, 30));
+	Millis wait(static_cast<Millis::rep>(std::min(nominal, static_cast<double>(cap_.count()))));
+	next_fetch_ = now + wait;
+	return wait;
+}
+
+void TokenRetry::Succeeded() {
+	failures_ = 0;
+	next_fetch_ = {};
 }
 
 }  // namespace elicense::worker
