@@ -17,9 +17,9 @@ using nlohmann::json;
 	            "Check the endpoint URL and the platform's interface version.");
 }
 
-// Deepest nesting of arrays and objects in `body`, counted outside strings
-// without parsing; stops counting once past `limit`.
-int NestingDepth(std::string_view body, int limit) {
+}  // namespace
+
+int JsonNestingDepth(std::string_view body, int limit) {
 	int depth = 0, deepest = 0;
 	bool in_string = false, escaped = false;
 	for (char c : body) {
@@ -43,8 +43,14 @@ int NestingDepth(std::string_view body, int limit) {
 	return deepest;
 }
 
+namespace {
+
 json ParseJson(std::string_view body, const char *kind) {
-	if (NestingDepth(body, kMaxAnswerDepth) > kMaxAnswerDepth)
+	// JSON never holds a raw NUL, and nlohmann's parser would take one for
+	// the end of the input and accept whatever came before it.
+	if (body.find('\0') != std::string_view::npos)
+		Malformed(std::string(kind) + " holds a NUL byte");
+	if (JsonNestingDepth(body, kMaxAnswerDepth) > kMaxAnswerDepth)
 		Malformed(std::string(kind) + " nests deeper than " + std::to_string(kMaxAnswerDepth) + " levels");
 	json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
 	if (doc.is_discarded() || !doc.is_object())

@@ -83,6 +83,14 @@ TEST(BusinessAnswer, MalformedBodies) {
 	}
 }
 
+TEST(BusinessAnswer, RawNulIsMalformed) {
+	// nlohmann's parser would stop at the NUL and accept the answer before it.
+	EXPECT_THROW(ParseBusinessAnswer(std::string("{\"ReturnCode\":\"1\"}\0{", 20)), Error);
+	EXPECT_THROW(ParseTokenAnswer(std::string("{\0}", 3)), Error);
+	EXPECT_EQ(ParseBusinessAnswer(R"({"ReturnCode":"1","ReturnMsg":"a\u0000b"})").message, std::string("a\0b", 3))
+	    << "an escaped NUL is valid JSON; the worker removes it (step_answer.hpp)";
+}
+
 TEST(BusinessAnswer, NestingIsBounded) {
 	auto nested = [](int depth) {
 		std::string inner = std::string(depth - 1, '[') + std::string(depth - 1, ']');

@@ -56,6 +56,10 @@ struct BusinessAnswer {
 // or nests deeper than kMaxAnswerDepth (a stack-safe limit for every later
 // dump or walk of the document).
 inline constexpr int kMaxAnswerDepth = 64;
+
+// Deepest nesting of JSON arrays and objects in `text`, counted outside
+// strings without parsing; counting stops once past `limit`.
+int JsonNestingDepth(std::string_view text, int limit);
 BusinessAnswer ParseBusinessAnswer(std::string_view body);
 
 // One line for logs and history: "1 生成成功", "0 证书编号重复; 字段缺失".
