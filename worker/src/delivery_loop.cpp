@@ -62,7 +62,7 @@ void DeliveryLoop::FetchToken(TokenSlot &slot, const Credential &c) {
 	slot.fetching = true;
 	std::string client_id = c.client_id;
 	TokenSlot *target = &slot;  // map nodes stay put; slots are never erased
-	http_.Submit(std::move(req), [this, target, client_id](HttpResult r) {
+	http_.Submit(std::move(req), [target, client_id](HttpResult r) {
 		target->fetching = false;
 		try {
 			if (r.exchange.too_large)
