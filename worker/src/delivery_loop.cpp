@@ -67,9 +67,11 @@ void DeliveryLoop::FetchToken(TokenSlot &slot, const Credential &c) {
 		try {
 			if (r.exchange.too_large)
 				throw std::runtime_error("token endpoint: answer too large");
-			if (r.exchange.curl_code != CURLE_OK || r.exchange.http_status != 200)
-				throw std::runtime_error("token endpoint: HTTP " + std::to_string(r.exchange.http_status) + ", " +
+			if (r.exchange.curl_code != CURLE_OK)
+				throw std::runtime_error(std::string("token endpoint: ") +
 				                         curl_easy_strerror(static_cast<CURLcode>(r.exchange.curl_code)));
+			if (r.exchange.http_status != 200)
+				throw std::runtime_error("token endpoint: HTTP " + std::to_string(r.exchange.http_status));
 			core::TokenAnswer t = core::ParseTokenAnswer(r.exchange.body);
 			target->cache.Store(t.access_token, t.expires_in_s, Clock::now());
 			target->retry.Succeeded();

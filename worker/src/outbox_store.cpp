@@ -81,8 +81,13 @@ OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::op
 	                        nullptr, 0));
 	ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		std::string msg = res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get());
-		while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' '))
+		// "SQLSTATE: message" on one line (the server's CONTEXT lines stay out of last_error and logs).
+		const char *state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
+		const char *primary = res ? PQresultErrorField(res.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+		std::string msg = primary ? std::string(state ? state : "?????") + ": " + primary
+		                          : std::string(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get()));
+		std::replace(msg.begin(), msg.end(), '\n', ' ');
+		while (!msg.empty() && msg.back() == ' ')
 			msg.pop_back();
 		if (PQstatus(conn_.get()) != CONNECTION_OK || ConnectionFailure(res.get())) {
 			conn_.reset();
