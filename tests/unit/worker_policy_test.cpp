@@ -59,6 +59,20 @@ TEST(TokenCache, RefreshesBeforeExpiry) {
 	EXPECT_TRUE(c.NeedsRefresh(t0 + std::chrono::seconds(25)));  // 5 s margin
 	c.Invalidate();
 	EXPECT_TRUE(c.NeedsRefresh(t0));
+	EXPECT_FALSE(c.Usable(t0));
+}
+
+TEST(TokenCache, ShortLivedTokensAreUsedBeforeTheyAreRenewed) {
+	TokenCache c;
+	auto t0 = Clock::now();
+	c.Store("tok", 3, t0);  // 3 s: the 5 s minimum margin would renew it before its first use
+	EXPECT_FALSE(c.NeedsRefresh(t0));
+	EXPECT_TRUE(c.Usable(t0));
+	EXPECT_TRUE(c.NeedsRefresh(t0 + std::chrono::seconds(2)));
+	EXPECT_TRUE(c.Usable(t0 + std::chrono::seconds(2))) << "in use while the renewal runs";
+	EXPECT_FALSE(c.Usable(t0 + std::chrono::seconds(3)));
+	c.Store("tok", 0, t0);
+	EXPECT_FALSE(c.Usable(t0));
 }
 
 // A refusing token endpoint is asked again after 1 s, 2 s, 4 s … at most
@@ -88,12 +102,24 @@ TEST(TokenRetry, BacksOffToTheCapAndResetsOnSuccess) {
 	for (auto now = start; now < start + std::chrono::hours(24); now += Millis(100))
 		if (day.MayFetch(now)) {
 			++fetches;
+			day.Started(now);
 			day.Failed(now);
 		}
 	EXPECT_LE(fetches, 24 * 60 + 10);
 	r.Succeeded();
 	EXPECT_EQ(r.failures(), 0);
 	EXPECT_TRUE(r.MayFetch(t));
+}
+
+TEST(TokenRetry, AtMostOneFetchPerFloorEvenWhenTheyAllSucceed) {
+	TokenRetry r(Millis(1000), Millis(60000), Millis(1000));
+	auto t = Clock::now();
+	ASSERT_TRUE(r.MayFetch(t));
+	r.Started(t);
+	r.Succeeded();
+	EXPECT_FALSE(r.MayFetch(t + Millis(999)));
+	EXPECT_TRUE(r.MayFetch(t + Millis(1000)));
+	EXPECT_EQ(r.next_fetch(), t + Millis(1000));
 }
 
 TEST(EndpointSelector, SwitchesToBackupAndProbesPrimary) {

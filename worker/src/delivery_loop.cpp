@@ -39,15 +39,14 @@ DeliveryLoop::TokenSlot &DeliveryLoop::SlotFor(const Credential &c) {
 	return tokens_[c.client_id + '\x1f' + c.client_secret];
 }
 
-// True if the slot holds a usable token; otherwise starts a fetch unless
-// one is running or the endpoint's backoff has not yet passed.
+// True if the slot holds a token that has not expired. Starts a fetch when
+// the token is due for renewal (or missing), unless one is running or the
+// pacing of TokenRetry says not yet; the current token stays in use meanwhile.
 bool DeliveryLoop::TokenReady(TokenSlot &slot, const Credential &c) {
 	auto now = Clock::now();
-	if (!slot.cache.NeedsRefresh(now))
-		return true;
-	if (!slot.fetching && slot.retry.MayFetch(now))
+	if (slot.cache.NeedsRefresh(now) && !slot.fetching && slot.retry.MayFetch(now))
 		FetchToken(slot, c);
-	return false;
+	return slot.cache.Usable(now);
 }
 
 void DeliveryLoop::FetchToken(TokenSlot &slot, const Credential &c) {
@@ -60,6 +59,7 @@ void DeliveryLoop::FetchToken(TokenSlot &slot, const Credential &c) {
 	req.connect_timeout_ms = cfg_.connect_timeout_ms;
 	req.max_answer_bytes = static_cast<std::size_t>(cfg_.max_answer_bytes);
 	slot.fetching = true;
+	slot.retry.Started(Clock::now());
 	std::string client_id = c.client_id;
 	TokenSlot *target = &slot;  // map nodes stay put; slots are never erased
 	http_.Submit(std::move(req), [target, client_id](HttpResult r) {
@@ -373,7 +373,7 @@ Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 		return std::max(now, std::min(wake, next_db_retry_));
 	for (const ActivePtr &a : waiting_) {
 		auto it = tokens_.find(a->credential->client_id + '\x1f' + a->credential->client_secret);
-		if (it == tokens_.end() || !it->second.cache.NeedsRefresh(now)) {
+		if (it == tokens_.end() || it->second.cache.Usable(now)) {
 			wake = std::min(wake, now + bucket_.WaitTime(now));  // sendable: only the rate limit waits
 		} else if (!it->second.fetching) {
 			wake = std::min(wake, std::max(now, it->second.retry.next_fetch()));
@@ -411,7 +411,7 @@ int DeliveryLoop::Run(bool once) {
 				wake_ = store_.TakeNotifications() || wake_;
 				bool blocked = std::none_of(waiting_.begin(), waiting_.end(), [&](const ActivePtr &a) {
 					auto it = tokens_.find(a->credential->client_id + '\x1f' + a->credential->client_secret);
-					return it != tokens_.end() && !it->second.cache.NeedsRefresh(now);
+					return it != tokens_.end() && it->second.cache.Usable(now);
 				});
 				if (!stopping && (wake_ || now >= next_poll) && (waiting_.empty() || blocked)) {
 					wake_ = false;

@@ -9,17 +9,22 @@ bool TokenCache::NeedsRefresh(Clock::time_point now) const {
 	return token_.empty() || now >= refresh_at_;
 }
 
+bool TokenCache::Usable(Clock::time_point now) const {
+	return !token_.empty() && now < expires_at_;
+}
+
 void TokenCache::Store(std::string token, int expires_in_s, Clock::time_point now) {
-	int margin_s = std::clamp(expires_in_s / 10, 5, 120);
+	int margin_s = std::min(std::clamp(expires_in_s / 10, 5, 120), expires_in_s / 2);
 	token_ = std::move(token);
 	refresh_at_ = now + std::chrono::seconds(std::max(0, expires_in_s - margin_s));
+	expires_at_ = now + std::chrono::seconds(std::max(0, expires_in_s));
 }
 
 void TokenCache::Invalidate() {
 	token_.clear();
 }
 
-TokenRetry::TokenRetry(Millis base, Millis cap) : base_(base), cap_(cap) {
+TokenRetry::TokenRetry(Millis base, Millis cap, Millis floor) : base_(base), cap_(cap), floor_(floor) {
 }
 
 Millis TokenRetry::Failed(Clock::time_point now) {
