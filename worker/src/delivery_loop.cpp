@@ -298,6 +298,13 @@ void DeliveryLoop::Queried(const ActivePtr &a, const json &answer) {
 		waiting_.push_front(a);  // the lease stays: send now, same eCertID
 	} else if (verdict == "retry" || verdict == "send") {
 		Fail(a, "retry", "the platform does not show the collected licence yet");
+	} else if (verdict == "dead") {  // assign_code: the assignment the query shows cannot be used
+		active_.erase(a->step.outbox_id);
+		wake_ = true;
+		++failed_;
+		LogEvent("error", "step_failed",
+		         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"kind", "query"}, {"status", "dead"},
+		          {"error", "the query showed an assignment that cannot be used (see the step's last_error)"}});
 	} else {
 		active_.erase(a->step.outbox_id);
 		wake_ = true;

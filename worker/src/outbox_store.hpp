@@ -70,7 +70,9 @@ public:
 	// The step took effect; `answer` is the canonical answer (step_answer.hpp).
 	// False if the lease was lost.
 	bool Succeeded(long long outbox_id, const nlohmann::json &answer);
-	// A query's canonical answer: "done", "send", "retry", or "" (lease lost).
+	// A query's canonical answer: "done", "send", "retry" (confirm: not shown
+	// yet, the lease stays), "dead" (assign_code: the assignment shown cannot
+	// be used; the SQL made the step dead), or "" (lease lost).
 	std::string Queried(long long outbox_id, const nlohmann::json &answer);
 	// kind: retry | unknown | business_error | hold. Returns the row's new
 	// status, or "lease lost".
