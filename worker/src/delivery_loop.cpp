@@ -35,8 +35,18 @@ DeliveryLoop::DeliveryLoop(Config config, const std::atomic<bool> &stop)
       bucket_(cfg_.rate_per_s, cfg_.burst), rng_(std::random_device {}()) {
 }
 
+std::string DeliveryLoop::SlotKey(const Credential &c) {
+	return c.client_id + '\x1f' + c.client_secret;
+}
+
 DeliveryLoop::TokenSlot &DeliveryLoop::SlotFor(const Credential &c) {
-	return tokens_[c.client_id + '\x1f' + c.client_secret];
+	return tokens_[SlotKey(c)];
+}
+
+// True if a waiting step could be sent now but for the rate limit.
+bool DeliveryLoop::HasToken(const Active &a, Clock::time_point now) const {
+	auto it = tokens_.find(SlotKey(*a.credential));
+	return it != tokens_.end() && it->second.cache.Usable(now);
 }
 
 // True if the slot holds a token that has not expired. Starts a fetch when
@@ -379,12 +389,12 @@ Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 	if (!store_.Connected())  // nothing moves before the next reconnect attempt
 		return std::max(now, std::min(wake, next_db_retry_));
 	for (const ActivePtr &a : waiting_) {
-		auto it = tokens_.find(a->credential->client_id + '\x1f' + a->credential->client_secret);
-		if (it == tokens_.end() || it->second.cache.Usable(now)) {
+		auto it = tokens_.find(SlotKey(*a->credential));
+		if (it == tokens_.end() || it->second.cache.Usable(now))
 			wake = std::min(wake, now + bucket_.WaitTime(now));  // sendable: only the rate limit waits
-		} else if (!it->second.fetching) {
+		else if (!it->second.fetching)
 			wake = std::min(wake, std::max(now, it->second.retry.next_fetch()));
-		}  // a fetch in flight wakes the poll when it ends
+		// else a fetch is in flight: its end wakes the poll
 	}
 	return wake;
 }
@@ -416,11 +426,10 @@ int DeliveryLoop::Run(bool once) {
 				if (stopping)
 					ReleaseWaiting("the worker stopped before sending");
 				wake_ = store_.TakeNotifications() || wake_;
-				bool blocked = std::none_of(waiting_.begin(), waiting_.end(), [&](const ActivePtr &a) {
-					auto it = tokens_.find(a->credential->client_id + '\x1f' + a->credential->client_secret);
-					return it != tokens_.end() && it->second.cache.Usable(now);
-				});
-				if (!stopping && (wake_ || now >= next_poll) && (waiting_.empty() || blocked)) {
+				// Lease more only when no leased step could be sent (all wait for a token).
+				bool blocked = std::none_of(waiting_.begin(), waiting_.end(),
+				                            [&](const ActivePtr &a) { return HasToken(*a, now); });
+				if (!stopping && (wake_ || now >= next_poll) && blocked) {
 					wake_ = false;
 					next_poll = now + Millis(cfg_.poll_interval_ms);  // before leasing: a failing lease waits too
 					LeaseMore();

@@ -77,7 +77,9 @@ private:
 	bool Recorded(const ActivePtr &a, const std::function<void()> &call);
 	void ReleaseUnrecorded();
 	void ReleaseWaiting(const std::string &why);
+	static std::string SlotKey(const Credential &c);
 	TokenSlot &SlotFor(const Credential &c);
+	bool HasToken(const Active &a, Clock::time_point now) const;
 	bool TokenReady(TokenSlot &slot, const Credential &c);
 	void FetchToken(TokenSlot &slot, const Credential &c);
 	void FlushWaiting();
