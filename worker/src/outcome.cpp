@@ -21,6 +21,9 @@ const char *OutcomeName(StepOutcome outcome) {
 }
 
 Verdict Classify(const Exchange &ex) {
+	if (ex.too_large)  // the platform answered at length: it may have acted
+		return {StepOutcome::kUnknown, false, std::nullopt,
+		        "answer too large (more than " + std::to_string(ex.body_limit) + " bytes)"};
 	if (ex.curl_code != CURLE_OK) {
 		std::string what = std::string("transport: ") + curl_easy_strerror(static_cast<CURLcode>(ex.curl_code));
 		// Before the request left, nothing can have happened on the platform.
