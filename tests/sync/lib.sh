@@ -82,7 +82,7 @@ start_double() {  # [extra args]
   write_paths
   local relay=()
   if [ "$profile" = relay-sm4 ]; then
-    [ -f "$out/sm4_key" ] || { head -c 12 /dev/urandom | base64 | head -c 16 >"$out/sm4_key"; chmod 600 "$out/sm4_key"; }
+    [ -f "$out/sm4_key" ] || { printf '%s' "$(openssl rand -hex 8)" >"$out/sm4_key"; chmod 600 "$out/sm4_key"; }
     relay=(--relay-sm4-key-file "$out/sm4_key" --relay-citynums 350100,350200
            --relay-client-id elicense-relay --relay-client-secret-file "$out/client_secret" --relay-wrap-custom)
   fi
