@@ -34,6 +34,7 @@ struct ClientConnection {
 	std::size_t out_sent = 0;
 	std::size_t answered = 0;     // requests answered on this connection
 	bool close_after = false;     // close once `out` is written
+	bool refused = false;         // `out` is the front end's refusal: close gracefully (read what still comes)
 	Phase phase = Phase::Reading;
 	Clock::time_point deadline;   // of the current phase
 };

@@ -307,6 +307,7 @@ void HttpFrontEnd::Refuse(ClientConnection &conn, int status, const char *reason
 	conn.in.clear();
 	conn.out = RefusalAnswer(status);
 	conn.close_after = true;
+	conn.refused = true;
 	StartWriting(conn);
 }
 
@@ -341,8 +342,16 @@ void HttpFrontEnd::AfterAnswer(ClientConnection &conn) {
 	conn.out.clear();
 	conn.out.shrink_to_fit();  // a page is ~250 KB: not kept per idle connection
 	conn.out_sent = 0;
-	if (conn.close_after || stopping_) {
+	if (conn.refused) {
 		StartClosing(conn);
+		return;
+	}
+	if (conn.close_after || stopping_) {
+		// An answered request was read whole, so nothing is left unread and
+		// closing now sends a FIN. Closing at once also frees the client's
+		// slot before it reconnects (a keep-alive client at its cap would
+		// otherwise race its own old connection).
+		Close(conn.fd);
 		return;
 	}
 	++conn.answered;

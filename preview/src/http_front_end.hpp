@@ -15,7 +15,9 @@
 // for a worker (503). Between requests a connection may stay idle
 // keep_alive_timeout_ms; an answer must be written within write_timeout_ms.
 // A refused connection is closed gracefully: write the answer, shut down the
-// sending side, read and discard what still comes for at most a second.
+// sending side, read and discard what still comes for at most a second (so
+// the client reads the 4xx instead of a reset); it keeps its slot meanwhile.
+// A connection closed after a normal answer is closed at once.
 //
 // Requests the `is_probe` test picks (GET /healthz) are answered by the
 // front end's own thread, so a probe answers while every worker is busy.

@@ -214,6 +214,25 @@ TEST_F(FrontEndTest, ConnectionsPerClientAddress) {
 		close(fd);
 }
 
+TEST_F(FrontEndTest, AClosedConnectionFreesItsSlotBeforeTheClientReconnects) {
+	FrontEndLimits limits;
+	limits.max_connections_per_client = 1;
+	Start(limits);
+	// A client at its cap whose connection ends with an answer (here
+	// Connection: close) reconnects at once, even before it closes its old
+	// socket: no 429 from its own old slot.
+	std::vector<int> old;
+	for (int i = 0; i < 20; ++i) {
+		int fd = Connect(port_, "127.0.0.2");
+		Send(fd, Get("/fast", "Connection: close\r\n"));
+		ASSERT_EQ(StatusOf(ReadAnswer(fd)), 200) << i;
+		old.push_back(fd);
+	}
+	for (int fd : old)
+		close(fd);
+	EXPECT_EQ(front_->stats().refused_client_full.load(), 0);
+}
+
 TEST_F(FrontEndTest, ProbeAnswersWhileEveryWorkerIsBusyAndAFullQueueIs503) {
 	FrontEndLimits limits;
 	limits.workers = 1;
