@@ -5,7 +5,8 @@
 namespace elicense::preview {
 
 AccessBudget::AccessBudget(double rows_per_minute, int burst, std::size_t max_tokens)
-    : per_second_(rows_per_minute / 60.0), burst_(std::max(1, burst)), max_tokens_(std::max<std::size_t>(1, max_tokens)) {
+    : per_second_(rows_per_minute / 60.0), burst_(std::max(1, burst)),
+      max_tokens_(std::max<std::size_t>(1, max_tokens)) {
 }
 
 bool AccessBudget::Take(const std::string &token, Clock::time_point now, std::int64_t unix_now, PreviewState &state) {

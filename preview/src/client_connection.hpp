@@ -26,17 +26,17 @@ struct ClientConnection {
 	ClientConnection &operator=(const ClientConnection &) = delete;
 
 	int fd;
-	std::string client;           // peer address (text), the key of the per-client limit
-	int port = 0;                 // peer port
-	std::string in;               // bytes read, not yet answered; the request is in[0, request_bytes)
+	std::string client;  // peer address (text), the key of the per-client limit
+	int port = 0;        // peer port
+	std::string in;      // bytes read, not yet answered; the request is in[0, request_bytes)
 	std::size_t request_bytes = 0;
-	std::string out;              // answer being written
+	std::string out;  // answer being written
 	std::size_t out_sent = 0;
-	std::size_t answered = 0;     // requests answered on this connection
-	bool close_after = false;     // close once `out` is written
-	bool refused = false;         // `out` is the front end's refusal: close gracefully (read what still comes)
+	std::size_t answered = 0;  // requests answered on this connection
+	bool close_after = false;  // close once `out` is written
+	bool refused = false;      // `out` is the front end's refusal: close gracefully (read what still comes)
 	Phase phase = Phase::Reading;
-	Clock::time_point deadline;   // of the current phase
+	Clock::time_point deadline;  // of the current phase
 };
 
 }  // namespace elicense::preview

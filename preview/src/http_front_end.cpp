@@ -22,7 +22,7 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16384;
 constexpr auto kSweepEvery = std::chrono::milliseconds(50);
-constexpr auto kCloseGrace = std::chrono::seconds(1);   // reading what a refused client still sends
+constexpr auto kCloseGrace = std::chrono::seconds(1);  // reading what a refused client still sends
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
 const char *Reason(int status) {
@@ -253,8 +253,9 @@ void HttpFrontEnd::ReadSome(ClientConnection &conn) {
 		return;
 	}
 	if (conn.phase == ClientConnection::Phase::Closing)
-		return;  // discarded
-	if (conn.in.empty() && conn.answered > 0)  // the first byte of a request on a kept connection
+		return;  // read only to be discarded
+	// The first byte of a request on a kept connection starts its deadline.
+	if (conn.in.empty() && conn.answered > 0)
 		conn.deadline = Clock::now() + std::chrono::milliseconds(limits_.request_timeout_ms);
 	conn.in.append(buf, static_cast<std::size_t>(n));
 	Examine(conn);
@@ -302,8 +303,8 @@ void HttpFrontEnd::Refuse(ClientConnection &conn, int status, const char *reason
 	case 400: ++stats_.refused_bad; break;
 	default: break;
 	}
-	worker::LogEvent("info", "refused", {{"client", conn.client}, {"code", status}, {"reason", reason},
-	                                     {"bytes", conn.in.size()}});
+	worker::LogEvent("info", "refused",
+	                 {{"client", conn.client}, {"code", status}, {"reason", reason}, {"bytes", conn.in.size()}});
 	conn.in.clear();
 	conn.out = RefusalAnswer(status);
 	conn.close_after = true;
@@ -418,16 +419,18 @@ void HttpFrontEnd::Sweep() {
 		switch (conn.phase) {
 		case ClientConnection::Phase::Reading:
 			if (conn.in.empty()) {
+				// Connected and sent nothing, or idle between requests: nothing to answer.
 				if (conn.answered == 0)
-					++stats_.timed_out;  // connected, sent nothing
-				Close(fd);             // an idle kept connection: nothing to answer
+					++stats_.timed_out;
+				Close(fd);
 			} else {
 				Refuse(conn, 408, "request not complete within request_timeout_ms");
 			}
 			break;
 		case ClientConnection::Phase::Writing:
 			++stats_.write_timed_out;
-			worker::LogEvent("info", "write_timeout", {{"client", conn.client}, {"unsent", conn.out.size() - conn.out_sent}});
+			worker::LogEvent("info", "write_timeout",
+			                 {{"client", conn.client}, {"unsent", conn.out.size() - conn.out_sent}});
 			Close(fd);
 			break;
 		default: Close(fd); break;

@@ -56,15 +56,15 @@ struct FrontEndLimits {
 
 // Counters for /healthz and tests.
 struct FrontEndStats {
-	std::atomic<long long> connections {0};       // open now
+	std::atomic<long long> connections {0};  // open now
 	std::atomic<long long> accepted {0};
 	std::atomic<long long> refused_server_full {0};
 	std::atomic<long long> refused_client_full {0};
-	std::atomic<long long> timed_out {0};         // 408, or closed mid-request
-	std::atomic<long long> refused_head {0};      // 414, 431
-	std::atomic<long long> refused_body {0};      // 411, 413
-	std::atomic<long long> refused_bad {0};       // 400
-	std::atomic<long long> refused_busy {0};      // 503: worker queue full
+	std::atomic<long long> timed_out {0};     // 408, or closed mid-request
+	std::atomic<long long> refused_head {0};  // 414, 431
+	std::atomic<long long> refused_body {0};  // 411, 413
+	std::atomic<long long> refused_bad {0};   // 400
+	std::atomic<long long> refused_busy {0};  // 503: worker queue full
 	std::atomic<long long> write_timed_out {0};
 };
 
@@ -136,8 +136,8 @@ private:
 
 	std::mutex mu_;
 	std::condition_variable work_cv_;
-	std::deque<Connection> queued_;    // whole requests waiting for a worker
-	std::vector<Connection> answered_; // back from the workers
+	std::deque<Connection> queued_;     // whole requests waiting for a worker
+	std::vector<Connection> answered_;  // back from the workers
 	bool workers_stop_ = false;
 	std::vector<std::thread> workers_;
 };

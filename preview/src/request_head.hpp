@@ -11,20 +11,20 @@
 namespace elicense::preview {
 
 struct HeadLimits {
-	std::size_t max_head_bytes = 8192;   // request line + header lines + blank line
-	std::size_t max_header_count = 64;   // header lines, request line not counted
-	std::size_t max_body_bytes = 8192;   // Content-Length
+	std::size_t max_head_bytes = 8192;  // request line + header lines + blank line
+	std::size_t max_header_count = 64;  // header lines, request line not counted
+	std::size_t max_body_bytes = 8192;  // Content-Length
 };
 
 struct HeadScan {
 	enum class State { Incomplete, Complete, Refused };
 	State state = State::Incomplete;
-	int refusal = 0;            // HTTP status when Refused: 400, 411, 413, 414, 431
-	const char *reason = "";    // for the log, when Refused
-	std::size_t head_bytes = 0; // when Complete: through the blank line
-	std::size_t body_bytes = 0; // when Complete: Content-Length (0 without one)
-	std::string_view method;    // when Complete
-	std::string_view target;    // when Complete
+	int refusal = 0;             // HTTP status when Refused: 400, 411, 413, 414, 431
+	const char *reason = "";     // for the log, when Refused
+	std::size_t head_bytes = 0;  // when Complete: through the blank line
+	std::size_t body_bytes = 0;  // when Complete: Content-Length (0 without one)
+	std::string_view method;     // when Complete
+	std::string_view target;     // when Complete
 };
 
 // Complete means the head is whole and passed the limits; the request is

@@ -147,20 +147,20 @@ def hammer_loop():
         while b"\r\n\r\n" not in buf:
             chunk = s.recv(65536)
             if not chunk:
-                break
+                raise RuntimeError("the server closed a kept connection without Connection: close")
             buf += chunk
-        if b"\r\n\r\n" not in buf:
-            s.close()
-            s, buf = connect("127.0.0.5", 5.0), b""
-            continue
         head, _, rest = buf.partition(b"\r\n\r\n")
-        length = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+        fields = {l.split(b":")[0].lower(): l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")[1:]}
+        length = int(fields[b"content-length"])
         while len(rest) < length:
             rest += s.recv(65536)
         buf = rest[length:]
         count("hammer_codes", status_of(head))
         with lock:
             r["hammer_requests"] += 1
+        if fields.get(b"connection", b"").lower() == b"close":
+            s.close()
+            s, buf = connect("127.0.0.5", 5.0), b""
     s.close()
 
 threads = [threading.Thread(target=slow, args=("127.0.0.%d" % (10 + i), "slow")) for i in range(16)]

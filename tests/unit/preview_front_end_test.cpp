@@ -84,7 +84,8 @@ std::string Get(const std::string &path, const std::string &extra = "") {
 class FrontEndTest : public ::testing::Test {
 protected:
 	void Start(FrontEndLimits limits) {
-		http_.Get("/fast", [](const httplib::Request &, httplib::Response &res) { res.set_content("fast", "text/plain"); });
+		http_.Get("/fast",
+		          [](const httplib::Request &, httplib::Response &res) { res.set_content("fast", "text/plain"); });
 		http_.Get("/slow", [](const httplib::Request &, httplib::Response &res) {
 			std::this_thread::sleep_for(std::chrono::milliseconds(600));
 			res.set_content("slow", "text/plain");
@@ -92,7 +93,8 @@ protected:
 		http_.Get("/big", [](const httplib::Request &, httplib::Response &res) {
 			res.set_content(std::string(64 << 20, 'x'), "text/plain");
 		});
-		http_.Get("/healthz", [](const httplib::Request &, httplib::Response &res) { res.set_content("ok", "text/plain"); });
+		http_.Get("/healthz",
+		          [](const httplib::Request &, httplib::Response &res) { res.set_content("ok", "text/plain"); });
 		front_ = std::make_unique<HttpFrontEnd>(
 		    limits, [this](ClientConnection &c, bool last) { return http_.Answer(c, last); },
 		    [](std::string_view method, std::string_view target) { return method == "GET" && target == "/healthz"; },

@@ -104,7 +104,7 @@ TEST(ConnectionCounter, CapsPerClientAndInAll) {
 		counter.Release(c);
 	EXPECT_EQ(counter.total(), 0u);
 	EXPECT_EQ(counter.clients(), 0u);  // no entry kept for an address without a connection
-	counter.Release("10.9.9.9");         // unknown: ignored, not a wrap-around
+	counter.Release("10.9.9.9");       // unknown: ignored, not a wrap-around
 	EXPECT_EQ(counter.total(), 0u);
 }
 
@@ -178,9 +178,9 @@ TEST(PreviewConfig, RequestLimits) {
 	Config c = ParseConfig(R"({"read_timeout_ms": 2500})", "test");
 	EXPECT_EQ(c.request_timeout_ms, 2500);  // the old name still works
 	EXPECT_THROW(ParseConfig(R"({"read_timeout_ms": 2500, "request_timeout_ms": 2500})", "test"), std::runtime_error);
-	for (const char *text : {R"({"max_header_count": 0})", R"({"max_header_bytes": 100})",
-	                         R"({"max_connections_per_client": 0})", R"({"access_rows_per_minute": 0})",
-	                         R"({"access_rows_burst": 0})", R"({"request_timeout_ms": 10})"})
+	for (const char *text :
+	     {R"({"max_header_count": 0})", R"({"max_header_bytes": 100})", R"({"max_connections_per_client": 0})",
+	      R"({"access_rows_per_minute": 0})", R"({"access_rows_burst": 0})", R"({"request_timeout_ms": 10})"})
 		EXPECT_THROW(ParseConfig(text, "test"), std::runtime_error) << text;
 	c = ParseConfig(R"({"max_connections_per_client": 3, "access_rows_per_minute": 0.5, "max_header_count": 20})",
 	                "test");
