@@ -272,7 +272,13 @@ void HttpFrontEnd::Examine(ClientConnection &conn) {
 	conn.request_bytes = scan.head_bytes + scan.body_bytes;
 	bool last = conn.answered + 1 >= limits_.keep_alive_max_count;
 	if (is_probe_ && is_probe_(scan.method, scan.target)) {
-		conn.close_after = !handler_(conn, last);
+		try {
+			conn.close_after = !handler_(conn, last);
+		} catch (const std::exception &e) {  // never let a probe stop the front end's thread
+			worker::LogEvent("error", "handler", {{"error", e.what()}});
+			conn.out = RefusalAnswer(500);
+			conn.close_after = true;
+		}
 		StartWriting(conn);
 		return;
 	}

@@ -216,6 +216,22 @@ TEST_F(FrontEndTest, ConnectionsPerClientAddress) {
 		close(fd);
 }
 
+TEST_F(FrontEndTest, ConnectionsInAll) {
+	FrontEndLimits limits;
+	limits.max_connections = 2;
+	Start(limits);
+	int a = Connect(port_, "127.0.0.2");
+	int b = Connect(port_, "127.0.0.3");
+	std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	int c = Connect(port_, "127.0.0.4");
+	std::string answer = ReadAnswer(c);
+	EXPECT_TRUE(StatusOf(answer) == 503 || answer.empty()) << answer;
+	EXPECT_EQ(front_->stats().refused_server_full.load(), 1);
+	EXPECT_EQ(front_->stats().connections.load(), 2);
+	for (int fd : {a, b, c})
+		close(fd);
+}
+
 TEST_F(FrontEndTest, AClosedConnectionFreesItsSlotBeforeTheClientReconnects) {
 	FrontEndLimits limits;
 	limits.max_connections_per_client = 1;
