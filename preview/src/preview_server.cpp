@@ -191,10 +191,10 @@ PreviewServer::Answer PreviewServer::Handle(const std::string &token, const std:
 		// Within the token's budget: ask the database, which records the
 		// access. Beyond it: the state the last recorded request saw.
 		PreviewState state;
-		answer.recorded = budget_.Take(token, AccessBudget::Clock::now(), std::time(nullptr), state);
-		if (answer.recorded) {
+		if (budget_.Take(token, AccessBudget::Clock::now(), std::time(nullptr), state)) {
 			state = store_.Open(token, client);
 			budget_.Remember(token, state);
+			answer.recorded = state.code != 404;  // preview_open writes no row for a token not ours
 		}
 		identifier = state.identifier;
 		version = state.version;
