@@ -404,8 +404,8 @@ std::vector<Violation> PlatformSpec::Check(const std::string &type_name, const s
 		if (auto problem = ValueProblem(type, field, item[field.name], item))
 			out.push_back({field.name, *problem});
 	}
-	for (const auto &[key, value] : item.items()) {
-		(void)value;
+	for (const auto &entry : item.items()) {
+		const std::string &key = entry.key();  // a plain name: C++17 lambdas cannot capture a structured binding
 		auto known =
 		    std::find_if(step.fields.begin(), step.fields.end(), [&key](const Field &f) { return f.name == key; });
 		if (known != step.fields.end())
