@@ -5,8 +5,11 @@
 #      back, are in the usage audit as seen from another session;
 #   2. a copy handed out verifies as valid, and the same copy with one byte of
 #      Content.xml changed (tests/ofd/flip_byte.py: a well-formed ZIP) is tampered;
-#   3. when every background-worker slot is taken, the call still works and its
-#      audit row is written in the caller's transaction (recorded_by = transaction).
+#   3. more idle sessions than worker slots share one audit writer;
+#   4. a call cancelled by statement_timeout is audited (refused 57014);
+#   5. a 10 KB identifier is refused (22001), audited shortened, and the writer lives;
+#   6. the audited department is the grant's, not the one the caller wrote;
+#   7. a call whose audit row cannot be committed is refused (55000, fail closed).
 # Runs inside a throwaway cluster (PG* set); $1 = output dir.
 set -euo pipefail
 out=${1:-/tmp}/sharing_audit
@@ -82,23 +85,87 @@ SQL
 [ "$(verify "$out/tampered.ofd")" = "tampered digest_mismatch" ] || fail "the tampered copy: $(verify "$out/tampered.ofd")"
 echo "ok: the copy is valid, the copy with one changed byte in Content.xml is tampered (digest_mismatch)"
 
-# 3. No free worker slot: hold every slot with sessions that keep their writer.
+# 3. Idle sessions do not spend workers: more sessions than worker slots, each
+# having made a call and staying open, share one audit writer.
 slots=$(sql -c "SHOW max_worker_processes")
 before=$(sql -c "SELECT count(*) FROM elicense.usage_audit")
-for i in $(seq 1 "$slots"); do
+sessions=$((slots + 2))
+for i in $(seq 1 "$sessions"); do
   psql -X -q -d "$db" -c "SET SESSION AUTHORIZATION sharing_test_app" \
        -c "SELECT count(*) FROM elicense.licence_search('bidding')" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
   holders+=($!)
 done
 for _ in $(seq 1 100); do
-  [ "$(sql -c "SELECT count(*) FROM elicense.usage_audit")" -ge $((before + slots)) ] && break
+  [ "$(sql -c "SELECT count(*) FROM elicense.usage_audit")" -ge $((before + sessions)) ] && break
   sleep 0.1
 done
+[ "$(sql -c "SELECT count(*) FROM elicense.usage_audit")" -ge $((before + sessions)) ] \
+  || fail "the $sessions sessions' calls are not all in the audit"
 writers=$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'elicense audit writer'")
-[ "$writers" -ge 1 ] || fail "no audit writer is running"
+[ "$writers" -le 1 ] || fail "$sessions idle sessions hold $writers audit writers (one per database expected)"
 got=$(sql -c "SET SESSION AUTHORIZATION sharing_test_app" \
           -c "SELECT count(*) FROM elicense.licence_search('bidding')" \
           -c "RESET SESSION AUTHORIZATION" \
           -c "SELECT result || ' ' || recorded_by FROM elicense.usage_audit ORDER BY id DESC LIMIT 1")
-[ "$got" = "$(printf '1\nok transaction')" ] || fail "with all $slots worker slots taken ($writers writers): $got"
-echo "ok: with all $slots worker slots taken ($writers audit writers), the call works and is recorded in its own transaction"
+[ "$got" = "$(printf '1\nok writer')" ] || fail "with $sessions idle sessions: $got"
+writers=$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'elicense audit writer'")
+[ "$writers" = 1 ] || fail "after the call: $writers audit writers"
+echo "ok: $sessions idle sessions (max_worker_processes $slots) share $writers audit writer; calls are still written by it"
+for p in "${holders[@]}"; do kill "$p" 2>/dev/null || true; done
+holders=()
+
+# 4. A call cancelled by statement_timeout leaves its audit row: the licence
+# table is locked by another session, so licence_info waits until the timeout.
+# The session calls licence_info once before the lock: compiling it opens the
+# licence table too, and a call cancelled before its body starts cannot be
+# audited (it has not begun).
+psql -X -q -d "$db" -v VERBOSITY=verbose >"$out/cancelled.log" 2>&1 <<SQL || true
+SET SESSION AUTHORIZATION sharing_test_app;
+SELECT identifier FROM elicense.licence_info('$code', '$id');
+\! psql -X -q -d "$db" -c "BEGIN" -c "LOCK TABLE elicense.certificate IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null 2>&1 &
+SELECT pg_sleep(0.5);
+SET statement_timeout = '500ms';
+SELECT * FROM elicense.licence_info('$code', '$id');
+SQL
+grep -q "57014" "$out/cancelled.log" || fail "the call was not cancelled: $(cat "$out/cancelled.log")"
+got=$(sql -c "SELECT concat_ws(' ', function, result, sqlstate, identifier, recorded_by) FROM elicense.usage_audit ORDER BY id DESC LIMIT 1")
+[ "$got" = "licence_info refused 57014 $id writer" ] || fail "audit of the cancelled call: $got"
+echo "ok: a call cancelled by statement_timeout is in the audit (refused 57014)"
+
+# 5. A 10 KB identifier is refused (22001) before it reaches the writer; the
+# refusal is audited with the value shortened; the writer lives on.
+writer_pid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'elicense audit writer'")
+err=$(psql -X -q -At -d "$db" -v VERBOSITY=verbose -c "SET SESSION AUTHORIZATION sharing_test_app" \
+        -c "SELECT * FROM elicense.licence_info('$code', repeat(md5('x'), 320))" 2>&1 >/dev/null | sed -n 's/^ERROR:  //p')
+[[ "$err" == 22001:* ]] || fail "10 KB identifier: $err"
+got=$(sql -c "SELECT concat_ws(' ', result, sqlstate, length(identifier) < 300, recorded_by) FROM elicense.usage_audit ORDER BY id DESC LIMIT 1")
+[ "$got" = "refused 22001 t writer" ] || fail "audit of the 10 KB identifier: $got"
+got=$(sql -c "SET SESSION AUTHORIZATION sharing_test_app" -c "SELECT identifier FROM elicense.licence_info('$code', '$id')")
+[ "$got" = "$id" ] || fail "the call after the 10 KB identifier: $got"
+[ -z "$writer_pid" ] || [ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE pid = $writer_pid")" = 1 ] \
+  || fail "the audit writer $writer_pid died"
+echo "ok: a 10 KB identifier is refused with 22001 (${err:0:80}…), audited shortened, the writer lives on"
+
+# 6. The department is the grant's, whatever the caller writes in its context.
+spoof='{"applicant": "李四", "business_id": "YW-2", "step": "受理", "office": "鼓楼", "department": "国务院办公厅", "officer": "王五"}'
+code2=$(sql -c "SET SESSION AUTHORIZATION sharing_test_app" \
+            -c "SELECT elicense.create_usage_code('bidding', '350102199001011238', '{11100000000013338W032}', '$spoof')")
+sql -c "SET SESSION AUTHORIZATION sharing_test_app" -c "SELECT * FROM elicense.licence_info('$code2', '$id')" >/dev/null
+got=$(sql -c "SELECT string_agg(DISTINCT department, ',') FROM elicense.usage_audit WHERE business_id = 'YW-2'")
+[ "$got" = "福州市市场监督管理局" ] || fail "department of the spoofing calls: $got"
+got=$(sql -c "SET SESSION AUTHORIZATION sharing_test_app" -c "SELECT department FROM elicense.usage_code_info('$code2')")
+[ "$got" = "福州市市场监督管理局" ] || fail "usage_code_info department: $got"
+echo "ok: a context claiming another department is audited under the grant's department"
+
+# 7. Fail closed: when the writer cannot commit the row, the call is refused
+# (55000) and hands out nothing; the writer survives the failed INSERT.
+sql -c "ALTER TABLE elicense.usage_audit ADD CONSTRAINT test_block_info CHECK (function <> 'licence_info') NOT VALID"
+psql -X -q -At -d "$db" -v VERBOSITY=verbose -c "SET SESSION AUTHORIZATION sharing_test_app" \
+     -c "SELECT identifier FROM elicense.licence_info('$code', '$id')" >"$out/closed.out" 2>"$out/closed.err" || true
+sql -c "ALTER TABLE elicense.usage_audit DROP CONSTRAINT test_block_info"
+grep -q "^ERROR:  55000: the usage audit row could not be made durable" "$out/closed.err" \
+  || fail "not refused when the audit row fails: $(cat "$out/closed.err")"
+[ ! -s "$out/closed.out" ] || fail "data handed out although its audit row failed: $(cat "$out/closed.out")"
+got=$(sql -c "SET SESSION AUTHORIZATION sharing_test_app" -c "SELECT identifier FROM elicense.licence_info('$code', '$id')")
+[ "$got" = "$id" ] || fail "the writer did not survive the failed INSERT: $got"
+echo "ok: a call whose audit row cannot be committed is refused with 55000 and returns nothing; the writer survives"
