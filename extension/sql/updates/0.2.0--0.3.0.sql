@@ -1232,3 +1232,228 @@ $$;
 COMMENT ON FUNCTION elicense._audit_autonomous(text) IS
 'Internal: hands an audit record (JSON) to the database''s audit writer, a background worker shared by all sessions that commits it in its own transaction; returns the row id, raises 55000 when the row cannot be committed (the call is refused)';
 COMMENT ON COLUMN elicense.usage_audit.recorded_by IS 'writer: committed by the audit writer; transaction: written in the caller''s transaction when no writer could start (before 0.3.0; since then such a call is refused)';
+
+-- 20_validators.sql, 55_issue.sql, 62_licence_file.sql: licence text without
+-- control or bidi-override characters, a bounded actor, seal keys that parse.
+
+-- Key and certificate columns hold what parses (issue 18): a trigger, not a
+-- CHECK, because a CHECK violation's DETAIL quotes the whole row, key
+-- material included. Arguments: column=kind pairs (kind: private_key,
+-- public_key, certificate); NULL columns are left to NOT NULL constraints.
+CREATE FUNCTION elicense.pem_problem(kind text, pem text) RETURNS text
+AS 'MODULE_PATHNAME', 'elicense_pem_problem' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION elicense.pem_problem(text, text) IS
+'Why pem is not a kind (private_key: unencrypted PEM private key; public_key: PEM public key; certificate: PEM X.509 certificate), NULL when it parses; never quotes the value';
+
+CREATE FUNCTION elicense._check_key_columns() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  row_data jsonb := to_jsonb(NEW);
+  col text;
+  problem text;
+BEGIN
+  FOR i IN 0 .. TG_NARGS - 1 LOOP
+    col := split_part(TG_ARGV[i], '=', 1);
+    problem := elicense.pem_problem(split_part(TG_ARGV[i], '=', 2), row_data ->> col);
+    IF problem IS NOT NULL THEN
+      RAISE EXCEPTION 'elicense.%.% %', TG_TABLE_NAME, col, problem
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = pg_catalog.format('Store the PEM text as openssl writes it (%s); the value is not repeated here.',
+                                       split_part(TG_ARGV[i], '=', 2));
+    END IF;
+  END LOOP;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._check_key_columns() FROM PUBLIC;
+COMMENT ON FUNCTION elicense._check_key_columns() IS
+'Trigger: refuses a key or certificate column that does not parse (arguments column=kind); the error names the column, never the value';
+
+-- Text that goes on a licence: no C0/C1 control character and no bidi
+-- override or isolate (U+202A-U+202E, U+2066-U+2069), which would make the
+-- face or a list read otherwise than stored. The caller tests the cheap
+-- regexp first; this names the field and the first such character (not the
+-- value: it may be personal data).
+CREATE FUNCTION elicense._refuse_unsafe_text(value text, field text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  pos integer;
+BEGIN
+  pos := length(substring(value FROM '^[^\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*')) + 1;
+  IF pos <= length(value) THEN
+    RAISE EXCEPTION '% contains % at character %, a control or bidirectional-override character', field,
+      'U+' || upper(lpad(to_hex(ascii(substr(value, pos, 1))), 4, '0')), pos
+      USING ERRCODE = 'character_not_in_repertoire',
+            HINT = 'Licence text is printed and sent to the national platform as it is: remove control characters (tabs and line breaks included) and bidi overrides (U+202A-U+202E, U+2066-U+2069).';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._refuse_unsafe_text(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._refuse_unsafe_text(text, text) IS
+'Internal: 22021 naming the field when the text holds a C0/C1 control character or a bidi override/isolate';
+CREATE OR REPLACE FUNCTION elicense._require_text(value text, what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  -- An actor names a person or an application; a reason is a sentence or two.
+  bound constant integer := CASE what WHEN 'actor' THEN 200 ELSE 2000 END;
+BEGIN
+  IF value IS NULL OR btrim(value) = '' THEN
+    RAISE EXCEPTION '% is required', what
+      USING ERRCODE = 'not_null_violation', HINT = pg_catalog.format('Pass a non-empty %s; it is kept in elicense.status_history.', what);
+  END IF;
+  IF length(value) > bound THEN
+    RAISE EXCEPTION '% is % characters long, over the limit of %', what, length(value), bound
+      USING ERRCODE = 'string_data_right_truncation', HINT = 'README "Limits" lists the bounds of licence text.';
+  END IF;
+  IF what = 'actor' AND value ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]' THEN
+    PERFORM elicense._refuse_unsafe_text(value, what);
+  END IF;
+  RETURN btrim(value);
+END
+$$;
+COMMENT ON FUNCTION elicense._require_text(text, text) IS 'Internal: the trimmed text, or 23502 if it is NULL or blank, 22001 over 200 characters (actor) or 2,000 (reason), 22021 for an actor with a control or bidi-override character';
+-- NOTE for the merge: _licence_from_data is replaced whole from 55_issue.sql;
+-- if another block of this script replaces it too, the last one must hold both changes.
+CREATE OR REPLACE FUNCTION elicense._licence_from_data(p_type_code text, p_data jsonb) RETURNS elicense.certificate
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t elicense.licence_type;
+  it elicense.licence_item;
+  c elicense.certificate;
+  v jsonb;
+  s text;
+  d date;
+  bad text;
+  birth date;
+  known text[] := '{}';
+BEGIN
+  SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = p_type_code;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown licence type "%"', p_type_code
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Licence types are the rows of elicense.licence_type, e.g. 11100000000013338W050 (安许证) or 11100000000013338W032 (特种作业).';
+  END IF;
+  IF p_data IS NULL OR jsonb_typeof(p_data) <> 'object' THEN
+    RAISE EXCEPTION 'licence data must be a JSON object, not %', coalesce(jsonb_typeof(p_data), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass {"item": "value", ...} with the items of elicense.licence_item for the type.';
+  END IF;
+
+  c.type_code := t.type_code;
+  c.holder_id_type := t.holder_id_type;
+  c.business_data := '{}';
+  FOR it IN SELECT * FROM elicense.licence_item li WHERE li.type_code = p_type_code ORDER BY li.position LOOP
+    known := known || it.item;
+    v := p_data -> it.item;
+    s := CASE WHEN jsonb_typeof(v) IN ('string', 'number') THEN btrim(v #>> '{}') END;
+    IF v IS NOT NULL AND jsonb_typeof(v) NOT IN ('string', 'number', 'null') THEN
+      RAISE EXCEPTION 'item "%" (%) must be a string, not a JSON %', it.item, it.label, jsonb_typeof(v)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give every item as a JSON string.';
+    END IF;
+    IF s IS NULL OR s = '' THEN
+      IF it.required THEN
+        RAISE EXCEPTION 'missing required item "%" (%) of licence type %', it.item, it.label, t.type_code
+          USING ERRCODE = 'not_null_violation',
+                HINT = pg_catalog.format('Licence type %s (%s) requires a non-empty value for "%s".', t.type_code, t.name, it.item);
+      END IF;
+      CONTINUE;
+    END IF;
+    IF it.max_length IS NOT NULL AND length(s) > it.max_length THEN
+      RAISE EXCEPTION 'item "%" (%) is % characters long, more than its maximum of %', it.item, it.label, length(s), it.max_length
+        USING ERRCODE = 'string_data_right_truncation', HINT = 'Shorten the value; the limit is in elicense.licence_item.max_length.';
+    END IF;
+    IF s ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]' THEN
+      PERFORM elicense._refuse_unsafe_text(s, pg_catalog.format('item "%s" (%s)', it.item, it.label));
+    END IF;
+    IF it.allowed_values IS NOT NULL AND NOT s = ANY (it.allowed_values) THEN
+      RAISE EXCEPTION 'item "%" (%) has value "%", which is not one of %', it.item, it.label, s, array_to_string(it.allowed_values, ', ')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of the values in elicense.licence_item.allowed_values.';
+    END IF;
+    d := NULL;
+    CASE it.data_type
+      WHEN 'date' THEN
+        -- Fast path without a function call: days 01-28 exist in every month,
+        -- and YYYY-MM-DD input is read the same under every DateStyle.
+        IF s ~ '^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$' THEN
+          d := s::date;
+        ELSE
+          d := elicense._item_date(s, it.item, it.label);
+          s := to_char(d, 'YYYY-MM-DD');
+        END IF;
+      WHEN 'uscc' THEN
+        PERFORM elicense.check_uscc(s, it.item);
+      WHEN 'resident_id' THEN
+        PERFORM elicense.check_resident_id(s, it.item);
+      WHEN 'division_code' THEN
+        PERFORM elicense.check_division(s, it.item);
+      WHEN 'image' THEN
+        s := elicense._item_image(s, it.item, it.label);
+      ELSE
+        NULL;
+    END CASE;
+    CASE it.metadata_column
+      WHEN 'licence_number' THEN c.licence_number := s;
+      WHEN 'holder_name' THEN c.holder_name := s;
+      WHEN 'holder_id' THEN c.holder_id := s;
+      WHEN 'authority_name' THEN c.authority_name := s;
+      WHEN 'authority_uscc' THEN c.authority_uscc := s;
+      WHEN 'authority_division' THEN c.authority_division := s;
+      WHEN 'issue_date' THEN c.issue_date := d;
+      WHEN 'valid_from' THEN c.valid_from := d;
+      WHEN 'valid_to' THEN c.valid_to := d;
+      ELSE c.business_data := c.business_data || jsonb_build_object(it.item, s);
+    END CASE;
+  END LOOP;
+
+  -- Keys that are no item of the type (a query only when there are some).
+  IF (p_data - known) <> '{}'::jsonb THEN
+    SELECT string_agg(pg_catalog.format('"%s"', k), ', ' ORDER BY k) INTO bad FROM jsonb_object_keys(p_data - known) AS k;
+    RAISE EXCEPTION 'unknown item % for licence type % (%)', bad, t.type_code, t.name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The items of each type are listed in elicense.licence_item; a DBA can add items there.';
+  END IF;
+
+  -- The catalogue must fill every NOT NULL metadata column.
+  bad := concat_ws(', ',
+    CASE WHEN c.licence_number IS NULL THEN 'licence_number' END, CASE WHEN c.holder_name IS NULL THEN 'holder_name' END,
+    CASE WHEN c.holder_id IS NULL THEN 'holder_id' END, CASE WHEN c.authority_name IS NULL THEN 'authority_name' END,
+    CASE WHEN c.authority_uscc IS NULL THEN 'authority_uscc' END, CASE WHEN c.authority_division IS NULL THEN 'authority_division' END,
+    CASE WHEN c.issue_date IS NULL THEN 'issue_date' END, CASE WHEN c.valid_from IS NULL THEN 'valid_from' END);
+  IF bad <> '' THEN
+    RAISE EXCEPTION 'licence type % has no required item for metadata column(s) %', t.type_code, bad
+      USING ERRCODE = 'not_null_violation',
+            HINT = 'Add required items with these metadata_column values to elicense.licence_item.';
+  END IF;
+
+  IF c.licence_number !~ t.number_pattern THEN
+    RAISE EXCEPTION 'invalid certificate number "%" for licence type % (%)', c.licence_number, t.type_code, t.name
+      USING ERRCODE = 'invalid_text_representation',
+            HINT = pg_catalog.format('Certificate numbers of this type look like %s (pattern %s).', t.number_example, t.number_pattern);
+  END IF;
+  IF c.valid_to IS NOT NULL AND c.valid_to <= c.valid_from THEN
+    RAISE EXCEPTION 'valid_to % is not after valid_from %', to_char(c.valid_to, 'YYYY-MM-DD'), to_char(c.valid_from, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The end of validity (有效期止) must be later than its start (有效期起).';
+  END IF;
+  IF c.issue_date > current_date THEN
+    RAISE EXCEPTION 'issue_date % is in the future', to_char(c.issue_date, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A licence is issued on or before the day it is recorded (发证日期 <= today).';
+  END IF;
+  IF c.holder_id_type = 'RESIDENT_ID' THEN
+    birth := elicense.resident_id_birth_date(c.holder_id);
+    IF birth > c.issue_date THEN
+      RAISE EXCEPTION 'holder_id % gives birth date %, after the issue date %', c.holder_id, to_char(birth, 'YYYY-MM-DD'), to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Check the resident ID number and the issue date.';
+    END IF;
+    IF t.min_holder_age IS NOT NULL AND birth + make_interval(years => t.min_holder_age) > c.issue_date THEN
+      RAISE EXCEPTION 'holder born % is younger than % on the issue date %', to_char(birth, 'YYYY-MM-DD'), t.min_holder_age, to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = pg_catalog.format('Licence type %s (%s) requires a holder aged at least %s.', t.type_code, t.name, t.min_holder_age);
+    END IF;
+  END IF;
+  RETURN c;
+END
+$$;
+CREATE TRIGGER seal_key_parses BEFORE INSERT OR UPDATE ON elicense.seal_key
+    FOR EACH ROW EXECUTE FUNCTION elicense._check_key_columns('private_key_pem=private_key', 'certificate_pem=certificate');
