@@ -169,7 +169,7 @@ enum class WriterStart { kRunning, kNoDatabaseSlot, kNoWorkerSlot };
 
 // Starts the writer of this database unless one runs or is being started.
 // Never raises: it is called while cancel interrupts are held.
-WriterStart EnsureWriter(AuditShared *s, Oid role) {
+WriterStart EnsureWriter(AuditShared *s) {
 	TimestampTz now = GetCurrentTimestamp();
 	bool start = false;
 	SpinLockAcquire(&s->mutex);
@@ -205,7 +205,6 @@ WriterStart EnsureWriter(AuditShared *s, Oid role) {
 	snprintf(worker.bgw_name, BGW_MAXLEN, "elicense audit writer");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "elicense audit writer");
 	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-	memcpy(worker.bgw_extra, &role, sizeof(role));
 	if (RegisterDynamicBackgroundWorker(&worker, nullptr))
 		return WriterStart::kRunning;
 	SpinLockAcquire(&s->mutex);
@@ -290,7 +289,7 @@ Datum elicense_audit_autonomous(PG_FUNCTION_ARGS) {
 	if (writer >= 0)
 		WakeProc(writer);
 	else
-		started = EnsureWriter(s, role);
+		started = EnsureWriter(s);
 	if (started != WriterStart::kRunning) {
 		Unqueue(s, handle);
 		SpinLockAcquire(&s->mutex);
@@ -314,7 +313,7 @@ Datum elicense_audit_autonomous(PG_FUNCTION_ARGS) {
 			break;
 		if (GetCurrentTimestamp() >= deadline)
 			break;
-		if (need_writer && state == kSubmitted && (started = EnsureWriter(s, role)) != WriterStart::kRunning)
+		if (need_writer && state == kSubmitted && (started = EnsureWriter(s)) != WriterStart::kRunning)
 			break;  // the writer went away and none can start
 		int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 50, PG_WAIT_EXTENSION);
 		if (rc & WL_LATCH_SET)
@@ -494,10 +493,10 @@ void WriteOne(AuditShared *s, const QueueEntry &entry, MemoryContext work) {
 void elicense_audit_worker_main(Datum arg) {
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	Oid database = DatumGetObjectId(arg);
-	Oid role = InvalidOid;
-	memcpy(&role, MyBgworkerEntry->bgw_extra, sizeof(role));
-	BackgroundWorkerInitializeConnectionByOid(database, role, 0);
+	// Connected as the bootstrap superuser: the definer role each record is
+	// written as may be NOLOGIN, which PostgreSQL 15 refuses for a worker's
+	// connection; WriteOne switches to that role for the INSERT.
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
 	// A DBA's synchronous_commit = off must not make audit rows losable.
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 
