@@ -261,14 +261,16 @@ Datum elicense_audit_autonomous(PG_FUNCTION_ARGS) {
 	dsm_handle handle = dsm_segment_handle(session_mailbox);
 	Oid role = GetUserId();
 
-	SpinLockAcquire(&s->mutex);
-	box->state = kSubmitted;
+	// The mailbox is idle (no writer reads it): fill it, then publish it under
+	// the lock, which is also the memory barrier the writer reads it after.
 	box->role = role;
 	box->id = 0;
 	box->sqlstate[0] = '\0';
 	box->error[0] = '\0';
 	box->length = static_cast<uint32>(length);
 	memcpy(box->record, VARDATA_ANY(record), length);
+	SpinLockAcquire(&s->mutex);
+	box->state = kSubmitted;
 	QueueEntry *entry = nullptr;
 	for (auto &e : s->queue)
 		if (e.database == InvalidOid) {

@@ -9,7 +9,9 @@
 #   4. a call cancelled by statement_timeout is audited (refused 57014);
 #   5. a 10 KB identifier is refused (22001), audited shortened, and the writer lives;
 #   6. the audited department is the grant's, not the one the caller wrote;
-#   7. a call whose audit row cannot be committed is refused (55000, fail closed).
+#   7. a call whose audit row cannot be committed is refused (55000, fail closed);
+#   8. 16 sessions making 25 calls each at once: 400 rows, no call refused;
+#   9. the writer exits when idle, so DROP DATABASE (without --force) works.
 # Runs inside a throwaway cluster (PG* set); $1 = output dir.
 set -euo pipefail
 out=${1:-/tmp}/sharing_audit
@@ -169,3 +171,37 @@ grep -q "^ERROR:  55000: the usage audit row could not be made durable" "$out/cl
 got=$(sql -c "SET SESSION AUTHORIZATION sharing_test_app" -c "SELECT identifier FROM elicense.licence_info('$code', '$id')")
 [ "$got" = "$id" ] || fail "the writer did not survive the failed INSERT: $got"
 echo "ok: a call whose audit row cannot be committed is refused with 55000 and returns nothing; the writer survives"
+
+# 8. Many sessions at once through the one writer: every row, no refusal.
+before=$(sql -c "SELECT count(*) FROM elicense.usage_audit")
+burst=()
+for i in $(seq 1 16); do
+  (for _ in $(seq 1 25); do echo "SELECT count(*) FROM elicense.licence_search('bidding');"; done) \
+    | psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "SET SESSION AUTHORIZATION sharing_test_app" -f - \
+      >"$out/burst-$i.out" 2>"$out/burst-$i.err" &
+  burst+=($!)
+done
+failed=0
+for p in "${burst[@]}"; do wait "$p" || failed=$((failed + 1)); done
+[ "$failed" = 0 ] || fail "$failed of 16 concurrent sessions failed: $(cat "$out"/burst-*.err | sort | uniq -c | head -n 5)"
+got=$(( $(sql -c "SELECT count(*) FROM elicense.usage_audit") - before ))
+[ "$got" = 400 ] || fail "16 x 25 concurrent calls left $got audit rows"
+echo "ok: 16 sessions x 25 calls at once: 400 audit rows, none refused"
+
+# 9. Idle, the writer exits (3 s): DROP DATABASE needs no --force.
+for _ in $(seq 1 60); do
+  [ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'elicense audit writer'")" = 0 ] && break
+  sleep 0.1
+done
+[ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'elicense audit writer'")" = 0 ] \
+  || fail "the audit writer is still running after 6 s idle"
+# The sleeping sessions of step 3 outlive their killed clients: end them, so
+# that only a writer could still hold the database.
+sql -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'" >/dev/null
+for _ in $(seq 1 50); do
+  [ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")" = 0 ] && break
+  sleep 0.1
+done
+dropdb "$db" || fail "DROP DATABASE failed after the writer's idle exit"
+echo "ok: the idle writer exits; DROP DATABASE works without --force"
