@@ -11,7 +11,8 @@
 #   6. the audited department is the grant's, not the one the caller wrote;
 #   7. a call whose audit row cannot be committed is refused (55000, fail closed);
 #   8. 16 sessions making 25 calls each at once: 400 rows, no call refused;
-#   9. the writer exits when idle, so DROP DATABASE (without --force) works.
+#   9. the writer exits when idle, so DROP DATABASE (without --force) works;
+#  10. when no worker slot is free for the writer, the call is refused (55000).
 # Runs inside a throwaway cluster (PG* set); $1 = output dir.
 set -euo pipefail
 out=${1:-/tmp}/sharing_audit
@@ -203,5 +204,39 @@ for _ in $(seq 1 50); do
   [ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")" = 0 ] && break
   sleep 0.1
 done
+echo "ok: the idle writer exits"
+
+# 10. No worker slot for the writer: the call is refused (55000) at once.
+# Copies of this database keep every max_worker_processes slot busy with
+# their own writers (one per database), by calling in a loop.
+copies=()
+for i in $(seq 1 "$slots"); do
+  createdb -T "$db" "${db}_$i"
+  copies+=("${db}_$i")
+done
+for c in "${copies[@]}"; do
+  (for _ in $(seq 1 150); do echo "SELECT count(*) FROM elicense.licence_search('bidding');"; echo "SELECT pg_sleep(0.02);"; done) \
+    | psql -X -q -At -d "$c" -c "SET SESSION AUTHORIZATION sharing_test_app" -f - >/dev/null 2>&1 &
+  holders+=($!)
+done
+for _ in $(seq 1 100); do
+  [ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'elicense audit writer'")" -ge $((slots - 1)) ] && break
+  sleep 0.05
+done
+busy=$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'elicense audit writer'")
+t0=$(date +%s%3N)
+psql -X -q -At -d "$db" -v VERBOSITY=verbose -c "SET SESSION AUTHORIZATION sharing_test_app" \
+     -c "SELECT identifier FROM elicense.licence_info('$code', '$id')" >"$out/noslot.out" 2>"$out/noslot.err" || true
+ms=$(( $(date +%s%3N) - t0 ))
+grep -q "^ERROR:  55000: the usage audit row could not be made durable" "$out/noslot.err" \
+  || fail "with $busy writers of other databases holding the slots: $(cat "$out/noslot.err") $(cat "$out/noslot.out")"
+grep -q "max_worker_processes" "$out/noslot.err" || fail "the refusal does not say why: $(cat "$out/noslot.err")"
+[ ! -s "$out/noslot.out" ] || fail "data handed out without an audit row: $(cat "$out/noslot.out")"
+[ "$ms" -le 2000 ] || fail "the refusal took $ms ms"
+echo "ok: with every worker slot held ($busy writers of other databases), a call is refused with 55000 in $ms ms"
+for p in "${holders[@]}"; do kill "$p" 2>/dev/null || true; done
+holders=()
+for c in "${copies[@]}"; do dropdb --force "$c"; done
+
 dropdb "$db" || fail "DROP DATABASE failed after the writer's idle exit"
-echo "ok: the idle writer exits; DROP DATABASE works without --force"
+echo "ok: DROP DATABASE works without --force"
