@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace elicense::core {
 namespace {
 
@@ -15,7 +17,41 @@ using nlohmann::json;
 	            "Check the endpoint URL and the platform's interface version.");
 }
 
+}  // namespace
+
+int JsonNestingDepth(std::string_view body, int limit) {
+	int depth = 0, deepest = 0;
+	bool in_string = false, escaped = false;
+	for (char c : body) {
+		if (in_string) {
+			if (escaped)
+				escaped = false;
+			else if (c == '\\')
+				escaped = true;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			deepest = std::max(deepest, ++depth);
+			if (deepest > limit)
+				break;
+		} else if (c == ']' || c == '}') {
+			--depth;
+		}
+	}
+	return deepest;
+}
+
+namespace {
+
 json ParseJson(std::string_view body, const char *kind) {
+	// JSON never holds a raw NUL, and nlohmann's parser would take one for
+	// the end of the input and accept whatever came before it.
+	if (body.find('\0') != std::string_view::npos)
+		Malformed(std::string(kind) + " holds a NUL byte");
+	if (JsonNestingDepth(body, kMaxAnswerDepth) > kMaxAnswerDepth)
+		Malformed(std::string(kind) + " nests deeper than " + std::to_string(kMaxAnswerDepth) + " levels");
 	json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
 	if (doc.is_discarded() || !doc.is_object())
 		Malformed(std::string(kind) + " is not a JSON object");
@@ -38,6 +74,13 @@ std::string StringField(const json &obj, const char *key) {
 	if (it->is_string())
 		return it->get<std::string>();
 	return it->dump();
+}
+
+// A field that must be text (ciphertexts, ids): its string, else "" (a number
+// or an object in its place is as good as missing).
+std::string TextField(const json &obj, const char *key) {
+	auto it = obj.find(key);
+	return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 // A warning or error entry: {"ErrorMsg": "…"}, a bare string, or else its JSON.
@@ -97,14 +140,16 @@ BusinessAnswer ParseBusinessAnswer(std::string_view body) {
 			for (const json &item : *success)
 				if (item.is_object() && item.contains("encryCertid"))
 					out.assignments.push_back(
-					    {StringField(item, "encryCertid"), StringField(item, "encryKey"), StringField(item, "eCertID")});
+					    {TextField(item, "encryCertid"), TextField(item, "encryKey"), TextField(item, "eCertID")});
 		}
 		if (const json *warn = ArrayIn(*data, "WarnData"))
 			for (const json &item : *warn)
 				out.warnings.push_back(MessageOf(item, "WarnMsg"));
 		if (const json *errors = ArrayIn(*data, "ErrorData"))
-			for (const json &item : *errors)
+			for (const json &item : *errors) {
 				out.errors.push_back(MessageOf(item, "ErrorMsg"));
+				out.error_guids.push_back(item.is_object() ? StringField(item, "ErrorGuid") : std::string());
+			}
 	}
 	return out;
 }

@@ -67,6 +67,7 @@ TEST(BusinessAnswer, WarningsAndErrors) {
 	    R"({"ErrorGuid":"g2","ErrorMsg":"字段缺失"}]}})");
 	EXPECT_EQ(e.outcome, AnswerOutcome::kFailure);
 	EXPECT_EQ(e.errors.size(), 2u);
+	EXPECT_EQ(e.error_guids, (std::vector<std::string> {"g1", "g2"}));
 	EXPECT_EQ(SummariseAnswer(e), "0 失败: 证书编号重复; 字段缺失");
 }
 
@@ -80,6 +81,26 @@ TEST(BusinessAnswer, MalformedBodies) {
 	                         R"({"ReturnCode":1.5})"}) {
 		EXPECT_THROW(ParseBusinessAnswer(body), Error) << body;
 	}
+}
+
+TEST(BusinessAnswer, RawNulIsMalformed) {
+	// nlohmann's parser would stop at the NUL and accept the answer before it.
+	EXPECT_THROW(ParseBusinessAnswer(std::string("{\"ReturnCode\":\"1\"}\0{", 20)), Error);
+	EXPECT_THROW(ParseTokenAnswer(std::string("{\0}", 3)), Error);
+	EXPECT_EQ(ParseBusinessAnswer(R"({"ReturnCode":"1","ReturnMsg":"a\u0000b"})").message, std::string("a\0b", 3))
+	    << "an escaped NUL is valid JSON; the worker removes it (step_answer.hpp)";
+}
+
+TEST(BusinessAnswer, NestingIsBounded) {
+	auto nested = [](int depth) {
+		std::string inner = std::string(depth - 1, '[') + std::string(depth - 1, ']');
+		return R"({"ReturnCode":"1","ReturnData":)" + inner + "}";
+	};
+	EXPECT_NO_THROW(ParseBusinessAnswer(nested(kMaxAnswerDepth)));
+	EXPECT_THROW(ParseBusinessAnswer(nested(kMaxAnswerDepth + 1)), Error);
+	EXPECT_THROW(ParseBusinessAnswer(nested(200000)), Error) << "a deep body is refused before it is parsed";
+	// Brackets inside strings do not count.
+	EXPECT_NO_THROW(ParseBusinessAnswer(R"({"ReturnCode":"1","ReturnMsg":")" + std::string(1000, '[') + "\\\\\"}"));
 }
 
 }  // namespace

@@ -1,11 +1,10 @@
 // The worker's decisions without network or database: backoff, rate limit,
-// token refresh, failover, classification of exchanges, secret masking,
-// request bodies.
+// token refresh and the pacing of refused token fetches, failover,
+// classification of exchanges, secret masking.
 #include "backoff.hpp"
 #include "endpoint_selector.hpp"
 #include "log.hpp"
 #include "outcome.hpp"
-#include "platform_mapping.hpp"
 #include "token_cache.hpp"
 
 #include <curl/curl.h>
@@ -60,6 +59,67 @@ TEST(TokenCache, RefreshesBeforeExpiry) {
 	EXPECT_TRUE(c.NeedsRefresh(t0 + std::chrono::seconds(25)));  // 5 s margin
 	c.Invalidate();
 	EXPECT_TRUE(c.NeedsRefresh(t0));
+	EXPECT_FALSE(c.Usable(t0));
+}
+
+TEST(TokenCache, ShortLivedTokensAreUsedBeforeTheyAreRenewed) {
+	TokenCache c;
+	auto t0 = Clock::now();
+	c.Store("tok", 3, t0);  // 3 s: the 5 s minimum margin would renew it before its first use
+	EXPECT_FALSE(c.NeedsRefresh(t0));
+	EXPECT_TRUE(c.Usable(t0));
+	EXPECT_TRUE(c.NeedsRefresh(t0 + std::chrono::seconds(2)));
+	EXPECT_TRUE(c.Usable(t0 + std::chrono::seconds(2))) << "in use while the renewal runs";
+	EXPECT_FALSE(c.Usable(t0 + std::chrono::seconds(3)));
+	c.Store("tok", 0, t0);
+	EXPECT_FALSE(c.Usable(t0));
+}
+
+// A refusing token endpoint is asked again after 1 s, 2 s, 4 s … at most
+// every 60 s: never in a loop. (An endpoint that refuses forever costs at
+// most one request a minute once the cap is reached.)
+TEST(TokenRetry, BacksOffToTheCapAndResetsOnSuccess) {
+	TokenRetry r(Millis(1000), Millis(60000));
+	auto t = Clock::now();
+	EXPECT_TRUE(r.MayFetch(t));
+	long expected[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000};
+	for (long ms : expected) {
+		Millis wait = r.Failed(t);
+		EXPECT_EQ(wait.count(), ms);
+		EXPECT_FALSE(r.MayFetch(t));
+		EXPECT_FALSE(r.MayFetch(t + wait - Millis(1)));
+		EXPECT_TRUE(r.MayFetch(t + wait));
+		EXPECT_EQ(r.next_fetch(), t + wait);
+		t += wait;
+	}
+	for (int i = 0; i < 1000; ++i)
+		r.Failed(t);
+	EXPECT_EQ(r.Failed(t).count(), 60000) << "no overflow after many refusals";
+	// A day of refusals, looked at every 100 ms: about one fetch a minute.
+	TokenRetry day(Millis(1000), Millis(60000));
+	int fetches = 0;
+	auto start = Clock::now();
+	for (auto now = start; now < start + std::chrono::hours(24); now += Millis(100))
+		if (day.MayFetch(now)) {
+			++fetches;
+			day.Started(now);
+			day.Failed(now);
+		}
+	EXPECT_LE(fetches, 24 * 60 + 10);
+	r.Succeeded();
+	EXPECT_EQ(r.failures(), 0);
+	EXPECT_TRUE(r.MayFetch(t));
+}
+
+TEST(TokenRetry, AtMostOneFetchPerFloorEvenWhenTheyAllSucceed) {
+	TokenRetry r(Millis(1000), Millis(60000), Millis(1000));
+	auto t = Clock::now();
+	ASSERT_TRUE(r.MayFetch(t));
+	r.Started(t);
+	r.Succeeded();
+	EXPECT_FALSE(r.MayFetch(t + Millis(999)));
+	EXPECT_TRUE(r.MayFetch(t + Millis(1000)));
+	EXPECT_EQ(r.next_fetch(), t + Millis(1000));
 }
 
 TEST(EndpointSelector, SwitchesToBackupAndProbesPrimary) {
@@ -106,6 +166,12 @@ TEST(Classify, EveryCase) {
 	EXPECT_EQ(Classify(Ex(true, CURLE_OK, 404)).outcome, StepOutcome::kRetry);
 	EXPECT_EQ(Classify(Ex(true, CURLE_OK, 503)).outcome, StepOutcome::kUnknown);
 	EXPECT_EQ(Classify(Ex(true, CURLE_OK, 200, "<html>")).outcome, StepOutcome::kUnknown);
+	Exchange big = Ex(true, CURLE_WRITE_ERROR, 200);
+	big.too_large = true;
+	big.body_limit = 1024;
+	Verdict too_large = Classify(big);
+	EXPECT_EQ(too_large.outcome, StepOutcome::kUnknown);
+	EXPECT_EQ(too_large.error, "answer too large (more than 1024 bytes)");
 	EXPECT_EQ(Classify(Ex(true, CURLE_OK, 200, R"({"ReturnCode":"1"})")).outcome, StepOutcome::kDone);
 	EXPECT_EQ(Classify(Ex(true, CURLE_OK, 200, R"({"ReturnCode":2})")).outcome, StepOutcome::kDone);
 	Verdict business = Classify(Ex(true, CURLE_OK, 200,
@@ -120,23 +186,6 @@ TEST(MaskSecrets, TokensAndSecrets) {
 	          "client_id=a&client_secret=***&grant_type=client_credentials");
 	EXPECT_EQ(MaskSecrets("?access_token=a&access_token=b"), "?access_token=***&access_token=***");
 	EXPECT_EQ(MaskSecrets("nothing here"), "nothing here");
-}
-
-TEST(PlatformMapping, BodiesAndPaths) {
-	nlohmann::json licence = {{"identifier", "1.2.156.3005.2.X"}, {"type_code", "11100000000013338W050"},
-	                          {"assigned_code", "202232000001000001"}, {"preview_url", "https://p/x"},
-	                          {"cert_state", "03"}, {"operate_type", "05"}, {"items", {{"k", "v"}}}};
-	EXPECT_EQ(DefaultPath("11100000000013338W050", kStepAssign), "/api/w050/assign");
-	EXPECT_EQ(DefaultPath("11100000000013338W032", kStepConfirm), "/api/w032/query");
-	auto collect = RequestBody(kStepCollect, licence);
-	EXPECT_EQ(collect["AcceptData"][0]["ID"], "202232000001000001");
-	EXPECT_EQ(collect["AcceptData"][0]["zzeCertID"], "1.2.156.3005.2.X");
-	EXPECT_EQ(collect["AcceptData"][0]["url"], "https://p/x");
-	auto assign = RequestBody(kStepAssign, licence);
-	EXPECT_EQ(assign["AcceptData"][0]["eCertID"], "1.2.156.3005.2.X");
-	EXPECT_EQ(assign["AcceptData"][0]["data"]["k"], "v");
-	EXPECT_EQ(RequestBody(kStepStatus, licence)["AcceptData"][0]["certState"], "03");
-	EXPECT_EQ(ItemIdentifier(collect["AcceptData"][0]), "1.2.156.3005.2.X");
 }
 
 }  // namespace

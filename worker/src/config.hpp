@@ -1,31 +1,65 @@
-// Worker configuration: a JSON file, overridable by command-line flags, with
-// the client secret from the environment (ELICENSE_CLIENT_SECRET) or from a
-// file only its owner can read. The secret lives in this struct only; it is
-// never logged (see log.hpp) and never sent anywhere but the token endpoint.
+// Worker configuration: a JSON file, overridable by command-line flags.
+// Secrets (client secrets, the relay's SM4 key) come from the environment or
+// from files only their owner can read; they live in this struct only, are
+// never logged (see log.hpp) and never sent anywhere but where they belong
+// (the token endpoint; the SM4 key is never sent at all).
+//
+//   { "profile": "direct" | "relay-sm4",            (default "direct"; profile_presets.hpp)
+//     "platform": { "base_url", "backup_url", "token_path", "token_url" (absolute, wins),
+//                   "request_timeout_ms", "connect_timeout_ms", "max_answer_bytes",
+//                   "failures_to_switch", "probe_interval_ms",
+//                   "client_id", "client_secret_file",    (= the "*" credentials)
+//                   "paths": {"<type>/<step>": "/…"} },   (older form of "paths")
+//     "credentials": { "<type code>" | "*": {"client_id", "client_secret_file"} },
+//     "paths": { "<type code>" | "*": {"<catalogue step>": "/…"} },
+//     "unknown_outcome": "query" | "resend" | "hold",  (default "query"; step_plan.hpp)
+//     "already_done_patterns": ["已存在", "重复"],
+//     "relay": { "citynum": "350100", "sm4_key_file": "/…" },   (key also from ELICENSE_SM4_KEY)
+//     "in_flight", "lease_seconds", "poll_interval_ms", "summary_interval_ms", "stop_grace_ms",
+//     "rate_per_s", "burst", "backoff": {"base_ms", "cap_ms", "max_attempts"}, "conninfo", "worker_id" }
+// ELICENSE_CLIENT_SECRET, when set, is the "*" credentials' secret.
 #pragma once
 
 #include "backoff.hpp"
+#include "profile_presets.hpp"
 
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace elicense::worker {
+
+enum class UnknownOutcome { kQuery, kResend, kHold };
+
+const char *UnknownOutcomeName(UnknownOutcome rule);
+
+struct Credential {
+	std::string client_id;
+	std::string client_secret;
+};
 
 struct Config {
 	std::string conninfo;            // libpq conninfo; empty: PG* environment
 	std::string worker_id;           // empty: host:pid
-	std::string base_url;            // gateway of the business calls
+	std::string profile = std::string(kProfileDirect);
+	std::string base_url;            // gateway (or relay) of the business calls
 	std::string backup_url;          // optional second gateway
-	std::string token_url;           // OAuth2 token endpoint
-	std::string client_id;
-	std::string client_secret;
-	std::map<std::string, std::string> paths;  // "<type code>/<step>" -> path; else DefaultPath
+	std::string token_url;           // OAuth2 token endpoint, resolved (absolute)
+	std::map<std::string, Credential> credentials;  // type code or "*"
+	PathTable paths;                 // preset, then the config's own paths
+	UnknownOutcome unknown_outcome = UnknownOutcome::kQuery;
+	std::vector<std::string> already_done_patterns {"已存在", "重复"};
+	std::string relay_citynum;       // relay-sm4: city division code for licences of a provincial authority
+	std::string sm4_key;             // relay-sm4: 16 bytes
 	int in_flight = 8;               // concurrent requests
 	int lease_seconds = 60;
 	int poll_interval_ms = 2000;     // look for due rows even without NOTIFY
 	int summary_interval_ms = 10000; // progress/backlog log line
+	int stop_grace_ms = 20000;       // after SIGTERM: how long requests in flight may still finish
 	long request_timeout_ms = 30000;
 	long connect_timeout_ms = 5000;
+	long max_answer_bytes = 1048576; // a longer answer is cut off: outcome unknown
 	double rate_per_s = 0;           // 0: unlimited
 	double burst = 10;
 	BackoffPolicy backoff;
@@ -34,8 +68,19 @@ struct Config {
 };
 
 // Reads `path` (may be empty: defaults and environment only). Throws
-// std::runtime_error naming the problem (never the secret).
+// std::runtime_error naming the problem (never a secret).
 Config LoadConfig(const std::string &path);
+
+// Things worth a warning at start (a test path in the preset, settings the
+// profile ignores); empty when there is nothing to say.
+std::vector<std::string> ConfigWarnings(const Config &config);
+
+// The path of a catalogue step for a licence type (its own entry, else "*"),
+// or nothing when none is configured.
+std::optional<std::string> PathFor(const Config &config, const std::string &type_code, std::string_view step);
+
+// The credentials of a licence type (its own, else "*"), or nullptr.
+const Credential *CredentialFor(const Config &config, const std::string &type_code);
 
 // Reads a secret file, refusing one that group or others may read.
 std::string ReadSecretFile(const std::string &path);

@@ -2,7 +2,8 @@
 
 #include "elicense/platform_answer.hpp"
 #include "log.hpp"
-#include "platform_mapping.hpp"
+#include "step_answer.hpp"
+#include "step_names.hpp"
 
 #include <curl/curl.h>
 
@@ -20,74 +21,79 @@ std::string FormEscape(const std::string &s) {
 	return out;
 }
 
-json AnswerJson(const core::BusinessAnswer &a) {
-	json assignments = json::array();
-	for (const auto &x : a.assignments)
-		assignments.push_back({{"encry_certid", x.encry_certid}, {"encry_key", x.encry_key}, {"ecert_id", x.ecert_id}});
-	return {{"return_code", a.return_code}, {"message", a.message}, {"warnings", a.warnings},
-	        {"assignments", assignments}};
-}
-
-// Whether a query answer shows that `step` already took effect for the licence.
-bool TookEffect(const LeasedStep &s, const core::BusinessAnswer &answer) {
-	if (s.step == kStepAssign)
-		return !answer.assignments.empty();
-	json items = json::parse(answer.success_data_json, nullptr, false);
-	if (!items.is_array())
-		return false;
-	for (const json &item : items) {
-		if (!item.is_object() || ItemIdentifier(item) != s.identifier)
-			continue;
-		if (s.step == kStepCollect || s.step == kStepConfirm)
-			return item.value("url", std::string()) == s.licence.value("preview_url", std::string("?"));
-		if (s.step == kStepStatus)
-			return item.value("certState", std::string()) == s.licence.value("cert_state", std::string("?"));
-	}
-	return false;
+json NoCallAnswer(const std::string &message) {
+	return {{"return_code", ""},       {"message", message},          {"warnings", json::array()},
+	        {"errors", json::array()}, {"assignments", json::array()}, {"success_data", json::array()}};
 }
 
 }  // namespace
 
 DeliveryLoop::DeliveryLoop(Config config, const std::atomic<bool> &stop)
     : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, cfg_.worker_id), http_(cfg_.in_flight),
+      envelope_(MakeEnvelope(cfg_)),
       endpoints_(cfg_.base_url, cfg_.backup_url, cfg_.failures_to_switch, Millis(cfg_.probe_interval_ms)),
       bucket_(cfg_.rate_per_s, cfg_.burst), rng_(std::random_device {}()) {
 }
 
-std::string DeliveryLoop::PathFor(const LeasedStep &s, bool query) const {
-	std::string type = s.licence.value("type_code", std::string());
-	std::string step = query ? std::string(kStepQuery) : s.step;
-	auto it = cfg_.paths.find(type + "/" + step);
-	return it != cfg_.paths.end() ? it->second : DefaultPath(type, step);
+std::string DeliveryLoop::SlotKey(const Credential &c) {
+	return c.client_id + '\x1f' + c.client_secret;
 }
 
-bool DeliveryLoop::EnsureToken() {
+DeliveryLoop::TokenSlot &DeliveryLoop::SlotFor(const Credential &c) {
+	return tokens_[SlotKey(c)];
+}
+
+// True if a waiting step could be sent now but for the rate limit.
+bool DeliveryLoop::HasToken(const Active &a, Clock::time_point now) const {
+	auto it = tokens_.find(SlotKey(*a.credential));
+	return it != tokens_.end() && it->second.cache.Usable(now);
+}
+
+// True if the slot holds a token that has not expired. Starts a fetch when
+// the token is due for renewal (or missing), unless one is running or the
+// pacing of TokenRetry says not yet; the current token stays in use meanwhile.
+bool DeliveryLoop::TokenReady(TokenSlot &slot, const Credential &c) {
 	auto now = Clock::now();
-	if (!token_.NeedsRefresh(now))
-		return true;
-	if (now < token_retry_at_)
-		return false;
+	if (slot.cache.NeedsRefresh(now) && !slot.fetching && slot.retry.MayFetch(now))
+		FetchToken(slot, c);
+	return slot.cache.Usable(now);
+}
+
+void DeliveryLoop::FetchToken(TokenSlot &slot, const Credential &c) {
 	HttpRequest req;
 	req.url = cfg_.token_url;
 	req.content_type = "application/x-www-form-urlencoded";
-	req.body = "client_id=" + FormEscape(cfg_.client_id) + "&client_secret=" + FormEscape(cfg_.client_secret) +
+	req.body = "client_id=" + FormEscape(c.client_id) + "&client_secret=" + FormEscape(c.client_secret) +
 	           "&grant_type=client_credentials";
 	req.timeout_ms = cfg_.request_timeout_ms;
 	req.connect_timeout_ms = cfg_.connect_timeout_ms;
-	HttpResult r = http_.Perform(req);
-	try {
-		if (r.exchange.curl_code != CURLE_OK || r.exchange.http_status != 200)
-			throw std::runtime_error("token endpoint: HTTP " + std::to_string(r.exchange.http_status) + ", " +
-			                         curl_easy_strerror(static_cast<CURLcode>(r.exchange.curl_code)));
-		core::TokenAnswer t = core::ParseTokenAnswer(r.exchange.body);
-		token_.Store(t.access_token, t.expires_in_s, Clock::now());
-		LogEvent("info", "token", {{"expires_in_s", t.expires_in_s}, {"duration_ms", r.duration.count()}});
-		return true;
-	} catch (const std::exception &e) {
-		token_retry_at_ = Clock::now() + Millis(2000);
-		LogEvent("warning", "token_failed", {{"error", e.what()}});
-		return false;
-	}
+	req.max_answer_bytes = static_cast<std::size_t>(cfg_.max_answer_bytes);
+	slot.fetching = true;
+	slot.retry.Started(Clock::now());
+	std::string client_id = c.client_id;
+	TokenSlot *target = &slot;  // map nodes stay put; slots are never erased
+	http_.Submit(std::move(req), [target, client_id](HttpResult r) {
+		target->fetching = false;
+		try {
+			if (r.exchange.too_large)
+				throw std::runtime_error("token endpoint: answer too large");
+			if (r.exchange.curl_code != CURLE_OK)
+				throw std::runtime_error(std::string("token endpoint: ") +
+				                         curl_easy_strerror(static_cast<CURLcode>(r.exchange.curl_code)));
+			if (r.exchange.http_status != 200)
+				throw std::runtime_error("token endpoint: HTTP " + std::to_string(r.exchange.http_status));
+			core::TokenAnswer t = core::ParseTokenAnswer(r.exchange.body);
+			target->cache.Store(t.access_token, t.expires_in_s, Clock::now());
+			target->retry.Succeeded();
+			LogEvent("info", "token",
+			         {{"client_id", client_id}, {"expires_in_s", t.expires_in_s}, {"duration_ms", r.duration.count()}});
+		} catch (const std::exception &e) {
+			Millis wait = target->retry.Failed(Clock::now());
+			LogEvent("warning", "token_failed",
+			         {{"client_id", client_id}, {"error", e.what()}, {"failures", target->retry.failures()},
+			          {"retry_in_ms", wait.count()}});
+		}
+	});
 }
 
 void DeliveryLoop::LeaseMore() {
@@ -97,128 +103,256 @@ void DeliveryLoop::LeaseMore() {
 	for (LeasedStep &s : store_.Lease(room, cfg_.lease_seconds)) {
 		auto a = std::make_shared<Active>();
 		a->step = std::move(s);
-		a->querying = a->step.needs_query && a->step.step != kStepValidate;
 		active_[a->step.outbox_id] = a;
-		waiting_.push_back(a);
+		Begin(a);
 	}
+}
+
+void DeliveryLoop::Begin(ActivePtr a) {
+	StepPlan plan = PlanStep(cfg_, a->step);
+	switch (plan.kind) {
+	case StepPlan::Kind::kHold:
+		Fail(a, "hold", plan.reason);
+		return;
+	case StepPlan::Kind::kDoneWithoutCall:
+		CompleteWithoutCall(a, plan.reason);
+		return;
+	case StepPlan::Kind::kSend:
+	case StepPlan::Kind::kQuery:
+		break;
+	}
+	a->plan = std::move(plan);
+	a->credential = CredentialFor(cfg_, a->step.type_code);
+	waiting_.push_back(a);
 }
 
 void DeliveryLoop::FlushWaiting() {
-	while (!waiting_.empty()) {
-		if (!EnsureToken() || !bucket_.TryTake(Clock::now()))
+	for (auto it = waiting_.begin(); it != waiting_.end();) {
+		if (stop_)
 			return;
-		ActivePtr a = waiting_.front();
-		waiting_.pop_front();
-		Send(a);
+		ActivePtr a = *it;
+		TokenSlot &slot = SlotFor(*a->credential);
+		if (!TokenReady(slot, *a->credential)) {
+			++it;  // others may have another credential with a token
+			continue;
+		}
+		if (!bucket_.TryTake(Clock::now()))
+			return;
+		it = waiting_.erase(it);
+		Send(a, slot.cache.token());
 	}
 }
 
-void DeliveryLoop::Send(ActivePtr a) {
-	bool query = a->querying || a->step.step == kStepConfirm;
+void DeliveryLoop::Send(const ActivePtr &a, const std::string &token) {
+	bool query = a->plan.kind == StepPlan::Kind::kQuery;
+	std::string body;
+	try {
+		body = envelope_->Wrap(AcceptDataPayload(query ? a->step.query_request : a->step.request),
+		                       a->step.authority_division);
+	} catch (const std::exception &e) {
+		Fail(a, "hold", std::string("cannot build the ") + envelope_->Name() + " envelope: " + e.what());
+		return;
+	}
 	std::string base = endpoints_.Choose(Clock::now());
-	std::string path = PathFor(a->step, query);
+	std::string path = a->plan.path;
 	HttpRequest req;
-	req.url = base + path + "?access_token=" + FormEscape(token_.token());
-	req.body = RequestBody(query ? kStepQuery : std::string_view(a->step.step), a->step.licence).dump();
+	req.url = base + path + "?access_token=" + FormEscape(token);
+	req.body = std::move(body);
 	req.timeout_ms = cfg_.request_timeout_ms;
 	req.connect_timeout_ms = cfg_.connect_timeout_ms;
-	http_.Submit(std::move(req), [this, a, base, path](HttpResult r) { OnResult(a, base, path, std::move(r)); });
+	req.max_answer_bytes = static_cast<std::size_t>(cfg_.max_answer_bytes);
+	http_.Submit(std::move(req), [this, a, base, path](HttpResult r) {
+		try {
+			OnResult(a, base, path, std::move(r));
+		} catch (const std::exception &e) {  // a bug must not end the process: the step's outcome is unknown
+			active_.erase(a->step.outbox_id);
+			unrecorded_.push_back({a->step.outbox_id, a->step.identifier, a->step.step, "unknown",
+			                       CleanText(std::string("internal error while handling the answer: ") + e.what()), 0});
+			LogEvent("error", "internal_error",
+			         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", CleanText(e.what())}});
+		}
+	});
 }
 
-void DeliveryLoop::OnResult(ActivePtr a, const std::string &base_url, const std::string &path, HttpResult r) {
+void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult r) {
+	bool query = a->plan.kind == StepPlan::Kind::kQuery;
+	StepAnswerContext context {a->step.step, query, a->plan.resend, a->auth_retried};
+	StepDecision d = DecideStep(context, r.exchange, *envelope_, cfg_.already_done_patterns);
+	long status = r.exchange.http_status >= 100 && r.exchange.http_status <= 599 ? r.exchange.http_status : 0;
+	AttemptRecord attempt {a->step.outbox_id, a->step.identifier, query ? std::string(kStepQuery) : a->step.step,
+	                       base_url + path, status, d.return_code, d.return_message,
+	                       static_cast<long>(r.duration.count()), d.attempt_outcome, a->step.ecert_id};
 	try {
-		if (!store_.Connected())
-			throw DbError("not connected");
-		Handle(a, base_url, path, std::move(r));
-	} catch (const DbError &e) {
-		// Cannot record: the lease lapses and the next attempt queries first.
-		active_.erase(a->step.outbox_id);
-		LogEvent("warning", "result_dropped",
-		         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", e.what()}});
+		store_.RecordAttempt(attempt);
+	} catch (const DbStatementError &e) {
+		// The attempt row is lost, not the step: its result is still recorded below.
+		LogEvent("error", "attempt_not_recorded",
+		         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", CleanText(e.what())}});
+	} catch (const DbConnectionLost &) {
+		// Recorded() below meets the same lost connection and remembers the step.
 	}
-}
-
-void DeliveryLoop::Handle(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult r) {
-	Verdict v = Classify(r.exchange);
-	bool query = a->querying || a->step.step == kStepConfirm;
-	store_.RecordAttempt({a->step.outbox_id, a->step.identifier, a->querying ? "query" : a->step.step,
-	                      base_url + path, r.exchange.http_status, v.answer ? v.answer->return_code : "",
-	                      v.answer ? core::SummariseAnswer(*v.answer) : v.error, static_cast<long>(r.duration.count()),
-	                      OutcomeName(v.outcome)});
-	if (v.outcome == StepOutcome::kRetry || v.outcome == StepOutcome::kUnknown)
+	if (d.platform_failure)
 		endpoints_.ReportFailure(base_url, Clock::now());
 	else
 		endpoints_.ReportSuccess(base_url);
 
-	if (v.auth_failure) {
-		token_.Invalidate();
-		if (!a->auth_retried) {  // a new token, once, without counting an attempt
-			a->auth_retried = true;
-			waiting_.push_front(a);
-			return;
-		}
-	}
-	if (v.outcome == StepOutcome::kDone && query) {
-		bool took_effect = TookEffect(a->step, *v.answer);
-		if (a->step.step == kStepConfirm) {
-			if (took_effect)
-				Succeed(a, AnswerJson(*v.answer));
-			else
-				Fail(a, "retry", "the platform does not show the collected licence yet");
-			return;
-		}
-		if (took_effect) {  // an earlier attempt went through: do not send again
-			++duplicates_avoided_;
-			LogEvent("info", "already_delivered", {{"identifier", a->step.identifier}, {"step", a->step.step}});
-			Succeed(a, AnswerJson(*v.answer));
-			return;
-		}
-		a->querying = false;
+	switch (d.action) {
+	case StepAction::kRenewToken:
+		SlotFor(*a->credential).cache.Invalidate();
+		a->auth_retried = true;
 		waiting_.push_front(a);
 		return;
-	}
-	switch (v.outcome) {
-	case StepOutcome::kDone:
-		Succeed(a, AnswerJson(*v.answer));
-		break;
-	case StepOutcome::kBusinessError:
-		Fail(a, "business_error", v.error);
-		break;
-	case StepOutcome::kRetry:
-		// A failed query leaves the outcome as unknown as before.
-		Fail(a, a->querying ? "unknown" : "retry", v.error);
-		break;
-	case StepOutcome::kUnknown:
-		Fail(a, "unknown", v.error);
-		break;
+	case StepAction::kSucceed:
+		Succeed(a, d.answer, d.already_done);
+		return;
+	case StepAction::kQueried:
+		Queried(a, d.answer);
+		return;
+	case StepAction::kFail:
+		Fail(a, d.fail_kind, d.reason);
+		return;
 	}
 }
 
-void DeliveryLoop::Succeed(const ActivePtr &a, const json &answer) {
+void DeliveryLoop::CompleteWithoutCall(const ActivePtr &a, const std::string &message) {
+	AttemptRecord attempt {a->step.outbox_id, a->step.identifier, a->step.step, "(no call)", 0, "", message, 0,
+	                       "done", a->step.ecert_id};
+	if (!Recorded(a, [&] { store_.RecordAttempt(attempt); }))
+		return;
+	Succeed(a, NoCallAnswer(message), false);
+}
+
+// Runs a call that records a step's result. False if it failed: then the
+// step is remembered for ReleaseUnrecorded and is no longer active.
+bool DeliveryLoop::Recorded(const ActivePtr &a, const std::function<void()> &call) {
+	std::string kind, reason;
+	try {
+		call();
+		return true;
+	} catch (const DbConnectionLost &e) {
+		kind = "unknown";
+		reason = std::string("the database connection was lost before the result was recorded: ") + e.what();
+	} catch (const DbStatementError &e) {
+		kind = "hold";
+		reason = std::string("the database refused to record the result: ") + e.what();
+	}
+	reason = CleanText(reason);
 	active_.erase(a->step.outbox_id);
 	wake_ = true;
-	if (store_.Succeeded(a->step.outbox_id, answer)) {
+	unrecorded_.push_back({a->step.outbox_id, a->step.identifier, a->step.step, kind, reason, 0});
+	LogEvent("error", "result_not_recorded",
+	         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", reason}, {"release_as", kind}});
+	return false;
+}
+
+// Releases the steps whose results could not be recorded. A refused
+// step_failed is tried again as 'unknown'; after three refusals the step is
+// left as it is, and its lease lapses when this worker stops.
+void DeliveryLoop::ReleaseUnrecorded() {
+	for (auto it = unrecorded_.begin(); it != unrecorded_.end();) {
+		try {
+			std::string status = store_.Failed(it->outbox_id, it->kind, it->reason, 0, cfg_.backoff.max_attempts);
+			LogEvent("warning", "step_released",
+			         {{"identifier", it->identifier}, {"step", it->step}, {"kind", it->kind}, {"status", status}});
+			it = unrecorded_.erase(it);
+		} catch (const DbStatementError &e) {
+			if (++it->tries >= 3) {
+				LogEvent("error", "step_not_released",
+				         {{"identifier", it->identifier}, {"step", it->step}, {"error", CleanText(e.what())},
+				          {"note", "it stays in flight while this worker runs"}});
+				it = unrecorded_.erase(it);
+			} else {
+				it->kind = "unknown";
+				++it;
+			}
+		}
+		// DbConnectionLost propagates: the loop reconnects and comes back here.
+	}
+}
+
+void DeliveryLoop::Succeed(const ActivePtr &a, const json &answer, bool already_done) {
+	bool ok = false;
+	if (!Recorded(a, [&] { ok = store_.Succeeded(a->step.outbox_id, answer); }))
+		return;
+	active_.erase(a->step.outbox_id);
+	wake_ = true;
+	if (ok) {
 		++done_;
-		LogEvent("info", "step_done", {{"identifier", a->step.identifier}, {"step", a->step.step}});
+		if (already_done)
+			++duplicates_avoided_;
+		LogEvent("info", already_done ? "already_delivered" : "step_done",
+		         {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	} else {
 		LogEvent("warning", "lease_lost", {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	}
 }
 
-void DeliveryLoop::Fail(const ActivePtr &a, const char *kind, const std::string &error) {
-	active_.erase(a->step.outbox_id);
-	wake_ = true;
-	long delay_ms = std::string(kind) == "business_error"
+void DeliveryLoop::Queried(const ActivePtr &a, const json &answer) {
+	std::string verdict;
+	if (!Recorded(a, [&] { verdict = store_.Queried(a->step.outbox_id, answer); }))
+		return;
+	if (verdict == "done") {
+		active_.erase(a->step.outbox_id);
+		wake_ = true;
+		++done_;
+		bool confirm = a->step.step == kStepConfirm;
+		if (!confirm)
+			++duplicates_avoided_;
+		LogEvent("info", confirm ? "step_done" : "already_delivered",
+		         {{"identifier", a->step.identifier}, {"step", a->step.step}});
+	} else if (verdict == "send" && a->step.step != kStepConfirm) {
+		StepPlan plan = PlanSend(cfg_, a->step, false);
+		if (plan.kind != StepPlan::Kind::kSend)
+			return Fail(a, "hold", plan.reason);
+		a->plan = std::move(plan);
+		waiting_.push_front(a);  // the lease stays: send now, same eCertID
+	} else if (verdict == "retry" || verdict == "send") {
+		Fail(a, "retry", "the platform does not show the collected licence yet");
+	} else if (verdict == "dead") {  // assign_code: the assignment the query shows cannot be used
+		active_.erase(a->step.outbox_id);
+		wake_ = true;
+		++failed_;
+		LogEvent("error", "step_failed",
+		         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"kind", "query"}, {"status", "dead"},
+		          {"error", "the query showed an assignment that cannot be used (see the step's last_error)"}});
+	} else {
+		active_.erase(a->step.outbox_id);
+		wake_ = true;
+		LogEvent("warning", "lease_lost", {{"identifier", a->step.identifier}, {"step", a->step.step}});
+	}
+}
+
+void DeliveryLoop::Fail(const ActivePtr &a, const std::string &kind, const std::string &error) {
+	long delay_ms = kind == "business_error" || kind == "hold"
 	                    ? 0
 	                    : static_cast<long>(BackoffDelay(cfg_.backoff, a->step.attempts, rng_).count());
-	std::string status = store_.Failed(a->step.outbox_id, kind, error, delay_ms, cfg_.backoff.max_attempts);
+	std::string status;
+	if (!Recorded(a, [&] {
+		    status = store_.Failed(a->step.outbox_id, kind, CleanText(error), delay_ms, cfg_.backoff.max_attempts);
+	    }))
+		return;
+	active_.erase(a->step.outbox_id);
+	wake_ = true;
 	if (status == "pending")
 		++retried_;
+	else if (status == "held")
+		++held_;
 	else
 		++failed_;
-	LogEvent(status == "pending" ? "info" : "error", "step_failed",
-	         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"kind", kind}, {"error", error},
+	LogEvent(status == "pending" ? "info" : status == "held" ? "warning" : "error", "step_failed",
+	         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"kind", kind}, {"error", CleanText(error)},
 	          {"status", status}, {"attempts", a->step.attempts}, {"retry_in_ms", delay_ms}});
+}
+
+// On stop: steps leased but not sent go back at once, due now.
+void DeliveryLoop::ReleaseWaiting(const std::string &why) {
+	while (!waiting_.empty()) {
+		ActivePtr a = waiting_.front();
+		waiting_.pop_front();
+		std::string status;
+		if (Recorded(a, [&] { status = store_.Failed(a->step.outbox_id, "retry", why, 0, cfg_.backoff.max_attempts); }))
+			active_.erase(a->step.outbox_id);
+	}
 }
 
 void DeliveryLoop::Reconnect() {
@@ -233,49 +367,89 @@ void DeliveryLoop::Reconnect() {
 	} catch (const DbError &e) {
 		++db_failures_;
 		next_db_retry_ = now + std::min(Millis(30000), Millis(250) * (1 << std::min(db_failures_, 7)));
-		LogEvent("warning", "db_unavailable", {{"error", e.what()}, {"failures", db_failures_}});
+		LogEvent("warning", "db_unavailable", {{"error", CleanText(e.what())}, {"failures", db_failures_}});
 	}
 }
 
 void DeliveryLoop::LogProgress() {
 	long long backlog = store_.Connected() ? store_.Backlog() : -1;
 	LogEvent("info", "progress",
-	         {{"done", done_}, {"failed", failed_}, {"retried", retried_}, {"duplicates_avoided", duplicates_avoided_},
-	          {"in_flight", static_cast<long long>(active_.size())}, {"backlog", backlog},
+	         {{"done", done_}, {"failed", failed_}, {"retried", retried_}, {"held", held_},
+	          {"duplicates_avoided", duplicates_avoided_}, {"in_flight", static_cast<long long>(active_.size())},
+	          {"backlog", backlog}, {"unrecorded", static_cast<long long>(unrecorded_.size())},
 	          {"on_backup", endpoints_.OnBackup()}});
 }
 
+// When the loop must look again: the poll timer, the rate limit, or the end
+// of a token backoff that steps are waiting for (never "now" while every
+// waiting step is blocked: that would spin a core).
+Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
+	auto now = Clock::now();
+	Clock::time_point wake = std::min(next_poll, now + Millis(1000));
+	if (!store_.Connected())  // nothing moves before the next reconnect attempt
+		return std::max(now, std::min(wake, next_db_retry_));
+	for (const ActivePtr &a : waiting_) {
+		auto it = tokens_.find(SlotKey(*a->credential));
+		if (it == tokens_.end() || it->second.cache.Usable(now))
+			wake = std::min(wake, now + bucket_.WaitTime(now));  // sendable: only the rate limit waits
+		else if (!it->second.fetching)
+			wake = std::min(wake, std::max(now, it->second.retry.next_fetch()));
+		// else a fetch is in flight: its end wakes the poll
+	}
+	return wake;
+}
+
 int DeliveryLoop::Run(bool once) {
-	LogEvent("info", "start", {{"worker_id", cfg_.worker_id}, {"in_flight", cfg_.in_flight}, {"once", once}});
+	LogEvent("info", "start",
+	         {{"worker_id", cfg_.worker_id}, {"in_flight", cfg_.in_flight}, {"once", once}, {"profile", cfg_.profile},
+	          {"unknown_outcome", UnknownOutcomeName(cfg_.unknown_outcome)}, {"envelope", envelope_->Name()}});
+	for (const std::string &w : ConfigWarnings(cfg_))
+		LogEvent("warning", "config", {{"note", w}});
 	auto next_poll = Clock::now();
 	auto next_renew = Clock::now() + std::chrono::seconds(cfg_.lease_seconds) / 3;
 	auto next_summary = Clock::now() + Millis(cfg_.summary_interval_ms);
+	Clock::time_point stop_deadline {};
+	bool stopping = false;
 	while (true) {
 		auto now = Clock::now();
+		if (stop_ && !stopping) {
+			stopping = true;
+			stop_deadline = now + Millis(cfg_.stop_grace_ms);
+			LogEvent("info", "stopping", {{"in_flight", static_cast<long long>(active_.size() - waiting_.size())},
+			                              {"grace_ms", cfg_.stop_grace_ms}});
+		}
 		try {
 			if (!store_.Connected())
 				Reconnect();
 			if (store_.Connected()) {
+				ReleaseUnrecorded();
+				if (stopping)
+					ReleaseWaiting("the worker stopped before sending");
 				wake_ = store_.TakeNotifications() || wake_;
-				if (!stop_ && (wake_ || now >= next_poll) && waiting_.empty()) {
+				// Lease more only when no leased step could be sent (all wait for a token).
+				bool blocked = std::none_of(waiting_.begin(), waiting_.end(),
+				                            [&](const ActivePtr &a) { return HasToken(*a, now); });
+				if (!stopping && (wake_ || now >= next_poll) && blocked) {
 					wake_ = false;
+					next_poll = now + Millis(cfg_.poll_interval_ms);  // before leasing: a failing lease waits too
 					LeaseMore();
-					next_poll = now + Millis(cfg_.poll_interval_ms);
 					if (once && active_.empty())
 						break;
 				}
 				if (now >= next_renew && !active_.empty()) {
-					store_.RenewLeases(cfg_.lease_seconds);
 					next_renew = now + std::chrono::seconds(cfg_.lease_seconds) / 3;
+					store_.RenewLeases(cfg_.lease_seconds);
 				}
 				FlushWaiting();
 			}
-		} catch (const DbError &e) {
-			LogEvent("warning", "db_error", {{"error", e.what()}});
+		} catch (const DbConnectionLost &e) {
+			LogEvent("warning", "db_error", {{"error", CleanText(e.what())}});
 			++db_failures_;
 			next_db_retry_ = Clock::now() + Millis(500);
+		} catch (const DbStatementError &e) {
+			LogEvent("error", "db_statement_failed", {{"error", CleanText(e.what())}});
 		}
-		if (stop_ && active_.empty())
+		if (stopping && (active_.empty() || Clock::now() >= stop_deadline))
 			break;
 		if (now >= next_summary) {
 			try {
@@ -284,21 +458,25 @@ int DeliveryLoop::Run(bool once) {
 			}
 			next_summary = now + Millis(cfg_.summary_interval_ms);
 		}
-		Millis timeout = std::chrono::duration_cast<Millis>(next_poll - Clock::now());
+		Millis timeout = std::chrono::duration_cast<Millis>(NextWake(next_poll) - Clock::now());
 		timeout = std::clamp(timeout, Millis(0), Millis(1000));
-		if (!waiting_.empty())
-			timeout = std::min(timeout, std::max(Millis(1), bucket_.WaitTime(Clock::now())));
+		if (stopping)
+			timeout = std::min(timeout, Millis(200));
 		try {
 			http_.Poll(timeout, store_.Connected() ? store_.Socket() : -1);
 		} catch (const DbError &e) {
-			LogEvent("warning", "db_error", {{"error", e.what()}});
+			LogEvent("warning", "db_error", {{"error", CleanText(e.what())}});
 		}
 	}
+	if (!active_.empty())
+		LogEvent("warning", "abandoned_in_flight",
+		         {{"count", static_cast<long long>(active_.size())},
+		          {"note", "their leases lapse; the next lease treats them as unknown outcomes"}});
 	try {
 		LogProgress();
 	} catch (const DbError &) {
 	}
-	LogEvent("info", "stop", {{"done", done_}, {"failed", failed_}});
+	LogEvent("info", "stop", {{"done", done_}, {"failed", failed_}, {"held", held_}});
 	return 0;
 }
 

@@ -1,72 +1,108 @@
 // The worker's single event loop. It leases due outbox rows (woken by
-// NOTIFY, or by the poll timer), sends each step to the platform with at most
-// `in_flight` requests at once and a token-bucket rate limit, classifies the
-// answers (outcome.hpp) and records them through the extension's functions.
+// NOTIFY, or by the poll timer), plans each (step_plan.hpp: send, query
+// first, hold, or done without a call), sends the request item the extension
+// built through the profile's envelope with at most `in_flight` requests at
+// once and a token-bucket rate limit, turns each answer into a decision
+// (step_answer.hpp) and records it through the extension's functions.
 //
-// Exactly once: a step whose earlier attempt may have taken effect
-// (needs_query: a timeout after sending, a dropped connection, a 5xx, a lease
-// that lapsed because a worker died) first asks the platform (query) and only
-// sends again if the platform does not have it.
+// Tokens: one cache per credential pair (client_id, secret), fetched without
+// blocking the loop; a refusing token endpoint is retried with capped
+// backoff (TokenRetry), and the steps waiting for it keep their leases.
+//
+// Results that cannot be recorded (the database connection is lost, or the
+// statement is refused) are remembered and released with step_failed as
+// soon as the database takes it: kind 'unknown' after a lost connection (the
+// platform may have acted), 'hold' after a refused statement.
+//
+// Stop (SIGTERM): no new leases; steps not yet sent are released at once
+// (step_failed 'retry', due now); requests in flight may finish for
+// stop_grace_ms, then the loop exits and their leases lapse (the next worker
+// treats them as unknown outcomes).
 #pragma once
 
 #include "backoff.hpp"
 #include "config.hpp"
 #include "endpoint_selector.hpp"
+#include "envelope.hpp"
 #include "http_client.hpp"
 #include "outbox_store.hpp"
+#include "step_plan.hpp"
 #include "token_cache.hpp"
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
+#include <vector>
 
 namespace elicense::worker {
 
 class DeliveryLoop {
 public:
 	DeliveryLoop(Config config, const std::atomic<bool> &stop);
-	// Runs until `stop` (then finishes what is in flight), or with `once`
-	// until nothing is due and nothing is in flight. Returns the exit code.
+	// Runs until `stop` (then finishes what is in flight within the grace
+	// period), or with `once` until nothing is due and nothing is in flight.
+	// Returns the exit code.
 	int Run(bool once);
 
 private:
+	struct TokenSlot {
+		TokenCache cache;
+		TokenRetry retry;
+		bool fetching = false;
+	};
 	struct Active {
 		LeasedStep step;
-		bool querying = false;      // the request in flight is a query
+		StepPlan plan;              // kSend or kQuery
+		const Credential *credential = nullptr;
 		bool auth_retried = false;  // a refused token was replaced once already
 	};
 	using ActivePtr = std::shared_ptr<Active>;
+	struct Unrecorded {
+		long long outbox_id;
+		std::string identifier, step, kind, reason;
+		int tries = 0;
+	};
 
 	void LeaseMore();
 	void Begin(ActivePtr a);
-	void Send(ActivePtr a);
-	void OnResult(ActivePtr a, const std::string &base_url, const std::string &path, HttpResult result);
-	void Handle(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult result);
-	void Succeed(const ActivePtr &a, const nlohmann::json &answer);
-	void Fail(const ActivePtr &a, const char *kind, const std::string &error);
-	bool EnsureToken();
+	void Send(const ActivePtr &a, const std::string &token);
+	void OnResult(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult result);
+	void CompleteWithoutCall(const ActivePtr &a, const std::string &message);
+	void Succeed(const ActivePtr &a, const nlohmann::json &answer, bool already_done);
+	void Queried(const ActivePtr &a, const nlohmann::json &answer);
+	void Fail(const ActivePtr &a, const std::string &kind, const std::string &error);
+	bool Recorded(const ActivePtr &a, const std::function<void()> &call);
+	void ReleaseUnrecorded();
+	void ReleaseWaiting(const std::string &why);
+	static std::string SlotKey(const Credential &c);
+	TokenSlot &SlotFor(const Credential &c);
+	bool HasToken(const Active &a, Clock::time_point now) const;
+	bool TokenReady(TokenSlot &slot, const Credential &c);
+	void FetchToken(TokenSlot &slot, const Credential &c);
 	void FlushWaiting();
+	Clock::time_point NextWake(Clock::time_point next_poll);
 	void Reconnect();
 	void LogProgress();
-	std::string PathFor(const LeasedStep &s, bool query) const;
 
 	Config cfg_;
 	const std::atomic<bool> &stop_;
 	OutboxStore store_;
 	HttpClient http_;
-	TokenCache token_;
+	std::unique_ptr<Envelope> envelope_;
+	std::map<std::string, TokenSlot> tokens_;  // by credential pair
 	EndpointSelector endpoints_;
 	TokenBucket bucket_;
 	std::mt19937_64 rng_;
-	std::map<long long, ActivePtr> active_;  // by outbox id
+	std::map<long long, ActivePtr> active_;  // by outbox id: waiting or in flight
 	std::deque<ActivePtr> waiting_;          // leased, waiting for the rate limit or a token
-	Clock::time_point token_retry_at_ {};
+	std::vector<Unrecorded> unrecorded_;
 	Clock::time_point next_db_retry_ {};
 	int db_failures_ = 0;
 	bool wake_ = true;  // look for due rows now: NOTIFY arrived or a step finished
-	long long done_ = 0, failed_ = 0, retried_ = 0, duplicates_avoided_ = 0;
+	long long done_ = 0, failed_ = 0, retried_ = 0, held_ = 0, duplicates_avoided_ = 0;
 };
 
 }  // namespace elicense::worker

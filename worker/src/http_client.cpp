@@ -7,9 +7,24 @@
 namespace elicense::worker {
 namespace {
 
+// The answer as it arrives, up to a limit: past it the write callback
+// refuses the data, curl ends the transfer (CURLE_WRITE_ERROR) and the
+// answer counts as too large, so a 1 GB body never reaches memory.
+struct AnswerSink {
+	std::string body;
+	std::size_t limit = 0;
+	bool too_large = false;
+};
+
 size_t AppendBody(char *data, size_t size, size_t nmemb, void *user) {
-	static_cast<std::string *>(user)->append(data, size * nmemb);
-	return size * nmemb;
+	auto *sink = static_cast<AnswerSink *>(user);
+	std::size_t n = size * nmemb;
+	if (sink->body.size() + n > sink->limit) {
+		sink->too_large = true;
+		return 0;
+	}
+	sink->body.append(data, n);
+	return n;
 }
 
 struct SlistFree {
@@ -33,13 +48,14 @@ void Check(CURLcode rc, const char *call) {
 struct HttpClient::Transfer {
 	std::unique_ptr<CURL, EasyFree> easy;
 	std::unique_ptr<curl_slist, SlistFree> headers;
-	std::string response;
+	AnswerSink response;
 	Callback done;
 	Clock::time_point started;
 };
 
 // Sets up an easy handle for `request`, writing the answer into `response`.
-static void Configure(CURL *easy, const HttpRequest &request, curl_slist *headers, std::string *response) {
+static void Configure(CURL *easy, const HttpRequest &request, curl_slist *headers, AnswerSink *response) {
+	response->limit = request.max_answer_bytes;
 	Check(curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str()), "CURLOPT_URL");
 	Check(curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https"), "CURLOPT_PROTOCOLS_STR");
 	Check(curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L), "CURLOPT_NOSIGNAL");
@@ -61,14 +77,16 @@ static curl_slist *Headers(const HttpRequest &request) {
 
 // The exchange as curl saw it. "sent": request bytes left this process, so
 // the platform may have acted on it.
-static Exchange Describe(CURL *easy, CURLcode rc, std::string body) {
+static Exchange Describe(CURL *easy, CURLcode rc, AnswerSink sink) {
 	Exchange ex;
+	ex.too_large = sink.too_large;
+	ex.body_limit = sink.limit;
 	ex.curl_code = rc;
 	long request_size = 0;
 	curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_size);
 	ex.sent = request_size > 0;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &ex.http_status);
-	ex.body = std::move(body);
+	ex.body = ex.too_large ? std::string() : std::move(sink.body);
 	return ex;
 }
 
@@ -125,19 +143,6 @@ void HttpClient::Poll(Millis timeout, int extra_fd) {
 		                   std::chrono::duration_cast<Millis>(Clock::now() - t->started)};
 		t->done(std::move(result));
 	}
-}
-
-HttpResult HttpClient::Perform(const HttpRequest &request) {
-	std::unique_ptr<CURL, EasyFree> easy(curl_easy_init());
-	if (!easy)
-		throw std::runtime_error("curl_easy_init failed");
-	std::unique_ptr<curl_slist, SlistFree> headers(Headers(request));
-	std::string response;
-	Configure(easy.get(), request, headers.get(), &response);
-	auto started = Clock::now();
-	CURLcode rc = curl_easy_perform(easy.get());
-	return {Describe(easy.get(), rc, std::move(response)),
-	        std::chrono::duration_cast<Millis>(Clock::now() - started)};
 }
 
 }  // namespace elicense::worker

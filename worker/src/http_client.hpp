@@ -23,6 +23,7 @@ struct HttpRequest {
 	std::string content_type = "application/json; charset=utf-8";
 	long timeout_ms = 30000;
 	long connect_timeout_ms = 5000;
+	std::size_t max_answer_bytes = 1048576;  // a longer answer is cut off (Exchange::too_large)
 };
 
 struct HttpResult {
@@ -47,8 +48,6 @@ public:
 	std::size_t InFlight() const {
 		return transfers_.size();
 	}
-	// One blocking request (token fetch), outside the multi handle.
-	HttpResult Perform(const HttpRequest &request);
 
 private:
 	struct Transfer;

@@ -1,7 +1,9 @@
 // elicense-sync: drains elicense.outbox to the national platform.
 //   elicense-sync --config /etc/elicense/sync.json            run until SIGTERM
 //   elicense-sync --config … --once                           deliver what is due, then exit
-// SIGTERM/SIGINT: stop leasing, finish what is in flight, exit 0.
+// SIGTERM/SIGINT: stop leasing, release the steps not yet sent, let requests
+// in flight finish for stop_grace_ms (default 20 s, under systemd's 60 s
+// TimeoutStopSec of docs/sync.md), then exit 0.
 #include "config.hpp"
 #include "delivery_loop.hpp"
 #include "log.hpp"
@@ -51,6 +53,8 @@ int main(int argc, char **argv) {
 			config.in_flight = in_flight;
 		if (config.base_url.empty())
 			throw std::runtime_error("platform.base_url is not configured");
+		if (config.token_url.empty())
+			throw std::runtime_error("no token endpoint: set platform.token_url or platform.token_path");
 
 		std::signal(SIGTERM, OnStopSignal);
 		std::signal(SIGINT, OnStopSignal);

@@ -1,6 +1,29 @@
 #include "outbox_store.hpp"
 
+#include <algorithm>
+
 namespace elicense::worker {
+namespace {
+
+std::optional<std::string> Nullable(const std::string &s) {
+	return s.empty() ? std::nullopt : std::optional<std::string>(s);
+}
+
+std::string Text(PGresult *res, int row, int col) {
+	return PQgetisnull(res, row, col) ? std::string() : std::string(PQgetvalue(res, row, col));
+}
+
+// SQLSTATE classes that mean the session is unusable, even if libpq still
+// reports CONNECTION_OK for a moment (the server is shutting down).
+bool ConnectionFailure(PGresult *res) {
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+	if (state == nullptr)
+		return res == nullptr;
+	std::string s(state);
+	return s.rfind("08", 0) == 0 || s == "57P01" || s == "57P02" || s == "57P03";
+}
+
+}  // namespace
 
 OutboxStore::OutboxStore(std::string conninfo, std::string worker_id)
     : conninfo_(std::move(conninfo)), worker_id_(std::move(worker_id)) {
@@ -15,7 +38,7 @@ void OutboxStore::Connect() {
 	if (PQstatus(conn_.get()) != CONNECTION_OK) {
 		std::string msg = PQerrorMessage(conn_.get());
 		conn_.reset();
-		throw DbError("cannot connect to the database: " + msg);
+		throw DbConnectionLost("cannot connect to the database: " + msg);
 	}
 	Exec("LISTEN elicense_outbox", {});
 }
@@ -31,8 +54,11 @@ int OutboxStore::Socket() const {
 bool OutboxStore::TakeNotifications() {
 	if (!conn_)
 		return false;
-	if (!PQconsumeInput(conn_.get()))
-		throw DbError(std::string("lost the database connection: ") + PQerrorMessage(conn_.get()));
+	if (!PQconsumeInput(conn_.get())) {
+		std::string msg = PQerrorMessage(conn_.get());
+		conn_.reset();
+		throw DbConnectionLost("lost the database connection: " + msg);
+	}
 	bool any = false;
 	while (PGnotify *n = PQnotifies(conn_.get())) {
 		any = true;
@@ -43,35 +69,52 @@ bool OutboxStore::TakeNotifications() {
 
 OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::optional<std::string>> &params) {
 	if (!conn_)
-		throw DbError("not connected");
+		throw DbConnectionLost("not connected");
+	std::vector<std::optional<std::string>> clean = params;
+	for (auto &p : clean)
+		if (p)
+			p->erase(std::remove(p->begin(), p->end(), '\0'), p->end());
 	std::vector<const char *> values;
-	for (const auto &p : params)
+	for (const auto &p : clean)
 		values.push_back(p ? p->c_str() : nullptr);
 	Result res(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
 	                        nullptr, 0));
-	ExecStatusType st = PQresultStatus(res.get());
+	ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		std::string msg = PQresultErrorMessage(res.get());
-		if (PQstatus(conn_.get()) != CONNECTION_OK)
+		// "SQLSTATE: message" on one line (the server's CONTEXT lines stay out of last_error and logs).
+		const char *state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
+		const char *primary = res ? PQresultErrorField(res.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+		std::string msg = primary ? std::string(state ? state : "?????") + ": " + primary
+		                          : std::string(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get()));
+		std::replace(msg.begin(), msg.end(), '\n', ' ');
+		while (!msg.empty() && msg.back() == ' ')
+			msg.pop_back();
+		if (PQstatus(conn_.get()) != CONNECTION_OK || ConnectionFailure(res.get())) {
 			conn_.reset();
-		throw DbError(msg);
+			throw DbConnectionLost(msg);
+		}
+		throw DbStatementError(msg);
 	}
 	return res;
 }
 
 std::vector<LeasedStep> OutboxStore::Lease(int max_rows, int lease_seconds) {
-	Result res = Exec("SELECT outbox_id, identifier, step, attempts, needs_query, licence::text "
-	                  "FROM elicense.lease_steps($1, $2, $3)",
+	Result res = Exec("SELECT outbox_id, identifier, step, attempts, needs_query, type_code, authority_division, "
+	                  "ecert_id, request::text, query_request::text FROM elicense.lease_steps($1, $2, $3)",
 	                  {worker_id_, std::to_string(max_rows), std::to_string(lease_seconds)});
 	std::vector<LeasedStep> out;
 	for (int i = 0; i < PQntuples(res.get()); ++i) {
 		LeasedStep s;
 		s.outbox_id = std::stoll(PQgetvalue(res.get(), i, 0));
-		s.identifier = PQgetvalue(res.get(), i, 1);
-		s.step = PQgetvalue(res.get(), i, 2);
+		s.identifier = Text(res.get(), i, 1);
+		s.step = Text(res.get(), i, 2);
 		s.attempts = std::stoi(PQgetvalue(res.get(), i, 3));
 		s.needs_query = PQgetvalue(res.get(), i, 4)[0] == 't';
-		s.licence = nlohmann::json::parse(PQgetvalue(res.get(), i, 5), nullptr, false);
+		s.type_code = Text(res.get(), i, 5);
+		s.authority_division = Text(res.get(), i, 6);
+		s.ecert_id = Text(res.get(), i, 7);
+		s.request = Text(res.get(), i, 8);
+		s.query_request = Text(res.get(), i, 9);
 		out.push_back(std::move(s));
 	}
 	return out;
@@ -82,18 +125,25 @@ void OutboxStore::RenewLeases(int lease_seconds) {
 }
 
 void OutboxStore::RecordAttempt(const AttemptRecord &a) {
-	Exec("SELECT elicense.record_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+	Exec("SELECT elicense.record_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
 	     {std::to_string(a.outbox_id), a.identifier, a.step, a.endpoint,
 	      a.http_status > 0 ? std::optional<std::string>(std::to_string(a.http_status)) : std::nullopt,
-	      a.return_code.empty() ? std::nullopt : std::optional<std::string>(a.return_code),
-	      a.return_message.empty() ? std::nullopt : std::optional<std::string>(a.return_message),
-	      std::to_string(a.duration_ms), worker_id_, a.outcome});
+	      Nullable(a.return_code), Nullable(a.return_message), std::to_string(a.duration_ms), worker_id_, a.outcome,
+	      Nullable(a.ecert_id)});
 }
 
 bool OutboxStore::Succeeded(long long outbox_id, const nlohmann::json &answer) {
 	Result res = Exec("SELECT elicense.step_succeeded($1, $2, $3::jsonb)",
-	                  {std::to_string(outbox_id), worker_id_, answer.dump()});
+	                  {std::to_string(outbox_id), worker_id_,
+	                   answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
 	return PQgetvalue(res.get(), 0, 0)[0] == 't';
+}
+
+std::string OutboxStore::Queried(long long outbox_id, const nlohmann::json &answer) {
+	Result res = Exec("SELECT elicense.step_queried($1, $2, $3::jsonb)",
+	                  {std::to_string(outbox_id), worker_id_,
+	                   answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+	return Text(res.get(), 0, 0);
 }
 
 std::string OutboxStore::Failed(long long outbox_id, const std::string &kind, const std::string &error,

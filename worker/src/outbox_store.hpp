@@ -1,8 +1,10 @@
 // The worker's side of the database: one libpq session that LISTENs on
 // elicense_outbox and calls the extension's delivery functions
 // (extension/sql/parts/60_delivery.sql). The worker holds no domain rules:
-// leasing order, what a returned code means and what is recorded where are
-// decided in SQL. Every call is a short autocommit statement.
+// leasing order, the request items, what a returned code means and what is
+// recorded where are decided in SQL. Every call is a short autocommit
+// statement. No parameter ever carries a NUL character (PostgreSQL text and
+// jsonb refuse them): Exec removes any that slipped through.
 #pragma once
 
 #include <libpq-fe.h>
@@ -16,9 +18,18 @@
 
 namespace elicense::worker {
 
-// The connection is gone or a statement failed; the loop reconnects.
+// A database call failed. DbConnectionLost: the session is gone (reconnect;
+// nothing of the call happened). DbStatementError: the session is fine but
+// the statement was refused (a bug or a value the SQL rejects): the same call
+// would fail again.
 class DbError : public std::runtime_error {
 	using std::runtime_error::runtime_error;
+};
+class DbConnectionLost : public DbError {
+	using DbError::DbError;
+};
+class DbStatementError : public DbError {
+	using DbError::DbError;
 };
 
 struct LeasedStep {
@@ -27,7 +38,11 @@ struct LeasedStep {
 	std::string step;
 	int attempts = 0;           // including this one
 	bool needs_query = false;   // an earlier attempt may have taken effect
-	nlohmann::json licence;     // canonical licence JSON (platform_mapping.hpp)
+	std::string type_code;
+	std::string authority_division;
+	std::string ecert_id;       // the step's eCertID, the same for every resend
+	std::string request;        // AcceptData item, JSON text; empty when NULL (confirm)
+	std::string query_request;  // the type's query item, JSON text; empty when NULL
 };
 
 struct AttemptRecord {
@@ -36,14 +51,15 @@ struct AttemptRecord {
 	long http_status;                         // 0: no answer
 	std::string return_code, return_message;
 	long duration_ms;
-	std::string outcome;                      // done, business_error, retry, unknown
+	std::string outcome;                      // done, business_error, retry, unknown, held
+	std::string ecert_id;
 };
 
 class OutboxStore {
 public:
 	OutboxStore(std::string conninfo, std::string worker_id);
 
-	void Connect();  // (re)connects and LISTENs; throws DbError
+	void Connect();  // (re)connects and LISTENs; throws DbConnectionLost
 	bool Connected() const;
 	int Socket() const;
 	bool TakeNotifications();  // true if a NOTIFY arrived since the last call
@@ -51,10 +67,15 @@ public:
 	std::vector<LeasedStep> Lease(int max_rows, int lease_seconds);
 	void RenewLeases(int lease_seconds);
 	void RecordAttempt(const AttemptRecord &a);
-	// The step took effect; `answer` is what the platform said (for
-	// assign_code: the encrypted assignment). False if the lease was lost.
+	// The step took effect; `answer` is the canonical answer (step_answer.hpp).
+	// False if the lease was lost.
 	bool Succeeded(long long outbox_id, const nlohmann::json &answer);
-	// kind: retry | unknown | business_error. Returns the row's new status.
+	// A query's canonical answer: "done", "send", "retry" (confirm: not shown
+	// yet, the lease stays), "dead" (assign_code: the assignment shown cannot
+	// be used; the SQL made the step dead), or "" (lease lost).
+	std::string Queried(long long outbox_id, const nlohmann::json &answer);
+	// kind: retry | unknown | business_error | hold. Returns the row's new
+	// status, or "lease lost".
 	std::string Failed(long long outbox_id, const std::string &kind, const std::string &error, long retry_in_ms,
 	                   int max_attempts);
 	long long Backlog();  // open rows (pending + in_flight)

@@ -21,6 +21,9 @@ const char *OutcomeName(StepOutcome outcome) {
 }
 
 Verdict Classify(const Exchange &ex) {
+	if (ex.too_large)  // the platform answered at length: it may have acted
+		return {StepOutcome::kUnknown, false, std::nullopt,
+		        "answer too large (more than " + std::to_string(ex.body_limit) + " bytes)"};
 	if (ex.curl_code != CURLE_OK) {
 		std::string what = std::string("transport: ") + curl_easy_strerror(static_cast<CURLcode>(ex.curl_code));
 		// Before the request left, nothing can have happened on the platform.
@@ -40,6 +43,10 @@ Verdict Classify(const Exchange &ex) {
 		return {StepOutcome::kUnknown, false, std::nullopt, "HTTP " + std::to_string(ex.http_status)};
 	try {
 		core::BusinessAnswer answer = core::ParseBusinessAnswer(ex.body);
+		// Only 1, 2 and 0 mean something (PLATFORM.md); any other code, "1"
+		// with a NUL after it included, says nothing about what happened.
+		if (answer.return_code != "1" && answer.return_code != "2" && answer.return_code != "0")
+			return {StepOutcome::kUnknown, false, std::nullopt, "unexpected ReturnCode in the answer"};
 		StepOutcome outcome =
 		    answer.outcome == core::AnswerOutcome::kFailure ? StepOutcome::kBusinessError : StepOutcome::kDone;
 		std::string error = outcome == StepOutcome::kBusinessError ? core::SummariseAnswer(answer) : std::string();

@@ -6,8 +6,9 @@
 //   kRetry          the request certainly did not take effect (no connection,
 //                   429, other 4xx, or 401/403 after which a new token is fetched)
 //   kUnknown        it may have taken effect (timeout after sending, dropped
-//                   connection, 5xx, unreadable 200): ask the platform before
-//                   sending again, so nothing is delivered twice
+//                   connection, 5xx, an answer over max_answer_bytes, an
+//                   unreadable 200): the unknown-outcome rule (step_plan.hpp)
+//                   decides what happens next, so nothing is delivered twice
 #pragma once
 
 #include "elicense/platform_answer.hpp"
@@ -25,6 +26,8 @@ struct Exchange {
 	bool sent = false;            // the request left completely (curl got past sending)
 	int curl_code = 0;            // CURLcode, 0 = transfer completed
 	long http_status = 0;         // 0 if no response
+	bool too_large = false;       // the answer passed `body_limit` bytes and was cut off
+	std::size_t body_limit = 0;
 	std::string body;
 };
 

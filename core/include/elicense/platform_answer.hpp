@@ -47,11 +47,19 @@ struct BusinessAnswer {
 	std::string id;                    // the seed shape's "ID", if any
 	std::vector<std::string> warnings; // WarnData messages
 	std::vector<std::string> errors;   // ErrorData ErrorMsg values
+	std::vector<std::string> error_guids;  // ErrorData ErrorGuid values, one per error ("" if absent)
 	std::vector<Assignment> assignments;
 	std::string success_data_json;     // SuccessData as compact JSON, "[]" if none
 };
 
-// Throws Error (22P02) if the body is not JSON of the business-answer shape.
+// Throws Error (22P02) if the body is not JSON of the business-answer shape,
+// or nests deeper than kMaxAnswerDepth (a stack-safe limit for every later
+// dump or walk of the document).
+inline constexpr int kMaxAnswerDepth = 64;
+
+// Deepest nesting of JSON arrays and objects in `text`, counted outside
+// strings without parsing; counting stops once past `limit`.
+int JsonNestingDepth(std::string_view text, int limit);
 BusinessAnswer ParseBusinessAnswer(std::string_view body);
 
 // One line for logs and history: "1 生成成功", "0 证书编号重复; 字段缺失".
