@@ -132,9 +132,9 @@ GRANT SELECT ON crafted_ofd TO hostile_app;
 INSERT INTO elicense.usage_scenario (code, name, purpose, type_codes) VALUES ('hostile', '核验', '核验', '{11100000000013338W032}');
 INSERT INTO elicense.usage_grant (grantee, department, scenario, type_codes) VALUES ('hostile_app', '测试部门', 'hostile', '{11100000000013338W032}');
 SQL
-timed_sql "SET SESSION AUTHORIZATION hostile_app; SET statement_timeout = '300ms';
+timed_sql "SET SESSION AUTHORIZATION hostile_app; SET statement_timeout = '600ms';
            SELECT verdict FROM elicense.licence_verify('hostile', (SELECT ofd FROM crafted_ofd))"
-expect_error 57014 1500 "licence_verify of the crafted package under statement_timeout 300 ms"
+expect_error 57014 2000 "licence_verify of the crafted package under statement_timeout 600 ms"
 got=$(sql -c "SELECT concat_ws(' ', function, result, sqlstate, department) FROM elicense.usage_audit ORDER BY id DESC LIMIT 1")
 [ "$got" = "licence_verify refused 57014 测试部门" ] || fail "the cancelled licence_verify is not audited: $got"
 echo "ok: the cancelled licence_verify is in the audit ($got)"

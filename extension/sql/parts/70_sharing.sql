@@ -782,7 +782,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
   a jsonb := '{"function": "licence_verify"}';
   x elicense._usage_context;
-  digest text := encode(sha256(file), 'hex');
+  digest text;  -- computed in the block: a cancel while hashing a large file is audited too
   copied text;
   c elicense.certificate;
   cur elicense.certificate;
@@ -793,6 +793,7 @@ BEGIN
     x := elicense._grant_context(scenario);
     a := a || elicense._audit_of(x);
     PERFORM elicense._bound_arguments(ARRAY['scenario'], ARRAY[scenario]);
+    digest := encode(sha256(file), 'hex');
     PERFORM elicense._raise_refusal(x);
     -- The stored original (its digest is kept when it is rendered) or a copy
     -- this store handed out (its digest is in the audit).
