@@ -158,7 +158,13 @@ SELECT elicense.issue('11100000000013338W032', '{"name": "李四", "gender": "�
   "issue_date": "2025-01-01"}', 'clerk');
 INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, actor)
 SELECT id, identifier, step, 'pending', 'in_flight', 'test' FROM elicense.outbox LIMIT 1;
+INSERT INTO elicense.code_assignment (identifier, assigned_code, qr_url, outbox_id, worker_id)
+SELECT identifier, '123456789012345678', 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?x', id, 'w' FROM elicense.outbox LIMIT 1;
+INSERT INTO elicense.preview_access (identifier, version, client, code, status)
+SELECT identifier, 1, '127.0.0.1', 200, '01' FROM elicense.certificate LIMIT 1;
 SQL
+# (Each table holds a row: the UPDATE/DELETE triggers are row triggers, so a
+# DELETE matching no row has nothing to refuse.)
 for table in delivery_event code_assignment preview_access usage_audit status_history; do
   for op in "DELETE FROM" TRUNCATE; do
     timed_sql "$op elicense.$table"
@@ -215,7 +221,7 @@ SELECT encode(elicense._seal_ofd(
 SQL
 sql -c "CREATE TABLE forged (b64 text)"
 verify_b64() {  # FILE: status: message of its verification
-  sql -c "TRUNCATE forged" -c "COPY forged FROM STDIN" <"$1" >/dev/null
+  { tr -d '\n' <"$1"; echo; } | sql -c "TRUNCATE forged" -c "COPY forged FROM STDIN" >/dev/null
   sql -c "SELECT status || ': ' || message FROM forged, elicense.verify_licence_ofd(decode(b64, 'base64'))"
 }
 got=$(verify_b64 "$out/small.b64")
