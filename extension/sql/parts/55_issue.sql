@@ -128,7 +128,8 @@ BEGIN
       RAISE EXCEPTION 'item "%" (%) is % characters long, more than its maximum of %', it.item, it.label, length(s), it.max_length
         USING ERRCODE = 'string_data_right_truncation', HINT = 'Shorten the value; the limit is in elicense.licence_item.max_length.';
     END IF;
-    IF s ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]' THEN
+    -- Printed text only: an image item is Base64, which may have line breaks.
+    IF s ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]' AND it.data_type <> 'image' THEN
       PERFORM elicense._refuse_unsafe_text(s, pg_catalog.format('item "%s" (%s)', it.item, it.label));
     END IF;
     IF it.allowed_values IS NOT NULL AND NOT s = ANY (it.allowed_values) THEN
