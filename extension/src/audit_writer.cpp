@@ -11,10 +11,12 @@
 //   backend (SQL function _audit_autonomous(text))    audit writer (dynamic bgworker)
 //     its mailbox: a small DSM segment made once per
 //     session (no worker slot), the record copied in
-//     queue entry {database, mailbox handle, latch} -> takes the entry, attaches the
-//     into a small shared struct; starts the            mailbox, INSERTs via
-//     database's writer if none runs                    elicense._audit_insert as the
-//                                                       caller's definer role, COMMITs
+//     queue entry {database, mailbox handle, latch} -> takes the entries queued
+//     into a small shared struct; starts the            (up to 32), attaches each mailbox,
+//     database's writer if none runs                    INSERTs via elicense._audit_insert
+//                                                       as the caller's definer role, ONE
+//                                                       COMMIT for all (on failure: one
+//                                                       by one)
 //     waits on its latch, cancel held, at most     <--  writes id or error into the
 //     kAuditWaitMs                                      mailbox, sets the latch
 //
@@ -93,6 +95,10 @@ struct WriterSlot {
 	int procno;    // the writer's pgprocno, -1 while it is being started
 	TimestampTz start_requested_at;
 };
+
+// Records the writer commits in one transaction at most: calls arriving
+// together share one commit (one WAL flush) instead of queueing on one each.
+constexpr int kAuditBatch = 32;
 
 struct AuditShared {
 	slock_t mutex;
@@ -389,19 +395,18 @@ bool ClaimSlot(AuditShared *s) {
 	return claimed;
 }
 
-// Takes a queued entry of this database; with exit_if_none, frees the slot
-// in the same critical section when there is none (no entry is stranded).
-bool TakeEntry(AuditShared *s, QueueEntry *out, bool exit_if_none) {
-	bool took = false;
+// Takes up to `max` queued entries of this database; with exit_if_none,
+// frees the slot in the same critical section when there is none (no entry
+// is stranded). Returns how many.
+int TakeEntries(AuditShared *s, QueueEntry *out, int max, bool exit_if_none) {
+	int took = 0;
 	SpinLockAcquire(&s->mutex);
 	for (auto &e : s->queue)
-		if (e.database == MyDatabaseId) {
-			*out = e;
+		if (e.database == MyDatabaseId && took < max) {
+			out[took++] = e;
 			e.database = InvalidOid;
-			took = true;
-			break;
 		}
-	if (!took && exit_if_none && my_slot >= 0) {
+	if (took == 0 && exit_if_none && my_slot >= 0) {
 		s->writers[my_slot].database = InvalidOid;
 		s->writers[my_slot].procno = -1;
 		s->writers[my_slot].start_requested_at = 0;
@@ -411,25 +416,23 @@ bool TakeEntry(AuditShared *s, QueueEntry *out, bool exit_if_none) {
 	return took;
 }
 
-// Writes one record; the outcome goes into the mailbox. Never raises.
-void WriteOne(AuditShared *s, const QueueEntry &entry, MemoryContext work) {
-	dsm_segment *seg = dsm_attach(entry.mailbox);
-	if (seg == nullptr)
-		return;  // the session ended and its mailbox is gone
-	AuditMailbox *box = static_cast<AuditMailbox *>(dsm_segment_address(seg));
-	SpinLockAcquire(&s->mutex);
-	bool valid = box->state == kSubmitted && box->length <= kMaxAuditRecordBytes;
-	if (valid)
-		box->state = kTaken;
-	SpinLockRelease(&s->mutex);
-	if (!valid) {
-		dsm_detach(seg);
-		return;
-	}
-	MemoryContext old = MemoryContextSwitchTo(work);
-	text *record = cstring_to_text_with_len(box->record, static_cast<int>(box->length));
-	Oid role = box->role;
-	int64 id = 0;
+// One record taken from its mailbox, and its outcome.
+struct Pending {
+	QueueEntry entry;
+	dsm_segment *segment;
+	AuditMailbox *box;
+	text *record;
+	Oid role;
+	int64 id;
+	char sqlstate[6];
+	char error[256];
+};
+
+// INSERTs records [from, to) in ONE transaction (one commit, one WAL flush
+// for a burst of calls). True if committed (ids set); false with the error in
+// every record of the range. Never raises.
+bool InsertInOneTransaction(Pending *pending, int from, int to, MemoryContext work) {
+	volatile bool committed = false;  // set inside PG_TRY, read after a longjmp
 	char sqlstate[6] = "";
 	char error[256] = "";
 	PG_TRY();
@@ -442,19 +445,22 @@ void WriteOne(AuditShared *s, const QueueEntry &entry, MemoryContext work) {
 		Oid saved_user;
 		int saved_context;
 		GetUserIdAndSecContext(&saved_user, &saved_context);
-		SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-		Oid types[1] = {TEXTOID};
-		Datum values[1] = {PointerGetDatum(record)};
-		int rc = SPI_execute_with_args("SELECT elicense._audit_insert($1::jsonb)", 1, types, values, nullptr, false, 1);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("elicense._audit_insert returned no row (%d)", rc)));
-		bool isnull = true;
-		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-		id = isnull ? 0 : DatumGetInt64(d);
-		SetUserIdAndSecContext(saved_user, saved_context);
+		for (int i = from; i < to; ++i) {
+			SetUserIdAndSecContext(pending[i].role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+			Oid types[1] = {TEXTOID};
+			Datum values[1] = {PointerGetDatum(pending[i].record)};
+			int rc = SPI_execute_with_args("SELECT elicense._audit_insert($1::jsonb)", 1, types, values, nullptr, false, 1);
+			if (rc != SPI_OK_SELECT || SPI_processed != 1)
+				ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("elicense._audit_insert returned no row (%d)", rc)));
+			bool isnull = true;
+			Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			pending[i].id = isnull ? 0 : DatumGetInt64(d);
+			SetUserIdAndSecContext(saved_user, saved_context);
+		}
 		SPI_finish();
 		PopActiveSnapshot();
-		CommitTransactionCommand();  // synchronous_commit is on: the row is on disk
+		CommitTransactionCommand();  // synchronous_commit is on: the rows are on disk
+		committed = true;
 	}
 	PG_CATCH();
 	{
@@ -464,40 +470,83 @@ void WriteOne(AuditShared *s, const QueueEntry &entry, MemoryContext work) {
 		AbortCurrentTransaction();  // also restores the user id
 		snprintf(sqlstate, sizeof(sqlstate), "%s", unpack_sql_state(e->sqlerrcode));
 		snprintf(error, sizeof(error), "%s", e->message != nullptr ? e->message : "");
-		// The record is not logged: it holds personal data.
-		ereport(LOG, (errmsg("elicense audit writer: a usage audit row was not written (SQLSTATE %s): %s", sqlstate,
-		                     error)));
-		id = 0;
 	}
 	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, nullptr);
+	for (int i = from; i < to; ++i) {
+		if (!committed)
+			pending[i].id = 0;
+		snprintf(pending[i].sqlstate, sizeof(pending[i].sqlstate), "%s", committed ? "" : sqlstate);
+		snprintf(pending[i].error, sizeof(pending[i].error), "%s", committed ? "" : error);
+	}
+	return committed;
+}
+
+// Writes the records of the entries taken; each outcome goes into its
+// mailbox. A batch whose transaction fails is written again record by record,
+// so that one bad record refuses only its own call. Never raises.
+void WriteBatch(AuditShared *s, const QueueEntry *entries, int count, MemoryContext work) {
+	MemoryContext old = MemoryContextSwitchTo(work);
+	Pending *pending = static_cast<Pending *>(palloc0(sizeof(Pending) * count));
+	int n = 0;
+	for (int i = 0; i < count; ++i) {
+		dsm_segment *seg = dsm_attach(entries[i].mailbox);
+		if (seg == nullptr)
+			continue;  // the session ended and its mailbox is gone
+		AuditMailbox *box = static_cast<AuditMailbox *>(dsm_segment_address(seg));
+		SpinLockAcquire(&s->mutex);
+		bool valid = box->state == kSubmitted && box->length <= kMaxAuditRecordBytes;
+		if (valid)
+			box->state = kTaken;
+		SpinLockRelease(&s->mutex);
+		if (!valid) {
+			dsm_detach(seg);
+			continue;
+		}
+		pending[n].entry = entries[i];
+		pending[n].segment = seg;
+		pending[n].box = box;
+		pending[n].record = cstring_to_text_with_len(box->record, static_cast<int>(box->length));
+		pending[n].role = box->role;
+		++n;
+	}
+	if (n > 0 && !InsertInOneTransaction(pending, 0, n, work) && n > 1)
+		for (int i = 0; i < n; ++i)
+			InsertInOneTransaction(pending, i, i + 1, work);
+	for (int i = 0; i < n; ++i) {
+		Pending &p = pending[i];
+		if (p.id <= 0) {
+			if (p.sqlstate[0] == '\0')
+				snprintf(p.sqlstate, sizeof(p.sqlstate), "XX000");
+			// The record is not logged: it holds personal data.
+			ereport(LOG, (errmsg("elicense audit writer: a usage audit row was not written (SQLSTATE %s): %s", p.sqlstate,
+			                     p.error)));
+		}
+		SpinLockAcquire(&s->mutex);
+		if (p.box->state == kTaken) {
+			p.box->id = p.id;
+			memcpy(p.box->sqlstate, p.sqlstate, sizeof(p.box->sqlstate));
+			memcpy(p.box->error, p.error, sizeof(p.box->error));
+			p.box->state = p.id > 0 ? kWritten : kFailed;
+		}
+		SpinLockRelease(&s->mutex);
+		dsm_detach(p.segment);
+		WakeProc(p.entry.requester);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(work);
-
-	SpinLockAcquire(&s->mutex);
-	if (box->state == kTaken) {
-		box->id = id;
-		memcpy(box->sqlstate, sqlstate, sizeof(box->sqlstate));
-		memcpy(box->error, error, sizeof(box->error));
-		box->state = id > 0 ? kWritten : kFailed;
-		if (id <= 0 && box->sqlstate[0] == '\0')
-			snprintf(box->sqlstate, sizeof(box->sqlstate), "XX000");
-	}
-	SpinLockRelease(&s->mutex);
-	dsm_detach(seg);
-	WakeProc(entry.requester);
 }
 
 }  // namespace
 
-// Main of a database's audit writer: takes queued records, one transaction
-// each, until idle for kAuditWriterIdleMs or SIGTERM.
+// Main of a database's audit writer: takes the queued records, up to
+// kAuditBatch per transaction, until idle for kAuditWriterIdleMs or SIGTERM.
 void elicense_audit_worker_main(Datum arg) {
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	// Connected as the bootstrap superuser: the definer role each record is
 	// written as may be NOLOGIN, which PostgreSQL 15 refuses for a worker's
-	// connection; WriteOne switches to that role for the INSERT.
+	// connection; each INSERT runs as that role (InsertInOneTransaction).
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
 	// A DBA's synchronous_commit = off must not make audit rows losable.
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
@@ -511,10 +560,11 @@ void elicense_audit_worker_main(Datum arg) {
 	TimestampTz last_work = GetCurrentTimestamp();
 	for (;;) {
 		CHECK_FOR_INTERRUPTS();
-		QueueEntry entry;
+		QueueEntry entries[kAuditBatch];
 		bool idle_long = TimestampDifferenceExceeds(last_work, GetCurrentTimestamp(), kAuditWriterIdleMs);
-		if (TakeEntry(s, &entry, idle_long)) {
-			WriteOne(s, entry, work);
+		int taken = TakeEntries(s, entries, kAuditBatch, idle_long);
+		if (taken > 0) {
+			WriteBatch(s, entries, taken, work);
 			last_work = GetCurrentTimestamp();
 			continue;
 		}

@@ -162,16 +162,32 @@ echo "ok: a context claiming another department is audited under the grant's dep
 
 # 7. Fail closed: when the writer cannot commit the row, the call is refused
 # (55000) and hands out nothing; the writer survives the failed INSERT.
+# Other sessions call at the same time: their rows share the writer's
+# batches with the failing one, and must still be written (the writer retries
+# a failed batch record by record).
 sql -c "ALTER TABLE elicense.usage_audit ADD CONSTRAINT test_block_info CHECK (function <> 'licence_info') NOT VALID"
+before=$(sql -c "SELECT count(*) FROM elicense.usage_audit WHERE function = 'licence_search'")
+burst=()
+for i in $(seq 1 6); do
+  (for _ in $(seq 1 10); do echo "SELECT count(*) FROM elicense.licence_search('bidding');"; done) \
+    | psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "SET SESSION AUTHORIZATION sharing_test_app" -f - \
+      >/dev/null 2>"$out/closed-burst-$i.err" &
+  burst+=($!)
+done
 psql -X -q -At -d "$db" -v VERBOSITY=verbose -c "SET SESSION AUTHORIZATION sharing_test_app" \
      -c "SELECT identifier FROM elicense.licence_info('$code', '$id')" >"$out/closed.out" 2>"$out/closed.err" || true
+failed=0
+for p in "${burst[@]}"; do wait "$p" || failed=$((failed + 1)); done
 sql -c "ALTER TABLE elicense.usage_audit DROP CONSTRAINT test_block_info"
+[ "$failed" = 0 ] || fail "calls alongside the failing one were refused: $(cat "$out"/closed-burst-*.err | head -n 3)"
+got=$(( $(sql -c "SELECT count(*) FROM elicense.usage_audit WHERE function = 'licence_search'") - before ))
+[ "$got" = 60 ] || fail "calls alongside the failing one left $got rows, not 60"
 grep -q "^ERROR:  55000: the usage audit row could not be made durable" "$out/closed.err" \
   || fail "not refused when the audit row fails: $(cat "$out/closed.err")"
 [ ! -s "$out/closed.out" ] || fail "data handed out although its audit row failed: $(cat "$out/closed.out")"
 got=$(sql -c "SET SESSION AUTHORIZATION sharing_test_app" -c "SELECT identifier FROM elicense.licence_info('$code', '$id')")
 [ "$got" = "$id" ] || fail "the writer did not survive the failed INSERT: $got"
-echo "ok: a call whose audit row cannot be committed is refused with 55000 and returns nothing; the writer survives"
+echo "ok: a call whose audit row cannot be committed is refused with 55000 and returns nothing; 60 calls alongside it are written; the writer survives"
 
 # 8. Many sessions at once through the one writer: every row, no refusal.
 before=$(sql -c "SELECT count(*) FROM elicense.usage_audit")
