@@ -259,8 +259,8 @@ Datum elicense_audit_autonomous(PG_FUNCTION_ARGS) {
 	Size length = VARSIZE_ANY_EXHDR(record);
 	if (length > kMaxAuditRecordBytes)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-		                errmsg("usage audit record of %zu bytes is over the limit of %zu bytes", static_cast<size_t>(length),
-		                       static_cast<size_t>(kMaxAuditRecordBytes)),
+		                errmsg("usage audit record of %zu bytes is over the limit of %zu bytes",
+		                       static_cast<size_t>(length), static_cast<size_t>(kMaxAuditRecordBytes)),
 		                errhint("elicense._record shortens long values; a record this long is a bug.")));
 	AuditShared *s = Shared();
 	AuditMailbox *box = Mailbox();
@@ -346,7 +346,8 @@ Datum elicense_audit_autonomous(PG_FUNCTION_ARGS) {
 	AbandonMailbox();
 	if (started != WriterStart::kRunning)
 		RefuseCall(WhyNoWriter(started));
-	RefuseCall(unqueued ? "no audit writer took the record in time" : "the audit writer did not commit the record in time");
+	RefuseCall(unqueued ? "no audit writer took the record in time"
+	                    : "the audit writer did not commit the record in time");
 }
 
 //------------------------------------------------------------------------------
@@ -449,9 +450,11 @@ bool InsertInOneTransaction(Pending *pending, int from, int to, MemoryContext wo
 			SetUserIdAndSecContext(pending[i].role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
 			Oid types[1] = {TEXTOID};
 			Datum values[1] = {PointerGetDatum(pending[i].record)};
-			int rc = SPI_execute_with_args("SELECT elicense._audit_insert($1::jsonb)", 1, types, values, nullptr, false, 1);
+			int rc =
+			    SPI_execute_with_args("SELECT elicense._audit_insert($1::jsonb)", 1, types, values, nullptr, false, 1);
 			if (rc != SPI_OK_SELECT || SPI_processed != 1)
-				ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("elicense._audit_insert returned no row (%d)", rc)));
+				ereport(ERROR,
+				        (errcode(ERRCODE_INTERNAL_ERROR), errmsg("elicense._audit_insert returned no row (%d)", rc)));
 			bool isnull = true;
 			Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 			pending[i].id = isnull ? 0 : DatumGetInt64(d);
@@ -519,8 +522,8 @@ void WriteBatch(AuditShared *s, const QueueEntry *entries, int count, MemoryCont
 			if (p.sqlstate[0] == '\0')
 				snprintf(p.sqlstate, sizeof(p.sqlstate), "XX000");
 			// The record is not logged: it holds personal data.
-			ereport(LOG, (errmsg("elicense audit writer: a usage audit row was not written (SQLSTATE %s): %s", p.sqlstate,
-			                     p.error)));
+			ereport(LOG, (errmsg("elicense audit writer: a usage audit row was not written (SQLSTATE %s): %s",
+			                     p.sqlstate, p.error)));
 		}
 		SpinLockAcquire(&s->mutex);
 		if (p.box->state == kTaken) {

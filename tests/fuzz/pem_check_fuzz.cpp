@@ -31,8 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	if (problem) {
 		const std::string known[] = {"is longer than " + std::to_string(core::kMaxPemBytes) + " bytes",
 		                             "is an encrypted PEM private key, not an unencrypted PEM private key",
-		                             "is not an unencrypted PEM private key", "is not a PEM public key (BEGIN PUBLIC KEY)",
-		                             "is not a PEM X.509 certificate"};
+		                             "is not an unencrypted PEM private key",
+		                             "is not a PEM public key (BEGIN PUBLIC KEY)", "is not a PEM X.509 certificate"};
 		bool is_known = false;
 		for (const auto &reason : known)
 			is_known = is_known || *problem == reason;

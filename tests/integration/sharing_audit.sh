@@ -179,7 +179,7 @@ psql -X -q -At -d "$db" -v VERBOSITY=verbose -c "SET SESSION AUTHORIZATION shari
 failed=0
 for p in "${burst[@]}"; do wait "$p" || failed=$((failed + 1)); done
 sql -c "ALTER TABLE elicense.usage_audit DROP CONSTRAINT test_block_info"
-[ "$failed" = 0 ] || fail "calls alongside the failing one were refused: $(cat "$out"/closed-burst-*.err | head -n 3)"
+[ "$failed" = 0 ] || fail "calls alongside the failing one were refused: $(sed -n 1,3p "$out"/closed-burst-*.err)"
 got=$(( $(sql -c "SELECT count(*) FROM elicense.usage_audit WHERE function = 'licence_search'") - before ))
 [ "$got" = 60 ] || fail "calls alongside the failing one left $got rows, not 60"
 grep -q "^ERROR:  55000: the usage audit row could not be made durable" "$out/closed.err" \
@@ -200,7 +200,7 @@ for i in $(seq 1 16); do
 done
 failed=0
 for p in "${burst[@]}"; do wait "$p" || failed=$((failed + 1)); done
-[ "$failed" = 0 ] || fail "$failed of 16 concurrent sessions failed: $(cat "$out"/burst-*.err | sort | uniq -c | head -n 5)"
+[ "$failed" = 0 ] || fail "$failed of 16 concurrent sessions failed: $(sort "$out"/burst-*.err | uniq -c | sed -n 1,5p)"
 got=$(( $(sql -c "SELECT count(*) FROM elicense.usage_audit") - before ))
 [ "$got" = 400 ] || fail "16 x 25 concurrent calls left $got audit rows"
 echo "ok: 16 sessions x 25 calls at once: 400 audit rows, none refused"

@@ -231,7 +231,7 @@ TEST_F(OfdSignatureTest, UnsignedAndMalformedPackages) {
 TEST_F(OfdSignatureTest, EntriesWhoseNamesNormaliseElsewhereMakeThePackageMalformed) {
 	const char *names[] = {"Doc_0/Signs/../Pages/Page_0/Content.xml", "./Doc_0/Pages/Page_0/Content.xml",
 	                       "Doc_0//Pages/Page_0/Content.xml",         "/Doc_0/Pages/Page_0/Content.xml",
-	                       "Doc_0\\Pages\\Page_0\\Content.xml",         "Doc_0/Signs/./Sign_0/x.xml"};
+	                       "Doc_0\\Pages\\Page_0\\Content.xml",       "Doc_0/Signs/./Sign_0/x.xml"};
 	for (const char *name : names) {
 		OfdParts parts = ReadOfdZip(signed_);
 		parts.Put(name, ToBytes("<ofd:Page xmlns:ofd=\"http://www.ofdspec.org/2016\">forged</ofd:Page>"));
