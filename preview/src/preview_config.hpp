@@ -20,11 +20,21 @@ struct Config {
 	int render_wait_ms = 3000;           // how long a request waits for a render slot
 	std::size_t cache_bytes = 64u << 20; // rendered PNGs kept, by content hash
 	double pixels_per_mm = 150 / 25.4;   // 150 dpi: a QR module is ~5 px
-	int read_timeout_ms = 5000;
-	int write_timeout_ms = 10000;
-	int keep_alive_timeout_ms = 5000;
-	std::size_t max_request_bytes = 8192; // request body limit (GET has none)
-	int retry_after_s = 2;               // Retry-After of a 503
+	// Slow and oversized clients (http_front_end.hpp): limits on the request
+	// before any worker thread sees it.
+	int request_timeout_ms = 5000;       // request line + headers + body, from the request's first byte
+	int write_timeout_ms = 10000;        // the whole answer
+	int keep_alive_timeout_ms = 5000;    // idle between requests
+	std::size_t max_header_bytes = 8192; // request line + headers (431 beyond)
+	int max_header_count = 64;           // header lines (431 beyond)
+	std::size_t max_request_bytes = 8192; // request body (413 beyond; GET has none)
+	int max_connections = 512;           // open connections in all (503 beyond)
+	int max_connections_per_client = 8;  // open connections per client address (429 beyond)
+	int max_queued_requests = 64;        // whole requests waiting for a thread (503 beyond)
+	// Rows in elicense.preview_access per token (access_budget.hpp).
+	double access_rows_per_minute = 12;
+	int access_rows_burst = 6;
+	int retry_after_s = 2;               // Retry-After of a 503 or 429
 	bool trust_forwarded_for = false;    // take the client from X-Forwarded-For (behind a proxy)
 };
 

@@ -3,6 +3,8 @@
 #include "elicense/ofd_package.hpp"
 #include "elicense/ofd_svg.hpp"
 #include "elicense/preview_token.hpp"
+#include "http_front_end.hpp"
+#include "httplib_exchange.hpp"
 #include "log.hpp"
 #include "png_rasteriser.hpp"
 #include "preview_pages.hpp"
@@ -11,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include <chrono>
+#include <ctime>
 
 namespace elicense::preview {
 namespace {
@@ -63,27 +66,51 @@ std::string ClientOf(const httplib::Request &req, bool trust_forwarded_for) {
 	return req.remote_addr;
 }
 
+FrontEndLimits LimitsOf(const Config &c) {
+	FrontEndLimits limits;
+	limits.request_timeout_ms = c.request_timeout_ms;
+	limits.keep_alive_timeout_ms = c.keep_alive_timeout_ms;
+	limits.write_timeout_ms = c.write_timeout_ms;
+	limits.head.max_head_bytes = c.max_header_bytes;
+	limits.head.max_header_count = static_cast<std::size_t>(c.max_header_count);
+	limits.head.max_body_bytes = c.max_request_bytes;
+	limits.max_connections = static_cast<std::size_t>(c.max_connections);
+	limits.max_connections_per_client = static_cast<std::size_t>(c.max_connections_per_client);
+	limits.max_queued_requests = static_cast<std::size_t>(c.max_queued_requests);
+	limits.workers = c.threads;
+	limits.retry_after_s = c.retry_after_s;
+	return limits;
+}
+
+const httplib::Headers &SecurityHeaders() {
+	static const httplib::Headers headers {{"Cache-Control", "no-store, private"},
+	                                       {"X-Content-Type-Options", "nosniff"},
+	                                       {"Content-Security-Policy", kContentSecurityPolicy},
+	                                       {"Referrer-Policy", "no-referrer"},
+	                                       {"X-Robots-Tag", "noindex"}};
+	return headers;
+}
+
 }  // namespace
 
 PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
     : config_(config), store_(store), cache_(config.cache_bytes), gate_(config.max_concurrent_renders),
-      http_(std::make_unique<httplib::Server>()) {
-	httplib::Server &http = *http_;
-	int threads = config_.threads;
-	http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-	http.set_read_timeout(config_.read_timeout_ms / 1000, (config_.read_timeout_ms % 1000) * 1000);
-	http.set_write_timeout(config_.write_timeout_ms / 1000, (config_.write_timeout_ms % 1000) * 1000);
+      budget_(config.access_rows_per_minute, config.access_rows_burst), http_(std::make_unique<ExchangeServer>()) {
+	std::string header_lines;
+	for (const auto &[name, value] : SecurityHeaders())
+		header_lines += name + ": " + value + "\r\n";
+	front_ = std::make_unique<HttpFrontEnd>(
+	    LimitsOf(config_), [this](ClientConnection &conn, bool last) { return http_->Answer(conn, last); },
+	    [](std::string_view method, std::string_view target) {
+		    return (method == "GET" || method == "HEAD") && target == "/healthz";
+	    },
+	    [](int status) { return ErrorPage(status); }, header_lines);
+	ExchangeServer &http = *http_;
+	// Only for the Keep-Alive header httplib writes: the front end enforces both.
 	http.set_keep_alive_timeout(std::max(1, config_.keep_alive_timeout_ms / 1000));
 	http.set_keep_alive_max_count(100);
 	http.set_payload_max_length(config_.max_request_bytes);
-	// httplib writes headers and body separately: without TCP_NODELAY a small
-	// answer waits ~40 ms for the client's delayed ACK (Nagle).
-	http.set_tcp_nodelay(true);
-	http.set_default_headers({{"Cache-Control", "no-store, private"},
-	                          {"X-Content-Type-Options", "nosniff"},
-	                          {"Content-Security-Policy", kContentSecurityPolicy},
-	                          {"Referrer-Policy", "no-referrer"},
-	                          {"X-Robots-Tag", "noindex"}});
+	http.set_default_headers(SecurityHeaders());
 
 	http.Get(config_.path_prefix + "([A-Za-z0-9_-]{1,256})", [this](const httplib::Request &req, httplib::Response &res) {
 		auto started = Clock::now();
@@ -111,12 +138,21 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 		worker::LogEvent("info", "access",
 		                 {{"client", client}, {"token", Fingerprint(token)}, {"identifier", identifier},
 		                  {"version", version}, {"code", answer.code}, {"status", answer.status},
-		                  {"cache_hit", answer.cache_hit}, {"ms", ms}});
+		                  {"cache_hit", answer.cache_hit}, {"recorded", answer.recorded}, {"ms", ms}});
 	});
 	http.Get("/healthz", [this](const httplib::Request &, httplib::Response &res) {
+		const FrontEndStats &s = front_->stats();
 		res.set_content("ok cache_entries=" + std::to_string(cache_.entries()) +
 		                    " cache_bytes=" + std::to_string(cache_.bytes()) + " renders=" + std::to_string(renders_.load()) +
-		                    "\n",
+		                    " connections=" + std::to_string(s.connections.load()) +
+		                    " refused_client_full=" + std::to_string(s.refused_client_full.load()) +
+		                    " refused_server_full=" + std::to_string(s.refused_server_full.load()) +
+		                    " timed_out=" + std::to_string(s.timed_out.load()) +
+		                    " refused_head=" + std::to_string(s.refused_head.load()) +
+		                    " refused_body=" + std::to_string(s.refused_body.load()) +
+		                    " refused_busy=" + std::to_string(s.refused_busy.load()) +
+		                    " write_timed_out=" + std::to_string(s.write_timed_out.load()) +
+		                    " access_rows_dropped=" + std::to_string(budget_.dropped()) + "\n",
 		                "text/plain; charset=utf-8");
 	});
 	// Anything else (other paths, other methods, bad requests): a short page,
@@ -152,7 +188,14 @@ PreviewServer::Answer PreviewServer::Handle(const std::string &token, const std:
 		return answer;
 	}
 	try {
-		PreviewState state = store_.Open(token, client);
+		// Within the token's budget: ask the database, which records the
+		// access. Beyond it: the state the last recorded request saw.
+		PreviewState state;
+		if (budget_.Take(token, AccessBudget::Clock::now(), std::time(nullptr), state)) {
+			state = store_.Open(token, client);
+			budget_.Remember(token, state);
+			answer.recorded = state.code != 404;  // preview_open writes no row for a token not ours
+		}
 		identifier = state.identifier;
 		version = state.version;
 		answer.status = state.status;
@@ -204,19 +247,15 @@ PreviewServer::Answer PreviewServer::Handle(const std::string &token, const std:
 }
 
 int PreviewServer::Bind() {
-	int port = config_.port == 0 ? http_->bind_to_any_port(config_.listen)
-	                             : (http_->bind_to_port(config_.listen, config_.port) ? config_.port : -1);
-	if (port <= 0)
-		throw std::runtime_error("cannot listen on " + config_.listen + ":" + std::to_string(config_.port));
-	return port;
+	return front_->Bind(config_.listen, config_.port);
 }
 
 void PreviewServer::Listen() {
-	http_->listen_after_bind();
+	front_->Run();
 }
 
 void PreviewServer::Stop() {
-	http_->stop();
+	front_->Stop();
 }
 
 }  // namespace elicense::preview

@@ -4,9 +4,13 @@
 // fetches the watermarked file from the database into memory, draws it and
 // answers with HTML (the picture inline). Every request is logged as one
 // JSON line (log.hpp of the worker): time, client, token fingerprint (never
-// the token), version, code, status, cache hit, milliseconds.
+// the token), version, code, status, cache hit, whether the database
+// recorded it (access_budget.hpp), milliseconds. Sockets, deadlines and
+// request limits are the front end's (http_front_end.hpp); httplib only
+// routes and writes answers (httplib_exchange.hpp).
 #pragma once
 
+#include "access_budget.hpp"
 #include "preview_config.hpp"
 #include "preview_store.hpp"
 #include "render_cache.hpp"
@@ -16,11 +20,10 @@
 #include <memory>
 #include <string>
 
-namespace httplib {
-class Server;
-}
-
 namespace elicense::preview {
+
+class ExchangeServer;
+class HttpFrontEnd;
 
 class PreviewServer {
 public:
@@ -40,6 +43,7 @@ public:
 		RenderCache::Page page;   // a licence page from the cache, sent without copying (body empty)
 		std::string status;      // of the version, for the log
 		bool cache_hit = false;
+		bool recorded = false;   // preview_open wrote an access row (200 and 410 within the budget)
 		int retry_after_s = 0;   // set with 503
 	};
 	Answer Handle(const std::string &token, const std::string &client, std::string &identifier, int &version);
@@ -49,7 +53,9 @@ private:
 	PreviewStore &store_;
 	RenderCache cache_;
 	RenderGate gate_;
-	std::unique_ptr<httplib::Server> http_;
+	AccessBudget budget_;
+	std::unique_ptr<ExchangeServer> http_;
+	std::unique_ptr<HttpFrontEnd> front_;
 	std::atomic<long long> renders_ {0};
 };
 

@@ -13,7 +13,8 @@ struct ResultFree {
 using Result = std::unique_ptr<PGresult, ResultFree>;
 
 constexpr char kOpen[] =
-    "SELECT code, identifier, version, status, content_hash FROM elicense.preview_open($1::text, $2::text)";
+    "SELECT code, identifier, version, status, content_hash, extract(epoch FROM token_expires_at)::bigint"
+    " FROM elicense.preview_open($1::text, $2::text)";
 constexpr char kOfd[] = "SELECT elicense.preview_ofd($1::text)";
 
 std::string FirstLine(const char *message) {
@@ -111,6 +112,7 @@ PreviewState PreviewStore::Open(const std::string &token, const std::string &cli
 	state.version = std::atoi(PQgetvalue(r.get(), 0, 2));
 	state.status = PQgetvalue(r.get(), 0, 3);
 	state.content_hash = PQgetvalue(r.get(), 0, 4);
+	state.token_expires_at = std::atoll(PQgetvalue(r.get(), 0, 5));
 	return state;
 }
 

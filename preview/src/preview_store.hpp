@@ -29,6 +29,7 @@ struct PreviewState {
 	std::string status;        // valid, superseded, revoked, withdrawn, cancelled, expired, suspended, other,
 	                           // not_ready, token_expired, unknown
 	std::string content_hash;  // set when valid: key of the rendered page
+	std::int64_t token_expires_at = 0;  // Unix seconds (0 for 404)
 };
 
 class PreviewStore {

@@ -30,10 +30,17 @@ json ToJson(const Config &c) {
 	            {"render_wait_ms", c.render_wait_ms},
 	            {"cache_bytes", c.cache_bytes},
 	            {"pixels_per_mm", c.pixels_per_mm},
-	            {"read_timeout_ms", c.read_timeout_ms},
+	            {"request_timeout_ms", c.request_timeout_ms},
 	            {"write_timeout_ms", c.write_timeout_ms},
 	            {"keep_alive_timeout_ms", c.keep_alive_timeout_ms},
+	            {"max_header_bytes", c.max_header_bytes},
+	            {"max_header_count", c.max_header_count},
 	            {"max_request_bytes", c.max_request_bytes},
+	            {"max_connections", c.max_connections},
+	            {"max_connections_per_client", c.max_connections_per_client},
+	            {"max_queued_requests", c.max_queued_requests},
+	            {"access_rows_per_minute", c.access_rows_per_minute},
+	            {"access_rows_burst", c.access_rows_burst},
 	            {"retry_after_s", c.retry_after_s},
 	            {"trust_forwarded_for", c.trust_forwarded_for}};
 }
@@ -58,8 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	// It loaded, so the text is a JSON object of known keys.
 	const json written = json::parse(text);
 	const json loaded = ToJson(c);
-	for (auto it = written.begin(); it != written.end(); ++it)
-		if (!it->is_null() && loaded.at(it.key()) != *it)
+	for (auto it = written.begin(); it != written.end(); ++it)  // read_timeout_ms: the old name of request_timeout_ms
+		if (!it->is_null() && loaded.at(it.key() == "read_timeout_ms" ? "request_timeout_ms" : it.key()) != *it)
 			std::abort();  // the value used is not the value written
 	if (ToJson(elicense::preview::ParseConfig(loaded.dump(), "round trip")) != loaded)
 		std::abort();
