@@ -45,6 +45,44 @@ bool IsCompressedImage(std::string_view name) {
 	return ends_with(".png") || ends_with(".jpg") || ends_with(".dat");
 }
 
+// An entry name as an error message may quote it: control characters as ?,
+// at most 120 bytes.
+std::string DescribeForMessage(std::string_view name) {
+	std::string out;
+	for (unsigned char c : name.substr(0, 120))
+		out.push_back(c < 0x20 || c == 0x7F ? '?' : static_cast<char>(c));
+	return name.size() > 120 ? out + "..." : out;
+}
+
+// Why a ZIP entry name is not a canonical OFD part name, or nullptr. A
+// verifier must see the parts a viewer sees: "Doc_0/Signs/../Pages/Page_0/
+// Content.xml" is exempt from the signature's coverage (it is under Signs/)
+// while a reader that normalises the path shows it as the page, and "./",
+// "//", a leading "/" or a backslash name one part by two spellings.
+const char *NonCanonicalReason(std::string_view name) {
+	if (name.empty())
+		return "is empty";
+	if (name.front() == '/')
+		return "starts with /";
+	if (name.find('\\') != std::string_view::npos)
+		return "contains a backslash";
+	for (unsigned char c : name)
+		if (c < 0x20 || c == 0x7F)
+			return "contains a control character";
+	std::size_t start = 0;
+	for (;;) {
+		std::size_t end = name.find('/', start);
+		std::string_view segment = name.substr(start, end == std::string_view::npos ? name.npos : end - start);
+		if (segment.empty())
+			return "contains an empty path segment (//)";
+		if (segment == "." || segment == "..")
+			return "contains a . or .. path segment";
+		if (end == std::string_view::npos)
+			return nullptr;
+		start = end + 1;
+	}
+}
+
 }  // namespace
 
 void OfdParts::Put(std::string name, Bytes data) {
@@ -166,6 +204,16 @@ OfdParts ReadOfdZip(const Bytes &zip_bytes) {
 		std::string name = stat.name;
 		if (!name.empty() && name.back() == '/')
 			continue;  // directory entry
+		// The whole package is refused (VerifyOfd: malformed): its parts are
+		// ambiguous, so no verdict on "the" parts can be given.
+		if (const char *why = NonCanonicalReason(name))
+			throw Error(sqlstate::kInvalidTextRepresentation,
+			            "OFD package entry \"" + DescribeForMessage(name) + "\" " + why + ": not a part name",
+			            "OFD part names are relative paths without ., .. or empty segments (GB/T 33190).");
+		if (parts.Find(name) != nullptr)
+			throw Error(sqlstate::kInvalidTextRepresentation,
+			            "OFD package has two entries named \"" + DescribeForMessage(name) + "\"",
+			            "A viewer may show either; OFD part names are unique.");
 		total += stat.size;
 		if (!(stat.valid & ZIP_STAT_SIZE) || stat.size > kMaxOfdPartBytes || total > kMaxOfdTotalBytes)
 			throw Error(sqlstate::kProgramLimitExceeded, "OFD package part " + name + " is too large");

@@ -7,6 +7,7 @@
 #include "elicense/error.hpp"
 #include "elicense/limits.hpp"
 #include "elicense/ofd_fonts.hpp"
+#include "elicense/validators.hpp"
 #include "ofd_text_layout.hpp"
 #include "ofd_xml.hpp"
 
@@ -71,7 +72,8 @@ bool IsDate(const std::string &date) {
 	for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
 		if (date[i] < '0' || date[i] > '9')
 			return false;
-	return true;
+	// A real date: 2025-13-45 has the shape but is no day.
+	return IsValidCivilDate(std::stoi(date.substr(0, 4)), std::stoi(date.substr(5, 2)), std::stoi(date.substr(8, 2)));
 }
 
 // A TextObject holding one block of lines; `baseline` is the first line's.
@@ -279,7 +281,7 @@ OfdParts BuildLicenceParts(const OfdTemplate &face, const OfdFieldValues &values
 		            "a copy for another department states both its purpose and its validity (seed 000 §8.4)");
 	std::string date = options.creation_date.empty() ? Today() : options.creation_date;
 	if (!IsDate(date))
-		throw Error(sqlstate::kInvalidParameterValue, "creation_date is not YYYY-MM-DD");
+		throw Error(sqlstate::kInvalidParameterValue, "creation_date is not a date YYYY-MM-DD");
 	std::string doc_id = options.doc_id.empty() ? RandomDocId() : options.doc_id;
 
 	IdSource ids;

@@ -3,6 +3,7 @@
 //   <kind>_problem(text)  -> text           why not valid, NULL when valid
 //   check_<kind>(text, field) -> boolean    true, or raises 22P02 naming field and value
 #include "elicense/identifier.hpp"
+#include "elicense/pem_check.hpp"
 #include "elicense/validators.hpp"
 
 #include "cpp_guard.hpp"
@@ -80,4 +81,22 @@ ELICENSE_FUNCTION(elicense_resident_id_birth_date) {
 	if (!valid)
 		PG_RETURN_NULL();
 	PG_RETURN_DATEADT(date2j(date.year, date.month, date.day) - POSTGRES_EPOCH_JDATE);
+}
+
+// elicense.pem_problem(kind text, pem text) -> text: why pem is not a
+// private_key / public_key / certificate, or NULL (the key triggers).
+ELICENSE_FUNCTION(elicense_pem_problem) {
+	std::string_view kind = ArgText(fcinfo, 0);
+	std::string_view pem = ArgText(fcinfo, 1);
+	Datum result = 0;
+	bool valid = true;
+	GuardedRun([&] {
+		if (auto p = core::PemProblem(kind, pem)) {
+			result = TextDatum(*p);
+			valid = false;
+		}
+	});
+	if (valid)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(result);
 }

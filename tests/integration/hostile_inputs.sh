@@ -8,6 +8,17 @@
 #   3. a sealed package that makes verification digest ~480 MiB (a 30 MiB
 #      part, its signature listed 16 times): without cancellation
 #      statement_timeout and pg_cancel_backend had no effect on it
+#   4. the same package through the sharing function licence_verify under
+#      statement_timeout: cancelled, and the cancelled call is in the audit
+#   5. a 10 KB identifier to a sharing function: refused (22001) before it
+#      reaches the audit writer (it once killed the writer), writer alive
+#   6. DELETE and TRUNCATE on the append-only tables (DELETE on delivery_event
+#      once failed with 22004): 42501
+#   7. licence text with U+202E or a control character (22021), a 50 MB actor
+#      (22001), creation_date 2025-13-45 (22023), an encrypted seal key or
+#      'not a cert' in seal_key (22023, no key material in the message)
+#   8. OFD packages whose entry names normalise elsewhere (Doc_0/Signs/../,
+#      ./, //, a leading /, backslashes) or repeat: malformed, not ignored
 source "$(dirname "$0")/../sync/lib.sh"
 setup_database
 bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
@@ -108,6 +119,135 @@ ms=$(( $(now_ms) - t0 ))
 grep -q "canceling statement due to user request" "$out/cancelled.err" || fail "not cancelled: $(cat "$out/cancelled.err")"
 [ "$ms" -le 1000 ] || fail "pg_cancel_backend took $ms ms to stop verify_licence_ofd"
 echo "ok: pg_cancel_backend stopped verify_licence_ofd after $ms ms"
+
+# 4. A sharing call stopped by statement_timeout is audited: licence_verify
+# on the crafted package, as a department application.
+sql >/dev/null <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hostile_app') THEN
+    CREATE ROLE hostile_app LOGIN IN ROLE elicense_consumer;
+  END IF;
+END $$;
+GRANT SELECT ON crafted_ofd TO hostile_app;
+INSERT INTO elicense.usage_scenario (code, name, purpose, type_codes) VALUES ('hostile', '核验', '核验', '{11100000000013338W032}');
+INSERT INTO elicense.usage_grant (grantee, department, scenario, type_codes) VALUES ('hostile_app', '测试部门', 'hostile', '{11100000000013338W032}');
+SQL
+timed_sql "SET SESSION AUTHORIZATION hostile_app; SET statement_timeout = '600ms';
+           SELECT verdict FROM elicense.licence_verify('hostile', (SELECT ofd FROM crafted_ofd))"
+expect_error 57014 2000 "licence_verify of the crafted package under statement_timeout 600 ms"
+got=$(sql -c "SELECT concat_ws(' ', function, result, sqlstate, department) FROM elicense.usage_audit ORDER BY id DESC LIMIT 1")
+[ "$got" = "licence_verify refused 57014 测试部门" ] || fail "the cancelled licence_verify is not audited: $got"
+echo "ok: the cancelled licence_verify is in the audit ($got)"
+
+# 5. A 10 KB identifier: refused before any work, audited shortened.
+code=$(sql -c "SET SESSION AUTHORIZATION hostile_app" -c "SELECT elicense.create_usage_code('hostile', '350102199001011238',
+  '{11100000000013338W032}', '{\"applicant\": \"a\", \"business_id\": \"b\", \"step\": \"s\", \"office\": \"o\", \"department\": \"d\", \"officer\": \"p\"}')")
+timed_sql "SET SESSION AUTHORIZATION hostile_app; SELECT * FROM elicense.licence_info('$code', repeat('x', 10240))"
+expect_error 22001 1000 "licence_info with a 10 KB identifier"
+got=$(sql -c "SELECT concat_ws(' ', result, sqlstate, length(identifier) < 300) FROM elicense.usage_audit ORDER BY id DESC LIMIT 1")
+[ "$got" = "refused 22001 t" ] || fail "audit of the 10 KB identifier: $got"
+[ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'elicense audit writer'")" = 1 ] \
+  || fail "the audit writer is gone after the 10 KB identifier"
+echo "ok: the 10 KB identifier is audited shortened; the audit writer runs"
+
+# 6. The append-only tables, as the owner.
+sql >/dev/null <<'SQL'
+SELECT elicense.issue('11100000000013338W032', '{"name": "李四", "gender": "男", "id_number": "350102199001011238",
+  "category": "建筑电工", "licence_number": "闽A012025000009", "valid_from": "2025-01-01", "valid_to": "2029-01-01",
+  "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R", "authority_division": "350000",
+  "issue_date": "2025-01-01"}', 'clerk');
+INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, actor)
+SELECT id, identifier, step, 'pending', 'in_flight', 'test' FROM elicense.outbox LIMIT 1;
+INSERT INTO elicense.code_assignment (identifier, assigned_code, qr_url, outbox_id, worker_id)
+SELECT identifier, '123456789012345678', 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?x', id, 'w' FROM elicense.outbox LIMIT 1;
+INSERT INTO elicense.preview_access (identifier, version, client, code, status)
+SELECT identifier, 1, '127.0.0.1', 200, '01' FROM elicense.certificate LIMIT 1;
+SQL
+# (Each table holds a row: the UPDATE/DELETE triggers are row triggers, so a
+# DELETE matching no row has nothing to refuse.)
+for table in delivery_event code_assignment preview_access usage_audit status_history; do
+  for op in "DELETE FROM" TRUNCATE; do
+    timed_sql "$op elicense.$table"
+    expect_error 42501 1000 "$op elicense.$table"
+  done
+done
+
+# 7. Licence text, actor, dates, keys.
+w032='{"name": "李四", "gender": "男", "id_number": "350102199001011238", "category": "建筑电工",
+  "licence_number": "闽A012025000010", "valid_from": "2025-01-01", "valid_to": "2029-01-01",
+  "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R", "authority_division": "350000",
+  "issue_date": "2025-01-01"}'
+timed_sql "SELECT elicense.issue('11100000000013338W032', '$w032'::jsonb || jsonb_build_object('name', '李' || chr(8238) || '四'), 'clerk')"
+expect_error 22021 1000 "a holder name with U+202E"
+[[ "$err" == *'"name"'* && "$err" == *U+202E* ]] || fail "the error does not name the field and character: $err"
+timed_sql "SELECT elicense.issue('11100000000013338W032', '$w032'::jsonb || jsonb_build_object('category', '建筑' || chr(7) || '电工'), 'clerk')"
+expect_error 22021 1000 "a category with BEL (U+0007)"
+timed_sql "SELECT elicense.issue('11100000000013338W032', '$w032', repeat('a', 50 * 1024 * 1024))"
+expect_error 22001 5000 "a 50 MB actor"
+timed_sql "SELECT elicense.render_licence_ofd(template, '{\"name\":\"李四\",\"gender\":\"男\",\"id_no\":\"350102199001011238\",\"category\":\"建筑电工\",
+             \"cert_no\":\"闽A042023000123\",\"first_issue_date\":\"2023-05-06\",\"valid_period\":\"2023-05-06至2025-05-05\",\"issuer\":\"福建省住房和城乡建设厅\"}',
+             '\\x89504e470d0a1a0a', false, '', '', '00112233445566778899aabbccddeeff', '2025-13-45')
+             FROM elicense.ofd_template WHERE type_code = '11100000000013338W032'"
+expect_error 22023 1000 "render_licence_ofd with creation_date 2025-13-45"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -aes256 -pass pass:hostile -out "$out/encrypted.key" 2>/dev/null
+marker=$(sed -n 3p "$out/encrypted.key" | cut -c1-24)
+psql -X -q -At -d "$db" -v VERBOSITY=verbose -v key="$(cat "$out/encrypted.key")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
+  >/dev/null 2>"$out/encrypted.err" <<'SQL' || true
+INSERT INTO elicense.seal_key (authority_uscc, private_key_pem, certificate_pem, seal_png) VALUES ('11350000003591037R', :'key', :'cert', '\x00');
+SQL
+grep -q "^ERROR:  22023: elicense.seal_key.private_key_pem is an encrypted PEM private key" "$out/encrypted.err" \
+  || fail "an encrypted seal key: $(head -n 3 "$out/encrypted.err")"
+! grep -qF -e "$marker" -e "ENCRYPTED" -e "BEGIN" "$out/encrypted.err" || fail "the error quotes key material: $(cat "$out/encrypted.err")"
+echo "ok: an encrypted seal key is refused (22023) without quoting it"
+psql -X -q -At -d "$db" -v VERBOSITY=verbose -v key="$(cat "$out/seal/seal-key.pem")" \
+  >/dev/null 2>"$out/notcert.err" <<'SQL' || true
+INSERT INTO elicense.seal_key (authority_uscc, private_key_pem, certificate_pem, seal_png) VALUES ('11350000003591037R', :'key', 'not a cert', '\x00');
+SQL
+grep -q "^ERROR:  22023: elicense.seal_key.certificate_pem is not a PEM X.509 certificate" "$out/notcert.err" \
+  || fail "'not a cert' in seal_key: $(head -n 3 "$out/notcert.err")"
+! grep -qF -e "BEGIN" -e "not a cert" "$out/notcert.err" || fail "the error quotes the value: $(cat "$out/notcert.err")"
+echo "ok: 'not a cert' in seal_key.certificate_pem is refused (22023) without quoting it"
+
+# 8. Entry names that normalise elsewhere: the sealed package with a forged
+# page under each such name (or the page twice) verifies as malformed.
+sql -v cert="$(cat "$out/seal/seal-cert.pem")" -v key="$(cat "$out/seal/seal-key.pem")" >"$out/small.b64" <<'SQL'
+SELECT encode(elicense._seal_ofd(
+         elicense.render_licence_ofd(t.template,
+           '{"name":"李四","gender":"男","id_no":"350102199001011238","category":"建筑电工","cert_no":"闽A042023000123",
+             "first_issue_date":"2023-05-06","valid_period":"2023-05-06至2025-05-05","issuer":"福建省住房和城乡建设厅"}',
+           '\x89504e470d0a1a0a'::bytea, false, '', '', '00112233445566778899aabbccddeeff', '2026-11-29'),
+         :'key', :'cert', '\x89504e470d0a1a0a'::bytea, 'test seal', 100, 180, 40), 'base64')
+  FROM elicense.ofd_template t WHERE t.type_code = '11100000000013338W032'
+SQL
+sql -c "CREATE TABLE forged (b64 text)"
+verify_b64() {  # FILE: status: message of its verification
+  { tr -d '\n' <"$1"; echo; } | sql -c "TRUNCATE forged" -c "COPY forged FROM STDIN" >/dev/null
+  sql -c "SELECT status || ': ' || message FROM forged, elicense.verify_licence_ofd(decode(b64, 'base64'))"
+}
+got=$(verify_b64 "$out/small.b64")
+[[ "$got" == ok:* ]] || fail "the small sealed package does not verify: $got"
+for name in 'Doc_0/Signs/../Pages/Page_0/Content.xml' './Doc_0/Pages/Page_0/Content.xml' 'Doc_0//Pages/Page_0/Content.xml' \
+            '/Doc_0/Pages/Page_0/Content.xml' 'Doc_0\Pages\Page_0\Content.xml' 'Doc_0/Pages/Page_0/Content.xml'; do
+  python3 - "$out/small.b64" "$out/forged.b64" "$name" <<'PY'
+import base64, io, sys, warnings, zipfile
+warnings.simplefilter("ignore")  # a duplicate name is the point of one case
+src = zipfile.ZipFile(io.BytesIO(base64.b64decode(open(sys.argv[1]).read())))
+out = io.BytesIO()
+with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+    for info in src.infolist():
+        dst.writestr(info.filename, src.read(info.filename))
+    forged = zipfile.ZipInfo("x")
+    forged.filename = sys.argv[3]  # as given: ZipInfo() would turn backslashes into slashes
+    dst.writestr(forged, b'<ofd:Page xmlns:ofd="http://www.ofdspec.org/2016">forged</ofd:Page>')
+open(sys.argv[2], "w").write(base64.b64encode(out.getvalue()).decode())
+PY
+  t0=$(now_ms)
+  got=$(verify_b64 "$out/forged.b64")
+  ms=$(( $(now_ms) - t0 ))
+  [[ "$got" == malformed:* ]] || fail "entry $name: $got"
+  [ "$ms" -le 1000 ] || fail "entry $name: $ms ms"
+  echo "ok: an entry named $name -> ${got:0:110} ($ms ms)"
+done
 
 [ "$(sql -c "SELECT pg_postmaster_start_time()")" = "$started" ] || fail "the cluster restarted"
 echo "hostile inputs: every call refused or stopped in bounded time, the cluster never restarted"

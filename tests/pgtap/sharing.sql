@@ -5,7 +5,7 @@
 -- files (valid, changed, revoked, expired, tampered, unknown).
 --
 -- Unlike the other pgTAP files, the extension is created and COMMITTED first:
--- audit rows are written by the session's audit writer, a background worker
+-- audit rows are written by the database's audit writer, a background worker
 -- with its own transactions, which cannot see an uncommitted extension. The
 -- file drops the extension at its end; everything else runs in one
 -- transaction that is rolled back.
@@ -20,7 +20,7 @@ ROLLBACK;
 \set ON_ERROR_STOP 1
 
 BEGIN;
-SELECT plan(89);
+SELECT plan(93);
 
 SELECT results_eq($$SELECT function, scenario, result, sqlstate, recorded_by, db_user FROM elicense.usage_audit$$,
                   $$VALUES ('licence_search', 'rollback-probe', 'refused', '42704', 'writer', session_user::text COLLATE "default")$$,
@@ -300,6 +300,22 @@ SELECT is(pg_temp.count_as('elicense_analyst', 'SELECT count(holder_id_masked) F
           (SELECT count(holder_id) FROM elicense.usage_audit), 'an analyst reads analyst_usage_audit');
 SELECT is(pg_temp.count_as('elicense_admin', 'SELECT count(holder_id_masked) FROM elicense.analyst_usage_audit'),
           (SELECT count(holder_id) FROM elicense.usage_audit), 'an admin reads analyst_usage_audit');
+
+-- 9. The department is the grant's, whatever the context says (issue 18);
+-- arguments longer than any real value are refused before any work.
+CREATE ROLE spoof_app LOGIN IN ROLE elicense_consumer;
+INSERT INTO elicense.usage_grant (grantee, department, scenario, type_codes) VALUES ('spoof_app', '福州市公安局', 'tax', '{11100000000013338W032}');
+SELECT pg_temp.one('spoof_app', format($$SELECT elicense.create_usage_code('tax', '350102199001011238', '{11100000000013338W032}', %L) AS code$$,
+                   pg_temp.ctx('YW-SPOOF') || '{"department": "国务院办公厅"}')) ->> 'code' AS spoof_code \gset
+SELECT is(pg_temp.one('spoof_app', format($$SELECT department FROM elicense.usage_code_info(%L)$$, :'spoof_code')) ->> 'department',
+          '福州市公安局', 'usage_code_info: the department is the grant''s, not the one the context claims');
+SELECT is((SELECT array_agg(DISTINCT department) FROM elicense.usage_audit WHERE business_id = 'YW-SPOOF'), ARRAY['福州市公安局'],
+          'audit: calls with a context claiming another department carry the grant''s department');
+SELECT throws_ok(format($$SELECT pg_temp.as_app('spoof_app', 'SELECT * FROM elicense.licence_info(''%s'', repeat(''x'', 10240))')$$, :'spoof_code'),
+                 '22001', 'argument identifier is 10240 characters long, over the limit of 256 characters',
+                 'a 10 KB identifier is refused before any work');
+SELECT is((SELECT concat_ws(' ', result, sqlstate, length(identifier)) FROM elicense.usage_audit ORDER BY id DESC LIMIT 1),
+          'refused 22001 276', 'audit: the 10 KB identifier''s refusal, the value shortened to 256 characters and its length');
 
 SELECT * FROM finish();
 ROLLBACK;

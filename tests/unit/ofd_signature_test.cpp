@@ -224,6 +224,28 @@ TEST_F(OfdSignatureTest, UnsignedAndMalformedPackages) {
 	EXPECT_THROW(SignOfd(signed_, seal_), Error) << "signing twice";
 }
 
+// An entry whose name normalises to another path is not ignored: the whole
+// package is malformed (its parts are ambiguous). Before, the first name
+// below was exempt from the coverage check (it starts with Doc_0/Signs/)
+// while a viewer resolving ".." showed it as the page: the package verified.
+TEST_F(OfdSignatureTest, EntriesWhoseNamesNormaliseElsewhereMakeThePackageMalformed) {
+	const char *names[] = {"Doc_0/Signs/../Pages/Page_0/Content.xml", "./Doc_0/Pages/Page_0/Content.xml",
+	                       "Doc_0//Pages/Page_0/Content.xml",         "/Doc_0/Pages/Page_0/Content.xml",
+	                       "Doc_0\\Pages\\Page_0\\Content.xml",       "Doc_0/Signs/./Sign_0/x.xml"};
+	for (const char *name : names) {
+		OfdParts parts = ReadOfdZip(signed_);
+		parts.Put(name, ToBytes("<ofd:Page xmlns:ofd=\"http://www.ofdspec.org/2016\">forged</ofd:Page>"));
+		OfdVerifyResult result = VerifyOfd(WriteOfdZip(parts), Sm2Keys().certificate_pem);
+		EXPECT_EQ(result.status, OfdVerifyStatus::kMalformed) << name << ": " << result.message;
+		EXPECT_NE(result.message.find("not a part name"), std::string::npos) << name << ": " << result.message;
+		EXPECT_THROW(ReadOfdZip(WriteOfdZip(parts)), Error) << name;
+	}
+	// The same content under its canonical name is a changed part, as before.
+	OfdParts parts = ReadOfdZip(signed_);
+	parts.Put("Doc_0/Pages/Page_0/Content.xml", ToBytes("<forged/>"));
+	EXPECT_EQ(VerifyOfd(WriteOfdZip(parts)).status, OfdVerifyStatus::kDigestMismatch);
+}
+
 TEST_F(OfdSignatureTest, SignOfdSealsAnExistingPackage) {
 	Bytes sealed = SignOfd(Render(nullptr), seal_);
 	EXPECT_TRUE(VerifyOfd(sealed, Sm2Keys().certificate_pem).ok());

@@ -30,6 +30,20 @@ inline constexpr std::size_t kMaxOfdReferences = kMaxOfdParts;   // references o
 inline constexpr std::size_t kMaxTemplateFields = 200;
 inline constexpr std::size_t kMaxFieldValueBytes = 4096;
 
+// Usage audit (extension/src/audit_writer.cpp). One record is a JSON object
+// of short values: elicense._record shortens each text value to 256
+// characters (the message to 2,000), and the sharing functions refuse longer
+// arguments (22001) before any work, so 16 KB is never reached by a real call.
+inline constexpr std::size_t kMaxAuditRecordBytes = 16u << 10;
+inline constexpr std::size_t kAuditQueueEntries = 64;     // records waiting, all databases
+inline constexpr std::size_t kAuditWriterDatabases = 16;  // databases with a writer at once
+inline constexpr long kAuditWaitMs = 5000;                // a call waits this long for its row, then is refused
+inline constexpr long kAuditWriterIdleMs = 3000;          // a writer idle this long exits (DROP DATABASE waits 5 s)
+
+// Key and certificate columns (seal_key, platform_key, province_secret): a
+// PEM of an RSA-4096 key with its chain is some 10 KB.
+inline constexpr std::size_t kMaxPemBytes = 64u << 10;
+
 // Digests run over at most this many bytes between two cancellation checks.
 inline constexpr std::size_t kCancelCheckBytes = 1u << 20;
 

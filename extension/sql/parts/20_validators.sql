@@ -78,3 +78,59 @@ COMMENT ON DOMAIN elicense.uscc IS 'Unified social credit code (统一社会信�
 COMMENT ON DOMAIN elicense.resident_id IS 'Resident identity number (公民身份号码, GB 11643-1999)';
 COMMENT ON DOMAIN elicense.division_code IS 'Administrative division code (行政区划代码, GB/T 2260)';
 COMMENT ON DOMAIN elicense.province_code IS 'Province-level administrative division code (GB/T 2260, ends in 0000)';
+
+-- Key and certificate columns hold what parses (issue 18): a trigger, not a
+-- CHECK, because a CHECK violation's DETAIL quotes the whole row, key
+-- material included. Arguments: column=kind pairs (kind: private_key,
+-- public_key, certificate); NULL columns are left to NOT NULL constraints.
+CREATE FUNCTION elicense.pem_problem(kind text, pem text) RETURNS text
+AS 'MODULE_PATHNAME', 'elicense_pem_problem' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION elicense.pem_problem(text, text) IS
+'Why pem is not a kind (private_key: unencrypted PEM private key; public_key: PEM public key; certificate: PEM X.509 certificate), NULL when it parses; never quotes the value';
+
+CREATE FUNCTION elicense._check_key_columns() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  row_data jsonb := to_jsonb(NEW);
+  col text;
+  problem text;
+BEGIN
+  FOR i IN 0 .. TG_NARGS - 1 LOOP
+    col := split_part(TG_ARGV[i], '=', 1);
+    problem := elicense.pem_problem(split_part(TG_ARGV[i], '=', 2), row_data ->> col);
+    IF problem IS NOT NULL THEN
+      RAISE EXCEPTION 'elicense.%.% %', TG_TABLE_NAME, col, problem
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = pg_catalog.format('Store the PEM text as openssl writes it (%s); the value is not repeated here.',
+                                       split_part(TG_ARGV[i], '=', 2));
+    END IF;
+  END LOOP;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._check_key_columns() FROM PUBLIC;
+COMMENT ON FUNCTION elicense._check_key_columns() IS
+'Trigger: refuses a key or certificate column that does not parse (arguments column=kind); the error names the column, never the value';
+
+-- Text that goes on a licence: no C0/C1 control character and no bidi
+-- override or isolate (U+202A-U+202E, U+2066-U+2069), which would make the
+-- face or a list read otherwise than stored. The caller tests the cheap
+-- regexp first; this names the field and the first such character (not the
+-- value: it may be personal data).
+CREATE FUNCTION elicense._refuse_unsafe_text(value text, field text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  pos integer;
+BEGIN
+  pos := length(substring(value FROM '^[^\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*')) + 1;
+  IF pos <= length(value) THEN
+    RAISE EXCEPTION '% contains % at character %, a control or bidirectional-override character', field,
+      'U+' || upper(lpad(to_hex(ascii(substr(value, pos, 1))), 4, '0')), pos
+      USING ERRCODE = 'character_not_in_repertoire',
+            HINT = 'Licence text is printed and sent to the national platform as it is: remove control characters (tabs and line breaks included) and bidi overrides (U+202A-U+202E, U+2066-U+2069).';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._refuse_unsafe_text(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._refuse_unsafe_text(text, text) IS
+'Internal: 22021 naming the field when the text holds a C0/C1 control character or a bidi override/isolate';

@@ -146,13 +146,16 @@ COMMENT ON COLUMN elicense.status_history.at IS 'When (transaction time)';
 COMMENT ON INDEX elicense.status_history_original IS 'Timeline of one licence';
 COMMENT ON INDEX elicense.status_history_at IS 'Time-range scans over the whole history';
 
--- Keeps a table append-only (status_history, and in 0.2.0 usage_audit and
--- preview_access): the error names the table, the trigger's argument is the HINT.
+-- Keeps a table append-only (status_history, usage_audit, preview_access,
+-- delivery_event, code_assignment): the error names the table, the trigger's
+-- argument is the HINT. A trigger without one still raises 42501: a NULL HINT
+-- made RAISE itself fail with 22004 (null_value_not_allowed).
 CREATE FUNCTION elicense.reject_history_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   RAISE EXCEPTION 'elicense.% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
-    USING ERRCODE = 'insufficient_privilege', HINT = TG_ARGV[0];
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = coalesce(TG_ARGV[0], 'Rows of this table record what happened; they are only ever added.');
 END
 $$;
 REVOKE ALL ON FUNCTION elicense.reject_history_change() FROM PUBLIC;

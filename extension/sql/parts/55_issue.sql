@@ -128,6 +128,10 @@ BEGIN
       RAISE EXCEPTION 'item "%" (%) is % characters long, more than its maximum of %', it.item, it.label, length(s), it.max_length
         USING ERRCODE = 'string_data_right_truncation', HINT = 'Shorten the value; the limit is in elicense.licence_item.max_length.';
     END IF;
+    -- Printed text only: an image item is Base64, which may have line breaks.
+    IF s ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]' AND it.data_type <> 'image' THEN
+      PERFORM elicense._refuse_unsafe_text(s, pg_catalog.format('item "%s" (%s)', it.item, it.label));
+    END IF;
     IF it.allowed_values IS NOT NULL AND NOT s = ANY (it.allowed_values) THEN
       RAISE EXCEPTION 'item "%" (%) has value "%", which is not one of %', it.item, it.label, s, array_to_string(it.allowed_values, ', ')
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of the values in elicense.licence_item.allowed_values.';
@@ -293,16 +297,26 @@ COMMENT ON FUNCTION elicense._record_version(elicense.certificate, text, text, t
 
 CREATE FUNCTION elicense._require_text(value text, what text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  -- An actor names a person or an application; a reason is a sentence or two.
+  bound constant integer := CASE what WHEN 'actor' THEN 200 ELSE 2000 END;
 BEGIN
   IF value IS NULL OR btrim(value) = '' THEN
     RAISE EXCEPTION '% is required', what
       USING ERRCODE = 'not_null_violation', HINT = pg_catalog.format('Pass a non-empty %s; it is kept in elicense.status_history.', what);
   END IF;
+  IF length(value) > bound THEN
+    RAISE EXCEPTION '% is % characters long, over the limit of %', what, length(value), bound
+      USING ERRCODE = 'string_data_right_truncation', HINT = 'README "Limits" lists the bounds of licence text.';
+  END IF;
+  IF what = 'actor' AND value ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]' THEN
+    PERFORM elicense._refuse_unsafe_text(value, what);
+  END IF;
   RETURN btrim(value);
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._require_text(text, text) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._require_text(text, text) IS 'Internal: the trimmed text, or 23502 if it is NULL or blank';
+COMMENT ON FUNCTION elicense._require_text(text, text) IS 'Internal: the trimmed text, or 23502 if it is NULL or blank, 22001 over 200 characters (actor) or 2,000 (reason), 22021 for an actor with a control or bidi-override character';
 
 CREATE FUNCTION elicense.issue(type_code text, data jsonb, actor text) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

@@ -73,9 +73,13 @@ COMMENT ON TABLE elicense.code_assignment IS 'Every code the national platform a
 SELECT pg_catalog.pg_extension_config_dump('elicense.code_assignment', '');
 
 CREATE TRIGGER delivery_event_append_only BEFORE UPDATE OR DELETE ON elicense.delivery_event
-    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change();
+    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('Delivery events are the history of the outbox; replay a step with elicense.replay instead.');
+CREATE TRIGGER delivery_event_no_truncate BEFORE TRUNCATE ON elicense.delivery_event
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('Delivery events are the history of the outbox; replay a step with elicense.replay instead.');
 CREATE TRIGGER code_assignment_append_only BEFORE UPDATE OR DELETE ON elicense.code_assignment
-    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change();
+    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('Codes the platform assigned are evidence; a new assignment is a new row.');
+CREATE TRIGGER code_assignment_no_truncate BEFORE TRUNCATE ON elicense.code_assignment
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('Codes the platform assigned are evidence; a new assignment is a new row.');
 REVOKE ALL ON elicense.delivery_event, elicense.code_assignment FROM PUBLIC;
 GRANT SELECT ON elicense.delivery_event, elicense.code_assignment TO elicense_admin, elicense_worker, elicense_analyst;
 

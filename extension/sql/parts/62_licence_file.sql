@@ -31,6 +31,10 @@ CREATE TABLE elicense.seal_key (
 COMMENT ON TABLE elicense.seal_key IS
 'Seal of each issuing authority: SM2 (SM2-with-SM3) or RSA (SHA-256) private key, its certificate and the seal picture; admin only';
 SELECT pg_catalog.pg_extension_config_dump('elicense.seal_key', '');
+-- An encrypted key or a text that is no certificate is refused when stored,
+-- not when the first licence is sealed (the error never shows the value).
+CREATE TRIGGER seal_key_parses BEFORE INSERT OR UPDATE ON elicense.seal_key
+    FOR EACH ROW EXECUTE FUNCTION elicense._check_key_columns('private_key_pem=private_key', 'certificate_pem=certificate');
 REVOKE ALL ON elicense.seal_key FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.seal_key TO elicense_admin;
 

@@ -21,6 +21,8 @@ COMMENT ON TABLE elicense.preview_access IS
 SELECT pg_catalog.pg_extension_config_dump('elicense.preview_access', '');
 CREATE TRIGGER preview_access_append_only BEFORE UPDATE OR DELETE ON elicense.preview_access
     FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('The preview access log is evidence; it is never changed.');
+CREATE TRIGGER preview_access_no_truncate BEFORE TRUNCATE ON elicense.preview_access
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('The preview access log is evidence; it is never changed.');
 REVOKE ALL ON elicense.preview_access FROM PUBLIC;
 GRANT SELECT ON elicense.preview_access TO elicense_admin;
 

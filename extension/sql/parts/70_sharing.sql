@@ -9,10 +9,12 @@
 --   usage code  用证码: made from a business context (applicant, business id,
 --               step, office, time, department, officer, licences needed) for
 --               ONE holder; short-lived; stored only as its SHA-256
---   audit       every call, ok or refused, append-only, written by an
---               autonomous writer (extension/src/audit_writer.cpp) so that a
---               refusal, whose error rolls back the caller's transaction, and a
---               read in a transaction the caller rolls back are still recorded
+--   audit       every call, ok, refused or cancelled, append-only, committed
+--               by the database's audit writer (extension/src/audit_writer.cpp)
+--               so that a refusal, whose error rolls back the caller's
+--               transaction, and a read in a transaction the caller rolls back
+--               are still recorded; a call whose row cannot be committed is
+--               refused (55000)
 -- Department application login roles are members of elicense_consumer: it
 -- has EXECUTE on the functions below and no table access.
 --------------------------------------------------------------------------------
@@ -100,8 +102,7 @@ COMMENT ON COLUMN elicense.usage_code.context IS
 'purpose (用证事由), applicant (办事人), business_id (业务标识), step (业务环节), office (业务网点), time (业务时间), department (业务部门), officer (经办人员)';
 
 --------------------------------------------------------------------------------
--- Audit: append-only; rows come from the autonomous writer (or, when no
--- writer can start, from the caller's transaction, with a LOG line).
+-- Audit: append-only; rows come from the audit writer, or the call is refused.
 -- No foreign keys on purpose: the writer commits while the caller's
 -- transaction, which may hold the referenced rows uncommitted, waits for it.
 --------------------------------------------------------------------------------
@@ -146,7 +147,7 @@ COMMENT ON COLUMN elicense.usage_audit.message IS 'The error message of a refusa
 COMMENT ON COLUMN elicense.usage_audit.rows_returned IS 'Rows (licences, files) handed out';
 COMMENT ON COLUMN elicense.usage_audit.file_sha256 IS 'SHA-256 of a file copy handed out: licence_verify recognises the copy by it';
 COMMENT ON COLUMN elicense.usage_audit.copy_valid_until IS 'Validity printed on that copy (有效期至)';
-COMMENT ON COLUMN elicense.usage_audit.recorded_by IS 'writer: committed by the autonomous audit writer; transaction: fallback in the caller''s transaction (also in the server log)';
+COMMENT ON COLUMN elicense.usage_audit.recorded_by IS 'writer: committed by the audit writer; transaction: written in the caller''s transaction when no writer could start (before 0.3.0; since then such a call is refused)';
 COMMENT ON INDEX elicense.usage_audit_identifier IS 'Who used a licence';
 COMMENT ON INDEX elicense.usage_audit_holder IS 'Who used a holder''s licences';
 COMMENT ON INDEX elicense.usage_audit_file IS 'Copies handed out, by file digest (verification)';
@@ -176,23 +177,46 @@ AS 'MODULE_PATHNAME', 'elicense_audit_autonomous'
 LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION elicense._audit_autonomous(text) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._audit_autonomous(text) IS
-'Internal: hands an audit record (JSON) to this session''s audit writer, a background worker that commits it in its own transaction; returns the row id, or NULL when no writer can run';
+'Internal: hands an audit record (JSON) to the database''s audit writer, a background worker shared by all sessions that commits it in its own transaction; returns the row id, raises 55000 when the row cannot be committed (the call is refused)';
 
--- Records one use; returns the audit row id. The record survives the
--- caller's rollback unless no writer could run (then: LOG line + in-transaction row).
+-- Refuses a sharing call whose text argument is longer than any real value
+-- (identifiers, codes, IDs and names are short), before any work and before
+-- the value reaches the audit writer. names[i] names values[i]; the value is
+-- not quoted (it may be personal data, and it is long).
+CREATE FUNCTION elicense._bound_arguments(names text[], vals text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  bound integer;
+BEGIN
+  FOR i IN 1 .. cardinality(names) LOOP
+    bound := CASE names[i] WHEN 'context' THEN 4096 ELSE 256 END;
+    IF length(vals[i]) > bound THEN
+      RAISE EXCEPTION 'argument % is % characters long, over the limit of % characters', names[i], length(vals[i]), bound
+        USING ERRCODE = 'string_data_right_truncation',
+              HINT = 'Identifiers, usage codes, holder IDs and names are short; README "Limits" lists the bounds of the sharing functions.';
+    END IF;
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._bound_arguments(text[], text[]) FROM PUBLIC;
+
+-- Records one use; returns the audit row id. The row is committed by the
+-- audit writer, so it survives the caller's rollback; when it cannot be,
+-- _audit_autonomous raises 55000 and the call is refused (fail closed). Long
+-- text values (a caller's 10 KB identifier, an error message quoting it) are
+-- shortened to 256 characters (the message to 2,000), so a record stays far
+-- below the writer's 16 KB and the index limits of usage_audit.
 CREATE FUNCTION elicense._record(r jsonb) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  id bigint;
 BEGIN
-  r := r || jsonb_build_object('at', clock_timestamp(), 'db_user', session_user::text);
-  id := elicense._audit_autonomous((r || '{"recorded_by": "writer"}')::text);
-  IF id IS NULL THEN
-    RAISE LOG 'elicense usage audit (no audit writer could start; recorded in the caller''s transaction): %',
-      (r || jsonb_build_object('holder_id', elicense._mask_any_holder(r ->> 'holder_id')))::text;
-    id := elicense._audit_insert(r || '{"recorded_by": "transaction"}');
-  END IF;
-  RETURN id;
+  r := r || jsonb_build_object('at', clock_timestamp(), 'db_user', session_user::text, 'recorded_by', 'writer');
+  SELECT jsonb_object_agg(e.key, CASE
+           WHEN jsonb_typeof(e.value) = 'string' AND length(e.value #>> '{}') > CASE e.key WHEN 'message' THEN 2000 ELSE 256 END
+           THEN to_jsonb(left(e.value #>> '{}', CASE e.key WHEN 'message' THEN 2000 ELSE 256 END)
+                         || format('… (%s characters)', length(e.value #>> '{}')))
+           ELSE e.value END)
+    INTO r FROM jsonb_each(r) e;
+  RETURN elicense._audit_autonomous(r::text);
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._record(jsonb) FROM PUBLIC;
@@ -320,7 +344,8 @@ BEGIN
   x.context := u.context;
   x.officer := u.context ->> 'officer';
   x.business_id := u.context ->> 'business_id';
-  x.department := coalesce(u.context ->> 'department', x.department);
+  -- x.department stays the grant's: the context's "department" is what the
+  -- caller wrote, kept in the code's context but never taken as its identity.
   x.purpose := coalesce(u.context ->> 'purpose', x.purpose);
   x.expires_at := u.expires_at;
   IF x.refusal_state IS NOT NULL THEN
@@ -473,8 +498,9 @@ BEGIN
   BEGIN
     x := elicense._grant_context(scenario);
     a := a || elicense._audit_of(x)
-           || jsonb_strip_nulls(jsonb_build_object('officer', context ->> 'officer', 'business_id', context ->> 'business_id',
-                                                   'department', context ->> 'department'));
+           || jsonb_strip_nulls(jsonb_build_object('officer', context ->> 'officer', 'business_id', context ->> 'business_id'));
+    PERFORM elicense._bound_arguments(ARRAY['scenario', 'holder_id', 'licence_types', 'context'],
+        ARRAY[scenario, holder_id, array_to_string(licence_types, ','), context::text]);
     PERFORM elicense._raise_refusal(x);
     IF context IS NULL OR jsonb_typeof(context) <> 'object' THEN
       RAISE EXCEPTION 'usage context must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
@@ -512,7 +538,7 @@ BEGIN
             jsonb_build_object('purpose', x.purpose, 'time', now()) || context,
             now() + make_interval(mins => valid_minutes))
     RETURNING id INTO code_id;
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
@@ -535,11 +561,12 @@ BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
     a := a || elicense._audit_of(x) || jsonb_strip_nulls(jsonb_build_object('holder_id', x.holder_id));
+    PERFORM elicense._bound_arguments(ARRAY['usage_code'], ARRAY[usage_code]);
     -- An expired code is answered (valid = false); any other refusal is raised.
     IF x.refusal_state IS NOT NULL AND NOT (x.refusal_state = '28000' AND x.code_id IS NOT NULL) THEN
       PERFORM elicense._raise_refusal(x);
     END IF;
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
@@ -568,9 +595,10 @@ BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
     a := a || elicense._audit_of(x) || jsonb_strip_nulls(jsonb_build_object('holder_id', x.holder_id));
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'identifier'], ARRAY[usage_code, identifier]);
     PERFORM elicense._raise_refusal(x);
     c := elicense._licence_for_code(x, identifier);
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
@@ -592,6 +620,7 @@ BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
     a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'holder_id'], ARRAY[usage_code, holder_id]);
     PERFORM elicense._raise_refusal(x);
     PERFORM elicense._require_code_holder(x, holder_id);
     RETURN QUERY
@@ -599,7 +628,7 @@ BEGIN
        WHERE c.holder_id = x.holder_id AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types)
        ORDER BY c.type_code, c.identifier;
     GET DIAGNOSTICS n = ROW_COUNT;
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
@@ -622,11 +651,12 @@ BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
     a := a || elicense._audit_of(x) || jsonb_strip_nulls(jsonb_build_object('holder_id', x.holder_id));
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'identifier'], ARRAY[usage_code, identifier]);
     PERFORM elicense._raise_refusal(x);
     c := elicense._licence_for_code(x, identifier);
     until := current_date + x.copy_valid_days;
     file := elicense._render_copy(c.identifier, x.purpose, until, NOT x.may_see_id_numbers);
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
@@ -653,6 +683,7 @@ BEGIN
   BEGIN
     x := elicense._code_context(usage_code);
     a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'holder_id'], ARRAY[usage_code, holder_id]);
     PERFORM elicense._raise_refusal(x);
     PERFORM elicense._require_code_holder(x, holder_id);
     SELECT coalesce(array_agg(c.identifier::text ORDER BY c.type_code, c.identifier), '{}'),
@@ -664,7 +695,7 @@ BEGIN
     FOR i IN 1 .. cardinality(ids) LOOP
       files := files || elicense._render_copy(ids[i], x.purpose, until, NOT x.may_see_id_numbers);
     END LOOP;
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
@@ -705,6 +736,8 @@ BEGIN
   BEGIN
     x := elicense._grant_context(scenario);
     a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario', 'type_code', 'holder_id', 'holder_name', 'authority_uscc', 'status', 'after_identifier'],
+        ARRAY[scenario, type_code, holder_id, holder_name, authority_uscc, status, after_identifier]);
     PERFORM elicense._raise_refusal(x);
     IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 200 THEN
       RAISE EXCEPTION 'page_size % is outside 1-200', page_size USING ERRCODE = 'invalid_parameter_value',
@@ -731,7 +764,7 @@ BEGIN
     RETURN QUERY EXECUTE q USING x.may_see_id_numbers, types, holder_id, holder_name, authority_uscc, status,
                                  issued_from, issued_to, after_identifier, page_size;
     GET DIAGNOSTICS n = ROW_COUNT;
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;
@@ -749,7 +782,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
   a jsonb := '{"function": "licence_verify"}';
   x elicense._usage_context;
-  digest text := encode(sha256(file), 'hex');
+  digest text;  -- computed in the block: a cancel while hashing a large file is audited too
   copied text;
   c elicense.certificate;
   cur elicense.certificate;
@@ -759,6 +792,8 @@ BEGIN
   BEGIN
     x := elicense._grant_context(scenario);
     a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario'], ARRAY[scenario]);
+    digest := encode(sha256(file), 'hex');
     PERFORM elicense._raise_refusal(x);
     -- The stored original (its digest is kept when it is rendered) or a copy
     -- this store handed out (its digest is in the audit).
@@ -811,7 +846,7 @@ BEGIN
                                  ELSE format('this copy was valid until %s', copy_valid_until) END
         ELSE format('certState %s', cur.status) END;
     END IF;
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
     RAISE;
   END;

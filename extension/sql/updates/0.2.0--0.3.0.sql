@@ -788,3 +788,677 @@ UPDATE elicense.ofd_template SET template = $tpl${
   ]
 }$tpl$::jsonb
  WHERE type_code = '11100000000013338W032' AND shipped AND md5(template::text) = '369ecbcc781ba9bac4abc006aa17219e';
+
+--------------------------------------------------------------------------------
+-- Issue 18, helper "audit": append-only tables, a shared usage-audit writer
+-- that fails closed, bounded and checked licence text, key columns that parse.
+--------------------------------------------------------------------------------
+
+-- 45_certificate.sql: a trigger without argument raised 22004 (NULL HINT).
+CREATE OR REPLACE FUNCTION elicense.reject_history_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RAISE EXCEPTION 'elicense.% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = coalesce(TG_ARGV[0], 'Rows of this table record what happened; they are only ever added.');
+END
+$$;
+
+-- 60_delivery.sql, 65_preview.sql: hints, and TRUNCATE refused.
+DROP TRIGGER delivery_event_append_only ON elicense.delivery_event;
+DROP TRIGGER code_assignment_append_only ON elicense.code_assignment;
+CREATE TRIGGER delivery_event_append_only BEFORE UPDATE OR DELETE ON elicense.delivery_event
+    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('Delivery events are the history of the outbox; replay a step with elicense.replay instead.');
+CREATE TRIGGER delivery_event_no_truncate BEFORE TRUNCATE ON elicense.delivery_event
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('Delivery events are the history of the outbox; replay a step with elicense.replay instead.');
+CREATE TRIGGER code_assignment_append_only BEFORE UPDATE OR DELETE ON elicense.code_assignment
+    FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('Codes the platform assigned are evidence; a new assignment is a new row.');
+CREATE TRIGGER code_assignment_no_truncate BEFORE TRUNCATE ON elicense.code_assignment
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('Codes the platform assigned are evidence; a new assignment is a new row.');
+CREATE TRIGGER preview_access_no_truncate BEFORE TRUNCATE ON elicense.preview_access
+    FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('The preview access log is evidence; it is never changed.');
+
+-- 70_sharing.sql: one audit writer per database, fail closed (no more
+-- in-transaction fallback), cancelled calls audited, arguments bounded before
+-- any work, long audit values shortened, department from the grant.
+CREATE FUNCTION elicense._bound_arguments(names text[], vals text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  bound integer;
+BEGIN
+  FOR i IN 1 .. cardinality(names) LOOP
+    bound := CASE names[i] WHEN 'context' THEN 4096 ELSE 256 END;
+    IF length(vals[i]) > bound THEN
+      RAISE EXCEPTION 'argument % is % characters long, over the limit of % characters', names[i], length(vals[i]), bound
+        USING ERRCODE = 'string_data_right_truncation',
+              HINT = 'Identifiers, usage codes, holder IDs and names are short; README "Limits" lists the bounds of the sharing functions.';
+    END IF;
+  END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._bound_arguments(text[], text[]) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION elicense._record(r jsonb) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  r := r || jsonb_build_object('at', clock_timestamp(), 'db_user', session_user::text, 'recorded_by', 'writer');
+  SELECT jsonb_object_agg(e.key, CASE
+           WHEN jsonb_typeof(e.value) = 'string' AND length(e.value #>> '{}') > CASE e.key WHEN 'message' THEN 2000 ELSE 256 END
+           THEN to_jsonb(left(e.value #>> '{}', CASE e.key WHEN 'message' THEN 2000 ELSE 256 END)
+                         || format('… (%s characters)', length(e.value #>> '{}')))
+           ELSE e.value END)
+    INTO r FROM jsonb_each(r) e;
+  RETURN elicense._audit_autonomous(r::text);
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._code_context(usage_code text) RETURNS elicense._usage_context
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  x elicense._usage_context;
+  u elicense.usage_code;
+  scenario text;
+BEGIN
+  SELECT * INTO u FROM elicense.usage_code c WHERE c.code_sha256 = sha256(convert_to(coalesce(usage_code, ''), 'UTF8'));
+  IF NOT FOUND THEN
+    x.refusal_state := '28000';
+    x.refusal_message := 'unknown usage code';
+    x.refusal_hint := 'Create one with elicense.create_usage_code(...) and pass the text it returns.';
+    RETURN x;
+  END IF;
+  SELECT g.scenario INTO scenario FROM elicense.usage_grant g WHERE g.id = u.grant_id;
+  x := elicense._grant_context(scenario);
+  x.code_id := u.id;
+  x.holder_id := u.holder_id;
+  x.code_types := u.type_codes;
+  x.context := u.context;
+  x.officer := u.context ->> 'officer';
+  x.business_id := u.context ->> 'business_id';
+  -- x.department stays the grant's: the context's "department" is what the
+  -- caller wrote, kept in the code's context but never taken as its identity.
+  x.purpose := coalesce(u.context ->> 'purpose', x.purpose);
+  x.expires_at := u.expires_at;
+  IF x.refusal_state IS NOT NULL THEN
+    RETURN x;
+  END IF;
+  IF x.grant_id IS DISTINCT FROM u.grant_id THEN
+    x.refusal_state := '42501';
+    x.refusal_message := format('usage code %s was made under another grant than role "%s" holds', u.id, session_user);
+    x.refusal_hint := 'A usage code is used by the department application that made it.';
+  ELSIF u.expires_at <= now() THEN
+    x.refusal_state := '28000';
+    x.refusal_message := format('usage code %s expired at %s', u.id, u.expires_at);
+    x.refusal_hint := 'Usage codes are short-lived; create a new one for the request.';
+  END IF;
+  RETURN x;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.create_usage_code(scenario text, holder_id text, licence_types text[], context jsonb,
+    valid_minutes integer DEFAULT 15) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'create_usage_code', 'scenario', scenario, 'holder_id', holder_id);
+  x elicense._usage_context;
+  k text;
+  max_minutes integer;
+  code text;
+  code_id bigint;
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x)
+           || jsonb_strip_nulls(jsonb_build_object('officer', context ->> 'officer', 'business_id', context ->> 'business_id'));
+    PERFORM elicense._bound_arguments(ARRAY['scenario', 'holder_id', 'licence_types', 'context'],
+        ARRAY[scenario, holder_id, array_to_string(licence_types, ','), context::text]);
+    PERFORM elicense._raise_refusal(x);
+    IF context IS NULL OR jsonb_typeof(context) <> 'object' THEN
+      RAISE EXCEPTION 'usage context must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH k IN ARRAY ARRAY['applicant', 'business_id', 'step', 'office', 'department', 'officer'] LOOP
+      IF coalesce(btrim(context ->> k), '') = '' THEN
+        RAISE EXCEPTION 'usage context lacks "%"', k USING ERRCODE = 'invalid_parameter_value',
+          HINT = 'A context names applicant (办事人), business_id (业务标识), step (业务环节), office (业务网点), department (业务部门) and officer (经办人员); purpose (用证事由) and time (业务时间) are optional.';
+      END IF;
+    END LOOP;
+    IF holder_id IS NULL OR NOT (elicense.is_valid_uscc(holder_id) OR elicense.is_valid_resident_id(holder_id)) THEN
+      -- The value is personal data: not repeated in the message (or the audit).
+      RAISE EXCEPTION 'holder_id is neither a valid USCC nor a valid resident ID number' USING ERRCODE = 'invalid_text_representation',
+        HINT = 'The holder is the company (统一社会信用代码) or the person (居民身份证号码) the request is about.';
+    END IF;
+    IF licence_types IS NULL OR cardinality(licence_types) = 0 THEN
+      RAISE EXCEPTION 'licence_types is empty' USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'Name the licence types (所需证照) the request needs.';
+    END IF;
+    IF NOT licence_types <@ x.grant_types THEN
+      RAISE EXCEPTION 'licence types % are outside the grant of role "%" for scenario "%" (%)',
+        array_to_string(ARRAY(SELECT unnest(licence_types) EXCEPT SELECT unnest(x.grant_types)), ', '),
+        x.grantee, scenario, array_to_string(x.grant_types, ', ')
+        USING ERRCODE = 'insufficient_privilege', HINT = 'Ask only for the licence types the grant allows.';
+    END IF;
+    SELECT s.max_code_minutes INTO max_minutes FROM elicense.usage_scenario s WHERE s.code = scenario;
+    IF valid_minutes IS NULL OR valid_minutes NOT BETWEEN 1 AND max_minutes THEN
+      RAISE EXCEPTION 'valid_minutes % is outside 1-% (scenario "%")', valid_minutes, max_minutes, scenario
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Usage codes are short-lived; the scenario sets the cap.';
+    END IF;
+    -- 244 random bits from two version-4 UUIDs (core PostgreSQL, no pgcrypto needed).
+    code := 'UC' || upper(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
+    INSERT INTO elicense.usage_code (code_sha256, grant_id, holder_id, type_codes, context, expires_at)
+    VALUES (sha256(convert_to(code, 'UTF8')), x.grant_id, holder_id, licence_types,
+            jsonb_build_object('purpose', x.purpose, 'time', now()) || context,
+            now() + make_interval(mins => valid_minutes))
+    RETURNING id INTO code_id;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'usage_code_id', code_id, 'rows_returned', 1));
+  RETURN code;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.usage_code_info(usage_code text,
+    OUT valid boolean, OUT scenario text, OUT department text, OUT holder_id text, OUT licence_types text[],
+    OUT context jsonb, OUT expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := '{"function": "usage_code_info"}';
+  x elicense._usage_context;
+BEGIN
+  BEGIN
+    x := elicense._code_context(usage_code);
+    a := a || elicense._audit_of(x) || jsonb_strip_nulls(jsonb_build_object('holder_id', x.holder_id));
+    PERFORM elicense._bound_arguments(ARRAY['usage_code'], ARRAY[usage_code]);
+    -- An expired code is answered (valid = false); any other refusal is raised.
+    IF x.refusal_state IS NOT NULL AND NOT (x.refusal_state = '28000' AND x.code_id IS NOT NULL) THEN
+      PERFORM elicense._raise_refusal(x);
+    END IF;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  valid := x.expires_at > now();
+  scenario := x.scenario;
+  department := x.department;
+  holder_id := CASE WHEN x.may_see_id_numbers THEN x.holder_id ELSE elicense._mask_any_holder(x.holder_id) END;
+  licence_types := x.code_types;
+  context := x.context;
+  expires_at := x.expires_at;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1,
+                                                   'message', CASE WHEN valid THEN 'valid' ELSE 'expired' END));
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_info(usage_code text, identifier text) RETURNS elicense.licence_share
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'licence_info', 'identifier', identifier);
+  x elicense._usage_context;
+  c elicense.certificate;
+BEGIN
+  BEGIN
+    x := elicense._code_context(usage_code);
+    a := a || elicense._audit_of(x) || jsonb_strip_nulls(jsonb_build_object('holder_id', x.holder_id));
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'identifier'], ARRAY[usage_code, identifier]);
+    PERFORM elicense._raise_refusal(x);
+    c := elicense._licence_for_code(x, identifier);
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1));
+  RETURN elicense._share(c, x.may_see_id_numbers, true);
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_info_by_holder(usage_code text, holder_id text) RETURNS SETOF elicense.licence_share
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'licence_info_by_holder', 'holder_id', holder_id);
+  x elicense._usage_context;
+  n integer;
+BEGIN
+  BEGIN
+    x := elicense._code_context(usage_code);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'holder_id'], ARRAY[usage_code, holder_id]);
+    PERFORM elicense._raise_refusal(x);
+    PERFORM elicense._require_code_holder(x, holder_id);
+    RETURN QUERY
+      SELECT s.* FROM elicense.certificate c, LATERAL elicense._share(c, x.may_see_id_numbers, true) s
+       WHERE c.holder_id = x.holder_id AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types)
+       ORDER BY c.type_code, c.identifier;
+    GET DIAGNOSTICS n = ROW_COUNT;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', n));
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_file(usage_code text, identifier text) RETURNS bytea
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'licence_file', 'identifier', identifier);
+  x elicense._usage_context;
+  c elicense.certificate;
+  until date;
+  file bytea;
+BEGIN
+  BEGIN
+    x := elicense._code_context(usage_code);
+    a := a || elicense._audit_of(x) || jsonb_strip_nulls(jsonb_build_object('holder_id', x.holder_id));
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'identifier'], ARRAY[usage_code, identifier]);
+    PERFORM elicense._raise_refusal(x);
+    c := elicense._licence_for_code(x, identifier);
+    until := current_date + x.copy_valid_days;
+    file := elicense._render_copy(c.identifier, x.purpose, until, NOT x.may_see_id_numbers);
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1,
+      'file_sha256', encode(sha256(file), 'hex'), 'copy_valid_until', until));
+  RETURN file;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_file_by_holder(usage_code text, holder_id text,
+    OUT identifier text, OUT type_code text, OUT file bytea) RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'licence_file_by_holder', 'holder_id', holder_id);
+  x elicense._usage_context;
+  ids text[];
+  types text[];
+  files bytea[] := '{}';
+  until date;
+BEGIN
+  BEGIN
+    x := elicense._code_context(usage_code);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'holder_id'], ARRAY[usage_code, holder_id]);
+    PERFORM elicense._raise_refusal(x);
+    PERFORM elicense._require_code_holder(x, holder_id);
+    SELECT coalesce(array_agg(c.identifier::text ORDER BY c.type_code, c.identifier), '{}'),
+           coalesce(array_agg(c.type_code ORDER BY c.type_code, c.identifier), '{}')
+      INTO ids, types
+      FROM elicense.certificate c
+     WHERE c.holder_id = x.holder_id AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types);
+    until := current_date + x.copy_valid_days;
+    FOR i IN 1 .. cardinality(ids) LOOP
+      files := files || elicense._render_copy(ids[i], x.purpose, until, NOT x.may_see_id_numbers);
+    END LOOP;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  a := a || jsonb_build_object('holder_id', x.holder_id);
+  IF cardinality(ids) = 0 THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 0));
+  END IF;
+  FOR i IN 1 .. cardinality(ids) LOOP
+    PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1, 'identifier', ids[i],
+        'file_sha256', encode(sha256(files[i]), 'hex'), 'copy_valid_until', until));
+    identifier := ids[i];
+    type_code := types[i];
+    file := files[i];
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_search(scenario text, type_code text DEFAULT NULL, holder_id text DEFAULT NULL,
+    holder_name text DEFAULT NULL, authority_uscc text DEFAULT NULL, status text DEFAULT NULL,
+    issued_from date DEFAULT NULL, issued_to date DEFAULT NULL, after_identifier text DEFAULT NULL,
+    page_size integer DEFAULT 50) RETURNS SETOF elicense.licence_share
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'licence_search', 'holder_id', holder_id,
+      'message', jsonb_strip_nulls(jsonb_build_object('type_code', type_code, 'holder_name', holder_name,
+          'authority_uscc', authority_uscc, 'status', status, 'issued_from', issued_from, 'issued_to', issued_to,
+          'after_identifier', after_identifier, 'page_size', page_size))::text);
+  x elicense._usage_context;
+  types text[];
+  q text := 'SELECT s.* FROM elicense.certificate c, LATERAL elicense._share(c, $1, false) s
+              WHERE c.superseded_at IS NULL AND c.type_code = ANY ($2)';
+  n integer;
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario', 'type_code', 'holder_id', 'holder_name', 'authority_uscc', 'status', 'after_identifier'],
+        ARRAY[scenario, type_code, holder_id, holder_name, authority_uscc, status, after_identifier]);
+    PERFORM elicense._raise_refusal(x);
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 200 THEN
+      RAISE EXCEPTION 'page_size % is outside 1-200', page_size USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'Page through larger results with after_identifier = the last identifier of the previous page.';
+    END IF;
+    types := x.grant_types;
+    IF type_code IS NOT NULL THEN
+      IF NOT type_code = ANY (x.grant_types) THEN
+        RAISE EXCEPTION 'licence type % is outside the grant of role "%" for scenario "%" (%)', type_code, x.grantee,
+          scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Search only the licence types the grant allows.';
+      END IF;
+      types := ARRAY[type_code];
+    END IF;
+    -- Only the filters given, so each search is planned for its own indexes.
+    IF holder_id IS NOT NULL THEN q := q || ' AND c.holder_id = $3'; END IF;
+    IF holder_name IS NOT NULL THEN q := q || ' AND c.holder_name = $4'; END IF;
+    IF authority_uscc IS NOT NULL THEN q := q || ' AND c.authority_uscc = $5'; END IF;
+    IF status IS NOT NULL THEN q := q || ' AND elicense.effective_status(c.status, c.valid_to) = $6'; END IF;
+    IF issued_from IS NOT NULL THEN q := q || ' AND c.issue_date >= $7'; END IF;
+    IF issued_to IS NOT NULL THEN q := q || ' AND c.issue_date <= $8'; END IF;
+    IF after_identifier IS NOT NULL THEN q := q || ' AND c.identifier > $9'; END IF;
+    q := q || ' ORDER BY c.identifier LIMIT $10';
+    RETURN QUERY EXECUTE q USING x.may_see_id_numbers, types, holder_id, holder_name, authority_uscc, status,
+                                 issued_from, issued_to, after_identifier, page_size;
+    GET DIAGNOSTICS n = ROW_COUNT;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', n));
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_verify(scenario text, file bytea,
+    OUT verdict text, OUT identifier text, OUT current_identifier text, OUT effective_status text,
+    OUT copy_valid_until date, OUT signature_status text, OUT detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := '{"function": "licence_verify"}';
+  x elicense._usage_context;
+  digest text;  -- computed in the block: a cancel while hashing a large file is audited too
+  copied text;
+  c elicense.certificate;
+  cur elicense.certificate;
+  sig record;
+  cert text := '';
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario'], ARRAY[scenario]);
+    digest := encode(sha256(file), 'hex');
+    PERFORM elicense._raise_refusal(x);
+    -- The stored original (its digest is kept when it is rendered) or a copy
+    -- this store handed out (its digest is in the audit).
+    SELECT v.* INTO c FROM elicense.certificate v WHERE v.file_sha256 = digest LIMIT 1;
+    IF NOT FOUND THEN
+      SELECT u.copy_valid_until, u.identifier INTO copy_valid_until, copied FROM elicense.usage_audit u
+       WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1;
+      IF FOUND THEN
+        SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+      END IF;
+    END IF;
+    IF c.identifier IS NOT NULL THEN
+      identifier := c.identifier;
+      a := a || jsonb_build_object('identifier', c.identifier, 'holder_id', c.holder_id);
+      IF NOT c.type_code = ANY (x.grant_types) THEN
+        RAISE EXCEPTION 'licence type % is outside the grant of role "%" for scenario "%" (%)', c.type_code, x.grantee,
+          scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Verify only licences of the types the grant allows.';
+      END IF;
+      SELECT k.certificate_pem INTO cert FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc;
+    END IF;
+    SELECT * INTO sig FROM elicense.verify_licence_ofd(file, coalesce(cert, ''));
+    signature_status := sig.status;
+    IF c.identifier IS NULL THEN
+      IF sig.status IN ('ok', 'unsigned') THEN
+        verdict := 'unknown';
+        detail := 'not a file this store issued (a sealed file renders differently each time: ask the holder for the current one)';
+      ELSE
+        verdict := 'tampered';
+        detail := format('%s%s: %s', sig.status, CASE WHEN sig.part <> '' THEN ' in ' || sig.part ELSE '' END, sig.message);
+      END IF;
+    ELSE
+      SELECT v.* INTO cur FROM elicense.certificate v
+       WHERE v.original_identifier = c.original_identifier AND v.superseded_at IS NULL;
+      current_identifier := cur.identifier;
+      effective_status := elicense.effective_status(cur.status, cur.valid_to);
+      verdict := CASE
+        WHEN sig.status NOT IN ('ok', 'unsigned') THEN 'tampered'
+        WHEN cur.status IN ('03', '04') THEN 'revoked'
+        WHEN cur.status = '05' THEN 'cancelled'
+        WHEN cur.identifier <> c.identifier THEN 'changed'
+        WHEN effective_status = '06' THEN 'expired'
+        WHEN cur.status = '02' THEN 'suspended'
+        WHEN copy_valid_until < current_date THEN 'expired'
+        ELSE 'valid' END;
+      detail := CASE verdict
+        WHEN 'tampered' THEN format('the digest is the stored one but the seal does not verify: %s %s', sig.status, sig.message)
+        WHEN 'changed' THEN format('a newer version %s replaces %s', cur.identifier, c.identifier)
+        WHEN 'expired' THEN CASE WHEN effective_status = '06' THEN format('the licence expired on %s', cur.valid_to)
+                                 ELSE format('this copy was valid until %s', copy_valid_until) END
+        ELSE format('certState %s', cur.status) END;
+    END IF;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1, 'message', verdict,
+                                                   'file_sha256', digest));
+END
+$$;
+COMMENT ON FUNCTION elicense._audit_autonomous(text) IS
+'Internal: hands an audit record (JSON) to the database''s audit writer, a background worker shared by all sessions that commits it in its own transaction; returns the row id, raises 55000 when the row cannot be committed (the call is refused)';
+COMMENT ON COLUMN elicense.usage_audit.recorded_by IS 'writer: committed by the audit writer; transaction: written in the caller''s transaction when no writer could start (before 0.3.0; since then such a call is refused)';
+
+-- 20_validators.sql, 55_issue.sql, 62_licence_file.sql: licence text without
+-- control or bidi-override characters, a bounded actor, seal keys that parse.
+
+-- Key and certificate columns hold what parses (issue 18): a trigger, not a
+-- CHECK, because a CHECK violation's DETAIL quotes the whole row, key
+-- material included. Arguments: column=kind pairs (kind: private_key,
+-- public_key, certificate); NULL columns are left to NOT NULL constraints.
+CREATE FUNCTION elicense.pem_problem(kind text, pem text) RETURNS text
+AS 'MODULE_PATHNAME', 'elicense_pem_problem' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION elicense.pem_problem(text, text) IS
+'Why pem is not a kind (private_key: unencrypted PEM private key; public_key: PEM public key; certificate: PEM X.509 certificate), NULL when it parses; never quotes the value';
+
+CREATE FUNCTION elicense._check_key_columns() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  row_data jsonb := to_jsonb(NEW);
+  col text;
+  problem text;
+BEGIN
+  FOR i IN 0 .. TG_NARGS - 1 LOOP
+    col := split_part(TG_ARGV[i], '=', 1);
+    problem := elicense.pem_problem(split_part(TG_ARGV[i], '=', 2), row_data ->> col);
+    IF problem IS NOT NULL THEN
+      RAISE EXCEPTION 'elicense.%.% %', TG_TABLE_NAME, col, problem
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = pg_catalog.format('Store the PEM text as openssl writes it (%s); the value is not repeated here.',
+                                       split_part(TG_ARGV[i], '=', 2));
+    END IF;
+  END LOOP;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._check_key_columns() FROM PUBLIC;
+COMMENT ON FUNCTION elicense._check_key_columns() IS
+'Trigger: refuses a key or certificate column that does not parse (arguments column=kind); the error names the column, never the value';
+
+-- Text that goes on a licence: no C0/C1 control character and no bidi
+-- override or isolate (U+202A-U+202E, U+2066-U+2069), which would make the
+-- face or a list read otherwise than stored. The caller tests the cheap
+-- regexp first; this names the field and the first such character (not the
+-- value: it may be personal data).
+CREATE FUNCTION elicense._refuse_unsafe_text(value text, field text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  pos integer;
+BEGIN
+  pos := length(substring(value FROM '^[^\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*')) + 1;
+  IF pos <= length(value) THEN
+    RAISE EXCEPTION '% contains % at character %, a control or bidirectional-override character', field,
+      'U+' || upper(lpad(to_hex(ascii(substr(value, pos, 1))), 4, '0')), pos
+      USING ERRCODE = 'character_not_in_repertoire',
+            HINT = 'Licence text is printed and sent to the national platform as it is: remove control characters (tabs and line breaks included) and bidi overrides (U+202A-U+202E, U+2066-U+2069).';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._refuse_unsafe_text(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._refuse_unsafe_text(text, text) IS
+'Internal: 22021 naming the field when the text holds a C0/C1 control character or a bidi override/isolate';
+CREATE OR REPLACE FUNCTION elicense._require_text(value text, what text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  -- An actor names a person or an application; a reason is a sentence or two.
+  bound constant integer := CASE what WHEN 'actor' THEN 200 ELSE 2000 END;
+BEGIN
+  IF value IS NULL OR btrim(value) = '' THEN
+    RAISE EXCEPTION '% is required', what
+      USING ERRCODE = 'not_null_violation', HINT = pg_catalog.format('Pass a non-empty %s; it is kept in elicense.status_history.', what);
+  END IF;
+  IF length(value) > bound THEN
+    RAISE EXCEPTION '% is % characters long, over the limit of %', what, length(value), bound
+      USING ERRCODE = 'string_data_right_truncation', HINT = 'README "Limits" lists the bounds of licence text.';
+  END IF;
+  IF what = 'actor' AND value ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]' THEN
+    PERFORM elicense._refuse_unsafe_text(value, what);
+  END IF;
+  RETURN btrim(value);
+END
+$$;
+COMMENT ON FUNCTION elicense._require_text(text, text) IS 'Internal: the trimmed text, or 23502 if it is NULL or blank, 22001 over 200 characters (actor) or 2,000 (reason), 22021 for an actor with a control or bidi-override character';
+-- NOTE for the merge: _licence_from_data is replaced whole from 55_issue.sql;
+-- if another block of this script replaces it too, the last one must hold both changes.
+CREATE OR REPLACE FUNCTION elicense._licence_from_data(p_type_code text, p_data jsonb) RETURNS elicense.certificate
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t elicense.licence_type;
+  it elicense.licence_item;
+  c elicense.certificate;
+  v jsonb;
+  s text;
+  d date;
+  bad text;
+  birth date;
+  known text[] := '{}';
+BEGIN
+  SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = p_type_code;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown licence type "%"', p_type_code
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Licence types are the rows of elicense.licence_type, e.g. 11100000000013338W050 (安许证) or 11100000000013338W032 (特种作业).';
+  END IF;
+  IF p_data IS NULL OR jsonb_typeof(p_data) <> 'object' THEN
+    RAISE EXCEPTION 'licence data must be a JSON object, not %', coalesce(jsonb_typeof(p_data), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass {"item": "value", ...} with the items of elicense.licence_item for the type.';
+  END IF;
+
+  c.type_code := t.type_code;
+  c.holder_id_type := t.holder_id_type;
+  c.business_data := '{}';
+  FOR it IN SELECT * FROM elicense.licence_item li WHERE li.type_code = p_type_code ORDER BY li.position LOOP
+    known := known || it.item;
+    v := p_data -> it.item;
+    s := CASE WHEN jsonb_typeof(v) IN ('string', 'number') THEN btrim(v #>> '{}') END;
+    IF v IS NOT NULL AND jsonb_typeof(v) NOT IN ('string', 'number', 'null') THEN
+      RAISE EXCEPTION 'item "%" (%) must be a string, not a JSON %', it.item, it.label, jsonb_typeof(v)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give every item as a JSON string.';
+    END IF;
+    IF s IS NULL OR s = '' THEN
+      IF it.required THEN
+        RAISE EXCEPTION 'missing required item "%" (%) of licence type %', it.item, it.label, t.type_code
+          USING ERRCODE = 'not_null_violation',
+                HINT = pg_catalog.format('Licence type %s (%s) requires a non-empty value for "%s".', t.type_code, t.name, it.item);
+      END IF;
+      CONTINUE;
+    END IF;
+    IF it.max_length IS NOT NULL AND length(s) > it.max_length THEN
+      RAISE EXCEPTION 'item "%" (%) is % characters long, more than its maximum of %', it.item, it.label, length(s), it.max_length
+        USING ERRCODE = 'string_data_right_truncation', HINT = 'Shorten the value; the limit is in elicense.licence_item.max_length.';
+    END IF;
+    -- Printed text only: an image item is Base64, which may have line breaks.
+    IF s ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]' AND it.data_type <> 'image' THEN
+      PERFORM elicense._refuse_unsafe_text(s, pg_catalog.format('item "%s" (%s)', it.item, it.label));
+    END IF;
+    IF it.allowed_values IS NOT NULL AND NOT s = ANY (it.allowed_values) THEN
+      RAISE EXCEPTION 'item "%" (%) has value "%", which is not one of %', it.item, it.label, s, array_to_string(it.allowed_values, ', ')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of the values in elicense.licence_item.allowed_values.';
+    END IF;
+    d := NULL;
+    CASE it.data_type
+      WHEN 'date' THEN
+        -- Fast path without a function call: days 01-28 exist in every month,
+        -- and YYYY-MM-DD input is read the same under every DateStyle.
+        IF s ~ '^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$' THEN
+          d := s::date;
+        ELSE
+          d := elicense._item_date(s, it.item, it.label);
+          s := to_char(d, 'YYYY-MM-DD');
+        END IF;
+      WHEN 'uscc' THEN
+        PERFORM elicense.check_uscc(s, it.item);
+      WHEN 'resident_id' THEN
+        PERFORM elicense.check_resident_id(s, it.item);
+      WHEN 'division_code' THEN
+        PERFORM elicense.check_division(s, it.item);
+      WHEN 'image' THEN
+        s := elicense._item_image(s, it.item, it.label);
+      ELSE
+        NULL;
+    END CASE;
+    CASE it.metadata_column
+      WHEN 'licence_number' THEN c.licence_number := s;
+      WHEN 'holder_name' THEN c.holder_name := s;
+      WHEN 'holder_id' THEN c.holder_id := s;
+      WHEN 'authority_name' THEN c.authority_name := s;
+      WHEN 'authority_uscc' THEN c.authority_uscc := s;
+      WHEN 'authority_division' THEN c.authority_division := s;
+      WHEN 'issue_date' THEN c.issue_date := d;
+      WHEN 'valid_from' THEN c.valid_from := d;
+      WHEN 'valid_to' THEN c.valid_to := d;
+      ELSE c.business_data := c.business_data || jsonb_build_object(it.item, s);
+    END CASE;
+  END LOOP;
+
+  -- Keys that are no item of the type (a query only when there are some).
+  IF (p_data - known) <> '{}'::jsonb THEN
+    SELECT string_agg(pg_catalog.format('"%s"', k), ', ' ORDER BY k) INTO bad FROM jsonb_object_keys(p_data - known) AS k;
+    RAISE EXCEPTION 'unknown item % for licence type % (%)', bad, t.type_code, t.name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The items of each type are listed in elicense.licence_item; a DBA can add items there.';
+  END IF;
+
+  -- The catalogue must fill every NOT NULL metadata column.
+  bad := concat_ws(', ',
+    CASE WHEN c.licence_number IS NULL THEN 'licence_number' END, CASE WHEN c.holder_name IS NULL THEN 'holder_name' END,
+    CASE WHEN c.holder_id IS NULL THEN 'holder_id' END, CASE WHEN c.authority_name IS NULL THEN 'authority_name' END,
+    CASE WHEN c.authority_uscc IS NULL THEN 'authority_uscc' END, CASE WHEN c.authority_division IS NULL THEN 'authority_division' END,
+    CASE WHEN c.issue_date IS NULL THEN 'issue_date' END, CASE WHEN c.valid_from IS NULL THEN 'valid_from' END);
+  IF bad <> '' THEN
+    RAISE EXCEPTION 'licence type % has no required item for metadata column(s) %', t.type_code, bad
+      USING ERRCODE = 'not_null_violation',
+            HINT = 'Add required items with these metadata_column values to elicense.licence_item.';
+  END IF;
+
+  IF c.licence_number !~ t.number_pattern THEN
+    RAISE EXCEPTION 'invalid certificate number "%" for licence type % (%)', c.licence_number, t.type_code, t.name
+      USING ERRCODE = 'invalid_text_representation',
+            HINT = pg_catalog.format('Certificate numbers of this type look like %s (pattern %s).', t.number_example, t.number_pattern);
+  END IF;
+  IF c.valid_to IS NOT NULL AND c.valid_to <= c.valid_from THEN
+    RAISE EXCEPTION 'valid_to % is not after valid_from %', to_char(c.valid_to, 'YYYY-MM-DD'), to_char(c.valid_from, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The end of validity (有效期止) must be later than its start (有效期起).';
+  END IF;
+  IF c.issue_date > current_date THEN
+    RAISE EXCEPTION 'issue_date % is in the future', to_char(c.issue_date, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A licence is issued on or before the day it is recorded (发证日期 <= today).';
+  END IF;
+  IF c.holder_id_type = 'RESIDENT_ID' THEN
+    birth := elicense.resident_id_birth_date(c.holder_id);
+    IF birth > c.issue_date THEN
+      RAISE EXCEPTION 'holder_id % gives birth date %, after the issue date %', c.holder_id, to_char(birth, 'YYYY-MM-DD'), to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Check the resident ID number and the issue date.';
+    END IF;
+    IF t.min_holder_age IS NOT NULL AND birth + make_interval(years => t.min_holder_age) > c.issue_date THEN
+      RAISE EXCEPTION 'holder born % is younger than % on the issue date %', to_char(birth, 'YYYY-MM-DD'), t.min_holder_age, to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = pg_catalog.format('Licence type %s (%s) requires a holder aged at least %s.', t.type_code, t.name, t.min_holder_age);
+    END IF;
+  END IF;
+  RETURN c;
+END
+$$;
+CREATE TRIGGER seal_key_parses BEFORE INSERT OR UPDATE ON elicense.seal_key
+    FOR EACH ROW EXECUTE FUNCTION elicense._check_key_columns('private_key_pem=private_key', 'certificate_pem=certificate');
