@@ -7,7 +7,7 @@
 -- precheck. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(238);
+SELECT plan(255);
 
 CREATE FUNCTION pg_temp.w050(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('enterprise_name', '山东某建筑工程有限公司' || n, 'uscc', '91350100M000100Y43',
@@ -290,6 +290,23 @@ SELECT is(elicense.precheck_answered((SELECT ticket FROM elicense.precheck), 'w1
           '{"return_code": "0", "message": "校验失败", "errors": [{"guid": "x", "message": "证书编号已存在"}]}'), true, 'the answer is recorded');
 SELECT results_eq($$SELECT status, passed, return_code, message FROM elicense.precheck$$,
                   $$VALUES ('answered', false, '0', '校验失败; 证书编号已存在')$$, 'readable: refused, with the platform''s messages');
+
+-- 10. Who may call what.
+SELECT ok(has_function_privilege('elicense_issuer', f, 'EXECUTE'), 'elicense_issuer may run ' || f)
+  FROM unnest(ARRAY['elicense.renew(text, jsonb, text, text)', 'elicense.suspend(text, text, text, date)',
+                    'elicense.lift_suspension(text, text, text)', 'elicense.expire(text, text, text)',
+                    'elicense.other(text, text, text, text)', 'elicense.withdraw(text, text, text)',
+                    'elicense.precheck(text, jsonb, text)']) f;
+SELECT ok(has_function_privilege('elicense_worker', f, 'EXECUTE'), 'elicense_worker may run ' || f)
+  FROM unnest(ARRAY['elicense.expire_due(integer, text)', 'elicense.lease_prechecks(text, integer, integer)',
+                    'elicense.precheck_answered(uuid, text, jsonb)', 'elicense.precheck_failed(uuid, text, text, bigint, integer)']) f;
+SELECT ok(NOT has_function_privilege('elicense_analyst', f, 'EXECUTE'), 'elicense_analyst may not run ' || f)
+  FROM unnest(ARRAY['elicense.suspend(text, text, text, date)', 'elicense.expire_due(integer, text)',
+                    'elicense.precheck(text, jsonb, text)', 'elicense.lease_prechecks(text, integer, integer)']) f;
+SELECT ok(NOT has_function_privilege('elicense_worker', 'elicense.suspend(text, text, text, date)', 'EXECUTE'),
+          'the worker cannot suspend a licence');
+SELECT ok(NOT has_table_privilege('elicense_issuer', 'elicense.licence_transition', 'INSERT, UPDATE, DELETE'),
+          'nobody but the extension writes licence_transition');
 
 SELECT * FROM finish();
 ROLLBACK;
