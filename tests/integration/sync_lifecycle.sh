@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The life of a licence against the platform test double (issue 16). W050
 # licences are delivered, then suspended, suspended and lifted, renewed, put
-# in certState 99, revoked, and one passes its valid_to: the worker's own
-# expire_due schedule queues its expiry. The double records, per identifier
+# in certState 99, revoked, and two pass their valid_to: the worker's own
+# expire_due schedule queues their expiries (in batches of one). The double records, per identifier
 # it holds, the operateType/certState of every status update: each must be
 # what PLATFORM.md says, under the identifier that was collected (001), not
 # the local version a status change writes. The renewal is assigned under
@@ -25,6 +25,7 @@ import json, sys
 c = json.load(open(sys.argv[1]))
 c["paths"] = json.load(open(sys.argv[2]))
 c["expire_interval_ms"] = 300
+c["expire_batch"] = 1  # two expiries: two calls, the second at once
 json.dump(c, open(sys.argv[1], "w"), indent=2)
 PY
 start_preview preview '{"threads": 2}'
@@ -39,7 +40,7 @@ w050() {  # NUMBER: licence data valid for a year
 }
 declare -A id
 n=0
-for name in suspended lifted renewed other revoked expired; do
+for name in suspended lifted renewed other revoked expired expired2; do
   n=$((n + 1))
   id[$name]=$(sql -c "SELECT elicense.issue('11100000000013338W050', '$(w050 $n)'::jsonb, 'approval-test')")
 done
@@ -68,21 +69,21 @@ sql -c "SELECT elicense.lift_suspension('${id[lifted]}', '暂扣发还', 'approv
 renewed_v2=$(sql -c "SELECT elicense.renew('${id[renewed]}', '{\"valid_to\": \"$(date -d '+4 years' +%F)\"}', '延续', 'approval-test')")
 sql -c "SELECT elicense.other('${id[other]}', '停业整顿', '其他', 'approval-test')" >/dev/null
 sql -c "SELECT elicense.revoke('${id[revoked]}', '吊销', 'approval-test')" >/dev/null
-sql -c "UPDATE elicense.certificate SET valid_to = current_date - 1 WHERE identifier = '${id[expired]}'"
-wait_for 60 "$(all_delivered) AND EXISTS (SELECT FROM elicense.certificate WHERE original_identifier = '${id[expired]}' AND status = '06')"
-[ "$(sql -c "SELECT actor FROM elicense.status_history WHERE original_identifier = '${id[expired]}' AND to_status = '06'")" = elicense.expire_due ] \
-  || fail "the expiry was not queued by the worker's expire_due"
+sql -c "UPDATE elicense.certificate SET valid_to = current_date - 1 WHERE identifier IN ('${id[expired]}', '${id[expired2]}')"
+wait_for 60 "$(all_delivered) AND (SELECT count(*) = 2 FROM elicense.certificate WHERE original_identifier IN ('${id[expired]}', '${id[expired2]}') AND status = '06')"
+[ "$(sql -c "SELECT count(*) FROM elicense.status_history WHERE original_identifier IN ('${id[expired]}', '${id[expired2]}') AND to_status = '06' AND actor = 'elicense.expire_due'")" = 2 ] \
+  || fail "the expiries were not queued by the worker's expire_due"
 check_exactly_once
 
 double_state >"$out/double_state.json"
-python3 - "$out/double_state.json" "${id[suspended]}" "${id[lifted]}" "${id[other]}" "${id[revoked]}" "${id[expired]}" "${id[renewed]}" \
+python3 - "$out/double_state.json" "${id[suspended]}" "${id[lifted]}" "${id[other]}" "${id[revoked]}" "${id[expired]}" "${id[expired2]}" "${id[renewed]}" \
   "$renewed_v2" "$(sql -c "SELECT assigned_code FROM elicense.certificate WHERE identifier = '$renewed_v2'")" <<'PY' || fail "the platform did not get what PLATFORM.md says"
 import json, sys
 state = json.load(open(sys.argv[1]))
 lic = state["licences"]
-suspended, lifted, other, revoked, expired, renewed, renewed_v2, code = sys.argv[2:]
+suspended, lifted, other, revoked, expired, expired2, renewed, renewed_v2, code = sys.argv[2:]
 want = {suspended: [("03", "02")], lifted: [("03", "02"), ("06", "01")], other: [("07", "99")],
-        revoked: [("05", "03")], expired: [("04", "06")]}
+        revoked: [("05", "03")], expired: [("04", "06")], expired2: [("04", "06")]}
 bad = []
 for ident, updates in want.items():
     got = [(u["operateType"], u["certState"]) for u in lic.get(ident, {}).get("status_updates", [])]

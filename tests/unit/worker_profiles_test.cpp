@@ -204,6 +204,8 @@ TEST_F(WorkerProfiles, ExpiryScheduleIsTheWorkersUnlessZero) {
 	EXPECT_EQ(Load(base + R"(, "expire_interval_ms": 0})").expire_interval_ms, 0) << "0: pg_cron does it";
 	EXPECT_EQ(Load(base + R"(, "expire_interval_ms": 1000})").expire_interval_ms, 1000);
 	EXPECT_NE(Refusal(base + R"(, "expire_interval_ms": -1})").find("expire_interval_ms"), std::string::npos);
+	EXPECT_EQ(Load(base + "}").expire_batch, 1000);
+	EXPECT_NE(Refusal(base + R"(, "expire_batch": 0})").find("expire_batch"), std::string::npos);
 }
 
 }  // namespace

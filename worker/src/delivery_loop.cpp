@@ -426,16 +426,18 @@ void DeliveryLoop::ReleaseWaiting(const std::string &why) {
 
 // The expiry schedule this worker owns (expire_interval_ms; 0 leaves it to
 // pg_cron). Several workers may call it at once: each expiry is queued once.
-void DeliveryLoop::ExpireDue() {
+// In batches of expire_batch licences: one call holds the loop (and the
+// HTTP requests in flight) only for a moment, however many expire that day.
+bool DeliveryLoop::ExpireDue() {
 	if (Clock::now() < expire_missing_until_)
-		return;
+		return false;
 	std::pair<long long, long long> done;
 	try {
-		done = store_.ExpireDue();
+		done = store_.ExpireDue(cfg_.expire_batch);
 	} catch (const DbStatementError &e) {
 		if (!Missing(e, "elicense.expire_due", expire_missing_until_))
 			throw;
-		return;
+		return false;
 	}
 	auto [expired, lifted] = done;
 	expired_ += expired;
@@ -444,6 +446,7 @@ void DeliveryLoop::ExpireDue() {
 		wake_ = true;  // their status updates are due now
 		LogEvent("info", "expire_due", {{"expired", expired}, {"lifted", lifted}});
 	}
+	return expired + lifted >= cfg_.expire_batch;
 }
 
 void DeliveryLoop::Reconnect() {
@@ -521,7 +524,8 @@ int DeliveryLoop::Run(bool once) {
 				wake_ = store_.TakeNotifications() || wake_;
 				if (!stopping && cfg_.expire_interval_ms > 0 && now >= next_expire) {
 					next_expire = now + Millis(cfg_.expire_interval_ms);  // before the call: a failing call waits too
-					ExpireDue();
+					if (ExpireDue())
+						next_expire = now;  // a full batch: the next one after this turn of the loop
 				}
 				// Lease more only when no leased step could be sent (all wait for a token).
 				bool blocked = std::none_of(waiting_.begin(), waiting_.end(),

@@ -74,7 +74,7 @@ private:
 
 	void LeaseMore();
 	void LeasePrechecks(int &room);
-	void ExpireDue();
+	bool ExpireDue();  // true if the batch was full: more may be due
 	void Begin(ActivePtr a);
 	void Send(const ActivePtr &a, const std::string &token);
 	void OnResult(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult result);

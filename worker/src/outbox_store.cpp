@@ -179,8 +179,8 @@ std::string OutboxStore::PrecheckFailed(const std::string &ticket, const std::st
 	return PQgetisnull(res.get(), 0, 0) ? "lease lost" : PQgetvalue(res.get(), 0, 0);
 }
 
-std::pair<long long, long long> OutboxStore::ExpireDue() {
-	Result res = Exec("SELECT expired, lifted FROM elicense.expire_due()", {});
+std::pair<long long, long long> OutboxStore::ExpireDue(int max_rows) {
+	Result res = Exec("SELECT expired, lifted FROM elicense.expire_due($1)", {std::to_string(max_rows)});
 	return {std::stoll(PQgetvalue(res.get(), 0, 0)), std::stoll(PQgetvalue(res.get(), 0, 1))};
 }
 

@@ -96,8 +96,8 @@ public:
 	bool PrecheckAnswered(const std::string &ticket, const nlohmann::json &answer);
 	// No usable answer: pending again, or "failed" after max_attempts; "lease lost" if not ours.
 	std::string PrecheckFailed(const std::string &ticket, const std::string &error, long retry_in_ms, int max_attempts);
-	// elicense.expire_due(): expiries and lifted suspensions queued by this run.
-	std::pair<long long, long long> ExpireDue();
+	// elicense.expire_due(max_rows): expiries and lifted suspensions queued by this run.
+	std::pair<long long, long long> ExpireDue(int max_rows);
 
 private:
 	struct ConnFree {
