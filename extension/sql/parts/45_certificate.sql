@@ -1,14 +1,15 @@
 --------------------------------------------------------------------------------
 -- Certificates: one row per licence VERSION (seed 000 §4.9: a change makes a
 -- new licence that records the original's identifier). Version 001 is the
--- original; every change/revocation/cancellation adds version n+1 with the
--- same type, authority and sequence and marks version n superseded.
--- Rows are written only by the SECURITY DEFINER functions of 55_issue.sql.
+-- original; every action of elicense.licence_transition (below) adds version
+-- n+1 with the same type, authority and sequence and marks version n
+-- superseded. Rows are written only by the SECURITY DEFINER functions of
+-- 55_issue.sql and 56_lifecycle.sql.
 --------------------------------------------------------------------------------
 
 CREATE TABLE elicense.certificate (
     identifier          elicense.licence_identifier PRIMARY KEY,
-    -- No self-referencing foreign keys: only elicense.issue/_new_version write
+    -- No self-referencing foreign keys: only elicense.issue/_transition write
     -- rows, from the row they lock, and each RI check was ~20 us of every
     -- approval's trigger (bench/issue_trigger.sh). certificate_version_chain
     -- keeps the form; tests/pgtap/certificates.sql walks the chains.
@@ -53,7 +54,7 @@ CREATE TABLE elicense.certificate (
     CONSTRAINT certificate_suspended_until CHECK (suspended_until IS NULL OR status OPERATOR(pg_catalog.=) '02')
 );
 COMMENT ON TABLE elicense.certificate IS
-'Electronic licences (电子证照), one row per version; written only by elicense.issue/change/revoke/cancel. Current version: superseded_at IS NULL';
+'Electronic licences (电子证照), one row per version; written only by elicense.issue and the actions of elicense.licence_transition (change, renew, suspend, lift_suspension, expire, other, revoke, withdraw, cancel). Current version: superseded_at IS NULL';
 COMMENT ON COLUMN elicense.certificate.identifier IS 'Licence identifier (电子证照标识) of this version';
 COMMENT ON COLUMN elicense.certificate.original_identifier IS 'Identifier of version 001 of the licence: the same for every version (traceability, seed 000 §4.9)';
 COMMENT ON COLUMN elicense.certificate.previous_identifier IS 'Identifier of the version this one replaced; NULL for version 001';

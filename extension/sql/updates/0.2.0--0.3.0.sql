@@ -800,6 +800,8 @@ UPDATE elicense.certificate v
                                  AND p.operate_type IN ('01', '02', '08')
                                ORDER BY p.version DESC LIMIT 1)
  WHERE v.operate_type NOT IN ('01', '02', '08');
+COMMENT ON TABLE elicense.certificate IS
+'Electronic licences (电子证照), one row per version; written only by elicense.issue and the actions of elicense.licence_transition (change, renew, suspend, lift_suspension, expire, other, revoke, withdraw, cancel). Current version: superseded_at IS NULL';
 COMMENT ON COLUMN elicense.certificate.suspended_until IS 'Last day of a suspension (暂扣) with an end date: elicense.expire_due lifts it the day after; NULL otherwise';
 COMMENT ON COLUMN elicense.certificate.platform_identifier IS
 'NULL when this version got its own QR code (operateType 01, 02, 08: the platform holds this identifier); else the identifier the platform holds, which the status update names (zzeCertID)';
