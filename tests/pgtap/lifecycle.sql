@@ -7,7 +7,7 @@
 -- precheck. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(255);
+SELECT plan(256);
 
 CREATE FUNCTION pg_temp.w050(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('enterprise_name', '山东某建筑工程有限公司' || n, 'uscc', '91350100M000100Y43',
@@ -240,6 +240,11 @@ INSERT INTO lic VALUES ('m2', pg_temp.licence_in('01'));
 UPDATE elicense.certificate SET valid_from = current_date - 400, valid_to = current_date - 1 WHERE identifier IN (SELECT id FROM lic WHERE name IN ('m1', 'm2'));
 SELECT results_eq($$SELECT expired, lifted FROM elicense.expire_due(1)$$, $$VALUES (1, 0)$$, 'max_rows bounds a run');
 SELECT results_eq($$SELECT expired, lifted FROM elicense.expire_due(1)$$, $$VALUES (1, 0)$$, '... the next run takes the rest');
+INSERT INTO lic VALUES ('g1', pg_temp.licence_in('02'));
+UPDATE elicense.certificate SET valid_from = current_date - 400, valid_to = current_date - 1, suspended_until = current_date - 1
+ WHERE identifier = (SELECT id FROM lic WHERE name = 'g1');
+SELECT results_eq($$SELECT expired, lifted FROM elicense.expire_due()$$, $$VALUES (1, 0)$$,
+                  'a suspension past its last day and past valid_to: expired, not lifted');
 
 -- 8. The approval trigger maps status changes of the row.
 CREATE TABLE approval (id serial PRIMARY KEY, state text, cert_no text, company text, ends date, until_day text, note text, clerk text);

@@ -106,7 +106,8 @@ COMMENT ON FUNCTION elicense.withdraw(text, text, text) IS
 'Withdraws (撤销, certState 04, operateType 05) a licence, as elicense.revoke(identifier, reason, actor, ''04''); returns the new version''s identifier';
 
 -- Expiry without anyone remembering it. Current versions past valid_to
--- whose certState allows expire, then suspensions past their last day: each
+-- whose certState allows expire, then suspensions past their last day (after
+-- the expiries, so a suspension also past valid_to is expired, not lifted): each
 -- gets its transition and delivery step, once. Rows are taken FOR UPDATE
 -- SKIP LOCKED: a second caller at the same time takes the others, and a row
 -- another caller has already expired is no longer current when it re-reads
