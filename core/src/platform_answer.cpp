@@ -76,6 +76,13 @@ std::string StringField(const json &obj, const char *key) {
 	return it->dump();
 }
 
+// A field that must be text (ciphertexts, ids): its string, else "" (a number
+// or an object in its place is as good as missing).
+std::string TextField(const json &obj, const char *key) {
+	auto it = obj.find(key);
+	return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 // A warning or error entry: {"ErrorMsg": "…"}, a bare string, or else its JSON.
 std::string MessageOf(const json &item, const char *key) {
 	if (item.is_string())
@@ -133,7 +140,7 @@ BusinessAnswer ParseBusinessAnswer(std::string_view body) {
 			for (const json &item : *success)
 				if (item.is_object() && item.contains("encryCertid"))
 					out.assignments.push_back(
-					    {StringField(item, "encryCertid"), StringField(item, "encryKey"), StringField(item, "eCertID")});
+					    {TextField(item, "encryCertid"), TextField(item, "encryKey"), TextField(item, "eCertID")});
 		}
 		if (const json *warn = ArrayIn(*data, "WarnData"))
 			for (const json &item : *warn)

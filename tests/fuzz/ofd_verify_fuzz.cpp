@@ -3,16 +3,22 @@
 //   even: a whole package (ZIP) for VerifyOfd;
 //   odd:  the SignedValue.dat (DER SES_Signature) of an otherwise valid
 //         sealed package, which reaches the hand-written DER reader.
+// Bits 1-3 of the first byte pick a cancellation: 0 none, else the check
+// says "stop" at its (2^n)-th call, as statement_timeout would mid-work; the
+// verification then ends with core::Cancelled and nothing else (ASan sees
+// every object freed on that path too).
 // Besides "no crash, no sanitizer report": VerifyOfd never throws, and a
 // replaced SignedValue.dat that verifies must still be our signer's (parts
 // of SES_Signature outside TBS_Sign, such as an optional time stamp, are not
 // signed, so other bytes may verify, but never another signer).
+#include "elicense/cancel.hpp"
 #include "elicense/ofd_signature.hpp"
 #include "elicense/ofd_writer.hpp"
 #include "../support/ofd_test_keys.hpp"
 
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 namespace core = elicense::core;
@@ -44,9 +50,17 @@ const core::OfdParts &SealedParts() {
 	return parts;
 }
 
-core::OfdVerifyResult VerifyNoThrow(const core::Bytes &zip, const std::string &cert = {}) {
+int checks_left = 0;
+bool StopWhenCountedDown() noexcept {
+	return --checks_left == 0;
+}
+
+// The verdict, or nullopt when the installed check cancelled the work.
+std::optional<core::OfdVerifyResult> VerifyNoThrow(const core::Bytes &zip, const std::string &cert = {}) {
 	try {
 		return core::VerifyOfd(zip, cert);
+	} catch (const core::Cancelled &) {
+		return std::nullopt;
 	} catch (...) {
 		std::abort();  // VerifyOfd promises not to throw for a bad package
 	}
@@ -58,16 +72,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	if (size == 0)
 		return 0;
 	core::Bytes rest(data + 1, data + size);
+	int cancel_at = (data[0] >> 1) & 7;
+	// Verifies with the input's cancellation installed around the call only.
+	auto verify = [cancel_at](const core::Bytes &zip) {
+		checks_left = cancel_at == 0 ? -1 : 1 << (cancel_at - 1);
+		core::ScopedCancelCheck cancel(cancel_at == 0 ? nullptr : StopWhenCountedDown);
+		std::optional<core::OfdVerifyResult> verdict = VerifyNoThrow(zip);
+		if (!verdict && cancel_at == 0)
+			std::abort();  // cancelled without a check installed
+		return verdict;
+	};
 	if ((data[0] & 1) == 0) {
-		VerifyNoThrow(rest);
+		verify(rest);
 		return 0;
 	}
 	core::OfdParts parts = SealedParts();
 	bool original = rest == parts.Get(kSignedValue);
 	parts.Put(kSignedValue, rest);
 	core::Bytes zip = core::WriteOfdZip(parts);
-	bool ok = VerifyNoThrow(zip).ok();
-	if ((original && !ok) || (ok && !VerifyNoThrow(zip, Keys().certificate_pem).ok()))
+	std::optional<core::OfdVerifyResult> verdict = verify(zip);
+	if (!verdict)
+		return 0;
+	bool ok = verdict->ok();
+	if ((original && !ok) || (ok && !VerifyNoThrow(zip, Keys().certificate_pem)->ok()))
 		std::abort();
 	return 0;
 }

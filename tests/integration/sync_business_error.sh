@@ -9,7 +9,10 @@ start_double
 write_config 8 5
 issue_licences 10
 bad=$(sql -c "SELECT identifier FROM elicense.certificate WHERE type_code = '11100000000013338W050' ORDER BY sequence DESC LIMIT 1")
-faults "{\"business_error_for\": \"$bad\"}"
+# The platform knows a licence by what its items carry; the check item of a
+# W050 licence names it by its certificate number (certNum).
+bad_number=$(sql -c "SELECT substring(licence_number FROM '\[.*') FROM elicense.certificate WHERE identifier = '$bad'")
+faults "{\"business_error_for\": \"$bad_number\"}"
 start_worker w1
 wait_for 60 "EXISTS (SELECT FROM elicense.outbox WHERE identifier = '$bad' AND status = 'dead')
              AND NOT EXISTS (SELECT FROM elicense.outbox WHERE identifier <> '$bad' AND status <> 'done')"

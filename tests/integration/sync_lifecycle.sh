@@ -15,15 +15,11 @@ source "$(dirname "$0")/../sync/lib.sh"
 [ -x "$bin/elicense-preview" ] || fail "build elicense-preview first (cmake)"
 setup_database
 create_preview_login
-cat >"$out/paths.json" <<'JSON'
-{"11100000000013338W050": {"validate": "/w050/check", "assign_code": "/w050/fm", "collect": "/w050/gj", "status_update": "/w050/update"}}
-JSON
-start_double --paths-file "$out/paths.json"
+start_double
 write_config 1 5
-python3 - "$out/worker.json" "$out/paths.json" <<'PY'
+python3 - "$out/worker.json" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
-c["paths"] = json.load(open(sys.argv[2]))
 c["expire_interval_ms"] = 300
 c["expire_batch"] = 1  # two expiries: two calls, the second at once
 json.dump(c, open(sys.argv[1], "w"), indent=2)

@@ -83,6 +83,7 @@ SELECT is((SELECT from_status || '->' || to_status FROM elicense.delivery_event 
           'held->pending', '... recorded');
 SELECT is(pg_temp.lease('w1'), 1, 'leased again after the replay');
 SELECT is((pg_temp.one('validate')).ecert_id, (SELECT e FROM first_ecert), '... with the same eCertID');
+SELECT ok(NOT (pg_temp.one('validate')).needs_query, '... and sent, not queried: an operator released it');
 SELECT throws_ok($$SELECT elicense.step_failed(1, 'w1', 'later', 'x', 0, 5)$$, '22023', 'invalid failure kind "later"', 'an unknown kind');
 
 -- 3. step_queried on validate: a check changes nothing, send it.

@@ -56,10 +56,39 @@ wait_listening() {  # OUT-FILE LOG-FILE WHAT
   [ "$listening" != "http://" ] || fail "$3 did not start: $(cat "$2")"
 }
 
+# The platform profile the sync tests run in: SYNC_PROFILE=direct (default:
+# the national gateway's observed paths) or relay-sm4 (a provincial relay:
+# SM4-encrypted bodies with a citynum, its own token endpoint and paths).
+profile=${SYNC_PROFILE:-direct}
+w050=11100000000013338W050
+w032=11100000000013338W032
+# Paths PLATFORM.md leaves open (W050's production paths, a query endpoint
+# for either type, the relay's), made up here and given to both the double
+# and the worker; the observed W032 and token paths are built into both.
+write_paths() {
+  cat >"$out/paths.json" <<JSON
+{
+  "$w050": {"validate": "/epoint-gateway/axztest/rest/axzrest/Axz_Check",
+            "assign_code": "/epoint-gateway/axztest/rest/axzrest/Axz_Fm",
+            "collect": "/epoint-gateway/axztest/rest/axzrest/Axz_Gj",
+            "status_update": "/epoint-gateway/axztest/rest/axzrest/Axz_Update"},
+  "query": {"$w050": "/epoint-gateway/test/query/Axz_Query", "$w032": "/epoint-gateway/test/query/Tzry_Query"}
+}
+JSON
+}
+
 # Starts the double; sets double_url.
 start_double() {  # [extra args]
+  write_paths
+  local relay=()
+  if [ "$profile" = relay-sm4 ]; then
+    [ -f "$out/sm4_key" ] || { printf '%s' "$(openssl rand -hex 8)" >"$out/sm4_key"; chmod 600 "$out/sm4_key"; }
+    relay=(--relay-sm4-key-file "$out/sm4_key" --relay-citynums 350100,350200
+           --relay-client-id elicense-relay --relay-client-secret-file "$out/client_secret" --relay-wrap-custom)
+  fi
   "$bin/elicense-platform-double" --client-id elicense-test --client-secret-file "$out/client_secret" \
-    --province-public-key "$out/province.pub" "$@" >"$out/double.out" 2>"$out/double.err" &
+    --province-public-key "$out/province.pub" --paths-file "$out/paths.json" "${relay[@]}" "$@" \
+    >"$out/double.out" 2>"$out/double.err" &
   pids+=($!)
   wait_listening "$out/double.out" "$out/double.err" "the double"
   double_url=$listening
@@ -104,20 +133,45 @@ start_preview() {  # NAME CONFIG-JSON
 faults() { curl -fsS -X POST --data "$1" "$double_url/_admin/faults" >/dev/null; }
 double_state() { curl -fsS "$double_url/_admin/state"; }
 
-# Writes $out/worker.json for the double; fast timings for tests. The connect
-# timeout outlasts one SYN retransmission (1 s): the double's listen backlog
-# is cpp-httplib's compiled-in 5.
+# Writes $out/worker.json for the double in the profile under test; fast
+# timings for tests. The connect timeout outlasts one SYN retransmission
+# (1 s). An unknown outcome is resolved by a query (direct: the double serves
+# one) or by resending the same eCertID (relay: the double answers a repeated
+# eCertID as it did the first time), so both rules run under the fault tests.
 write_config() {  # [in_flight] [lease_seconds]
+  local profile_json
+  if [ "$profile" = relay-sm4 ]; then
+    profile_json='"profile": "relay-sm4",
+  "unknown_outcome": "resend",
+  "relay": {"citynum": "350100", "sm4_key_file": "'"$out/sm4_key"'"},
+  "credentials": {"*": {"client_id": "elicense-relay", "client_secret_file": "'"$out/client_secret"'"}},
+  "paths": {'
+    local sep=""
+    for t in W050 W032; do
+      profile_json+="$sep\"11100000000013338$t\": {\"validate\": \"/relay/$t/check\", \"assign_code\": \"/relay/$t/push\",
+      \"collect\": \"/relay/$t/collect\", \"status_update\": \"/relay/$t/status\"}"
+      sep=","
+    done
+    profile_json+='},
+  "platform": {"base_url": "'"$double_url"'", "token_path": "/relay/oauth2/token",'
+  else
+    profile_json='"profile": "direct",
+  "unknown_outcome": "query",
+  "paths": {"'$w050'": {"validate": "/epoint-gateway/axztest/rest/axzrest/Axz_Check",
+                        "assign_code": "/epoint-gateway/axztest/rest/axzrest/Axz_Fm",
+                        "collect": "/epoint-gateway/axztest/rest/axzrest/Axz_Gj",
+                        "status_update": "/epoint-gateway/axztest/rest/axzrest/Axz_Update",
+                        "query": "/epoint-gateway/test/query/Axz_Query"},
+            "'$w032'": {"query": "/epoint-gateway/test/query/Tzry_Query"}},
+  "platform": {"base_url": "'"$double_url"'", "client_id": "elicense-test", "client_secret_file": "'"$out/client_secret"'",'
+  fi
   cat >"$out/worker.json" <<JSON
 {
   "in_flight": ${1:-8},
   "lease_seconds": ${2:-5},
   "poll_interval_ms": 200,
   "summary_interval_ms": 1000,
-  "platform": {
-    "base_url": "$double_url",
-    "client_id": "elicense-test",
-    "client_secret_file": "$out/client_secret",
+  $profile_json
     "request_timeout_ms": 1500,
     "connect_timeout_ms": 3000
   },
@@ -179,7 +233,7 @@ all_delivered() { echo "NOT EXISTS (SELECT FROM elicense.outbox WHERE status <> 
 # The checks every sync test ends with: every step done, every step that has
 # an effect took effect on the platform exactly once, every licence with a
 # new code has its QR URL, and no token reached the database.
-check_exactly_once() {
+check_exactly_once() {  # [items the double was meant to refuse: 0]
   double_state >"$out/double_state.json"
   # A status update names the identifier the platform holds (the last
   # version with a new QR code), so several of them may land on one licence.
@@ -187,16 +241,23 @@ check_exactly_once() {
                  || ' ' || o.step
             FROM elicense.outbox o JOIN elicense.certificate c ON c.identifier = o.identifier
            WHERE o.step IN ('assign_code', 'collect', 'status_update')" >"$out/expected_steps.txt"
-  python3 - "$out/double_state.json" "$out/expected_steps.txt" <<'PY'
+  python3 - "$out/double_state.json" "$out/expected_steps.txt" "${1:-0}" <<'PY'
 import collections, json, sys
-state = json.load(open(sys.argv[1]))["licences"]
+whole = json.load(open(sys.argv[1]))
+state = whole["licences"]
 expected = collections.Counter(tuple(l.split(" ")) for l in open(sys.argv[2]).read().split("\n") if l)
 bad = []
 for (identifier, step), want in expected.items():
     n = state.get(identifier, {}).get("processed", {}).get(step, 0)
     if n != want:
         bad.append(f"{identifier} {step}: took effect {n} times, not {want}")
-print(f"{sum(expected.values())} steps with an effect; {len(bad)} not exactly once")
+# The same licence step taking effect under two eCertIDs, and any item the
+# strict double refused (a field missing, misnamed or misformatted against
+# PLATFORM.md), are failures too.
+bad += [f"natural key {k} took effect more than once" for k in whole.get("duplicates", [])]
+if whole.get("refused", 0) != int(sys.argv[3]):
+    bad += [f"refused by the platform: {r}" for r in whole.get("refusals", [])] or [f"{whole.get('refused')} refused"]
+print(f"{sum(expected.values())} steps with an effect; {len(bad)} not exactly once or refused")
 for b in bad[:20]:
     print("  " + b)
 sys.exit(1 if bad else 0)

@@ -90,7 +90,7 @@ TEST(StepAnswer, AnyJsonTypeInAnyFieldStillGivesStrings) {
 		std::string v(value);
 		std::string body = R"({"ReturnCode":"1","ReturnMsg":)" + v + R"(,"ID":)" + v + R"(,"ReturnData":{"SuccessData":)" +
 		                   v + R"(,"WarnData":)" + v + R"(,"ErrorData":)" + v + "},\"TotalCount\":" + v + "}";
-		StepDecision d = Decide(body, kStepAssign);
+		StepDecision d = Decide(body, kStepCollect);
 		EXPECT_EQ(d.action, StepAction::kSucceed) << body;
 		EXPECT_TRUE(d.answer["message"].is_string()) << body;
 		EXPECT_TRUE(d.answer["success_data"].is_array()) << body;
@@ -103,17 +103,42 @@ TEST(StepAnswer, AnyJsonTypeInAnyFieldStillGivesStrings) {
 		StepDecision a = Decide(R"({"ReturnCode":"1","ReturnData":{"SuccessData":[{"encryCertid":)" + v +
 		                            R"(,"encryKey":)" + v + R"(,"eCertID":)" + v + "}]}}",
 		                        kStepAssign);
-		EXPECT_EQ(a.action, StepAction::kSucceed);
-		for (const json &x : a.answer["assignments"])
-			for (const auto &f : x.items())
-				EXPECT_TRUE(f.value().is_string()) << value;
+		// None of these is a usable ciphertext: the code is not known, so
+		// the outcome is not either (never a decryption failure in SQL).
+		EXPECT_EQ(a.action, StepAction::kFail) << value;
+		EXPECT_EQ(a.fail_kind, "unknown") << value;
 		ExpectStorable(a);
+		// The same assignment in a query answer: unknown too.
+		EXPECT_EQ(Decide(R"({"ReturnCode":"1","ReturnData":{"SuccessData":[{"encryCertid":)" + v + R"(,"encryKey":)" +
+		                     v + "}]}}",
+		                 kStepAssign, true)
+		              .fail_kind,
+		          "unknown")
+		    << value;
 	}
+}
+
+TEST(StepAnswer, OnlyTheKnownReturnCodesDecideAnything) {
+	// "1" followed by a NUL, "-1" (one client's own code for an empty body),
+	// "3": none of them says what the platform did.
+	for (const char *code : {R"("1\u0000")", R"("-1")", "3", R"("")", R"(" 1")"}) {
+		StepDecision d = Decide(std::string(R"({"ReturnCode":)") + code + R"(,"ReturnMsg":"ok"})", kStepCollect);
+		EXPECT_EQ(d.action, StepAction::kFail) << code;
+		EXPECT_EQ(d.fail_kind, "unknown") << code;
+		ExpectStorable(d);
+	}
+	// A success for assign_code must carry its code.
+	StepDecision none = Decide(R"({"ReturnCode":"1","ReturnMsg":"赋码成功","ReturnData":{"SuccessData":[]}})", kStepAssign);
+	EXPECT_EQ(none.fail_kind, "unknown");
+	StepDecision some = Decide(
+	    R"({"ReturnCode":"1","ReturnData":{"SuccessData":[{"encryCertid":"AB12","encryKey":"a2V5","eCertID":"g"}]}})",
+	    kStepAssign);
+	EXPECT_EQ(some.action, StepAction::kSucceed);
 }
 
 TEST(StepAnswer, NulCharactersNeverReachTheDatabase) {
 	StepDecision d = Decide(
-	    R"({"ReturnCode":"0\u0000","ReturnMsg":"bad\u0000msg","ReturnData":{"ErrorData":[{"ErrorGuid":"g\u0000","ErrorMsg":"e\u0000"}],)"
+	    R"({"ReturnCode":"0","ReturnMsg":"bad\u0000msg","ReturnData":{"ErrorData":[{"ErrorGuid":"g\u0000","ErrorMsg":"e\u0000"}],)"
 	    R"("SuccessData":[{"k\u0000ey":"v\u0000","n":[{"deep\u0000":"\u0000"}]}]}})",
 	    kStepCollect, true);
 	ASSERT_EQ(d.action, StepAction::kQueried);

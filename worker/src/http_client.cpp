@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace elicense::worker {
@@ -27,6 +29,29 @@ size_t AppendBody(char *data, size_t size, size_t nmemb, void *user) {
 	return n;
 }
 
+// The request body, handed to curl through a read callback with no seek
+// callback on purpose. libcurl resends a request by itself when a reused
+// keep-alive connection turns out dead after the request went out ("Connection
+// died, retrying a fresh connect"): for a POST the platform may already have
+// acted on, that is a second effect nobody decided. To resend, curl must
+// rewind the body; with a read callback and no way to seek it cannot, and
+// the transfer ends with CURLE_SEND_FAIL_REWIND instead: an unknown outcome
+// the worker resolves by its own rule (step_plan.hpp). A dead connection
+// found before anything was sent is still retried by curl, harmlessly, so
+// keep-alive keeps its benefit.
+struct BodySource {
+	std::string data;
+	std::size_t offset = 0;
+};
+
+size_t ReadBody(char *buffer, size_t size, size_t nitems, void *user) {
+	auto *body = static_cast<BodySource *>(user);
+	std::size_t n = std::min(size * nitems, body->data.size() - body->offset);
+	std::memcpy(buffer, body->data.data() + body->offset, n);
+	body->offset += n;
+	return n;
+}
+
 struct SlistFree {
 	void operator()(curl_slist *l) const noexcept {
 		curl_slist_free_all(l);
@@ -48,13 +73,15 @@ void Check(CURLcode rc, const char *call) {
 struct HttpClient::Transfer {
 	std::unique_ptr<CURL, EasyFree> easy;
 	std::unique_ptr<curl_slist, SlistFree> headers;
+	BodySource body;
 	AnswerSink response;
 	Callback done;
 	Clock::time_point started;
 };
 
 // Sets up an easy handle for `request`, writing the answer into `response`.
-static void Configure(CURL *easy, const HttpRequest &request, curl_slist *headers, AnswerSink *response) {
+static void Configure(CURL *easy, const HttpRequest &request, curl_slist *headers, BodySource *body,
+                      AnswerSink *response) {
 	response->limit = request.max_answer_bytes;
 	Check(curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str()), "CURLOPT_URL");
 	Check(curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https"), "CURLOPT_PROTOCOLS_STR");
@@ -62,8 +89,11 @@ static void Configure(CURL *easy, const HttpRequest &request, curl_slist *header
 	Check(curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, request.timeout_ms), "CURLOPT_TIMEOUT_MS");
 	Check(curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, request.connect_timeout_ms), "CURLOPT_CONNECTTIMEOUT_MS");
 	Check(curl_easy_setopt(easy, CURLOPT_USERAGENT, "elicense-sync/" ELICENSE_VERSION), "CURLOPT_USERAGENT");
-	Check(curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size())), "CURLOPT_POSTFIELDSIZE");
-	Check(curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, request.body.c_str()), "CURLOPT_COPYPOSTFIELDS");
+	Check(curl_easy_setopt(easy, CURLOPT_POST, 1L), "CURLOPT_POST");
+	Check(curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->data.size())),
+	      "CURLOPT_POSTFIELDSIZE_LARGE");
+	Check(curl_easy_setopt(easy, CURLOPT_READFUNCTION, ReadBody), "CURLOPT_READFUNCTION");
+	Check(curl_easy_setopt(easy, CURLOPT_READDATA, body), "CURLOPT_READDATA");
 	Check(curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers), "CURLOPT_HTTPHEADER");
 	Check(curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, AppendBody), "CURLOPT_WRITEFUNCTION");
 	Check(curl_easy_setopt(easy, CURLOPT_WRITEDATA, response), "CURLOPT_WRITEDATA");
@@ -109,7 +139,8 @@ void HttpClient::Submit(HttpRequest request, Callback done) {
 	if (!t->easy)
 		throw std::runtime_error("curl_easy_init failed");
 	t->headers.reset(Headers(request));
-	Configure(t->easy.get(), request, t->headers.get(), &t->response);
+	t->body.data = std::move(request.body);
+	Configure(t->easy.get(), request, t->headers.get(), &t->body, &t->response);
 	t->done = std::move(done);
 	t->started = Clock::now();
 	CURLMcode rc = curl_multi_add_handle(multi_, t->easy.get());

@@ -43,6 +43,10 @@ Verdict Classify(const Exchange &ex) {
 		return {StepOutcome::kUnknown, false, std::nullopt, "HTTP " + std::to_string(ex.http_status)};
 	try {
 		core::BusinessAnswer answer = core::ParseBusinessAnswer(ex.body);
+		// Only 1, 2 and 0 mean something (PLATFORM.md); any other code, "1"
+		// with a NUL after it included, says nothing about what happened.
+		if (answer.return_code != "1" && answer.return_code != "2" && answer.return_code != "0")
+			return {StepOutcome::kUnknown, false, std::nullopt, "unexpected ReturnCode in the answer"};
 		StepOutcome outcome =
 		    answer.outcome == core::AnswerOutcome::kFailure ? StepOutcome::kBusinessError : StepOutcome::kDone;
 		std::string error = outcome == StepOutcome::kBusinessError ? core::SummariseAnswer(answer) : std::string();

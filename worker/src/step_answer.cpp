@@ -2,6 +2,8 @@
 
 #include "step_names.hpp"
 
+#include <algorithm>
+
 namespace elicense::worker {
 namespace {
 
@@ -107,6 +109,22 @@ StepDecision DecideStep(const StepAnswerContext &ctx, const Exchange &exchange, 
 			return d;
 		}
 		const core::BusinessAnswer &a = *v.answer;
+		// A success for assign_code must carry the code: an assignment whose
+		// ciphertexts are missing, null or not text (a garbled or proxied
+		// answer) leaves the outcome unknown, to be asked or sent again,
+		// instead of failing the decryption in the database.
+		if (ctx.step == kStepAssign && v.outcome == StepOutcome::kDone) {
+			bool unusable = std::any_of(a.assignments.begin(), a.assignments.end(), [](const core::Assignment &x) {
+				return x.encry_certid.empty() || x.encry_key.empty();
+			});
+			if (unusable || (!ctx.query && a.assignments.empty())) {
+				StepDecision d = Fail("unknown", (ctx.query ? "query: " : "") +
+				                                     std::string("a success without a usable assignment"), "unknown");
+				d.return_code = CleanText(a.return_code, 40);
+				d.platform_failure = true;
+				return d;
+			}
+		}
 		StepDecision d;
 		d.answer = CanonicalAnswer(a);
 		d.return_code = CleanText(a.return_code, 40);

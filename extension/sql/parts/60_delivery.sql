@@ -462,10 +462,13 @@ BEGIN
   IF NOT FOUND THEN
     RETURN false;
   END IF;
-  -- The eCertID stays: a replayed step is the same data item.
+  -- The eCertID stays: a replayed step is the same data item. A held step
+  -- waited for an operator to look at the platform: its replay means "send
+  -- it", so it does not ask first (it would only be held again). A dead step
+  -- that was tried asks the platform first.
   UPDATE elicense.outbox x
      SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL,
-         needs_query = x.needs_query OR x.attempts > 0, updated_at = now()
+         needs_query = o.status = 'dead' AND (x.needs_query OR x.attempts > 0), updated_at = now()
    WHERE x.id = o.id;
   INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
   VALUES (o.id, o.identifier, o.step, o.status, 'pending', 'replayed', actor);
@@ -474,7 +477,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense.replay(bigint, text) IS
-'Puts a dead or held delivery step back in the queue with the same eCertID (it queries the platform first if it was tried)';
+'Puts a dead or held delivery step back in the queue with the same eCertID: a dead step that was tried queries the platform first, a held one (an operator has looked) is sent';
 
 CREATE FUNCTION elicense.replay(identifier text, actor text DEFAULT session_user) RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
