@@ -7,7 +7,7 @@
 -- only an assigned code or a QR URL; privileges of the worker.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(76);
+SELECT plan(77);
 
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example/p/{identifier}');
 INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', '12345678');
