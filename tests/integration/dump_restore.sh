@@ -46,7 +46,7 @@ UPDATE elicense.outbox SET status = 'done', attempts = 1 WHERE id <= 10;
 UPDATE elicense.certificate SET assigned_code = '202232000001000001', qr_url = 'https://example.invalid/q' WHERE sequence = '0000003';
 INSERT INTO elicense.delivery_attempt (outbox_id, identifier, step, endpoint, http_status, return_code, return_message, duration_ms, worker_id)
 SELECT o.id, o.identifier, o.step, '/collect', 200, '1', '归集成功', 35, 'worker-1' FROM elicense.outbox o WHERE o.id <= 10;
--- A DBA's request-field edits (issue 15): a rename, a removed shipped field
+-- A DBA's request-field edits: a rename, a removed shipped field
 -- and an added one, also for the DBA's own type.
 UPDATE elicense.platform_field SET field = 'certNo'
  WHERE type_code = '11100000000013338W050' AND step = 'validate' AND slot = 'cert_num';

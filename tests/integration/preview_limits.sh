@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The preview server under hostile clients (issue 18), against a database:
+# The preview server under hostile clients, against a database:
 # for 8 seconds at once
 #   - 16 slow clients from 16 addresses, each sending a header line a second
 #     and never ending its head (reconnecting whenever the server drops it),

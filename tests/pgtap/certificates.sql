@@ -136,8 +136,8 @@ SELECT throws_ok($$SELECT elicense.change((SELECT identifier FROM chain WHERE st
                  '55000', format('cannot change licence version %s: it was superseded by a later version', (SELECT identifier FROM chain WHERE step = 'v1')),
                  'a superseded version cannot be changed');
 SELECT throws_ok($$SELECT elicense.cancel((SELECT identifier FROM chain WHERE step = 'v3'), 'r', 'a')$$,
-                 '55000', format('cannot cancel licence %s: its status is 03 (revoked)', (SELECT identifier FROM chain WHERE step = 'v3')),
-                 'a revoked licence cannot be cancelled');
+                 '55L01', format('cannot cancel licence %s: cancel leads from revoked (certState 03) to cancelled (certState 05), which is not an allowed transition', (SELECT identifier FROM chain WHERE step = 'v3')),
+                 'a revoked licence cannot be cancelled (55L01, naming the licence and both states)');
 SELECT throws_ok($$SELECT elicense.revoke('1.2.156.3005.2.11100000000013338W050.113700000045030270.2023087974.001.E', '', 'a')$$,
                  '23502', 'reason is required', 'revoke needs a reason');
 SELECT throws_ok($$SELECT elicense.revoke('1.2.156.3005.2.11100000000013338W050.113700000045030270.2023087974.001.E', 'r', 'a', '05')$$,

@@ -1,4 +1,4 @@
--- The delivery functions of issue 15: lease_steps hands out each step's
+-- The delivery functions: lease_steps hands out each step's
 -- request items and eCertID (kept across resends, lapsed leases and
 -- replays); a step whose request cannot be built goes dead while the others
 -- are leased; step_succeeded takes only the assignment for the step's
@@ -7,7 +7,7 @@
 -- only an assigned code or a QR URL; privileges of the worker.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(76);
+SELECT plan(77);
 
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example/p/{identifier}');
 INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', '12345678');
@@ -149,9 +149,13 @@ INSERT INTO lic VALUES ('a2', elicense.revoke((SELECT id FROM lic WHERE name = '
 SELECT is(pg_temp.lease('w1'), 1, 'status_update leased');
 SELECT is((pg_temp.one('status_update')).request ->> 'certState', '03', 'it sends certState 03');
 SELECT is(elicense.step_queried((pg_temp.one('status_update')).outbox_id, 'w1', jsonb_build_object('return_code', '1', 'success_data', jsonb_build_array(
-            jsonb_build_object('zzeCertID', (SELECT id FROM lic WHERE name = 'a2'), 'certState', '01')))), 'send', 'query: certState 01 -> send');
+            jsonb_build_object('zzeCertID', (SELECT id FROM lic WHERE name = 'a'), 'certState', '01')))), 'send', 'query: certState 01 -> send');
 SELECT is(elicense.step_queried((pg_temp.one('status_update')).outbox_id, 'w1', jsonb_build_object('return_code', '1', 'success_data', jsonb_build_array(
-            jsonb_build_object('zzeCertID', (SELECT id FROM lic WHERE name = 'a2'), 'certState', '03')))), 'done', 'query: certState 03 -> done');
+            jsonb_build_object('zzeCertID', (SELECT id FROM lic WHERE name = 'a2'), 'certState', '03')))), 'send',
+          'query: certState 03 under the local identifier of the revocation, which the platform never got -> send');
+SELECT is(elicense.step_queried((pg_temp.one('status_update')).outbox_id, 'w1', jsonb_build_object('return_code', '1', 'success_data', jsonb_build_array(
+            jsonb_build_object('zzeCertID', (SELECT id FROM lic WHERE name = 'a'), 'certState', '03')))), 'done',
+          'query: certState 03 under the identifier the platform holds -> done');
 
 -- 7. A request that cannot be built: that step dead with the reason, the others leased.
 INSERT INTO lic VALUES ('b', elicense.issue('11100000000013338W032', pg_temp.w032('闽A012023000002'), 'tester'));

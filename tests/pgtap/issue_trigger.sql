@@ -66,15 +66,15 @@ $$;
 
 SELECT pg_temp.bad_trigger($$'11100000000013338W032', 'name=person', 'gender'$$);
 SELECT throws_ok('SELECT pg_temp.approve_bad()', '22023',
-                 'trigger issue_licence on public.approval_bad: argument "gender" is not item=column, const:item=value, when:column=value or actor:column',
+                 'trigger issue_licence on public.approval_bad: argument "gender" is not item=column, const:item=value, when:column=value, actor:column, licence:column, reason:column, until:column or ACTION:column=value',
                  'an argument without = is refused');
 SELECT pg_temp.bad_trigger($$'11100000000013338W032', 'name='$$);
 SELECT throws_ok('SELECT pg_temp.approve_bad()', '22023',
-                 'trigger issue_licence on public.approval_bad: argument "name=" is not item=column, const:item=value, when:column=value or actor:column',
+                 'trigger issue_licence on public.approval_bad: argument "name=" is not item=column, const:item=value, when:column=value, actor:column, licence:column, reason:column, until:column or ACTION:column=value',
                  'an item without a column is refused');
 SELECT pg_temp.bad_trigger($$'11100000000013338W032', 'actor:'$$);
 SELECT throws_ok('SELECT pg_temp.approve_bad()', '22023',
-                 'trigger issue_licence on public.approval_bad: argument "actor:" is not item=column, const:item=value, when:column=value or actor:column',
+                 'trigger issue_licence on public.approval_bad: argument "actor:" is not item=column, const:item=value, when:column=value, actor:column, licence:column, reason:column, until:column or ACTION:column=value',
                  'actor: without a column is refused');
 SELECT pg_temp.bad_trigger('');
 SELECT throws_ok('SELECT pg_temp.approve_bad()', '22023',

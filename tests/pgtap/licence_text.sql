@@ -1,4 +1,4 @@
--- Text that goes on a licence (issue 18): items refuse C0/C1 control
+-- Text that goes on a licence: items refuse C0/C1 control
 -- characters and bidi overrides/isolates (22021, naming the item and the
 -- character), the actor is bounded (22001) and clean (22021), creation dates
 -- are real dates (22023), and seal_key accepts only keys and certificates

@@ -1,4 +1,4 @@
--- Request items built in SQL (issue 15): elicense.platform_request against
+-- Request items built in SQL: elicense.platform_request against
 -- GOLDEN items written by hand from ../shared/PLATFORM.md ("Request items, as
 -- public clients send them", per-step table), NOT generated from the
 -- catalogue, compared field by field (key sets and every value). Then: a DBA's
@@ -93,12 +93,12 @@ SELECT is(pg_temp.item_diff(pg_temp.req((SELECT id FROM lic WHERE name = 'w050_v
   'ID', '202232000001000002', 'zzeCertID', (SELECT id FROM lic WHERE name = 'w050_v2'),
   'url', 'https://preview.example/p/' || (SELECT id FROM lic WHERE name = 'w050_v2'))), NULL, 'W050 collect');
 SELECT is(pg_temp.item_diff(pg_temp.req((SELECT id FROM lic WHERE name = 'w050_v3'), 'status_update'), jsonb_build_object(
-  'zzeCertID', (SELECT id FROM lic WHERE name = 'w050_v3')) || '{
+  'zzeCertID', (SELECT id FROM lic WHERE name = 'w050_v2')) || '{
   "eCertID": "c0ffee00-1234-4abc-8def-0123456789ab", "provinceNum": "370000", "certNum": "（鲁）JZ安许证字[2023]087974",
   "creditCode": "91350100M000100Y43", "certState": "03", "operateType": "05"}'), NULL,
   'W050 status update (revoked): no certStatusDescription outside 99');
 SELECT is(pg_temp.item_diff(pg_temp.req((SELECT id FROM lic WHERE name = 'w050_v3'), 'query'), jsonb_build_object(
-  'eCertID', 'c0ffee00-1234-4abc-8def-0123456789ab', 'zzeCertID', (SELECT id FROM lic WHERE name = 'w050_v3'))), NULL,
+  'eCertID', 'c0ffee00-1234-4abc-8def-0123456789ab', 'zzeCertID', (SELECT id FROM lic WHERE name = 'w050_v2'))), NULL,
   'W050 query (inferred): eCertID and zzeCertID');
 SELECT is(pg_temp.req((SELECT id FROM lic WHERE name = 'w050'), 'key_change'), NULL, 'W050 has no key-data change item (unknown)');
 
@@ -117,7 +117,7 @@ SELECT is(pg_temp.item_diff(pg_temp.req((SELECT id FROM lic WHERE name = 'w032')
   "name": "李四", "gender": "1", "identityCard": "350102199001011238", "identityCardType": "111",
   "issuedDate": "2019-03-15", "operationCategory": "01"}'), NULL, 'W032 assign (01): the whole item with gender 1, photo, first issue date');
 SELECT is(pg_temp.item_diff(pg_temp.req((SELECT id FROM lic WHERE name = 'w032_v2'), 'status_update'), jsonb_build_object(
-  'zzeCertID', (SELECT id FROM lic WHERE name = 'w032_v2')) || '{
+  'zzeCertID', (SELECT id FROM lic WHERE name = 'w032')) || '{
   "eCertID": "c0ffee00-1234-4abc-8def-0123456789ab", "provinceNum": "350000", "certNum": "闽A012023000123",
   "identityCard": "350102199001011238", "operationCategory": "01", "certState": "05", "operateType": "05"}'), NULL,
   'W032 status update (cancelled)');

@@ -20,7 +20,7 @@ ROLLBACK;
 \set ON_ERROR_STOP 1
 
 BEGIN;
-SELECT plan(93);
+SELECT plan(98);
 
 SELECT results_eq($$SELECT function, scenario, result, sqlstate, recorded_by, db_user FROM elicense.usage_audit$$,
                   $$VALUES ('licence_search', 'rollback-probe', 'refused', '42704', 'writer', session_user::text COLLATE "default")$$,
@@ -266,6 +266,28 @@ SELECT elicense.revoke(:'changed_licence', '违规操作', 'clerk') AS revoked_l
 SELECT is(pg_temp.verify(:'original') ->> 'verdict', 'revoked', 'verify: after revocation: revoked');
 SELECT is(pg_temp.verify(elicense.render_certificate_ofd(:'expired_licence', false)) ->> 'verdict', 'expired', 'verify: a licence past valid_to: expired');
 SELECT is((pg_temp.last_audit()).message, 'expired', 'audit: the verdict of a verification');
+-- The life of a licence: the file of the version the platform
+-- holds stays that licence's file through status changes.
+SELECT elicense.issue('11100000000013338W050', jsonb_build_object(
+  'enterprise_name', '福建暂扣测试建设有限公司', 'uscc', '91350100M000100Y43', 'principal', '张三', 'principal_id', '350102199001011238',
+  'address', '福州市鼓楼区五四路9号', 'economic_type', '有限责任公司', 'permit_scope', '建筑施工',
+  'licence_number', '(闽)JZ安许证字[2025]000009', 'valid_from', '2025-03-01', 'valid_to', '2028-02-28',
+  'authority_name', '福建省住房和城乡建设厅', 'authority_uscc', '11350000003591037R',
+  'authority_division', '350000', 'issue_date', '2025-03-01'), 'clerk') AS life_licence \gset
+UPDATE elicense.certificate SET qr_url = 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?ID=' || md5(identifier) WHERE identifier = :'life_licence';
+SELECT elicense.render_certificate_ofd(:'life_licence', false) AS life_original \gset
+SELECT elicense.suspend(:'life_licence', '安全事故暂扣', 'clerk') AS life_suspended \gset
+SELECT is(pg_temp.verify(:'life_original'),
+          jsonb_build_object('verdict', 'suspended', 'identifier', :'life_licence', 'current_identifier', :'life_suspended', 'effective_status', '02'),
+          'verify: a suspended licence: suspended');
+SELECT elicense.lift_suspension(:'life_licence', '暂扣发还', 'clerk') AS life_lifted \gset
+SELECT is(pg_temp.verify(:'life_original') ->> 'verdict', 'valid', 'verify: the suspension lifted: valid again (a status change supersedes no file)');
+SELECT elicense.other(:'life_licence', '停业整顿', '其他', 'clerk') AS life_other \gset
+SELECT is(pg_temp.verify(:'life_original') ->> 'verdict', 'other', 'verify: certState 99: other (not valid)');
+SELECT cmp_ok((SELECT expired FROM elicense.expire_due()), '>=', 1, 'expire_due records the expiry of the licence past valid_to');
+SELECT is(pg_temp.verify(elicense.render_certificate_ofd(:'expired_licence', false)) - 'current_identifier',
+          jsonb_build_object('verdict', 'expired', 'identifier', :'expired_licence', 'effective_status', '06'),
+          'verify: an expiry recorded by expire_due: expired');
 SELECT throws_ok($$SELECT pg_temp.as_app('stranger_app', 'SELECT * FROM elicense.licence_verify(''bidding'', ''\x00''::bytea)')$$,
                  '42501', 'role "stranger_app" has no usage grant for scenario "bidding"', 'refused: verification without a grant');
 
@@ -301,7 +323,7 @@ SELECT is(pg_temp.count_as('elicense_analyst', 'SELECT count(holder_id_masked) F
 SELECT is(pg_temp.count_as('elicense_admin', 'SELECT count(holder_id_masked) FROM elicense.analyst_usage_audit'),
           (SELECT count(holder_id) FROM elicense.usage_audit), 'an admin reads analyst_usage_audit');
 
--- 9. The department is the grant's, whatever the context says (issue 18);
+-- 9. The department is the grant's, whatever the context says;
 -- arguments longer than any real value are refused before any work.
 CREATE ROLE spoof_app LOGIN IN ROLE elicense_consumer;
 INSERT INTO elicense.usage_grant (grantee, department, scenario, type_codes) VALUES ('spoof_app', '福州市公安局', 'tax', '{11100000000013338W032}');

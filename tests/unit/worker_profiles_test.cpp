@@ -197,5 +197,16 @@ TEST_F(WorkerProfiles, RefusalsNameTheKey) {
 	}
 }
 
+TEST_F(WorkerProfiles, ExpiryScheduleIsTheWorkersUnlessZero) {
+	const std::string base = R"({"platform": {"base_url": "http://127.0.0.1:9", "client_id": "x",
+	  "client_secret_file": "$DIR/secret"})";
+	EXPECT_EQ(Load(base + "}").expire_interval_ms, 300000) << "expire_due every 5 minutes by default";
+	EXPECT_EQ(Load(base + R"(, "expire_interval_ms": 0})").expire_interval_ms, 0) << "0: pg_cron does it";
+	EXPECT_EQ(Load(base + R"(, "expire_interval_ms": 1000})").expire_interval_ms, 1000);
+	EXPECT_NE(Refusal(base + R"(, "expire_interval_ms": -1})").find("expire_interval_ms"), std::string::npos);
+	EXPECT_EQ(Load(base + "}").expire_batch, 1000);
+	EXPECT_NE(Refusal(base + R"(, "expire_batch": 0})").find("expire_batch"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace elicense::worker

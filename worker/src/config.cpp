@@ -199,6 +199,8 @@ Config LoadConfig(const std::string &path) {
 			TakeConfigValue(doc, "lease_seconds", c.lease_seconds);
 			TakeConfigValue(doc, "poll_interval_ms", c.poll_interval_ms);
 			TakeConfigValue(doc, "summary_interval_ms", c.summary_interval_ms);
+			TakeConfigValue(doc, "expire_interval_ms", c.expire_interval_ms);
+			TakeConfigValue(doc, "expire_batch", c.expire_batch);
 			TakeConfigValue(doc, "stop_grace_ms", c.stop_grace_ms);
 			TakeConfigValue(doc, "rate_per_s", c.rate_per_s);
 			TakeConfigValue(doc, "burst", c.burst);
@@ -305,6 +307,10 @@ Config LoadConfig(const std::string &path) {
 	}
 	if (c.in_flight < 1 || c.lease_seconds < 5 || c.backoff.max_attempts < 1)
 		throw std::runtime_error("in_flight >= 1, lease_seconds >= 5 and backoff.max_attempts >= 1 are required");
+	if (c.expire_interval_ms < 0)
+		throw std::runtime_error("config key expire_interval_ms must be 0 (pg_cron calls elicense.expire_due) or more");
+	if (c.expire_batch < 1)
+		throw std::runtime_error("config key expire_batch must be at least 1");
 	if (c.max_answer_bytes < 1024)
 		throw std::runtime_error("config key platform.max_answer_bytes must be at least 1024");
 	if (c.stop_grace_ms < 0 || c.request_timeout_ms < 1 || c.connect_timeout_ms < 1)

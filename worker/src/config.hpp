@@ -15,7 +15,8 @@
 //     "unknown_outcome": "query" | "resend" | "hold",  (default "query"; step_plan.hpp)
 //     "already_done_patterns": ["已存在", "重复"],
 //     "relay": { "citynum": "350100", "sm4_key_file": "/…" },   (key also from ELICENSE_SM4_KEY)
-//     "in_flight", "lease_seconds", "poll_interval_ms", "summary_interval_ms", "stop_grace_ms",
+//     "in_flight", "lease_seconds", "poll_interval_ms", "summary_interval_ms", "expire_interval_ms", "expire_batch",
+//     "stop_grace_ms",
 //     "rate_per_s", "burst", "backoff": {"base_ms", "cap_ms", "max_attempts"}, "conninfo", "worker_id" }
 // ELICENSE_CLIENT_SECRET, when set, is the "*" credentials' secret.
 #pragma once
@@ -56,6 +57,8 @@ struct Config {
 	int lease_seconds = 60;
 	int poll_interval_ms = 2000;     // look for due rows even without NOTIFY
 	int summary_interval_ms = 10000; // progress/backlog log line
+	int expire_interval_ms = 300000; // elicense.expire_due every so often (and at start); 0: never (pg_cron does it)
+	int expire_batch = 1000;         // licences per expire_due call (a full batch calls again at once)
 	int stop_grace_ms = 20000;       // after SIGTERM: how long requests in flight may still finish
 	long request_timeout_ms = 30000;
 	long connect_timeout_ms = 5000;

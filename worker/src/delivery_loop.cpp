@@ -8,6 +8,8 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <string_view>
+#include <utility>
 
 namespace elicense::worker {
 namespace {
@@ -96,9 +98,49 @@ void DeliveryLoop::FetchToken(TokenSlot &slot, const Credential &c) {
 	});
 }
 
+// Prechecks go first: an approval waits for their answer.
+void DeliveryLoop::LeasePrechecks(int &room) {
+	for (LeasedPrecheck &p : store_.LeasePrechecks(room, cfg_.lease_seconds)) {
+		auto a = std::make_shared<Active>();
+		a->ticket = p.ticket;
+		a->step.outbox_id = --next_precheck_key_;
+		a->step.identifier = "precheck " + p.ticket;
+		a->step.step = std::string(kStepValidate);
+		a->step.attempts = p.attempts;
+		a->step.type_code = std::move(p.type_code);
+		a->step.authority_division = std::move(p.authority_division);
+		a->step.ecert_id = p.ticket;
+		a->step.request = std::move(p.request);
+		active_[a->step.outbox_id] = a;
+		--room;
+		Begin(a);
+	}
+}
+
+// True (and logged) if the statement failed because the extension lacks the
+// function (42883, undefined_function): the feature waits a minute.
+bool DeliveryLoop::Missing(const DbStatementError &e, const char *what, Clock::time_point &until) {
+	if (std::string_view(e.what()).rfind("42883", 0) != 0)
+		return false;
+	until = Clock::now() + Millis(60000);
+	LogEvent("warning", "extension_lacks",
+	         {{"what", what}, {"error", CleanText(e.what())}, {"note", "delivering without it; looking again in 60 s"}});
+	return true;
+}
+
 void DeliveryLoop::LeaseMore() {
 	int room = cfg_.in_flight - static_cast<int>(active_.size());
 	if (room <= 0 || stop_)
+		return;
+	if (Clock::now() >= prechecks_missing_until_) {
+		try {
+			LeasePrechecks(room);
+		} catch (const DbStatementError &e) {
+			if (!Missing(e, "elicense.lease_prechecks", prechecks_missing_until_))
+				throw;
+		}
+	}
+	if (room <= 0)
 		return;
 	for (LeasedStep &s : store_.Lease(room, cfg_.lease_seconds)) {
 		auto a = std::make_shared<Active>();
@@ -196,6 +238,14 @@ void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, con
 	else
 		endpoints_.ReportSuccess(base_url);
 
+	if (!a->ticket.empty() && d.action == StepAction::kFail && d.fail_kind == "business_error") {
+		// A refusal is the answer a precheck asks for.
+		Succeed(a,
+		        {{"return_code", d.return_code}, {"message", d.return_message}, {"warnings", json::array()},
+		         {"errors", json::array()}, {"assignments", json::array()}, {"success_data", json::array()}},
+		        false);
+		return;
+	}
 	switch (d.action) {
 	case StepAction::kRenewToken:
 		SlotFor(*a->credential).cache.Invalidate();
@@ -272,8 +322,20 @@ void DeliveryLoop::ReleaseUnrecorded() {
 
 void DeliveryLoop::Succeed(const ActivePtr &a, const json &answer, bool already_done) {
 	bool ok = false;
-	if (!Recorded(a, [&] { ok = store_.Succeeded(a->step.outbox_id, answer); }))
+	bool precheck = !a->ticket.empty();
+	if (!Recorded(a, [&] {
+		    ok = precheck ? store_.PrecheckAnswered(a->ticket, answer) : store_.Succeeded(a->step.outbox_id, answer);
+	    }))
 		return;
+	if (precheck) {
+		active_.erase(a->step.outbox_id);
+		wake_ = true;
+		if (ok)
+			++prechecks_answered_;
+		LogEvent(ok ? "info" : "warning", ok ? "precheck_answered" : "lease_lost",
+		         {{"ticket", a->ticket}, {"return_code", answer.value("return_code", "")}});
+		return;
+	}
 	active_.erase(a->step.outbox_id);
 	wake_ = true;
 	if (ok) {
@@ -328,7 +390,11 @@ void DeliveryLoop::Fail(const ActivePtr &a, const std::string &kind, const std::
 	                    : static_cast<long>(BackoffDelay(cfg_.backoff, a->step.attempts, rng_).count());
 	std::string status;
 	if (!Recorded(a, [&] {
-		    status = store_.Failed(a->step.outbox_id, kind, CleanText(error), delay_ms, cfg_.backoff.max_attempts);
+		    status = a->ticket.empty()
+		                 ? store_.Failed(a->step.outbox_id, kind, CleanText(error), delay_ms, cfg_.backoff.max_attempts)
+		                 // a precheck without a path or envelope cannot succeed later: failed at once
+		                 : store_.PrecheckFailed(a->ticket, CleanText(error), delay_ms,
+		                                         kind == "hold" ? 0 : cfg_.backoff.max_attempts);
 	    }))
 		return;
 	active_.erase(a->step.outbox_id);
@@ -350,9 +416,37 @@ void DeliveryLoop::ReleaseWaiting(const std::string &why) {
 		ActivePtr a = waiting_.front();
 		waiting_.pop_front();
 		std::string status;
-		if (Recorded(a, [&] { status = store_.Failed(a->step.outbox_id, "retry", why, 0, cfg_.backoff.max_attempts); }))
+		if (Recorded(a, [&] {
+			    status = a->ticket.empty() ? store_.Failed(a->step.outbox_id, "retry", why, 0, cfg_.backoff.max_attempts)
+			                               : store_.PrecheckFailed(a->ticket, why, 0, cfg_.backoff.max_attempts);
+		    }))
 			active_.erase(a->step.outbox_id);
 	}
+}
+
+// The expiry schedule this worker owns (expire_interval_ms; 0 leaves it to
+// pg_cron). Several workers may call it at once: each expiry is queued once.
+// In batches of expire_batch licences: one call holds the loop (and the
+// HTTP requests in flight) only for a moment, however many expire that day.
+bool DeliveryLoop::ExpireDue() {
+	if (Clock::now() < expire_missing_until_)
+		return false;
+	std::pair<long long, long long> done;
+	try {
+		done = store_.ExpireDue(cfg_.expire_batch);
+	} catch (const DbStatementError &e) {
+		if (!Missing(e, "elicense.expire_due", expire_missing_until_))
+			throw;
+		return false;
+	}
+	auto [expired, lifted] = done;
+	expired_ += expired;
+	lifted_ += lifted;
+	if (expired > 0 || lifted > 0) {
+		wake_ = true;  // their status updates are due now
+		LogEvent("info", "expire_due", {{"expired", expired}, {"lifted", lifted}});
+	}
+	return expired + lifted >= cfg_.expire_batch;
 }
 
 void DeliveryLoop::Reconnect() {
@@ -375,6 +469,7 @@ void DeliveryLoop::LogProgress() {
 	long long backlog = store_.Connected() ? store_.Backlog() : -1;
 	LogEvent("info", "progress",
 	         {{"done", done_}, {"failed", failed_}, {"retried", retried_}, {"held", held_},
+	          {"prechecks_answered", prechecks_answered_}, {"expired", expired_}, {"lifted", lifted_},
 	          {"duplicates_avoided", duplicates_avoided_}, {"in_flight", static_cast<long long>(active_.size())},
 	          {"backlog", backlog}, {"unrecorded", static_cast<long long>(unrecorded_.size())},
 	          {"on_backup", endpoints_.OnBackup()}});
@@ -408,6 +503,7 @@ int DeliveryLoop::Run(bool once) {
 	auto next_poll = Clock::now();
 	auto next_renew = Clock::now() + std::chrono::seconds(cfg_.lease_seconds) / 3;
 	auto next_summary = Clock::now() + Millis(cfg_.summary_interval_ms);
+	auto next_expire = Clock::now();  // at start, then every expire_interval_ms
 	Clock::time_point stop_deadline {};
 	bool stopping = false;
 	while (true) {
@@ -426,6 +522,11 @@ int DeliveryLoop::Run(bool once) {
 				if (stopping)
 					ReleaseWaiting("the worker stopped before sending");
 				wake_ = store_.TakeNotifications() || wake_;
+				if (!stopping && cfg_.expire_interval_ms > 0 && now >= next_expire) {
+					next_expire = now + Millis(cfg_.expire_interval_ms);  // before the call: a failing call waits too
+					if (ExpireDue())
+						next_expire = now;  // a full batch: the next one after this turn of the loop
+				}
 				// Lease more only when no leased step could be sent (all wait for a token).
 				bool blocked = std::none_of(waiting_.begin(), waiting_.end(),
 				                            [&](const ActivePtr &a) { return HasToken(*a, now); });

@@ -1,5 +1,6 @@
-// The worker's single event loop. It leases due outbox rows (woken by
-// NOTIFY, or by the poll timer), plans each (step_plan.hpp: send, query
+// The worker's single event loop. It leases due prechecks (checks before
+// approval, elicense.precheck) first, then due outbox rows (woken by NOTIFY,
+// or by the poll timer), plans each (step_plan.hpp: send, query
 // first, hold, or done without a call), sends the request item the extension
 // built through the profile's envelope with at most `in_flight` requests at
 // once and a token-bucket rate limit, turns each answer into a decision
@@ -13,6 +14,10 @@
 // statement is refused) are remembered and released with step_failed as
 // soon as the database takes it: kind 'unknown' after a lost connection (the
 // platform may have acted), 'hold' after a refused statement.
+//
+// Expiry: every expire_interval_ms (and at start) it calls elicense.expire_due,
+// which queues the expiries and lifted suspensions that are due, each once
+// however many workers call it; the status updates then flow as any step.
 //
 // Stop (SIGTERM): no new leases; steps not yet sent are released at once
 // (step_failed 'retry', due now); requests in flight may finish for
@@ -54,7 +59,8 @@ private:
 		bool fetching = false;
 	};
 	struct Active {
-		LeasedStep step;
+		LeasedStep step;            // a precheck's: outbox_id < 0 (a key of active_ only), step validate
+		std::string ticket;         // non-empty: a precheck (elicense.precheck), not an outbox step
 		StepPlan plan;              // kSend or kQuery
 		const Credential *credential = nullptr;
 		bool auth_retried = false;  // a refused token was replaced once already
@@ -67,6 +73,8 @@ private:
 	};
 
 	void LeaseMore();
+	void LeasePrechecks(int &room);
+	bool ExpireDue();  // true if the batch was full: more may be due
 	void Begin(ActivePtr a);
 	void Send(const ActivePtr &a, const std::string &token);
 	void OnResult(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult result);
@@ -103,6 +111,13 @@ private:
 	int db_failures_ = 0;
 	bool wake_ = true;  // look for due rows now: NOTIFY arrived or a step finished
 	long long done_ = 0, failed_ = 0, retried_ = 0, held_ = 0, duplicates_avoided_ = 0;
+	long long prechecks_answered_ = 0, expired_ = 0, lifted_ = 0;
+	long long next_precheck_key_ = 0;  // prechecks are active_ under -1, -2, …
+	// An extension older than 0.3.0 has neither prechecks nor expire_due: the
+	// worker delivers without them and looks again after a minute (an ALTER
+	// EXTENSION UPDATE may have come meanwhile).
+	Clock::time_point prechecks_missing_until_ {}, expire_missing_until_ {};
+	bool Missing(const DbStatementError &e, const char *what, Clock::time_point &until);
 };
 
 }  // namespace elicense::worker

@@ -126,7 +126,8 @@ void OutboxStore::RenewLeases(int lease_seconds) {
 
 void OutboxStore::RecordAttempt(const AttemptRecord &a) {
 	Exec("SELECT elicense.record_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-	     {std::to_string(a.outbox_id), a.identifier, a.step, a.endpoint,
+	     {a.outbox_id > 0 ? std::optional<std::string>(std::to_string(a.outbox_id)) : std::nullopt, a.identifier, a.step,
+	      a.endpoint,
 	      a.http_status > 0 ? std::optional<std::string>(std::to_string(a.http_status)) : std::nullopt,
 	      Nullable(a.return_code), Nullable(a.return_message), std::to_string(a.duration_ms), worker_id_, a.outcome,
 	      Nullable(a.ecert_id)});
@@ -152,6 +153,35 @@ std::string OutboxStore::Failed(long long outbox_id, const std::string &kind, co
 	                  {std::to_string(outbox_id), worker_id_, kind, error, std::to_string(retry_in_ms),
 	                   std::to_string(max_attempts)});
 	return PQgetisnull(res.get(), 0, 0) ? "lease lost" : PQgetvalue(res.get(), 0, 0);
+}
+
+std::vector<LeasedPrecheck> OutboxStore::LeasePrechecks(int max_rows, int lease_seconds) {
+	Result res = Exec("SELECT ticket, type_code, authority_division, attempts, request::text "
+	                  "FROM elicense.lease_prechecks($1, $2, $3)",
+	                  {worker_id_, std::to_string(max_rows), std::to_string(lease_seconds)});
+	std::vector<LeasedPrecheck> out;
+	for (int i = 0; i < PQntuples(res.get()); ++i)
+		out.push_back({Text(res.get(), i, 0), Text(res.get(), i, 1), Text(res.get(), i, 2),
+		               std::stoi(PQgetvalue(res.get(), i, 3)), Text(res.get(), i, 4)});
+	return out;
+}
+
+bool OutboxStore::PrecheckAnswered(const std::string &ticket, const nlohmann::json &answer) {
+	Result res = Exec("SELECT elicense.precheck_answered($1::uuid, $2, $3::jsonb)",
+	                  {ticket, worker_id_, answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+	return PQgetvalue(res.get(), 0, 0)[0] == 't';
+}
+
+std::string OutboxStore::PrecheckFailed(const std::string &ticket, const std::string &error, long retry_in_ms,
+                                        int max_attempts) {
+	Result res = Exec("SELECT elicense.precheck_failed($1::uuid, $2, $3, $4, $5)",
+	                  {ticket, worker_id_, error, std::to_string(retry_in_ms), std::to_string(max_attempts)});
+	return PQgetisnull(res.get(), 0, 0) ? "lease lost" : PQgetvalue(res.get(), 0, 0);
+}
+
+std::pair<long long, long long> OutboxStore::ExpireDue(int max_rows) {
+	Result res = Exec("SELECT expired, lifted FROM elicense.expire_due($1)", {std::to_string(max_rows)});
+	return {std::stoll(PQgetvalue(res.get(), 0, 0)), std::stoll(PQgetvalue(res.get(), 0, 1))};
 }
 
 long long OutboxStore::Backlog() {

@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace elicense::worker {
@@ -45,8 +46,17 @@ struct LeasedStep {
 	std::string query_request;  // the type's query item, JSON text; empty when NULL
 };
 
+// A check before approval (elicense.precheck), leased like a step.
+struct LeasedPrecheck {
+	std::string ticket;  // also the eCertID of the item
+	std::string type_code;
+	std::string authority_division;
+	int attempts = 0;
+	std::string request;  // the check item, JSON text
+};
+
 struct AttemptRecord {
-	long long outbox_id;
+	long long outbox_id;  // <= 0: a call outside a step (a precheck): NULL
 	std::string identifier, step, endpoint;  // endpoint without the token
 	long http_status;                         // 0: no answer
 	std::string return_code, return_message;
@@ -79,6 +89,15 @@ public:
 	std::string Failed(long long outbox_id, const std::string &kind, const std::string &error, long retry_in_ms,
 	                   int max_attempts);
 	long long Backlog();  // open rows (pending + in_flight)
+
+	// Prechecks (extension/sql/parts/61_precheck.sql): leased before steps.
+	std::vector<LeasedPrecheck> LeasePrechecks(int max_rows, int lease_seconds);
+	// The platform answered (any ReturnCode): recorded, NOTIFY elicense_precheck. False if the lease was lost.
+	bool PrecheckAnswered(const std::string &ticket, const nlohmann::json &answer);
+	// No usable answer: pending again, or "failed" after max_attempts; "lease lost" if not ours.
+	std::string PrecheckFailed(const std::string &ticket, const std::string &error, long retry_in_ms, int max_attempts);
+	// elicense.expire_due(max_rows): expiries and lifted suspensions queued by this run.
+	std::pair<long long, long long> ExpireDue(int max_rows);
 
 private:
 	struct ConnFree {

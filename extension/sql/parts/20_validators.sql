@@ -79,7 +79,7 @@ COMMENT ON DOMAIN elicense.resident_id IS 'Resident identity number (公民身�
 COMMENT ON DOMAIN elicense.division_code IS 'Administrative division code (行政区划代码, GB/T 2260)';
 COMMENT ON DOMAIN elicense.province_code IS 'Province-level administrative division code (GB/T 2260, ends in 0000)';
 
--- Key and certificate columns hold what parses (issue 18): a trigger, not a
+-- Key and certificate columns hold what parses: a trigger, not a
 -- CHECK, because a CHECK violation's DETAIL quotes the whole row, key
 -- material included. Arguments: column=kind pairs (kind: private_key,
 -- public_key, certificate); NULL columns are left to NOT NULL constraints.

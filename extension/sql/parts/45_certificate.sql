@@ -1,14 +1,15 @@
 --------------------------------------------------------------------------------
 -- Certificates: one row per licence VERSION (seed 000 §4.9: a change makes a
 -- new licence that records the original's identifier). Version 001 is the
--- original; every change/revocation/cancellation adds version n+1 with the
--- same type, authority and sequence and marks version n superseded.
--- Rows are written only by the SECURITY DEFINER functions of 55_issue.sql.
+-- original; every action of elicense.licence_transition (below) adds version
+-- n+1 with the same type, authority and sequence and marks version n
+-- superseded. Rows are written only by the SECURITY DEFINER functions of
+-- 55_issue.sql and 56_lifecycle.sql.
 --------------------------------------------------------------------------------
 
 CREATE TABLE elicense.certificate (
     identifier          elicense.licence_identifier PRIMARY KEY,
-    -- No self-referencing foreign keys: only elicense.issue/_new_version write
+    -- No self-referencing foreign keys: only elicense.issue/_transition write
     -- rows, from the row they lock, and each RI check was ~20 us of every
     -- approval's trigger (bench/issue_trigger.sh). certificate_version_chain
     -- keeps the form; tests/pgtap/certificates.sql walks the chains.
@@ -38,6 +39,8 @@ CREATE TABLE elicense.certificate (
     qr_url              text,
     assigned_code       text,
     file_sha256         text CONSTRAINT certificate_file_sha256_format CHECK (file_sha256 OPERATOR(pg_catalog.~) '^[0-9a-f]{64}$'),
+    suspended_until     date,
+    platform_identifier text,
     CONSTRAINT certificate_holder_id_valid CHECK (CASE holder_id_type
         WHEN 'USCC' THEN elicense.is_valid_uscc(holder_id)
         ELSE elicense.is_valid_resident_id(holder_id) END),
@@ -47,10 +50,11 @@ CREATE TABLE elicense.certificate (
         THEN previous_identifier IS NULL AND original_identifier OPERATOR(pg_catalog.=) identifier::text
         ELSE previous_identifier IS NOT NULL AND original_identifier OPERATOR(pg_catalog.<>) identifier::text END),
     CONSTRAINT certificate_valid_range CHECK (valid_to IS NULL OR valid_to OPERATOR(pg_catalog.>) valid_from),
-    CONSTRAINT certificate_other_status_note CHECK (status OPERATOR(pg_catalog.<>) '99' OR status_note IS NOT NULL)
+    CONSTRAINT certificate_other_status_note CHECK (status OPERATOR(pg_catalog.<>) '99' OR status_note IS NOT NULL),
+    CONSTRAINT certificate_suspended_until CHECK (suspended_until IS NULL OR status OPERATOR(pg_catalog.=) '02')
 );
 COMMENT ON TABLE elicense.certificate IS
-'Electronic licences (电子证照), one row per version; written only by elicense.issue/change/revoke/cancel. Current version: superseded_at IS NULL';
+'Electronic licences (电子证照), one row per version; written only by elicense.issue and the actions of elicense.licence_transition (change, renew, suspend, lift_suspension, expire, other, revoke, withdraw, cancel). Current version: superseded_at IS NULL';
 COMMENT ON COLUMN elicense.certificate.identifier IS 'Licence identifier (电子证照标识) of this version';
 COMMENT ON COLUMN elicense.certificate.original_identifier IS 'Identifier of version 001 of the licence: the same for every version (traceability, seed 000 §4.9)';
 COMMENT ON COLUMN elicense.certificate.previous_identifier IS 'Identifier of the version this one replaced; NULL for version 001';
@@ -77,6 +81,9 @@ COMMENT ON COLUMN elicense.certificate.superseded_at IS 'When a newer version re
 COMMENT ON COLUMN elicense.certificate.qr_url IS 'QR code URL, filled by the sync worker after code assignment';
 COMMENT ON COLUMN elicense.certificate.assigned_code IS 'Code assigned by the national platform (赋码), filled by the sync worker';
 COMMENT ON COLUMN elicense.certificate.file_sha256 IS 'SHA-256 (lower-case hex) of the licence file (OFD), filled by the sync worker';
+COMMENT ON COLUMN elicense.certificate.suspended_until IS 'Last day of a suspension (暂扣) with an end date: elicense.expire_due lifts it the day after; NULL otherwise';
+COMMENT ON COLUMN elicense.certificate.platform_identifier IS
+'NULL when this version got its own QR code (operateType 01, 02, 08: the platform holds this identifier); else the identifier the platform holds, which the status update names (zzeCertID)';
 
 -- One current version per licence. (original_identifier, version) and
 -- previous_identifier need no unique index: both follow from the identifier,
@@ -88,6 +95,11 @@ CREATE INDEX certificate_holder ON elicense.certificate (holder_id);
 CREATE INDEX certificate_authority_issue_date ON elicense.certificate (authority_uscc, issue_date);
 COMMENT ON INDEX elicense.certificate_one_current IS 'At most one current (not superseded) version per licence';
 COMMENT ON INDEX elicense.certificate_number_current IS 'Certificate numbers are unique per type among current versions';
+-- elicense.expire_due finds what is due without reading every licence.
+CREATE INDEX certificate_due_expiry ON elicense.certificate (valid_to) WHERE superseded_at IS NULL AND valid_to IS NOT NULL;
+CREATE INDEX certificate_due_lifting ON elicense.certificate (suspended_until) WHERE superseded_at IS NULL AND suspended_until IS NOT NULL;
+COMMENT ON INDEX elicense.certificate_due_expiry IS 'elicense.expire_due: current versions by end of validity';
+COMMENT ON INDEX elicense.certificate_due_lifting IS 'elicense.expire_due: suspensions with an end date';
 COMMENT ON INDEX elicense.certificate_holder IS 'Licences of a holder';
 COMMENT ON INDEX elicense.certificate_authority_issue_date IS 'Licences of an authority by issue date (monthly counts)';
 
@@ -186,3 +198,72 @@ COMMENT ON COLUMN elicense.sequence_counter.type_code IS 'Licence type';
 COMMENT ON COLUMN elicense.sequence_counter.authority_uscc IS 'Issuing authority USCC (the issuer segment of the identifier)';
 COMMENT ON COLUMN elicense.status_history.id IS 'Order of recording';
 COMMENT ON SEQUENCE elicense.status_history_id_seq IS 'Identity of elicense.status_history (dumped with the table)';
+
+--------------------------------------------------------------------------------
+-- The life of a licence as data: which action leads from which
+-- certState to which, with which operateType. Whether a new QR code is
+-- assigned and which delivery steps run follow from the operateType
+-- (PLATFORM.md: a new code for 01, 02 and 08), so they are generated. The
+-- functions of 55_issue.sql and 56_lifecycle.sql read this table; a pair
+-- (from_status, action) that is not here is refused with SQLSTATE 55L01.
+-- Shipped with the extension and not dumped. How the platform wants an
+-- operateType spelt (one client sends 05 for expiry) is set in
+-- elicense.platform_field (code_map of the operate_type slot), not here.
+--------------------------------------------------------------------------------
+
+-- A certState code in words.
+CREATE FUNCTION elicense._state_word(status text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE status WHEN '01' THEN 'valid' WHEN '02' THEN 'suspended' WHEN '03' THEN 'revoked' WHEN '04' THEN 'withdrawn'
+                     WHEN '05' THEN 'cancelled' WHEN '06' THEN 'expired' WHEN '99' THEN 'other' ELSE 'new' END
+$$;
+REVOKE ALL ON FUNCTION elicense._state_word(text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._state_word(text) IS 'Internal: a certState code in words (valid, suspended, revoked, withdrawn, cancelled, expired, other; new for NULL)';
+
+-- The delivery steps of a version, in order. New versions with operateType
+-- 01/02/08 get a new QR code (validate, assign_code, collect, confirm); the
+-- others one status_update step.
+-- Neither SET nor STRICT, so that the planner inlines it (a call cost ~20 us
+-- in the issuing path); the operator is schema-qualified instead.
+CREATE FUNCTION elicense._delivery_steps(operate_type text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN operate_type OPERATOR(pg_catalog.=) ANY (ARRAY['01', '02', '08'])
+              THEN ARRAY['validate', 'assign_code', 'collect', 'confirm']
+              ELSE ARRAY['status_update'] END
+$$;
+REVOKE ALL ON FUNCTION elicense._delivery_steps(text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._delivery_steps(text) IS
+'Internal: delivery steps of a version with this operateType, in order (the outbox holds the one due now)';
+
+CREATE TABLE elicense.licence_transition (
+    action       text NOT NULL CONSTRAINT licence_transition_action CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY[
+                     'issue', 'change', 'renew', 'suspend', 'lift_suspension', 'expire', 'other', 'revoke', 'withdraw', 'cancel'])),
+    from_status  text CONSTRAINT licence_transition_from CHECK (from_status OPERATOR(pg_catalog.~) '^(0[1-6]|99)$'),
+    to_status    text NOT NULL CONSTRAINT licence_transition_to CHECK (to_status OPERATOR(pg_catalog.~) '^(0[1-6]|99)$'),
+    operate_type text NOT NULL CONSTRAINT licence_transition_operate_type CHECK (operate_type OPERATOR(pg_catalog.~) '^0[1-8]$'),
+    new_qr       boolean NOT NULL GENERATED ALWAYS AS (operate_type OPERATOR(pg_catalog.=) ANY (ARRAY['01', '02', '08'])) STORED,
+    steps        text[] NOT NULL GENERATED ALWAYS AS (elicense._delivery_steps(operate_type)) STORED,
+    CONSTRAINT licence_transition_once UNIQUE NULLS NOT DISTINCT (from_status, action),
+    CONSTRAINT licence_transition_issue_from_nothing CHECK ((action OPERATOR(pg_catalog.=) 'issue') = (from_status IS NULL))
+);
+COMMENT ON TABLE elicense.licence_transition IS
+'Allowed transitions of a licence: from certState, action, to certState, operateType sent, whether a new QR code is assigned, delivery steps. Shipped with the extension; any other (from_status, action) is refused (SQLSTATE 55L01)';
+COMMENT ON COLUMN elicense.licence_transition.action IS 'The function that makes it: elicense.issue, change, renew, suspend, lift_suspension, expire (also expire_due), other, revoke, withdraw, cancel';
+COMMENT ON COLUMN elicense.licence_transition.from_status IS 'certState of the current version (NULL: no licence yet)';
+COMMENT ON COLUMN elicense.licence_transition.to_status IS 'certState of the version the action writes';
+COMMENT ON COLUMN elicense.licence_transition.operate_type IS 'operateType of that version and of its delivery';
+COMMENT ON COLUMN elicense.licence_transition.new_qr IS 'True: the version gets a new identifier at the platform and a new QR code (operateType 01, 02, 08); false: it keeps both and only its status is sent';
+COMMENT ON COLUMN elicense.licence_transition.steps IS 'Delivery steps queued for the version, in order';
+INSERT INTO elicense.licence_transition (action, from_status, to_status, operate_type) VALUES
+('issue', NULL, '01', '01'),
+('change', '01', '01', '08'), ('change', '02', '02', '08'),
+('renew', '01', '01', '02'), ('renew', '06', '01', '02'),
+('suspend', '01', '02', '03'),
+('lift_suspension', '02', '01', '06'),
+('expire', '01', '06', '04'), ('expire', '02', '06', '04'),
+('other', '01', '99', '07'), ('other', '02', '99', '07'),
+('revoke', '01', '03', '05'), ('revoke', '02', '03', '05'), ('revoke', '99', '03', '05'),
+('withdraw', '01', '04', '05'), ('withdraw', '02', '04', '05'), ('withdraw', '99', '04', '05'),
+('cancel', '01', '05', '05'), ('cancel', '02', '05', '05'), ('cancel', '06', '05', '05'), ('cancel', '99', '05', '05');
+REVOKE ALL ON elicense.licence_transition FROM PUBLIC;
+GRANT SELECT ON elicense.licence_transition TO elicense_admin, elicense_issuer, elicense_worker, elicense_analyst;

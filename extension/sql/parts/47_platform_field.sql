@@ -1,5 +1,5 @@
 --------------------------------------------------------------------------------
--- Platform request fields (issue 15): which JSON fields each call to the
+-- Platform request fields: which JSON fields each call to the
 -- national platform carries, per licence type and step, and where each value
 -- comes from. elicense.platform_request builds the request item from them;
 -- the worker knows no field name.
@@ -41,7 +41,8 @@ CREATE TABLE elicense.platform_field_shipped (
             'operate_type', 'assigned_code', 'qr_url'])
         WHEN 'item' THEN source OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'
         WHEN 'computed' THEN source OPERATOR(pg_catalog.=) ANY (ARRAY['ecert_id', 'province_num', 'first_issue_date',
-            'operation_category', 'category_description', 'birth_date', 'assigned_code', 'preview_url'])
+            'operation_category', 'category_description', 'birth_date', 'assigned_code', 'preview_url', 'platform_identifier',
+            'superseded_platform_identifier'])
         ELSE true END)
 );
 COMMENT ON TABLE elicense.platform_field_shipped IS
@@ -83,7 +84,7 @@ COMMENT ON COLUMN elicense.platform_field.position IS 'Order of the field in the
 COMMENT ON COLUMN elicense.platform_field.field IS 'JSON name the platform expects';
 COMMENT ON COLUMN elicense.platform_field.source_kind IS 'column (of elicense.certificate), item (business item key), constant (source is the value) or computed';
 COMMENT ON COLUMN elicense.platform_field.source IS
-'Column name, item key, literal, or computed value: ecert_id (this data item''s GUID), province_num (XX0000 of the authority), first_issue_date (item, else version 001''s issue date), operation_category (category_code item, else category), category_description (the fixed text for operationCategory 99), birth_date (from the holder''s ID number), assigned_code (this or the latest version''s code), preview_url';
+'Column name, item key, literal, or computed value: ecert_id (this data item''s GUID), province_num (XX0000 of the authority), first_issue_date (item, else version 001''s issue date), operation_category (category_code item, else category), category_description (the fixed text for operationCategory 99), birth_date (from the holder''s ID number), assigned_code (this or the latest version''s code), preview_url, platform_identifier (the identifier the platform holds: this version''s if it got a new QR code, else the one it kept), superseded_platform_identifier (the platform identifier of the version this one supersedes)';
 COMMENT ON COLUMN elicense.platform_field.format IS 'NULL (as is), date (yyyy-MM-dd), fullwidth_parens (ASCII () become （）), guid (lower case with dashes) or guid_nodash';
 COMMENT ON COLUMN elicense.platform_field.code_map IS
 'Value -> code; key "*" maps every other value, key "" a missing value; a value the map does not cover is an error';
@@ -201,7 +202,7 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W050', 'validate', 'credit_code', 4, 'creditCode', 'column', 'holder_id', NULL, NULL, true, NULL, 'observed: the company''s USCC'),
 ('11100000000013338W050', 'validate', 'operate_type', 5, 'operateType', 'column', 'operate_type', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W050', 'assign_code', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, true, NULL, 'observed: a fresh GUID per data item; the assignment echoes it'),
-('11100000000013338W050', 'assign_code', 'associated_zze_cert_id', 2, 'associatedZzeCertID', 'column', 'previous_identifier', NULL, NULL, true, '{02,08}', 'observed: the superseded version''s identifier, only on 02 renewal and 08 change'),
+('11100000000013338W050', 'assign_code', 'associated_zze_cert_id', 2, 'associatedZzeCertID', 'computed', 'superseded_platform_identifier', NULL, NULL, true, '{02,08}', 'observed: the superseded version''s identifier, only on 02 renewal and 08 change; the one the platform holds (status changes keep it)'),
 ('11100000000013338W050', 'assign_code', 'province_num', 3, 'provinceNum', 'computed', 'province_num', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W050', 'assign_code', 'cert_num', 4, 'certNum', 'column', 'licence_number', 'fullwidth_parens', NULL, true, NULL, 'observed; full-width parentheses as one client sends them'),
 ('11100000000013338W050', 'assign_code', 'issu_auth', 5, 'issuAuth', 'column', 'authority_name', NULL, NULL, true, NULL, 'observed'),
@@ -225,7 +226,7 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W050', 'collect', 'zze_cert_id', 2, 'zzeCertID', 'column', 'identifier', NULL, NULL, true, NULL, 'observed: the licence identifier'),
 ('11100000000013338W050', 'collect', 'url', 3, 'url', 'computed', 'preview_url', NULL, NULL, true, NULL, 'observed: preview link of the watermarked licence, not the file'),
 ('11100000000013338W050', 'status_update', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, true, NULL, 'observed'),
-('11100000000013338W050', 'status_update', 'zze_cert_id', 2, 'zzeCertID', 'column', 'identifier', NULL, NULL, true, NULL, 'observed'),
+('11100000000013338W050', 'status_update', 'zze_cert_id', 2, 'zzeCertID', 'computed', 'platform_identifier', NULL, NULL, true, NULL, 'observed; the identifier the platform holds (the one collected), not the local version a status change writes'),
 ('11100000000013338W050', 'status_update', 'province_num', 3, 'provinceNum', 'computed', 'province_num', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W050', 'status_update', 'cert_num', 4, 'certNum', 'column', 'licence_number', 'fullwidth_parens', NULL, true, NULL, 'observed'),
 ('11100000000013338W050', 'status_update', 'credit_code', 5, 'creditCode', 'column', 'holder_id', NULL, NULL, true, NULL, 'observed'),
@@ -233,7 +234,7 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W050', 'status_update', 'cert_status_description', 7, 'certStatusDescription', 'column', 'status_note', NULL, NULL, false, NULL, 'observed: required for certState 99, else left out'),
 ('11100000000013338W050', 'status_update', 'operate_type', 8, 'operateType', 'column', 'operate_type', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W050', 'query', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, false, NULL, 'inferred: no query endpoint was seen; the step''s eCertID'),
-('11100000000013338W050', 'query', 'zze_cert_id', 2, 'zzeCertID', 'column', 'identifier', NULL, NULL, true, NULL, 'inferred: no query endpoint was seen'),
+('11100000000013338W050', 'query', 'zze_cert_id', 2, 'zzeCertID', 'computed', 'platform_identifier', NULL, NULL, true, NULL, 'inferred: no query endpoint was seen; the identifier the platform holds'),
 -- W032 (特种作业), from a municipal personnel client.
 ('11100000000013338W032', 'validate', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, true, NULL, 'observed: a fresh GUID per data item, echoed in SuccessData/ErrorGuid'),
 ('11100000000013338W032', 'validate', 'province_num', 2, 'provinceNum', 'computed', 'province_num', NULL, NULL, true, NULL, 'observed'),
@@ -243,7 +244,7 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W032', 'validate', 'cert_num', 6, 'certNum', 'column', 'licence_number', 'fullwidth_parens', NULL, true, '{02,03,04,05,06,07,08}', 'observed: not sent on 01 (the number is new)'),
 ('11100000000013338W032', 'validate', 'operate_type', 7, 'operateType', 'column', 'operate_type', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'assign_code', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, true, NULL, 'observed: a fresh GUID per data item; the assignment echoes it'),
-('11100000000013338W032', 'assign_code', 'associated_zze_cert_id', 2, 'associatedZzeCertID', 'column', 'previous_identifier', NULL, NULL, true, '{02,08}', 'observed: the superseded version''s identifier, only on 02 renewal and 08 change'),
+('11100000000013338W032', 'assign_code', 'associated_zze_cert_id', 2, 'associatedZzeCertID', 'computed', 'superseded_platform_identifier', NULL, NULL, true, '{02,08}', 'observed: the superseded version''s identifier, only on 02 renewal and 08 change; the one the platform holds (status changes keep it)'),
 ('11100000000013338W032', 'assign_code', 'province_num', 3, 'provinceNum', 'computed', 'province_num', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'assign_code', 'cert_num', 4, 'certNum', 'column', 'licence_number', 'fullwidth_parens', NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'assign_code', 'issu_auth', 5, 'issuAuth', 'column', 'authority_name', NULL, NULL, true, NULL, 'observed'),
@@ -266,7 +267,7 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W032', 'collect', 'zze_cert_id', 2, 'zzeCertID', 'column', 'identifier', NULL, NULL, true, NULL, 'observed: the licence identifier'),
 ('11100000000013338W032', 'collect', 'url', 3, 'url', 'computed', 'preview_url', NULL, NULL, true, NULL, 'observed: preview link of the watermarked licence, not the file'),
 ('11100000000013338W032', 'status_update', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, true, NULL, 'observed'),
-('11100000000013338W032', 'status_update', 'zze_cert_id', 2, 'zzeCertID', 'column', 'identifier', NULL, NULL, true, NULL, 'observed'),
+('11100000000013338W032', 'status_update', 'zze_cert_id', 2, 'zzeCertID', 'computed', 'platform_identifier', NULL, NULL, true, NULL, 'observed; the identifier the platform holds (the one collected), not the local version a status change writes'),
 ('11100000000013338W032', 'status_update', 'province_num', 3, 'provinceNum', 'computed', 'province_num', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'status_update', 'cert_num', 4, 'certNum', 'column', 'licence_number', 'fullwidth_parens', NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'status_update', 'identity_card', 5, 'identityCard', 'column', 'holder_id', NULL, NULL, true, NULL, 'observed'),
@@ -284,6 +285,6 @@ SELECT v.type_code, v.step, v.slot, v.position, v.field, v.source_kind, v.source
 ('11100000000013338W032', 'key_change', 'identity_card', 7, 'identityCard', 'column', 'holder_id', NULL, NULL, true, NULL, 'observed'),
 ('11100000000013338W032', 'key_change', 'url', 8, 'url', 'computed', 'preview_url', NULL, NULL, true, NULL, 'observed; inferred that it is the preview link'),
 ('11100000000013338W032', 'query', 'ecert_id', 1, 'eCertID', 'computed', 'ecert_id', 'guid', NULL, false, NULL, 'inferred: no query endpoint was seen; the step''s eCertID'),
-('11100000000013338W032', 'query', 'zze_cert_id', 2, 'zzeCertID', 'column', 'identifier', NULL, NULL, true, NULL, 'inferred: no query endpoint was seen')
+('11100000000013338W032', 'query', 'zze_cert_id', 2, 'zzeCertID', 'computed', 'platform_identifier', NULL, NULL, true, NULL, 'inferred: no query endpoint was seen; the identifier the platform holds')
 ) AS v(type_code, step, slot, position, field, source_kind, source, format, code_map, required, operate_types, note)
   JOIN elicense.licence_type t ON t.type_code OPERATOR(pg_catalog.=) v.type_code;

@@ -1,6 +1,7 @@
 --------------------------------------------------------------------------------
 -- Issuing: elicense.issue / change / revoke / cancel and the approval-table
--- trigger elicense.issue_from_trigger. Each call validates everything first,
+-- trigger elicense.issue_from_trigger (56_lifecycle.sql adds renew, suspend,
+-- lift_suspension, expire, other, withdraw and expire_due). Each call validates everything first,
 -- then writes the certificate version, its status_history row and its outbox
 -- rows in the caller's transaction and sends one NOTIFY elicense_outbox (an
 -- empty payload, so PostgreSQL folds all notifications of a transaction into
@@ -14,7 +15,8 @@
 --   22007 / 22008 item not a YYYY-MM-DD date / not a calendar date
 --   22001 item longer than its max_length
 --   23505 certificate number already used by a current licence of the type
---   P0002 no such licence          55000 licence version superseded or not in a state that allows it
+--   P0002 no such licence          55000 licence version replaced by one with a new QR code
+--   55L01 the licence's certState does not allow the action (elicense.licence_transition)
 --------------------------------------------------------------------------------
 
 -- A date item: strictly YYYY-MM-DD, independent of DateStyle.
@@ -261,21 +263,6 @@ REVOKE ALL ON FUNCTION elicense._next_sequence(text, text, text) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._next_sequence(text, text, text) IS
 'Internal: identifier sequence of a new licence (from the certificate number, or the gap-free per-authority counter)';
 
--- The delivery steps of a version, in order. New versions with operateType
--- 01/02/08 get a new QR code (validate, assign_code, collect, confirm); the
--- others one status_update step.
--- Neither SET nor STRICT, so that the planner inlines it (a call cost ~20 us
--- in the issuing path); the operator is schema-qualified instead.
-CREATE FUNCTION elicense._delivery_steps(operate_type text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN operate_type OPERATOR(pg_catalog.=) ANY (ARRAY['01', '02', '08'])
-              THEN ARRAY['validate', 'assign_code', 'collect', 'confirm']
-              ELSE ARRAY['status_update'] END
-$$;
-REVOKE ALL ON FUNCTION elicense._delivery_steps(text) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._delivery_steps(text) IS
-'Internal: delivery steps of a version with this operateType, in order (the outbox holds the one due now)';
-
 -- Writes the status_history row and the first outbox step of a new version
 -- and wakes the worker. Only the first step is queued here: the worker's
 -- elicense.step_succeeded queues the next one in the transaction that
@@ -349,39 +336,92 @@ $$;
 COMMENT ON FUNCTION elicense.issue(text, jsonb, text) IS
 'Issues a licence (operateType 01): validates the data against the catalogue, allocates the sequence, writes certificate, status_history and outbox rows, NOTIFY elicense_outbox; returns the identifier';
 
--- Locks and returns the current version named by p_identifier, or raises.
+-- The licence version an action applies to, locked: the current version of
+-- the licence p_identifier belongs to. An older identifier is accepted while
+-- the platform still holds the same one (only status changes came since:
+-- they keep the identifier, 45_certificate.sql); one replaced by a version
+-- with a new QR code is 55000. A pair (certState, action) that is not in
+-- elicense.licence_transition is refused with 55L01 (_refuse_transition).
 CREATE FUNCTION elicense._lock_current(p_identifier text, p_action text) RETURNS elicense.certificate
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   c elicense.certificate;
-  cur text;
+  cur elicense.certificate;
 BEGIN
-  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = p_identifier FOR UPDATE;
+  IF NOT EXISTS (SELECT FROM elicense.licence_transition t WHERE t.action = p_action) THEN
+    RAISE EXCEPTION 'unknown licence action "%"', coalesce(p_action, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Actions are the values of elicense.licence_transition.action.';
+  END IF;
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = p_identifier;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'licence "%" does not exist', p_identifier
       USING ERRCODE = 'no_data_found', HINT = 'Pass the identifier returned by elicense.issue (or a later version).';
   END IF;
-  IF c.superseded_at IS NOT NULL THEN
-    SELECT x.identifier INTO cur FROM elicense.certificate x WHERE x.original_identifier = c.original_identifier AND x.superseded_at IS NULL;
+  -- A concurrent action may supersede the version between the read and the
+  -- lock (FOR UPDATE then finds no current row): read again.
+  FOR attempt IN 1 .. 3 LOOP
+    SELECT * INTO cur FROM elicense.certificate x
+     WHERE x.original_identifier = c.original_identifier AND x.superseded_at IS NULL FOR UPDATE;
+    EXIT WHEN FOUND;
+  END LOOP;
+  IF cur.identifier IS NULL THEN
+    RAISE EXCEPTION 'licence % is being changed by another transaction', c.original_identifier
+      USING ERRCODE = 'serialization_failure', HINT = 'Try again.';
+  END IF;
+  IF cur.identifier <> c.identifier
+     AND coalesce(cur.platform_identifier, cur.identifier) <> coalesce(c.platform_identifier, c.identifier) THEN
     RAISE EXCEPTION 'cannot % licence version %: it was superseded by a later version', p_action, p_identifier
-      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = pg_catalog.format('The current version is %s.', cur);
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = pg_catalog.format('The current version is %s.', cur.identifier);
   END IF;
-  IF c.status NOT IN ('01', '02') THEN
-    RAISE EXCEPTION 'cannot % licence %: its status is % (%)', p_action, p_identifier, c.status,
-        CASE c.status WHEN '03' THEN 'revoked' WHEN '04' THEN 'withdrawn' WHEN '05' THEN 'cancelled' WHEN '06' THEN 'expired' ELSE 'other' END
-      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Only valid or suspended licences can be changed, revoked or cancelled.';
+  IF NOT EXISTS (SELECT FROM elicense.licence_transition t WHERE t.from_status = cur.status AND t.action = p_action) THEN
+    PERFORM elicense._refuse_transition(cur, p_action);
   END IF;
-  RETURN c;
+  RETURN cur;
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._lock_current(text, text) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._lock_current(text, text) IS 'Internal: locks the current version of a licence for a change, or raises P0002/55000';
+COMMENT ON FUNCTION elicense._lock_current(text, text) IS
+'Internal: locks the current version of the licence an identifier belongs to for an action, or raises P0002, 55000 (replaced by a version with a new QR code) or 55L01 (transition not allowed)';
 
--- Supersedes version c with n (same type, authority, sequence; version + 1).
-CREATE FUNCTION elicense._new_version(c elicense.certificate, n elicense.certificate, p_status text, p_operate_type text,
-                                      p_reason text, p_actor text) RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+-- SQLSTATE 55L01 (class 55, object not in prerequisite state; L01 is ours):
+-- the licence's certState does not allow the action. Names the licence, the
+-- state it is in and the state the action leads to.
+CREATE FUNCTION elicense._refuse_transition(c elicense.certificate, p_action text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  target text;
+  allowed text;
 BEGIN
+  SELECT min(t.to_status) INTO target FROM elicense.licence_transition t WHERE t.action = p_action;
+  SELECT string_agg(t.action, ', ' ORDER BY t.action) INTO allowed
+    FROM elicense.licence_transition t WHERE t.from_status = c.status;
+  RAISE EXCEPTION 'cannot % licence %: % leads from % (certState %) to % (certState %), which is not an allowed transition',
+      p_action, c.identifier, p_action, elicense._state_word(c.status), c.status, elicense._state_word(target), target
+    USING ERRCODE = '55L01',
+          HINT = pg_catalog.format('A %s licence allows: %s (elicense.licence_transition).', elicense._state_word(c.status),
+                                   coalesce(allowed, 'nothing'));
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._refuse_transition(elicense.certificate, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._refuse_transition(elicense.certificate, text) IS
+'Internal: raises 55L01 naming the licence, its certState and the certState the action leads to';
+
+-- Writes version n+1 of a licence by an action of elicense.licence_transition
+-- and marks version n (c, locked by _lock_current) superseded. Without a new
+-- QR code the version keeps the assigned code, the QR URL and the identifier
+-- the platform holds (platform_identifier); with one they come anew.
+-- p_note: the status description (required for certState 99); p_until: last
+-- day of a suspension.
+CREATE FUNCTION elicense._transition(c elicense.certificate, n elicense.certificate, p_action text, p_reason text, p_actor text,
+                                     p_note text DEFAULT NULL, p_until date DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t elicense.licence_transition;
+BEGIN
+  SELECT * INTO t FROM elicense.licence_transition x WHERE x.from_status = c.status AND x.action = p_action;
+  IF NOT FOUND THEN
+    PERFORM elicense._refuse_transition(c, p_action);
+  END IF;
   IF c.version >= 999 THEN
     RAISE EXCEPTION 'licence % already has 999 versions', c.original_identifier
       USING ERRCODE = 'program_limit_exceeded', HINT = 'The identifier has three digits for the version; issue a new licence.';
@@ -395,19 +435,23 @@ BEGIN
   n.identifier := elicense.build_identifier(n.type_code, n.authority_uscc, n.sequence, n.version);
   n.original_identifier := c.original_identifier;
   n.previous_identifier := c.identifier;
-  n.status := p_status;
-  n.status_note := NULL;
-  n.operate_type := p_operate_type;
+  n.status := t.to_status;
+  n.status_note := p_note;
+  -- A change of a suspended licence keeps the end of the suspension.
+  n.suspended_until := CASE WHEN t.to_status = '02' THEN coalesce(p_until, CASE WHEN c.status = '02' THEN c.suspended_until END) END;
+  n.operate_type := t.operate_type;
   n.created_at := now();
   n.created_by := p_actor;
   n.superseded_at := NULL;
-  IF p_operate_type IN ('01', '02', '08') THEN
+  IF t.new_qr THEN
     -- A new QR code will be assigned and a new file made.
     n.qr_url := NULL;
     n.assigned_code := NULL;
+    n.platform_identifier := NULL;
   ELSE
     n.qr_url := c.qr_url;
     n.assigned_code := c.assigned_code;
+    n.platform_identifier := coalesce(c.platform_identifier, c.identifier);
   END IF;
   n.file_sha256 := NULL;
   INSERT INTO elicense.certificate VALUES (n.*);
@@ -415,23 +459,22 @@ BEGIN
   RETURN n.identifier;
 END
 $$;
-REVOKE ALL ON FUNCTION elicense._new_version(elicense.certificate, elicense.certificate, text, text, text, text) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._new_version(elicense.certificate, elicense.certificate, text, text, text, text) IS
-'Internal: writes version n+1 of a licence, marks version n superseded, records history and outbox';
+REVOKE ALL ON FUNCTION elicense._transition(elicense.certificate, elicense.certificate, text, text, text, text, date) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._transition(elicense.certificate, elicense.certificate, text, text, text, text, date) IS
+'Internal: writes version n+1 of a licence by an action of elicense.licence_transition (55L01 if not allowed), marks version n superseded, records history and outbox';
 
-CREATE FUNCTION elicense.change(identifier text, data jsonb, reason text, actor text) RETURNS text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- The row of a changed licence: the items of version c with data over them
+-- (a JSON null removes an optional item), validated like a new licence; the
+-- authority and the certificate number stay.
+CREATE FUNCTION elicense._changed_row(c elicense.certificate, data jsonb) RETURNS elicense.certificate
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  why text := elicense._require_text(reason, 'reason');
-  who text := elicense._require_text(actor, 'actor');
-  c elicense.certificate;
   n elicense.certificate;
   cur jsonb;
   merged jsonb;
   stored jsonb;
   it record;
 BEGIN
-  c := elicense._lock_current(identifier, 'change');
   IF data IS NULL OR jsonb_typeof(data) <> 'object' THEN
     RAISE EXCEPTION 'changed licence data must be a JSON object, not %', coalesce(jsonb_typeof(data), 'NULL')
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass {"item": "new value", ...}; a JSON null removes an optional item.';
@@ -458,7 +501,22 @@ BEGIN
     RAISE EXCEPTION 'the certificate number of licence % cannot change (% to %)', c.identifier, c.licence_number, n.licence_number
       USING ERRCODE = 'invalid_parameter_value', HINT = 'A licence keeps its number across versions; issue a new licence instead.';
   END IF;
-  RETURN elicense._new_version(c, n, c.status, '08', why, who);
+  RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._changed_row(elicense.certificate, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._changed_row(elicense.certificate, jsonb) IS
+'Internal: the validated row of a licence version with changed items (change, renew)';
+
+CREATE FUNCTION elicense.change(identifier text, data jsonb, reason text, actor text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  why text := elicense._require_text(reason, 'reason');
+  who text := elicense._require_text(actor, 'actor');
+  c elicense.certificate;
+BEGIN
+  c := elicense._lock_current(identifier, 'change');
+  RETURN elicense._transition(c, elicense._changed_row(c, data), 'change', why, who);
 END
 $$;
 COMMENT ON FUNCTION elicense.change(text, jsonb, text, text) IS
@@ -469,18 +527,19 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 DECLARE
   why text := elicense._require_text(reason, 'reason');
   who text := elicense._require_text(actor, 'actor');
+  action text := CASE new_status WHEN '03' THEN 'revoke' WHEN '04' THEN 'withdraw' END;
   c elicense.certificate;
 BEGIN
-  IF new_status IS NULL OR new_status NOT IN ('03', '04') THEN
+  IF action IS NULL THEN
     RAISE EXCEPTION 'revoke needs status 03 (吊销, revoked) or 04 (撤销, withdrawn), not %', coalesce(new_status, 'NULL')
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use elicense.cancel for 注销 (05).';
   END IF;
-  c := elicense._lock_current(identifier, 'revoke');
-  RETURN elicense._new_version(c, c, new_status, '05', why, who);
+  c := elicense._lock_current(identifier, action);
+  RETURN elicense._transition(c, c, action, why, who);
 END
 $$;
 COMMENT ON FUNCTION elicense.revoke(text, text, text, text) IS
-'Revokes (吊销, certState 03, default) or withdraws (撤销, 04) a licence: writes version n+1 with operateType 05 and a status_update step; returns its identifier';
+'Revokes (吊销, certState 03, default) or withdraws (撤销, 04, as elicense.withdraw) a licence: writes version n+1 with operateType 05 and a status_update step naming the identifier the platform holds; returns its identifier';
 
 CREATE FUNCTION elicense.cancel(identifier text, reason text, actor text) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -490,11 +549,11 @@ DECLARE
   c elicense.certificate;
 BEGIN
   c := elicense._lock_current(identifier, 'cancel');
-  RETURN elicense._new_version(c, c, '05', '05', why, who);
+  RETURN elicense._transition(c, c, 'cancel', why, who);
 END
 $$;
 COMMENT ON FUNCTION elicense.cancel(text, text, text) IS
-'Cancels (注销, certState 05) a licence: writes version n+1 with operateType 05 and a status_update step; returns its identifier';
+'Cancels (注销, certState 05) a licence: writes version n+1 with operateType 05 and a status_update step naming the identifier the platform holds; returns its identifier';
 
 CREATE FUNCTION elicense.licence_versions(identifier text) RETURNS SETOF elicense.certificate
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -515,13 +574,25 @@ COMMENT ON FUNCTION elicense.licence_versions(text) IS
 --   when:column=value  issue only when NEW.column = value (as text); on UPDATE
 --                      only when it becomes so (OLD.column was different)
 --   actor:column       actor <- NEW.column (default: session_user)
--- Without when:, every INSERT issues and UPDATEs never do.
+--   ACTION:column=value  on UPDATE, when NEW.column becomes value: run ACTION
+--                      (change, renew, suspend, lift_suspension, expire, other,
+--                      revoke, withdraw, cancel) on the licence of the row; for
+--                      change and renew the mapped items are the new data
+--   licence:column     the row's licence identifier <- NEW.column (default:
+--                      the current licence of the type with the row's
+--                      certificate number)
+--   reason:column      reason (and the description of other) <- NEW.column
+--                      (default: "approval <table>: <column> = <value>")
+--   until:column       last day of a suspension <- NEW.column (YYYY-MM-DD)
+-- Without when:, every INSERT issues and UPDATEs issue nothing. Several
+-- ACTION arguments that match run in their order.
 --------------------------------------------------------------------------------
 
 CREATE FUNCTION elicense.issue_from_trigger() RETURNS trigger
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   new_row jsonb;
+  old_row jsonb;
   arg text;
   prefix text;
   pos integer;
@@ -531,8 +602,22 @@ DECLARE
   when_column text;
   when_value text;
   actor_column text;
+  licence_column text;
+  reason_column text;
+  until_column text;
+  actions text[] := '{}';
+  action_columns text[] := '{}';
+  action_values text[] := '{}';
   data jsonb;
+  who text;
+  why text;
+  target text;
+  number_item text;
+  until date;
+  issuing boolean;
+  matched integer[] := '{}';
   i integer;
+  known_actions constant text[] := ARRAY['change', 'renew', 'suspend', 'lift_suspension', 'expire', 'other', 'revoke', 'withdraw', 'cancel'];
 BEGIN
   IF TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
     RAISE EXCEPTION 'elicense.issue_from_trigger must run AFTER INSERT OR UPDATE FOR EACH ROW (trigger % on %.%)', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME
@@ -544,20 +629,34 @@ BEGIN
   END IF;
   FOR i IN 1 .. TG_NARGS - 1 LOOP
     arg := TG_ARGV[i];
-    IF starts_with(arg, 'actor:') THEN
-      actor_column := substr(arg, 7);
-      pos := CASE WHEN actor_column = '' THEN 0 ELSE 1 END;
+    prefix := substring(arg FROM '^([a-z_]+):');
+    IF prefix IN ('actor', 'licence', 'reason', 'until') THEN
+      arg := substr(arg, length(prefix) + 2);
+      pos := CASE WHEN arg = '' OR strpos(arg, '=') > 0 THEN 0 ELSE 1 END;
+      CASE prefix
+        WHEN 'actor' THEN actor_column := arg;
+        WHEN 'licence' THEN licence_column := arg;
+        WHEN 'reason' THEN reason_column := arg;
+        ELSE until_column := arg;
+      END CASE;
     ELSE
-      prefix := CASE WHEN starts_with(arg, 'when:') THEN 'when:' WHEN starts_with(arg, 'const:') THEN 'const:' ELSE '' END;
-      arg := substr(arg, length(prefix) + 1);
-      pos := strpos(arg, '=');
+      IF prefix IS NOT NULL AND prefix <> 'when' AND prefix <> 'const' AND NOT prefix = ANY (known_actions) THEN
+        pos := 0;
+      ELSE
+        arg := substr(arg, coalesce(length(prefix) + 2, 1));
+        pos := strpos(arg, '=');
+      END IF;
       IF pos > 1 THEN
-        CASE prefix
-          WHEN 'when:' THEN
+        CASE
+          WHEN prefix = 'when' THEN
             when_column := substr(arg, 1, pos - 1);
             when_value := substr(arg, pos + 1);
-          WHEN 'const:' THEN
+          WHEN prefix = 'const' THEN
             consts := consts || jsonb_build_object(substr(arg, 1, pos - 1), substr(arg, pos + 1));
+          WHEN prefix IS NOT NULL THEN
+            actions := actions || prefix;
+            action_columns := action_columns || substr(arg, 1, pos - 1);
+            action_values := action_values || substr(arg, pos + 1);
           ELSE
             items := items || substr(arg, 1, pos - 1);
             columns := columns || substr(arg, pos + 1);
@@ -565,29 +664,42 @@ BEGIN
               pos := 0;
             END IF;
         END CASE;
+      ELSE
+        pos := 0;
       END IF;
     END IF;
-    IF pos < 1 OR (pos = 1 AND NOT starts_with(TG_ARGV[i], 'actor:')) THEN
-      RAISE EXCEPTION 'trigger % on %.%: argument "%" is not item=column, const:item=value, when:column=value or actor:column',
+    IF pos < 1 THEN
+      RAISE EXCEPTION 'trigger % on %.%: argument "%" is not item=column, const:item=value, when:column=value, actor:column, licence:column, reason:column, until:column or ACTION:column=value',
           TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[i]
-        USING ERRCODE = 'invalid_parameter_value';
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'ACTION is one of ' || array_to_string(known_actions, ', ') || '.';
     END IF;
   END LOOP;
 
   new_row := to_jsonb(NEW);
-  IF when_column IS NULL THEN
-    IF TG_OP = 'UPDATE' THEN
-      RETURN NULL;
-    END IF;
-  ELSE
-    IF NOT new_row ? when_column THEN
-      RAISE EXCEPTION 'trigger % on %.%: column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, when_column
-        USING ERRCODE = 'undefined_column';
-    END IF;
-    IF (new_row ->> when_column) IS DISTINCT FROM when_value
-       OR (TG_OP = 'UPDATE' AND (to_jsonb(OLD) ->> when_column) IS NOT DISTINCT FROM when_value) THEN
-      RETURN NULL;
-    END IF;
+  IF when_column IS NOT NULL AND NOT new_row ? when_column THEN
+    RAISE EXCEPTION 'trigger % on %.%: column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, when_column
+      USING ERRCODE = 'undefined_column';
+  END IF;
+  issuing := CASE WHEN when_column IS NULL THEN TG_OP = 'INSERT'
+                  ELSE (new_row ->> when_column) IS NOT DISTINCT FROM when_value
+                       AND NOT (TG_OP = 'UPDATE' AND (to_jsonb(OLD) ->> when_column) IS NOT DISTINCT FROM when_value) END;
+  -- Status changes of the row: only on UPDATE, when a column becomes the value.
+  IF TG_OP = 'UPDATE' THEN
+    old_row := to_jsonb(OLD);
+    FOR i IN 1 .. coalesce(array_length(actions, 1), 0) LOOP
+      IF NOT new_row ? action_columns[i] THEN
+        RAISE EXCEPTION 'trigger % on %.%: column "%" (of %:) does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, action_columns[i], actions[i]
+          USING ERRCODE = 'undefined_column';
+      END IF;
+      IF (new_row ->> action_columns[i]) IS NOT DISTINCT FROM action_values[i]
+         AND (old_row ->> action_columns[i]) IS DISTINCT FROM action_values[i] THEN
+        matched := matched || i;
+      END IF;
+    END LOOP;
+  END IF;
+  IF NOT issuing AND cardinality(matched) = 0 THEN
+    RETURN NULL;  -- nothing to do: the rest of the row is not read
   END IF;
 
   data := consts;
@@ -600,17 +712,53 @@ BEGIN
       data := data || jsonb_build_object(items[i], new_row ->> columns[i]);
     END IF;
   END LOOP;
-  IF actor_column IS NOT NULL AND NOT new_row ? actor_column THEN
-    RAISE EXCEPTION 'trigger % on %.%: actor column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, actor_column
-      USING ERRCODE = 'undefined_column';
+  FOREACH arg IN ARRAY ARRAY['actor', 'licence', 'reason', 'until'] LOOP
+    prefix := CASE arg WHEN 'actor' THEN actor_column WHEN 'licence' THEN licence_column WHEN 'reason' THEN reason_column ELSE until_column END;
+    IF prefix IS NOT NULL AND NOT new_row ? prefix THEN
+      RAISE EXCEPTION 'trigger % on %.%: % column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, arg, prefix
+        USING ERRCODE = 'undefined_column';
+    END IF;
+  END LOOP;
+  who := coalesce(nullif(btrim(new_row ->> actor_column), ''), session_user::text);
+  IF issuing THEN
+    PERFORM elicense.issue(TG_ARGV[0], data, who);
   END IF;
-  PERFORM elicense.issue(TG_ARGV[0], data,
-                         coalesce(nullif(btrim(new_row ->> actor_column), ''), session_user::text));
+
+  FOREACH i IN ARRAY matched LOOP
+    IF licence_column IS NOT NULL THEN
+      target := new_row ->> licence_column;
+    ELSE
+      SELECT li.item INTO number_item FROM elicense.licence_item li
+       WHERE li.type_code = TG_ARGV[0] AND li.metadata_column = 'licence_number';
+      SELECT x.identifier INTO target FROM elicense.certificate x
+       WHERE x.type_code = TG_ARGV[0] AND x.licence_number = data ->> number_item AND x.superseded_at IS NULL;
+    END IF;
+    IF target IS NULL THEN
+      RAISE EXCEPTION 'trigger % on %.%: % for the row, but it names no licence of type % (certificate number "%")', TG_NAME,
+          TG_TABLE_SCHEMA, TG_TABLE_NAME, actions[i], TG_ARGV[0], coalesce(data ->> number_item, '')
+        USING ERRCODE = 'no_data_found', HINT = 'Map the certificate number item (item=column) or give licence:column.';
+    END IF;
+    why := coalesce(nullif(btrim(new_row ->> reason_column), ''),
+                    pg_catalog.format('approval %s: %s = %s', TG_TABLE_NAME, action_columns[i], action_values[i]));
+    until := CASE WHEN until_column IS NOT NULL AND nullif(new_row ->> until_column, '') IS NOT NULL
+                  THEN elicense._item_date(left(new_row ->> until_column, 10), until_column, 'end of suspension') END;
+    CASE actions[i]
+      WHEN 'change' THEN PERFORM elicense.change(target, data, why, who);
+      WHEN 'renew' THEN PERFORM elicense.renew(target, data, why, who);
+      WHEN 'suspend' THEN PERFORM elicense.suspend(target, why, who, until);
+      WHEN 'lift_suspension' THEN PERFORM elicense.lift_suspension(target, why, who);
+      WHEN 'expire' THEN PERFORM elicense.expire(target, why, who);
+      WHEN 'other' THEN PERFORM elicense.other(target, why, why, who);
+      WHEN 'revoke' THEN PERFORM elicense.revoke(target, why, who, '03');
+      WHEN 'withdraw' THEN PERFORM elicense.revoke(target, why, who, '04');
+      ELSE PERFORM elicense.cancel(target, why, who);
+    END CASE;
+  END LOOP;
   RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION elicense.issue_from_trigger() IS
-'Trigger for approval tables: issues a licence from the row. Arguments: type code, then item=column, const:item=value, when:column=value, actor:column';
+'Trigger for approval tables: issues a licence from the row, and runs status changes when a column becomes a value. Arguments: type code, then item=column, const:item=value, when:column=value, actor:column, ACTION:column=value, licence:column, reason:column, until:column';
 
 REVOKE ALL ON FUNCTION elicense.issue(text, jsonb, text), elicense.change(text, jsonb, text, text),
     elicense.revoke(text, text, text, text), elicense.cancel(text, text, text),

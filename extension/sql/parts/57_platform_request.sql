@@ -10,10 +10,11 @@
 -- when the type has no field for the step (W050 key_change, a type without
 -- query fields). ecert_id NULL: a fresh GUID.
 -- VOLATILE: elicense.preview_url may create the first preview key.
-CREATE FUNCTION elicense.platform_request(identifier text, step text, ecert_id uuid DEFAULT NULL) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- _platform_item builds it from a certificate row (a precheck's row has no
+-- identifier yet); platform_request from a stored version.
+CREATE FUNCTION elicense._platform_item(c elicense.certificate, p_step text, p_ecert_id uuid) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  c elicense.certificate;
   cols jsonb;
   f record;
   raw text;
@@ -21,23 +22,18 @@ DECLARE
   item jsonb := '{}';
   by_slot jsonb := '{}';
   found_any boolean := false;
-  guid uuid := coalesce(platform_request.ecert_id, gen_random_uuid());
+  guid uuid := coalesce(p_ecert_id, gen_random_uuid());
+  who text := coalesce(c.identifier, 'precheck ' || c.licence_number);
 BEGIN
-  IF platform_request.step IS NULL
-     OR platform_request.step NOT IN ('validate', 'assign_code', 'collect', 'status_update', 'key_change', 'query') THEN
-    RAISE EXCEPTION 'unknown platform step "%"', coalesce(platform_request.step, 'NULL')
+  IF p_step IS NULL OR p_step NOT IN ('validate', 'assign_code', 'collect', 'status_update', 'key_change', 'query') THEN
+    RAISE EXCEPTION 'unknown platform step "%"', coalesce(p_step, 'NULL')
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Steps are validate, assign_code, collect, status_update, key_change and query (elicense.platform_field.step).';
-  END IF;
-  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = platform_request.identifier;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'licence "%" does not exist', platform_request.identifier
-      USING ERRCODE = 'no_data_found', HINT = 'Pass the identifier of a licence version.';
   END IF;
   cols := to_jsonb(c);
   -- categoryDescription depends on operationCategory's value: it comes last.
   FOR f IN SELECT * FROM elicense.platform_field p
-            WHERE p.type_code = c.type_code AND p.step = platform_request.step
+            WHERE p.type_code = c.type_code AND p.step = p_step
             ORDER BY p.source_kind = 'computed' AND p.source = 'category_description', p.position, p.slot LOOP
     found_any := true;
     IF f.operate_types IS NOT NULL AND NOT c.operate_type = ANY (f.operate_types) THEN
@@ -62,6 +58,9 @@ BEGIN
               WHERE x.original_identifier = c.original_identifier AND x.assigned_code IS NOT NULL
               ORDER BY x.version DESC LIMIT 1))
         WHEN 'preview_url' THEN elicense.preview_url(c.identifier)
+        WHEN 'platform_identifier' THEN coalesce(c.platform_identifier, c.identifier)
+        WHEN 'superseded_platform_identifier' THEN
+            (SELECT coalesce(p.platform_identifier, p.identifier) FROM elicense.certificate p WHERE p.identifier = c.previous_identifier)
         END
       END;
     v := raw;
@@ -71,8 +70,8 @@ BEGIN
       ELSE
         v := coalesce(f.code_map ->> v, f.code_map ->> '*');
         IF v IS NULL THEN
-          RAISE EXCEPTION 'licence %, step %: field "%" has value "%", which its code map does not cover', c.identifier,
-              platform_request.step, f.field, raw
+          RAISE EXCEPTION 'licence %, step %: field "%" has value "%", which its code map does not cover', who,
+              p_step, f.field, raw
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = pg_catalog.format('Add "%s" (or "*") to code_map of slot %s in elicense.platform_field.', raw, f.slot);
         END IF;
@@ -87,7 +86,7 @@ BEGIN
           WHEN 'guid_nodash' THEN replace(v::uuid::text, '-', '')
           END;
       EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_text_representation THEN
-        RAISE EXCEPTION 'licence %, step %: field "%" has value "%", which is not a %', c.identifier, platform_request.step, f.field,
+        RAISE EXCEPTION 'licence %, step %: field "%" has value "%", which is not a %', who, p_step, f.field,
             v, CASE WHEN f.format = 'date' THEN 'date' ELSE 'GUID' END
           USING ERRCODE = 'invalid_parameter_value',
                 HINT = pg_catalog.format('Check source and format of slot %s in elicense.platform_field.', f.slot);
@@ -95,7 +94,7 @@ BEGIN
     END IF;
     IF v IS NULL OR v = '' THEN
       IF f.required THEN
-        RAISE EXCEPTION 'licence %, step %: required field "%" has no value (% %)', c.identifier, platform_request.step, f.field,
+        RAISE EXCEPTION 'licence %, step %: required field "%" has no value (% %)', who, p_step, f.field,
             f.source_kind, f.source
           USING ERRCODE = 'not_null_violation',
                 HINT = CASE f.source_kind WHEN 'item' THEN pg_catalog.format('Give the licence the item "%s" with elicense.change, or make slot %s optional in elicense.platform_field.', f.source, f.slot)
@@ -107,6 +106,23 @@ BEGIN
     item := item || jsonb_build_object(f.field, v);
   END LOOP;
   RETURN CASE WHEN found_any THEN item END;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._platform_item(elicense.certificate, text, uuid) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._platform_item(elicense.certificate, text, uuid) IS
+'Internal: the platform request item of a certificate row (stored or not) for a step of elicense.platform_field';
+
+CREATE FUNCTION elicense.platform_request(identifier text, step text, ecert_id uuid DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = platform_request.identifier;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'licence "%" does not exist', platform_request.identifier
+      USING ERRCODE = 'no_data_found', HINT = 'Pass the identifier of a licence version.';
+  END IF;
+  RETURN elicense._platform_item(c, platform_request.step, platform_request.ecert_id);
 END
 $$;
 REVOKE ALL ON FUNCTION elicense.platform_request(text, text, uuid) FROM PUBLIC;

@@ -1,6 +1,8 @@
 --------------------------------------------------------------------------------
--- Views. Expiry needs no job: effective_status is 06 (expired) once valid_to
--- has passed for a licence stored as 01 (valid).
+-- Views, and the one rule for what a verifier sees (effective_status,
+-- effective_state). Expiry shows at once: effective_status is 06 (expired)
+-- once valid_to has passed for a licence stored as 01 or 02, before
+-- elicense.expire_due records it.
 -- Analysts (elicense_analyst) read only the analyst_* views: no base table,
 -- no business data, resident ID numbers masked. The views run with the
 -- extension owner's rights.
@@ -20,30 +22,68 @@ COMMENT ON FUNCTION elicense.mask_holder_id(text, text) IS
 
 CREATE FUNCTION elicense.effective_status(status text, valid_to date) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE WHEN status = '01' AND valid_to < current_date THEN '06' ELSE status END
+  SELECT CASE WHEN status IN ('01', '02') AND valid_to < current_date THEN '06' ELSE status END
 $$;
 COMMENT ON FUNCTION elicense.effective_status(text, date) IS
-'certState as of today: 06 (expired) for a valid licence past its valid_to, else the stored status';
+'certState as of today: 06 (expired) for a valid or suspended licence past its valid_to, else the stored status';
+
+-- What a verifier sees for a licence version, by the licence's current
+-- version: its end states first (revoked, withdrawn, cancelled, other),
+-- then superseded (a later version has a new QR code, so this one's code
+-- and file are out of date), expired (stored or past valid_to), suspended,
+-- valid. Versions written by status changes share the platform identifier
+-- with the version before them, so they supersede nothing.
+-- licence_verify, the preview, _lock_current's messages and the views use it.
+-- SECURITY DEFINER: the analysts' views call it, and a function in a view
+-- runs with the reader's rights, who may not read elicense.certificate.
+CREATE FUNCTION elicense.effective_state(c elicense.certificate) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE
+    WHEN cur.status = '03' THEN 'revoked'
+    WHEN cur.status = '04' THEN 'withdrawn'
+    WHEN cur.status = '05' THEN 'cancelled'
+    WHEN cur.status = '99' THEN 'other'
+    WHEN cur.platform_id <> coalesce(c.platform_identifier, c.identifier) THEN 'superseded'
+    WHEN elicense.effective_status(cur.status, cur.valid_to) = '06' THEN 'expired'
+    WHEN cur.status = '02' THEN 'suspended'
+    ELSE 'valid' END
+    FROM (SELECT c.status, c.valid_to, coalesce(c.platform_identifier, c.identifier) AS platform_id
+           WHERE c.superseded_at IS NULL
+          UNION ALL
+          SELECT x.status, x.valid_to, coalesce(x.platform_identifier, x.identifier)
+            FROM elicense.certificate x
+           WHERE c.superseded_at IS NOT NULL AND x.original_identifier = c.original_identifier AND x.superseded_at IS NULL) cur
+$$;
+REVOKE ALL ON FUNCTION elicense.effective_state(elicense.certificate) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.effective_state(elicense.certificate)
+    TO elicense_admin, elicense_issuer, elicense_worker, elicense_analyst;
+COMMENT ON FUNCTION elicense.effective_state(elicense.certificate) IS
+'What a verifier sees for a licence version today: revoked, withdrawn, cancelled, other, superseded (a later version has a new QR code), expired, suspended or valid';
 
 CREATE VIEW elicense.certificate_current AS
 SELECT c.identifier, c.original_identifier, c.type_code, c.sequence, c.version, c.licence_number,
        c.holder_name, c.holder_id_type, c.holder_id, c.authority_name, c.authority_uscc, c.authority_division,
        c.issue_date, c.valid_from, c.valid_to, c.status,
-       CASE WHEN c.status = '01' AND c.valid_to < current_date THEN '06' ELSE c.status END AS effective_status,
-       c.status_note, c.operate_type, c.business_data, c.created_at, c.created_by, c.qr_url, c.assigned_code, c.file_sha256
+       elicense.effective_status(c.status, c.valid_to) AS effective_status,
+       c.status_note, c.operate_type, c.business_data, c.created_at, c.created_by, c.qr_url, c.assigned_code, c.file_sha256,
+       elicense.effective_state(c.*) AS effective_state, c.suspended_until, coalesce(c.platform_identifier, c.identifier) AS platform_identifier
   FROM elicense.certificate c
  WHERE c.superseded_at IS NULL;
 COMMENT ON VIEW elicense.certificate_current IS
-'Latest version of every licence, with effective_status (06 once a valid licence is past valid_to)';
-COMMENT ON COLUMN elicense.certificate_current.effective_status IS 'certState as of today: 06 when status is 01 and valid_to has passed';
+'Latest version of every licence, with effective_status (06 once a valid or suspended licence is past valid_to) and effective_state';
+COMMENT ON COLUMN elicense.certificate_current.effective_status IS 'certState as of today: 06 when status is 01 or 02 and valid_to has passed (elicense.effective_status)';
+COMMENT ON COLUMN elicense.certificate_current.effective_state IS 'What a verifier sees: valid, suspended, expired, revoked, withdrawn, cancelled or other (elicense.effective_state)';
+COMMENT ON COLUMN elicense.certificate_current.suspended_until IS 'Last day of a suspension with an end date';
+COMMENT ON COLUMN elicense.certificate_current.platform_identifier IS 'The identifier the national platform holds for the licence (the last version with a new QR code)';
 
 CREATE VIEW elicense.analyst_holder_history AS
 SELECT c.holder_id_type,
        elicense.mask_holder_id(c.holder_id_type, c.holder_id) AS holder_id_masked,
        c.holder_name, c.type_code, t.name AS type_name, c.original_identifier, c.identifier, c.version,
        c.licence_number, c.authority_name, c.authority_uscc, c.issue_date, c.valid_from, c.valid_to, c.status,
-       CASE WHEN c.status = '01' AND c.valid_to < current_date THEN '06' ELSE c.status END AS effective_status,
-       c.operate_type, c.created_at, c.superseded_at, c.superseded_at IS NULL AS is_current
+       elicense.effective_status(c.status, c.valid_to) AS effective_status,
+       c.operate_type, c.created_at, c.superseded_at, c.superseded_at IS NULL AS is_current,
+       elicense.effective_state(c.*) AS effective_state
   FROM elicense.certificate c
   JOIN elicense.licence_type t ON t.type_code = c.type_code;
 COMMENT ON VIEW elicense.analyst_holder_history IS
@@ -77,13 +117,14 @@ CREATE VIEW elicense.analyst_issuance_monthly AS
 SELECT v1.authority_uscc, max(v1.authority_name) AS authority_name, v1.type_code,
        date_trunc('month', v1.issue_date)::date AS month,
        count(*) AS issued,
-       count(*) FILTER (WHERE CASE WHEN cur.status = '01' AND cur.valid_to < current_date THEN '06' ELSE cur.status END = '01') AS valid_now,
-       count(*) FILTER (WHERE cur.status = '01' AND cur.valid_to < current_date) AS expired_now,
+       count(*) FILTER (WHERE elicense.effective_status(cur.status, cur.valid_to) = '01') AS valid_now,
+       count(*) FILTER (WHERE elicense.effective_status(cur.status, cur.valid_to) = '06') AS expired_now,
        count(*) FILTER (WHERE cur.status IN ('03', '04')) AS revoked_or_withdrawn,
        count(*) FILTER (WHERE cur.status = '05') AS cancelled,
        count(*) FILTER (WHERE cur.version > 1) AS with_later_versions,
        count(*) FILTER (WHERE d.delivered) AS delivered,
-       round(count(*) FILTER (WHERE d.delivered)::numeric / count(*), 4) AS electronic_rate
+       round(count(*) FILTER (WHERE d.delivered)::numeric / count(*), 4) AS electronic_rate,
+       count(*) FILTER (WHERE elicense.effective_status(cur.status, cur.valid_to) = '02') AS suspended_now
   FROM elicense.certificate v1
   JOIN elicense.certificate cur ON cur.original_identifier = v1.original_identifier AND cur.superseded_at IS NULL
   CROSS JOIN LATERAL (
@@ -99,7 +140,8 @@ COMMENT ON COLUMN elicense.analyst_issuance_monthly.electronic_rate IS 'delivere
 
 COMMENT ON COLUMN elicense.analyst_holder_history.is_current IS 'True for the current version of the licence';
 COMMENT ON COLUMN elicense.analyst_holder_history.type_name IS 'Licence name from elicense.licence_type';
-COMMENT ON COLUMN elicense.analyst_holder_history.effective_status IS 'certState as of today (06 once a valid licence is past valid_to)';
+COMMENT ON COLUMN elicense.analyst_holder_history.effective_status IS 'certState as of today (06 once a valid or suspended licence is past valid_to)';
+COMMENT ON COLUMN elicense.analyst_holder_history.effective_state IS 'What a verifier sees of this version today (elicense.effective_state): valid, suspended, expired, superseded, revoked, withdrawn, cancelled or other';
 COMMENT ON COLUMN elicense.analyst_status_timeline.version IS 'Version created by the change';
 COMMENT ON COLUMN elicense.analyst_outbox_backlog.age_bucket IS 'Age of the step since it was queued';
 COMMENT ON COLUMN elicense.analyst_outbox_backlog.steps IS 'Number of steps';
@@ -109,7 +151,8 @@ COMMENT ON COLUMN elicense.analyst_outbox_backlog.max_attempts IS 'Most attempts
 COMMENT ON COLUMN elicense.analyst_issuance_monthly.month IS 'First day of the month of issue (issue_date of version 001)';
 COMMENT ON COLUMN elicense.analyst_issuance_monthly.issued IS 'Licences issued (versions 001)';
 COMMENT ON COLUMN elicense.analyst_issuance_monthly.valid_now IS 'Of these, valid today (current version effective status 01)';
-COMMENT ON COLUMN elicense.analyst_issuance_monthly.expired_now IS 'Of these, past valid_to today';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.expired_now IS 'Of these, expired today (recorded, or past valid_to)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.suspended_now IS 'Of these, suspended (02) today';
 COMMENT ON COLUMN elicense.analyst_issuance_monthly.revoked_or_withdrawn IS 'Of these, revoked (03) or withdrawn (04)';
 COMMENT ON COLUMN elicense.analyst_issuance_monthly.cancelled IS 'Of these, cancelled (05)';
 COMMENT ON COLUMN elicense.analyst_issuance_monthly.with_later_versions IS 'Of these, licences with more than one version';

@@ -353,7 +353,8 @@ COMMENT ON FUNCTION elicense.step_succeeded(bigint, text, jsonb) IS
 'Marks a leased step done (assign_code: stores the decrypted code and QR URL of the assignment for the step''s eCertID; none or a bad one makes the step dead) and queues the version''s next step; false if the worker no longer holds the lease';
 
 -- The answer to the step's query item: does the platform show the step took
--- effect? It matches success_data items by zzeCertID = identifier or
+-- effect? It matches success_data items by zzeCertID = the identifier the
+-- platform holds (a status change keeps the one collected before it) or
 -- eCertID = the step's eCertID, then compares the url (collect, confirm) or
 -- certState (status_update) with what the step sent; assign_code needs an
 -- assignment for its eCertID. Returns
@@ -411,7 +412,7 @@ BEGIN
   END IF;
   IF EXISTS (SELECT FROM jsonb_array_elements(items) it
               WHERE jsonb_typeof(it) = 'object'
-                AND (it ->> 'zzeCertID' = o.identifier
+                AND (it ->> 'zzeCertID' = coalesce(c.platform_identifier, c.identifier)
                      OR (o.ecert_id IS NOT NULL AND elicense._guid_key(it ->> 'eCertID') = elicense._guid_key(o.ecert_id::text)))
                 AND it ->> field = sent ->> field) THEN
     PERFORM elicense._step_done(o, step_queried.worker_id, pg_catalog.format('the platform shows the %s (query)', field));

@@ -38,25 +38,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 REVOKE ALL ON FUNCTION elicense._preview_claims(text) FROM PUBLIC;
 
--- What a preview shows for a version: 'valid', or why not. A version
--- replaced by a revocation or cancellation shows that status; one replaced
--- by a change (变更) shows 'superseded'.
+-- What a preview shows for a version: 'valid', or why not, by the one rule
+-- of elicense.effective_state (a version replaced by a revocation shows
+-- revoked, one replaced by a change or renewal superseded, a suspended
+-- licence suspended); a valid version without its QR code yet is not_ready.
 CREATE FUNCTION elicense._preview_status(c elicense.certificate) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE
-    WHEN s.status = '02' THEN 'suspended'
-    WHEN s.status = '03' THEN 'revoked'
-    WHEN s.status = '04' THEN 'withdrawn'
-    WHEN s.status = '05' THEN 'cancelled'
-    WHEN s.status = '06' THEN 'expired'
-    WHEN s.status = '99' THEN 'other'
-    WHEN c.superseded_at IS NOT NULL THEN 'superseded'
-    WHEN c.valid_to IS NOT NULL AND c.valid_to < current_date THEN 'expired'
-    WHEN c.qr_url IS NULL THEN 'not_ready'
-    ELSE 'valid' END
-    FROM (SELECT coalesce((SELECT cur.status FROM elicense.certificate cur
-                            WHERE cur.original_identifier = c.original_identifier AND cur.superseded_at IS NULL
-                              AND c.superseded_at IS NOT NULL), c.status) AS status) s
+  SELECT CASE WHEN s.state = 'valid' AND c.qr_url IS NULL THEN 'not_ready' ELSE s.state END
+    FROM (SELECT elicense.effective_state(c) AS state) s
 $$;
 REVOKE ALL ON FUNCTION elicense._preview_status(elicense.certificate) FROM PUBLIC;
 

@@ -830,20 +830,25 @@ BEGIN
        WHERE v.original_identifier = c.original_identifier AND v.superseded_at IS NULL;
       current_identifier := cur.identifier;
       effective_status := elicense.effective_status(cur.status, cur.valid_to);
+      -- The one rule (elicense.effective_state); a file of a version that
+      -- only status changes followed is still that licence's file.
       verdict := CASE
         WHEN sig.status NOT IN ('ok', 'unsigned') THEN 'tampered'
-        WHEN cur.status IN ('03', '04') THEN 'revoked'
-        WHEN cur.status = '05' THEN 'cancelled'
-        WHEN cur.identifier <> c.identifier THEN 'changed'
-        WHEN effective_status = '06' THEN 'expired'
-        WHEN cur.status = '02' THEN 'suspended'
-        WHEN copy_valid_until < current_date THEN 'expired'
-        ELSE 'valid' END;
+        ELSE CASE elicense.effective_state(c)
+          WHEN 'revoked' THEN 'revoked'
+          WHEN 'withdrawn' THEN 'revoked'
+          WHEN 'cancelled' THEN 'cancelled'
+          WHEN 'other' THEN 'other'
+          WHEN 'superseded' THEN 'changed'
+          WHEN 'expired' THEN 'expired'
+          WHEN 'suspended' THEN 'suspended'
+          ELSE CASE WHEN copy_valid_until < current_date THEN 'expired' ELSE 'valid' END END END;
       detail := CASE verdict
         WHEN 'tampered' THEN format('the digest is the stored one but the seal does not verify: %s %s', sig.status, sig.message)
         WHEN 'changed' THEN format('a newer version %s replaces %s', cur.identifier, c.identifier)
         WHEN 'expired' THEN CASE WHEN effective_status = '06' THEN format('the licence expired on %s', cur.valid_to)
                                  ELSE format('this copy was valid until %s', copy_valid_until) END
+        WHEN 'other' THEN format('certState 99: %s', cur.status_note)
         ELSE format('certState %s', cur.status) END;
     END IF;
   EXCEPTION WHEN OTHERS OR query_canceled THEN
@@ -855,7 +860,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense.licence_verify(text, bytea) IS
-'电子证照文件核验: verdict valid, changed (a newer version exists), revoked, cancelled, expired (licence, or the copy''s validity), suspended, tampered (seal or digests do not verify) or unknown (not a file this store issued), with the identifier of the version the file is, the current version and the seal check';
+'电子证照文件核验: verdict valid, changed (a newer version with a new QR code exists), revoked (also withdrawn), cancelled, other (certState 99), expired (licence, or the copy''s validity), suspended, tampered (seal or digests do not verify) or unknown (not a file this store issued), with the identifier of the version the file is, the current version and the seal check';
 
 -- Indexes the sharing functions rely on (README, "Departments using licences").
 CREATE INDEX certificate_holder_name ON elicense.certificate (holder_name);

@@ -5,7 +5,7 @@
 \echo Use "ALTER EXTENSION elicense UPDATE TO '0.3.0'" to load this file. \quit
 
 --------------------------------------------------------------------------------
--- Issue 15 (platform dialect). 30_qr.sql: decrypt_assignment accepts only an
+-- The platform dialect: request fields as data. 30_qr.sql: decrypt_assignment accepts only an
 -- assigned code matching delivery_config.assigned_code_pattern or a URL
 -- starting with delivery_config.qr_url_prefix (columns added below; the
 -- function reads them at run time).
@@ -601,7 +601,7 @@ BEGIN
   END IF;
   IF EXISTS (SELECT FROM jsonb_array_elements(items) it
               WHERE jsonb_typeof(it) = 'object'
-                AND (it ->> 'zzeCertID' = o.identifier
+                AND (it ->> 'zzeCertID' = coalesce(c.platform_identifier, c.identifier)
                      OR (o.ecert_id IS NOT NULL AND elicense._guid_key(it ->> 'eCertID') = elicense._guid_key(o.ecert_id::text)))
                 AND it ->> field = sent ->> field) THEN
     PERFORM elicense._step_done(o, step_queried.worker_id, pg_catalog.format('the platform shows the %s (query)', field));
@@ -790,7 +790,7 @@ UPDATE elicense.ofd_template SET template = $tpl${
  WHERE type_code = '11100000000013338W032' AND shipped AND md5(template::text) = '369ecbcc781ba9bac4abc006aa17219e';
 
 --------------------------------------------------------------------------------
--- Issue 18, helper "audit": append-only tables, a shared usage-audit writer
+-- Hostile callers: append-only tables, a shared usage-audit writer
 -- that fails closed, bounded and checked licence text, key columns that parse.
 --------------------------------------------------------------------------------
 
@@ -1240,7 +1240,7 @@ COMMENT ON COLUMN elicense.usage_audit.recorded_by IS 'writer: committed by the 
 -- 20_validators.sql, 55_issue.sql, 62_licence_file.sql: licence text without
 -- control or bidi-override characters, a bounded actor, seal keys that parse.
 
--- Key and certificate columns hold what parses (issue 18): a trigger, not a
+-- Key and certificate columns hold what parses: a trigger, not a
 -- CHECK, because a CHECK violation's DETAIL quotes the whole row, key
 -- material included. Arguments: column=kind pairs (kind: private_key,
 -- public_key, certificate); NULL columns are left to NOT NULL constraints.
@@ -1462,3 +1462,752 @@ END
 $$;
 CREATE TRIGGER seal_key_parses BEFORE INSERT OR UPDATE ON elicense.seal_key
     FOR EACH ROW EXECUTE FUNCTION elicense._check_key_columns('private_key_pem=private_key', 'certificate_pem=certificate');
+
+--------------------------------------------------------------------------------
+-- The life of a licence. 45_certificate.sql: suspended_until and
+-- platform_identifier (filled for the status-change versions 0.2.0 wrote:
+-- the identifier of the last earlier version with a new QR code), the
+-- indexes of expire_due, elicense.licence_transition.
+--------------------------------------------------------------------------------
+ALTER TABLE elicense.certificate ADD COLUMN suspended_until date, ADD COLUMN platform_identifier text;
+ALTER TABLE elicense.certificate ADD CONSTRAINT certificate_suspended_until CHECK (suspended_until IS NULL OR status OPERATOR(pg_catalog.=) '02');
+UPDATE elicense.certificate v
+   SET platform_identifier = (SELECT p.identifier FROM elicense.certificate p
+                               WHERE p.original_identifier = v.original_identifier AND p.version < v.version
+                                 AND p.operate_type IN ('01', '02', '08')
+                               ORDER BY p.version DESC LIMIT 1)
+ WHERE v.operate_type NOT IN ('01', '02', '08');
+COMMENT ON TABLE elicense.certificate IS
+'Electronic licences (电子证照), one row per version; written only by elicense.issue and the actions of elicense.licence_transition (change, renew, suspend, lift_suspension, expire, other, revoke, withdraw, cancel). Current version: superseded_at IS NULL';
+COMMENT ON COLUMN elicense.certificate.suspended_until IS 'Last day of a suspension (暂扣) with an end date: elicense.expire_due lifts it the day after; NULL otherwise';
+COMMENT ON COLUMN elicense.certificate.platform_identifier IS
+'NULL when this version got its own QR code (operateType 01, 02, 08: the platform holds this identifier); else the identifier the platform holds, which the status update names (zzeCertID)';
+CREATE INDEX certificate_due_expiry ON elicense.certificate (valid_to) WHERE superseded_at IS NULL AND valid_to IS NOT NULL;
+CREATE INDEX certificate_due_lifting ON elicense.certificate (suspended_until) WHERE superseded_at IS NULL AND suspended_until IS NOT NULL;
+COMMENT ON INDEX elicense.certificate_due_expiry IS 'elicense.expire_due: current versions by end of validity';
+COMMENT ON INDEX elicense.certificate_due_lifting IS 'elicense.expire_due: suspensions with an end date';
+
+-- A certState code in words.
+CREATE FUNCTION elicense._state_word(status text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE status WHEN '01' THEN 'valid' WHEN '02' THEN 'suspended' WHEN '03' THEN 'revoked' WHEN '04' THEN 'withdrawn'
+                     WHEN '05' THEN 'cancelled' WHEN '06' THEN 'expired' WHEN '99' THEN 'other' ELSE 'new' END
+$$;
+REVOKE ALL ON FUNCTION elicense._state_word(text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._state_word(text) IS 'Internal: a certState code in words (valid, suspended, revoked, withdrawn, cancelled, expired, other; new for NULL)';
+
+CREATE TABLE elicense.licence_transition (
+    action       text NOT NULL CONSTRAINT licence_transition_action CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY[
+                     'issue', 'change', 'renew', 'suspend', 'lift_suspension', 'expire', 'other', 'revoke', 'withdraw', 'cancel'])),
+    from_status  text CONSTRAINT licence_transition_from CHECK (from_status OPERATOR(pg_catalog.~) '^(0[1-6]|99)$'),
+    to_status    text NOT NULL CONSTRAINT licence_transition_to CHECK (to_status OPERATOR(pg_catalog.~) '^(0[1-6]|99)$'),
+    operate_type text NOT NULL CONSTRAINT licence_transition_operate_type CHECK (operate_type OPERATOR(pg_catalog.~) '^0[1-8]$'),
+    new_qr       boolean NOT NULL GENERATED ALWAYS AS (operate_type OPERATOR(pg_catalog.=) ANY (ARRAY['01', '02', '08'])) STORED,
+    steps        text[] NOT NULL GENERATED ALWAYS AS (elicense._delivery_steps(operate_type)) STORED,
+    CONSTRAINT licence_transition_once UNIQUE NULLS NOT DISTINCT (from_status, action),
+    CONSTRAINT licence_transition_issue_from_nothing CHECK ((action OPERATOR(pg_catalog.=) 'issue') = (from_status IS NULL))
+);
+COMMENT ON TABLE elicense.licence_transition IS
+'Allowed transitions of a licence: from certState, action, to certState, operateType sent, whether a new QR code is assigned, delivery steps. Shipped with the extension; any other (from_status, action) is refused (SQLSTATE 55L01)';
+COMMENT ON COLUMN elicense.licence_transition.action IS 'The function that makes it: elicense.issue, change, renew, suspend, lift_suspension, expire (also expire_due), other, revoke, withdraw, cancel';
+COMMENT ON COLUMN elicense.licence_transition.from_status IS 'certState of the current version (NULL: no licence yet)';
+COMMENT ON COLUMN elicense.licence_transition.to_status IS 'certState of the version the action writes';
+COMMENT ON COLUMN elicense.licence_transition.operate_type IS 'operateType of that version and of its delivery';
+COMMENT ON COLUMN elicense.licence_transition.new_qr IS 'True: the version gets a new identifier at the platform and a new QR code (operateType 01, 02, 08); false: it keeps both and only its status is sent';
+COMMENT ON COLUMN elicense.licence_transition.steps IS 'Delivery steps queued for the version, in order';
+INSERT INTO elicense.licence_transition (action, from_status, to_status, operate_type) VALUES
+('issue', NULL, '01', '01'),
+('change', '01', '01', '08'), ('change', '02', '02', '08'),
+('renew', '01', '01', '02'), ('renew', '06', '01', '02'),
+('suspend', '01', '02', '03'),
+('lift_suspension', '02', '01', '06'),
+('expire', '01', '06', '04'), ('expire', '02', '06', '04'),
+('other', '01', '99', '07'), ('other', '02', '99', '07'),
+('revoke', '01', '03', '05'), ('revoke', '02', '03', '05'), ('revoke', '99', '03', '05'),
+('withdraw', '01', '04', '05'), ('withdraw', '02', '04', '05'), ('withdraw', '99', '04', '05'),
+('cancel', '01', '05', '05'), ('cancel', '02', '05', '05'), ('cancel', '06', '05', '05'), ('cancel', '99', '05', '05');
+REVOKE ALL ON elicense.licence_transition FROM PUBLIC;
+GRANT SELECT ON elicense.licence_transition TO elicense_admin, elicense_issuer, elicense_worker, elicense_analyst;
+
+-- 55_issue.sql: the actions read elicense.licence_transition (refusal 55L01);
+-- _new_version becomes _transition; an identifier followed only by status
+-- changes is accepted; the approval trigger runs status changes.
+DROP FUNCTION elicense._new_version(elicense.certificate, elicense.certificate, text, text, text, text);
+
+-- The licence version an action applies to, locked: the current version of
+-- the licence p_identifier belongs to. An older identifier is accepted while
+-- the platform still holds the same one (only status changes came since:
+-- they keep the identifier, 45_certificate.sql); one replaced by a version
+-- with a new QR code is 55000. A pair (certState, action) that is not in
+-- elicense.licence_transition is refused with 55L01 (_refuse_transition).
+CREATE OR REPLACE FUNCTION elicense._lock_current(p_identifier text, p_action text) RETURNS elicense.certificate
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  cur elicense.certificate;
+BEGIN
+  IF NOT EXISTS (SELECT FROM elicense.licence_transition t WHERE t.action = p_action) THEN
+    RAISE EXCEPTION 'unknown licence action "%"', coalesce(p_action, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Actions are the values of elicense.licence_transition.action.';
+  END IF;
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = p_identifier;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'licence "%" does not exist', p_identifier
+      USING ERRCODE = 'no_data_found', HINT = 'Pass the identifier returned by elicense.issue (or a later version).';
+  END IF;
+  -- A concurrent action may supersede the version between the read and the
+  -- lock (FOR UPDATE then finds no current row): read again.
+  FOR attempt IN 1 .. 3 LOOP
+    SELECT * INTO cur FROM elicense.certificate x
+     WHERE x.original_identifier = c.original_identifier AND x.superseded_at IS NULL FOR UPDATE;
+    EXIT WHEN FOUND;
+  END LOOP;
+  IF cur.identifier IS NULL THEN
+    RAISE EXCEPTION 'licence % is being changed by another transaction', c.original_identifier
+      USING ERRCODE = 'serialization_failure', HINT = 'Try again.';
+  END IF;
+  IF cur.identifier <> c.identifier
+     AND coalesce(cur.platform_identifier, cur.identifier) <> coalesce(c.platform_identifier, c.identifier) THEN
+    RAISE EXCEPTION 'cannot % licence version %: it was superseded by a later version', p_action, p_identifier
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = pg_catalog.format('The current version is %s.', cur.identifier);
+  END IF;
+  IF NOT EXISTS (SELECT FROM elicense.licence_transition t WHERE t.from_status = cur.status AND t.action = p_action) THEN
+    PERFORM elicense._refuse_transition(cur, p_action);
+  END IF;
+  RETURN cur;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._lock_current(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._lock_current(text, text) IS
+'Internal: locks the current version of the licence an identifier belongs to for an action, or raises P0002, 55000 (replaced by a version with a new QR code) or 55L01 (transition not allowed)';
+
+-- SQLSTATE 55L01 (class 55, object not in prerequisite state; L01 is ours):
+-- the licence's certState does not allow the action. Names the licence, the
+-- state it is in and the state the action leads to.
+CREATE FUNCTION elicense._refuse_transition(c elicense.certificate, p_action text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  target text;
+  allowed text;
+BEGIN
+  SELECT min(t.to_status) INTO target FROM elicense.licence_transition t WHERE t.action = p_action;
+  SELECT string_agg(t.action, ', ' ORDER BY t.action) INTO allowed
+    FROM elicense.licence_transition t WHERE t.from_status = c.status;
+  RAISE EXCEPTION 'cannot % licence %: % leads from % (certState %) to % (certState %), which is not an allowed transition',
+      p_action, c.identifier, p_action, elicense._state_word(c.status), c.status, elicense._state_word(target), target
+    USING ERRCODE = '55L01',
+          HINT = pg_catalog.format('A %s licence allows: %s (elicense.licence_transition).', elicense._state_word(c.status),
+                                   coalesce(allowed, 'nothing'));
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._refuse_transition(elicense.certificate, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._refuse_transition(elicense.certificate, text) IS
+'Internal: raises 55L01 naming the licence, its certState and the certState the action leads to';
+
+-- Writes version n+1 of a licence by an action of elicense.licence_transition
+-- and marks version n (c, locked by _lock_current) superseded. Without a new
+-- QR code the version keeps the assigned code, the QR URL and the identifier
+-- the platform holds (platform_identifier); with one they come anew.
+-- p_note: the status description (required for certState 99); p_until: last
+-- day of a suspension.
+CREATE FUNCTION elicense._transition(c elicense.certificate, n elicense.certificate, p_action text, p_reason text, p_actor text,
+                                     p_note text DEFAULT NULL, p_until date DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t elicense.licence_transition;
+BEGIN
+  SELECT * INTO t FROM elicense.licence_transition x WHERE x.from_status = c.status AND x.action = p_action;
+  IF NOT FOUND THEN
+    PERFORM elicense._refuse_transition(c, p_action);
+  END IF;
+  IF c.version >= 999 THEN
+    RAISE EXCEPTION 'licence % already has 999 versions', c.original_identifier
+      USING ERRCODE = 'program_limit_exceeded', HINT = 'The identifier has three digits for the version; issue a new licence.';
+  END IF;
+  UPDATE elicense.certificate x SET superseded_at = now() WHERE x.identifier = c.identifier;
+  n.type_code := c.type_code;
+  n.holder_id_type := c.holder_id_type;
+  n.authority_uscc := c.authority_uscc;
+  n.sequence := c.sequence;
+  n.version := c.version + 1;
+  n.identifier := elicense.build_identifier(n.type_code, n.authority_uscc, n.sequence, n.version);
+  n.original_identifier := c.original_identifier;
+  n.previous_identifier := c.identifier;
+  n.status := t.to_status;
+  n.status_note := p_note;
+  -- A change of a suspended licence keeps the end of the suspension.
+  n.suspended_until := CASE WHEN t.to_status = '02' THEN coalesce(p_until, CASE WHEN c.status = '02' THEN c.suspended_until END) END;
+  n.operate_type := t.operate_type;
+  n.created_at := now();
+  n.created_by := p_actor;
+  n.superseded_at := NULL;
+  IF t.new_qr THEN
+    -- A new QR code will be assigned and a new file made.
+    n.qr_url := NULL;
+    n.assigned_code := NULL;
+    n.platform_identifier := NULL;
+  ELSE
+    n.qr_url := c.qr_url;
+    n.assigned_code := c.assigned_code;
+    n.platform_identifier := coalesce(c.platform_identifier, c.identifier);
+  END IF;
+  n.file_sha256 := NULL;
+  INSERT INTO elicense.certificate VALUES (n.*);
+  PERFORM elicense._record_version(n, c.status, p_reason, p_actor);
+  RETURN n.identifier;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._transition(elicense.certificate, elicense.certificate, text, text, text, text, date) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._transition(elicense.certificate, elicense.certificate, text, text, text, text, date) IS
+'Internal: writes version n+1 of a licence by an action of elicense.licence_transition (55L01 if not allowed), marks version n superseded, records history and outbox';
+
+-- The row of a changed licence: the items of version c with data over them
+-- (a JSON null removes an optional item), validated like a new licence; the
+-- authority and the certificate number stay.
+CREATE FUNCTION elicense._changed_row(c elicense.certificate, data jsonb) RETURNS elicense.certificate
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  n elicense.certificate;
+  cur jsonb;
+  merged jsonb;
+  stored jsonb;
+  it record;
+BEGIN
+  IF data IS NULL OR jsonb_typeof(data) <> 'object' THEN
+    RAISE EXCEPTION 'changed licence data must be a JSON object, not %', coalesce(jsonb_typeof(data), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass {"item": "new value", ...}; a JSON null removes an optional item.';
+  END IF;
+  -- Items of the current version, metadata columns included.
+  stored := to_jsonb(c);
+  cur := c.business_data;
+  FOR it IN SELECT li.item, li.metadata_column FROM elicense.licence_item li
+             WHERE li.type_code = c.type_code AND li.metadata_column IS NOT NULL LOOP
+    cur := cur || jsonb_build_object(it.item, stored ->> it.metadata_column);
+  END LOOP;
+  cur := jsonb_strip_nulls(cur);
+  merged := jsonb_strip_nulls(cur || data);
+  IF merged = cur THEN
+    RAISE EXCEPTION 'the change to licence % changes nothing', c.identifier
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass only the items that change, with their new values.';
+  END IF;
+  n := elicense._licence_from_data(c.type_code, merged);
+  IF n.authority_uscc::text <> c.authority_uscc::text THEN
+    RAISE EXCEPTION 'the issuing authority of licence % cannot change (% to %)', c.identifier, c.authority_uscc, n.authority_uscc
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'The authority is part of the identifier; issue a new licence instead.';
+  END IF;
+  IF n.licence_number <> c.licence_number THEN
+    RAISE EXCEPTION 'the certificate number of licence % cannot change (% to %)', c.identifier, c.licence_number, n.licence_number
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'A licence keeps its number across versions; issue a new licence instead.';
+  END IF;
+  RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._changed_row(elicense.certificate, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._changed_row(elicense.certificate, jsonb) IS
+'Internal: the validated row of a licence version with changed items (change, renew)';
+
+CREATE OR REPLACE FUNCTION elicense.change(identifier text, data jsonb, reason text, actor text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  why text := elicense._require_text(reason, 'reason');
+  who text := elicense._require_text(actor, 'actor');
+  c elicense.certificate;
+BEGIN
+  c := elicense._lock_current(identifier, 'change');
+  RETURN elicense._transition(c, elicense._changed_row(c, data), 'change', why, who);
+END
+$$;
+COMMENT ON FUNCTION elicense.change(text, jsonb, text, text) IS
+'Changes a licence (operateType 08): data holds only the items that change (JSON null removes an optional one); writes version n+1 with a new QR assignment; returns its identifier';
+
+CREATE OR REPLACE FUNCTION elicense.revoke(identifier text, reason text, actor text, new_status text DEFAULT '03') RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  why text := elicense._require_text(reason, 'reason');
+  who text := elicense._require_text(actor, 'actor');
+  action text := CASE new_status WHEN '03' THEN 'revoke' WHEN '04' THEN 'withdraw' END;
+  c elicense.certificate;
+BEGIN
+  IF action IS NULL THEN
+    RAISE EXCEPTION 'revoke needs status 03 (吊销, revoked) or 04 (撤销, withdrawn), not %', coalesce(new_status, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use elicense.cancel for 注销 (05).';
+  END IF;
+  c := elicense._lock_current(identifier, action);
+  RETURN elicense._transition(c, c, action, why, who);
+END
+$$;
+COMMENT ON FUNCTION elicense.revoke(text, text, text, text) IS
+'Revokes (吊销, certState 03, default) or withdraws (撤销, 04, as elicense.withdraw) a licence: writes version n+1 with operateType 05 and a status_update step naming the identifier the platform holds; returns its identifier';
+
+CREATE OR REPLACE FUNCTION elicense.cancel(identifier text, reason text, actor text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  why text := elicense._require_text(reason, 'reason');
+  who text := elicense._require_text(actor, 'actor');
+  c elicense.certificate;
+BEGIN
+  c := elicense._lock_current(identifier, 'cancel');
+  RETURN elicense._transition(c, c, 'cancel', why, who);
+END
+$$;
+COMMENT ON FUNCTION elicense.cancel(text, text, text) IS
+'Cancels (注销, certState 05) a licence: writes version n+1 with operateType 05 and a status_update step naming the identifier the platform holds; returns its identifier';
+
+CREATE OR REPLACE FUNCTION elicense.issue_from_trigger() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  new_row jsonb;
+  old_row jsonb;
+  arg text;
+  prefix text;
+  pos integer;
+  items text[] := '{}';
+  columns text[] := '{}';
+  consts jsonb := '{}';
+  when_column text;
+  when_value text;
+  actor_column text;
+  licence_column text;
+  reason_column text;
+  until_column text;
+  actions text[] := '{}';
+  action_columns text[] := '{}';
+  action_values text[] := '{}';
+  data jsonb;
+  who text;
+  why text;
+  target text;
+  number_item text;
+  until date;
+  issuing boolean;
+  matched integer[] := '{}';
+  i integer;
+  known_actions constant text[] := ARRAY['change', 'renew', 'suspend', 'lift_suspension', 'expire', 'other', 'revoke', 'withdraw', 'cancel'];
+BEGIN
+  IF TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
+    RAISE EXCEPTION 'elicense.issue_from_trigger must run AFTER INSERT OR UPDATE FOR EACH ROW (trigger % on %.%)', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'trigger_protocol_violated';
+  END IF;
+  IF TG_NARGS < 1 THEN
+    RAISE EXCEPTION 'trigger % on %.% gives elicense.issue_from_trigger no licence type code', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'The first trigger argument is the type code, e.g. 11100000000013338W050.';
+  END IF;
+  FOR i IN 1 .. TG_NARGS - 1 LOOP
+    arg := TG_ARGV[i];
+    prefix := substring(arg FROM '^([a-z_]+):');
+    IF prefix IN ('actor', 'licence', 'reason', 'until') THEN
+      arg := substr(arg, length(prefix) + 2);
+      pos := CASE WHEN arg = '' OR strpos(arg, '=') > 0 THEN 0 ELSE 1 END;
+      CASE prefix
+        WHEN 'actor' THEN actor_column := arg;
+        WHEN 'licence' THEN licence_column := arg;
+        WHEN 'reason' THEN reason_column := arg;
+        ELSE until_column := arg;
+      END CASE;
+    ELSE
+      IF prefix IS NOT NULL AND prefix <> 'when' AND prefix <> 'const' AND NOT prefix = ANY (known_actions) THEN
+        pos := 0;
+      ELSE
+        arg := substr(arg, coalesce(length(prefix) + 2, 1));
+        pos := strpos(arg, '=');
+      END IF;
+      IF pos > 1 THEN
+        CASE
+          WHEN prefix = 'when' THEN
+            when_column := substr(arg, 1, pos - 1);
+            when_value := substr(arg, pos + 1);
+          WHEN prefix = 'const' THEN
+            consts := consts || jsonb_build_object(substr(arg, 1, pos - 1), substr(arg, pos + 1));
+          WHEN prefix IS NOT NULL THEN
+            actions := actions || prefix;
+            action_columns := action_columns || substr(arg, 1, pos - 1);
+            action_values := action_values || substr(arg, pos + 1);
+          ELSE
+            items := items || substr(arg, 1, pos - 1);
+            columns := columns || substr(arg, pos + 1);
+            IF substr(arg, pos + 1) = '' THEN
+              pos := 0;
+            END IF;
+        END CASE;
+      ELSE
+        pos := 0;
+      END IF;
+    END IF;
+    IF pos < 1 THEN
+      RAISE EXCEPTION 'trigger % on %.%: argument "%" is not item=column, const:item=value, when:column=value, actor:column, licence:column, reason:column, until:column or ACTION:column=value',
+          TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[i]
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'ACTION is one of ' || array_to_string(known_actions, ', ') || '.';
+    END IF;
+  END LOOP;
+
+  new_row := to_jsonb(NEW);
+  IF when_column IS NOT NULL AND NOT new_row ? when_column THEN
+    RAISE EXCEPTION 'trigger % on %.%: column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, when_column
+      USING ERRCODE = 'undefined_column';
+  END IF;
+  issuing := CASE WHEN when_column IS NULL THEN TG_OP = 'INSERT'
+                  ELSE (new_row ->> when_column) IS NOT DISTINCT FROM when_value
+                       AND NOT (TG_OP = 'UPDATE' AND (to_jsonb(OLD) ->> when_column) IS NOT DISTINCT FROM when_value) END;
+  -- Status changes of the row: only on UPDATE, when a column becomes the value.
+  IF TG_OP = 'UPDATE' THEN
+    old_row := to_jsonb(OLD);
+    FOR i IN 1 .. coalesce(array_length(actions, 1), 0) LOOP
+      IF NOT new_row ? action_columns[i] THEN
+        RAISE EXCEPTION 'trigger % on %.%: column "%" (of %:) does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, action_columns[i], actions[i]
+          USING ERRCODE = 'undefined_column';
+      END IF;
+      IF (new_row ->> action_columns[i]) IS NOT DISTINCT FROM action_values[i]
+         AND (old_row ->> action_columns[i]) IS DISTINCT FROM action_values[i] THEN
+        matched := matched || i;
+      END IF;
+    END LOOP;
+  END IF;
+  IF NOT issuing AND cardinality(matched) = 0 THEN
+    RETURN NULL;  -- nothing to do: the rest of the row is not read
+  END IF;
+
+  data := consts;
+  FOR i IN 1 .. coalesce(array_length(columns, 1), 0) LOOP
+    IF NOT new_row ? columns[i] THEN
+      RAISE EXCEPTION 'trigger % on %.%: column "%" (mapped to item "%") does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, columns[i], items[i]
+        USING ERRCODE = 'undefined_column';
+    END IF;
+    IF new_row ->> columns[i] IS NOT NULL THEN
+      data := data || jsonb_build_object(items[i], new_row ->> columns[i]);
+    END IF;
+  END LOOP;
+  FOREACH arg IN ARRAY ARRAY['actor', 'licence', 'reason', 'until'] LOOP
+    prefix := CASE arg WHEN 'actor' THEN actor_column WHEN 'licence' THEN licence_column WHEN 'reason' THEN reason_column ELSE until_column END;
+    IF prefix IS NOT NULL AND NOT new_row ? prefix THEN
+      RAISE EXCEPTION 'trigger % on %.%: % column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, arg, prefix
+        USING ERRCODE = 'undefined_column';
+    END IF;
+  END LOOP;
+  who := coalesce(nullif(btrim(new_row ->> actor_column), ''), session_user::text);
+  IF issuing THEN
+    PERFORM elicense.issue(TG_ARGV[0], data, who);
+  END IF;
+
+  FOREACH i IN ARRAY matched LOOP
+    IF licence_column IS NOT NULL THEN
+      target := new_row ->> licence_column;
+    ELSE
+      SELECT li.item INTO number_item FROM elicense.licence_item li
+       WHERE li.type_code = TG_ARGV[0] AND li.metadata_column = 'licence_number';
+      SELECT x.identifier INTO target FROM elicense.certificate x
+       WHERE x.type_code = TG_ARGV[0] AND x.licence_number = data ->> number_item AND x.superseded_at IS NULL;
+    END IF;
+    IF target IS NULL THEN
+      RAISE EXCEPTION 'trigger % on %.%: % for the row, but it names no licence of type % (certificate number "%")', TG_NAME,
+          TG_TABLE_SCHEMA, TG_TABLE_NAME, actions[i], TG_ARGV[0], coalesce(data ->> number_item, '')
+        USING ERRCODE = 'no_data_found', HINT = 'Map the certificate number item (item=column) or give licence:column.';
+    END IF;
+    why := coalesce(nullif(btrim(new_row ->> reason_column), ''),
+                    pg_catalog.format('approval %s: %s = %s', TG_TABLE_NAME, action_columns[i], action_values[i]));
+    until := CASE WHEN until_column IS NOT NULL AND nullif(new_row ->> until_column, '') IS NOT NULL
+                  THEN elicense._item_date(left(new_row ->> until_column, 10), until_column, 'end of suspension') END;
+    CASE actions[i]
+      WHEN 'change' THEN PERFORM elicense.change(target, data, why, who);
+      WHEN 'renew' THEN PERFORM elicense.renew(target, data, why, who);
+      WHEN 'suspend' THEN PERFORM elicense.suspend(target, why, who, until);
+      WHEN 'lift_suspension' THEN PERFORM elicense.lift_suspension(target, why, who);
+      WHEN 'expire' THEN PERFORM elicense.expire(target, why, who);
+      WHEN 'other' THEN PERFORM elicense.other(target, why, why, who);
+      WHEN 'revoke' THEN PERFORM elicense.revoke(target, why, who, '03');
+      WHEN 'withdraw' THEN PERFORM elicense.revoke(target, why, who, '04');
+      ELSE PERFORM elicense.cancel(target, why, who);
+    END CASE;
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION elicense.issue_from_trigger() IS
+'Trigger for approval tables: issues a licence from the row, and runs status changes when a column becomes a value. Arguments: type code, then item=column, const:item=value, when:column=value, actor:column, ACTION:column=value, licence:column, reason:column, until:column';
+
+-- 58_views.sql: effective_status counts a suspended licence past valid_to
+-- as expired; effective_state is the one rule; the views use both.
+
+CREATE OR REPLACE FUNCTION elicense.effective_status(status text, valid_to date) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN status IN ('01', '02') AND valid_to < current_date THEN '06' ELSE status END
+$$;
+COMMENT ON FUNCTION elicense.effective_status(text, date) IS
+'certState as of today: 06 (expired) for a valid or suspended licence past its valid_to, else the stored status';
+CREATE FUNCTION elicense.effective_state(c elicense.certificate) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE
+    WHEN cur.status = '03' THEN 'revoked'
+    WHEN cur.status = '04' THEN 'withdrawn'
+    WHEN cur.status = '05' THEN 'cancelled'
+    WHEN cur.status = '99' THEN 'other'
+    WHEN cur.platform_id <> coalesce(c.platform_identifier, c.identifier) THEN 'superseded'
+    WHEN elicense.effective_status(cur.status, cur.valid_to) = '06' THEN 'expired'
+    WHEN cur.status = '02' THEN 'suspended'
+    ELSE 'valid' END
+    FROM (SELECT c.status, c.valid_to, coalesce(c.platform_identifier, c.identifier) AS platform_id
+           WHERE c.superseded_at IS NULL
+          UNION ALL
+          SELECT x.status, x.valid_to, coalesce(x.platform_identifier, x.identifier)
+            FROM elicense.certificate x
+           WHERE c.superseded_at IS NOT NULL AND x.original_identifier = c.original_identifier AND x.superseded_at IS NULL) cur
+$$;
+REVOKE ALL ON FUNCTION elicense.effective_state(elicense.certificate) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.effective_state(elicense.certificate)
+    TO elicense_admin, elicense_issuer, elicense_worker, elicense_analyst;
+COMMENT ON FUNCTION elicense.effective_state(elicense.certificate) IS
+'What a verifier sees for a licence version today: revoked, withdrawn, cancelled, other, superseded (a later version has a new QR code), expired, suspended or valid';
+
+CREATE OR REPLACE VIEW elicense.certificate_current AS
+SELECT c.identifier, c.original_identifier, c.type_code, c.sequence, c.version, c.licence_number,
+       c.holder_name, c.holder_id_type, c.holder_id, c.authority_name, c.authority_uscc, c.authority_division,
+       c.issue_date, c.valid_from, c.valid_to, c.status,
+       elicense.effective_status(c.status, c.valid_to) AS effective_status,
+       c.status_note, c.operate_type, c.business_data, c.created_at, c.created_by, c.qr_url, c.assigned_code, c.file_sha256,
+       elicense.effective_state(c.*) AS effective_state, c.suspended_until, coalesce(c.platform_identifier, c.identifier) AS platform_identifier
+  FROM elicense.certificate c
+ WHERE c.superseded_at IS NULL;
+
+CREATE OR REPLACE VIEW elicense.analyst_holder_history AS
+SELECT c.holder_id_type,
+       elicense.mask_holder_id(c.holder_id_type, c.holder_id) AS holder_id_masked,
+       c.holder_name, c.type_code, t.name AS type_name, c.original_identifier, c.identifier, c.version,
+       c.licence_number, c.authority_name, c.authority_uscc, c.issue_date, c.valid_from, c.valid_to, c.status,
+       elicense.effective_status(c.status, c.valid_to) AS effective_status,
+       c.operate_type, c.created_at, c.superseded_at, c.superseded_at IS NULL AS is_current,
+       elicense.effective_state(c.*) AS effective_state
+  FROM elicense.certificate c
+  JOIN elicense.licence_type t ON t.type_code = c.type_code;
+
+CREATE OR REPLACE VIEW elicense.analyst_issuance_monthly AS
+SELECT v1.authority_uscc, max(v1.authority_name) AS authority_name, v1.type_code,
+       date_trunc('month', v1.issue_date)::date AS month,
+       count(*) AS issued,
+       count(*) FILTER (WHERE elicense.effective_status(cur.status, cur.valid_to) = '01') AS valid_now,
+       count(*) FILTER (WHERE elicense.effective_status(cur.status, cur.valid_to) = '06') AS expired_now,
+       count(*) FILTER (WHERE cur.status IN ('03', '04')) AS revoked_or_withdrawn,
+       count(*) FILTER (WHERE cur.status = '05') AS cancelled,
+       count(*) FILTER (WHERE cur.version > 1) AS with_later_versions,
+       count(*) FILTER (WHERE d.delivered) AS delivered,
+       round(count(*) FILTER (WHERE d.delivered)::numeric / count(*), 4) AS electronic_rate,
+       count(*) FILTER (WHERE elicense.effective_status(cur.status, cur.valid_to) = '02') AS suspended_now
+  FROM elicense.certificate v1
+  JOIN elicense.certificate cur ON cur.original_identifier = v1.original_identifier AND cur.superseded_at IS NULL
+  CROSS JOIN LATERAL (
+        SELECT EXISTS (SELECT FROM elicense.outbox o JOIN elicense.certificate v ON v.identifier = o.identifier
+                        WHERE v.original_identifier = v1.original_identifier AND o.step = 'collect' AND o.status = 'done')
+               AS delivered) d
+ WHERE v1.version = 1
+ GROUP BY v1.authority_uscc, v1.type_code, date_trunc('month', v1.issue_date);
+COMMENT ON VIEW elicense.certificate_current IS
+'Latest version of every licence, with effective_status (06 once a valid or suspended licence is past valid_to) and effective_state';
+COMMENT ON COLUMN elicense.certificate_current.effective_status IS 'certState as of today: 06 when status is 01 or 02 and valid_to has passed (elicense.effective_status)';
+COMMENT ON COLUMN elicense.certificate_current.effective_state IS 'What a verifier sees: valid, suspended, expired, revoked, withdrawn, cancelled or other (elicense.effective_state)';
+COMMENT ON COLUMN elicense.certificate_current.suspended_until IS 'Last day of a suspension with an end date';
+COMMENT ON COLUMN elicense.certificate_current.platform_identifier IS 'The identifier the national platform holds for the licence (the last version with a new QR code)';
+COMMENT ON VIEW elicense.analyst_holder_history IS
+'Every version of every licence by holder, resident ID numbers masked; no business data';
+COMMENT ON COLUMN elicense.analyst_holder_history.holder_id_masked IS 'USCC as is; resident ID with only its first 6 and last 4 characters';
+COMMENT ON VIEW elicense.analyst_issuance_monthly IS
+'证照电子化率-style counts per authority, type and month of issue: licences issued, their state now, and how many reached the national platform (a collect step done)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.delivered IS 'Licences with at least one version whose collect (归集) step is done';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.electronic_rate IS 'delivered / issued';
+COMMENT ON COLUMN elicense.analyst_holder_history.is_current IS 'True for the current version of the licence';
+COMMENT ON COLUMN elicense.analyst_holder_history.type_name IS 'Licence name from elicense.licence_type';
+COMMENT ON COLUMN elicense.analyst_holder_history.effective_status IS 'certState as of today (06 once a valid or suspended licence is past valid_to)';
+COMMENT ON COLUMN elicense.analyst_holder_history.effective_state IS 'What a verifier sees of this version today (elicense.effective_state): valid, suspended, expired, superseded, revoked, withdrawn, cancelled or other';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.month IS 'First day of the month of issue (issue_date of version 001)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.issued IS 'Licences issued (versions 001)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.valid_now IS 'Of these, valid today (current version effective status 01)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.expired_now IS 'Of these, expired today (recorded, or past valid_to)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.suspended_now IS 'Of these, suspended (02) today';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.revoked_or_withdrawn IS 'Of these, revoked (03) or withdrawn (04)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.cancelled IS 'Of these, cancelled (05)';
+COMMENT ON COLUMN elicense.analyst_issuance_monthly.with_later_versions IS 'Of these, licences with more than one version';
+
+-- 65_preview.sql: the preview shows elicense.effective_state.
+
+CREATE OR REPLACE FUNCTION elicense._preview_status(c elicense.certificate) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN s.state = 'valid' AND c.qr_url IS NULL THEN 'not_ready' ELSE s.state END
+    FROM (SELECT elicense.effective_state(c) AS state) s
+$$;
+
+-- 70_sharing.sql: licence_verify by elicense.effective_state (a file
+-- followed only by status changes is still valid or suspended; certState 99
+-- is "other", no longer "valid").
+
+CREATE OR REPLACE FUNCTION elicense.licence_verify(scenario text, file bytea,
+    OUT verdict text, OUT identifier text, OUT current_identifier text, OUT effective_status text,
+    OUT copy_valid_until date, OUT signature_status text, OUT detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := '{"function": "licence_verify"}';
+  x elicense._usage_context;
+  digest text := encode(sha256(file), 'hex');
+  copied text;
+  c elicense.certificate;
+  cur elicense.certificate;
+  sig record;
+  cert text := '';
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._raise_refusal(x);
+    -- The stored original (its digest is kept when it is rendered) or a copy
+    -- this store handed out (its digest is in the audit).
+    SELECT v.* INTO c FROM elicense.certificate v WHERE v.file_sha256 = digest LIMIT 1;
+    IF NOT FOUND THEN
+      SELECT u.copy_valid_until, u.identifier INTO copy_valid_until, copied FROM elicense.usage_audit u
+       WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1;
+      IF FOUND THEN
+        SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+      END IF;
+    END IF;
+    IF c.identifier IS NOT NULL THEN
+      identifier := c.identifier;
+      a := a || jsonb_build_object('identifier', c.identifier, 'holder_id', c.holder_id);
+      IF NOT c.type_code = ANY (x.grant_types) THEN
+        RAISE EXCEPTION 'licence type % is outside the grant of role "%" for scenario "%" (%)', c.type_code, x.grantee,
+          scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Verify only licences of the types the grant allows.';
+      END IF;
+      SELECT k.certificate_pem INTO cert FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc;
+    END IF;
+    SELECT * INTO sig FROM elicense.verify_licence_ofd(file, coalesce(cert, ''));
+    signature_status := sig.status;
+    IF c.identifier IS NULL THEN
+      IF sig.status IN ('ok', 'unsigned') THEN
+        verdict := 'unknown';
+        detail := 'not a file this store issued (a sealed file renders differently each time: ask the holder for the current one)';
+      ELSE
+        verdict := 'tampered';
+        detail := format('%s%s: %s', sig.status, CASE WHEN sig.part <> '' THEN ' in ' || sig.part ELSE '' END, sig.message);
+      END IF;
+    ELSE
+      SELECT v.* INTO cur FROM elicense.certificate v
+       WHERE v.original_identifier = c.original_identifier AND v.superseded_at IS NULL;
+      current_identifier := cur.identifier;
+      effective_status := elicense.effective_status(cur.status, cur.valid_to);
+      -- The one rule (elicense.effective_state); a file of a version that
+      -- only status changes followed is still that licence's file.
+      verdict := CASE
+        WHEN sig.status NOT IN ('ok', 'unsigned') THEN 'tampered'
+        ELSE CASE elicense.effective_state(c)
+          WHEN 'revoked' THEN 'revoked'
+          WHEN 'withdrawn' THEN 'revoked'
+          WHEN 'cancelled' THEN 'cancelled'
+          WHEN 'other' THEN 'other'
+          WHEN 'superseded' THEN 'changed'
+          WHEN 'expired' THEN 'expired'
+          WHEN 'suspended' THEN 'suspended'
+          ELSE CASE WHEN copy_valid_until < current_date THEN 'expired' ELSE 'valid' END END END;
+      detail := CASE verdict
+        WHEN 'tampered' THEN format('the digest is the stored one but the seal does not verify: %s %s', sig.status, sig.message)
+        WHEN 'changed' THEN format('a newer version %s replaces %s', cur.identifier, c.identifier)
+        WHEN 'expired' THEN CASE WHEN effective_status = '06' THEN format('the licence expired on %s', cur.valid_to)
+                                 ELSE format('this copy was valid until %s', copy_valid_until) END
+        WHEN 'other' THEN format('certState 99: %s', cur.status_note)
+        ELSE format('certState %s', cur.status) END;
+    END IF;
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1, 'message', verdict,
+                                                   'file_sha256', digest));
+END
+$$;
+COMMENT ON FUNCTION elicense.licence_verify(text, bytea) IS
+'电子证照文件核验: verdict valid, changed (a newer version with a new QR code exists), revoked (also withdrawn), cancelled, other (certState 99), expired (licence, or the copy''s validity), suspended, tampered (seal or digests do not verify) or unknown (not a file this store issued), with the identifier of the version the file is, the current version and the seal check';
+
+--------------------------------------------------------------------------------
+-- licence_verify as both blocks above changed it (the audit block: the digest
+-- inside the audited block, bounded arguments, cancellations audited; the
+-- lifecycle block: the verdict by elicense.effective_state): 70_sharing.sql.
+--------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION elicense.licence_verify(scenario text, file bytea,
+    OUT verdict text, OUT identifier text, OUT current_identifier text, OUT effective_status text,
+    OUT copy_valid_until date, OUT signature_status text, OUT detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := '{"function": "licence_verify"}';
+  x elicense._usage_context;
+  digest text;  -- computed in the block: a cancel while hashing a large file is audited too
+  copied text;
+  c elicense.certificate;
+  cur elicense.certificate;
+  sig record;
+  cert text := '';
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario'], ARRAY[scenario]);
+    digest := encode(sha256(file), 'hex');
+    PERFORM elicense._raise_refusal(x);
+    -- The stored original (its digest is kept when it is rendered) or a copy
+    -- this store handed out (its digest is in the audit).
+    SELECT v.* INTO c FROM elicense.certificate v WHERE v.file_sha256 = digest LIMIT 1;
+    IF NOT FOUND THEN
+      SELECT u.copy_valid_until, u.identifier INTO copy_valid_until, copied FROM elicense.usage_audit u
+       WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1;
+      IF FOUND THEN
+        SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+      END IF;
+    END IF;
+    IF c.identifier IS NOT NULL THEN
+      identifier := c.identifier;
+      a := a || jsonb_build_object('identifier', c.identifier, 'holder_id', c.holder_id);
+      IF NOT c.type_code = ANY (x.grant_types) THEN
+        RAISE EXCEPTION 'licence type % is outside the grant of role "%" for scenario "%" (%)', c.type_code, x.grantee,
+          scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Verify only licences of the types the grant allows.';
+      END IF;
+      SELECT k.certificate_pem INTO cert FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc;
+    END IF;
+    SELECT * INTO sig FROM elicense.verify_licence_ofd(file, coalesce(cert, ''));
+    signature_status := sig.status;
+    IF c.identifier IS NULL THEN
+      IF sig.status IN ('ok', 'unsigned') THEN
+        verdict := 'unknown';
+        detail := 'not a file this store issued (a sealed file renders differently each time: ask the holder for the current one)';
+      ELSE
+        verdict := 'tampered';
+        detail := format('%s%s: %s', sig.status, CASE WHEN sig.part <> '' THEN ' in ' || sig.part ELSE '' END, sig.message);
+      END IF;
+    ELSE
+      SELECT v.* INTO cur FROM elicense.certificate v
+       WHERE v.original_identifier = c.original_identifier AND v.superseded_at IS NULL;
+      current_identifier := cur.identifier;
+      effective_status := elicense.effective_status(cur.status, cur.valid_to);
+      -- The one rule (elicense.effective_state); a file of a version that
+      -- only status changes followed is still that licence's file.
+      verdict := CASE
+        WHEN sig.status NOT IN ('ok', 'unsigned') THEN 'tampered'
+        ELSE CASE elicense.effective_state(c)
+          WHEN 'revoked' THEN 'revoked'
+          WHEN 'withdrawn' THEN 'revoked'
+          WHEN 'cancelled' THEN 'cancelled'
+          WHEN 'other' THEN 'other'
+          WHEN 'superseded' THEN 'changed'
+          WHEN 'expired' THEN 'expired'
+          WHEN 'suspended' THEN 'suspended'
+          ELSE CASE WHEN copy_valid_until < current_date THEN 'expired' ELSE 'valid' END END END;
+      detail := CASE verdict
+        WHEN 'tampered' THEN format('the digest is the stored one but the seal does not verify: %s %s', sig.status, sig.message)
+        WHEN 'changed' THEN format('a newer version %s replaces %s', cur.identifier, c.identifier)
+        WHEN 'expired' THEN CASE WHEN effective_status = '06' THEN format('the licence expired on %s', cur.valid_to)
+                                 ELSE format('this copy was valid until %s', copy_valid_until) END
+        WHEN 'other' THEN format('certState 99: %s', cur.status_note)
+        ELSE format('certState %s', cur.status) END;
+    END IF;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1, 'message', verdict,
+                                                   'file_sha256', digest));
+END
+$$;
