@@ -162,7 +162,8 @@ std::vector<unsigned char> QrPng(std::string_view text, QrEcLevel level, int mod
 	if (text.size() > kMaxQrTextBytes)
 		throw Error(sqlstate::kProgramLimitExceeded,
 		            "the QR text of " + std::to_string(text.size()) + " bytes does not fit in a QR symbol", {},
-		            "A QR symbol holds at most " + std::to_string(kMaxQrTextBytes) + " bytes.");
+		            "A QR symbol holds at most " + std::to_string(kMaxQrTextBytes) +
+		                " bytes, at error correction level L: use a shorter text.");
 	if (text.empty() || text.find('\0') != std::string_view::npos)
 		throw Error(sqlstate::kInvalidParameterValue, "QR text is empty or contains a NUL character");
 	std::string c_text(text);
