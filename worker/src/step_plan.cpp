@@ -16,6 +16,16 @@ std::string Which(const LeasedStep &s) {
 	return "licence type " + s.type_code + ", step " + s.step;
 }
 
+// A query of the platform (confirm, or before a step is sent again).
+StepPlan PlanQuery(const Config &config, const LeasedStep &s, const std::string &query_path) {
+	if (CredentialFor(config, s.type_code) == nullptr)
+		return Hold("no credentials configured for licence type " + s.type_code);
+	StepPlan p;
+	p.kind = StepPlan::Kind::kQuery;
+	p.path = query_path;
+	return p;
+}
+
 }  // namespace
 
 std::string AcceptDataPayload(const std::string &item_json) {
@@ -49,12 +59,7 @@ StepPlan PlanStep(const Config &config, const LeasedStep &s) {
 			p.reason = "no query endpoint configured";
 			return p;
 		}
-		if (CredentialFor(config, s.type_code) == nullptr)
-			return Hold("no credentials configured for licence type " + s.type_code);
-		StepPlan p;
-		p.kind = StepPlan::Kind::kQuery;
-		p.path = *query_path;
-		return p;
+		return PlanQuery(config, s, *query_path);
 	}
 	if (!s.needs_query || s.step == kStepValidate)
 		return PlanSend(config, s, false);
@@ -64,14 +69,7 @@ StepPlan PlanStep(const Config &config, const LeasedStep &s) {
 			return Hold("the outcome of an earlier attempt is unknown and " + Which(s) +
 			            " has no query path or query item (unknown_outcome query): check the platform, then replay "
 			            "or close the step");
-		if (CredentialFor(config, s.type_code) == nullptr)
-			return Hold("no credentials configured for licence type " + s.type_code);
-		{
-			StepPlan p;
-			p.kind = StepPlan::Kind::kQuery;
-			p.path = *query_path;
-			return p;
-		}
+		return PlanQuery(config, s, *query_path);
 	case UnknownOutcome::kResend:
 		return PlanSend(config, s, true);
 	case UnknownOutcome::kHold:
