@@ -5,7 +5,7 @@
 #include "elicense/preview_token.hpp"
 #include "http_front_end.hpp"
 #include "httplib_exchange.hpp"
-#include "log.hpp"
+#include "elicense/common/log.hpp"
 #include "png_rasteriser.hpp"
 #include "preview_pages.hpp"
 
@@ -135,7 +135,7 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 			res.set_content(answer.body, "text/html; charset=utf-8");
 		}
 		long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-		worker::LogEvent("info", "access",
+		common::LogEvent("info", "access",
 		                 {{"client", client}, {"token", Fingerprint(token)}, {"identifier", identifier},
 		                  {"version", version}, {"code", answer.code}, {"status", answer.status},
 		                  {"cache_hit", answer.cache_hit}, {"recorded", answer.recorded}, {"ms", ms}});
@@ -169,7 +169,7 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 			return;  // logged with its details by the route
 		if (req.path == "/healthz")
 			return;
-		worker::LogEvent("info", "access",
+		common::LogEvent("info", "access",
 		                 {{"client", ClientOf(req, config_.trust_forwarded_for)}, {"method", req.method},
 		                  {"path", MaskedPath(req.path)}, {"code", res.status}});
 	});
@@ -234,12 +234,12 @@ PreviewServer::Answer PreviewServer::Handle(const std::string &token, const std:
 		answer.page = std::move(page);
 		return answer;
 	} catch (const StoreError &e) {
-		worker::LogEvent("error", "database", {{"error", e.what()}});
+		common::LogEvent("error", "database", {{"error", e.what()}});
 		answer.code = 503;
 		answer.retry_after_s = config_.retry_after_s;
 		answer.body = ErrorPage(503);
 	} catch (const std::exception &e) {
-		worker::LogEvent("error", "render", {{"identifier", identifier}, {"error", e.what()}});
+		common::LogEvent("error", "render", {{"identifier", identifier}, {"error", e.what()}});
 		answer.code = 500;
 		answer.body = ErrorPage(500);
 	}

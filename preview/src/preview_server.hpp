@@ -3,7 +3,7 @@
 // route, mount point or parameter that returns the OFD file: the server
 // fetches the watermarked file from the database into memory, draws it and
 // answers with HTML (the picture inline). Every request is logged as one
-// JSON line (log.hpp of the worker): time, client, token fingerprint (never
+// JSON line (elicense/common/log.hpp): time, client, token fingerprint (never
 // the token), version, code, status, cache hit, whether the database
 // recorded it (access_budget.hpp), milliseconds. Sockets, deadlines and
 // request limits are the front end's (http_front_end.hpp); httplib only
