@@ -20,6 +20,11 @@
 #include <memory>
 #include <string>
 
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
 namespace elicense::preview {
 
 class ExchangeServer;
@@ -49,6 +54,11 @@ public:
 	Answer Handle(const std::string &token, const std::string &client, std::string &identifier, int &version);
 
 private:
+	// The routes (registered by the constructor).
+	void ServeLicence(const httplib::Request &req, httplib::Response &res);
+	void ServeHealth(httplib::Response &res);
+	void LogOtherAccess(const httplib::Request &req, const httplib::Response &res);
+
 	Config config_;
 	PreviewStore &store_;
 	RenderCache cache_;
