@@ -111,6 +111,7 @@ SELECT length(elicense.qr_png('202232000001000001')) > 0 AS default_options;
 -- ('12345678', 'MII', 'MFw', 'MCg' are the starts of the keys above).
 \x on
 SELECT * FROM regress.error_of($$SELECT elicense.qr_url('202232000001000001', '11100000000013338W011', '510000')$$);
+SELECT * FROM regress.error_of($$SELECT elicense.qr_url('202232000001000001', '11100000000013338w050', '510000')$$);
 SELECT * FROM regress.error_of($$SELECT elicense.qr_url('202232000001000001', '11100000000013338W050', '510100')$$);
 SELECT * FROM regress.error_of($$SELECT elicense.qr_url('202232000001000001', '11100000000013338W050', '440000')$$);
 SELECT * FROM regress.error_of($$SELECT elicense.qr_url('2022-32', '11100000000013338W050', '510000')$$);

@@ -13,6 +13,12 @@ bool IsAsciiAlnum(char c) noexcept {
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
+// The USCC alphabet (GB 32100: digits and capitals without I, O, S, V, Z),
+// as licence_type_code_format in extension/sql/parts/40_catalogue.sql.
+bool IsUsccChar(char c) noexcept {
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z' && c != 'I' && c != 'O' && c != 'S' && c != 'V' && c != 'Z');
+}
+
 bool StartsWith(std::string_view s, std::string_view prefix) noexcept {
 	return s.substr(0, prefix.size()) == prefix;
 }
@@ -20,22 +26,35 @@ bool StartsWith(std::string_view s, std::string_view prefix) noexcept {
 }  // namespace
 
 std::optional<std::string> LicenceTypeProblem(std::string_view certype) {
-	if (certype == kLicenceTypeSafetyPermit || certype == kLicenceTypeSpecialWorker)
-		return std::nullopt;
+	constexpr std::size_t kUsccLength = 18, kCodeLength = 21;
 	if (certype.empty())
 		return "the value is empty";
-	return "not a licence type with a platform QR code; known: " + std::string(kLicenceTypeSafetyPermit) +
-	       " (安全生产许可证), " + std::string(kLicenceTypeSpecialWorker) + " (特种作业人员操作资格证书)";
+	if (certype.size() != kCodeLength)
+		return "the value has " + std::to_string(CharCount(certype)) + " characters, a licence type code has " +
+		       std::to_string(kCodeLength);
+	for (std::size_t i = 0; i < kCodeLength; ++i) {
+		bool fits = i < kUsccLength ? IsUsccChar(certype[i]) : (certype[i] >= '0' && certype[i] <= '9');
+		if (!fits)
+			return DescribeCharAt(certype, i) +
+			       (i < kUsccLength ? " is not a USCC character (digits and capitals but I, O, S, V, Z)"
+			                        : " is not a digit");
+	}
+	return std::nullopt;
 }
 
-bool IsKnownLicenceType(std::string_view certype) noexcept {
-	return certype == kLicenceTypeSafetyPermit || certype == kLicenceTypeSpecialWorker;
+bool IsLicenceTypeCode(std::string_view certype) noexcept {
+	try {
+		return !LicenceTypeProblem(certype);
+	} catch (...) {  // allocation only
+		return false;
+	}
 }
 
 void RequireLicenceType(std::string_view certype, std::string_view field) {
 	if (auto p = LicenceTypeProblem(certype))
 		ThrowInvalid("licence type code", field, certype, *p,
-		             "certype is the 21-character type code of seed 000 §6.8, e.g. 11100000000013338W050.");
+		             "certype is the 21-character type code of seed 000 §6.8 (a row of elicense.licence_type), e.g. "
+		             "11100000000013338W050.");
 }
 
 std::optional<std::string> AssignedCodeProblem(std::string_view code) {

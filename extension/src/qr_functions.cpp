@@ -164,12 +164,12 @@ ELICENSE_FUNCTION(elicense_decrypt_assignment_with_key) {
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
-// Licence types with a platform QR code, in the validator pattern of
-// validator_functions.cpp.
+// Licence type codes as written (which types exist is elicense.licence_type),
+// in the validator pattern of validator_functions.cpp.
 ELICENSE_FUNCTION(elicense_is_valid_licence_type) {
 	std::string_view value = ArgText(fcinfo, 0);
 	bool valid = false;
-	GuardedRun([&] { valid = core::IsKnownLicenceType(value); });
+	GuardedRun([&] { valid = core::IsLicenceTypeCode(value); });
 	PG_RETURN_BOOL(valid);
 }
 

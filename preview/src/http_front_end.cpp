@@ -1,6 +1,6 @@
 #include "http_front_end.hpp"
 
-#include "log.hpp"
+#include "elicense/common/log.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -193,7 +193,7 @@ void HttpFrontEnd::AcceptAll() {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				// Out of descriptors: stop watching the listening socket for a
 				// moment rather than spin on it.
-				worker::LogEvent("error", "accept", {{"error", std::strerror(errno)}});
+				common::LogEvent("error", "accept", {{"error", std::strerror(errno)}});
 				epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
 				accept_paused_ = true;
 				accept_paused_until_ = Clock::now() + kAcceptPause;
@@ -275,7 +275,7 @@ void HttpFrontEnd::Examine(ClientConnection &conn) {
 		try {
 			conn.close_after = !handler_(conn, last);
 		} catch (const std::exception &e) {  // never let a probe stop the front end's thread
-			worker::LogEvent("error", "handler", {{"error", e.what()}});
+			common::LogEvent("error", "handler", {{"error", e.what()}});
 			conn.out = RefusalAnswer(500);
 			conn.close_after = true;
 		}
@@ -309,7 +309,7 @@ void HttpFrontEnd::Refuse(ClientConnection &conn, int status, const char *reason
 	case 400: ++stats_.refused_bad; break;
 	default: break;
 	}
-	worker::LogEvent("info", "refused",
+	common::LogEvent("info", "refused",
 	                 {{"client", conn.client}, {"code", status}, {"reason", reason}, {"bytes", conn.in.size()}});
 	conn.in.clear();
 	conn.out = RefusalAnswer(status);
@@ -435,7 +435,7 @@ void HttpFrontEnd::Sweep() {
 			break;
 		case ClientConnection::Phase::Writing:
 			++stats_.write_timed_out;
-			worker::LogEvent("info", "write_timeout",
+			common::LogEvent("info", "write_timeout",
 			                 {{"client", conn.client}, {"unsent", conn.out.size() - conn.out_sent}});
 			Close(fd);
 			break;
@@ -472,7 +472,7 @@ void HttpFrontEnd::WorkerLoop() {
 		try {
 			conn->close_after = !handler_(*conn, last);
 		} catch (const std::exception &e) {
-			worker::LogEvent("error", "handler", {{"error", e.what()}});
+			common::LogEvent("error", "handler", {{"error", e.what()}});
 			conn->out = RefusalAnswer(500);
 			conn->close_after = true;
 		}

@@ -2,9 +2,10 @@
 //   elicense-preview --config /etc/elicense/preview.json     serve until SIGTERM
 //   elicense-preview --render licence.ofd --output page.png  draw one file, no server
 // Prints "listening on HOST:PORT" once it accepts connections.
+#include "elicense/common/log.hpp"
+#include "elicense/common/stop_signals.hpp"
 #include "elicense/ofd_package.hpp"
 #include "elicense/ofd_svg.hpp"
-#include "log.hpp"
 #include "png_rasteriser.hpp"
 #include "preview_config.hpp"
 #include "preview_server.hpp"
@@ -12,12 +13,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
-#include <pthread.h>
-#include <thread>
 
 namespace {
 
@@ -83,34 +81,24 @@ int main(int argc, char **argv) {
 			config.port = port;
 		preview::CheckConfig(config);
 
-		// Signals go to one thread that stops the server (httplib's stop is
-		// not async-signal-safe); every other thread inherits the mask.
-		sigset_t stop_signals;
-		sigemptyset(&stop_signals);
-		sigaddset(&stop_signals, SIGTERM);
-		sigaddset(&stop_signals, SIGINT);
-		pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-		std::signal(SIGPIPE, SIG_IGN);
+		elicense::common::StopSignals stop_signals;  // before any thread starts
 
 		preview::PreviewStore store(config.conninfo, config.threads, std::chrono::milliseconds(config.render_wait_ms + 2000));
 		store.Ping();
 		preview::PreviewServer server(config, store);
 		int bound = server.Bind();
-		std::thread stopper([&] {
-			int sig = 0;
-			sigwait(&stop_signals, &sig);
-			elicense::worker::LogEvent("info", "stopping", {{"signal", sig}});
+		stop_signals.OnStop([&server](int sig) {
+			elicense::common::LogEvent("info", "stopping", {{"signal", sig}});
 			server.Stop();
 		});
-		elicense::worker::LogEvent("info", "start", {{"listen", config.listen}, {"port", bound}});
+		elicense::common::LogEvent("info", "start", {{"listen", config.listen}, {"port", bound}});
 		std::printf("listening on %s:%d\n", config.listen.c_str(), bound);
 		std::fflush(stdout);
 		server.Listen();
-		pthread_kill(stopper.native_handle(), SIGTERM);  // a stop by other means: release the waiter
-		stopper.join();
+		stop_signals.Release();  // no stop action may run once the server is gone
 		return 0;
 	} catch (const std::exception &e) {
-		elicense::worker::LogEvent("fatal", "exit", {{"error", e.what()}});
+		elicense::common::LogEvent("fatal", "exit", {{"error", e.what()}});
 		return 1;
 	}
 }

@@ -1,6 +1,6 @@
 #include "preview_config.hpp"
 
-#include "elicense/json_config.hpp"
+#include "elicense/common/json_config.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -11,7 +11,7 @@
 namespace elicense::preview {
 namespace {
 
-using elicense::core::TakeConfigValue;
+using elicense::common::TakeConfigValue;
 using nlohmann::json;
 
 void Range(const char *key, double value, double low, double high) {

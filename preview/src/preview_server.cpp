@@ -1,11 +1,11 @@
 #include "preview_server.hpp"
 
+#include "elicense/common/log.hpp"
 #include "elicense/ofd_package.hpp"
 #include "elicense/ofd_svg.hpp"
 #include "elicense/preview_token.hpp"
 #include "http_front_end.hpp"
 #include "httplib_exchange.hpp"
-#include "log.hpp"
 #include "png_rasteriser.hpp"
 #include "preview_pages.hpp"
 
@@ -112,49 +112,9 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 	http.set_payload_max_length(config_.max_request_bytes);
 	http.set_default_headers(SecurityHeaders());
 
-	http.Get(config_.path_prefix + "([A-Za-z0-9_-]{1,256})", [this](const httplib::Request &req, httplib::Response &res) {
-		auto started = Clock::now();
-		std::string token = req.matches[1];
-		std::string client = ClientOf(req, config_.trust_forwarded_for);
-		std::string identifier;
-		int version = 0;
-		Answer answer = Handle(token, client, identifier, version);
-		res.status = answer.code;
-		if (answer.retry_after_s)
-			res.set_header("Retry-After", std::to_string(answer.retry_after_s));
-		if (!answer.status.empty())
-			res.set_header("X-Licence-Status", answer.status);
-		if (answer.page) {
-			RenderCache::Page page = answer.page;  // the provider keeps the page alive while it is sent
-			res.set_content_provider(page->size(), "text/html; charset=utf-8",
-			                         [page](std::size_t offset, std::size_t length, httplib::DataSink &sink) {
-				                         std::size_t n = std::min(length, page->size() - offset);
-				                         return sink.write(reinterpret_cast<const char *>(page->data()) + offset, n);
-			                         });
-		} else {
-			res.set_content(answer.body, "text/html; charset=utf-8");
-		}
-		long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-		worker::LogEvent("info", "access",
-		                 {{"client", client}, {"token", Fingerprint(token)}, {"identifier", identifier},
-		                  {"version", version}, {"code", answer.code}, {"status", answer.status},
-		                  {"cache_hit", answer.cache_hit}, {"recorded", answer.recorded}, {"ms", ms}});
-	});
-	http.Get("/healthz", [this](const httplib::Request &, httplib::Response &res) {
-		const FrontEndStats &s = front_->stats();
-		res.set_content("ok cache_entries=" + std::to_string(cache_.entries()) +
-		                    " cache_bytes=" + std::to_string(cache_.bytes()) + " renders=" + std::to_string(renders_.load()) +
-		                    " connections=" + std::to_string(s.connections.load()) +
-		                    " refused_client_full=" + std::to_string(s.refused_client_full.load()) +
-		                    " refused_server_full=" + std::to_string(s.refused_server_full.load()) +
-		                    " timed_out=" + std::to_string(s.timed_out.load()) +
-		                    " refused_head=" + std::to_string(s.refused_head.load()) +
-		                    " refused_body=" + std::to_string(s.refused_body.load()) +
-		                    " refused_busy=" + std::to_string(s.refused_busy.load()) +
-		                    " write_timed_out=" + std::to_string(s.write_timed_out.load()) +
-		                    " access_rows_dropped=" + std::to_string(budget_.dropped()) + "\n",
-		                "text/plain; charset=utf-8");
-	});
+	http.Get(config_.path_prefix + "([A-Za-z0-9_-]{1,256})",
+	         [this](const httplib::Request &req, httplib::Response &res) { ServeLicence(req, res); });
+	http.Get("/healthz", [this](const httplib::Request &, httplib::Response &res) { ServeHealth(res); });
 	// Anything else (other paths, other methods, bad requests): a short page,
 	// logged like every other access.
 	http.set_error_handler([](const httplib::Request &, httplib::Response &res) {
@@ -164,18 +124,68 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 		res.status = 500;
 		res.set_content(ErrorPage(500), "text/html; charset=utf-8");
 	});
-	http.set_logger([this](const httplib::Request &req, const httplib::Response &res) {
-		if (req.path.rfind(config_.path_prefix, 0) == 0 && (res.status == 200 || res.has_header("X-Licence-Status")))
-			return;  // logged with its details by the route
-		if (req.path == "/healthz")
-			return;
-		worker::LogEvent("info", "access",
-		                 {{"client", ClientOf(req, config_.trust_forwarded_for)}, {"method", req.method},
-		                  {"path", MaskedPath(req.path)}, {"code", res.status}});
-	});
+	http.set_logger([this](const httplib::Request &req, const httplib::Response &res) { LogOtherAccess(req, res); });
 }
 
 PreviewServer::~PreviewServer() = default;
+
+// GET <path_prefix><token>: the licence page, logged with its details.
+void PreviewServer::ServeLicence(const httplib::Request &req, httplib::Response &res) {
+	auto started = Clock::now();
+	std::string token = req.matches[1];
+	std::string client = ClientOf(req, config_.trust_forwarded_for);
+	std::string identifier;
+	int version = 0;
+	Answer answer = Handle(token, client, identifier, version);
+	res.status = answer.code;
+	if (answer.retry_after_s)
+		res.set_header("Retry-After", std::to_string(answer.retry_after_s));
+	if (!answer.status.empty())
+		res.set_header("X-Licence-Status", answer.status);
+	if (answer.page) {
+		RenderCache::Page page = answer.page;  // the provider keeps the page alive while it is sent
+		res.set_content_provider(page->size(), "text/html; charset=utf-8",
+		                         [page](std::size_t offset, std::size_t length, httplib::DataSink &sink) {
+			                         std::size_t n = std::min(length, page->size() - offset);
+			                         return sink.write(reinterpret_cast<const char *>(page->data()) + offset, n);
+		                         });
+	} else {
+		res.set_content(answer.body, "text/html; charset=utf-8");
+	}
+	long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+	common::LogEvent("info", "access",
+	                 {{"client", client}, {"token", Fingerprint(token)}, {"identifier", identifier},
+	                  {"version", version}, {"code", answer.code}, {"status", answer.status},
+	                  {"cache_hit", answer.cache_hit}, {"recorded", answer.recorded}, {"ms", ms}});
+}
+
+// GET /healthz: counters for monitoring (no database round trip).
+void PreviewServer::ServeHealth(httplib::Response &res) {
+	const FrontEndStats &s = front_->stats();
+	res.set_content("ok cache_entries=" + std::to_string(cache_.entries()) +
+	                    " cache_bytes=" + std::to_string(cache_.bytes()) + " renders=" + std::to_string(renders_.load()) +
+	                    " connections=" + std::to_string(s.connections.load()) +
+	                    " refused_client_full=" + std::to_string(s.refused_client_full.load()) +
+	                    " refused_server_full=" + std::to_string(s.refused_server_full.load()) +
+	                    " timed_out=" + std::to_string(s.timed_out.load()) +
+	                    " refused_head=" + std::to_string(s.refused_head.load()) +
+	                    " refused_body=" + std::to_string(s.refused_body.load()) +
+	                    " refused_busy=" + std::to_string(s.refused_busy.load()) +
+	                    " write_timed_out=" + std::to_string(s.write_timed_out.load()) +
+	                    " access_rows_dropped=" + std::to_string(budget_.dropped()) + "\n",
+	                "text/plain; charset=utf-8");
+}
+
+// Every answer the licence route did not log itself.
+void PreviewServer::LogOtherAccess(const httplib::Request &req, const httplib::Response &res) {
+	if (req.path.rfind(config_.path_prefix, 0) == 0 && (res.status == 200 || res.has_header("X-Licence-Status")))
+		return;  // logged with its details by the route
+	if (req.path == "/healthz")
+		return;
+	common::LogEvent("info", "access",
+	                 {{"client", ClientOf(req, config_.trust_forwarded_for)}, {"method", req.method},
+	                  {"path", MaskedPath(req.path)}, {"code", res.status}});
+}
 
 PreviewServer::Answer PreviewServer::Handle(const std::string &token, const std::string &client,
                                             std::string &identifier, int &version) {
@@ -234,12 +244,12 @@ PreviewServer::Answer PreviewServer::Handle(const std::string &token, const std:
 		answer.page = std::move(page);
 		return answer;
 	} catch (const StoreError &e) {
-		worker::LogEvent("error", "database", {{"error", e.what()}});
+		common::LogEvent("error", "database", {{"error", e.what()}});
 		answer.code = 503;
 		answer.retry_after_s = config_.retry_after_s;
 		answer.body = ErrorPage(503);
 	} catch (const std::exception &e) {
-		worker::LogEvent("error", "render", {{"identifier", identifier}, {"error", e.what()}});
+		common::LogEvent("error", "render", {{"identifier", identifier}, {"error", e.what()}});
 		answer.code = 500;
 		answer.body = ErrorPage(500);
 	}

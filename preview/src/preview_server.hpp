@@ -3,7 +3,7 @@
 // route, mount point or parameter that returns the OFD file: the server
 // fetches the watermarked file from the database into memory, draws it and
 // answers with HTML (the picture inline). Every request is logged as one
-// JSON line (log.hpp of the worker): time, client, token fingerprint (never
+// JSON line (elicense/common/log.hpp): time, client, token fingerprint (never
 // the token), version, code, status, cache hit, whether the database
 // recorded it (access_budget.hpp), milliseconds. Sockets, deadlines and
 // request limits are the front end's (http_front_end.hpp); httplib only
@@ -19,6 +19,11 @@
 #include <atomic>
 #include <memory>
 #include <string>
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace elicense::preview {
 
@@ -49,6 +54,11 @@ public:
 	Answer Handle(const std::string &token, const std::string &client, std::string &identifier, int &version);
 
 private:
+	// The routes (registered by the constructor).
+	void ServeLicence(const httplib::Request &req, httplib::Response &res);
+	void ServeHealth(httplib::Response &res);
+	void LogOtherAccess(const httplib::Request &req, const httplib::Response &res);
+
 	Config config_;
 	PreviewStore &store_;
 	RenderCache cache_;

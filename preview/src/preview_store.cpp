@@ -1,26 +1,18 @@
 #include "preview_store.hpp"
 
 #include <cstdlib>
+#include <utility>
 
 namespace elicense::preview {
 namespace {
 
-struct ResultFree {
-	void operator()(PGresult *r) const noexcept {
-		PQclear(r);
-	}
-};
-using Result = std::unique_ptr<PGresult, ResultFree>;
+using common::FirstLine;
+using Result = common::PgResult;
 
 constexpr char kOpen[] =
     "SELECT code, identifier, version, status, content_hash, extract(epoch FROM token_expires_at)::bigint"
     " FROM elicense.preview_open($1::text, $2::text)";
 constexpr char kOfd[] = "SELECT elicense.preview_ofd($1::text)";
-
-std::string FirstLine(const char *message) {
-	std::string text = message ? message : "";
-	return text.substr(0, text.find('\n'));
-}
 
 }  // namespace
 
@@ -30,7 +22,7 @@ public:
 	explicit Lease(PreviewStore &store) : store_(store), conn_(store.Acquire()) {
 	}
 	~Lease() {
-		store_.Release(conn_);
+		store_.Release(std::move(conn_));
 	}
 	Lease(const Lease &) = delete;
 	Lease &operator=(const Lease &) = delete;
@@ -40,58 +32,53 @@ public:
 	Result Exec(const char *sql, const std::vector<std::string> &params, bool binary) {
 		bool fresh = false;
 		if (!conn_) {
-			conn_ = PQconnectdb(store_.conninfo_.c_str());
+			conn_ = common::ConnectPg(store_.conninfo_, "elicense-preview");
 			fresh = true;
-		} else if (PQstatus(conn_) != CONNECTION_OK) {
-			PQreset(conn_);
+		} else if (PQstatus(conn_.get()) != CONNECTION_OK) {
+			PQreset(conn_.get());
 			fresh = true;
 		}
-		if (PQstatus(conn_) != CONNECTION_OK)
-			throw StoreError("database connection failed: " + FirstLine(PQerrorMessage(conn_)));
+		if (PQstatus(conn_.get()) != CONNECTION_OK)
+			throw StoreError("database connection failed: " + FirstLine(PQerrorMessage(conn_.get())));
 		if (fresh) {  // a slow database must not hold an HTTP thread for long
 			std::string set = "SET statement_timeout = " + std::to_string(store_.wait_.count());
-			Result ok(PQexec(conn_, set.c_str()));
+			Result ok(PQexec(conn_.get(), set.c_str()));
 			if (!ok || PQresultStatus(ok.get()) != PGRES_COMMAND_OK)
-				throw StoreError("cannot set statement_timeout: " + FirstLine(PQerrorMessage(conn_)));
+				throw StoreError("cannot set statement_timeout: " + FirstLine(PQerrorMessage(conn_.get())));
 		}
 		std::vector<const char *> values;
 		for (const auto &p : params)
 			values.push_back(p.c_str());
-		Result result(PQexecParams(conn_, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+		Result result(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
 		                           nullptr, binary ? 1 : 0));
 		if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK)
-			throw StoreError(FirstLine(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn_)));
+			throw StoreError(FirstLine(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn_.get())));
 		return result;
 	}
 
 private:
 	PreviewStore &store_;
-	PGconn *conn_;
+	common::PgConnection conn_;
 };
 
 PreviewStore::PreviewStore(std::string conninfo, int connections, std::chrono::milliseconds wait)
-    : conninfo_(std::move(conninfo)), wait_(wait), idle_(static_cast<std::size_t>(connections), nullptr) {
+    : conninfo_(std::move(conninfo)), wait_(wait) {
+	idle_.resize(static_cast<std::size_t>(connections));
 }
 
-PreviewStore::~PreviewStore() {
-	for (PGconn *c : idle_)
-		if (c)
-			PQfinish(c);
-}
-
-PGconn *PreviewStore::Acquire() {
+common::PgConnection PreviewStore::Acquire() {
 	std::unique_lock<std::mutex> lock(mu_);
 	if (!cv_.wait_for(lock, wait_, [&] { return !idle_.empty(); }))
 		throw StoreError("no database connection free");
-	PGconn *conn = idle_.back();
+	common::PgConnection conn = std::move(idle_.back());
 	idle_.pop_back();
 	return conn;
 }
 
-void PreviewStore::Release(PGconn *conn) {
+void PreviewStore::Release(common::PgConnection conn) {
 	{
 		std::lock_guard<std::mutex> lock(mu_);
-		idle_.push_back(conn);
+		idle_.push_back(std::move(conn));
 	}
 	cv_.notify_one();
 }

@@ -4,7 +4,7 @@
 // connection is reset on its next use.
 #pragma once
 
-#include <libpq-fe.h>
+#include "elicense/common/pg_connection.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -37,7 +37,6 @@ public:
 	// `wait`: how long a call waits for a free connection, and the
 	// statement_timeout of each connection.
 	PreviewStore(std::string conninfo, int connections, std::chrono::milliseconds wait);
-	~PreviewStore();
 
 	// Checks that the database answers and has the functions (throws StoreError).
 	void Ping();
@@ -48,14 +47,14 @@ public:
 
 private:
 	class Lease;
-	PGconn *Acquire();
-	void Release(PGconn *conn);
+	common::PgConnection Acquire();
+	void Release(common::PgConnection conn);
 
 	std::string conninfo_;
 	std::chrono::milliseconds wait_;
 	std::mutex mu_;
 	std::condition_variable cv_;
-	std::vector<PGconn *> idle_;  // nullptr: not connected yet
+	std::vector<common::PgConnection> idle_;  // null: not connected yet
 };
 
 }  // namespace elicense::preview

@@ -1,7 +1,7 @@
 // Config files of the worker and the preview server take each value only in
-// its key's own JSON type (elicense/json_config.hpp).
+// its key's own JSON type (elicense/common/json_config.hpp).
 #include "config.hpp"
-#include "elicense/json_config.hpp"
+#include "elicense/common/json_config.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <unistd.h>
 
-using elicense::core::TakeConfigValue;
+using elicense::common::TakeConfigValue;
 using nlohmann::json;
 
 TEST(TakeConfigValue, EachTypeOnlyFromItsOwn) {

@@ -85,8 +85,11 @@ TEST(QrUrl, PercentEncodingIsAnOption) {
 }
 
 TEST(QrUrl, ValidatesItsParts) {
-	std::string text = ErrorOf([] { FormatQrUrl("AB", "k", "11100000000013338W011", "510000", {}); }, "22P02");
+	std::string text = ErrorOf([] { FormatQrUrl("AB", "k", "11100000000013338W05", "510000", {}); }, "22P02");
 	EXPECT_NE(text.find("invalid licence type code in field \"certype\""), std::string::npos) << text;
+	// Which types exist is data: any well-formed code gets its URL.
+	EXPECT_EQ(FormatQrUrl("AB", "k", "11100000000013338W099", "510000", {}),
+	          std::string(kDefaultQrBaseUrl) + "?ID=AB&k=k&certype=11100000000013338W099&province=510000");
 	text = ErrorOf([] { FormatQrUrl("AB", "k", "11100000000013338W050", "510100", {}); }, "22P02");
 	EXPECT_NE(text.find("invalid province code in field \"province\""), std::string::npos) << text;
 	for (const char *base : {"ftp://x/y", "https://", "https://x/y?a=b", "https://x/a b", "zlaq.mohurd.gov.cn"}) {
@@ -103,8 +106,12 @@ TEST(QrUrl, ValidatesItsParts) {
 	EXPECT_FALSE(AssignedCodeProblem("202232000001000001"));
 	EXPECT_EQ(*AssignedCodeProblem(""), "the value is empty");
 	EXPECT_EQ(*AssignedCodeProblem("2022-32"), "character 5 '-' is not an ASCII letter or digit");
-	EXPECT_TRUE(IsKnownLicenceType("11100000000013338W032"));
-	EXPECT_FALSE(IsKnownLicenceType("11100000000013338w032"));
+	EXPECT_TRUE(IsLicenceTypeCode("11100000000013338W032"));
+	EXPECT_TRUE(IsLicenceTypeCode("11350000003591037R123"));
+	EXPECT_FALSE(IsLicenceTypeCode("11100000000013338w032"));  // lower case
+	EXPECT_FALSE(IsLicenceTypeCode("11100000000013338I032"));  // I is no USCC character
+	EXPECT_FALSE(IsLicenceTypeCode("11100000000013338W0321"));
+	EXPECT_EQ(*LicenceTypeProblem("11100000000013338WA32"), "character 19 'A' is not a digit");
 }
 
 TEST(QrUrl, BuildsAUrlThatDecryptsBackToTheCode) {

@@ -1,9 +1,8 @@
 // The worker's decisions without network or database: backoff, rate limit,
 // token refresh and the pacing of refused token fetches, failover,
-// classification of exchanges, secret masking.
+// classification of exchanges.
 #include "backoff.hpp"
 #include "endpoint_selector.hpp"
-#include "log.hpp"
 #include "outcome.hpp"
 #include "token_cache.hpp"
 
@@ -178,14 +177,6 @@ TEST(Classify, EveryCase) {
 	                                R"({"ReturnCode":"0","ReturnMsg":"失败","ReturnData":{"ErrorData":[{"ErrorMsg":"重复"}]}})"));
 	EXPECT_EQ(business.outcome, StepOutcome::kBusinessError);
 	EXPECT_EQ(business.error, "0 失败: 重复");
-}
-
-TEST(MaskSecrets, TokensAndSecrets) {
-	EXPECT_EQ(MaskSecrets("http://h/api/w050/assign?access_token=abc123&x=1"), "http://h/api/w050/assign?access_token=***&x=1");
-	EXPECT_EQ(MaskSecrets("client_id=a&client_secret=s3cr3t&grant_type=client_credentials"),
-	          "client_id=a&client_secret=***&grant_type=client_credentials");
-	EXPECT_EQ(MaskSecrets("?access_token=a&access_token=b"), "?access_token=***&access_token=***");
-	EXPECT_EQ(MaskSecrets("nothing here"), "nothing here");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include "config.hpp"
 
-#include "elicense/json_config.hpp"
+#include "elicense/common/json_config.hpp"
 #include "elicense/sm4.hpp"
 #include "step_names.hpp"
 
@@ -16,7 +16,7 @@
 namespace elicense::worker {
 namespace {
 
-using elicense::core::TakeConfigValue;
+using elicense::common::TakeConfigValue;
 using nlohmann::json;
 
 std::string Slurp(const std::string &path) {

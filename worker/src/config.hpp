@@ -1,7 +1,7 @@
 // Worker configuration: a JSON file, overridable by command-line flags.
 // Secrets (client secrets, the relay's SM4 key) come from the environment or
 // from files only their owner can read; they live in this struct only, are
-// never logged (see log.hpp) and never sent anywhere but where they belong
+// never logged (see elicense/common/log.hpp) and never sent anywhere but where they belong
 // (the token endpoint; the SM4 key is never sent at all).
 //
 //   { "profile": "direct" | "relay-sm4",            (default "direct"; profile_presets.hpp)

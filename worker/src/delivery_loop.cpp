@@ -1,7 +1,7 @@
 #include "delivery_loop.hpp"
 
 #include "elicense/platform_answer.hpp"
-#include "log.hpp"
+#include "elicense/common/log.hpp"
 #include "step_answer.hpp"
 #include "step_names.hpp"
 
@@ -87,11 +87,11 @@ void DeliveryLoop::FetchToken(TokenSlot &slot, const Credential &c) {
 			core::TokenAnswer t = core::ParseTokenAnswer(r.exchange.body);
 			target->cache.Store(t.access_token, t.expires_in_s, Clock::now());
 			target->retry.Succeeded();
-			LogEvent("info", "token",
+			common::LogEvent("info", "token",
 			         {{"client_id", client_id}, {"expires_in_s", t.expires_in_s}, {"duration_ms", r.duration.count()}});
 		} catch (const std::exception &e) {
 			Millis wait = target->retry.Failed(Clock::now());
-			LogEvent("warning", "token_failed",
+			common::LogEvent("warning", "token_failed",
 			         {{"client_id", client_id}, {"error", e.what()}, {"failures", target->retry.failures()},
 			          {"retry_in_ms", wait.count()}});
 		}
@@ -123,7 +123,7 @@ bool DeliveryLoop::Missing(const DbStatementError &e, const char *what, Clock::t
 	if (std::string_view(e.what()).rfind("42883", 0) != 0)
 		return false;
 	until = Clock::now() + Millis(60000);
-	LogEvent("warning", "extension_lacks",
+	common::LogEvent("warning", "extension_lacks",
 	         {{"what", what}, {"error", CleanText(e.what())}, {"note", "delivering without it; looking again in 60 s"}});
 	return true;
 }
@@ -210,7 +210,7 @@ void DeliveryLoop::Send(const ActivePtr &a, const std::string &token) {
 			active_.erase(a->step.outbox_id);
 			unrecorded_.push_back({a->step.outbox_id, a->step.identifier, a->step.step, "unknown",
 			                       CleanText(std::string("internal error while handling the answer: ") + e.what()), 0});
-			LogEvent("error", "internal_error",
+			common::LogEvent("error", "internal_error",
 			         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", CleanText(e.what())}});
 		}
 	});
@@ -228,7 +228,7 @@ void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, con
 		store_.RecordAttempt(attempt);
 	} catch (const DbStatementError &e) {
 		// The attempt row is lost, not the step: its result is still recorded below.
-		LogEvent("error", "attempt_not_recorded",
+		common::LogEvent("error", "attempt_not_recorded",
 		         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", CleanText(e.what())}});
 	} catch (const DbConnectionLost &) {
 		// Recorded() below meets the same lost connection and remembers the step.
@@ -290,7 +290,7 @@ bool DeliveryLoop::Recorded(const ActivePtr &a, const std::function<void()> &cal
 	active_.erase(a->step.outbox_id);
 	wake_ = true;
 	unrecorded_.push_back({a->step.outbox_id, a->step.identifier, a->step.step, kind, reason, 0});
-	LogEvent("error", "result_not_recorded",
+	common::LogEvent("error", "result_not_recorded",
 	         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", reason}, {"release_as", kind}});
 	return false;
 }
@@ -302,12 +302,12 @@ void DeliveryLoop::ReleaseUnrecorded() {
 	for (auto it = unrecorded_.begin(); it != unrecorded_.end();) {
 		try {
 			std::string status = store_.Failed(it->outbox_id, it->kind, it->reason, 0, cfg_.backoff.max_attempts);
-			LogEvent("warning", "step_released",
+			common::LogEvent("warning", "step_released",
 			         {{"identifier", it->identifier}, {"step", it->step}, {"kind", it->kind}, {"status", status}});
 			it = unrecorded_.erase(it);
 		} catch (const DbStatementError &e) {
 			if (++it->tries >= 3) {
-				LogEvent("error", "step_not_released",
+				common::LogEvent("error", "step_not_released",
 				         {{"identifier", it->identifier}, {"step", it->step}, {"error", CleanText(e.what())},
 				          {"note", "it stays in flight while this worker runs"}});
 				it = unrecorded_.erase(it);
@@ -332,7 +332,7 @@ void DeliveryLoop::Succeed(const ActivePtr &a, const json &answer, bool already_
 		wake_ = true;
 		if (ok)
 			++prechecks_answered_;
-		LogEvent(ok ? "info" : "warning", ok ? "precheck_answered" : "lease_lost",
+		common::LogEvent(ok ? "info" : "warning", ok ? "precheck_answered" : "lease_lost",
 		         {{"ticket", a->ticket}, {"return_code", answer.value("return_code", "")}});
 		return;
 	}
@@ -342,10 +342,10 @@ void DeliveryLoop::Succeed(const ActivePtr &a, const json &answer, bool already_
 		++done_;
 		if (already_done)
 			++duplicates_avoided_;
-		LogEvent("info", already_done ? "already_delivered" : "step_done",
+		common::LogEvent("info", already_done ? "already_delivered" : "step_done",
 		         {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	} else {
-		LogEvent("warning", "lease_lost", {{"identifier", a->step.identifier}, {"step", a->step.step}});
+		common::LogEvent("warning", "lease_lost", {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	}
 }
 
@@ -360,7 +360,7 @@ void DeliveryLoop::Queried(const ActivePtr &a, const json &answer) {
 		bool confirm = a->step.step == kStepConfirm;
 		if (!confirm)
 			++duplicates_avoided_;
-		LogEvent("info", confirm ? "step_done" : "already_delivered",
+		common::LogEvent("info", confirm ? "step_done" : "already_delivered",
 		         {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	} else if (verdict == "send" && a->step.step != kStepConfirm) {
 		StepPlan plan = PlanSend(cfg_, a->step, false);
@@ -374,13 +374,13 @@ void DeliveryLoop::Queried(const ActivePtr &a, const json &answer) {
 		active_.erase(a->step.outbox_id);
 		wake_ = true;
 		++failed_;
-		LogEvent("error", "step_failed",
+		common::LogEvent("error", "step_failed",
 		         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"kind", "query"}, {"status", "dead"},
 		          {"error", "the query showed an assignment that cannot be used (see the step's last_error)"}});
 	} else {
 		active_.erase(a->step.outbox_id);
 		wake_ = true;
-		LogEvent("warning", "lease_lost", {{"identifier", a->step.identifier}, {"step", a->step.step}});
+		common::LogEvent("warning", "lease_lost", {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	}
 }
 
@@ -405,7 +405,7 @@ void DeliveryLoop::Fail(const ActivePtr &a, const std::string &kind, const std::
 		++held_;
 	else
 		++failed_;
-	LogEvent(status == "pending" ? "info" : status == "held" ? "warning" : "error", "step_failed",
+	common::LogEvent(status == "pending" ? "info" : status == "held" ? "warning" : "error", "step_failed",
 	         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"kind", kind}, {"error", CleanText(error)},
 	          {"status", status}, {"attempts", a->step.attempts}, {"retry_in_ms", delay_ms}});
 }
@@ -444,7 +444,7 @@ bool DeliveryLoop::ExpireDue() {
 	lifted_ += lifted;
 	if (expired > 0 || lifted > 0) {
 		wake_ = true;  // their status updates are due now
-		LogEvent("info", "expire_due", {{"expired", expired}, {"lifted", lifted}});
+		common::LogEvent("info", "expire_due", {{"expired", expired}, {"lifted", lifted}});
 	}
 	return expired + lifted >= cfg_.expire_batch;
 }
@@ -456,18 +456,18 @@ void DeliveryLoop::Reconnect() {
 	try {
 		store_.Connect();
 		if (db_failures_ > 0)
-			LogEvent("info", "db_reconnected", {{"after_failures", db_failures_}});
+			common::LogEvent("info", "db_reconnected", {{"after_failures", db_failures_}});
 		db_failures_ = 0;
 	} catch (const DbError &e) {
 		++db_failures_;
 		next_db_retry_ = now + std::min(Millis(30000), Millis(250) * (1 << std::min(db_failures_, 7)));
-		LogEvent("warning", "db_unavailable", {{"error", CleanText(e.what())}, {"failures", db_failures_}});
+		common::LogEvent("warning", "db_unavailable", {{"error", CleanText(e.what())}, {"failures", db_failures_}});
 	}
 }
 
 void DeliveryLoop::LogProgress() {
 	long long backlog = store_.Connected() ? store_.Backlog() : -1;
-	LogEvent("info", "progress",
+	common::LogEvent("info", "progress",
 	         {{"done", done_}, {"failed", failed_}, {"retried", retried_}, {"held", held_},
 	          {"prechecks_answered", prechecks_answered_}, {"expired", expired_}, {"lifted", lifted_},
 	          {"duplicates_avoided", duplicates_avoided_}, {"in_flight", static_cast<long long>(active_.size())},
@@ -495,11 +495,11 @@ Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 }
 
 int DeliveryLoop::Run(bool once) {
-	LogEvent("info", "start",
+	common::LogEvent("info", "start",
 	         {{"worker_id", cfg_.worker_id}, {"in_flight", cfg_.in_flight}, {"once", once}, {"profile", cfg_.profile},
 	          {"unknown_outcome", UnknownOutcomeName(cfg_.unknown_outcome)}, {"envelope", envelope_->Name()}});
 	for (const std::string &w : ConfigWarnings(cfg_))
-		LogEvent("warning", "config", {{"note", w}});
+		common::LogEvent("warning", "config", {{"note", w}});
 	auto next_poll = Clock::now();
 	auto next_renew = Clock::now() + std::chrono::seconds(cfg_.lease_seconds) / 3;
 	auto next_summary = Clock::now() + Millis(cfg_.summary_interval_ms);
@@ -511,7 +511,7 @@ int DeliveryLoop::Run(bool once) {
 		if (stop_ && !stopping) {
 			stopping = true;
 			stop_deadline = now + Millis(cfg_.stop_grace_ms);
-			LogEvent("info", "stopping", {{"in_flight", static_cast<long long>(active_.size() - waiting_.size())},
+			common::LogEvent("info", "stopping", {{"in_flight", static_cast<long long>(active_.size() - waiting_.size())},
 			                              {"grace_ms", cfg_.stop_grace_ms}});
 		}
 		try {
@@ -544,11 +544,11 @@ int DeliveryLoop::Run(bool once) {
 				FlushWaiting();
 			}
 		} catch (const DbConnectionLost &e) {
-			LogEvent("warning", "db_error", {{"error", CleanText(e.what())}});
+			common::LogEvent("warning", "db_error", {{"error", CleanText(e.what())}});
 			++db_failures_;
 			next_db_retry_ = Clock::now() + Millis(500);
 		} catch (const DbStatementError &e) {
-			LogEvent("error", "db_statement_failed", {{"error", CleanText(e.what())}});
+			common::LogEvent("error", "db_statement_failed", {{"error", CleanText(e.what())}});
 		}
 		if (stopping && (active_.empty() || Clock::now() >= stop_deadline))
 			break;
@@ -566,18 +566,18 @@ int DeliveryLoop::Run(bool once) {
 		try {
 			http_.Poll(timeout, store_.Connected() ? store_.Socket() : -1);
 		} catch (const DbError &e) {
-			LogEvent("warning", "db_error", {{"error", CleanText(e.what())}});
+			common::LogEvent("warning", "db_error", {{"error", CleanText(e.what())}});
 		}
 	}
 	if (!active_.empty())
-		LogEvent("warning", "abandoned_in_flight",
+		common::LogEvent("warning", "abandoned_in_flight",
 		         {{"count", static_cast<long long>(active_.size())},
 		          {"note", "their leases lapse; the next lease treats them as unknown outcomes"}});
 	try {
 		LogProgress();
 	} catch (const DbError &) {
 	}
-	LogEvent("info", "stop", {{"done", done_}, {"failed", failed_}, {"held", held_}});
+	common::LogEvent("info", "stop", {{"done", done_}, {"failed", failed_}, {"held", held_}});
 	return 0;
 }
 

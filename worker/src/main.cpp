@@ -1,31 +1,20 @@
 // elicense-sync: drains elicense.outbox to the national platform.
 //   elicense-sync --config /etc/elicense/sync.json            run until SIGTERM
 //   elicense-sync --config … --once                           deliver what is due, then exit
-// SIGTERM/SIGINT: stop leasing, release the steps not yet sent, let requests
+// SIGTERM/SIGINT (elicense/common/stop_signals.hpp): stop leasing, release the steps not yet sent, let requests
 // in flight finish for stop_grace_ms (default 20 s, under systemd's 60 s
 // TimeoutStopSec of docs/sync.md), then exit 0.
 #include "config.hpp"
 #include "delivery_loop.hpp"
-#include "log.hpp"
+#include "elicense/common/log.hpp"
+#include "elicense/common/stop_signals.hpp"
 
 #include <CLI/CLI.hpp>
 #include <curl/curl.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <exception>
-
-namespace {
-
-std::atomic<bool> stop_requested {false};
-static_assert(std::atomic<bool>::is_always_lock_free, "signal handler needs a lock-free flag");
-
-extern "C" void OnStopSignal(int) {
-	stop_requested = true;  // curl_multi_poll wakes within a second at most
-}
-
-}  // namespace
 
 int main(int argc, char **argv) {
 	try {
@@ -56,19 +45,21 @@ int main(int argc, char **argv) {
 		if (config.token_url.empty())
 			throw std::runtime_error("no token endpoint: set platform.token_url or platform.token_path");
 
-		std::signal(SIGTERM, OnStopSignal);
-		std::signal(SIGINT, OnStopSignal);
-		std::signal(SIGPIPE, SIG_IGN);
+		std::atomic<bool> stop_requested {false};
+		elicense::common::StopSignals stop_signals;  // before curl or libpq start a thread
+		stop_signals.OnStop([&stop_requested](int) {
+			stop_requested = true;  // the delivery loop looks at least once a second
+		});
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			throw std::runtime_error("curl_global_init failed");
 		int rc = elicense::worker::DeliveryLoop(config, stop_requested).Run(once);
 		curl_global_cleanup();
 		return rc;
 	} catch (const std::exception &e) {
-		elicense::worker::LogEvent("fatal", "exit", {{"error", e.what()}});
+		elicense::common::LogEvent("fatal", "exit", {{"error", e.what()}});
 		return 1;
 	} catch (...) {
-		elicense::worker::LogEvent("fatal", "exit", {{"error", "unknown exception"}});
+		elicense::common::LogEvent("fatal", "exit", {{"error", "unknown exception"}});
 		return 1;
 	}
 }

@@ -5,12 +5,10 @@
 namespace elicense::worker {
 namespace {
 
+using common::PgText;
+
 std::optional<std::string> Nullable(const std::string &s) {
 	return s.empty() ? std::nullopt : std::optional<std::string>(s);
-}
-
-std::string Text(PGresult *res, int row, int col) {
-	return PQgetisnull(res, row, col) ? std::string() : std::string(PQgetvalue(res, row, col));
 }
 
 // SQLSTATE classes that mean the session is unusable, even if libpq still
@@ -30,11 +28,7 @@ OutboxStore::OutboxStore(std::string conninfo, std::string worker_id)
 }
 
 void OutboxStore::Connect() {
-	std::string app = "elicense-sync/" + worker_id_;
-	const char *keys[] = {"dbname", "fallback_application_name", nullptr};
-	const char *values[] = {conninfo_.c_str(), app.c_str(), nullptr};
-	// expand_dbname=1: "dbname" may be a whole conninfo string or URI.
-	conn_.reset(PQconnectdbParams(keys, values, 1));
+	conn_ = common::ConnectPg(conninfo_, "elicense-sync/" + worker_id_);
 	if (PQstatus(conn_.get()) != CONNECTION_OK) {
 		std::string msg = PQerrorMessage(conn_.get());
 		conn_.reset();
@@ -106,15 +100,15 @@ std::vector<LeasedStep> OutboxStore::Lease(int max_rows, int lease_seconds) {
 	for (int i = 0; i < PQntuples(res.get()); ++i) {
 		LeasedStep s;
 		s.outbox_id = std::stoll(PQgetvalue(res.get(), i, 0));
-		s.identifier = Text(res.get(), i, 1);
-		s.step = Text(res.get(), i, 2);
+		s.identifier = PgText(res.get(), i, 1);
+		s.step = PgText(res.get(), i, 2);
 		s.attempts = std::stoi(PQgetvalue(res.get(), i, 3));
 		s.needs_query = PQgetvalue(res.get(), i, 4)[0] == 't';
-		s.type_code = Text(res.get(), i, 5);
-		s.authority_division = Text(res.get(), i, 6);
-		s.ecert_id = Text(res.get(), i, 7);
-		s.request = Text(res.get(), i, 8);
-		s.query_request = Text(res.get(), i, 9);
+		s.type_code = PgText(res.get(), i, 5);
+		s.authority_division = PgText(res.get(), i, 6);
+		s.ecert_id = PgText(res.get(), i, 7);
+		s.request = PgText(res.get(), i, 8);
+		s.query_request = PgText(res.get(), i, 9);
 		out.push_back(std::move(s));
 	}
 	return out;
@@ -144,7 +138,7 @@ std::string OutboxStore::Queried(long long outbox_id, const nlohmann::json &answ
 	Result res = Exec("SELECT elicense.step_queried($1, $2, $3::jsonb)",
 	                  {std::to_string(outbox_id), worker_id_,
 	                   answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
-	return Text(res.get(), 0, 0);
+	return PgText(res.get(), 0, 0);
 }
 
 std::string OutboxStore::Failed(long long outbox_id, const std::string &kind, const std::string &error,
@@ -161,8 +155,8 @@ std::vector<LeasedPrecheck> OutboxStore::LeasePrechecks(int max_rows, int lease_
 	                  {worker_id_, std::to_string(max_rows), std::to_string(lease_seconds)});
 	std::vector<LeasedPrecheck> out;
 	for (int i = 0; i < PQntuples(res.get()); ++i)
-		out.push_back({Text(res.get(), i, 0), Text(res.get(), i, 1), Text(res.get(), i, 2),
-		               std::stoi(PQgetvalue(res.get(), i, 3)), Text(res.get(), i, 4)});
+		out.push_back({PgText(res.get(), i, 0), PgText(res.get(), i, 1), PgText(res.get(), i, 2),
+		               std::stoi(PQgetvalue(res.get(), i, 3)), PgText(res.get(), i, 4)});
 	return out;
 }
 

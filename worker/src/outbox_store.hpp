@@ -7,6 +7,8 @@
 // jsonb refuse them): Exec removes any that slipped through.
 #pragma once
 
+#include "elicense/common/pg_connection.hpp"
+
 #include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 
@@ -100,23 +102,13 @@ public:
 	std::pair<long long, long long> ExpireDue(int max_rows);
 
 private:
-	struct ConnFree {
-		void operator()(PGconn *c) const noexcept {
-			PQfinish(c);
-		}
-	};
-	struct ResultFree {
-		void operator()(PGresult *r) const noexcept {
-			PQclear(r);
-		}
-	};
-	using Result = std::unique_ptr<PGresult, ResultFree>;
+	using Result = common::PgResult;
 
 	Result Exec(const char *sql, const std::vector<std::optional<std::string>> &params);
 
 	std::string conninfo_;
 	std::string worker_id_;
-	std::unique_ptr<PGconn, ConnFree> conn_;
+	common::PgConnection conn_;
 };
 
 }  // namespace elicense::worker

@@ -16,8 +16,6 @@
 namespace elicense::core {
 
 inline constexpr std::string_view kDefaultQrBaseUrl = "https://zlaq.mohurd.gov.cn/fwmh/middlepage.html";
-inline constexpr std::string_view kLicenceTypeSafetyPermit = "11100000000013338W050";     // 安全生产许可证
-inline constexpr std::string_view kLicenceTypeSpecialWorker = "11100000000013338W032";    // 特种作业人员操作资格证书
 inline constexpr std::size_t kMaxAssignedCodeLength = 64;
 
 struct QrUrlOptions {
@@ -30,10 +28,13 @@ struct QrUrlOptions {
 	bool percent_encode = false;
 };
 
-// nullopt if certype is one of the two licence types that carry this QR
-// code (W050, W032), else why not.
+// nullopt if certype is written as a licence type code (证照类型代码: the
+// defining authority's 18-character USCC and 3 digits, e.g.
+// 11100000000013338W050), else why not. Which types exist is data
+// (elicense.licence_type): the SQL glue checks that, so a type a DBA adds
+// gets its QR code like the shipped ones.
 std::optional<std::string> LicenceTypeProblem(std::string_view certype);
-bool IsKnownLicenceType(std::string_view certype) noexcept;
+bool IsLicenceTypeCode(std::string_view certype) noexcept;
 void RequireLicenceType(std::string_view certype, std::string_view field);
 
 // nullopt if the assigned code (赋码, e.g. 202232000001000001) is 1-64 ASCII

@@ -8,7 +8,8 @@
 -- would print it). elicense_analyst gets nothing here.
 --------------------------------------------------------------------------------
 
--- Validators of the licence types that carry a platform QR code.
+-- Validators of the form of a licence type code; which types exist is data
+-- (elicense.licence_type, checked by qr_url).
 CREATE FUNCTION elicense.is_valid_licence_type(text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'elicense_is_valid_licence_type' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION elicense.licence_type_problem(text) RETURNS text
@@ -16,7 +17,7 @@ AS 'MODULE_PATHNAME', 'elicense_licence_type_problem' LANGUAGE C IMMUTABLE STRIC
 CREATE FUNCTION elicense.check_licence_type(value text, field text DEFAULT 'certype') RETURNS boolean
 AS 'MODULE_PATHNAME', 'elicense_check_licence_type' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION elicense.is_valid_licence_type(text) IS
-'True if the text is a licence type code with a platform QR code: 11100000000013338W050 or 11100000000013338W032';
+'True if the text is written as a licence type code (the defining authority''s USCC and 3 digits); which types exist is elicense.licence_type';
 COMMENT ON FUNCTION elicense.licence_type_problem(text) IS 'Why the text is not such a licence type code; NULL if it is';
 COMMENT ON FUNCTION elicense.check_licence_type(text, text) IS 'True, or raises 22P02 naming the field and value';
 
@@ -160,6 +161,12 @@ BEGIN
   -- Validate before the lookup, so a bad value is named as such rather
   -- than reported as a missing key.
   PERFORM elicense.check_licence_type(certype, 'certype');
+  -- Any type of the catalogue, shipped or added by a DBA, gets its QR code.
+  IF NOT EXISTS (SELECT FROM elicense.licence_type AS t WHERE t.type_code OPERATOR(pg_catalog.=) certype) THEN
+    RAISE EXCEPTION 'invalid licence type code in field "certype": "%"', certype
+      USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The type is not in elicense.licence_type.',
+            HINT = 'An elicense_admin adds the type (with its items and face template) to elicense.licence_type first.';
+  END IF;
   PERFORM elicense.check_province_code(province, 'province');
   SELECT * INTO cfg FROM elicense.platform_key AS p WHERE p.province OPERATOR(pg_catalog.=) qr_url.province;
   IF NOT FOUND THEN

@@ -2211,3 +2211,35 @@ BEGIN
                                                    'file_sha256', digest));
 END
 $$;
+
+-- Licence types as data (h-common): a licence type code is checked for its
+-- form in C and for its existence in elicense.licence_type by qr_url, so a
+-- type a DBA adds gets its QR code (30_qr.sql).
+COMMENT ON FUNCTION elicense.is_valid_licence_type(text) IS
+'True if the text is written as a licence type code (the defining authority''s USCC and 3 digits); which types exist is elicense.licence_type';
+
+CREATE OR REPLACE FUNCTION elicense.qr_url(code text, certype text, province text) RETURNS text
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  cfg elicense.platform_key;
+BEGIN
+  -- Validate before the lookup, so a bad value is named as such rather
+  -- than reported as a missing key.
+  PERFORM elicense.check_licence_type(certype, 'certype');
+  -- Any type of the catalogue, shipped or added by a DBA, gets its QR code.
+  IF NOT EXISTS (SELECT FROM elicense.licence_type AS t WHERE t.type_code OPERATOR(pg_catalog.=) certype) THEN
+    RAISE EXCEPTION 'invalid licence type code in field "certype": "%"', certype
+      USING ERRCODE = 'invalid_parameter_value', DETAIL = 'The type is not in elicense.licence_type.',
+            HINT = 'An elicense_admin adds the type (with its items and face template) to elicense.licence_type first.';
+  END IF;
+  PERFORM elicense.check_province_code(province, 'province');
+  SELECT * INTO cfg FROM elicense.platform_key AS p WHERE p.province OPERATOR(pg_catalog.=) qr_url.province;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no platform public key is configured for province %', province
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'An elicense_admin inserts the national platform''s RSA public key into elicense.platform_key.';
+  END IF;
+  RETURN elicense._qr_url(code, certype, province, cfg.public_key_pem, cfg.k_format, cfg.base_url,
+                          cfg.percent_encode_k);
+END
+$$;

@@ -1,4 +1,4 @@
-// Logging: one JSON object per line on stderr, e.g.
+// Logging for both daemons (elicense-sync, elicense-preview): one JSON object per line on stderr, e.g.
 //   {"ts":"2026-11-23T09:40:01.123Z","level":"info","event":"step_done","step":"assign",…}
 // Values that may hold a token are masked before they are written.
 #pragma once
@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace elicense::worker {
+namespace elicense::common {
 
 void LogEvent(const char *level, const char *event, nlohmann::json fields = nlohmann::json::object());
 
@@ -16,4 +16,4 @@ void LogEvent(const char *level, const char *event, nlohmann::json fields = nloh
 // form parameter with "***".
 std::string MaskSecrets(std::string_view text);
 
-}  // namespace elicense::worker
+}  // namespace elicense::common

@@ -5,8 +5,6 @@
 // tests/fuzz/preview_config_fuzz.cpp, which checks every value loads as written).
 #pragma once
 
-#include "elicense/cpp_only.hpp"
-
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -15,7 +13,7 @@
 #include <string>
 #include <type_traits>
 
-namespace elicense::core {
+namespace elicense::common {
 
 // Sets out to obj[key] when the key is present and not null; throws
 // std::runtime_error naming the key when the value does not fit T.
@@ -52,4 +50,4 @@ void TakeConfigValue(const nlohmann::json &obj, const char *key, T &out) {
 	out = it->template get<T>();
 }
 
-}  // namespace elicense::core
+}  // namespace elicense::common

@@ -1,11 +1,11 @@
-#include "log.hpp"
+#include "elicense/common/log.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
 
-namespace elicense::worker {
+namespace elicense::common {
 namespace {
 
 std::string NowIso8601() {
@@ -47,4 +47,4 @@ std::string MaskSecrets(std::string_view text) {
 	return out;
 }
 
-}  // namespace elicense::worker
+}  // namespace elicense::common
