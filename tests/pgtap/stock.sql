@@ -5,7 +5,7 @@
 -- lane before the stock lane. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(52);
+SELECT plan(57);
 
 -- A valid W032 row n (a person), with changes.
 CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
@@ -145,6 +145,25 @@ INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE 
 INSERT INTO elicense.stock_row (batch_id, row_no, data) VALUES (5, 1, pg_temp.w032(50));
 SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(5) c), '(0,1)', 'unknown type: the row is rejected');
 SELECT is(pg_temp.error_of(5, 1), '42704 type_code', 'unknown type: 42704, field type_code');
+
+-- 6b. The progress view, readable by admins and analysts.
+SELECT is((SELECT row(p.rows, p.converted, p.rejected, p.delivered, p.failed)::text FROM elicense.stock_batch_progress p WHERE p.batch_id = 1),
+          '(16,5,11,0,0)', 'progress of batch 1: rows, converted, rejected, none delivered or failed yet');
+SELECT is((SELECT p.rejected_by_reason ->> '23505 licence_number' FROM elicense.stock_batch_progress p WHERE p.batch_id = 1), '1',
+          'rejections by SQLSTATE and field');
+UPDATE elicense.outbox o SET status = 'dead' FROM elicense.stock_converted s
+ WHERE s.identifier = o.identifier AND s.batch_id = 1 AND s.row_no = 1;
+INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, status, lane)
+SELECT s.identifier, 1, 'confirm', 4, '01', 'done', 'stock' FROM elicense.stock_converted s WHERE s.batch_id = 1 AND s.row_no = 2;
+SELECT is((SELECT row(p.delivered, p.failed)::text FROM elicense.stock_batch_progress p WHERE p.batch_id = 1), '(1,1)',
+          'a licence whose confirm step is done is delivered; one with a dead step failed');
+UPDATE elicense.outbox o SET status = 'pending' FROM elicense.stock_converted s
+ WHERE s.identifier = o.identifier AND s.batch_id = 1 AND s.row_no = 1;
+DELETE FROM elicense.outbox o WHERE o.step = 'confirm';
+SELECT ok(has_table_privilege('elicense_analyst', 'elicense.stock_batch_progress', 'SELECT')
+          AND has_table_privilege('elicense_admin', 'elicense.stock_batch_progress', 'SELECT'), 'analysts and admins read the view');
+SELECT ok(NOT has_table_privilege('elicense_analyst', 'elicense.stock_error', 'SELECT')
+          AND NOT has_table_privilege('elicense_analyst', 'elicense.stock_row', 'SELECT'), 'analysts do not read the rows (personal data)');
 
 -- 7. Lanes: with stock steps due, lease_steps leases a live step first.
 UPDATE elicense.outbox SET next_attempt_at = now() - interval '1 hour';  -- stock steps queued long before

@@ -258,6 +258,32 @@ GRANT EXECUTE ON FUNCTION elicense.convert_stock(bigint) TO elicense_admin;
 COMMENT ON FUNCTION elicense.convert_stock(bigint) IS
 'Converts a stock batch set-based: valid rows become version 001 licences (number, dates, validity, status, and an identifier and code already delivered kept) with status_history and a stock-lane outbox step; rejected rows go to elicense.stock_error. Returns converted, rejected and skipped (converted before) rows';
 
+-- Progress of each batch, for the DBA and the analysts (counts only: no
+-- personal data). A licence is delivered when its confirm step is done, and
+-- failed while one of its steps is dead or held.
+CREATE VIEW elicense.stock_batch_progress AS
+SELECT b.id AS batch_id, b.type_code, b.label, b.created_at, b.converted_at,
+       (SELECT count(*) FROM elicense.stock_row r WHERE r.batch_id = b.id) AS rows,
+       (SELECT count(*) FROM elicense.stock_converted s WHERE s.batch_id = b.id) AS converted,
+       (SELECT count(*) FROM elicense.stock_error e WHERE e.batch_id = b.id) AS rejected,
+       (SELECT coalesce(jsonb_object_agg(x.reason, x.n), '{}') FROM (
+          SELECT e.sqlstate || ' ' || e.field AS reason, count(*) AS n FROM elicense.stock_error e
+           WHERE e.batch_id = b.id GROUP BY 1) x) AS rejected_by_reason,
+       (SELECT count(*) FROM elicense.stock_converted s
+         WHERE s.batch_id = b.id AND EXISTS (SELECT FROM elicense.outbox o
+                                              WHERE o.identifier = s.identifier AND o.step = 'confirm' AND o.status = 'done')) AS delivered,
+       (SELECT count(*) FROM elicense.stock_converted s
+         WHERE s.batch_id = b.id AND EXISTS (SELECT FROM elicense.outbox o
+                                              WHERE o.identifier = s.identifier AND o.status IN ('dead', 'held'))) AS failed
+  FROM elicense.stock_batch b;
+COMMENT ON VIEW elicense.stock_batch_progress IS 'Per stock batch: rows loaded, converted, rejected (and by SQLSTATE and field), delivered, failed';
+COMMENT ON COLUMN elicense.stock_batch_progress.rows IS 'Rows loaded into elicense.stock_row';
+COMMENT ON COLUMN elicense.stock_batch_progress.converted IS 'Rows that became licences';
+COMMENT ON COLUMN elicense.stock_batch_progress.rejected IS 'Rows the last conversion rejected (elicense.stock_error)';
+COMMENT ON COLUMN elicense.stock_batch_progress.rejected_by_reason IS '{"<SQLSTATE> <field>": rows} of the rejected rows';
+COMMENT ON COLUMN elicense.stock_batch_progress.delivered IS 'Converted licences whose last delivery step (confirm) is done';
+COMMENT ON COLUMN elicense.stock_batch_progress.failed IS 'Converted licences with a dead or held delivery step (elicense.replay puts them back)';
+
 SELECT pg_catalog.pg_extension_config_dump('elicense.stock_batch', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.stock_batch', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump('elicense.stock_row', '');
@@ -268,3 +294,5 @@ SELECT pg_catalog.pg_extension_config_dump('elicense.stock_converted', '');
 REVOKE ALL ON elicense.stock_batch, elicense.stock_row, elicense.stock_error, elicense.stock_converted FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.stock_batch, elicense.stock_row TO elicense_admin;
 GRANT SELECT ON elicense.stock_error, elicense.stock_converted TO elicense_admin;
+REVOKE ALL ON elicense.stock_batch_progress FROM PUBLIC;
+GRANT SELECT ON elicense.stock_batch_progress TO elicense_admin, elicense_analyst;
