@@ -127,11 +127,15 @@ BEGIN
   CREATE TEMP TABLE stock_work ON COMMIT DROP AS
   SELECT r.row_no, r.status AS old_status, nullif(btrim(r.identifier), '') AS old_identifier,
          nullif(btrim(r.assigned_code), '') AS old_code, nullif(btrim(r.qr_url), '') AS old_qr_url,
-         v.licence, v.err_state, v.err_field, v.err_message, NULL::text AS sequence
+         v.err_state, v.err_field, v.err_message, NULL::text AS sequence,
+         l.licence_number, l.holder_name, l.holder_id_type, l.holder_id, l.authority_name, l.authority_uscc,
+         l.authority_division, l.issue_date, l.valid_from, l.valid_to, l.business_data
     FROM elicense.stock_row r
    CROSS JOIN LATERAL elicense._stock_licence(b.type_code, r.data) v
+   CROSS JOIN LATERAL (SELECT (v.licence).*) l
    WHERE r.batch_id = b.id
      AND NOT EXISTS (SELECT FROM elicense.stock_converted s WHERE s.batch_id = r.batch_id AND s.row_no = r.row_no);
+  ANALYZE pg_temp.stock_work;  -- the joins below are planned with its real size
 
   -- The rules issue() checks outside _licence_from_data and those of stock
   -- data, each over the whole batch; a row keeps the first reason found.
@@ -143,11 +147,11 @@ BEGIN
    WHERE w.err_state IS NULL AND w.old_identifier IS NOT NULL AND NOT elicense.is_valid_identifier(w.old_identifier);
   UPDATE stock_work w SET err_state = '22023', err_field = 'identifier',
          err_message = format('identifier "%s" is not version 001 of a licence of type %s issued by %s', w.old_identifier,
-                              b.type_code, (w.licence).authority_uscc)
+                              b.type_code, w.authority_uscc)
     FROM (SELECT x.row_no, elicense.parse_identifier(x.old_identifier) p FROM stock_work x
            WHERE x.err_state IS NULL AND x.old_identifier IS NOT NULL) q
    WHERE q.row_no = w.row_no
-     AND ((q.p).type_code <> b.type_code OR (q.p).issuer <> (w.licence).authority_uscc::text OR (q.p).version <> 1);
+     AND ((q.p).type_code <> b.type_code OR (q.p).issuer <> w.authority_uscc::text OR (q.p).version <> 1);
   UPDATE stock_work w SET err_state = '23502', err_field = 'identifier',
          err_message = format('assigned code "%s" is given without the identifier it was assigned to', w.old_code)
    WHERE w.err_state IS NULL AND w.old_code IS NOT NULL AND w.old_identifier IS NULL;
@@ -159,19 +163,19 @@ BEGIN
    WHERE w.err_state IS NULL AND w.old_qr_url IS NOT NULL AND w.old_code IS NULL;
   UPDATE stock_work w SET err_state = '22023', err_field = 'qr_url',
          err_message = format('assigned code "%s" comes without its QR URL, and no platform public key is configured for province %s to build it',
-                              w.old_code, left((w.licence).authority_division::text, 2) || '0000')
+                              w.old_code, left(w.authority_division::text, 2) || '0000')
    WHERE w.err_state IS NULL AND w.old_code IS NOT NULL AND w.old_qr_url IS NULL
-     AND NOT EXISTS (SELECT FROM elicense.platform_key k WHERE k.province::text = left((w.licence).authority_division::text, 2) || '0000');
+     AND NOT EXISTS (SELECT FROM elicense.platform_key k WHERE k.province::text = left(w.authority_division::text, 2) || '0000');
   -- Certificate numbers and identifiers: unique among current licences and
   -- within the batch (the lowest row number keeps it).
   UPDATE stock_work w SET err_state = '23505', err_field = 'licence_number',
-         err_message = format('certificate number "%s" of licence type %s is already used by licence %s', (w.licence).licence_number,
+         err_message = format('certificate number "%s" of licence type %s is already used by licence %s', w.licence_number,
                               b.type_code, x.identifier)
     FROM elicense.certificate x
-   WHERE w.err_state IS NULL AND x.type_code = b.type_code AND x.licence_number = (w.licence).licence_number AND x.superseded_at IS NULL;
+   WHERE w.err_state IS NULL AND x.type_code = b.type_code AND x.licence_number = w.licence_number AND x.superseded_at IS NULL;
   UPDATE stock_work w SET err_state = '23505', err_field = 'licence_number',
-         err_message = format('certificate number "%s" is also in row %s of the batch', (w.licence).licence_number, d.first_row)
-    FROM (SELECT x.row_no, min(x.row_no) OVER (PARTITION BY (x.licence).licence_number) AS first_row
+         err_message = format('certificate number "%s" is also in row %s of the batch', w.licence_number, d.first_row)
+    FROM (SELECT x.row_no, min(x.row_no) OVER (PARTITION BY x.licence_number) AS first_row
             FROM stock_work x WHERE x.err_state IS NULL) d
    WHERE d.row_no = w.row_no AND d.first_row <> w.row_no;
   UPDATE stock_work w SET err_state = '23505', err_field = 'identifier',
@@ -195,10 +199,10 @@ BEGIN
   -- kept so that it never hands one out again.
   UPDATE stock_work w SET sequence = CASE
       WHEN w.old_identifier IS NOT NULL THEN (elicense.parse_identifier(w.old_identifier)).sequence
-      ELSE array_to_string(regexp_match((w.licence).licence_number, t.sequence_pattern), '') END
+      ELSE array_to_string(regexp_match(w.licence_number, t.sequence_pattern), '') END
    WHERE w.old_identifier IS NOT NULL OR t.sequence_pattern IS NOT NULL;
   WITH need AS (
-    SELECT (w.licence).authority_uscc::text AS authority, count(*) FILTER (WHERE w.sequence IS NULL) AS n,
+    SELECT w.authority_uscc::text AS authority, count(*) FILTER (WHERE w.sequence IS NULL) AS n,
            max(CASE WHEN t.sequence_pattern IS NULL AND w.sequence ~ '^[0-9]{1,18}$' THEN w.sequence::bigint END) AS kept
       FROM stock_work w GROUP BY 1
   ), counted AS (
@@ -212,7 +216,7 @@ BEGIN
   UPDATE stock_work w SET sequence = lpad(s.value::text, greatest(7, length(s.value::text)), '0')
     FROM (SELECT x.row_no, c.last_value - need.n + row_number() OVER (PARTITION BY c.authority_uscc ORDER BY x.row_no) AS value
             FROM stock_work x
-            JOIN counted c ON c.authority_uscc = (x.licence).authority_uscc::text
+            JOIN counted c ON c.authority_uscc = x.authority_uscc::text
             JOIN need ON need.authority = c.authority_uscc
            WHERE x.sequence IS NULL) s
    WHERE s.row_no = w.row_no;
@@ -221,20 +225,20 @@ BEGIN
     INSERT INTO elicense.certificate (identifier, original_identifier, previous_identifier, type_code, sequence, version,
         licence_number, holder_name, holder_id_type, holder_id, authority_name, authority_uscc, authority_division,
         issue_date, valid_from, valid_to, status, status_note, operate_type, business_data, created_by, qr_url, assigned_code)
-    SELECT x.id, x.id, NULL, b.type_code, w.sequence, 1, l.licence_number, l.holder_name, l.holder_id_type, l.holder_id,
-           l.authority_name, l.authority_uscc, l.authority_division, l.issue_date, l.valid_from, l.valid_to, w.old_status, NULL,
-           '01', l.business_data, b.actor,
+    SELECT x.id, x.id, NULL, b.type_code, w.sequence, 1, w.licence_number, w.holder_name, w.holder_id_type, w.holder_id,
+           w.authority_name, w.authority_uscc, w.authority_division, w.issue_date, w.valid_from, w.valid_to, w.old_status, NULL,
+           '01', w.business_data, b.actor,
            CASE WHEN w.old_code IS NOT NULL
-                THEN coalesce(w.old_qr_url, elicense.qr_url(w.old_code, b.type_code, left(l.authority_division::text, 2) || '0000')) END,
+                THEN coalesce(w.old_qr_url, elicense.qr_url(w.old_code, b.type_code, left(w.authority_division::text, 2) || '0000')) END,
            w.old_code
       FROM stock_work w
-     CROSS JOIN LATERAL (SELECT (w.licence).*) l
-     CROSS JOIN LATERAL (SELECT elicense.build_identifier(b.type_code, l.authority_uscc, w.sequence, 1) AS id) x
+     CROSS JOIN LATERAL (SELECT w.*) l
+     CROSS JOIN LATERAL (SELECT elicense.build_identifier(b.type_code, w.authority_uscc, w.sequence, 1) AS id) x
     RETURNING identifier, licence_number, status, assigned_code
   ), kept AS (
     INSERT INTO elicense.stock_converted (batch_id, row_no, identifier)
     SELECT b.id, w.row_no, m.identifier
-      FROM made m JOIN stock_work w ON (w.licence).licence_number = m.licence_number
+      FROM made m JOIN stock_work w ON w.licence_number = m.licence_number
   ), history AS (
     INSERT INTO elicense.status_history (identifier, original_identifier, from_status, to_status, operate_type, reason, actor)
     SELECT m.identifier, m.identifier, NULL, m.status, '01', format('stock conversion, batch %s (%s)', b.id, b.label), b.actor
