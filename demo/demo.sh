@@ -77,7 +77,7 @@ for g in $(seq 1 20); do
     13) number="闽B 13" ;;               # not a W032 certificate number
     19) issued=2019-02-30 ;;             # no such day
   esac
-  printf '{"name": "陈%s", "gender": "男", "id_number": "%s", "category": "建筑电工", "licence_number": "%s", "first_issue_date": "2013-07-01", "valid_from": "2019-07-01", "valid_to": "2025-06-30", "issue_date": "%s", "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R", "authority_division": "350000"}\n' \
+  printf '{"name": "陈%s", "gender": "男", "id_number": "%s", "category": "建筑电工", "licence_number": "%s", "first_issue_date": "2013-07-01", "valid_from": "2019-07-01", "valid_to": "2029-06-30", "issue_date": "%s", "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R", "authority_division": "350000"}\n' \
     "$g" "$id" "$number" "$issued"
 done >"$out/stock.jsonl"
 sql -c "SET elicense.stock_batch = '$batch'" -c "\\copy elicense.stock_row (data) FROM '$out/stock.jsonl'"
