@@ -60,8 +60,10 @@ CREATE TABLE elicense.stock_error (
     field      text NOT NULL,
     message    text NOT NULL,
     at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (batch_id, row_no),
-    FOREIGN KEY (batch_id, row_no) REFERENCES elicense.stock_row ON DELETE CASCADE
+    -- No foreign keys (here and in stock_converted): rows are written only by
+    -- convert_stock from the batch's rows, and an RI check queued per row made
+    -- the converting backend's memory grow with the batch.
+    PRIMARY KEY (batch_id, row_no)
 );
 COMMENT ON TABLE elicense.stock_error IS 'Why each rejected stock row was refused by the last elicense.convert_stock of its batch (the first reason found)';
 COMMENT ON COLUMN elicense.stock_error.sqlstate IS 'SQLSTATE elicense.issue would raise for the row (see 55_issue.sql)';
@@ -73,8 +75,7 @@ CREATE TABLE elicense.stock_converted (
     row_no     bigint NOT NULL,
     identifier text NOT NULL UNIQUE,
     at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (batch_id, row_no),
-    FOREIGN KEY (batch_id, row_no) REFERENCES elicense.stock_row
+    PRIMARY KEY (batch_id, row_no)
 );
 COMMENT ON TABLE elicense.stock_converted IS 'Stock rows already converted and the licence each became: a second conversion skips them';
 
