@@ -67,6 +67,26 @@ SELECT elicense.change(identifier, '{"address": "福州市台江区江滨路1号
 SELECT elicense.revoke(identifier, '发生生产安全事故', '审批员乙')
   FROM elicense.certificate WHERE licence_number = '闽A0000000002' \g /dev/null
 SQL
+step "Converting 20 workers' licences issued on paper (存量证照), 3 rows with errors"
+# What a DBA does with the old system's export: a batch, COPY, convert, read the errors.
+batch=$(sql -c "INSERT INTO elicense.stock_batch (type_code, label) VALUES ('11100000000013338W032', '福州市 2019 年纸质证书') RETURNING id")
+for g in $(seq 1 20); do
+  number="闽B$(printf '%010d' "$g")"; id=$(sql -c "SELECT resident_id(500 + $g)"); issued=2019-07-01
+  case $g in
+    7) id=350102199001011239 ;;          # wrong check digit
+    13) number="闽B 13" ;;               # not a W032 certificate number
+    19) issued=2019-02-30 ;;             # no such day
+  esac
+  printf '{"name": "陈%s", "gender": "男", "id_number": "%s", "category": "建筑电工", "licence_number": "%s", "first_issue_date": "2013-07-01", "valid_from": "2019-07-01", "valid_to": "2029-06-30", "issue_date": "%s", "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R", "authority_division": "350000"}\n' \
+    "$g" "$id" "$number" "$issued"
+done >"$out/stock.jsonl"
+sql -c "SET elicense.stock_batch = '$batch'" -c "\\copy elicense.stock_row (data) FROM '$out/stock.jsonl'"
+psql -X -q -d "$db" -c "SELECT * FROM elicense.convert_stock($batch)" \
+  -c "SELECT row_no, sqlstate, field, message FROM elicense.stock_error WHERE batch_id = $batch ORDER BY row_no" \
+  -c "SELECT batch_id, rows, converted, rejected, rejected_by_reason FROM elicense.stock_batch_progress WHERE batch_id = $batch"
+[ "$(sql -c "SELECT converted || '/' || rejected FROM elicense.stock_batch_progress WHERE batch_id = $batch")" = 17/3 ] \
+  || fail "the stock batch did not convert 17 rows and reject 3"
+
 # Each version queues its first step; each step done queues the next.
 total=$(sql -c "SELECT sum(cardinality(elicense._delivery_steps(operate_type))) FROM elicense.certificate")
 echo "$(sql -c "SELECT count(*) FROM elicense.certificate") licence versions issued, $total delivery steps to make"

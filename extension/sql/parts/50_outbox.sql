@@ -30,14 +30,16 @@ CREATE TABLE elicense.outbox (
     updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
     ecert_id         uuid,
     request          jsonb,
+    lane             text NOT NULL DEFAULT 'live' CONSTRAINT outbox_lane_name CHECK (lane OPERATOR(pg_catalog.=) ANY (ARRAY['live', 'stock'])),
     -- The identifier holds the version, so this also makes idempotency_key unique.
     CONSTRAINT outbox_step_once UNIQUE (identifier, step),
     CONSTRAINT outbox_lease_when_in_flight CHECK (status OPERATOR(pg_catalog.<>) 'in_flight' OR (lease_owner IS NOT NULL AND lease_expires_at IS NOT NULL))
 ) WITH (fillfactor = 70,
         autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 500,
         autovacuum_analyze_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 0);
--- Only open rows are indexed by time, so the index shrinks as rows finish.
-CREATE INDEX outbox_open ON elicense.outbox (next_attempt_at, id) WHERE status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'in_flight']);
+-- Only open rows are indexed by time, so the index shrinks as rows finish;
+-- live rows first, so that lease_steps reads no stock row while live ones are due.
+CREATE INDEX outbox_open ON elicense.outbox ((lane OPERATOR(pg_catalog.<>) 'live'), next_attempt_at, id) WHERE status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'in_flight']);
 COMMENT ON TABLE elicense.outbox IS
 'Delivery steps to the national platform, one row per step of a licence version, written in the issuing transaction; leased by the sync worker';
 COMMENT ON COLUMN elicense.outbox.identifier IS 'Licence version to deliver';
@@ -50,6 +52,7 @@ COMMENT ON COLUMN elicense.outbox.idempotency_key IS 'identifier:version:step (g
 COMMENT ON COLUMN elicense.outbox.status IS 'pending, in_flight (leased), done, dead (gave up), held (waits for an operator); elicense.replay puts dead and held rows back';
 COMMENT ON COLUMN elicense.outbox.ecert_id IS 'eCertID of the step''s data item: made at its first lease, kept for every resend so the platform can match answers and duplicates';
 COMMENT ON COLUMN elicense.outbox.request IS 'The request item last leased for sending (elicense.platform_request); NULL for confirm';
+COMMENT ON COLUMN elicense.outbox.lane IS 'live (approvals, leased first) or stock (converted paper licences, elicense.convert_stock: leased only when no live step is due)';
 COMMENT ON COLUMN elicense.outbox.attempts IS 'Attempts made so far';
 COMMENT ON COLUMN elicense.outbox.next_attempt_at IS 'Earliest time of the next attempt (backoff)';
 COMMENT ON COLUMN elicense.outbox.lease_owner IS 'Worker holding the lease while in_flight';
@@ -57,7 +60,7 @@ COMMENT ON COLUMN elicense.outbox.lease_expires_at IS 'When the lease lapses and
 COMMENT ON COLUMN elicense.outbox.last_error IS 'Last error text (also kept per attempt in elicense.delivery_attempt)';
 COMMENT ON COLUMN elicense.outbox.created_at IS 'When the step was queued';
 COMMENT ON COLUMN elicense.outbox.updated_at IS 'Last change of the row';
-COMMENT ON INDEX elicense.outbox_open IS 'Open rows by due time, for leasing';
+COMMENT ON INDEX elicense.outbox_open IS 'Open rows by lane (live first) and due time, for leasing';
 COMMENT ON CONSTRAINT outbox_step_once ON elicense.outbox IS 'Each step once per licence version; also finds the steps of a version';
 
 --------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ BEGIN
                 AND (e.version, e.step_order) < (o.version, o.step_order)
                 AND e.status <> 'done'
              OFFSET 0)  -- keeps this a per-row probe: as an anti-join it would scan the whole queue
-     ORDER BY o.next_attempt_at, o.id
+     ORDER BY o.lane <> 'live', o.next_attempt_at, o.id  -- live approvals before stock (outbox_open)
      LIMIT max_rows
        FOR UPDATE OF o SKIP LOCKED
   ), taken_over AS (
@@ -187,7 +187,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer) IS
-'Leases up to max_rows due delivery steps for lease_seconds, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm) and query item (NULL when the type has no query fields). A step whose request cannot be built goes dead with the reason';
+'Leases up to max_rows due delivery steps for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm) and query item (NULL when the type has no query fields). A step whose request cannot be built goes dead with the reason';
 
 CREATE FUNCTION elicense.renew_leases(worker_id text, lease_seconds integer) RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -294,8 +294,8 @@ BEGIN
    WHERE x.id = o.id;
   INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
   VALUES (o.id, o.identifier, o.step, 'in_flight', 'done', p_detail, p_worker);
-  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type)
-  SELECT o.identifier, o.version, next_step, o.step_order + 1, o.operate_type
+  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, lane)
+  SELECT o.identifier, o.version, next_step, o.step_order + 1, o.operate_type, o.lane
     FROM (SELECT (elicense._delivery_steps(o.operate_type))[o.step_order + 1] AS next_step) n
    WHERE next_step IS NOT NULL
   ON CONFLICT ON CONSTRAINT outbox_step_once DO NOTHING;
