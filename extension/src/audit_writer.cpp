@@ -133,6 +133,21 @@ WriterSlot *WriterOf(AuditShared *s, Oid database) {
 	return nullptr;
 }
 
+// This database's writer slot, taking a free one if it has none; nullptr
+// when every slot belongs to another database. The caller holds s->mutex.
+WriterSlot *OwnSlot(AuditShared *s) {
+	if (WriterSlot *w = WriterOf(s, MyDatabaseId))
+		return w;
+	for (auto &free_slot : s->writers)
+		if (free_slot.database == InvalidOid) {
+			free_slot.database = MyDatabaseId;
+			free_slot.procno = -1;
+			free_slot.start_requested_at = 0;
+			return &free_slot;
+		}
+	return nullptr;
+}
+
 void WakeProc(int procno) {
 	if (procno >= 0 && procno < static_cast<int>(ProcGlobal->allProcCount))
 		SetLatch(&ProcGlobal->allProcs[procno].procLatch);
@@ -179,17 +194,7 @@ WriterStart EnsureWriter(AuditShared *s) {
 	TimestampTz now = GetCurrentTimestamp();
 	bool start = false;
 	SpinLockAcquire(&s->mutex);
-	WriterSlot *w = WriterOf(s, MyDatabaseId);
-	if (w == nullptr) {
-		for (auto &free_slot : s->writers)
-			if (free_slot.database == InvalidOid) {
-				w = &free_slot;
-				w->database = MyDatabaseId;
-				w->procno = -1;
-				w->start_requested_at = 0;
-				break;
-			}
-	}
+	WriterSlot *w = OwnSlot(s);
 	if (w != nullptr && w->procno < 0 &&
 	    (w->start_requested_at == 0 || TimestampDifferenceExceeds(w->start_requested_at, now, 1000))) {
 		w->start_requested_at = now;
@@ -377,16 +382,7 @@ void ReleaseSlot(int, Datum) {
 bool ClaimSlot(AuditShared *s) {
 	bool claimed = false;
 	SpinLockAcquire(&s->mutex);
-	WriterSlot *w = WriterOf(s, MyDatabaseId);
-	if (w == nullptr) {
-		for (auto &free_slot : s->writers)
-			if (free_slot.database == InvalidOid) {
-				w = &free_slot;
-				w->database = MyDatabaseId;
-				w->procno = -1;
-				break;
-			}
-	}
+	WriterSlot *w = OwnSlot(s);
 	if (w != nullptr && w->procno < 0) {
 		w->procno = MyProc->pgprocno;
 		my_slot = static_cast<int>(w - s->writers);
