@@ -11,13 +11,13 @@ namespace {
 std::string NowIso8601() {
 	auto now = std::chrono::system_clock::now();
 	std::time_t secs = std::chrono::system_clock::to_time_t(now);
-	int millis = static_cast<int>(
-	    std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+	int millis =
+	    static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
 	std::tm tm {};
 	gmtime_r(&secs, &tm);
 	char buf[64];
-	std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+	std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	              tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 	return buf;
 }
 

@@ -12,7 +12,8 @@ namespace {
 	// The plain text is not shown: with a wrong key it is noise, with a
 	// right one it is the licence's code, which belongs in no log line.
 	throw Error(sqlstate::kInvalidParameterValue, "encryCertid decrypts to neither an assigned code nor a QR URL",
-	            std::move(reason), "Check that the province's assignment scheme and key are the ones the platform uses.");
+	            std::move(reason),
+	            "Check that the province's assignment scheme and key are the ones the platform uses.");
 }
 
 }  // namespace

@@ -58,7 +58,8 @@ Problem SplitSegments(std::string_view text, std::array<std::string_view, 5> &ou
 		rest.remove_prefix(dot + 1);
 	}
 	if (n != out.size())
-		return "the identifier has " + std::to_string(n) + " segments after the root, expected 5 (type code, "
+		return "the identifier has " + std::to_string(n) +
+		       " segments after the root, expected 5 (type code, "
 		       "issuer, sequence, version, check character)";
 	return std::nullopt;
 }

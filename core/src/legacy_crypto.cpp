@@ -28,25 +28,39 @@ namespace elicense::core {
 namespace {
 
 struct LibCtxFree {
-	void operator()(OSSL_LIB_CTX *p) const noexcept { OSSL_LIB_CTX_free(p); }
+	void operator()(OSSL_LIB_CTX *p) const noexcept {
+		OSSL_LIB_CTX_free(p);
+	}
 };
 struct ProviderUnload {
-	void operator()(OSSL_PROVIDER *p) const noexcept { OSSL_PROVIDER_unload(p); }
+	void operator()(OSSL_PROVIDER *p) const noexcept {
+		OSSL_PROVIDER_unload(p);
+	}
 };
 struct CipherFree {
-	void operator()(EVP_CIPHER *p) const noexcept { EVP_CIPHER_free(p); }
+	void operator()(EVP_CIPHER *p) const noexcept {
+		EVP_CIPHER_free(p);
+	}
 };
 struct CipherCtxFree {
-	void operator()(EVP_CIPHER_CTX *p) const noexcept { EVP_CIPHER_CTX_free(p); }
+	void operator()(EVP_CIPHER_CTX *p) const noexcept {
+		EVP_CIPHER_CTX_free(p);
+	}
 };
 struct PkeyFree {
-	void operator()(EVP_PKEY *p) const noexcept { EVP_PKEY_free(p); }
+	void operator()(EVP_PKEY *p) const noexcept {
+		EVP_PKEY_free(p);
+	}
 };
 struct PkeyCtxFree {
-	void operator()(EVP_PKEY_CTX *p) const noexcept { EVP_PKEY_CTX_free(p); }
+	void operator()(EVP_PKEY_CTX *p) const noexcept {
+		EVP_PKEY_CTX_free(p);
+	}
 };
 struct DecoderCtxFree {
-	void operator()(OSSL_DECODER_CTX *p) const noexcept { OSSL_DECODER_CTX_free(p); }
+	void operator()(OSSL_DECODER_CTX *p) const noexcept {
+		OSSL_DECODER_CTX_free(p);
+	}
 };
 
 using LibCtxPtr = std::unique_ptr<OSSL_LIB_CTX, LibCtxFree>;
@@ -133,9 +147,15 @@ public:
 			     "Use the OpenSSL 3 build of Debian (package libssl3), which ships DES in legacy.so.");
 	}
 
-	OSSL_LIB_CTX *ctx() const noexcept { return ctx_.get(); }
-	const EVP_CIPHER *des_ecb() const noexcept { return des_ecb_.get(); }
-	std::shared_ptr<EVP_PKEY> PublicKey(std::string_view pem) const { return public_keys_.Get(pem); }
+	OSSL_LIB_CTX *ctx() const noexcept {
+		return ctx_.get();
+	}
+	const EVP_CIPHER *des_ecb() const noexcept {
+		return des_ecb_.get();
+	}
+	std::shared_ptr<EVP_PKEY> PublicKey(std::string_view pem) const {
+		return public_keys_.Get(pem);
+	}
 
 private:
 	LibCtxPtr ctx_;
@@ -159,8 +179,8 @@ const unsigned char *Bytes(std::string_view s) noexcept {
 void RequireDesKey(std::string_view key8) {
 	if (key8.size() != kDesKeyLength)
 		Fail(sqlstate::kInvalidParameterValue,
-		     "the DES key has " + std::to_string(key8.size()) + " bytes, expected " + std::to_string(kDesKeyLength),
-		     {}, "The platform's DES keys are 8 ASCII characters.");
+		     "the DES key has " + std::to_string(key8.size()) + " bytes, expected " + std::to_string(kDesKeyLength), {},
+		     "The platform's DES keys are 8 ASCII characters.");
 }
 
 // One DES-ECB pass with PKCS#5 padding; false if decryption finds bad padding.
@@ -193,8 +213,7 @@ PkeyPtr DecodeRsaPem(std::string_view pem, int selection, const char *what) {
 	                       : "Give an unencrypted RSA private key in PEM: \"-----BEGIN PRIVATE KEY-----\" (PKCS#8) "
 	                         "or \"-----BEGIN RSA PRIVATE KEY-----\" (PKCS#1).";
 	EVP_PKEY *raw = nullptr;
-	DecoderCtxPtr dctx(
-	    OSSL_DECODER_CTX_new_for_pkey(&raw, "PEM", nullptr, "RSA", selection, Crypto().ctx(), nullptr));
+	DecoderCtxPtr dctx(OSSL_DECODER_CTX_new_for_pkey(&raw, "PEM", nullptr, "RSA", selection, Crypto().ctx(), nullptr));
 	if (!dctx)
 		FailInternal("OSSL_DECODER_CTX_new_for_pkey");
 	const unsigned char *data = Bytes(pem);
@@ -243,8 +262,8 @@ CipherTextFormat ParseCipherTextFormat(std::string_view name) {
 		return CipherTextFormat::kBase64;
 	if (name == "hex")
 		return CipherTextFormat::kHex;
-	Fail(sqlstate::kInvalidParameterValue, "unknown ciphertext format \"" + std::string(name.substr(0, 16)) + "\"",
-	     {}, "Use base64 or hex.");
+	Fail(sqlstate::kInvalidParameterValue, "unknown ciphertext format \"" + std::string(name.substr(0, 16)) + "\"", {},
+	     "Use base64 or hex.");
 }
 
 std::string RandomDesKey() {
@@ -353,10 +372,10 @@ std::string HexUpper(std::string_view bytes) {
 
 std::string HexDecode(std::string_view hex, std::string_view field) {
 	if (hex.size() % 2 != 0)
-		Fail(sqlstate::kInvalidTextRepresentation,
-		     "field " + Quoted(field) + " is not hexadecimal: odd number of digits (" + std::to_string(hex.size()) +
-		         ")",
-		     {}, "Hexadecimal ciphertext has two digits 0-9 A-F per byte.");
+		Fail(
+		    sqlstate::kInvalidTextRepresentation,
+		    "field " + Quoted(field) + " is not hexadecimal: odd number of digits (" + std::to_string(hex.size()) + ")",
+		    {}, "Hexadecimal ciphertext has two digits 0-9 A-F per byte.");
 	std::string out;
 	out.reserve(hex.size() / 2);
 	for (std::size_t i = 0; i < hex.size(); i += 2) {
@@ -400,8 +419,8 @@ std::string Base64Decode(std::string_view text, std::string_view field) {
 	}
 	if (symbols.empty() || symbols.size() % 4 != 0 || pad > 2)
 		Fail(sqlstate::kInvalidTextRepresentation,
-		     "field " + Quoted(field) + " is not base64: " + std::to_string(symbols.size()) +
-		         " characters with " + std::to_string(pad) + " padding",
+		     "field " + Quoted(field) + " is not base64: " + std::to_string(symbols.size()) + " characters with " +
+		         std::to_string(pad) + " padding",
 		     {}, hint);
 	// Canonical only (RFC 4648 §3.5): the bits below the last byte are zero,
 	// so every byte string has exactly one accepted encoding.

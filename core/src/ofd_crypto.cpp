@@ -117,7 +117,8 @@ Bytes CertificateDer(X509 *cert) {
 
 std::string CertificateSubject(X509 *cert) {
 	BioPtr bio(BIO_new(BIO_s_mem()));
-	if (!bio || X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
+	if (!bio ||
+	    X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
 		return {};
 	char *data = nullptr;
 	long size = BIO_get_mem_data(bio.get(), &data);

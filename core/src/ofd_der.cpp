@@ -67,8 +67,8 @@ Bytes Integer(long value) {
 	for (int shift = 56; shift >= 0; shift -= 8)
 		content.push_back(static_cast<std::uint8_t>((static_cast<unsigned long>(value) >> shift) & 0xFF));
 	std::size_t skip = 0;
-	while (skip + 1 < content.size() &&
-	       ((content[skip] == 0x00 && !(content[skip + 1] & 0x80)) || (content[skip] == 0xFF && (content[skip + 1] & 0x80))))
+	while (skip + 1 < content.size() && ((content[skip] == 0x00 && !(content[skip + 1] & 0x80)) ||
+	                                     (content[skip] == 0xFF && (content[skip + 1] & 0x80))))
 		++skip;
 	return Tlv(kInteger, content.data() + skip, content.size() - skip);
 }

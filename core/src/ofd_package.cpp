@@ -32,7 +32,6 @@ using ZipPtr = std::unique_ptr<zip_t, ZipDiscard>;
 using ZipSourcePtr = std::unique_ptr<zip_source_t, ZipSourceFree>;
 using ZipFilePtr = std::unique_ptr<zip_file_t, ZipFileClose>;
 
-
 [[noreturn]] void ThrowZip(const char *what, zip_error_t *error) {
 	std::string detail = error ? zip_error_strerror(error) : "";
 	throw Error(sqlstate::kInternalError, std::string("OFD package: ") + what, detail);
@@ -129,15 +128,16 @@ Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml) {
 
 	// The same limits as ReadOfdZip: a package we write, we can read back.
 	if (parts.All().size() > kMaxOfdParts)
-		throw Error(sqlstate::kProgramLimitExceeded, "the OFD package would have more than " +
-		                                                 std::to_string(kMaxOfdParts) + " parts");
+		throw Error(sqlstate::kProgramLimitExceeded,
+		            "the OFD package would have more than " + std::to_string(kMaxOfdParts) + " parts");
 	std::uint64_t total = 0;
 	for (const auto &part : parts.All()) {
 		total += part.data.size();
 		if (part.data.size() > kMaxOfdPartBytes || total > kMaxOfdTotalBytes)
 			throw Error(sqlstate::kProgramLimitExceeded, "the OFD package part " + part.name + " would be too large",
-			            {}, "A part may hold " + std::to_string(kMaxOfdPartBytes >> 20) + " MiB, a package " +
-			                    std::to_string(kMaxOfdTotalBytes >> 20) + " MiB.");
+			            {},
+			            "A part may hold " + std::to_string(kMaxOfdPartBytes >> 20) + " MiB, a package " +
+			                std::to_string(kMaxOfdTotalBytes >> 20) + " MiB.");
 	}
 	for (const auto &part : parts.All()) {
 		ThrowIfCancelled();
@@ -177,8 +177,8 @@ Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml) {
 
 OfdParts ReadOfdZip(const Bytes &zip_bytes) {
 	if (zip_bytes.size() > kMaxOfdPackageBytes)
-		throw Error(sqlstate::kProgramLimitExceeded, "the OFD package has more than " +
-		                                                 std::to_string(kMaxOfdPackageBytes >> 20) + " MiB");
+		throw Error(sqlstate::kProgramLimitExceeded,
+		            "the OFD package has more than " + std::to_string(kMaxOfdPackageBytes >> 20) + " MiB");
 	zip_error_t error;
 	zip_error_init(&error);
 	ZipSourcePtr buffer(zip_source_buffer_create(zip_bytes.data(), zip_bytes.size(), 0, &error));

@@ -42,7 +42,7 @@ std::string PartName(std::string_view loc) {
 
 std::string UtcNow() {
 	std::time_t now = std::time(nullptr);
-	std::tm tm{};
+	std::tm tm {};
 	gmtime_r(&now, &tm);
 	char buf[20];
 	std::strftime(buf, sizeof buf, "%Y%m%d%H%M%SZ", &tm);
@@ -50,7 +50,7 @@ std::string UtcNow() {
 }
 
 std::string CertNotAfter(X509 *cert) {
-	std::tm tm{};
+	std::tm tm {};
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
 		return "99991231235959Z";
 	char buf[20];
@@ -177,7 +177,8 @@ OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signat
 	if (!ofd::Verify(signer_key, algorithm, ses[0].whole, der::BitsValue(ses[3])))
 		return Result(OfdVerifyStatus::kBadSignature, value_part, "the signature does not verify");
 	if (expected_key && EVP_PKEY_eq(signer_key, expected_key) != 1)
-		return Result(OfdVerifyStatus::kWrongSigner, value_part, "signed by " + ok.signer + ", not the expected signer");
+		return Result(OfdVerifyStatus::kWrongSigner, value_part,
+		              "signed by " + ok.signer + ", not the expected signer");
 
 	// Signature.xml is authentic from here on.
 	if (!references || Text(Child(info, "SignatureMethod")) != method ||
@@ -345,22 +346,14 @@ OfdVerifyResult VerifyOfd(const Bytes &zip, std::string_view expected_certificat
 
 const char *OfdVerifyStatusName(OfdVerifyStatus status) noexcept {
 	switch (status) {
-	case OfdVerifyStatus::kOk:
-		return "ok";
-	case OfdVerifyStatus::kUnsigned:
-		return "unsigned";
-	case OfdVerifyStatus::kMalformed:
-		return "malformed";
-	case OfdVerifyStatus::kMissingPart:
-		return "missing_part";
-	case OfdVerifyStatus::kDigestMismatch:
-		return "digest_mismatch";
-	case OfdVerifyStatus::kUnreferencedPart:
-		return "unreferenced_part";
-	case OfdVerifyStatus::kBadSignature:
-		return "bad_signature";
-	case OfdVerifyStatus::kWrongSigner:
-		return "wrong_signer";
+	case OfdVerifyStatus::kOk: return "ok";
+	case OfdVerifyStatus::kUnsigned: return "unsigned";
+	case OfdVerifyStatus::kMalformed: return "malformed";
+	case OfdVerifyStatus::kMissingPart: return "missing_part";
+	case OfdVerifyStatus::kDigestMismatch: return "digest_mismatch";
+	case OfdVerifyStatus::kUnreferencedPart: return "unreferenced_part";
+	case OfdVerifyStatus::kBadSignature: return "bad_signature";
+	case OfdVerifyStatus::kWrongSigner: return "wrong_signer";
 	}
 	return "unknown";
 }

@@ -21,8 +21,8 @@ namespace elicense::core {
 namespace {
 
 using ofd::Child;
-using ofd::Text;
 using ofd::Num;
+using ofd::Text;
 
 struct Rect {
 	double x = 0, y = 0, w = 0, h = 0;
@@ -103,7 +103,7 @@ std::vector<std::string> Glyphs(std::string_view text) {
 // DeltaX with OFD's "g COUNT VALUE" repetition expanded.
 std::vector<double> Deltas(std::string_view text) {
 	std::vector<double> out;
-	std::istringstream in{std::string(text)};
+	std::istringstream in {std::string(text)};
 	std::string word;
 	while (in >> word) {
 		if (word == "g") {
@@ -121,19 +121,23 @@ std::vector<double> Deltas(std::string_view text) {
 
 // OFD AbbreviatedData -> SVG path data: M, L, B (cubic), Q, A and C (close).
 std::string PathData(std::string_view abbreviated) {
-	std::istringstream in{std::string(abbreviated)};
+	std::istringstream in {std::string(abbreviated)};
 	std::string word, out;
 	while (in >> word) {
 		char command = word.size() == 1 ? word[0] : 0;
 		switch (command) {
-		case 'M': case 'L': case 'B': case 'Q': case 'A': case 'C': case 'S':
+		case 'M':
+		case 'L':
+		case 'B':
+		case 'Q':
+		case 'A':
+		case 'C':
+		case 'S':
 			if (!out.empty())
 				out.push_back(' ');
 			out.push_back(command == 'B' ? 'C' : command == 'C' ? 'Z' : command == 'S' ? 'M' : command);
 			break;
-		default:
-			out.push_back(' ');
-			out += Num(std::strtod(word.c_str(), nullptr));
+		default: out.push_back(' '); out += Num(std::strtod(word.c_str(), nullptr));
 		}
 	}
 	return out;
@@ -391,8 +395,7 @@ std::string PageWriter::Run() {
 	svg.append_attribute("xml:lang") = "zh-CN";
 	svg.append_attribute("width") = std::to_string(static_cast<int>(area.w * options_.pixels_per_mm + 0.5)).c_str();
 	svg.append_attribute("height") = std::to_string(static_cast<int>(area.h * options_.pixels_per_mm + 0.5)).c_str();
-	svg.append_attribute("viewBox") =
-	    (Num(area.x) + " " + Num(area.y) + " " + Num(area.w) + " " + Num(area.h)).c_str();
+	svg.append_attribute("viewBox") = (Num(area.x) + " " + Num(area.y) + " " + Num(area.w) + " " + Num(area.h)).c_str();
 	pugi::xml_node background = svg.append_child("rect");
 	SetBox(background, area);
 	background.append_attribute("fill") = "white";

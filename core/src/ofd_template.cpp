@@ -133,8 +133,9 @@ OfdTemplate ParseOfdTemplate(std::string_view json_text) {
 	if (!fields.is_array() || fields.empty())
 		Bad("template.fields", "is not a non-empty array");
 	if (fields.size() > kMaxTemplateFields)
-		throw Error(sqlstate::kProgramLimitExceeded, "the OFD template has " + std::to_string(fields.size()) + " fields",
-		            {}, "A template may have at most " + std::to_string(kMaxTemplateFields) + " fields.");
+		throw Error(sqlstate::kProgramLimitExceeded,
+		            "the OFD template has " + std::to_string(fields.size()) + " fields", {},
+		            "A template may have at most " + std::to_string(kMaxTemplateFields) + " fields.");
 	std::set<std::string> keys;
 	for (std::size_t i = 0; i < fields.size(); ++i) {
 		ThrowIfCancelled();

@@ -20,7 +20,11 @@ std::vector<CodePoint> Decode(std::string_view text) {
 	std::size_t i = 0;
 	while (i < text.size()) {
 		auto lead = static_cast<unsigned char>(text[i]);
-		std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
+		std::size_t length = lead < 0x80           ? 1
+		                     : (lead >> 5) == 0x6  ? 2
+		                     : (lead >> 4) == 0xE  ? 3
+		                     : (lead >> 3) == 0x1E ? 4
+		                                           : 0;
 		if (length == 0 || i + length > text.size())
 			throw Error(sqlstate::kInvalidTextRepresentation, "licence field value is not valid UTF-8");
 		std::uint32_t value = length == 1 ? lead : lead & (0x7F >> length);
@@ -119,9 +123,10 @@ TextBlock FitText(std::string_view text, double size, double width, int max_line
 		if (static_cast<int>(block.lines.size()) <= max_lines)
 			return block;
 	}
-	throw Error(sqlstate::kInvalidParameterValue, "value of licence field " + std::string(what) + " does not fit its box",
-	            "even at " + std::to_string(static_cast<int>(min_scale * 100)) + "% of the template font size it needs more than " +
-	                std::to_string(max_lines) + " lines",
+	throw Error(sqlstate::kInvalidParameterValue,
+	            "value of licence field " + std::string(what) + " does not fit its box",
+	            "even at " + std::to_string(static_cast<int>(min_scale * 100)) +
+	                "% of the template font size it needs more than " + std::to_string(max_lines) + " lines",
 	            "shorten the value or give the field more width or max_lines in the template");
 }
 

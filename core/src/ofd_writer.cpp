@@ -59,7 +59,7 @@ std::string RandomDocId() {
 
 std::string Today() {
 	std::time_t now = std::time(nullptr);
-	std::tm tm{};
+	std::tm tm {};
 	gmtime_r(&now, &tm);
 	char buf[16];
 	std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
@@ -127,13 +127,15 @@ ofd::TextBlock OneLine(std::string_view text, double size) {
 
 void CheckValues(const OfdTemplate &face, const OfdFieldValues &values) {
 	if (values.size() > kMaxTemplateFields)
-		throw Error(sqlstate::kProgramLimitExceeded, "the licence has " + std::to_string(values.size()) + " field values",
-		            {}, "A licence face may have at most " + std::to_string(kMaxTemplateFields) + " fields.");
+		throw Error(sqlstate::kProgramLimitExceeded,
+		            "the licence has " + std::to_string(values.size()) + " field values", {},
+		            "A licence face may have at most " + std::to_string(kMaxTemplateFields) + " fields.");
 	for (const auto &entry : values)
 		if (entry.second.size() > kMaxFieldValueBytes)
-			throw Error(sqlstate::kProgramLimitExceeded, "licence field " + entry.first.substr(0, 64) + " has " +
-			                                                 std::to_string(entry.second.size()) + " bytes",
-			            {}, "A field value may have at most " + std::to_string(kMaxFieldValueBytes) + " bytes.");
+			throw Error(
+			    sqlstate::kProgramLimitExceeded,
+			    "licence field " + entry.first.substr(0, 64) + " has " + std::to_string(entry.second.size()) + " bytes",
+			    {}, "A field value may have at most " + std::to_string(kMaxFieldValueBytes) + " bytes.");
 	for (const auto &field : face.fields)
 		if (!values.count(field.key))
 			throw Error(sqlstate::kInvalidParameterValue, "licence field " + field.key + " has no value",
@@ -191,8 +193,7 @@ Bytes DocumentRes(int qr_id) {
 	return ofd::Serialize(doc);
 }
 
-Bytes Content(const OfdTemplate &face, const OfdFieldValues &values, const int font_ids[], int qr_id,
-              IdSource &ids) {
+Bytes Content(const OfdTemplate &face, const OfdFieldValues &values, const int font_ids[], int qr_id, IdSource &ids) {
 	pugi::xml_document doc;
 	pugi::xml_node root = ofd::NewPart(doc, "Page");
 	Add(Add(root, "Area"), "PhysicalBox", Box(0, 0, face.page_width, face.page_height));
@@ -219,8 +220,7 @@ Bytes Content(const OfdTemplate &face, const OfdFieldValues &values, const int f
 	double title_size = ofd::PointsToMm(face.title_size_pt);
 	ofd::TextBlock title = OneLine(face.title, title_size);
 	double title_x = std::max(0.0, (face.page_width - title.lines[0].width) / 2);
-	AddTextObject(layer, ids, FontId(font_ids, face.title_font), title, title_x, face.title_y, title_size,
-	              kTextColor);
+	AddTextObject(layer, ids, FontId(font_ids, face.title_font), title, title_x, face.title_y, title_size, kTextColor);
 
 	double label_size = ofd::PointsToMm(face.label_size_pt);
 	int label_font = FontId(font_ids, face.label_font);
@@ -301,10 +301,11 @@ OfdParts BuildLicenceParts(const OfdTemplate &face, const OfdFieldValues &values
 		int fangsong = FontId(font_ids, kWatermarkFont);
 		if (options.watermark) {
 			double size = ofd::PointsToMm(kWatermarkSizePt);
-			ofd::TextBlock block = ofd::FitText(options.watermark_text, size, face.page_width - 10, 3, "watermark", 1.0);
+			ofd::TextBlock block =
+			    ofd::FitText(options.watermark_text, size, face.page_width - 10, 3, "watermark", 1.0);
 			double height = (static_cast<double>(block.lines.size()) - 1) * size * 1.3;
-			AddTextAnnot(root, ids, face, "PlatformNotice", "watermark for the national platform (seed 000 §8.2)", block,
-			             middle - height / 2 + size * 0.35, fangsong, date, options.creator);
+			AddTextAnnot(root, ids, face, "PlatformNotice", "watermark for the national platform (seed 000 §8.2)",
+			             block, middle - height / 2 + size * 0.35, fangsong, date, options.creator);
 		}
 		if (!options.purpose.empty()) {
 			double size = ofd::PointsToMm(14);

@@ -69,8 +69,8 @@ Bytes Serialize(const pugi::xml_document &doc) {
 void ParsePart(pugi::xml_document &doc, const Bytes &data, std::string_view part_name) {
 	pugi::xml_parse_result result = doc.load_buffer(data.data(), data.size(), pugi::parse_default, pugi::encoding_utf8);
 	if (!result)
-		throw Error(sqlstate::kInvalidTextRepresentation, "OFD part " + std::string(part_name) + " is not well-formed XML",
-		            result.description());
+		throw Error(sqlstate::kInvalidTextRepresentation,
+		            "OFD part " + std::string(part_name) + " is not well-formed XML", result.description());
 }
 
 std::string Num(double value) {

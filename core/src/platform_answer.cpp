@@ -158,7 +158,8 @@ std::string SummariseAnswer(const BusinessAnswer &answer) {
 	std::string out = answer.return_code;
 	if (!answer.message.empty())
 		out += " " + answer.message;
-	const std::vector<std::string> &details = answer.outcome == AnswerOutcome::kFailure ? answer.errors : answer.warnings;
+	const std::vector<std::string> &details =
+	    answer.outcome == AnswerOutcome::kFailure ? answer.errors : answer.warnings;
 	for (std::size_t i = 0; i < details.size(); ++i)
 		out += (i == 0 ? ": " : "; ") + details[i];
 	return out;

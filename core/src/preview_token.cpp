@@ -41,8 +41,8 @@ bool Mac(const Bytes &key, const std::uint8_t *data, std::size_t size, std::arra
 	Bytes input(kDomain, kDomain + sizeof kDomain);  // with its NUL as separator
 	input.insert(input.end(), data, data + size);
 	unsigned int len = 0;
-	return HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), input.data(), input.size(), out.data(),
-	            &len) != nullptr &&
+	return HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), input.data(), input.size(), out.data(), &len) !=
+	           nullptr &&
 	       len == out.size();
 }
 
@@ -111,8 +111,8 @@ std::string MakePreviewToken(const Bytes &key, int key_id, std::string_view iden
 		throw Error(sqlstate::kInvalidParameterValue,
 		            "preview token expiry " + std::to_string(expires_at) + " is not a Unix time in 1..2^32-1");
 	if (!ValidIdentifier(identifier))
-		throw Error(sqlstate::kInvalidParameterValue, "licence identifier \"" + std::string(identifier) +
-		                                                  "\" cannot go in a preview token",
+		throw Error(sqlstate::kInvalidParameterValue,
+		            "licence identifier \"" + std::string(identifier) + "\" cannot go in a preview token",
 		            "1 to 128 characters out of [0-9A-Za-z._-]");
 	Bytes raw;
 	raw.reserve(kHeaderBytes + identifier.size() + kMacBytes);
@@ -148,7 +148,8 @@ std::optional<PreviewTokenClaims> VerifyPreviewToken(std::string_view token, con
 		const Bytes &raw = decoded->raw;
 		std::size_t signed_size = raw.size() - kMacBytes;
 		std::array<std::uint8_t, 32> mac {};
-		if (!Mac(key, raw.data(), signed_size, mac) || CRYPTO_memcmp(mac.data(), raw.data() + signed_size, kMacBytes) != 0)
+		if (!Mac(key, raw.data(), signed_size, mac) ||
+		    CRYPTO_memcmp(mac.data(), raw.data() + signed_size, kMacBytes) != 0)
 			return std::nullopt;
 		return std::move(decoded->claims);
 	} catch (...) {

@@ -23,9 +23,10 @@
 namespace elicense::core {
 namespace {
 
-
 struct QrcodeFree {
-	void operator()(QRcode *p) const noexcept { QRcode_free(p); }
+	void operator()(QRcode *p) const noexcept {
+		QRcode_free(p);
+	}
 };
 
 // Everything WritePngRows needs, as plain data.
@@ -34,7 +35,7 @@ struct PngJob {
 	int symbol_width;              // modules per side without quiet zone
 	int module_px;
 	std::vector<unsigned char> *out;
-	unsigned char *row;            // (side + 7) / 8 bytes
+	unsigned char *row;  // (side + 7) / 8 bytes
 	bool out_of_memory;
 };
 
@@ -124,14 +125,10 @@ bool WritePngRows(PngJob *job) noexcept {
 
 QRecLevel ToQrencode(QrEcLevel level) noexcept {
 	switch (level) {
-	case QrEcLevel::kL:
-		return QR_ECLEVEL_L;
-	case QrEcLevel::kM:
-		return QR_ECLEVEL_M;
-	case QrEcLevel::kQ:
-		return QR_ECLEVEL_Q;
-	case QrEcLevel::kH:
-		break;
+	case QrEcLevel::kL: return QR_ECLEVEL_L;
+	case QrEcLevel::kM: return QR_ECLEVEL_M;
+	case QrEcLevel::kQ: return QR_ECLEVEL_Q;
+	case QrEcLevel::kH: break;
 	}
 	return QR_ECLEVEL_H;
 }
@@ -171,8 +168,9 @@ std::vector<unsigned char> QrPng(std::string_view text, QrEcLevel level, int mod
 	std::unique_ptr<QRcode, QrcodeFree> qr(QRcode_encodeString(c_text.c_str(), 0, ToQrencode(level), QR_MODE_8, 1));
 	if (!qr) {
 		if (errno == ERANGE)
-			throw Error(sqlstate::kProgramLimitExceeded, "the QR text of " + std::to_string(text.size()) + " bytes does not fit in a QR symbol",
-			            {}, "Use a lower error correction level or a shorter text.");
+			throw Error(sqlstate::kProgramLimitExceeded,
+			            "the QR text of " + std::to_string(text.size()) + " bytes does not fit in a QR symbol", {},
+			            "Use a lower error correction level or a shorter text.");
 		if (errno == ENOMEM)
 			throw std::bad_alloc();
 		throw Error(sqlstate::kInternalError, "libqrencode failed to encode the QR text");

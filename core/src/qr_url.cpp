@@ -94,8 +94,7 @@ void RequireQrBaseUrl(std::string_view base_url) {
 			problem = "Its " + DescribeCharAt(base_url, i) + " would start a query or fragment; the base URL has none";
 	}
 	if (!problem.empty())
-		throw Error(sqlstate::kInvalidParameterValue, "invalid QR base URL " + QuoteValue(base_url, 120),
-		            problem + ".",
+		throw Error(sqlstate::kInvalidParameterValue, "invalid QR base URL " + QuoteValue(base_url, 120), problem + ".",
 		            "Use the platform's page, e.g. " + std::string(kDefaultQrBaseUrl) + ".");
 }
 

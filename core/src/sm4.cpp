@@ -15,13 +15,19 @@ namespace elicense::core {
 namespace {
 
 struct LibCtxFree {
-	void operator()(OSSL_LIB_CTX *p) const noexcept { OSSL_LIB_CTX_free(p); }
+	void operator()(OSSL_LIB_CTX *p) const noexcept {
+		OSSL_LIB_CTX_free(p);
+	}
 };
 struct CipherFree {
-	void operator()(EVP_CIPHER *p) const noexcept { EVP_CIPHER_free(p); }
+	void operator()(EVP_CIPHER *p) const noexcept {
+		EVP_CIPHER_free(p);
+	}
 };
 struct CipherCtxFree {
-	void operator()(EVP_CIPHER_CTX *p) const noexcept { EVP_CIPHER_CTX_free(p); }
+	void operator()(EVP_CIPHER_CTX *p) const noexcept {
+		EVP_CIPHER_CTX_free(p);
+	}
 };
 
 [[noreturn]] void Fail(const char *sqlstate, std::string message, std::string detail = {}, std::string hint = {}) {
@@ -42,7 +48,9 @@ public:
 			     "EVP_CIPHER_fetch(\"SM4-ECB\") failed in a private library context with the default provider.",
 			     "Use an OpenSSL 3 build with SM4 enabled (Debian's libssl3 has it).");
 	}
-	const EVP_CIPHER *cipher() const noexcept { return cipher_.get(); }
+	const EVP_CIPHER *cipher() const noexcept {
+		return cipher_.get();
+	}
 
 private:
 	std::unique_ptr<OSSL_LIB_CTX, LibCtxFree> ctx_;  // declared first: destroyed after the cipher
@@ -60,8 +68,7 @@ std::string Run(std::string_view input, std::string_view key, bool encrypt) {
 		     "The key has " + std::to_string(key.size()) + " bytes.",
 		     "Give the relay's key as exactly 16 ASCII characters (relay.sm4_key_file or ELICENSE_SM4_KEY).");
 	if (input.size() > static_cast<std::size_t>(INT_MAX) - kSm4BlockLength)
-		Fail(sqlstate::kInvalidParameterValue, "the SM4 input is too large",
-		     std::to_string(input.size()) + " bytes.");
+		Fail(sqlstate::kInvalidParameterValue, "the SM4 input is too large", std::to_string(input.size()) + " bytes.");
 	if (!encrypt && (input.empty() || input.size() % kSm4BlockLength != 0))
 		Fail(sqlstate::kInvalidParameterValue, "the SM4 ciphertext is not a whole number of 16-byte blocks",
 		     "It has " + std::to_string(input.size()) + " bytes.", "Check the key and the relay's envelope.");

@@ -32,8 +32,7 @@ int SqlStateFromText(const char *code) noexcept {
 	return MAKE_SQLSTATE(code[0], code[1], code[2], code[3], code[4]);
 }
 
-void Capture(PendingError &out, int sqlerrcode, const char *message, const char *detail,
-             const char *hint) noexcept {
+void Capture(PendingError &out, int sqlerrcode, const char *message, const char *detail, const char *hint) noexcept {
 	out.active = true;
 	out.sqlerrcode = sqlerrcode;
 	CopyTruncated(out.message, sizeof out.message, message);
@@ -65,9 +64,9 @@ void RaisePendingError(const PendingError &err) {
 	// request, termination). The guard's C++ objects are gone by now.
 	if (err.sqlerrcode == ERRCODE_QUERY_CANCELED)
 		CHECK_FOR_INTERRUPTS();
-	ereport(ERROR, (errcode(err.sqlerrcode), errmsg_internal("%s", err.message),
-	                err.detail[0] ? errdetail_internal("%s", err.detail) : 0,
-	                err.hint[0] ? errhint("%s", err.hint) : 0));
+	ereport(ERROR,
+	        (errcode(err.sqlerrcode), errmsg_internal("%s", err.message),
+	         err.detail[0] ? errdetail_internal("%s", err.detail) : 0, err.hint[0] ? errhint("%s", err.hint) : 0));
 	pg_unreachable();
 }
 

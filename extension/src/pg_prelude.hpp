@@ -24,8 +24,8 @@ extern "C" {
 
 // Declares an SQL-callable function with C linkage. The body must run its
 // C++ work through elicense::pg::GuardedRun (cpp_guard.hpp).
-#define ELICENSE_FUNCTION(name)  \
-	extern "C" {                 \
-	PG_FUNCTION_INFO_V1(name);   \
-	}                            \
+#define ELICENSE_FUNCTION(name) \
+	extern "C" {                \
+	PG_FUNCTION_INFO_V1(name);  \
+	}                           \
 	extern "C" PGDLLEXPORT Datum name(PG_FUNCTION_ARGS)

@@ -20,8 +20,8 @@ ELICENSE_FUNCTION(elicense_preview_token) {
 	int64 expires_at = PG_GETARG_INT64(3);
 	Datum result;
 	GuardedRun([&] {
-		result = TextDatum(core::MakePreviewToken(core::Bytes(secret.begin(), secret.end()), key_id, identifier,
-		                                          expires_at));
+		result = TextDatum(
+		    core::MakePreviewToken(core::Bytes(secret.begin(), secret.end()), key_id, identifier, expires_at));
 	});
 	PG_RETURN_DATUM(result);
 }

@@ -57,10 +57,16 @@ void RequireIdentifier(std::string_view value, std::string_view /*field: named i
 
 }  // namespace
 
-#define ELICENSE_VALIDATOR(kind, problem, require)                                       \
-	ELICENSE_FUNCTION(elicense_is_valid_##kind) { return IsValid(fcinfo, problem); }     \
-	ELICENSE_FUNCTION(elicense_##kind##_problem) { return ProblemText(fcinfo, problem); } \
-	ELICENSE_FUNCTION(elicense_check_##kind) { return Check(fcinfo, require); }
+#define ELICENSE_VALIDATOR(kind, problem, require) \
+	ELICENSE_FUNCTION(elicense_is_valid_##kind) {  \
+		return IsValid(fcinfo, problem);           \
+	}                                              \
+	ELICENSE_FUNCTION(elicense_##kind##_problem) { \
+		return ProblemText(fcinfo, problem);       \
+	}                                              \
+	ELICENSE_FUNCTION(elicense_check_##kind) {     \
+		return Check(fcinfo, require);             \
+	}
 
 ELICENSE_VALIDATOR(uscc, core::UsccProblem, core::RequireUscc)
 ELICENSE_VALIDATOR(resident_id, core::ResidentIdProblem, core::RequireResidentId)

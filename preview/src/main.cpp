@@ -83,7 +83,8 @@ int main(int argc, char **argv) {
 
 		elicense::common::StopSignals stop_signals;  // before any thread starts
 
-		preview::PreviewStore store(config.conninfo, config.threads, std::chrono::milliseconds(config.render_wait_ms + 2000));
+		preview::PreviewStore store(config.conninfo, config.threads,
+		                            std::chrono::milliseconds(config.render_wait_ms + 2000));
 		store.Ping();
 		preview::PreviewServer server(config, store);
 		int bound = server.Bind();

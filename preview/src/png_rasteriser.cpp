@@ -45,8 +45,8 @@ Bytes RasteriseSvg(const std::string &svg, int max_side) {
 	GError *error = nullptr;
 	// Flags 0: no external files (only data: URIs) and librsvg's own limits
 	// on huge documents stay on.
-	std::unique_ptr<RsvgHandle, GObjectFree> handle(rsvg_handle_new_from_data(
-	    reinterpret_cast<const guint8 *>(svg.data()), svg.size(), &error));
+	std::unique_ptr<RsvgHandle, GObjectFree> handle(
+	    rsvg_handle_new_from_data(reinterpret_cast<const guint8 *>(svg.data()), svg.size(), &error));
 	if (!handle)
 		throw std::runtime_error("SVG not readable: " + Take(error));
 	gdouble width = 0, height = 0;

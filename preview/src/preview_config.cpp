@@ -24,7 +24,7 @@ void Range(const char *key, double value, double low, double high) {
 
 Config LoadConfig(const std::string &path) {
 	if (path.empty())
-		return Config{};
+		return Config {};
 	std::ifstream in(path, std::ios::binary);
 	if (!in)
 		throw std::runtime_error("cannot read " + path);
@@ -38,12 +38,29 @@ Config ParseConfig(const std::string &text, const std::string &source) {
 	json doc = json::parse(text, nullptr, false);
 	if (doc.is_discarded() || !doc.is_object())
 		throw std::runtime_error("config file " + source + " is not a JSON object");
-	static const char *kKnown[] = {"conninfo", "listen", "port", "path_prefix", "threads", "max_concurrent_renders",
-	                               "render_wait_ms", "cache_bytes", "pixels_per_mm", "request_timeout_ms",
-	                               "read_timeout_ms", "write_timeout_ms", "keep_alive_timeout_ms",
-	                               "max_header_bytes", "max_header_count", "max_request_bytes", "max_connections",
-	                               "max_connections_per_client", "max_queued_requests", "access_rows_per_minute",
-	                               "access_rows_burst", "retry_after_s", "trust_forwarded_for"};
+	static const char *kKnown[] = {"conninfo",
+	                               "listen",
+	                               "port",
+	                               "path_prefix",
+	                               "threads",
+	                               "max_concurrent_renders",
+	                               "render_wait_ms",
+	                               "cache_bytes",
+	                               "pixels_per_mm",
+	                               "request_timeout_ms",
+	                               "read_timeout_ms",
+	                               "write_timeout_ms",
+	                               "keep_alive_timeout_ms",
+	                               "max_header_bytes",
+	                               "max_header_count",
+	                               "max_request_bytes",
+	                               "max_connections",
+	                               "max_connections_per_client",
+	                               "max_queued_requests",
+	                               "access_rows_per_minute",
+	                               "access_rows_burst",
+	                               "retry_after_s",
+	                               "trust_forwarded_for"};
 	for (auto it = doc.begin(); it != doc.end(); ++it) {
 		bool known = false;
 		for (const char *k : kKnown)

@@ -1,6 +1,5 @@
 #include "preview_pages.hpp"
 
-
 #include <map>
 
 namespace elicense::preview {

@@ -154,26 +154,30 @@ void PreviewServer::ServeLicence(const httplib::Request &req, httplib::Response 
 	}
 	long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
 	common::LogEvent("info", "access",
-	                 {{"client", client}, {"token", Fingerprint(token)}, {"identifier", identifier},
-	                  {"version", version}, {"code", answer.code}, {"status", answer.status},
-	                  {"cache_hit", answer.cache_hit}, {"recorded", answer.recorded}, {"ms", ms}});
+	                 {{"client", client},
+	                  {"token", Fingerprint(token)},
+	                  {"identifier", identifier},
+	                  {"version", version},
+	                  {"code", answer.code},
+	                  {"status", answer.status},
+	                  {"cache_hit", answer.cache_hit},
+	                  {"recorded", answer.recorded},
+	                  {"ms", ms}});
 }
 
 // GET /healthz: counters for monitoring (no database round trip).
 void PreviewServer::ServeHealth(httplib::Response &res) {
 	const FrontEndStats &s = front_->stats();
-	res.set_content("ok cache_entries=" + std::to_string(cache_.entries()) +
-	                    " cache_bytes=" + std::to_string(cache_.bytes()) + " renders=" + std::to_string(renders_.load()) +
-	                    " connections=" + std::to_string(s.connections.load()) +
-	                    " refused_client_full=" + std::to_string(s.refused_client_full.load()) +
-	                    " refused_server_full=" + std::to_string(s.refused_server_full.load()) +
-	                    " timed_out=" + std::to_string(s.timed_out.load()) +
-	                    " refused_head=" + std::to_string(s.refused_head.load()) +
-	                    " refused_body=" + std::to_string(s.refused_body.load()) +
-	                    " refused_busy=" + std::to_string(s.refused_busy.load()) +
-	                    " write_timed_out=" + std::to_string(s.write_timed_out.load()) +
-	                    " access_rows_dropped=" + std::to_string(budget_.dropped()) + "\n",
-	                "text/plain; charset=utf-8");
+	res.set_content(
+	    "ok cache_entries=" + std::to_string(cache_.entries()) + " cache_bytes=" + std::to_string(cache_.bytes()) +
+	        " renders=" + std::to_string(renders_.load()) + " connections=" + std::to_string(s.connections.load()) +
+	        " refused_client_full=" + std::to_string(s.refused_client_full.load()) + " refused_server_full=" +
+	        std::to_string(s.refused_server_full.load()) + " timed_out=" + std::to_string(s.timed_out.load()) +
+	        " refused_head=" + std::to_string(s.refused_head.load()) + " refused_body=" +
+	        std::to_string(s.refused_body.load()) + " refused_busy=" + std::to_string(s.refused_busy.load()) +
+	        " write_timed_out=" + std::to_string(s.write_timed_out.load()) +
+	        " access_rows_dropped=" + std::to_string(budget_.dropped()) + "\n",
+	    "text/plain; charset=utf-8");
 }
 
 // Every answer the licence route did not log itself.
@@ -183,8 +187,10 @@ void PreviewServer::LogOtherAccess(const httplib::Request &req, const httplib::R
 	if (req.path == "/healthz")
 		return;
 	common::LogEvent("info", "access",
-	                 {{"client", ClientOf(req, config_.trust_forwarded_for)}, {"method", req.method},
-	                  {"path", MaskedPath(req.path)}, {"code", res.status}});
+	                 {{"client", ClientOf(req, config_.trust_forwarded_for)},
+	                  {"method", req.method},
+	                  {"path", MaskedPath(req.path)},
+	                  {"code", res.status}});
 }
 
 PreviewServer::Answer PreviewServer::Handle(const std::string &token, const std::string &client,

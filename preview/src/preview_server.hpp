@@ -45,11 +45,11 @@ public:
 	struct Answer {
 		int code = 500;
 		std::string body;
-		RenderCache::Page page;   // a licence page from the cache, sent without copying (body empty)
+		RenderCache::Page page;  // a licence page from the cache, sent without copying (body empty)
 		std::string status;      // of the version, for the log
 		bool cache_hit = false;
-		bool recorded = false;   // preview_open wrote an access row (200 and 410 within the budget)
-		int retry_after_s = 0;   // set with 503
+		bool recorded = false;  // preview_open wrote an access row (200 and 410 within the budget)
+		int retry_after_s = 0;  // set with 503
 	};
 	Answer Handle(const std::string &token, const std::string &client, std::string &identifier, int &version);
 

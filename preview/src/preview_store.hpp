@@ -23,12 +23,12 @@ class StoreError : public std::runtime_error {
 };
 
 struct PreviewState {
-	int code = 404;            // 200, 404 (not our token), 410 (token expired)
-	std::string identifier;    // of the version (empty for 404)
+	int code = 404;          // 200, 404 (not our token), 410 (token expired)
+	std::string identifier;  // of the version (empty for 404)
 	int version = 0;
-	std::string status;        // valid, superseded, revoked, withdrawn, cancelled, expired, suspended, other,
-	                           // not_ready, token_expired, unknown
-	std::string content_hash;  // set when valid: key of the rendered page
+	std::string status;                 // valid, superseded, revoked, withdrawn, cancelled, expired, suspended, other,
+	                                    // not_ready, token_expired, unknown
+	std::string content_hash;           // set when valid: key of the rendered page
 	std::int64_t token_expires_at = 0;  // Unix seconds (0 for 404)
 };
 

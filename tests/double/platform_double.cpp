@@ -357,12 +357,10 @@ void HandleBusiness(Context &ctx, const Route &route, bool reused, const httplib
 		Reply(res, status, relayed && ctx.relay.wrap_custom ? json {{"custom", body}} : body);
 	};
 	switch (state.CheckToken(req.get_param_value("access_token"), route.realm, route.type)) {
-	case elicense::testdouble::TokenCheck::kInvalid:
-		return send(401, Answer("0", "access_token invalid or expired"));
+	case elicense::testdouble::TokenCheck::kInvalid: return send(401, Answer("0", "access_token invalid or expired"));
 	case elicense::testdouble::TokenCheck::kWrongType:
 		return send(403, Answer("0", "access_token was not issued for " + route.type));
-	case elicense::testdouble::TokenCheck::kValid:
-		break;
+	case elicense::testdouble::TokenCheck::kValid: break;
 	}
 
 	std::string text = req.body;

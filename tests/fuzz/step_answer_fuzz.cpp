@@ -80,8 +80,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	// The first byte also picks an HTTP status, so the other branches see odd bodies too.
 	static const long statuses[] = {200, 200, 200, 201, 204, 401, 403, 404, 429, 500, 503, 302};
 	long status = size > 0 ? statuses[data[0] % (sizeof statuses / sizeof statuses[0])] : 200;
-	for (const w::Envelope *envelope : {static_cast<const w::Envelope *>(&direct), static_cast<const w::Envelope *>(&relay)})
-		for (std::string_view step : {w::kStepValidate, w::kStepAssign, w::kStepCollect, w::kStepStatus, w::kStepConfirm})
+	for (const w::Envelope *envelope :
+	     {static_cast<const w::Envelope *>(&direct), static_cast<const w::Envelope *>(&relay)})
+		for (std::string_view step :
+		     {w::kStepValidate, w::kStepAssign, w::kStepCollect, w::kStepStatus, w::kStepConfirm})
 			for (int mode = 0; mode < 4; ++mode) {
 				w::Exchange ex;
 				ex.sent = true;

@@ -112,8 +112,9 @@ int Render(const Args &args) {
 		seal.picture_png = ReadFile(args.Get("seal"));
 		seal.signature_time = args.GetOr("time", "");
 	}
-	Bytes ofd = elicense::core::RenderLicenceOfd(face, elicense::core::ParseOfdFieldValues(ReadText(args.Get("fields"))), ReadFile(args.Get("qr")), options,
-	                                             sealed ? &seal : nullptr);
+	Bytes ofd =
+	    elicense::core::RenderLicenceOfd(face, elicense::core::ParseOfdFieldValues(ReadText(args.Get("fields"))),
+	                                     ReadFile(args.Get("qr")), options, sealed ? &seal : nullptr);
 	WriteFile(args.Get("output"), ofd);
 	return 0;
 }

@@ -25,7 +25,12 @@ double Run(const elicense::core::OfdTemplate &face, const Bytes &qr, const elice
 			elicense::core::OfdRenderOptions options;
 			options.creation_date = "2026-11-23";
 			options.deflate = deflate;
-			total_bytes += elicense::core::RenderLicenceOfd(face, SampleW050Values("（闽）JZ安许证字[2023]" + std::to_string(100000 + i), "福建省某某建设工程有限公司第" + std::to_string(i) + "分公司"), qr, options, seal).size();
+			total_bytes += elicense::core::RenderLicenceOfd(
+			                   face,
+			                   SampleW050Values("（闽）JZ安许证字[2023]" + std::to_string(100000 + i),
+			                                    "福建省某某建设工程有限公司第" + std::to_string(i) + "分公司"),
+			                   qr, options, seal)
+			                   .size();
 		}
 		std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 		best = std::min(best, elapsed.count());

@@ -20,7 +20,8 @@ TEST(TakeConfigValue, EachTypeOnlyFromItsOwn) {
 	EXPECT_EQ(n, 7) << "absent and null keep the default";
 	TakeConfigValue(json::parse(R"({"n": -3})"), "n", n);
 	EXPECT_EQ(n, -3);
-	for (const char *bad : {R"({"n": true})", R"({"n": 4.5})", R"({"n": "4"})", R"({"n": 4294967297})", R"({"n": 1e300})"})
+	for (const char *bad :
+	     {R"({"n": true})", R"({"n": 4.5})", R"({"n": "4"})", R"({"n": 4294967297})", R"({"n": 1e300})"})
 		EXPECT_THROW(TakeConfigValue(json::parse(bad), "n", n), std::runtime_error) << bad;
 	unsigned u = 1;
 	EXPECT_THROW(TakeConfigValue(json::parse(R"({"u": -1})"), "u", u), std::runtime_error);
@@ -47,9 +48,9 @@ TEST(WorkerConfig, RefusesValuesOfAnotherType) {
 		return elicense::worker::LoadConfig(path);
 	};
 	EXPECT_EQ(load(R"({"in_flight": 12, "platform": {"request_timeout_ms": 900}})").in_flight, 12);
-	for (const char *bad : {R"({"in_flight": true})", R"({"in_flight": 4.5})", R"({"lease_seconds": 4294967326})",
-	                        R"({"platform": {"paths": {"11100000000013338W050/collect": 3}}})",
-	                        R"({"backoff": {"base_ms": "100"}})"})
+	for (const char *bad :
+	     {R"({"in_flight": true})", R"({"in_flight": 4.5})", R"({"lease_seconds": 4294967326})",
+	      R"({"platform": {"paths": {"11100000000013338W050/collect": 3}}})", R"({"backoff": {"base_ms": "100"}})"})
 		EXPECT_THROW(load(bad), std::runtime_error) << bad;
 	std::remove(path.c_str());
 }

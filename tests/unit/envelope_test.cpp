@@ -73,7 +73,8 @@ TEST(RelaySm4Envelope, AnswersPlainOrInCustom) {
 	EXPECT_EQ(json::parse(e.Unwrap(R"({"custom":{"ReturnCode":"0","ReturnMsg":"失败"},"status":{"code":"1"}})")),
 	          json::parse(R"({"ReturnCode":"0","ReturnMsg":"失败"})"));
 	// Anything else is left for the answer parser to judge.
-	for (const char *odd : {"", "<html>", R"({"custom":"x"})", R"({"custom":null})", "[1]", R"({"ReturnCode":"1","custom":{}})"})
+	for (const char *odd :
+	     {"", "<html>", R"({"custom":"x"})", R"({"custom":null})", "[1]", R"({"ReturnCode":"1","custom":{}})"})
 		EXPECT_EQ(e.Unwrap(odd), odd);
 	std::string deep = R"({"custom":)" + std::string(100, '[') + std::string(100, ']') + "}";
 	EXPECT_EQ(e.Unwrap(deep), deep);

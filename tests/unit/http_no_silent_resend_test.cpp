@@ -93,7 +93,8 @@ private:
 				}
 				if (nth == 2)
 					break;  // read it, acted on it, closed without an answer
-				static const char kAnswer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
+				static const char kAnswer[] =
+				    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
 				if (write(fd, kAnswer, sizeof kAnswer - 1) < 0)
 					break;
 			}
@@ -133,7 +134,8 @@ TEST(HttpClient, PlainCurlResendsAPostOnAReusedConnection) {
 		curl_easy_setopt(easy, CURLOPT_URL, server.Url().c_str());
 		curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body);
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 5000L);
-		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, +[](char *, size_t s, size_t n, void *) { return s * n; });
+		curl_easy_setopt(
+		    easy, CURLOPT_WRITEFUNCTION, +[](char *, size_t s, size_t n, void *) { return s * n; });
 		return curl_easy_perform(easy);
 	};
 	EXPECT_EQ(post("{\"first\":1}"), CURLE_OK);

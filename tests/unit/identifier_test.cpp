@@ -92,8 +92,7 @@ TEST(Identifier, BuildNamesTheBadArgument) {
 	             "invalid USCC in field \"issuer\": \"113700000045030271\"");
 	expect_error([] { BuildIdentifier(kW050, "113700000045030270", "", 1); }, "22P02",
 	             "invalid identifier sequence \"\"");
-	expect_error([] { BuildIdentifier(kW050, "113700000045030270", "1", 0); }, "22023",
-	             "invalid identifier version 0");
+	expect_error([] { BuildIdentifier(kW050, "113700000045030270", "1", 0); }, "22023", "invalid identifier version 0");
 	expect_error([] { BuildIdentifier(kW050, "113700000045030270", "1", 1000); }, "22023",
 	             "invalid identifier version 1000");
 }

@@ -22,21 +22,23 @@ namespace {
 // Made with `openssl asn1parse -genconf` from an arbitrary 256-bit odd
 // modulus and e = 65537, because OpenSSL 3 refuses to generate RSA keys
 // below 512 bits.
-constexpr char kRsa256Pkcs1[] =
-    "-----BEGIN RSA PUBLIC KEY-----\n"
-    "MCgCIQDHo/HZ4mtIBaHzyW0LLoT3xdGjueYPKEfTwbWp5/INYwIDAQAB\n"
-    "-----END RSA PUBLIC KEY-----\n";
-constexpr char kRsa256Spki[] =
-    "-----BEGIN PUBLIC KEY-----\n"
-    "MDwwDQYJKoZIhvcNAQEBBQADKwAwKAIhAMej8dnia0gFofPJbQsuhPfF0aO55g8o\n"
-    "R9PBtann8g1jAgMBAAE=\n"
-    "-----END PUBLIC KEY-----\n";
+constexpr char kRsa256Pkcs1[] = "-----BEGIN RSA PUBLIC KEY-----\n"
+                                "MCgCIQDHo/HZ4mtIBaHzyW0LLoT3xdGjueYPKEfTwbWp5/INYwIDAQAB\n"
+                                "-----END RSA PUBLIC KEY-----\n";
+constexpr char kRsa256Spki[] = "-----BEGIN PUBLIC KEY-----\n"
+                               "MDwwDQYJKoZIhvcNAQEBBQADKwAwKAIhAMej8dnia0gFofPJbQsuhPfF0aO55g8o\n"
+                               "R9PBtann8g1jAgMBAAE=\n"
+                               "-----END PUBLIC KEY-----\n";
 
 struct PkeyFree {
-	void operator()(EVP_PKEY *p) const noexcept { EVP_PKEY_free(p); }
+	void operator()(EVP_PKEY *p) const noexcept {
+		EVP_PKEY_free(p);
+	}
 };
 struct EncoderFree {
-	void operator()(OSSL_ENCODER_CTX *p) const noexcept { OSSL_ENCODER_CTX_free(p); }
+	void operator()(OSSL_ENCODER_CTX *p) const noexcept {
+		OSSL_ENCODER_CTX_free(p);
+	}
 };
 
 // PEM of `key`; structure "SubjectPublicKeyInfo"/"PrivateKeyInfo" (X.509,
@@ -117,8 +119,8 @@ TEST(Des, Errors) {
 	EXPECT_NE(text.find("odd number of digits"), std::string::npos) << text;
 	text = ErrorText([] { DesDecryptHex("5353694DE19F08", "12345678", "encryCertid"); }, "22023");
 	EXPECT_NE(text.find("not a positive multiple of 8"), std::string::npos) << text;
-	text = ErrorText([] { DesDecryptHex("5353694DE19F0844170B462090902EC5DDCD676751F31AFB", "87654321", "ID"); },
-	                 "22023");
+	text =
+	    ErrorText([] { DesDecryptHex("5353694DE19F0844170B462090902EC5DDCD676751F31AFB", "87654321", "ID"); }, "22023");
 	EXPECT_NE(text.find("does not decrypt under the DES key"), std::string::npos) << text;
 	EXPECT_EQ(text.find("87654321"), std::string::npos) << "key echoed: " << text;
 }
@@ -181,8 +183,8 @@ TEST(Rsa, RejectsSmallKeysBadPemAndWrongKeys) {
 	std::string k = RsaEncrypt(pair.public_spki, "12345678", CipherTextFormat::kBase64);
 	text = ErrorText([&] { RsaDecrypt(other.private_pkcs8, k, CipherTextFormat::kBase64, "encryKey"); }, "22023");
 	EXPECT_NE(text.find("\"encryKey\" does not decrypt under the RSA private key"), std::string::npos) << text;
-	text = ErrorText([&] { RsaDecrypt(pair.private_pkcs8, k.substr(4), CipherTextFormat::kBase64, "encryKey"); },
-	                 "22023");
+	text =
+	    ErrorText([&] { RsaDecrypt(pair.private_pkcs8, k.substr(4), CipherTextFormat::kBase64, "encryKey"); }, "22023");
 	EXPECT_NE(text.find("has 61 bytes, the RSA key needs 64"), std::string::npos) << text;
 }
 
@@ -211,9 +213,10 @@ TEST(Rsa, DecodedPublicKeysAreCachedAndEvicted) {
 	for (int pass = 0; pass < 2; ++pass)
 		for (const KeyPair &pair : pairs)
 			for (int use = 0; use < 2; ++use)
-				EXPECT_EQ(RsaDecrypt(pair.private_pkcs8, RsaEncrypt(pair.public_spki, "12345678", CipherTextFormat::kBase64),
-				                     CipherTextFormat::kBase64, "k"),
-				          "12345678");
+				EXPECT_EQ(
+				    RsaDecrypt(pair.private_pkcs8, RsaEncrypt(pair.public_spki, "12345678", CipherTextFormat::kBase64),
+				               CipherTextFormat::kBase64, "k"),
+				    "12345678");
 	for (int i = 0; i < 2; ++i)
 		ErrorText([] { RsaPublicKeyBits(kRsa256Spki); }, "22023");  // failures are never cached as keys
 }

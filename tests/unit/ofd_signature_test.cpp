@@ -154,9 +154,9 @@ TEST_F(OfdSignatureTest, SignedValueIsAnSesSignatureCarryingTheSealPicture) {
 }
 
 TEST_F(OfdSignatureTest, ChangingOneByteOfASignedPartNamesThePart) {
-	for (const std::string part : {"OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml", "Doc_0/DocumentRes.xml",
-	                               "Doc_0/Res/qr.png", "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Annots.xml",
-	                               "Doc_0/Pages/Page_0/Annotation.xml"}) {
+	for (const std::string part :
+	     {"OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml", "Doc_0/DocumentRes.xml", "Doc_0/Res/qr.png",
+	      "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Annots.xml", "Doc_0/Pages/Page_0/Annotation.xml"}) {
 		OfdVerifyResult result = VerifyOfd(Tamper(signed_, part));
 		EXPECT_EQ(result.status, OfdVerifyStatus::kDigestMismatch) << part << ": " << result.message;
 		EXPECT_EQ(result.part, part);

@@ -101,8 +101,8 @@ TEST_F(OfdSvgTest, QrImageFrameAndWatermark) {
 	pugi::xml_node qr = images[0].node();
 	EXPECT_EQ(std::string(qr.attribute("xlink:href").as_string()).rfind("data:image/png;base64,iVBORw0KGgo", 0), 0u);
 	EXPECT_STREQ(qr.parent().attribute("transform").as_string(),
-	             ("translate(" + ofd::Num(face_.qr.x) + " " + ofd::Num(face_.qr.y) + ") matrix(" + ofd::Num(face_.qr.size) +
-	              " 0 0 " + ofd::Num(face_.qr.size) + " 0 0)")
+	             ("translate(" + ofd::Num(face_.qr.x) + " " + ofd::Num(face_.qr.y) + ") matrix(" +
+	              ofd::Num(face_.qr.size) + " 0 0 " + ofd::Num(face_.qr.size) + " 0 0)")
 	                 .c_str());
 	pugi::xpath_node frame = svg.select_node("//path");
 	ASSERT_TRUE(frame);
@@ -135,7 +135,8 @@ TEST_F(OfdSvgTest, SealPictureAtTheStamp) {
 TEST(OfdSvgFonts, StandInsFollowTheOfdNames) {
 	EXPECT_EQ(OfdSvgFontFamily("SimSun", "宋体"),
 	          "'SimSun', '宋体', 'Noto Serif CJK SC', 'Noto Sans CJK SC', 'Droid Sans Fallback', serif");
-	EXPECT_EQ(OfdSvgFontFamily("SimHei", "黑体"), "'SimHei', '黑体', 'Noto Sans CJK SC', 'Droid Sans Fallback', sans-serif");
+	EXPECT_EQ(OfdSvgFontFamily("SimHei", "黑体"),
+	          "'SimHei', '黑体', 'Noto Sans CJK SC', 'Droid Sans Fallback', sans-serif");
 	EXPECT_EQ(OfdSvgFontFamily("Evil';}<x>", ""),
 	          "'Evil}x', 'Noto Serif CJK SC', 'Noto Sans CJK SC', 'Droid Sans Fallback', serif");
 }

@@ -55,10 +55,10 @@ TEST_F(OfdWriterTest, PackageHasTheOfdLayout) {
 	std::set<std::string> names;
 	for (const auto &part : parts.All())
 		names.insert(part.name);
-	EXPECT_EQ(names, (std::set<std::string>{"OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml",
-	                                        "Doc_0/DocumentRes.xml", "Doc_0/Res/qr.png",
-	                                        "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Annots.xml",
-	                                        "Doc_0/Pages/Page_0/Annotation.xml"}));
+	EXPECT_EQ(names,
+	          (std::set<std::string> {"OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml", "Doc_0/DocumentRes.xml",
+	                                  "Doc_0/Res/qr.png", "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Annots.xml",
+	                                  "Doc_0/Pages/Page_0/Annotation.xml"}));
 	EXPECT_EQ(parts.Get("Doc_0/Res/qr.png"), qr_);
 
 	pugi::xml_document ofd = Parse(parts, "OFD.xml");
@@ -204,7 +204,7 @@ TEST_F(OfdWriterTest, ResourcesResolve) {
 		font_ids.insert(font.node().attribute("ID").as_string());
 		families.insert(font.node().attribute("FamilyName").as_string());
 	}
-	EXPECT_EQ(families, (std::set<std::string>{"宋体", "仿宋", "黑体"}));
+	EXPECT_EQ(families, (std::set<std::string> {"宋体", "仿宋", "黑体"}));
 	pugi::xml_document content = Parse(parts, "Doc_0/Pages/Page_0/Content.xml");
 	for (pugi::xpath_node text : content.select_nodes("//ofd:TextObject"))
 		EXPECT_TRUE(font_ids.count(text.node().attribute("Font").as_string()));
@@ -292,15 +292,15 @@ TEST(OfdTemplate, ShippedTemplatesCoverTheFieldsOfTheirFaces) {
 	std::vector<std::string> labels;
 	for (const auto &f : w050.fields)
 		labels.push_back(f.label);
-	EXPECT_EQ(labels, (std::vector<std::string>{"证书编号", "单位名称", "统一社会信用代码", "主要负责人", "单位地址",
-	                                            "经济类型", "许可范围", "有效期", "发证机关", "发证日期"}));
+	EXPECT_EQ(labels, (std::vector<std::string> {"证书编号", "单位名称", "统一社会信用代码", "主要负责人", "单位地址",
+	                                             "经济类型", "许可范围", "有效期", "发证机关", "发证日期"}));
 	OfdTemplate w032 = LoadOfdTemplateFile(kTemplates + "W032.json");
 	EXPECT_EQ(w032.type_code, "11100000000013338W032");
 	labels.clear();
 	for (const auto &f : w032.fields)
 		labels.push_back(f.label);
-	EXPECT_EQ(labels, (std::vector<std::string>{"姓名", "性别", "身份证号", "操作类别", "证书编号", "初次领证日期",
-	                                            "有效期", "发证机关"}));
+	EXPECT_EQ(labels, (std::vector<std::string> {"姓名", "性别", "身份证号", "操作类别", "证书编号", "初次领证日期",
+	                                             "有效期", "发证机关"}));
 }
 
 TEST(OfdTemplate, RejectsBadTemplatesNamingTheItem) {
@@ -353,7 +353,7 @@ namespace {
 
 TEST(OfdFieldValues, ReadsAJsonObjectOfStrings) {
 	OfdFieldValues values = ParseOfdFieldValues(R"({"name": "林晓峰", "gender": null})");
-	EXPECT_EQ(values, (OfdFieldValues{{"name", "林晓峰"}, {"gender", ""}}));
+	EXPECT_EQ(values, (OfdFieldValues {{"name", "林晓峰"}, {"gender", ""}}));
 	EXPECT_THROW(ParseOfdFieldValues("["), Error);
 	EXPECT_THROW(ParseOfdFieldValues("[1]"), Error);
 	try {

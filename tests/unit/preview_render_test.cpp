@@ -47,8 +47,8 @@ Rgb Decode(const Bytes &png) {
 
 // A real QR PNG (so the page has something to draw where the QR goes).
 Bytes QrPng() {
-	QRcode *code = QRcode_encodeString("https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?ID=1", 0, QR_ECLEVEL_M,
-	                                   QR_MODE_8, 1);
+	QRcode *code =
+	    QRcode_encodeString("https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?ID=1", 0, QR_ECLEVEL_M, QR_MODE_8, 1);
 	int scale = 4, side = (code->width + 8) * scale;
 	std::vector<unsigned char> gray(static_cast<std::size_t>(side) * side, 255);
 	for (int y = 0; y < code->width; ++y)
@@ -206,9 +206,9 @@ TEST(PreviewConfig, RangesAndUnknownKeys) {
 	// Values of another JSON type are refused, not converted (found by
 	// tests/fuzz/preview_config_fuzz.cpp): true is not 1 thread, 4.5 is not
 	// 4, 4294967297 does not wrap to 1, 1e300 is not cast with undefined behaviour.
-	for (const char *text : {R"({"threads": true})", R"({"threads": 4.5})", R"({"threads": 4294967297})",
-	                         R"({"port": 1e300})", R"({"cache_bytes": -1})", R"({"trust_forwarded_for": 1})",
-	                         R"({"pixels_per_mm": "6"})"})
+	for (const char *text :
+	     {R"({"threads": true})", R"({"threads": 4.5})", R"({"threads": 4294967297})", R"({"port": 1e300})",
+	      R"({"cache_bytes": -1})", R"({"trust_forwarded_for": 1})", R"({"pixels_per_mm": "6"})"})
 		EXPECT_THROW(ParseConfig(text, "test"), std::runtime_error) << text;
 	EXPECT_EQ(ParseConfig(R"({"pixels_per_mm": 6, "port": 0})", "test").pixels_per_mm, 6.0);
 }

@@ -64,7 +64,8 @@ TEST(StepAnswer, CanonicalAnswerHasTheContractShape) {
 
 TEST(StepAnswer, UnreadableAnswersAreUnknownOutcomes) {
 	using namespace std::string_literals;
-	for (const std::string &body : std::vector<std::string> {"", " ", "null", "<html><body>502 Bad Gateway</body></html>", "[]", "\"1\"", "1",
+	for (const std::string &body :
+	     std::vector<std::string> {"", " ", "null", "<html><body>502 Bad Gateway</body></html>", "[]", "\"1\"", "1",
 	                               R"({"ReturnMsg":"no code"})", R"({"ReturnCode":null})", R"({"ReturnCode":[1]})",
 	                               R"({"ReturnCode":{"v":1}})", R"({"ReturnCode":true})", R"({"ReturnCode":1.0})",
 	                               std::string("{\"ReturnCode\":\"1\",\"ReturnMsg\":\"\xff\xfe\"}"),  // not UTF-8
@@ -88,8 +89,9 @@ TEST(StepAnswer, UnreadableAnswersAreUnknownOutcomes) {
 TEST(StepAnswer, AnyJsonTypeInAnyFieldStillGivesStrings) {
 	for (const char *value : {"null", "17", "-1.5e300", "true", "[1,{\"a\":null}]", "{\"x\":[]}", "\"\""}) {
 		std::string v(value);
-		std::string body = R"({"ReturnCode":"1","ReturnMsg":)" + v + R"(,"ID":)" + v + R"(,"ReturnData":{"SuccessData":)" +
-		                   v + R"(,"WarnData":)" + v + R"(,"ErrorData":)" + v + "},\"TotalCount\":" + v + "}";
+		std::string body = R"({"ReturnCode":"1","ReturnMsg":)" + v + R"(,"ID":)" + v +
+		                   R"(,"ReturnData":{"SuccessData":)" + v + R"(,"WarnData":)" + v + R"(,"ErrorData":)" + v +
+		                   "},\"TotalCount\":" + v + "}";
 		StepDecision d = Decide(body, kStepCollect);
 		EXPECT_EQ(d.action, StepAction::kSucceed) << body;
 		EXPECT_TRUE(d.answer["message"].is_string()) << body;
@@ -128,7 +130,8 @@ TEST(StepAnswer, OnlyTheKnownReturnCodesDecideAnything) {
 		ExpectStorable(d);
 	}
 	// A success for assign_code must carry its code.
-	StepDecision none = Decide(R"({"ReturnCode":"1","ReturnMsg":"赋码成功","ReturnData":{"SuccessData":[]}})", kStepAssign);
+	StepDecision none =
+	    Decide(R"({"ReturnCode":"1","ReturnMsg":"赋码成功","ReturnData":{"SuccessData":[]}})", kStepAssign);
 	EXPECT_EQ(none.fail_kind, "unknown");
 	StepDecision some = Decide(
 	    R"({"ReturnCode":"1","ReturnData":{"SuccessData":[{"encryCertid":"AB12","encryKey":"a2V5","eCertID":"g"}]}})",
@@ -155,9 +158,10 @@ TEST(StepAnswer, NulCharactersNeverReachTheDatabase) {
 
 TEST(StepAnswer, QueryAnswersGoToStepQueriedWhateverTheyHold) {
 	// A null url or certState, "not found" with ReturnCode 0, an empty list: the SQL decides.
-	for (const char *body : {R"({"ReturnCode":"1","ReturnData":{"SuccessData":[{"zzeCertID":"1.2.x","url":null,"certState":null}]}})",
-	                         R"({"ReturnCode":"0","ReturnMsg":"未查询到数据"})", R"({"ReturnCode":"1","ReturnData":{"SuccessData":[]}})",
-	                         R"({"ReturnCode":"1","ReturnData":{"SuccessData":[{"url":{"a":1},"certState":5}]}})"}) {
+	for (const char *body :
+	     {R"({"ReturnCode":"1","ReturnData":{"SuccessData":[{"zzeCertID":"1.2.x","url":null,"certState":null}]}})",
+	      R"({"ReturnCode":"0","ReturnMsg":"未查询到数据"})", R"({"ReturnCode":"1","ReturnData":{"SuccessData":[]}})",
+	      R"({"ReturnCode":"1","ReturnData":{"SuccessData":[{"url":{"a":1},"certState":5}]}})"}) {
 		for (std::string_view step : {kStepAssign, kStepCollect, kStepStatus, kStepConfirm}) {
 			StepDecision d = Decide(body, step, true);
 			EXPECT_EQ(d.action, StepAction::kQueried) << body;
@@ -210,7 +214,8 @@ TEST(StepAnswer, HugeMessagesAreCutAtACharacterBoundary) {
 }
 
 TEST(StepAnswer, AlreadyDoneCountsOnlyOnAResend) {
-	std::string exists = R"({"ReturnCode":"0","ReturnMsg":"失败","ReturnData":{"ErrorData":[{"ErrorGuid":"e","ErrorMsg":"该证照已存在"}]}})";
+	std::string exists =
+	    R"({"ReturnCode":"0","ReturnMsg":"失败","ReturnData":{"ErrorData":[{"ErrorGuid":"e","ErrorMsg":"该证照已存在"}]}})";
 	StepDecision first = Decide(exists, kStepCollect, false, false);
 	EXPECT_EQ(first.fail_kind, "business_error") << "on a first send it is a refusal";
 	StepDecision resent = Decide(exists, kStepCollect, false, true);
@@ -228,17 +233,18 @@ TEST(StepAnswer, AlreadyDoneCountsOnlyOnAResend) {
 	EXPECT_EQ(Decide(R"({"ReturnCode":"0","ReturnMsg":"字段缺失"})", kStepStatus, false, true).fail_kind,
 	          "business_error");
 	DirectEnvelope direct;
-	EXPECT_EQ(DecideStep({kStepStatus, false, true, false}, Ok(R"({"ReturnCode":"0","ReturnMsg":"已存在"})"), direct, {})
-	              .fail_kind,
-	          "business_error")
+	EXPECT_EQ(
+	    DecideStep({kStepStatus, false, true, false}, Ok(R"({"ReturnCode":"0","ReturnMsg":"已存在"})"), direct, {})
+	        .fail_kind,
+	    "business_error")
 	    << "no patterns configured: nothing counts as done";
 }
 
 TEST(StepAnswer, RelayAnswersInCustom) {
 	RelaySm4Envelope relay("0123456789abcdef", "350000");
 	StepDecision d = DecideStep({kStepValidate, false, false, false},
-	                            Ok(R"({"custom":{"ReturnCode":"1","ReturnMsg":"校验通过"},"status":{"code":"1"}})"), relay,
-	                            kPatterns);
+	                            Ok(R"({"custom":{"ReturnCode":"1","ReturnMsg":"校验通过"},"status":{"code":"1"}})"),
+	                            relay, kPatterns);
 	EXPECT_EQ(d.action, StepAction::kSucceed);
 	EXPECT_EQ(d.answer["message"], "校验通过");
 	EXPECT_EQ(DecideStep({kStepValidate, false, false, false}, Ok(R"({"custom":{"x":1}})"), relay, kPatterns).fail_kind,

@@ -17,13 +17,18 @@ TEST(Uscc, AcceptsRealCodes) {
 TEST(Uscc, SaysWhatIsWrong) {
 	EXPECT_EQ(*UsccProblem(""), "the value is empty");
 	EXPECT_EQ(*UsccProblem("91350100M000100Y4"), "the value has 17 characters, expected 18");
-	EXPECT_EQ(*UsccProblem("91350100I000100Y43"), "character 9 'I' is not in the USCC alphabet 0-9 A-H J-N P-R T-U W-Y");
+	EXPECT_EQ(*UsccProblem("91350100I000100Y43"),
+	          "character 9 'I' is not in the USCC alphabet 0-9 A-H J-N P-R T-U W-Y");
 	EXPECT_EQ(*UsccProblem("91990100M000100Y43"),
 	          "division code 990100 does not start with a province-level code of GB/T 2260");
-	EXPECT_EQ(*UsccProblem("91350100M000100Y53"), "organisation code check character (character 17) is '5', expected '4'");
+	EXPECT_EQ(*UsccProblem("91350100M000100Y53"),
+	          "organisation code check character (character 17) is '5', expected '4'");
 	EXPECT_EQ(*UsccProblem("91350100M000100Y44"), "check character is '4', expected '3'");
-	EXPECT_EQ(*UsccProblem("91350100m000100Y43"), "character 9 'm' is not in the USCC alphabet 0-9 A-H J-N P-R T-U W-Y");
-	EXPECT_EQ(*UsccProblem("9135010\xE4\xB8\xAD" "000100Y43"), "the value has 17 characters, expected 18");
+	EXPECT_EQ(*UsccProblem("91350100m000100Y43"),
+	          "character 9 'm' is not in the USCC alphabet 0-9 A-H J-N P-R T-U W-Y");
+	EXPECT_EQ(*UsccProblem("9135010\xE4\xB8\xAD"
+	                       "000100Y43"),
+	          "the value has 17 characters, expected 18");
 }
 
 TEST(Uscc, RequireNamesFieldValueAndHint) {
@@ -56,7 +61,8 @@ TEST(ResidentId, SaysWhatIsWrong) {
 	EXPECT_EQ(*ResidentIdProblem("11010518000101002X"), "birth date 18000101 is not a date between 1850 and 2099");
 	EXPECT_EQ(*ResidentIdProblem("99010519491231002X"),
 	          "division code 990105 does not start with a province-level code of GB/T 2260");
-	EXPECT_EQ(*ResidentIdProblem("1101051949A231002X"), "character 11 'A' is not a digit; the first 17 characters are digits");
+	EXPECT_EQ(*ResidentIdProblem("1101051949A231002X"),
+	          "character 11 'A' is not a digit; the first 17 characters are digits");
 	EXPECT_EQ(*ResidentIdProblem("11010519491231002Y"), "character 18 'Y' is neither a digit nor 'X'");
 	EXPECT_FALSE(ResidentIdBirthDate("110105194912310021"));
 }
@@ -77,7 +83,8 @@ TEST(Division, AcceptsAndRejects) {
 	EXPECT_TRUE(IsValidDivision("429004"));
 	EXPECT_EQ(*DivisionProblem("3500"), "the value has 4 characters, expected 6");
 	EXPECT_EQ(*DivisionProblem("35000A"), "character 6 'A' is not a digit; the division code is digits only");
-	EXPECT_EQ(*DivisionProblem("990000"), "division code 990000 does not start with a province-level code of GB/T 2260");
+	EXPECT_EQ(*DivisionProblem("990000"),
+	          "division code 990000 does not start with a province-level code of GB/T 2260");
 	EXPECT_EQ(*DivisionProblem("350001"), "division code 350001 has a county part under no prefecture");
 	EXPECT_FALSE(IsValidDivision("100000"));  // central level exists only inside a USCC
 }

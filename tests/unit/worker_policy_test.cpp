@@ -173,8 +173,9 @@ TEST(Classify, EveryCase) {
 	EXPECT_EQ(too_large.error, "answer too large (more than 1024 bytes)");
 	EXPECT_EQ(Classify(Ex(true, CURLE_OK, 200, R"({"ReturnCode":"1"})")).outcome, StepOutcome::kDone);
 	EXPECT_EQ(Classify(Ex(true, CURLE_OK, 200, R"({"ReturnCode":2})")).outcome, StepOutcome::kDone);
-	Verdict business = Classify(Ex(true, CURLE_OK, 200,
-	                                R"({"ReturnCode":"0","ReturnMsg":"失败","ReturnData":{"ErrorData":[{"ErrorMsg":"重复"}]}})"));
+	Verdict business =
+	    Classify(Ex(true, CURLE_OK, 200,
+	                R"({"ReturnCode":"0","ReturnMsg":"失败","ReturnData":{"ErrorData":[{"ErrorMsg":"重复"}]}})"));
 	EXPECT_EQ(business.outcome, StepOutcome::kBusinessError);
 	EXPECT_EQ(business.error, "0 失败: 重复");
 }

@@ -126,7 +126,8 @@ TEST_F(WorkerProfiles, CredentialsPerLicenceType) {
 	EXPECT_EQ(CredentialFor(c, kW050)->client_secret, "from-env");
 	// Only W032 configured: W050 has none (its steps are held, see step_plan).
 	unsetenv("ELICENSE_CLIENT_SECRET");
-	c = Load(R"({"credentials": {"11100000000013338W032": {"client_id": "w032", "client_secret_file": "$DIR/secret"}}})");
+	c = Load(
+	    R"({"credentials": {"11100000000013338W032": {"client_id": "w032", "client_secret_file": "$DIR/secret"}}})");
 	EXPECT_EQ(CredentialFor(c, kW050), nullptr);
 }
 

@@ -39,8 +39,8 @@ bool AllDigits(const std::string &s) {
 
 // "*" or a licence type code: 18-character USCC + 3 characters (PLATFORM.md).
 void CheckTypeKey(const std::string &where, const std::string &type) {
-	bool ok = type == "*" || (type.size() == 21 && type.find_first_not_of("0123456789ABCDEFGHJKLMNPQRTUWXY") ==
-	                                                   std::string::npos);
+	bool ok = type == "*" ||
+	          (type.size() == 21 && type.find_first_not_of("0123456789ABCDEFGHJKLMNPQRTUWXY") == std::string::npos);
 	if (!ok)
 		throw std::runtime_error("config key " + where + " has \"" + type +
 		                         "\", which is neither \"*\" nor a licence type code like 11100000000013338W050");
@@ -158,12 +158,9 @@ std::vector<std::string> TakePatterns(const json &doc, std::vector<std::string> 
 
 const char *UnknownOutcomeName(UnknownOutcome rule) {
 	switch (rule) {
-	case UnknownOutcome::kQuery:
-		return "query";
-	case UnknownOutcome::kResend:
-		return "resend";
-	case UnknownOutcome::kHold:
-		return "hold";
+	case UnknownOutcome::kQuery: return "query";
+	case UnknownOutcome::kResend: return "resend";
+	case UnknownOutcome::kHold: return "hold";
 	}
 	return "?";
 }

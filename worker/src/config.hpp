@@ -41,29 +41,29 @@ struct Credential {
 };
 
 struct Config {
-	std::string conninfo;            // libpq conninfo; empty: PG* environment
-	std::string worker_id;           // empty: host:pid
+	std::string conninfo;   // libpq conninfo; empty: PG* environment
+	std::string worker_id;  // empty: host:pid
 	std::string profile = std::string(kProfileDirect);
-	std::string base_url;            // gateway (or relay) of the business calls
-	std::string backup_url;          // optional second gateway
-	std::string token_url;           // OAuth2 token endpoint, resolved (absolute)
+	std::string base_url;                           // gateway (or relay) of the business calls
+	std::string backup_url;                         // optional second gateway
+	std::string token_url;                          // OAuth2 token endpoint, resolved (absolute)
 	std::map<std::string, Credential> credentials;  // type code or "*"
-	PathTable paths;                 // preset, then the config's own paths
+	PathTable paths;                                // preset, then the config's own paths
 	UnknownOutcome unknown_outcome = UnknownOutcome::kQuery;
 	std::vector<std::string> already_done_patterns {"已存在", "重复"};
-	std::string relay_citynum;       // relay-sm4: city division code for licences of a provincial authority
-	std::string sm4_key;             // relay-sm4: 16 bytes
-	int in_flight = 8;               // concurrent requests
+	std::string relay_citynum;  // relay-sm4: city division code for licences of a provincial authority
+	std::string sm4_key;        // relay-sm4: 16 bytes
+	int in_flight = 8;          // concurrent requests
 	int lease_seconds = 60;
-	int poll_interval_ms = 2000;     // look for due rows even without NOTIFY
-	int summary_interval_ms = 10000; // progress/backlog log line
-	int expire_interval_ms = 300000; // elicense.expire_due every so often (and at start); 0: never (pg_cron does it)
-	int expire_batch = 1000;         // licences per expire_due call (a full batch calls again at once)
-	int stop_grace_ms = 20000;       // after SIGTERM: how long requests in flight may still finish
+	int poll_interval_ms = 2000;      // look for due rows even without NOTIFY
+	int summary_interval_ms = 10000;  // progress/backlog log line
+	int expire_interval_ms = 300000;  // elicense.expire_due every so often (and at start); 0: never (pg_cron does it)
+	int expire_batch = 1000;          // licences per expire_due call (a full batch calls again at once)
+	int stop_grace_ms = 20000;        // after SIGTERM: how long requests in flight may still finish
 	long request_timeout_ms = 30000;
 	long connect_timeout_ms = 5000;
-	long max_answer_bytes = 1048576; // a longer answer is cut off: outcome unknown
-	double rate_per_s = 0;           // 0: unlimited
+	long max_answer_bytes = 1048576;  // a longer answer is cut off: outcome unknown
+	double rate_per_s = 0;            // 0: unlimited
 	double burst = 10;
 	BackoffPolicy backoff;
 	int failures_to_switch = 5;

@@ -24,7 +24,7 @@ std::string FormEscape(const std::string &s) {
 }
 
 json NoCallAnswer(const std::string &message) {
-	return {{"return_code", ""},       {"message", message},          {"warnings", json::array()},
+	return {{"return_code", ""},       {"message", message},           {"warnings", json::array()},
 	        {"errors", json::array()}, {"assignments", json::array()}, {"success_data", json::array()}};
 }
 
@@ -87,13 +87,16 @@ void DeliveryLoop::FetchToken(TokenSlot &slot, const Credential &c) {
 			core::TokenAnswer t = core::ParseTokenAnswer(r.exchange.body);
 			target->cache.Store(t.access_token, t.expires_in_s, Clock::now());
 			target->retry.Succeeded();
-			common::LogEvent("info", "token",
-			         {{"client_id", client_id}, {"expires_in_s", t.expires_in_s}, {"duration_ms", r.duration.count()}});
+			common::LogEvent(
+			    "info", "token",
+			    {{"client_id", client_id}, {"expires_in_s", t.expires_in_s}, {"duration_ms", r.duration.count()}});
 		} catch (const std::exception &e) {
 			Millis wait = target->retry.Failed(Clock::now());
 			common::LogEvent("warning", "token_failed",
-			         {{"client_id", client_id}, {"error", e.what()}, {"failures", target->retry.failures()},
-			          {"retry_in_ms", wait.count()}});
+			                 {{"client_id", client_id},
+			                  {"error", e.what()},
+			                  {"failures", target->retry.failures()},
+			                  {"retry_in_ms", wait.count()}});
 		}
 	});
 }
@@ -123,8 +126,9 @@ bool DeliveryLoop::Missing(const DbStatementError &e, const char *what, Clock::t
 	if (std::string_view(e.what()).rfind("42883", 0) != 0)
 		return false;
 	until = Clock::now() + Millis(60000);
-	common::LogEvent("warning", "extension_lacks",
-	         {{"what", what}, {"error", CleanText(e.what())}, {"note", "delivering without it; looking again in 60 s"}});
+	common::LogEvent(
+	    "warning", "extension_lacks",
+	    {{"what", what}, {"error", CleanText(e.what())}, {"note", "delivering without it; looking again in 60 s"}});
 	return true;
 }
 
@@ -153,15 +157,10 @@ void DeliveryLoop::LeaseMore() {
 void DeliveryLoop::Begin(ActivePtr a) {
 	StepPlan plan = PlanStep(cfg_, a->step);
 	switch (plan.kind) {
-	case StepPlan::Kind::kHold:
-		Fail(a, "hold", plan.reason);
-		return;
-	case StepPlan::Kind::kDoneWithoutCall:
-		CompleteWithoutCall(a, plan.reason);
-		return;
+	case StepPlan::Kind::kHold: Fail(a, "hold", plan.reason); return;
+	case StepPlan::Kind::kDoneWithoutCall: CompleteWithoutCall(a, plan.reason); return;
 	case StepPlan::Kind::kSend:
-	case StepPlan::Kind::kQuery:
-		break;
+	case StepPlan::Kind::kQuery: break;
 	}
 	a->plan = std::move(plan);
 	a->credential = CredentialFor(cfg_, a->step.type_code);
@@ -210,8 +209,9 @@ void DeliveryLoop::Send(const ActivePtr &a, const std::string &token) {
 			active_.erase(a->step.outbox_id);
 			unrecorded_.push_back({a->step.outbox_id, a->step.identifier, a->step.step, "unknown",
 			                       CleanText(std::string("internal error while handling the answer: ") + e.what()), 0});
-			common::LogEvent("error", "internal_error",
-			         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", CleanText(e.what())}});
+			common::LogEvent(
+			    "error", "internal_error",
+			    {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", CleanText(e.what())}});
 		}
 	});
 }
@@ -221,15 +221,22 @@ void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, con
 	StepAnswerContext context {a->step.step, query, a->plan.resend, a->auth_retried};
 	StepDecision d = DecideStep(context, r.exchange, *envelope_, cfg_.already_done_patterns);
 	long status = r.exchange.http_status >= 100 && r.exchange.http_status <= 599 ? r.exchange.http_status : 0;
-	AttemptRecord attempt {a->step.outbox_id, a->step.identifier, query ? std::string(kStepQuery) : a->step.step,
-	                       base_url + path, status, d.return_code, d.return_message,
-	                       static_cast<long>(r.duration.count()), d.attempt_outcome, a->step.ecert_id};
+	AttemptRecord attempt {a->step.outbox_id,
+	                       a->step.identifier,
+	                       query ? std::string(kStepQuery) : a->step.step,
+	                       base_url + path,
+	                       status,
+	                       d.return_code,
+	                       d.return_message,
+	                       static_cast<long>(r.duration.count()),
+	                       d.attempt_outcome,
+	                       a->step.ecert_id};
 	try {
 		store_.RecordAttempt(attempt);
 	} catch (const DbStatementError &e) {
 		// The attempt row is lost, not the step: its result is still recorded below.
 		common::LogEvent("error", "attempt_not_recorded",
-		         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", CleanText(e.what())}});
+		                 {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", CleanText(e.what())}});
 	} catch (const DbConnectionLost &) {
 		// Recorded() below meets the same lost connection and remembers the step.
 	}
@@ -241,8 +248,12 @@ void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, con
 	if (!a->ticket.empty() && d.action == StepAction::kFail && d.fail_kind == "business_error") {
 		// A refusal is the answer a precheck asks for.
 		Succeed(a,
-		        {{"return_code", d.return_code}, {"message", d.return_message}, {"warnings", json::array()},
-		         {"errors", json::array()}, {"assignments", json::array()}, {"success_data", json::array()}},
+		        {{"return_code", d.return_code},
+		         {"message", d.return_message},
+		         {"warnings", json::array()},
+		         {"errors", json::array()},
+		         {"assignments", json::array()},
+		         {"success_data", json::array()}},
 		        false);
 		return;
 	}
@@ -252,21 +263,15 @@ void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, con
 		a->auth_retried = true;
 		waiting_.push_front(a);
 		return;
-	case StepAction::kSucceed:
-		Succeed(a, d.answer, d.already_done);
-		return;
-	case StepAction::kQueried:
-		Queried(a, d.answer);
-		return;
-	case StepAction::kFail:
-		Fail(a, d.fail_kind, d.reason);
-		return;
+	case StepAction::kSucceed: Succeed(a, d.answer, d.already_done); return;
+	case StepAction::kQueried: Queried(a, d.answer); return;
+	case StepAction::kFail: Fail(a, d.fail_kind, d.reason); return;
 	}
 }
 
 void DeliveryLoop::CompleteWithoutCall(const ActivePtr &a, const std::string &message) {
-	AttemptRecord attempt {a->step.outbox_id, a->step.identifier, a->step.step, "(no call)", 0, "", message, 0,
-	                       "done", a->step.ecert_id};
+	AttemptRecord attempt {a->step.outbox_id, a->step.identifier, a->step.step, "(no call)", 0, "", message, 0, "done",
+	                       a->step.ecert_id};
 	if (!Recorded(a, [&] { store_.RecordAttempt(attempt); }))
 		return;
 	Succeed(a, NoCallAnswer(message), false);
@@ -290,8 +295,9 @@ bool DeliveryLoop::Recorded(const ActivePtr &a, const std::function<void()> &cal
 	active_.erase(a->step.outbox_id);
 	wake_ = true;
 	unrecorded_.push_back({a->step.outbox_id, a->step.identifier, a->step.step, kind, reason, 0});
-	common::LogEvent("error", "result_not_recorded",
-	         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", reason}, {"release_as", kind}});
+	common::LogEvent(
+	    "error", "result_not_recorded",
+	    {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", reason}, {"release_as", kind}});
 	return false;
 }
 
@@ -302,14 +308,17 @@ void DeliveryLoop::ReleaseUnrecorded() {
 	for (auto it = unrecorded_.begin(); it != unrecorded_.end();) {
 		try {
 			std::string status = store_.Failed(it->outbox_id, it->kind, it->reason, 0, cfg_.backoff.max_attempts);
-			common::LogEvent("warning", "step_released",
-			         {{"identifier", it->identifier}, {"step", it->step}, {"kind", it->kind}, {"status", status}});
+			common::LogEvent(
+			    "warning", "step_released",
+			    {{"identifier", it->identifier}, {"step", it->step}, {"kind", it->kind}, {"status", status}});
 			it = unrecorded_.erase(it);
 		} catch (const DbStatementError &e) {
 			if (++it->tries >= 3) {
 				common::LogEvent("error", "step_not_released",
-				         {{"identifier", it->identifier}, {"step", it->step}, {"error", CleanText(e.what())},
-				          {"note", "it stays in flight while this worker runs"}});
+				                 {{"identifier", it->identifier},
+				                  {"step", it->step},
+				                  {"error", CleanText(e.what())},
+				                  {"note", "it stays in flight while this worker runs"}});
 				it = unrecorded_.erase(it);
 			} else {
 				it->kind = "unknown";
@@ -333,7 +342,7 @@ void DeliveryLoop::Succeed(const ActivePtr &a, const json &answer, bool already_
 		if (ok)
 			++prechecks_answered_;
 		common::LogEvent(ok ? "info" : "warning", ok ? "precheck_answered" : "lease_lost",
-		         {{"ticket", a->ticket}, {"return_code", answer.value("return_code", "")}});
+		                 {{"ticket", a->ticket}, {"return_code", answer.value("return_code", "")}});
 		return;
 	}
 	active_.erase(a->step.outbox_id);
@@ -343,7 +352,7 @@ void DeliveryLoop::Succeed(const ActivePtr &a, const json &answer, bool already_
 		if (already_done)
 			++duplicates_avoided_;
 		common::LogEvent("info", already_done ? "already_delivered" : "step_done",
-		         {{"identifier", a->step.identifier}, {"step", a->step.step}});
+		                 {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	} else {
 		common::LogEvent("warning", "lease_lost", {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	}
@@ -361,7 +370,7 @@ void DeliveryLoop::Queried(const ActivePtr &a, const json &answer) {
 		if (!confirm)
 			++duplicates_avoided_;
 		common::LogEvent("info", confirm ? "step_done" : "already_delivered",
-		         {{"identifier", a->step.identifier}, {"step", a->step.step}});
+		                 {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	} else if (verdict == "send" && a->step.step != kStepConfirm) {
 		StepPlan plan = PlanSend(cfg_, a->step, false);
 		if (plan.kind != StepPlan::Kind::kSend)
@@ -375,8 +384,11 @@ void DeliveryLoop::Queried(const ActivePtr &a, const json &answer) {
 		wake_ = true;
 		++failed_;
 		common::LogEvent("error", "step_failed",
-		         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"kind", "query"}, {"status", "dead"},
-		          {"error", "the query showed an assignment that cannot be used (see the step's last_error)"}});
+		                 {{"identifier", a->step.identifier},
+		                  {"step", a->step.step},
+		                  {"kind", "query"},
+		                  {"status", "dead"},
+		                  {"error", "the query showed an assignment that cannot be used (see the step's last_error)"}});
 	} else {
 		active_.erase(a->step.outbox_id);
 		wake_ = true;
@@ -405,9 +417,17 @@ void DeliveryLoop::Fail(const ActivePtr &a, const std::string &kind, const std::
 		++held_;
 	else
 		++failed_;
-	common::LogEvent(status == "pending" ? "info" : status == "held" ? "warning" : "error", "step_failed",
-	         {{"identifier", a->step.identifier}, {"step", a->step.step}, {"kind", kind}, {"error", CleanText(error)},
-	          {"status", status}, {"attempts", a->step.attempts}, {"retry_in_ms", delay_ms}});
+	common::LogEvent(status == "pending" ? "info"
+	                 : status == "held"  ? "warning"
+	                                     : "error",
+	                 "step_failed",
+	                 {{"identifier", a->step.identifier},
+	                  {"step", a->step.step},
+	                  {"kind", kind},
+	                  {"error", CleanText(error)},
+	                  {"status", status},
+	                  {"attempts", a->step.attempts},
+	                  {"retry_in_ms", delay_ms}});
 }
 
 // On stop: steps leased but not sent go back at once, due now.
@@ -417,8 +437,9 @@ void DeliveryLoop::ReleaseWaiting(const std::string &why) {
 		waiting_.pop_front();
 		std::string status;
 		if (Recorded(a, [&] {
-			    status = a->ticket.empty() ? store_.Failed(a->step.outbox_id, "retry", why, 0, cfg_.backoff.max_attempts)
-			                               : store_.PrecheckFailed(a->ticket, why, 0, cfg_.backoff.max_attempts);
+			    status = a->ticket.empty()
+			                 ? store_.Failed(a->step.outbox_id, "retry", why, 0, cfg_.backoff.max_attempts)
+			                 : store_.PrecheckFailed(a->ticket, why, 0, cfg_.backoff.max_attempts);
 		    }))
 			active_.erase(a->step.outbox_id);
 	}
@@ -468,11 +489,18 @@ void DeliveryLoop::Reconnect() {
 void DeliveryLoop::LogProgress() {
 	long long backlog = store_.Connected() ? store_.Backlog() : -1;
 	common::LogEvent("info", "progress",
-	         {{"done", done_}, {"failed", failed_}, {"retried", retried_}, {"held", held_},
-	          {"prechecks_answered", prechecks_answered_}, {"expired", expired_}, {"lifted", lifted_},
-	          {"duplicates_avoided", duplicates_avoided_}, {"in_flight", static_cast<long long>(active_.size())},
-	          {"backlog", backlog}, {"unrecorded", static_cast<long long>(unrecorded_.size())},
-	          {"on_backup", endpoints_.OnBackup()}});
+	                 {{"done", done_},
+	                  {"failed", failed_},
+	                  {"retried", retried_},
+	                  {"held", held_},
+	                  {"prechecks_answered", prechecks_answered_},
+	                  {"expired", expired_},
+	                  {"lifted", lifted_},
+	                  {"duplicates_avoided", duplicates_avoided_},
+	                  {"in_flight", static_cast<long long>(active_.size())},
+	                  {"backlog", backlog},
+	                  {"unrecorded", static_cast<long long>(unrecorded_.size())},
+	                  {"on_backup", endpoints_.OnBackup()}});
 }
 
 // When the loop must look again: the poll timer, the rate limit, or the end
@@ -496,8 +524,12 @@ Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 
 int DeliveryLoop::Run(bool once) {
 	common::LogEvent("info", "start",
-	         {{"worker_id", cfg_.worker_id}, {"in_flight", cfg_.in_flight}, {"once", once}, {"profile", cfg_.profile},
-	          {"unknown_outcome", UnknownOutcomeName(cfg_.unknown_outcome)}, {"envelope", envelope_->Name()}});
+	                 {{"worker_id", cfg_.worker_id},
+	                  {"in_flight", cfg_.in_flight},
+	                  {"once", once},
+	                  {"profile", cfg_.profile},
+	                  {"unknown_outcome", UnknownOutcomeName(cfg_.unknown_outcome)},
+	                  {"envelope", envelope_->Name()}});
 	for (const std::string &w : ConfigWarnings(cfg_))
 		common::LogEvent("warning", "config", {{"note", w}});
 	auto next_poll = Clock::now();
@@ -511,8 +543,9 @@ int DeliveryLoop::Run(bool once) {
 		if (stop_ && !stopping) {
 			stopping = true;
 			stop_deadline = now + Millis(cfg_.stop_grace_ms);
-			common::LogEvent("info", "stopping", {{"in_flight", static_cast<long long>(active_.size() - waiting_.size())},
-			                              {"grace_ms", cfg_.stop_grace_ms}});
+			common::LogEvent("info", "stopping",
+			                 {{"in_flight", static_cast<long long>(active_.size() - waiting_.size())},
+			                  {"grace_ms", cfg_.stop_grace_ms}});
 		}
 		try {
 			if (!store_.Connected())
@@ -571,8 +604,8 @@ int DeliveryLoop::Run(bool once) {
 	}
 	if (!active_.empty())
 		common::LogEvent("warning", "abandoned_in_flight",
-		         {{"count", static_cast<long long>(active_.size())},
-		          {"note", "their leases lapse; the next lease treats them as unknown outcomes"}});
+		                 {{"count", static_cast<long long>(active_.size())},
+		                  {"note", "their leases lapse; the next lease treats them as unknown outcomes"}});
 	try {
 		LogProgress();
 	} catch (const DbError &) {

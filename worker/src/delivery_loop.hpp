@@ -59,9 +59,9 @@ private:
 		bool fetching = false;
 	};
 	struct Active {
-		LeasedStep step;            // a precheck's: outbox_id < 0 (a key of active_ only), step validate
-		std::string ticket;         // non-empty: a precheck (elicense.precheck), not an outbox step
-		StepPlan plan;              // kSend or kQuery
+		LeasedStep step;     // a precheck's: outbox_id < 0 (a key of active_ only), step validate
+		std::string ticket;  // non-empty: a precheck (elicense.precheck), not an outbox step
+		StepPlan plan;       // kSend or kQuery
 		const Credential *credential = nullptr;
 		bool auth_retried = false;  // a refused token was replaced once already
 	};

@@ -71,8 +71,8 @@ OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::op
 	std::vector<const char *> values;
 	for (const auto &p : clean)
 		values.push_back(p ? p->c_str() : nullptr);
-	Result res(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-	                        nullptr, 0));
+	Result res(
+	    PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
 	ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		// "SQLSTATE: message" on one line (the server's CONTEXT lines stay out of last_error and logs).
@@ -119,25 +119,25 @@ void OutboxStore::RenewLeases(int lease_seconds) {
 }
 
 void OutboxStore::RecordAttempt(const AttemptRecord &a) {
-	Exec("SELECT elicense.record_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-	     {a.outbox_id > 0 ? std::optional<std::string>(std::to_string(a.outbox_id)) : std::nullopt, a.identifier, a.step,
-	      a.endpoint,
-	      a.http_status > 0 ? std::optional<std::string>(std::to_string(a.http_status)) : std::nullopt,
-	      Nullable(a.return_code), Nullable(a.return_message), std::to_string(a.duration_ms), worker_id_, a.outcome,
-	      Nullable(a.ecert_id)});
+	Exec(
+	    "SELECT elicense.record_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+	    {a.outbox_id > 0 ? std::optional<std::string>(std::to_string(a.outbox_id)) : std::nullopt, a.identifier, a.step,
+	     a.endpoint, a.http_status > 0 ? std::optional<std::string>(std::to_string(a.http_status)) : std::nullopt,
+	     Nullable(a.return_code), Nullable(a.return_message), std::to_string(a.duration_ms), worker_id_, a.outcome,
+	     Nullable(a.ecert_id)});
 }
 
 bool OutboxStore::Succeeded(long long outbox_id, const nlohmann::json &answer) {
-	Result res = Exec("SELECT elicense.step_succeeded($1, $2, $3::jsonb)",
-	                  {std::to_string(outbox_id), worker_id_,
-	                   answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+	Result res = Exec(
+	    "SELECT elicense.step_succeeded($1, $2, $3::jsonb)",
+	    {std::to_string(outbox_id), worker_id_, answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
 	return PQgetvalue(res.get(), 0, 0)[0] == 't';
 }
 
 std::string OutboxStore::Queried(long long outbox_id, const nlohmann::json &answer) {
-	Result res = Exec("SELECT elicense.step_queried($1, $2, $3::jsonb)",
-	                  {std::to_string(outbox_id), worker_id_,
-	                   answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+	Result res = Exec(
+	    "SELECT elicense.step_queried($1, $2, $3::jsonb)",
+	    {std::to_string(outbox_id), worker_id_, answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
 	return PgText(res.get(), 0, 0);
 }
 

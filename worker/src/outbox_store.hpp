@@ -39,8 +39,8 @@ struct LeasedStep {
 	long long outbox_id = 0;
 	std::string identifier;
 	std::string step;
-	int attempts = 0;           // including this one
-	bool needs_query = false;   // an earlier attempt may have taken effect
+	int attempts = 0;          // including this one
+	bool needs_query = false;  // an earlier attempt may have taken effect
 	std::string type_code;
 	std::string authority_division;
 	std::string ecert_id;       // the step's eCertID, the same for every resend
@@ -58,12 +58,12 @@ struct LeasedPrecheck {
 };
 
 struct AttemptRecord {
-	long long outbox_id;  // <= 0: a call outside a step (a precheck): NULL
+	long long outbox_id;                     // <= 0: a call outside a step (a precheck): NULL
 	std::string identifier, step, endpoint;  // endpoint without the token
-	long http_status;                         // 0: no answer
+	long http_status;                        // 0: no answer
 	std::string return_code, return_message;
 	long duration_ms;
-	std::string outcome;                      // done, business_error, retry, unknown, held
+	std::string outcome;  // done, business_error, retry, unknown, held
 	std::string ecert_id;
 };
 

@@ -8,14 +8,10 @@ namespace elicense::worker {
 
 const char *OutcomeName(StepOutcome outcome) {
 	switch (outcome) {
-	case StepOutcome::kDone:
-		return "done";
-	case StepOutcome::kBusinessError:
-		return "business_error";
-	case StepOutcome::kRetry:
-		return "retry";
-	case StepOutcome::kUnknown:
-		return "unknown";
+	case StepOutcome::kDone: return "done";
+	case StepOutcome::kBusinessError: return "business_error";
+	case StepOutcome::kRetry: return "retry";
+	case StepOutcome::kUnknown: return "unknown";
 	}
 	return "?";
 }

@@ -23,10 +23,10 @@ enum class StepOutcome { kDone, kBusinessError, kRetry, kUnknown };
 const char *OutcomeName(StepOutcome outcome);
 
 struct Exchange {
-	bool sent = false;            // the request left completely (curl got past sending)
-	int curl_code = 0;            // CURLcode, 0 = transfer completed
-	long http_status = 0;         // 0 if no response
-	bool too_large = false;       // the answer passed `body_limit` bytes and was cut off
+	bool sent = false;       // the request left completely (curl got past sending)
+	int curl_code = 0;       // CURLcode, 0 = transfer completed
+	long http_status = 0;    // 0 if no response
+	bool too_large = false;  // the answer passed `body_limit` bytes and was cut off
 	std::size_t body_limit = 0;
 	std::string body;
 };

@@ -69,8 +69,8 @@ std::string CleanText(std::string_view text, std::size_t max_bytes) {
 json CanonicalAnswer(const core::BusinessAnswer &a) {
 	json errors = json::array();
 	for (std::size_t i = 0; i < a.errors.size(); ++i)
-		errors.push_back({{"guid", i < a.error_guids.size() ? a.error_guids[i] : std::string()},
-		                  {"message", a.errors[i]}});
+		errors.push_back(
+		    {{"guid", i < a.error_guids.size() ? a.error_guids[i] : std::string()}, {"message", a.errors[i]}});
 	json assignments = json::array();
 	for (const auto &x : a.assignments)
 		assignments.push_back({{"encry_certid", x.encry_certid}, {"encry_key", x.encry_key}, {"ecert_id", x.ecert_id}});
@@ -80,8 +80,8 @@ json CanonicalAnswer(const core::BusinessAnswer &a) {
 		for (const json &item : items)
 			if (item.is_object())
 				success.push_back(item);
-	json out = {{"return_code", a.return_code}, {"message", a.message}, {"warnings", a.warnings},
-	            {"errors", errors}, {"assignments", assignments}, {"success_data", success}};
+	json out = {{"return_code", a.return_code}, {"message", a.message},   {"warnings", a.warnings}, {"errors", errors},
+	            {"assignments", assignments},   {"success_data", success}};
 	return WithoutNul(out);
 }
 
@@ -118,8 +118,9 @@ StepDecision DecideStep(const StepAnswerContext &ctx, const Exchange &exchange, 
 				return x.encry_certid.empty() || x.encry_key.empty();
 			});
 			if (unusable || (!ctx.query && a.assignments.empty())) {
-				StepDecision d = Fail("unknown", (ctx.query ? "query: " : "") +
-				                                     std::string("a success without a usable assignment"), "unknown");
+				StepDecision d =
+				    Fail("unknown", (ctx.query ? "query: " : "") + std::string("a success without a usable assignment"),
+				         "unknown");
 				d.return_code = CleanText(a.return_code, 40);
 				d.platform_failure = true;
 				return d;

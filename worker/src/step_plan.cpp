@@ -34,8 +34,8 @@ std::string AcceptDataPayload(const std::string &item_json) {
 
 StepPlan PlanSend(const Config &config, const LeasedStep &s, bool resend) {
 	if (CredentialFor(config, s.type_code) == nullptr)
-		return Hold("no credentials configured for licence type " + s.type_code +
-		            " (credentials.\"" + s.type_code + "\" or \"*\")");
+		return Hold("no credentials configured for licence type " + s.type_code + " (credentials.\"" + s.type_code +
+		            "\" or \"*\")");
 	auto path = PathFor(config, s.type_code, CatalogueStep(s.step));
 	if (!path)
 		return Hold("no path configured for " + Which(s) + " (paths.\"" + s.type_code + "\"." +
@@ -70,10 +70,8 @@ StepPlan PlanStep(const Config &config, const LeasedStep &s) {
 			            " has no query path or query item (unknown_outcome query): check the platform, then replay "
 			            "or close the step");
 		return PlanQuery(config, s, *query_path);
-	case UnknownOutcome::kResend:
-		return PlanSend(config, s, true);
-	case UnknownOutcome::kHold:
-		break;
+	case UnknownOutcome::kResend: return PlanSend(config, s, true);
+	case UnknownOutcome::kHold: break;
 	}
 	return Hold("the outcome of an earlier attempt of " + Which(s) +
 	            " is unknown (unknown_outcome hold): check the platform, then replay or close the step");

@@ -51,9 +51,9 @@ namespace elicense::worker {
 struct StepPlan {
 	enum class Kind { kSend, kQuery, kHold, kDoneWithoutCall };
 	Kind kind = Kind::kHold;
-	std::string path;      // kSend, kQuery
-	bool resend = false;   // kSend under unknown_outcome resend: already_done_patterns apply
-	std::string reason;    // kHold: why (last_error); kDoneWithoutCall: the attempt's message
+	std::string path;     // kSend, kQuery
+	bool resend = false;  // kSend under unknown_outcome resend: already_done_patterns apply
+	std::string reason;   // kHold: why (last_error); kDoneWithoutCall: the attempt's message
 };
 
 // The plan for a step as lease_steps returned it.

@@ -48,8 +48,7 @@ struct Assignment {
 // Decrypts; `encry_key` is ignored under kDes. Throws Error (22P02 bad
 // hex/base64, 22023 wrong key or a plain text that is neither a code nor a
 // QR URL) naming encryCertid/encryKey, never the key or the plain text.
-Assignment DecryptAssignment(std::string_view encry_certid, std::string_view encry_key,
-                             const AssignmentSecret &secret);
+Assignment DecryptAssignment(std::string_view encry_certid, std::string_view encry_key, const AssignmentSecret &secret);
 
 // Classifies decrypted plain text (exposed for the tests).
 Assignment ClassifyAssignmentPlain(std::string_view plain);

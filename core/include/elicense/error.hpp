@@ -16,8 +16,8 @@ inline constexpr char kInvalidTextRepresentation[] = "22P02";  // malformed valu
 inline constexpr char kInvalidParameterValue[] = "22023";      // well-formed but not allowed
 inline constexpr char kNullValueNotAllowed[] = "22004";
 inline constexpr char kFeatureNotSupported[] = "0A000";
-inline constexpr char kQueryCanceled[] = "57014";               // see cancel.hpp
-inline constexpr char kProgramLimitExceeded[] = "54000";       // an input over a documented limit
+inline constexpr char kQueryCanceled[] = "57014";         // see cancel.hpp
+inline constexpr char kProgramLimitExceeded[] = "54000";  // an input over a documented limit
 inline constexpr char kInternalError[] = "XX000";
 }  // namespace sqlstate
 

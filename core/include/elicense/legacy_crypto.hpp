@@ -58,8 +58,8 @@ std::string RsaDecrypt(std::string_view private_pem, std::string_view cipher_tex
 
 // Codecs used above, exposed for the tests and the URL builder.
 std::string HexUpper(std::string_view bytes);
-std::string HexDecode(std::string_view hex, std::string_view field);        // \throws Error 22P02
+std::string HexDecode(std::string_view hex, std::string_view field);  // \throws Error 22P02
 std::string Base64Encode(std::string_view bytes);
-std::string Base64Decode(std::string_view text, std::string_view field);    // \throws Error 22P02
+std::string Base64Decode(std::string_view text, std::string_view field);  // \throws Error 22P02
 
 }  // namespace elicense::core

@@ -21,10 +21,10 @@ inline constexpr std::size_t kMaxQrTextBytes = 2953;
 // some 20-200 KB; these stop ZIP bombs and absurd counts.
 inline constexpr std::uint64_t kMaxOfdPackageBytes = 64u << 20;  // the ZIP itself
 inline constexpr std::size_t kMaxOfdParts = 1000;
-inline constexpr std::uint64_t kMaxOfdPartBytes = 32u << 20;     // one part, uncompressed
-inline constexpr std::uint64_t kMaxOfdTotalBytes = 64u << 20;    // all parts, uncompressed
-inline constexpr std::size_t kMaxOfdSignatures = 16;             // signatures in one package
-inline constexpr std::size_t kMaxOfdReferences = kMaxOfdParts;   // references of one signature
+inline constexpr std::uint64_t kMaxOfdPartBytes = 32u << 20;    // one part, uncompressed
+inline constexpr std::uint64_t kMaxOfdTotalBytes = 64u << 20;   // all parts, uncompressed
+inline constexpr std::size_t kMaxOfdSignatures = 16;            // signatures in one package
+inline constexpr std::size_t kMaxOfdReferences = kMaxOfdParts;  // references of one signature
 
 // Face templates: fields and characters of one field's value.
 inline constexpr std::size_t kMaxTemplateFields = 200;

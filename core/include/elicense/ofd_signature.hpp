@@ -28,12 +28,12 @@
 namespace elicense::core {
 
 struct OfdSeal {
-	std::string private_key_pem;  // SM2 or RSA, unencrypted PEM
-	std::string certificate_pem;  // the signer's X.509 certificate
-	Bytes picture_png;            // the seal picture
-	std::string name = "电子印章";  // seal name in the SES structure
+	std::string private_key_pem;                   // SM2 or RSA, unencrypted PEM
+	std::string certificate_pem;                   // the signer's X.509 certificate
+	Bytes picture_png;                             // the seal picture
+	std::string name = "电子印章";                 // seal name in the SES structure
 	double x = 0, y = 0, width = 40, height = 40;  // seal box on the first page, mm
-	std::string signature_time;   // UTC "YYYYMMDDhhmmssZ"; empty: now
+	std::string signature_time;                    // UTC "YYYYMMDDhhmmssZ"; empty: now
 };
 
 // Adds the signature parts to an unsigned package and the Signatures entry
@@ -44,21 +44,21 @@ Bytes SignOfd(const Bytes &zip, const OfdSeal &seal);
 
 enum class OfdVerifyStatus {
 	kOk,
-	kUnsigned,         // no Signatures in OFD.xml
-	kMalformed,        // not a ZIP, an XML part or SignedValue.dat unreadable
-	kMissingPart,      // a Reference names a part that is not in the package
-	kDigestMismatch,   // a signed part changed (part says which)
-	kUnreferencedPart, // a part outside Signs/ that no Reference covers
-	kBadSignature,     // Signature.xml changed or the signature is wrong
-	kWrongSigner,      // signed with another key than the expected one
+	kUnsigned,          // no Signatures in OFD.xml
+	kMalformed,         // not a ZIP, an XML part or SignedValue.dat unreadable
+	kMissingPart,       // a Reference names a part that is not in the package
+	kDigestMismatch,    // a signed part changed (part says which)
+	kUnreferencedPart,  // a part outside Signs/ that no Reference covers
+	kBadSignature,      // Signature.xml changed or the signature is wrong
+	kWrongSigner,       // signed with another key than the expected one
 };
 
 struct OfdVerifyResult {
 	OfdVerifyStatus status = OfdVerifyStatus::kMalformed;
-	std::string part;      // the part concerned, if any
-	std::string message;   // one line for people
-	std::string signer;    // subject of the signer certificate (when read)
-	std::string algorithm; // signature algorithm OID (when read)
+	std::string part;       // the part concerned, if any
+	std::string message;    // one line for people
+	std::string signer;     // subject of the signer certificate (when read)
+	std::string algorithm;  // signature algorithm OID (when read)
 	bool ok() const noexcept {
 		return status == OfdVerifyStatus::kOk;
 	}

@@ -43,11 +43,11 @@ struct OfdTemplateField {
 	std::string label;  // printed before the value; empty: no label
 	double x = 0;       // label position (baseline of the first line), mm
 	double y = 0;
-	double value_x = 0;  // where the value starts, mm
-	double width = 0;    // room for the value, mm: it wraps, then shrinks
-	std::string font;    // font of the value
-	double size_pt = 0;  // font size of the value, pt
-	int max_lines = 1;   // lines the value may take before it shrinks
+	double value_x = 0;     // where the value starts, mm
+	double width = 0;       // room for the value, mm: it wraps, then shrinks
+	std::string font;       // font of the value
+	double size_pt = 0;     // font size of the value, pt
+	int max_lines = 1;      // lines the value may take before it shrinks
 	double line_gap = 1.5;  // line height as a multiple of the font size
 };
 

@@ -42,14 +42,14 @@ struct Assignment {
 
 struct BusinessAnswer {
 	AnswerOutcome outcome = AnswerOutcome::kFailure;
-	std::string return_code;           // as sent, numbers as decimal text
-	std::string message;               // ReturnMsg
-	std::string id;                    // the seed shape's "ID", if any
-	std::vector<std::string> warnings; // WarnData messages
-	std::vector<std::string> errors;   // ErrorData ErrorMsg values
+	std::string return_code;               // as sent, numbers as decimal text
+	std::string message;                   // ReturnMsg
+	std::string id;                        // the seed shape's "ID", if any
+	std::vector<std::string> warnings;     // WarnData messages
+	std::vector<std::string> errors;       // ErrorData ErrorMsg values
 	std::vector<std::string> error_guids;  // ErrorData ErrorGuid values, one per error ("" if absent)
 	std::vector<Assignment> assignments;
-	std::string success_data_json;     // SuccessData as compact JSON, "[]" if none
+	std::string success_data_json;  // SuccessData as compact JSON, "[]" if none
 };
 
 // Throws Error (22P02) if the body is not JSON of the business-answer shape,

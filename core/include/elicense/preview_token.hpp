@@ -25,9 +25,9 @@ inline constexpr std::size_t kPreviewKeyMinBytes = 32;
 inline constexpr std::size_t kPreviewTokenMaxChars = 256;
 
 struct PreviewTokenClaims {
-	int key_id = 0;                // 1..255
-	std::string identifier;        // licence identifier of the version
-	std::int64_t expires_at = 0;   // Unix seconds
+	int key_id = 0;               // 1..255
+	std::string identifier;       // licence identifier of the version
+	std::int64_t expires_at = 0;  // Unix seconds
 };
 
 // Makes a token. Throws Error (22023) for a key shorter than
