@@ -52,6 +52,7 @@ CREATE TABLE elicense.licence_item (
                           'authority_division', 'issue_date', 'valid_from', 'valid_to'])),
     position          integer NOT NULL,
     shipped           boolean NOT NULL DEFAULT false,
+    face_key          text CONSTRAINT licence_item_face_key_format CHECK (face_key OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'),
     PRIMARY KEY (type_code, item),
     CONSTRAINT licence_item_position_unique UNIQUE (type_code, position),
     CONSTRAINT licence_item_metadata_once UNIQUE (type_code, metadata_column),
@@ -71,6 +72,7 @@ COMMENT ON COLUMN elicense.licence_item.allowed_values IS 'If set, the only valu
 COMMENT ON COLUMN elicense.licence_item.metadata_column IS 'Metadata column of elicense.certificate this item fills; NULL: stored in business_data';
 COMMENT ON COLUMN elicense.licence_item.position IS 'Display and validation order';
 COMMENT ON COLUMN elicense.licence_item.shipped IS 'True for rows installed by the extension (left out of pg_dump, recreated by CREATE EXTENSION)';
+COMMENT ON COLUMN elicense.licence_item.face_key IS 'Key the type''s face template (elicense.ofd_template) names this item by; NULL: the item''s own name';
 
 -- Shipped types. Certificate numbers:
 --  W050 安许证: the national form (省简称)JZ安许证字[year]serial, e.g.
@@ -121,6 +123,14 @@ INSERT INTO elicense.licence_item (type_code, position, item, label, data_type, 
 ('11100000000013338W032', 13, 'authority_division', '发证机关行政区划代码',     'division_code', true,   6, NULL, 'authority_division', true),
 ('11100000000013338W032', 14, 'issue_date',         '发证日期',                 'date',          true, NULL, NULL, 'issue_date', true),
 ('11100000000013338W032', 15, 'photo',              '照片',                     'image',         false, NULL, NULL, NULL, true);
+
+-- The shipped face templates name some items by shorter keys.
+UPDATE elicense.licence_item i SET face_key = k.face_key
+  FROM (VALUES ('11100000000013338W050', 'enterprise_name', 'unit_name'), ('11100000000013338W050', 'permit_scope', 'scope'),
+               ('11100000000013338W050', 'licence_number', 'cert_no'), ('11100000000013338W050', 'authority_name', 'issuer'),
+               ('11100000000013338W032', 'id_number', 'id_no'), ('11100000000013338W032', 'licence_number', 'cert_no'),
+               ('11100000000013338W032', 'authority_name', 'issuer')) k (type_code, item, face_key)
+ WHERE i.type_code = k.type_code AND i.item = k.item AND i.shipped;
 
 -- pg_dump keeps what a DBA added; shipped rows come back with CREATE EXTENSION.
 SELECT pg_catalog.pg_extension_config_dump('elicense.licence_type', 'WHERE NOT shipped');

@@ -49,22 +49,31 @@ COMMENT ON FUNCTION elicense._seal_ofd(bytea, text, text, bytea, text, float8, f
 -- The face values of a version, keyed as its type's template names them.
 CREATE FUNCTION elicense.licence_face_fields(c elicense.certificate) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT CASE c.type_code
-    WHEN '11100000000013338W050' THEN jsonb_build_object(
-      'cert_no', c.licence_number, 'unit_name', c.holder_name, 'uscc', c.holder_id,
-      'principal', c.business_data ->> 'principal', 'address', c.business_data ->> 'address',
-      'economic_type', c.business_data ->> 'economic_type', 'scope', c.business_data ->> 'permit_scope',
-      'valid_period', to_char(c.valid_from, 'YYYY年MM月DD日') || ' 至 ' || coalesce(to_char(c.valid_to, 'YYYY年MM月DD日'), '长期'),
-      'issuer', c.authority_name, 'issue_date', to_char(c.issue_date, 'YYYY年MM月DD日'))
-    WHEN '11100000000013338W032' THEN jsonb_build_object(
-      'name', c.holder_name, 'gender', c.business_data ->> 'gender', 'id_no', c.holder_id,
-      'category', c.business_data ->> 'category', 'cert_no', c.licence_number,
-      'first_issue_date', to_char(coalesce((c.business_data ->> 'first_issue_date')::date, c.issue_date), 'YYYY年MM月DD日'),
-      'valid_period', to_char(c.valid_from, 'YYYY年MM月DD日') || ' 至 ' || coalesce(to_char(c.valid_to, 'YYYY年MM月DD日'), '长期'),
-      'issuer', c.authority_name)
-    -- A type a DBA added: its items under their own names.
-    ELSE c.business_data || jsonb_build_object('licence_number', c.licence_number, 'holder_name', c.holder_name)
-  END
+  -- Every type alike, from the catalogue: the metadata columns under their own
+  -- names, each item under its face key (elicense.licence_item.face_key, else
+  -- its name; the row's metadata column wins over business_data, so a masked
+  -- row prints masked), then the computed valid_period and first_issue_date.
+  -- Dates print as YYYY年MM月DD日. Only the keys the template names (the
+  -- renderer refuses others).
+  WITH face_date (d) AS (SELECT 'YYYY"年"MM"月"DD"日"'),
+  face (value) AS (
+  SELECT jsonb_strip_nulls(
+           jsonb_build_object('licence_number', c.licence_number, 'holder_name', c.holder_name, 'holder_id', c.holder_id,
+                              'authority_name', c.authority_name, 'issue_date', to_char(c.issue_date, d),
+                              'valid_from', to_char(c.valid_from, d), 'valid_to', to_char(c.valid_to, d))
+           || coalesce((SELECT jsonb_object_agg(coalesce(i.face_key, i.item),
+                                 CASE WHEN i.data_type = 'date' THEN to_char(v.value::date, d) ELSE v.value END)
+                          FROM elicense.licence_item i
+                         CROSS JOIN LATERAL (SELECT coalesce(to_jsonb(c) ->> i.metadata_column, c.business_data ->> i.item)) v (value)
+                         WHERE i.type_code = c.type_code AND v.value IS NOT NULL), '{}')
+           || jsonb_build_object(
+                'valid_period', to_char(c.valid_from, d) || ' 至 ' || coalesce(to_char(c.valid_to, d), '长期'),
+                'first_issue_date', to_char(coalesce((c.business_data ->> 'first_issue_date')::date, c.issue_date), d)))
+    FROM face_date)
+  SELECT coalesce(jsonb_object_agg(f.key, f.value), '{}')
+    FROM face, jsonb_each(face.value) f
+   WHERE f.key IN (SELECT k.field ->> 'key' FROM elicense.ofd_template t, jsonb_array_elements(t.template -> 'fields') k (field)
+                    WHERE t.type_code = c.type_code)
 $$;
 COMMENT ON FUNCTION elicense.licence_face_fields(elicense.certificate) IS
 'Face values of a certificate version, keyed as the face template of its type names them';

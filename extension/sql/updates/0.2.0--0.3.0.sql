@@ -2222,3 +2222,48 @@ BEGIN
   PERFORM pg_notify('elicense_outbox', '');  -- the licence's next step is due now
 END
 $$;
+
+--------------------------------------------------------------------------------
+-- Face values from the catalogue (licence types as data): licence_item gets
+-- face_key, and licence_face_fields builds every type's values alike instead
+-- of a CASE per shipped type (40_catalogue.sql, 62_licence_file.sql).
+--------------------------------------------------------------------------------
+ALTER TABLE elicense.licence_item
+    ADD COLUMN face_key text CONSTRAINT licence_item_face_key_format CHECK (face_key OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$');
+COMMENT ON COLUMN elicense.licence_item.face_key IS 'Key the type''s face template (elicense.ofd_template) names this item by; NULL: the item''s own name';
+-- The shipped face templates name some items by shorter keys.
+UPDATE elicense.licence_item i SET face_key = k.face_key
+  FROM (VALUES ('11100000000013338W050', 'enterprise_name', 'unit_name'), ('11100000000013338W050', 'permit_scope', 'scope'),
+               ('11100000000013338W050', 'licence_number', 'cert_no'), ('11100000000013338W050', 'authority_name', 'issuer'),
+               ('11100000000013338W032', 'id_number', 'id_no'), ('11100000000013338W032', 'licence_number', 'cert_no'),
+               ('11100000000013338W032', 'authority_name', 'issuer')) k (type_code, item, face_key)
+ WHERE i.type_code = k.type_code AND i.item = k.item AND i.shipped;
+
+CREATE OR REPLACE FUNCTION elicense.licence_face_fields(c elicense.certificate) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  -- Every type alike, from the catalogue: the metadata columns under their own
+  -- names, each item under its face key (elicense.licence_item.face_key, else
+  -- its name; the row's metadata column wins over business_data, so a masked
+  -- row prints masked), then the computed valid_period and first_issue_date.
+  -- Dates print as YYYY年MM月DD日. Only the keys the template names (the
+  -- renderer refuses others).
+  WITH face_date (d) AS (SELECT 'YYYY"年"MM"月"DD"日"'),
+  face (value) AS (
+  SELECT jsonb_strip_nulls(
+           jsonb_build_object('licence_number', c.licence_number, 'holder_name', c.holder_name, 'holder_id', c.holder_id,
+                              'authority_name', c.authority_name, 'issue_date', to_char(c.issue_date, d),
+                              'valid_from', to_char(c.valid_from, d), 'valid_to', to_char(c.valid_to, d))
+           || coalesce((SELECT jsonb_object_agg(coalesce(i.face_key, i.item),
+                                 CASE WHEN i.data_type = 'date' THEN to_char(v.value::date, d) ELSE v.value END)
+                          FROM elicense.licence_item i
+                         CROSS JOIN LATERAL (SELECT coalesce(to_jsonb(c) ->> i.metadata_column, c.business_data ->> i.item)) v (value)
+                         WHERE i.type_code = c.type_code AND v.value IS NOT NULL), '{}')
+           || jsonb_build_object(
+                'valid_period', to_char(c.valid_from, d) || ' 至 ' || coalesce(to_char(c.valid_to, d), '长期'),
+                'first_issue_date', to_char(coalesce((c.business_data ->> 'first_issue_date')::date, c.issue_date), d)))
+    FROM face_date)
+  SELECT coalesce(jsonb_object_agg(f.key, f.value), '{}')
+    FROM face, jsonb_each(face.value) f
+   WHERE f.key IN (SELECT k.field ->> 'key' FROM elicense.ofd_template t, jsonb_array_elements(t.template -> 'fields') k (field)
+                    WHERE t.type_code = c.type_code)
+$$;
