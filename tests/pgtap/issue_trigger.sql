@@ -4,7 +4,7 @@
 -- row anywhere.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(24);
+SELECT plan(28);
 
 CREATE FUNCTION pg_temp.counts() RETURNS text LANGUAGE sql AS $$
   SELECT format('certificate=%s history=%s outbox=%s',
@@ -126,6 +126,19 @@ SELECT lives_ok($$SELECT pg_temp.as_role('elicense_test_clerk', 'INSERT INTO app
 SELECT is((SELECT h.actor FROM elicense.status_history h JOIN elicense.certificate c USING (identifier) WHERE c.licence_number = '35000004'),
           session_user::text, 'without an actor column value the actor is the login role, not the current role');
 SELECT is(pg_temp.counts(), 'certificate=3 history=3 outbox=3', 'three licences issued in all');
+
+-- The arguments are parsed once per backend and argument list
+-- (elicense._trigger_plan): a trigger re-created with other arguments in
+-- the same session uses the new ones, and a list refused once is refused
+-- again (a refusal is not kept).
+SELECT is((elicense._trigger_plan(ARRAY['t', 'const:authority_name=甲'], 'x', 'y')).consts ->> 'authority_name', '甲',
+          'the cached plan of one list');
+SELECT is((elicense._trigger_plan(ARRAY['t', 'const:authority_name=乙'], 'x', 'y')).consts ->> 'authority_name', '乙',
+          'another list, another plan (the key is the whole list)');
+SELECT throws_ok($$SELECT elicense._trigger_plan(ARRAY['t', 'gender'], 'x', 'y')$$, '22023', NULL,
+                 'a refused list is refused again, not cached');
+SELECT throws_ok($$SELECT elicense._trigger_plan(array_fill('a=b'::text, ARRAY[30000]), 'x', 'y')$$, '54000', NULL,
+                 'an argument list over 64 KB is refused before it is parsed or kept');
 
 SELECT * FROM finish();
 ROLLBACK;

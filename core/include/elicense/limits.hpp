@@ -30,6 +30,10 @@ inline constexpr std::size_t kMaxOfdReferences = kMaxOfdParts;  // references of
 inline constexpr std::size_t kMaxTemplateFields = 200;
 inline constexpr std::size_t kMaxFieldValueBytes = 4096;
 
+// Arguments of one approval trigger (elicense._trigger_plan keeps each list
+// it parsed for the backend's life, at most 64 lists).
+inline constexpr std::size_t kMaxTriggerArgumentsBytes = 64u << 10;
+
 // Usage audit (extension/src/audit_writer.cpp). One record is a JSON object
 // of short values: elicense._record shortens each text value to 256
 // characters (the message to 2,000), and the sharing functions refuse longer

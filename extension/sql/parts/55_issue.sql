@@ -588,56 +588,46 @@ COMMENT ON FUNCTION elicense.licence_versions(text) IS
 -- ACTION arguments that match run in their order.
 --------------------------------------------------------------------------------
 
-CREATE FUNCTION elicense.issue_from_trigger() RETURNS trigger
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+-- The trigger's arguments, parsed: what to map, when to issue, which actions.
+CREATE TYPE elicense.trigger_plan AS (
+  items text[],            -- item=column: licence items ...
+  columns text[],          -- ... and the columns that fill them
+  consts jsonb,            -- const:item=value
+  when_column text,        -- when:column=value
+  when_value text,
+  actor_column text,       -- actor:column
+  licence_column text,     -- licence:column
+  reason_column text,      -- reason:column
+  until_column text,       -- until:column
+  actions text[],          -- ACTION:column=value, in their order
+  action_columns text[],
+  action_values text[]
+);
+COMMENT ON TYPE elicense.trigger_plan IS 'Internal: the arguments of an elicense.issue_from_trigger trigger after the type code, parsed';
+
+-- The one place the trigger's argument syntax is written. trigger and
+-- table_name only word the errors.
+CREATE FUNCTION elicense._parse_trigger_arguments(args text[], trigger text, table_name text) RETURNS elicense.trigger_plan
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  new_row jsonb;
-  old_row jsonb;
+  p elicense.trigger_plan := ROW('{}', '{}', '{}', NULL, NULL, NULL, NULL, NULL, NULL, '{}', '{}', '{}');
   arg text;
   prefix text;
   pos integer;
-  items text[] := '{}';
-  columns text[] := '{}';
-  consts jsonb := '{}';
-  when_column text;
-  when_value text;
-  actor_column text;
-  licence_column text;
-  reason_column text;
-  until_column text;
-  actions text[] := '{}';
-  action_columns text[] := '{}';
-  action_values text[] := '{}';
-  data jsonb;
-  who text;
-  why text;
-  target text;
-  number_item text;
-  until date;
-  issuing boolean;
-  matched integer[] := '{}';
-  i integer;
   known_actions constant text[] := ARRAY['change', 'renew', 'suspend', 'lift_suspension', 'expire', 'other', 'revoke', 'withdraw', 'cancel'];
 BEGIN
-  IF TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
-    RAISE EXCEPTION 'elicense.issue_from_trigger must run AFTER INSERT OR UPDATE FOR EACH ROW (trigger % on %.%)', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME
-      USING ERRCODE = 'trigger_protocol_violated';
-  END IF;
-  IF TG_NARGS < 1 THEN
-    RAISE EXCEPTION 'trigger % on %.% gives elicense.issue_from_trigger no licence type code', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'The first trigger argument is the type code, e.g. 11100000000013338W050.';
-  END IF;
-  FOR i IN 1 .. TG_NARGS - 1 LOOP
-    arg := TG_ARGV[i];
+  -- TG_ARGV starts at 0, with the type code.
+  FOR i IN array_lower(args, 1) + 1 .. array_upper(args, 1) LOOP
+    arg := args[i];
     prefix := substring(arg FROM '^([a-z_]+):');
     IF prefix IN ('actor', 'licence', 'reason', 'until') THEN
       arg := substr(arg, length(prefix) + 2);
       pos := CASE WHEN arg = '' OR strpos(arg, '=') > 0 THEN 0 ELSE 1 END;
       CASE prefix
-        WHEN 'actor' THEN actor_column := arg;
-        WHEN 'licence' THEN licence_column := arg;
-        WHEN 'reason' THEN reason_column := arg;
-        ELSE until_column := arg;
+        WHEN 'actor' THEN p.actor_column := arg;
+        WHEN 'licence' THEN p.licence_column := arg;
+        WHEN 'reason' THEN p.reason_column := arg;
+        ELSE p.until_column := arg;
       END CASE;
     ELSE
       IF prefix IS NOT NULL AND prefix <> 'when' AND prefix <> 'const' AND NOT prefix = ANY (known_actions) THEN
@@ -649,17 +639,17 @@ BEGIN
       IF pos > 1 THEN
         CASE
           WHEN prefix = 'when' THEN
-            when_column := substr(arg, 1, pos - 1);
-            when_value := substr(arg, pos + 1);
+            p.when_column := substr(arg, 1, pos - 1);
+            p.when_value := substr(arg, pos + 1);
           WHEN prefix = 'const' THEN
-            consts := consts || jsonb_build_object(substr(arg, 1, pos - 1), substr(arg, pos + 1));
+            p.consts := p.consts || jsonb_build_object(substr(arg, 1, pos - 1), substr(arg, pos + 1));
           WHEN prefix IS NOT NULL THEN
-            actions := actions || prefix;
-            action_columns := action_columns || substr(arg, 1, pos - 1);
-            action_values := action_values || substr(arg, pos + 1);
+            p.actions := p.actions || prefix;
+            p.action_columns := p.action_columns || substr(arg, 1, pos - 1);
+            p.action_values := p.action_values || substr(arg, pos + 1);
           ELSE
-            items := items || substr(arg, 1, pos - 1);
-            columns := columns || substr(arg, pos + 1);
+            p.items := p.items || substr(arg, 1, pos - 1);
+            p.columns := p.columns || substr(arg, pos + 1);
             IF substr(arg, pos + 1) = '' THEN
               pos := 0;
             END IF;
@@ -669,31 +659,87 @@ BEGIN
       END IF;
     END IF;
     IF pos < 1 THEN
-      RAISE EXCEPTION 'trigger % on %.%: argument "%" is not item=column, const:item=value, when:column=value, actor:column, licence:column, reason:column, until:column or ACTION:column=value',
-          TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[i]
+      RAISE EXCEPTION 'trigger % on %: argument "%" is not item=column, const:item=value, when:column=value, actor:column, licence:column, reason:column, until:column or ACTION:column=value',
+          trigger, table_name, args[i]
         USING ERRCODE = 'invalid_parameter_value',
               HINT = 'ACTION is one of ' || array_to_string(known_actions, ', ') || '.';
     END IF;
   END LOOP;
+  RETURN p;
+END
+$$;
+COMMENT ON FUNCTION elicense._parse_trigger_arguments(text[], text, text) IS
+'Internal: parses the arguments of an elicense.issue_from_trigger trigger (the first, the type code, is skipped)';
+
+-- The same, parsed once per backend and argument list (extension/src/trigger_plan_cache.cpp).
+CREATE FUNCTION elicense._trigger_plan(args text[], trigger text, table_name text) RETURNS elicense.trigger_plan
+AS 'MODULE_PATHNAME', 'elicense_trigger_plan' LANGUAGE C STRICT;
+COMMENT ON FUNCTION elicense._trigger_plan(text[], text, text) IS
+'Internal: elicense._parse_trigger_arguments, cached per backend and argument list';
+
+-- A status change the trigger runs on the licence of the row.
+CREATE FUNCTION elicense._run_trigger_action(action text, target text, data jsonb, why text, who text, until date) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  CASE action
+    WHEN 'change' THEN PERFORM elicense.change(target, data, why, who);
+    WHEN 'renew' THEN PERFORM elicense.renew(target, data, why, who);
+    WHEN 'suspend' THEN PERFORM elicense.suspend(target, why, who, until);
+    WHEN 'lift_suspension' THEN PERFORM elicense.lift_suspension(target, why, who);
+    WHEN 'expire' THEN PERFORM elicense.expire(target, why, who);
+    WHEN 'other' THEN PERFORM elicense.other(target, why, why, who);
+    WHEN 'revoke' THEN PERFORM elicense.revoke(target, why, who, '03');
+    WHEN 'withdraw' THEN PERFORM elicense.revoke(target, why, who, '04');
+    ELSE PERFORM elicense.cancel(target, why, who);
+  END CASE;
+END
+$$;
+COMMENT ON FUNCTION elicense._run_trigger_action(text, text, jsonb, text, text, date) IS
+'Internal: runs one ACTION of an elicense.issue_from_trigger trigger on a licence';
+
+CREATE FUNCTION elicense.issue_from_trigger() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  p elicense.trigger_plan;
+  new_row jsonb;
+  old_row jsonb;
+  data jsonb;
+  who text;
+  target text;
+  number_item text;
+  column_role text;
+  issuing boolean;
+  matched integer[] := '{}';
+  i integer;
+BEGIN
+  IF TG_WHEN <> 'AFTER' OR TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') THEN
+    RAISE EXCEPTION 'elicense.issue_from_trigger must run AFTER INSERT OR UPDATE FOR EACH ROW (trigger % on %.%)', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'trigger_protocol_violated';
+  END IF;
+  IF TG_NARGS < 1 THEN
+    RAISE EXCEPTION 'trigger % on %.% gives elicense.issue_from_trigger no licence type code', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'The first trigger argument is the type code, e.g. 11100000000013338W050.';
+  END IF;
+  p := elicense._trigger_plan(TG_ARGV, TG_NAME, TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
 
   new_row := to_jsonb(NEW);
-  IF when_column IS NOT NULL AND NOT new_row ? when_column THEN
-    RAISE EXCEPTION 'trigger % on %.%: column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, when_column
+  IF p.when_column IS NOT NULL AND NOT new_row ? p.when_column THEN
+    RAISE EXCEPTION 'trigger % on %.%: column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, p.when_column
       USING ERRCODE = 'undefined_column';
   END IF;
-  issuing := CASE WHEN when_column IS NULL THEN TG_OP = 'INSERT'
-                  ELSE (new_row ->> when_column) IS NOT DISTINCT FROM when_value
-                       AND NOT (TG_OP = 'UPDATE' AND (to_jsonb(OLD) ->> when_column) IS NOT DISTINCT FROM when_value) END;
+  issuing := CASE WHEN p.when_column IS NULL THEN TG_OP = 'INSERT'
+                  ELSE (new_row ->> p.when_column) IS NOT DISTINCT FROM p.when_value
+                       AND NOT (TG_OP = 'UPDATE' AND (to_jsonb(OLD) ->> p.when_column) IS NOT DISTINCT FROM p.when_value) END;
   -- Status changes of the row: only on UPDATE, when a column becomes the value.
   IF TG_OP = 'UPDATE' THEN
     old_row := to_jsonb(OLD);
-    FOR i IN 1 .. coalesce(array_length(actions, 1), 0) LOOP
-      IF NOT new_row ? action_columns[i] THEN
-        RAISE EXCEPTION 'trigger % on %.%: column "%" (of %:) does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, action_columns[i], actions[i]
+    FOR i IN 1 .. coalesce(array_length(p.actions, 1), 0) LOOP
+      IF NOT new_row ? p.action_columns[i] THEN
+        RAISE EXCEPTION 'trigger % on %.%: column "%" (of %:) does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, p.action_columns[i], p.actions[i]
           USING ERRCODE = 'undefined_column';
       END IF;
-      IF (new_row ->> action_columns[i]) IS NOT DISTINCT FROM action_values[i]
-         AND (old_row ->> action_columns[i]) IS DISTINCT FROM action_values[i] THEN
+      IF (new_row ->> p.action_columns[i]) IS NOT DISTINCT FROM p.action_values[i]
+         AND (old_row ->> p.action_columns[i]) IS DISTINCT FROM p.action_values[i] THEN
         matched := matched || i;
       END IF;
     END LOOP;
@@ -702,31 +748,32 @@ BEGIN
     RETURN NULL;  -- nothing to do: the rest of the row is not read
   END IF;
 
-  data := consts;
-  FOR i IN 1 .. coalesce(array_length(columns, 1), 0) LOOP
-    IF NOT new_row ? columns[i] THEN
-      RAISE EXCEPTION 'trigger % on %.%: column "%" (mapped to item "%") does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, columns[i], items[i]
+  data := p.consts;
+  FOR i IN 1 .. coalesce(array_length(p.columns, 1), 0) LOOP
+    IF NOT new_row ? p.columns[i] THEN
+      RAISE EXCEPTION 'trigger % on %.%: column "%" (mapped to item "%") does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, p.columns[i], p.items[i]
         USING ERRCODE = 'undefined_column';
     END IF;
-    IF new_row ->> columns[i] IS NOT NULL THEN
-      data := data || jsonb_build_object(items[i], new_row ->> columns[i]);
+    IF new_row ->> p.columns[i] IS NOT NULL THEN
+      data := data || jsonb_build_object(p.items[i], new_row ->> p.columns[i]);
     END IF;
   END LOOP;
-  FOREACH arg IN ARRAY ARRAY['actor', 'licence', 'reason', 'until'] LOOP
-    prefix := CASE arg WHEN 'actor' THEN actor_column WHEN 'licence' THEN licence_column WHEN 'reason' THEN reason_column ELSE until_column END;
-    IF prefix IS NOT NULL AND NOT new_row ? prefix THEN
-      RAISE EXCEPTION 'trigger % on %.%: % column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, arg, prefix
+  FOREACH column_role IN ARRAY ARRAY['actor', 'licence', 'reason', 'until'] LOOP
+    target := CASE column_role WHEN 'actor' THEN p.actor_column WHEN 'licence' THEN p.licence_column
+                               WHEN 'reason' THEN p.reason_column ELSE p.until_column END;
+    IF target IS NOT NULL AND NOT new_row ? target THEN
+      RAISE EXCEPTION 'trigger % on %.%: % column "%" does not exist', TG_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME, column_role, target
         USING ERRCODE = 'undefined_column';
     END IF;
   END LOOP;
-  who := coalesce(nullif(btrim(new_row ->> actor_column), ''), session_user::text);
+  who := coalesce(nullif(btrim(new_row ->> p.actor_column), ''), session_user::text);
   IF issuing THEN
     PERFORM elicense.issue(TG_ARGV[0], data, who);
   END IF;
 
   FOREACH i IN ARRAY matched LOOP
-    IF licence_column IS NOT NULL THEN
-      target := new_row ->> licence_column;
+    IF p.licence_column IS NOT NULL THEN
+      target := new_row ->> p.licence_column;
     ELSE
       SELECT li.item INTO number_item FROM elicense.licence_item li
        WHERE li.type_code = TG_ARGV[0] AND li.metadata_column = 'licence_number';
@@ -735,24 +782,15 @@ BEGIN
     END IF;
     IF target IS NULL THEN
       RAISE EXCEPTION 'trigger % on %.%: % for the row, but it names no licence of type % (certificate number "%")', TG_NAME,
-          TG_TABLE_SCHEMA, TG_TABLE_NAME, actions[i], TG_ARGV[0], coalesce(data ->> number_item, '')
+          TG_TABLE_SCHEMA, TG_TABLE_NAME, p.actions[i], TG_ARGV[0], coalesce(data ->> number_item, '')
         USING ERRCODE = 'no_data_found', HINT = 'Map the certificate number item (item=column) or give licence:column.';
     END IF;
-    why := coalesce(nullif(btrim(new_row ->> reason_column), ''),
-                    pg_catalog.format('approval %s: %s = %s', TG_TABLE_NAME, action_columns[i], action_values[i]));
-    until := CASE WHEN until_column IS NOT NULL AND nullif(new_row ->> until_column, '') IS NOT NULL
-                  THEN elicense._item_date(left(new_row ->> until_column, 10), until_column, 'end of suspension') END;
-    CASE actions[i]
-      WHEN 'change' THEN PERFORM elicense.change(target, data, why, who);
-      WHEN 'renew' THEN PERFORM elicense.renew(target, data, why, who);
-      WHEN 'suspend' THEN PERFORM elicense.suspend(target, why, who, until);
-      WHEN 'lift_suspension' THEN PERFORM elicense.lift_suspension(target, why, who);
-      WHEN 'expire' THEN PERFORM elicense.expire(target, why, who);
-      WHEN 'other' THEN PERFORM elicense.other(target, why, why, who);
-      WHEN 'revoke' THEN PERFORM elicense.revoke(target, why, who, '03');
-      WHEN 'withdraw' THEN PERFORM elicense.revoke(target, why, who, '04');
-      ELSE PERFORM elicense.cancel(target, why, who);
-    END CASE;
+    PERFORM elicense._run_trigger_action(p.actions[i], target, data,
+        coalesce(nullif(btrim(new_row ->> p.reason_column), ''),
+                 pg_catalog.format('approval %s: %s = %s', TG_TABLE_NAME, p.action_columns[i], p.action_values[i])),
+        who,
+        CASE WHEN p.until_column IS NOT NULL AND nullif(new_row ->> p.until_column, '') IS NOT NULL
+             THEN elicense._item_date(left(new_row ->> p.until_column, 10), p.until_column, 'end of suspension') END);
   END LOOP;
   RETURN NULL;
 END
@@ -766,4 +804,9 @@ REVOKE ALL ON FUNCTION elicense.issue(text, jsonb, text), elicense.change(text, 
 GRANT EXECUTE ON FUNCTION elicense.issue(text, jsonb, text), elicense.change(text, jsonb, text, text),
     elicense.revoke(text, text, text, text), elicense.cancel(text, text, text),
     elicense.issue_from_trigger() TO elicense_issuer;
+-- The trigger's own parts stay executable by PUBLIC (the default): the
+-- parser only reads its (bounded) arguments and the action runner calls
+-- functions that check EXECUTE themselves, so a role without
+-- elicense_issuer is refused by "permission denied for function issue"
+-- (or change, revoke, …), which names what it lacks.
 GRANT EXECUTE ON FUNCTION elicense.licence_versions(text) TO elicense_issuer, elicense_admin;
