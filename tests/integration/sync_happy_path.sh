@@ -57,6 +57,21 @@ for type in W050 W032; do
     || fail "$type: the platform copy has no watermark"
   grep -qF "$(sql -c "SELECT holder_name FROM elicense.certificate WHERE identifier = '$id'")" <<<"$(unzip -p "$out/$type-platform-copy.ofd" Doc_0/Pages/Page_0/Content.xml)" \
     || fail "$type: the face does not show the holder"
+  # The platform copy is public: a resident ID (W032's holder) is masked on
+  # it, first 6 and last 4; the original keeps it whole.
+  if [ "$type" = W032 ]; then
+    full=$(sql -c "SELECT holder_id FROM elicense.certificate WHERE identifier = '$id'")
+    copy_text=$(unzip -p "$out/$type-platform-copy.ofd" Doc_0/Pages/Page_0/Content.xml)
+    [[ $copy_text != *"$full"* && $copy_text == *"${full:0:6}********${full:14:4}"* ]] \
+      || fail "$type: the platform copy does not show the holder's ID masked"
+    [[ $(unzip -p "$out/$type-original.ofd" Doc_0/Pages/Page_0/Content.xml) == *"$full"* ]] \
+      || fail "$type: the original does not show the holder's ID"
+    # A type whose template says so shows it whole on public copies too.
+    sql -c "UPDATE elicense.ofd_template SET template = template || '{\"public_id_numbers\": \"full\"}' WHERE type_code = '11100000000013338W032'"
+    sql -c "SELECT encode(elicense.render_certificate_ofd('$id'), 'base64')" | base64 -d >"$out/$type-full-id-copy.ofd"
+    [[ $(unzip -p "$out/$type-full-id-copy.ofd" Doc_0/Pages/Page_0/Content.xml) == *"$full"* ]] \
+      || fail "$type: with public_id_numbers full, the platform copy still masks the ID"
+  fi
   [ "$("$root/tests/support/decode_qr" "$out/$type-qr.png" 2>/dev/null)" = "$(sql -c "SELECT qr_url FROM elicense.certificate WHERE identifier = '$id'")" ] \
     || fail "$type: the QR image does not decode to the stored URL"
 done

@@ -20,7 +20,7 @@ ROLLBACK;
 \set ON_ERROR_STOP 1
 
 BEGIN;
-SELECT plan(98);
+SELECT plan(103);
 
 SELECT results_eq($$SELECT function, scenario, result, sqlstate, recorded_by, db_user FROM elicense.usage_audit$$,
                   $$VALUES ('licence_search', 'rollback-probe', 'refused', '42704', 'writer', session_user::text COLLATE "default")$$,
@@ -204,8 +204,26 @@ SELECT results_eq($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 
                   format($$VALUES (%L)$$, :'expired_licence'), 'search: by type and effective status (06: past valid_to)');
 SELECT results_eq($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_name => ''李四'', issued_from => ''2025-01-01'', issued_to => ''2025-01-31'', authority_uscc => ''11350000003591037R'')') x$$,
                   format($$VALUES (%L)$$, :'person_licence'), 'search: by holder name, authority and issue dates');
+-- By holder ID: a USCC always; a resident ID number only with the right to
+-- see ID numbers or a live usage code for that holder, and at most the
+-- grant's id_searches_per_minute (the ID-recovery search of the masked form).
+SELECT throws_ok($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''440304198506121230'')')$$,
+                 '42501', 'role "dept_market" may not search scenario "bidding" by resident ID number',
+                 'refused: search by resident ID without the right to see ID numbers or a usage code for the holder');
+SELECT pg_temp.one('market_app', $$SELECT elicense.create_usage_code('bidding', '440304198506121230', '{11100000000013338W032}', pg_temp.ctx('YW-ID')) AS c$$) IS NOT NULL;
 SELECT results_eq($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''440304198506121230'')') x$$,
-                  format($$VALUES (%L)$$, :'expired_licence'), 'search: by holder ID');
+                  format($$VALUES (%L)$$, :'expired_licence'), 'search: by resident ID with a live usage code for that holder');
+SELECT results_eq($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''91350100M000100Y43'')') x$$,
+                  format($$VALUES (%L)$$, :'company_licence'), 'search: by USCC (a public register''s number) without a code');
+UPDATE elicense.usage_grant SET id_searches_per_minute = 1 + (SELECT count(*) FROM elicense.usage_audit
+   WHERE function = 'licence_search' AND grantee = 'dept_market' AND holder_id = '440304198506121230')
+ WHERE grantee = 'dept_market'::regrole;
+SELECT lives_ok($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''440304198506121230'')')$$,
+                'search by resident ID: the last one the minute allows');
+SELECT throws_ok($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''440304198506121230'')')$$,
+                 '53400', NULL, 'refused: one search by resident ID more than the grant''s id_searches_per_minute');
+SELECT is((pg_temp.last_audit()).sqlstate, '53400', 'audit: the throttled search, 53400');
+UPDATE elicense.usage_grant SET id_searches_per_minute = DEFAULT WHERE grantee = 'dept_market'::regrole;
 SELECT results_eq(format($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', after_identifier => ''%s'', page_size => 1)') x$$, :'person_licence'),
                   format($$VALUES (%L)$$, :'expired_licence'), 'search: keyset pagination (after_identifier, page_size)');
 SELECT results_eq($$SELECT x ->> 'holder_id' FROM pg_temp.as_app('tax_app', 'SELECT * FROM elicense.licence_search(''tax'')') x$$,

@@ -78,6 +78,28 @@ $$;
 COMMENT ON FUNCTION elicense.licence_face_fields(elicense.certificate) IS
 'Face values of a certificate version, keyed as the face template of its type names them';
 
+-- What a public copy (the platform copy, the preview page) shows of a
+-- version: resident ID numbers masked (first 6 and last 4), the holder's and
+-- the resident_id items', unless the type's face template says
+-- "public_id_numbers": "full". A USCC is a public register's and stays.
+CREATE FUNCTION elicense._public_face(c elicense.certificate) RETURNS elicense.certificate
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF (SELECT t.template ->> 'public_id_numbers' FROM elicense.ofd_template t WHERE t.type_code = c.type_code) = 'full' THEN
+    RETURN c;
+  END IF;
+  c.holder_id := elicense.mask_holder_id(c.holder_id_type, c.holder_id);
+  c.business_data := c.business_data
+      || coalesce((SELECT jsonb_object_agg(i.item, elicense.mask_holder_id('RESIDENT_ID', c.business_data ->> i.item))
+                     FROM elicense.licence_item i
+                    WHERE i.type_code = c.type_code AND i.data_type = 'resident_id' AND c.business_data ? i.item), '{}');
+  RETURN c;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._public_face(elicense.certificate) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._public_face(elicense.certificate) IS
+'Internal: a version as public copies show it, resident ID numbers masked unless its face template says "public_id_numbers": "full"';
+
 -- The file of certificate row c as given (the sharing copies pass a row with
 -- the holder's ID masked): its type's face template and QR code, sealed when
 -- elicense.seal_key has the authority's seal. DocID and date come from the
@@ -126,7 +148,8 @@ BEGIN
     RAISE EXCEPTION 'licence % has no QR code yet', identifier USING ERRCODE = 'object_not_in_prerequisite_state',
       HINT = 'The sync worker stores the QR URL once the national platform has assigned a code (赋码).';
   END IF;
-  file := elicense._render_version_ofd(c, watermark, purpose, valid_until);
+  -- The watermarked file is the public copy (the national platform publishes it).
+  file := elicense._render_version_ofd(CASE WHEN watermark THEN elicense._public_face(c) ELSE c END, watermark, purpose, valid_until);
   IF NOT watermark AND purpose = '' THEN  -- the original: remember its digest
     digest := encode(sha256(file), 'hex');
     UPDATE elicense.certificate x SET file_sha256 = digest

@@ -77,7 +77,7 @@ BEGIN
   IF shown = 'valid' THEN
     -- What the page shows, not the file's bytes (a sealed file differs on
     -- every render): face template and values, QR URL, seal picture.
-    SELECT encode(sha256(convert_to(concat_ws(E'\x1f', t.template::text, elicense.licence_face_fields(c)::text,
+    SELECT encode(sha256(convert_to(concat_ws(E'\x1f', t.template::text, elicense.licence_face_fields(elicense._public_face(c))::text,
                                               c.qr_url, encode(sha256(k.seal_png), 'hex')), 'UTF8')), 'hex')
       INTO hash
       FROM elicense.ofd_template t
@@ -110,7 +110,7 @@ BEGIN
       HINT = 'Call elicense.preview_open first; only a valid version has a file to show.';
   END IF;
   -- A valid version has its QR code: render the row in hand.
-  RETURN elicense._render_version_ofd(c, true, '', '');
+  RETURN elicense._render_version_ofd(elicense._public_face(c), true, '', '');
 END
 $$;
 COMMENT ON FUNCTION elicense.preview_ofd(text) IS

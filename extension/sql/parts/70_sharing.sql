@@ -46,6 +46,8 @@ CREATE TABLE elicense.usage_grant (
     revoked_reason     text,
     created_by         text NOT NULL DEFAULT session_user,
     created_at         timestamptz NOT NULL DEFAULT now(),
+    id_searches_per_minute integer NOT NULL DEFAULT 20
+                       CONSTRAINT usage_grant_id_searches CHECK (id_searches_per_minute BETWEEN 0 AND 10000),
     CONSTRAINT usage_grant_period CHECK (valid_to IS NULL OR valid_to > valid_from),
     CONSTRAINT usage_grant_revocation CHECK ((revoked_at IS NULL) = (revoked_reason IS NULL))
 );
@@ -54,6 +56,7 @@ COMMENT ON TABLE elicense.usage_grant IS
 'Which department application (grantee: a role its login roles are members of) may use which licence types in a scenario, and for how long; revoke by setting revoked_at and revoked_reason';
 COMMENT ON COLUMN elicense.usage_grant.may_see_id_numbers IS 'Resident ID numbers (身份证) of holders are shown in full; otherwise first 6 and last 4 characters';
 COMMENT ON INDEX elicense.usage_grant_one_live IS 'One live grant per role and scenario';
+COMMENT ON COLUMN elicense.usage_grant.id_searches_per_minute IS 'licence_search calls by resident ID number (holder_id that is not a USCC) the grantee may make in any 60 seconds, refused ones included';
 
 -- Type codes of scenarios and grants must be known types; a grant's types
 -- must be among its scenario's.
@@ -716,6 +719,41 @@ $$;
 COMMENT ON FUNCTION elicense.licence_file_by_holder(text, text) IS
 '基于持证主体下载证照文件: an OFD copy (as licence_file) of each current licence of the usage code''s holder and types';
 
+-- A search by holder ID: by a USCC (a public register's number) always; by a
+-- resident ID number only under a grant that may see ID numbers or with a
+-- live usage code of the grant for that holder (the holder asked), and at
+-- most usage_grant.id_searches_per_minute a minute: with the masked form
+-- (first 6, last 4) a yes/no answer would otherwise give the birth date away
+-- in a few hundred searches. The count is of this grantee's audit rows.
+CREATE FUNCTION elicense._allow_id_search(x elicense._usage_context, holder_id text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  per_minute integer;
+BEGIN
+  IF elicense.is_valid_uscc(holder_id) THEN
+    RETURN;
+  END IF;
+  IF NOT x.may_see_id_numbers AND NOT EXISTS (
+      SELECT FROM elicense.usage_code u
+       WHERE u.grant_id = x.grant_id AND u.holder_id = _allow_id_search.holder_id AND u.expires_at > now()) THEN
+    RAISE EXCEPTION 'role "%" may not search scenario "%" by resident ID number', x.grantee, x.scenario
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Search by resident ID needs a grant that may see ID numbers, or a live usage code for that holder (create_usage_code).';
+  END IF;
+  SELECT g.id_searches_per_minute INTO per_minute FROM elicense.usage_grant g WHERE g.id = x.grant_id;
+  IF (SELECT count(*) FROM elicense.usage_audit a
+       WHERE a.at > now() - interval '60 seconds' AND a.function = 'licence_search' AND a.grantee = x.grantee
+         AND a.holder_id IS NOT NULL AND NOT elicense.is_valid_uscc(a.holder_id)) >= per_minute THEN
+    RAISE EXCEPTION 'role "%" made % searches by resident ID number in the last minute', x.grantee, per_minute
+      USING ERRCODE = 'configuration_limit_exceeded',
+            HINT = 'At most usage_grant.id_searches_per_minute a minute; retry later, or look a holder up with a usage code (licence_info_by_holder).';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._allow_id_search(elicense._usage_context, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._allow_id_search(elicense._usage_context, text) IS
+'Internal: refuses a licence_search by resident ID without the right to see ID numbers or a usage code for the holder (42501), or over the grant''s rate (53400)';
+
 -- 检索: current versions by filters, keyset pagination on identifier.
 CREATE FUNCTION elicense.licence_search(scenario text, type_code text DEFAULT NULL, holder_id text DEFAULT NULL,
     holder_name text DEFAULT NULL, authority_uscc text DEFAULT NULL, status text DEFAULT NULL,
@@ -753,7 +791,10 @@ BEGIN
       types := ARRAY[type_code];
     END IF;
     -- Only the filters given, so each search is planned for its own indexes.
-    IF holder_id IS NOT NULL THEN q := q || ' AND c.holder_id = $3'; END IF;
+    IF holder_id IS NOT NULL THEN
+      PERFORM elicense._allow_id_search(x, holder_id);
+      q := q || ' AND c.holder_id = $3';
+    END IF;
     IF holder_name IS NOT NULL THEN q := q || ' AND c.holder_name = $4'; END IF;
     IF authority_uscc IS NOT NULL THEN q := q || ' AND c.authority_uscc = $5'; END IF;
     IF status IS NOT NULL THEN q := q || ' AND elicense.effective_status(c.status, c.valid_to) = $6'; END IF;

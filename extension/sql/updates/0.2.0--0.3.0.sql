@@ -2480,3 +2480,203 @@ BEGIN
   RETURN NULL;
 END
 $$;
+
+--------------------------------------------------------------------------------
+-- Privacy by default (70_sharing.sql, 62_licence_file.sql, 65_preview.sql):
+-- licence_search by resident ID needs the right to see ID numbers or a live
+-- usage code for the holder, at most usage_grant.id_searches_per_minute; public
+-- copies (the platform copy, the preview page) mask resident ID numbers unless
+-- the face template says "public_id_numbers": "full".
+--------------------------------------------------------------------------------
+ALTER TABLE elicense.usage_grant ADD COLUMN id_searches_per_minute integer NOT NULL DEFAULT 20
+    CONSTRAINT usage_grant_id_searches CHECK (id_searches_per_minute BETWEEN 0 AND 10000);
+COMMENT ON COLUMN elicense.usage_grant.id_searches_per_minute IS 'licence_search calls by resident ID number (holder_id that is not a USCC) the grantee may make in any 60 seconds, refused ones included';
+CREATE FUNCTION elicense._allow_id_search(x elicense._usage_context, holder_id text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  per_minute integer;
+BEGIN
+  IF elicense.is_valid_uscc(holder_id) THEN
+    RETURN;
+  END IF;
+  IF NOT x.may_see_id_numbers AND NOT EXISTS (
+      SELECT FROM elicense.usage_code u
+       WHERE u.grant_id = x.grant_id AND u.holder_id = _allow_id_search.holder_id AND u.expires_at > now()) THEN
+    RAISE EXCEPTION 'role "%" may not search scenario "%" by resident ID number', x.grantee, x.scenario
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Search by resident ID needs a grant that may see ID numbers, or a live usage code for that holder (create_usage_code).';
+  END IF;
+  SELECT g.id_searches_per_minute INTO per_minute FROM elicense.usage_grant g WHERE g.id = x.grant_id;
+  IF (SELECT count(*) FROM elicense.usage_audit a
+       WHERE a.at > now() - interval '60 seconds' AND a.function = 'licence_search' AND a.grantee = x.grantee
+         AND a.holder_id IS NOT NULL AND NOT elicense.is_valid_uscc(a.holder_id)) >= per_minute THEN
+    RAISE EXCEPTION 'role "%" made % searches by resident ID number in the last minute', x.grantee, per_minute
+      USING ERRCODE = 'configuration_limit_exceeded',
+            HINT = 'At most usage_grant.id_searches_per_minute a minute; retry later, or look a holder up with a usage code (licence_info_by_holder).';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._allow_id_search(elicense._usage_context, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._allow_id_search(elicense._usage_context, text) IS
+'Internal: refuses a licence_search by resident ID without the right to see ID numbers or a usage code for the holder (42501), or over the grant''s rate (53400)';
+CREATE OR REPLACE FUNCTION elicense.licence_search(scenario text, type_code text DEFAULT NULL, holder_id text DEFAULT NULL,
+    holder_name text DEFAULT NULL, authority_uscc text DEFAULT NULL, status text DEFAULT NULL,
+    issued_from date DEFAULT NULL, issued_to date DEFAULT NULL, after_identifier text DEFAULT NULL,
+    page_size integer DEFAULT 50) RETURNS SETOF elicense.licence_share
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'licence_search', 'holder_id', holder_id,
+      'message', jsonb_strip_nulls(jsonb_build_object('type_code', type_code, 'holder_name', holder_name,
+          'authority_uscc', authority_uscc, 'status', status, 'issued_from', issued_from, 'issued_to', issued_to,
+          'after_identifier', after_identifier, 'page_size', page_size))::text);
+  x elicense._usage_context;
+  types text[];
+  q text := 'SELECT s.* FROM elicense.certificate c, LATERAL elicense._share(c, $1, false) s
+              WHERE c.superseded_at IS NULL AND c.type_code = ANY ($2)';
+  n integer;
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario', 'type_code', 'holder_id', 'holder_name', 'authority_uscc', 'status', 'after_identifier'],
+        ARRAY[scenario, type_code, holder_id, holder_name, authority_uscc, status, after_identifier]);
+    PERFORM elicense._raise_refusal(x);
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 200 THEN
+      RAISE EXCEPTION 'page_size % is outside 1-200', page_size USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'Page through larger results with after_identifier = the last identifier of the previous page.';
+    END IF;
+    types := x.grant_types;
+    IF type_code IS NOT NULL THEN
+      IF NOT type_code = ANY (x.grant_types) THEN
+        RAISE EXCEPTION 'licence type % is outside the grant of role "%" for scenario "%" (%)', type_code, x.grantee,
+          scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Search only the licence types the grant allows.';
+      END IF;
+      types := ARRAY[type_code];
+    END IF;
+    -- Only the filters given, so each search is planned for its own indexes.
+    IF holder_id IS NOT NULL THEN
+      PERFORM elicense._allow_id_search(x, holder_id);
+      q := q || ' AND c.holder_id = $3';
+    END IF;
+    IF holder_name IS NOT NULL THEN q := q || ' AND c.holder_name = $4'; END IF;
+    IF authority_uscc IS NOT NULL THEN q := q || ' AND c.authority_uscc = $5'; END IF;
+    IF status IS NOT NULL THEN q := q || ' AND elicense.effective_status(c.status, c.valid_to) = $6'; END IF;
+    IF issued_from IS NOT NULL THEN q := q || ' AND c.issue_date >= $7'; END IF;
+    IF issued_to IS NOT NULL THEN q := q || ' AND c.issue_date <= $8'; END IF;
+    IF after_identifier IS NOT NULL THEN q := q || ' AND c.identifier > $9'; END IF;
+    q := q || ' ORDER BY c.identifier LIMIT $10';
+    RETURN QUERY EXECUTE q USING x.may_see_id_numbers, types, holder_id, holder_name, authority_uscc, status,
+                                 issued_from, issued_to, after_identifier, page_size;
+    GET DIAGNOSTICS n = ROW_COUNT;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', n));
+END
+$$;
+CREATE FUNCTION elicense._public_face(c elicense.certificate) RETURNS elicense.certificate
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF (SELECT t.template ->> 'public_id_numbers' FROM elicense.ofd_template t WHERE t.type_code = c.type_code) = 'full' THEN
+    RETURN c;
+  END IF;
+  c.holder_id := elicense.mask_holder_id(c.holder_id_type, c.holder_id);
+  c.business_data := c.business_data
+      || coalesce((SELECT jsonb_object_agg(i.item, elicense.mask_holder_id('RESIDENT_ID', c.business_data ->> i.item))
+                     FROM elicense.licence_item i
+                    WHERE i.type_code = c.type_code AND i.data_type = 'resident_id' AND c.business_data ? i.item), '{}');
+  RETURN c;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._public_face(elicense.certificate) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._public_face(elicense.certificate) IS
+'Internal: a version as public copies show it, resident ID numbers masked unless its face template says "public_id_numbers": "full"';
+CREATE OR REPLACE FUNCTION elicense.render_certificate_ofd(identifier text, watermark boolean DEFAULT true,
+    purpose text DEFAULT '', valid_until text DEFAULT '') RETURNS bytea
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  file bytea;
+  digest text;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = render_certificate_ofd.identifier;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no licence with identifier "%"', identifier USING ERRCODE = 'no_data_found';
+  END IF;
+  IF c.qr_url IS NULL THEN
+    RAISE EXCEPTION 'licence % has no QR code yet', identifier USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'The sync worker stores the QR URL once the national platform has assigned a code (赋码).';
+  END IF;
+  -- The watermarked file is the public copy (the national platform publishes it).
+  file := elicense._render_version_ofd(CASE WHEN watermark THEN elicense._public_face(c) ELSE c END, watermark, purpose, valid_until);
+  IF NOT watermark AND purpose = '' THEN  -- the original: remember its digest
+    digest := encode(sha256(file), 'hex');
+    UPDATE elicense.certificate x SET file_sha256 = digest
+     WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM digest;
+  END IF;
+  RETURN file;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.preview_open(token text, client text)
+RETURNS TABLE (code integer, identifier text, version integer, status text, content_hash text,
+               token_expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  claim record;
+  c elicense.certificate;
+  shown text;
+  hash text;
+BEGIN
+  SELECT * INTO claim FROM elicense._preview_claims(token);
+  IF FOUND THEN
+    SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = claim.identifier;
+  END IF;
+  IF NOT FOUND THEN  -- not a token of ours, or no such version: 404, logged by the server only
+    RETURN QUERY SELECT 404, NULL::text, NULL::integer, 'unknown'::text, NULL::text, NULL::timestamptz;
+    RETURN;
+  END IF;
+  IF claim.expires_at <= now() THEN
+    code := 410;
+    shown := 'token_expired';
+  ELSE
+    code := 200;
+    shown := elicense._preview_status(c);
+  END IF;
+  IF shown = 'valid' THEN
+    -- What the page shows, not the file's bytes (a sealed file differs on
+    -- every render): face template and values, QR URL, seal picture.
+    SELECT encode(sha256(convert_to(concat_ws(E'\x1f', t.template::text, elicense.licence_face_fields(elicense._public_face(c))::text,
+                                              c.qr_url, encode(sha256(k.seal_png), 'hex')), 'UTF8')), 'hex')
+      INTO hash
+      FROM elicense.ofd_template t
+      LEFT JOIN elicense.seal_key k ON k.authority_uscc = c.authority_uscc
+     WHERE t.type_code = c.type_code;
+    IF hash IS NULL THEN
+      shown := 'not_ready';  -- no face template for the type
+    END IF;
+  END IF;
+  INSERT INTO elicense.preview_access (identifier, version, client, code, status)
+  VALUES (c.identifier, c.version, left(coalesce(preview_open.client, ''), 100), preview_open.code, shown);
+  RETURN QUERY SELECT preview_open.code, c.identifier::text, c.version, shown, hash, claim.expires_at;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.preview_ofd(token text) RETURNS bytea
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  claim record;
+  c elicense.certificate;
+BEGIN
+  SELECT * INTO claim FROM elicense._preview_claims(token);
+  IF FOUND THEN
+    SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = claim.identifier;
+  END IF;
+  IF NOT FOUND OR claim.expires_at <= now() OR elicense._preview_status(c) <> 'valid' THEN
+    RAISE EXCEPTION 'preview token does not open a valid licence' USING ERRCODE = 'insufficient_privilege',
+      HINT = 'Call elicense.preview_open first; only a valid version has a file to show.';
+  END IF;
+  -- A valid version has its QR code: render the row in hand.
+  RETURN elicense._render_version_ofd(elicense._public_face(c), true, '', '');
+END
+$$;
