@@ -40,7 +40,7 @@ printf 'wrong-secret\n' >"$out/wrong_secret" && chmod 600 "$out/wrong_secret"
 sed -e "s|$out/client_secret|$out/wrong_secret|" -e 's|"in_flight"|"stop_grace_ms": 2000, "in_flight"|' \
   "$out/worker.json" >"$out/refused.json"
 issue_licences 2 500
-"$bin/elicense-sync" --config "$out/refused.json" --conninfo "dbname=$db" --worker-id refused 2>>"$out/refused.log" &
+"$bin/elicense-sync" --config "$out/refused.json" --conninfo "dbname=$db user=elicense_worker_test" --worker-id refused 2>>"$out/refused.log" &
 refused=$!
 pids+=("$refused")
 sleep 6

@@ -1,6 +1,6 @@
 -- Least privilege on the certificate objects: analysts read only the
 -- analyst_* views (masked, no secrets) and write nothing; issuers write only
--- through the functions; the worker updates only delivery columns.
+-- through the functions; the worker writes nothing directly.
 BEGIN;
 CREATE EXTENSION elicense;
 SELECT plan(49);
@@ -68,8 +68,8 @@ SELECT throws_ok($$SELECT pg_temp.as_role('elicense_analyst', $q$INSERT INTO eli
                  '42501', 'permission denied for table delivery_attempt', 'analyst cannot record delivery attempts');
 SELECT throws_ok($$SELECT pg_temp.as_role('elicense_worker', 'UPDATE elicense.certificate SET holder_id = ''x''')$$,
                  '42501', 'permission denied for table certificate', 'worker cannot change licence data');
-SELECT lives_ok($$SELECT pg_temp.as_role('elicense_worker', 'UPDATE elicense.certificate SET assigned_code = ''202232000001000001''')$$,
-                'worker records the assigned code');
+SELECT throws_ok($$SELECT pg_temp.as_role('elicense_worker', 'UPDATE elicense.certificate SET assigned_code = ''202232000001000001''')$$,
+                 '42501', 'permission denied for table certificate', 'worker cannot write the code either (step_succeeded does, as its owner)');
 
 -- What analysts see: masked resident IDs, no business data.
 CREATE TEMP TABLE seen AS SELECT * FROM elicense.analyst_holder_history;

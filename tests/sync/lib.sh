@@ -41,6 +41,7 @@ INSERT INTO elicense.platform_key (province, public_key_pem) VALUES ('350000', :
 INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('350000', :'priv');
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example.test/l/{identifier}');
 SQL
+  create_worker_login
   [ -f "$out/client_secret" ] || printf 'test-secret-%s\n' "$RANDOM$RANDOM" >"$out/client_secret"
   chmod 600 "$out/client_secret"
 }
@@ -103,6 +104,20 @@ install_seal() {
       -v png="$(od -An -v -tx1 "$out/seal/seal.png" | tr -d ' \n')" <<'SQL'
 INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
 VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
+SQL
+}
+
+# The worker's login role: a member of elicense_worker and nothing else, with
+# the cluster's password (pg_virtualenv sets PGPASSWORD), so the sync tests
+# show that the worker needs no more than the role grants.
+create_worker_login() {
+  psql -X -q -d "$db" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'elicense_worker_test') THEN
+    CREATE ROLE elicense_worker_test LOGIN IN ROLE elicense_worker;
+  END IF;
+END $$;
+ALTER ROLE elicense_worker_test PASSWORD :'pw';
 SQL
 }
 
@@ -187,7 +202,7 @@ JSON
 start_worker() {  # NAME [extra args]
   local name=$1
   shift
-  "$bin/elicense-sync" --config "$out/worker.json" --conninfo "dbname=$db" --worker-id "$name" "$@" \
+  "$bin/elicense-sync" --config "$out/worker.json" --conninfo "dbname=$db user=elicense_worker_test" --worker-id "$name" "$@" \
     2>>"$out/$name.log" &
   pids+=($!)
 }

@@ -179,7 +179,7 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION elicense.qr_url(text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION elicense.qr_url(text, text, text) TO elicense_issuer, elicense_worker, elicense_admin;
+GRANT EXECUTE ON FUNCTION elicense.qr_url(text, text, text) TO elicense_issuer, elicense_admin;
 COMMENT ON FUNCTION elicense.qr_url(text, text, text) IS
 'QR URL of an assigned code: ID = DES under a fresh random key, k = that key under the province''s platform public key (elicense.platform_key)';
 
@@ -245,6 +245,5 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION elicense.decrypt_assignment(text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION elicense.decrypt_assignment(text, text, text) TO elicense_worker;
 COMMENT ON FUNCTION elicense.decrypt_assignment(text, text, text) IS
 'Decrypts a code assignment (encryCertid, encryKey) with the province''s secret (elicense.province_secret); only a code matching delivery_config.assigned_code_pattern or a URL starting with delivery_config.qr_url_prefix passes, else 22023. kind = code: code is the bare assigned code; kind = url: the platform sent a finished QR URL, returned in url unchanged (put it in the QR image as it is), and code is its ID parameter';

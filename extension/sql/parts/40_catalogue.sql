@@ -138,7 +138,7 @@ SELECT pg_catalog.pg_extension_config_dump('elicense.licence_item', 'WHERE NOT s
 
 REVOKE ALL ON elicense.licence_type, elicense.licence_item FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.licence_type, elicense.licence_item TO elicense_admin;
-GRANT SELECT ON elicense.licence_type, elicense.licence_item TO elicense_issuer, elicense_worker, elicense_analyst;
+GRANT SELECT ON elicense.licence_type, elicense.licence_item TO elicense_issuer, elicense_analyst;
 
 COMMENT ON COLUMN elicense.licence_type.name IS 'Licence name (证照名称)';
 COMMENT ON COLUMN elicense.licence_type.standard IS 'National standard defining the type, e.g. C0292-2022';

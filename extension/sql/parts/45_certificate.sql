@@ -191,8 +191,6 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('el
 REVOKE ALL ON elicense.certificate, elicense.sequence_counter, elicense.status_history FROM PUBLIC;
 GRANT SELECT ON elicense.certificate, elicense.status_history TO elicense_admin, elicense_issuer;
 GRANT SELECT ON elicense.sequence_counter TO elicense_admin;
-GRANT SELECT ON elicense.certificate TO elicense_worker;
-GRANT UPDATE (qr_url, assigned_code, file_sha256) ON elicense.certificate TO elicense_worker;
 
 COMMENT ON COLUMN elicense.sequence_counter.type_code IS 'Licence type';
 COMMENT ON COLUMN elicense.sequence_counter.authority_uscc IS 'Issuing authority USCC (the issuer segment of the identifier)';
@@ -266,4 +264,4 @@ INSERT INTO elicense.licence_transition (action, from_status, to_status, operate
 ('withdraw', '01', '04', '05'), ('withdraw', '02', '04', '05'), ('withdraw', '99', '04', '05'),
 ('cancel', '01', '05', '05'), ('cancel', '02', '05', '05'), ('cancel', '06', '05', '05'), ('cancel', '99', '05', '05');
 REVOKE ALL ON elicense.licence_transition FROM PUBLIC;
-GRANT SELECT ON elicense.licence_transition TO elicense_admin, elicense_issuer, elicense_worker, elicense_analyst;
+GRANT SELECT ON elicense.licence_transition TO elicense_admin, elicense_issuer, elicense_analyst;

@@ -168,7 +168,7 @@ COMMENT ON TRIGGER platform_field_write ON elicense.platform_field IS 'Writes a 
 REVOKE ALL ON elicense.platform_field_shipped, elicense.platform_field_local, elicense.platform_field FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.platform_field, elicense.platform_field_local TO elicense_admin;
 GRANT SELECT ON elicense.platform_field_shipped TO elicense_admin;
-GRANT SELECT ON elicense.platform_field TO elicense_worker, elicense_analyst;
+GRANT SELECT ON elicense.platform_field TO elicense_analyst;
 
 --------------------------------------------------------------------------------
 -- Shipped fields: exactly the per-type x step lists of PLATFORM.md ("Request

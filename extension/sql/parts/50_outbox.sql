@@ -107,7 +107,8 @@ SELECT pg_catalog.pg_extension_config_dump('elicense.delivery_attempt', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.delivery_attempt', 'id'), '');
 
 REVOKE ALL ON elicense.outbox, elicense.delivery_attempt FROM PUBLIC;
-GRANT SELECT ON elicense.outbox, elicense.delivery_attempt TO elicense_admin, elicense_worker;
+GRANT SELECT ON elicense.outbox, elicense.delivery_attempt TO elicense_admin;
+GRANT SELECT ON elicense.outbox TO elicense_worker;  -- its backlog count
 -- The worker changes rows only through the SECURITY DEFINER functions of
 -- 60_delivery.sql, and an admin replays dead and held rows with elicense.replay().
 

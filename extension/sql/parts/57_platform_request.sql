@@ -126,6 +126,6 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION elicense.platform_request(text, text, uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION elicense.platform_request(text, text, uuid) TO elicense_admin, elicense_worker;
+GRANT EXECUTE ON FUNCTION elicense.platform_request(text, text, uuid) TO elicense_admin;
 COMMENT ON FUNCTION elicense.platform_request(text, text, uuid) IS
 'The platform request item (AcceptData element) of a licence version for a step of elicense.platform_field, every value a string; eCertID = ecert_id (a fresh GUID if NULL). NULL if the type has no field for the step; 23502/22023 naming licence, step and field when a required value is missing or a code is not mapped';

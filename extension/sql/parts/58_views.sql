@@ -56,7 +56,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 REVOKE ALL ON FUNCTION elicense.effective_state(elicense.certificate) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.effective_state(elicense.certificate)
-    TO elicense_admin, elicense_issuer, elicense_worker, elicense_analyst;
+    TO elicense_admin, elicense_issuer, elicense_analyst;
 COMMENT ON FUNCTION elicense.effective_state(elicense.certificate) IS
 'What a verifier sees for a licence version today: revoked, withdrawn, cancelled, other, superseded (a later version has a new QR code), expired, suspended or valid';
 
@@ -159,6 +159,6 @@ COMMENT ON COLUMN elicense.analyst_issuance_monthly.with_later_versions IS 'Of t
 
 REVOKE ALL ON elicense.certificate_current, elicense.analyst_holder_history, elicense.analyst_status_timeline,
     elicense.analyst_outbox_backlog, elicense.analyst_issuance_monthly FROM PUBLIC;
-GRANT SELECT ON elicense.certificate_current TO elicense_admin, elicense_issuer, elicense_worker;
+GRANT SELECT ON elicense.certificate_current TO elicense_admin, elicense_issuer;
 GRANT SELECT ON elicense.analyst_holder_history, elicense.analyst_status_timeline,
     elicense.analyst_outbox_backlog, elicense.analyst_issuance_monthly TO elicense_analyst, elicense_admin;

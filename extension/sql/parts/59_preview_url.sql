@@ -100,4 +100,4 @@ $$;
 COMMENT ON FUNCTION elicense.preview_url(text) IS
 'URL of the watermarked preview of a licence version: delivery_config.preview_url_template with {identifier} and {token} (valid for preview_token_lifetime from the version''s creation) filled in; the same for every call';
 REVOKE ALL ON FUNCTION elicense.preview_url(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION elicense.preview_url(text) TO elicense_admin, elicense_issuer, elicense_worker;
+GRANT EXECUTE ON FUNCTION elicense.preview_url(text) TO elicense_admin, elicense_issuer;

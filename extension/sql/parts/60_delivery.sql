@@ -81,7 +81,7 @@ CREATE TRIGGER code_assignment_append_only BEFORE UPDATE OR DELETE ON elicense.c
 CREATE TRIGGER code_assignment_no_truncate BEFORE TRUNCATE ON elicense.code_assignment
     FOR EACH STATEMENT EXECUTE FUNCTION elicense.reject_history_change('Codes the platform assigned are evidence; a new assignment is a new row.');
 REVOKE ALL ON elicense.delivery_event, elicense.code_assignment FROM PUBLIC;
-GRANT SELECT ON elicense.delivery_event, elicense.code_assignment TO elicense_admin, elicense_worker, elicense_analyst;
+GRANT SELECT ON elicense.delivery_event, elicense.code_assignment TO elicense_admin, elicense_analyst;
 
 -- An eCertID as a comparison key: lower-case hex digits only, so a GUID with
 -- or without dashes or braces, in either case, is the same key.
@@ -526,4 +526,4 @@ COMMENT ON VIEW elicense.analyst_delivery_attempts IS 'Every call to the nationa
 
 REVOKE ALL ON elicense.delivery_metrics, elicense.analyst_delivery_attempts FROM PUBLIC;
 GRANT SELECT ON elicense.delivery_metrics, elicense.analyst_delivery_attempts
-    TO elicense_admin, elicense_worker, elicense_analyst;
+    TO elicense_admin, elicense_analyst;

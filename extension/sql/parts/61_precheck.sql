@@ -52,7 +52,7 @@ COMMENT ON COLUMN elicense.precheck.answered_at IS 'When the answer (or the fail
 COMMENT ON INDEX elicense.precheck_open IS 'Open prechecks by due time, for leasing';
 SELECT pg_catalog.pg_extension_config_dump('elicense.precheck', '');
 REVOKE ALL ON elicense.precheck FROM PUBLIC;
-GRANT SELECT ON elicense.precheck TO elicense_admin, elicense_issuer, elicense_worker;
+GRANT SELECT ON elicense.precheck TO elicense_admin, elicense_issuer;
 
 CREATE FUNCTION elicense.precheck(type_code text, data jsonb, operate_type text DEFAULT '01') RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

@@ -16,7 +16,7 @@ COMMENT ON COLUMN elicense.ofd_template.shipped IS 'Installed by CREATE EXTENSIO
 SELECT pg_catalog.pg_extension_config_dump('elicense.ofd_template', 'WHERE NOT shipped');
 REVOKE ALL ON elicense.ofd_template FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.ofd_template TO elicense_admin;
-GRANT SELECT ON elicense.ofd_template TO elicense_issuer, elicense_worker;
+GRANT SELECT ON elicense.ofd_template TO elicense_issuer;
 
 -- Seal keys per issuing authority (GB/T 38540): without a row files are
 -- unsigned. Secrets: admin only, never an argument of a public function.
@@ -162,4 +162,4 @@ COMMENT ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) I
 'OFD file of a licence version, sealed when elicense.seal_key has the authority''s seal: the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) stores its SHA-256 on the certificate row';
 REVOKE ALL ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text)
-    TO elicense_issuer, elicense_worker, elicense_admin;
+    TO elicense_issuer, elicense_admin;

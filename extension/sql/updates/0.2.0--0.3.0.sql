@@ -2680,3 +2680,20 @@ BEGIN
   RETURN elicense._render_version_ofd(elicense._public_face(c), true, '', '');
 END
 $$;
+
+--------------------------------------------------------------------------------
+-- Grants nothing uses: the worker calls only its SECURITY DEFINER delivery
+-- functions, expire_due and a count of the outbox (the sync tests run it as a
+-- login that is a member of elicense_worker only). docs/privileges.md lists
+-- every role's privileges; tests/integration/role_privileges.sh compares.
+--------------------------------------------------------------------------------
+-- (platform_field, platform_request and precheck come with parts added in
+-- 0.3.0, which no longer grant them to the worker.)
+REVOKE EXECUTE ON FUNCTION elicense.qr_url(text, text, text), elicense.decrypt_assignment(text, text, text),
+    elicense.effective_state(elicense.certificate), elicense.preview_url(text),
+    elicense.render_certificate_ofd(text, boolean, text, text) FROM elicense_worker;
+REVOKE ALL ON elicense.certificate FROM elicense_worker;
+REVOKE UPDATE (qr_url, assigned_code, file_sha256) ON elicense.certificate FROM elicense_worker;
+REVOKE SELECT ON elicense.licence_type, elicense.licence_item, elicense.licence_transition,
+    elicense.delivery_attempt, elicense.certificate_current, elicense.delivery_event, elicense.code_assignment,
+    elicense.delivery_metrics, elicense.analyst_delivery_attempts, elicense.ofd_template FROM elicense_worker;
