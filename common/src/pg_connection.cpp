@@ -34,6 +34,13 @@ PgConnection ConnectPg(const std::string &conninfo, const std::string &applicati
 	PgConnection conn(PQconnectdbParams(keys, values, 1));
 	if (conn)
 		PQsetNoticeReceiver(conn.get(), LogPgNotice, nullptr);
+	// Which of several hosts took the session: after a failover, the log says
+	// the daemon is on the new primary.
+	if (conn && PQstatus(conn.get()) == CONNECTION_OK)
+		LogEvent("info", "db_connected",
+		         {{"application_name", application_name},
+		          {"host", PQhost(conn.get()) ? PQhost(conn.get()) : ""},
+		          {"port", PQport(conn.get()) ? PQport(conn.get()) : ""}});
 	return conn;
 }
 
