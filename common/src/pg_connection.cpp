@@ -23,6 +23,17 @@ void LogPgNotice(void *, const PGresult *notice) {
 	          {"message", primary ? std::string(primary) : FirstLine(PQresultErrorMessage(notice))}});
 }
 
+// Which of several hosts took the session: after a failover, the log says
+// the daemon is on the new primary.
+void LogConnected(PGconn *conn, const std::string &application_name) {
+	if (PQstatus(conn) != CONNECTION_OK)
+		return;
+	LogEvent("info", "db_connected",
+	         {{"application_name", application_name},
+	          {"host", PQhost(conn) ? PQhost(conn) : ""},
+	          {"port", PQport(conn) ? PQport(conn) : ""}});
+}
+
 }  // namespace
 
 PgConnection ConnectPg(const std::string &conninfo, const std::string &application_name) {
@@ -32,16 +43,16 @@ PgConnection ConnectPg(const std::string &conninfo, const std::string &applicati
 	// several hosts ("host=a,b target_session_attrs=read-write": libpq tries
 	// them in turn, here and on every reconnect, and keeps the one that fits).
 	PgConnection conn(PQconnectdbParams(keys, values, 1));
-	if (conn)
+	if (conn) {
 		PQsetNoticeReceiver(conn.get(), LogPgNotice, nullptr);
-	// Which of several hosts took the session: after a failover, the log says
-	// the daemon is on the new primary.
-	if (conn && PQstatus(conn.get()) == CONNECTION_OK)
-		LogEvent("info", "db_connected",
-		         {{"application_name", application_name},
-		          {"host", PQhost(conn.get()) ? PQhost(conn.get()) : ""},
-		          {"port", PQport(conn.get()) ? PQport(conn.get()) : ""}});
+		LogConnected(conn.get(), application_name);
+	}
 	return conn;
+}
+
+void ResetPg(PGconn *conn, const std::string &application_name) {
+	PQreset(conn);
+	LogConnected(conn, application_name);
 }
 
 std::string FirstLine(const char *message) {

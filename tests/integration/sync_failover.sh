@@ -4,7 +4,8 @@
 # The worker is given both hosts (target_session_attrs=read-write); mid-
 # delivery the standby is promoted and the old primary stopped. The worker
 # follows to the new primary, and there every step took effect on the
-# platform exactly once and no licence or delivery record is missing.
+# platform exactly once and no licence or delivery record is missing. The
+# preview server, given both hosts too, answers from the new primary.
 # The pair runs beside the throwaway cluster (same binaries and extension).
 source "$(dirname "$0")/../sync/lib.sh"
 pgbin=/usr/lib/postgresql/15/bin
@@ -68,7 +69,29 @@ setup_database
 start_double
 write_config 8 5
 faults '{"latency_ms": 20}'
-issue_licences 60
+issue_licences 40
+# The preview server on both hosts too; each page it answers writes a
+# preview_access row, so an answer other than 503 means the primary answered.
+# (A token URL made under a relative template, which the collect step's
+# request would refuse: the template is put back at once.)
+create_preview_login
+template=$(sql -c "SELECT preview_url_template FROM elicense.delivery_config")
+sql -c "UPDATE elicense.delivery_config SET preview_url_template = '/p/{token}'" >/dev/null
+page=$(sql -c "SELECT elicense.preview_url(min(identifier)) FROM elicense.certificate")
+sql -v t="$template" >/dev/null <<'SQL'
+UPDATE elicense.delivery_config SET preview_url_template = :'t';
+SQL
+printf '{"threads": 2}\n' >"$out/preview.json"
+"$bin/elicense-preview" --config "$out/preview.json" --port 0 \
+  --conninfo "host=127.0.0.1,127.0.0.1 port=$port_a,$port_b dbname=$db user=elicense_preview_test target_session_attrs=read-write connect_timeout=3" \
+  >"$out/preview.out" 2>"$out/preview.log" &
+pids+=($!)
+wait_listening "$out/preview.out" "$out/preview.log" "the preview server"
+preview=$listening
+page_code() { curl -s -o /dev/null -w '%{http_code}' "$preview$page"; }
+code=$(page_code)
+[ "$code" != 503 ] && [ "$code" != 000 ] || fail "the preview page does not open before the failover: $code"
+
 "$bin/elicense-sync" --config "$out/worker.json" --worker-id w1 \
   --conninfo "host=127.0.0.1,127.0.0.1 port=$port_a,$port_b dbname=$db target_session_attrs=read-write connect_timeout=3" \
   2>>"$out/w1.log" &
@@ -92,6 +115,18 @@ grep '"event":"db_connected"' "$out/w1.log" | tail -n 1 | grep -F "\"port\":\"$p
 [ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'elicense-sync/w1'")" -ge 1 ] \
   || fail "the worker is not connected to the new primary"
 [ "$(sql -c "SELECT count(*) FROM elicense.certificate")" = "$issued" ] || fail "licences lost in the failover"
+# The preview server: its pooled session broke with the old primary, so one
+# request may be answered 503; a later one reconnects to the new primary.
+accesses=$(sql -c "SELECT count(*) FROM elicense.preview_access")
+deadline=$(( $(date +%s) + 30 ))
+until code=$(page_code); [ "$code" != 503 ] && [ "$code" != 000 ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "the preview server did not follow to the new primary: $code"
+  sleep 0.5
+done
+[ "$(sql -c "SELECT count(*) FROM elicense.preview_access")" -gt "$accesses" ] || fail "the preview access was not logged on the new primary"
+grep '"event":"db_connected"' "$out/preview.log" | tail -n 1 | grep -F "\"port\":\"$port_b\"" >/dev/null \
+  || fail "the preview server's last session is not on the new primary :$port_b"
+check_json_log "$out/preview.log"
 check_exactly_once
 check_json_log "$out/w1.log"
 echo "failover survived: $issued licence versions, every step exactly once on the new primary"
