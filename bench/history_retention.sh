@@ -2,6 +2,8 @@
 # History by month (76_history_partitions.sql), printed figures, not a timed
 # test:
 #   scripts/throwaway-cluster bash bench/history_retention.sh [N, default 10000000]
+# (about 14 min for 10 million on the shared 2-core VM; HISTORY_BENCH_ROWS=N
+# for bench/run)
 # The current month holds 10,000 status changes. An analyst's question about
 # the current month (elicense.analyst_status_timeline) is timed with only
 # those 10,000 rows in the table, then again after N more rows of the 24
@@ -10,7 +12,7 @@
 # retention drops the oldest month, and 11 more, by detach + drop: the time
 # does not depend on the rows in them.
 set -euo pipefail
-n=${1:-10000000}
+n=${1:-${HISTORY_BENCH_ROWS:-10000000}}
 db=elicense_bench_history
 trap 'dropdb --if-exists "$db" >/dev/null 2>&1 || true' EXIT
 dropdb --if-exists "$db" >/dev/null 2>&1 || true
