@@ -35,7 +35,7 @@ public:
 			conn_ = common::ConnectPg(store_.conninfo_, "elicense-preview");
 			fresh = true;
 		} else if (PQstatus(conn_.get()) != CONNECTION_OK) {
-			PQreset(conn_.get());
+			common::ResetPg(conn_.get(), "elicense-preview");
 			fresh = true;
 		}
 		if (PQstatus(conn_.get()) != CONNECTION_OK)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pg_dump / pg_restore of a database that uses elicense keeps every row the
 # extension holds: certificates (all versions), status history, outbox,
-# delivery attempts, sequence counters, and the catalogue rows a DBA added
+# delivery attempts, usage audit (month partitions and DEFAULT partitions
+# alike), sequence counters, and the catalogue rows a DBA added
 # or changed, request fields included (shipped catalogue rows come back from
 # CREATE EXTENSION, not the dump).
 # After the restore, issuing continues the counters and identity sequences.
@@ -41,6 +42,13 @@ INSERT INTO elicense.licence_item (type_code, position, item, label, data_type, 
 SELECT '11100000000013338W099', position, item, label, data_type, required, max_length, metadata_column
   FROM elicense.licence_item WHERE type_code = '11100000000013338W032' AND metadata_column IS NOT NULL;
 SELECT elicense.issue('11100000000013338W099', w032('T0001') - 'gender' - 'category', 'dba');
+-- History by month: rows of January 2025 and of now move from the DEFAULT
+-- partitions into month partitions (ordinary tables, dumped as such); a row
+-- two years ahead stays in DEFAULT (an extension member, dumped as config).
+SELECT elicense._audit_insert(jsonb_build_object('at', t, 'db_user', 'loader', 'function', 'licence_info',
+  'result', 'ok', 'recorded_by', 'writer'))
+  FROM (VALUES (timestamptz '2025-01-10 12:00+00'), (now()), (now() + interval '2 years')) v (t);
+SELECT count(*) FROM elicense.create_history_partitions(1);
 -- What the worker would record.
 UPDATE elicense.outbox SET status = 'done', attempts = 1 WHERE id <= 10;
 UPDATE elicense.certificate SET assigned_code = '202232000001000001', qr_url = 'https://example.invalid/q' WHERE sequence = '0000003';
@@ -65,6 +73,10 @@ SELECT 'certificate', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.
 SELECT 'status_history', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM elicense.status_history t;
 SELECT 'outbox', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM elicense.outbox t;
 SELECT 'delivery_attempt', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), '')) FROM elicense.delivery_attempt t;
+SELECT 'usage_audit', count(*), md5(coalesce(string_agg(t::text || t.tableoid::regclass::text, '|' ORDER BY t.id), '')) FROM elicense.usage_audit t;
+SELECT 'history_partitions', count(*), md5(coalesce(string_agg(c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid), '|' ORDER BY c.relname), ''))
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent IN ('elicense.status_history'::regclass,
+       'elicense.delivery_attempt'::regclass, 'elicense.delivery_event'::regclass, 'elicense.usage_audit'::regclass, 'elicense.preview_access'::regclass);
 SELECT 'sequence_counter', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code, t.authority_uscc), '')) FROM elicense.sequence_counter t;
 SELECT 'licence_type', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code), '')) FROM elicense.licence_type t;
 SELECT 'licence_item', count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.type_code, t.item), '')) FROM elicense.licence_item t;
@@ -97,6 +109,10 @@ SELECT (SELECT pg_catalog.count(*) FROM pg_trigger WHERE tgrelid = 'elicense.sta
 -- The renamed field is what the restored database sends.
 SELECT elicense.platform_request((SELECT identifier FROM elicense.certificate WHERE type_code = '11100000000013338W050'), 'validate') ? 'certNo';
 SELECT (SELECT count(*) FROM elicense.platform_field_shipped) > 0;  -- from CREATE EXTENSION, not the dump
+-- The month partitions are back as partitions: this month's rows go there.
+SELECT tableoid::regclass::text = 'elicense.status_history_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMM')
+  FROM elicense.status_history WHERE actor = 'after restore';
+SELECT count(*) = 0 FROM elicense.create_history_partitions(1);
 SQL
 if [ "$(sort -u "$work/after_issue.txt")" != "t" ]; then
   echo "FAIL: issuing after the restore"

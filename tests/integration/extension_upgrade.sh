@@ -53,6 +53,14 @@ SQL
     fail "$from updated to $current differs from a fresh $current (lines: - fresh, + updated)"
   fi
   echo "$(wc -l <"$out/fresh.txt") facts of a fresh $current equal after the update"
+  # The history rows the update put in the DEFAULT partitions move to month
+  # partitions, ids kept; the worker below then records into those.
+  before=$(sql -c "SELECT count(*) || ' ' || md5(string_agg(id || ' ' || at, ',' ORDER BY id)) FROM elicense.status_history")
+  sql -c "SELECT count(*) FROM elicense.create_history_partitions(1)" >/dev/null
+  [ "$(sql -c "SELECT count(*) FROM elicense.status_history")" -gt 0 ] || fail "no status history after the update"
+  [ "$(sql -c "SELECT count(*) FROM elicense.status_history_default")" = 0 ] || fail "status history left in DEFAULT"
+  [ "$(sql -c "SELECT count(*) || ' ' || md5(string_agg(id || ' ' || at, ',' ORDER BY id)) FROM elicense.status_history")" = "$before" ] \
+    || fail "status history changed moving into month partitions"
 
   # W050 licences issued before 0.3.0 lack principal_id, which their assign
   # request needs (responsiblePersonID): an operator adds it from the

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # PostgreSQL restarts while the worker delivers: the worker reconnects with
 # backoff, answers it could not record are recovered by asking the platform
-# after the lease lapses, and every licence is delivered exactly once.
+# after the lease lapses, and every licence is delivered exactly once; the
+# worker's log stays one JSON object per line through the restart.
 source "$(dirname "$0")/../sync/lib.sh"
 setup_database
 start_double
@@ -20,4 +21,5 @@ wait_for 120 "$(all_delivered)"
 kill -0 "$worker" || fail "the worker died with the database"
 grep -q '"event":"db_reconnected"' "$out/w1.log" || fail "the worker did not reconnect"
 check_exactly_once
+check_json_log "$out/w1.log"
 echo "database restart survived: $(grep -c result_dropped "$out/w1.log" || true) answers recovered through queries"

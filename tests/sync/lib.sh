@@ -207,6 +207,26 @@ start_worker() {  # NAME [extra args]
   pids+=($!)
 }
 
+# Fails unless every line of a daemon's log is one JSON object (libpq's own
+# "FATAL: ..." lines once broke that during a database restart).
+check_json_log() {  # FILE
+  python3 - "$1" <<'PY' || fail "$1 has lines that are not JSON objects"
+import json, sys
+bad = 0
+with open(sys.argv[1], encoding="utf-8", errors="replace") as log:
+    for number, line in enumerate(log, 1):
+        try:
+            ok = isinstance(json.loads(line), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            bad += 1
+            if bad <= 5:
+                print(f"{sys.argv[1]}:{number}: not a JSON object: {line.rstrip()[:200]}")
+sys.exit(1 if bad else 0)
+PY
+}
+
 # SIGKILLs a process we started and reaps it quietly.
 kill_hard() {  # PID
   kill -9 "$1" 2>/dev/null || true

@@ -124,13 +124,15 @@ COMMENT ON COLUMN elicense.sequence_counter.last_value IS 'Last allocated value;
 --------------------------------------------------------------------------------
 -- Status history: append-only (a trigger rejects UPDATE, DELETE and TRUNCATE;
 -- no role has those privileges either).
--- Not yet partitioned by month (DESIGN.md "Lessons"): partitions created at
--- CREATE EXTENSION time depend on the install date and would not survive
--- pg_dump/restore as extension members; a BRIN index keeps time scans cheap.
+-- Partitioned by month of `at` (DESIGN.md "Lessons"; 76_history_partitions.sql):
+-- the extension creates only the DEFAULT partition; monthly partitions are
+-- made by elicense.create_history_partitions() (not extension members, so
+-- pg_dump keeps them and their rows like any table). Primary key and
+-- indexes are each partition's own (76_history_partitions.sql says why).
 --------------------------------------------------------------------------------
 
 CREATE TABLE elicense.status_history (
-    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id                  bigint GENERATED ALWAYS AS IDENTITY,
     -- Written with its certificate version by the same functions, hence no
     -- foreign key (its RI check ran in every approval transaction).
     identifier          text NOT NULL,
@@ -142,9 +144,8 @@ CREATE TABLE elicense.status_history (
     actor               text NOT NULL,
     db_user             text NOT NULL DEFAULT session_user,
     at                  timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
-CREATE INDEX status_history_original ON elicense.status_history (original_identifier, at);
-CREATE INDEX status_history_at ON elicense.status_history USING brin (at);
+) PARTITION BY RANGE (at);
+CREATE TABLE elicense.status_history_default PARTITION OF elicense.status_history DEFAULT;
 COMMENT ON TABLE elicense.status_history IS 'Every status change of every licence: who, when, why. Append-only';
 COMMENT ON COLUMN elicense.status_history.identifier IS 'Version created by the change';
 COMMENT ON COLUMN elicense.status_history.original_identifier IS 'Version 001 of the licence';
@@ -155,8 +156,6 @@ COMMENT ON COLUMN elicense.status_history.reason IS 'Why, as given by the approv
 COMMENT ON COLUMN elicense.status_history.actor IS 'Who, as named by the approval system';
 COMMENT ON COLUMN elicense.status_history.db_user IS 'Database login role of the session that made the change';
 COMMENT ON COLUMN elicense.status_history.at IS 'When (transaction time)';
-COMMENT ON INDEX elicense.status_history_original IS 'Timeline of one licence';
-COMMENT ON INDEX elicense.status_history_at IS 'Time-range scans over the whole history';
 
 -- Keeps a table append-only (status_history, usage_audit, preview_access,
 -- delivery_event, code_assignment): the error names the table, the trigger's
@@ -165,7 +164,10 @@ COMMENT ON INDEX elicense.status_history_at IS 'Time-range scans over the whole 
 CREATE FUNCTION elicense.reject_history_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  RAISE EXCEPTION 'elicense.% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+  -- A row trigger fires on the partition (e.g. status_history_p202611): name
+  -- the table the caller used.
+  RAISE EXCEPTION 'elicense.% is append-only: % is not allowed',
+        (SELECT c.relname FROM pg_class c WHERE c.oid = coalesce(pg_partition_root(TG_RELID), TG_RELID)), TG_OP
     USING ERRCODE = 'insufficient_privilege',
           HINT = coalesce(TG_ARGV[0], 'Rows of this table record what happened; they are only ever added.');
 END
@@ -185,7 +187,7 @@ COMMENT ON TRIGGER status_history_no_truncate ON elicense.status_history IS 'Rej
 -- would dump their definitions through CREATE EXTENSION but none of their rows.
 SELECT pg_catalog.pg_extension_config_dump('elicense.certificate', '');
 SELECT pg_catalog.pg_extension_config_dump('elicense.sequence_counter', '');
-SELECT pg_catalog.pg_extension_config_dump('elicense.status_history', '');
+SELECT pg_catalog.pg_extension_config_dump('elicense.status_history_default', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.status_history', 'id'), '');
 
 REVOKE ALL ON elicense.certificate, elicense.sequence_counter, elicense.status_history FROM PUBLIC;

@@ -69,7 +69,7 @@ COMMENT ON CONSTRAINT outbox_step_once ON elicense.outbox IS 'Each step once per
 --------------------------------------------------------------------------------
 
 CREATE TABLE elicense.delivery_attempt (
-    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id             bigint GENERATED ALWAYS AS IDENTITY,
     outbox_id      bigint REFERENCES elicense.outbox (id),
     identifier     text NOT NULL,
     step           text NOT NULL,
@@ -82,9 +82,8 @@ CREATE TABLE elicense.delivery_attempt (
     outcome        text CONSTRAINT delivery_attempt_outcome CHECK (outcome OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'business_error', 'retry', 'unknown', 'held'])),
     at             timestamptz NOT NULL DEFAULT pg_catalog.now(),
     ecert_id       uuid
-);
-CREATE INDEX delivery_attempt_outbox ON elicense.delivery_attempt (outbox_id);
-CREATE INDEX delivery_attempt_at ON elicense.delivery_attempt USING brin (at);
+) PARTITION BY RANGE (at);  -- by month (76_history_partitions.sql)
+CREATE TABLE elicense.delivery_attempt_default PARTITION OF elicense.delivery_attempt DEFAULT;
 COMMENT ON TABLE elicense.delivery_attempt IS 'Every call the sync worker made to the national platform and what came back';
 COMMENT ON COLUMN elicense.delivery_attempt.outbox_id IS 'Outbox step the call belongs to (NULL for calls outside a step, e.g. token)';
 COMMENT ON COLUMN elicense.delivery_attempt.identifier IS 'Licence version concerned';
@@ -98,12 +97,10 @@ COMMENT ON COLUMN elicense.delivery_attempt.worker_id IS 'Worker instance that m
 COMMENT ON COLUMN elicense.delivery_attempt.outcome IS 'done, business_error (refused, not retried), retry (had no effect), unknown (may have had effect: query before resending), held (left for an operator)';
 COMMENT ON COLUMN elicense.delivery_attempt.ecert_id IS 'eCertID of the data item the call carried (answers echo it in SuccessData and ErrorGuid)';
 COMMENT ON COLUMN elicense.delivery_attempt.at IS 'When the call started';
-COMMENT ON INDEX elicense.delivery_attempt_outbox IS 'Attempts of one outbox step';
-COMMENT ON INDEX elicense.delivery_attempt_at IS 'Time-range scans';
 
 SELECT pg_catalog.pg_extension_config_dump('elicense.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.outbox', 'id'), '');
-SELECT pg_catalog.pg_extension_config_dump('elicense.delivery_attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('elicense.delivery_attempt_default', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.delivery_attempt', 'id'), '');
 
 REVOKE ALL ON elicense.outbox, elicense.delivery_attempt FROM PUBLIC;

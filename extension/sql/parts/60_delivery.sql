@@ -43,7 +43,7 @@ REVOKE ALL ON elicense.delivery_config FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.delivery_config TO elicense_admin;
 
 CREATE TABLE elicense.delivery_event (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id          bigint GENERATED ALWAYS AS IDENTITY,
     outbox_id   bigint NOT NULL REFERENCES elicense.outbox (id),
     identifier  text NOT NULL,
     step        text NOT NULL,
@@ -52,12 +52,11 @@ CREATE TABLE elicense.delivery_event (
     detail      text,
     actor       text NOT NULL,
     at          timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
-CREATE INDEX delivery_event_outbox ON elicense.delivery_event (outbox_id);
-CREATE INDEX delivery_event_at ON elicense.delivery_event USING brin (at);
+) PARTITION BY RANGE (at);  -- by month (76_history_partitions.sql)
+CREATE TABLE elicense.delivery_event_default PARTITION OF elicense.delivery_event DEFAULT;
 COMMENT ON TABLE elicense.delivery_event IS
 'Every status change of a delivery step: done, retry scheduled, dead, lease taken over, replayed. Append-only';
-SELECT pg_catalog.pg_extension_config_dump('elicense.delivery_event', '');
+SELECT pg_catalog.pg_extension_config_dump('elicense.delivery_event_default', '');
 
 CREATE TABLE elicense.code_assignment (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

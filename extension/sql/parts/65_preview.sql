@@ -6,19 +6,18 @@
 --------------------------------------------------------------------------------
 
 CREATE TABLE elicense.preview_access (
-    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id         bigint GENERATED ALWAYS AS IDENTITY,
     at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     identifier text NOT NULL,
     version    integer NOT NULL,
     client     text NOT NULL,
     code       smallint NOT NULL,
     status     text NOT NULL
-);
-CREATE INDEX preview_access_at ON elicense.preview_access USING brin (at);
-CREATE INDEX preview_access_identifier ON elicense.preview_access (identifier);
+) PARTITION BY RANGE (at);  -- by month (76_history_partitions.sql)
+CREATE TABLE elicense.preview_access_default PARTITION OF elicense.preview_access DEFAULT;
 COMMENT ON TABLE elicense.preview_access IS
 'Every preview opened with a genuine token: time, version, client, HTTP code, status shown. Append-only. Tokens that are not ours (garbage, tampered) are logged by the preview server only, so random traffic cannot grow this table';
-SELECT pg_catalog.pg_extension_config_dump('elicense.preview_access', '');
+SELECT pg_catalog.pg_extension_config_dump('elicense.preview_access_default', '');
 CREATE TRIGGER preview_access_append_only BEFORE UPDATE OR DELETE ON elicense.preview_access
     FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('The preview access log is evidence; it is never changed.');
 CREATE TRIGGER preview_access_no_truncate BEFORE TRUNCATE ON elicense.preview_access

@@ -111,7 +111,7 @@ COMMENT ON COLUMN elicense.usage_code.context IS
 --------------------------------------------------------------------------------
 
 CREATE TABLE elicense.usage_audit (
-    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id               bigint GENERATED ALWAYS AS IDENTITY,
     at               timestamptz NOT NULL,
     db_user          text NOT NULL,
     grantee          text,
@@ -132,11 +132,8 @@ CREATE TABLE elicense.usage_audit (
     copy_valid_until date,
     recorded_by      text NOT NULL CONSTRAINT usage_audit_recorded_by CHECK (recorded_by IN ('writer', 'transaction')),
     CONSTRAINT usage_audit_refusal_state CHECK ((result = 'refused') = (sqlstate IS NOT NULL))
-);
-CREATE INDEX usage_audit_at ON elicense.usage_audit USING brin (at);
-CREATE INDEX usage_audit_identifier ON elicense.usage_audit (identifier) WHERE identifier IS NOT NULL;
-CREATE INDEX usage_audit_holder ON elicense.usage_audit (holder_id) WHERE holder_id IS NOT NULL;
-CREATE INDEX usage_audit_file ON elicense.usage_audit (file_sha256) WHERE file_sha256 IS NOT NULL;
+) PARTITION BY RANGE (at);  -- by month (76_history_partitions.sql)
+CREATE TABLE elicense.usage_audit_default PARTITION OF elicense.usage_audit DEFAULT;
 COMMENT ON TABLE elicense.usage_audit IS 'Every use of the sharing functions: who, what, why, when, result. Append-only';
 COMMENT ON COLUMN elicense.usage_audit.db_user IS 'Login role of the session (session_user)';
 COMMENT ON COLUMN elicense.usage_audit.grantee IS 'Role of the grant the call was made under';
@@ -151,9 +148,6 @@ COMMENT ON COLUMN elicense.usage_audit.rows_returned IS 'Rows (licences, files) 
 COMMENT ON COLUMN elicense.usage_audit.file_sha256 IS 'SHA-256 of a file copy handed out: licence_verify recognises the copy by it';
 COMMENT ON COLUMN elicense.usage_audit.copy_valid_until IS 'Validity printed on that copy (有效期至)';
 COMMENT ON COLUMN elicense.usage_audit.recorded_by IS 'writer: committed by the audit writer; transaction: written in the caller''s transaction when no writer could start (before 0.3.0; since then such a call is refused)';
-COMMENT ON INDEX elicense.usage_audit_identifier IS 'Who used a licence';
-COMMENT ON INDEX elicense.usage_audit_holder IS 'Who used a holder''s licences';
-COMMENT ON INDEX elicense.usage_audit_file IS 'Copies handed out, by file digest (verification)';
 
 CREATE TRIGGER usage_audit_append_only BEFORE UPDATE OR DELETE ON elicense.usage_audit
     FOR EACH ROW EXECUTE FUNCTION elicense.reject_history_change('The usage audit is evidence; it is never changed.');
@@ -922,7 +916,7 @@ SELECT pg_catalog.pg_extension_config_dump('elicense.usage_grant', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.usage_grant', 'id'), '');
 SELECT pg_catalog.pg_extension_config_dump('elicense.usage_code', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.usage_code', 'id'), '');
-SELECT pg_catalog.pg_extension_config_dump('elicense.usage_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('elicense.usage_audit_default', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('elicense.usage_audit', 'id'), '');
 
 REVOKE ALL ON elicense.usage_scenario, elicense.usage_grant, elicense.usage_code, elicense.usage_audit,

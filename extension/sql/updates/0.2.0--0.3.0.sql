@@ -2681,6 +2681,96 @@ BEGIN
 END
 $$;
 
+-- ============================================================================
+-- History by month (issue 22): status_history, delivery_attempt,
+-- delivery_event, usage_audit and preview_access become tables partitioned by
+-- range of `at`, each with a DEFAULT partition; primary key and indexes
+-- become each partition's own (76_history_partitions.sql, run after this
+-- block, makes those of the DEFAULT partitions). A table cannot be made
+-- partitioned in place, so each one is renamed, a partitioned copy is made
+-- (same columns, defaults, identity, checks, comments), its rows move into
+-- the DEFAULT partition keeping their ids, the identity continues where the
+-- old one stopped, foreign keys, triggers, grants and comments are made again,
+-- the views reading it are pointed at the new table, and the old table goes.
+-- elicense.create_history_partitions() later moves those rows into month
+-- partitions.
+-- ============================================================================
+CREATE FUNCTION pg_temp.partition_history_table(tbl text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  old_name text := tbl || '_unpartitioned';
+  old regclass;
+  new regclass;
+  seq regclass;
+  r record;
+BEGIN
+  EXECUTE format('ALTER TABLE elicense.%I RENAME TO %I', tbl, old_name);
+  old := format('elicense.%I', old_name)::regclass;
+  seq := pg_get_serial_sequence(format('elicense.%I', old_name), 'id')::regclass;
+  EXECUTE format('ALTER SEQUENCE %s RENAME TO %I', seq, old_name || '_id_seq');
+
+  EXECUTE format('CREATE TABLE elicense.%I (LIKE %s INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS
+                  INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE (at)', tbl, old);
+  new := format('elicense.%I', tbl)::regclass;
+  EXECUTE format('COMMENT ON TABLE %s IS %L', new, obj_description(old, 'pg_class'));
+  EXECUTE format('COMMENT ON SEQUENCE %s IS %L', pg_get_serial_sequence(new::text, 'id'), obj_description(seq, 'pg_class'));
+  EXECUTE format('CREATE TABLE elicense.%I PARTITION OF %s DEFAULT', tbl || '_default', new);
+
+  FOR r IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = old AND contype = 'f' LOOP
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', new, r.conname, r.def);
+  END LOOP;
+  FOR r IN SELECT tgname, pg_get_triggerdef(oid) AS def, obj_description(oid, 'pg_trigger') AS note
+             FROM pg_trigger WHERE tgrelid = old AND NOT tgisinternal ORDER BY tgname LOOP
+    EXECUTE replace(r.def, ' ON ' || old::text || ' ', ' ON ' || new::text || ' ');
+    IF r.note IS NOT NULL THEN
+      EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', r.tgname, new, r.note);
+    END IF;
+  END LOOP;
+  FOR r IN SELECT a.privilege_type, a.grantee::regrole AS grantee
+             FROM pg_class c, aclexplode(c.relacl) a
+            WHERE c.oid = old AND a.grantee <> c.relowner AND a.grantee <> 0 LOOP
+    EXECUTE format('GRANT %s ON %s TO %s', r.privilege_type, new, r.grantee);
+  END LOOP;
+
+  EXECUTE format('INSERT INTO %s OVERRIDING SYSTEM VALUE SELECT * FROM %s', new, old);
+  PERFORM setval(pg_get_serial_sequence(new::text, 'id'), s.last_value)
+     FROM pg_sequences s WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass = seq
+      AND s.last_value IS NOT NULL;
+
+  -- Views read the table they were made with: point them at the new one.
+  FOR r IN SELECT DISTINCT v.oid::regclass AS view, pg_get_viewdef(v.oid) AS def
+             FROM pg_depend d JOIN pg_rewrite w ON w.oid = d.objid JOIN pg_class v ON v.oid = w.ev_class
+            WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = old AND v.oid <> old LOOP
+    EXECUTE format('CREATE OR REPLACE VIEW %s AS %s', r.view, replace(r.def, old::text, new::text));
+  END LOOP;
+
+  -- Dumped rows: the DEFAULT partition's (a partitioned table has none of
+  -- its own), and the identity where the old one was dumped.
+  EXECUTE format('SELECT pg_catalog.pg_extension_config_dump(%L, '''')', format('elicense.%I', tbl || '_default'));
+  IF seq = ANY (SELECT unnest(extconfig) FROM pg_extension WHERE extname = 'elicense') THEN
+    EXECUTE format('ALTER EXTENSION elicense DROP SEQUENCE %s', seq);
+    PERFORM pg_catalog.pg_extension_config_dump(pg_get_serial_sequence(new::text, 'id'), '');
+  END IF;
+  EXECUTE format('ALTER EXTENSION elicense DROP TABLE %s', old);
+  EXECUTE format('DROP TABLE %s', old);
+END
+$$;
+-- The append-only error names the partitioned table, not the partition the row is in.
+CREATE OR REPLACE FUNCTION elicense.reject_history_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  -- A row trigger fires on the partition (e.g. status_history_p202611): name
+  -- the table the caller used.
+  RAISE EXCEPTION 'elicense.% is append-only: % is not allowed',
+        (SELECT c.relname FROM pg_class c WHERE c.oid = coalesce(pg_partition_root(TG_RELID), TG_RELID)), TG_OP
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = coalesce(TG_ARGV[0], 'Rows of this table record what happened; they are only ever added.');
+END
+$$;
+SELECT pg_temp.partition_history_table(t)
+  FROM unnest(ARRAY['status_history', 'delivery_attempt', 'delivery_event', 'usage_audit', 'preview_access']) t;
+DROP FUNCTION pg_temp.partition_history_table(text);
+
 --------------------------------------------------------------------------------
 -- Grants nothing uses: the worker calls only its SECURITY DEFINER delivery
 -- functions, expire_due and a count of the outbox (the sync tests run it as a

@@ -24,7 +24,13 @@ using PgConnection = std::unique_ptr<PGconn, PgConnectionClose>;
 using PgResult = std::unique_ptr<PGresult, PgResultClear>;
 
 // Opens a session (blocking). Never null; check PQstatus, as with PQconnectdb.
+// Notices and a server's errors to an idle session go to the JSON log
+// (db_notice); each session that opens is logged (db_connected, host, port).
 PgConnection ConnectPg(const std::string &conninfo, const std::string &application_name);
+
+// Reconnects a broken session (PQreset) with the same conninfo: with several
+// hosts, to whichever fits target_session_attrs now. Check PQstatus after.
+void ResetPg(PGconn *conn, const std::string &application_name);
 
 // The first line of a libpq message (they end in "\n" and may carry a DETAIL
 // line); "" for null.
