@@ -101,8 +101,8 @@ install_seal() {
   bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
   sql -v key="$(cat "$out/seal/seal-key.pem")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
       -v png="$(od -An -v -tx1 "$out/seal/seal.png" | tr -d ' \n')" <<'SQL'
-INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
-VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
+SELECT elicense.load_seal('11350000003591037R', '', 'fj-jst-seal', '福建省住房和城乡建设厅行政审批专用章', 'key', '{}',
+                          :'key'::elicense.secret, :'cert', decode(:'png', 'hex'));
 SQL
 }
 
