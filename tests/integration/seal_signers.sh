@@ -20,7 +20,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/build/cmake
-out=${1:-/tmp}/seal_signers
+mkdir -p "${1:-/tmp}"
+out=$(cd "${1:-/tmp}" && pwd)/seal_signers  # absolute: the server and SoftHSM2 read files here
 rm -rf "$out" && mkdir -p "$out"
 chmod 755 "$out"
 db=elicense_seal_signers
@@ -31,11 +32,15 @@ softhsm=/usr/lib/softhsm/libsofthsm2.so
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  psql -X -q -d postgres -c "ALTER SYSTEM RESET elicense.pkcs11_modules" -c "ALTER SYSTEM RESET elicense.pkcs11_environment" \
-    -c "ALTER SYSTEM RESET elicense.previous_master_key_file" -c "ALTER SYSTEM RESET log_statement" \
-    -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
-  [ -z "${first_master:-}" ] || psql -X -q -d postgres -v f="$first_master" \
-    -c "ALTER SYSTEM SET elicense.master_key_file = :'f'" -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+  psql -X -q -d postgres -v f="${first_master:-}" >/dev/null 2>&1 <<'SQL' || true
+LOAD 'elicense';
+ALTER SYSTEM RESET elicense.pkcs11_modules;
+ALTER SYSTEM RESET elicense.pkcs11_environment;
+ALTER SYSTEM RESET elicense.previous_master_key_file;
+ALTER SYSTEM RESET log_statement;
+ALTER SYSTEM SET elicense.master_key_file = :'f';
+SELECT pg_reload_conf();
+SQL
   dropdb --if-exists "$db" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -87,7 +92,8 @@ service_url=$(start_double double 0)
 slow_url=$(start_double slow 3000)
 [ -n "$service_url" ] && [ -n "$slow_url" ] || fail "the seal-service double did not start: $(cat "$out"/*.err)"
 
-sql -c "ALTER SYSTEM SET elicense.pkcs11_modules = '$softhsm'" -c "ALTER SYSTEM SET elicense.pkcs11_environment = 'SOFTHSM2_CONF=$out/softhsm2.conf'" \
+# ALTER SYSTEM knows the elicense.* settings once the library is loaded.
+sql -c "LOAD 'elicense'" -c "ALTER SYSTEM SET elicense.pkcs11_modules = '$softhsm'" -c "ALTER SYSTEM SET elicense.pkcs11_environment = 'SOFTHSM2_CONF=$out/softhsm2.conf'" \
     -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
 wait_setting log_statement all
 wait_setting elicense.pkcs11_modules "$softhsm"
@@ -107,7 +113,9 @@ admin load-seal --authority $uscc --city 350200 --es-id fj-350200-svc --signer h
   --secret-file "$out/client_secret" --cert-file "$out/svc/seal-cert.pem" --seal-png "$out/fix/seal.png" >/dev/null
 [ "$(sql -c "SELECT count(*) FROM elicense.seal WHERE elicense._secret_key_id(secret_box) = elicense.master_key_id()")" = 3 ] \
   || fail "the three seals are not stored encrypted under the master key"
-sql -c "CREATE TABLE unsigned_file AS SELECT elicense.render_licence_ofd(t.template, '{\"cert_no\": \"闽建安A（2024）0001\", \"unit_name\": \"测试建设有限公司\"}',
+sql -c "CREATE TABLE unsigned_file AS SELECT elicense.render_licence_ofd(t.template, jsonb_build_object('cert_no', '闽建安A（2024）0001', 'unit_name', '测试建设有限公司',
+          'uscc', '91350100MA00000000', 'principal', '张三', 'address', '福州市', 'economic_type', '有限责任公司', 'scope', '施工',
+          'valid_period', '2025年01月02日 至 2028年01月01日', 'issuer', '福建省住房和城乡建设厅', 'issue_date', '2025年01月02日'),
           elicense.qr_png('https://example.test/qr'), false, '', '', '00112233445566778899aabbccddeeff', '2025-01-02') AS file
         FROM elicense.ofd_template t WHERE t.type_code = '11100000000013338W050'"
 # Seals a file for a division ($1) and checks the verdict of the one verifier.
@@ -118,7 +126,7 @@ seal_for() {
 check_sealed() {  # DIVISION NAME ES_ID SIGNER_CN CERT
   seal_for "$1" "$2"
   verdict=$(sql -F ' ' -v f="$(base64 -w0 "$out/$2.ofd")" -v c="$(cat "$5")" \
-    -c "SELECT v.ok, v.status, w.status, v.signer FROM elicense.verify_licence_ofd(decode(:'f', 'base64')) v,
+    <<<"SELECT v.ok, v.status, w.status, v.signer FROM elicense.verify_licence_ofd(decode(:'f', 'base64')) v,
                elicense.verify_licence_ofd(decode(:'f', 'base64'), :'c') w")
   [ "$verdict" = "t ok ok CN=$4" ] || fail "$2: verify_licence_ofd says '$verdict'"
   unzip -p "$out/$2.ofd" Doc_0/Signs/Sign_0/SignedValue.dat >"$out/$2.ses"
@@ -144,7 +152,7 @@ with zipfile.ZipFile(sys.argv[1]) as src, zipfile.ZipFile(sys.argv[2], 'w') as d
             data += b' '
         dst.writestr(info, data)
 PY
-  status=$(sql -v f="$(base64 -w0 "$out/$f-tampered.ofd")" -c "SELECT status FROM elicense.verify_licence_ofd(decode(:'f', 'base64'))")
+  status=$(sql -v f="$(base64 -w0 "$out/$f-tampered.ofd")" <<<"SELECT status FROM elicense.verify_licence_ofd(decode(:'f', 'base64'))")
   [ "$status" = digest_mismatch ] || fail "$f tampered: '$status'"
 done
 echo "ok: a changed page is a digest_mismatch for the SoftHSM2 and the service seals"
@@ -165,7 +173,9 @@ psql -X -q -d "$db" -v VERBOSITY=verbose -v cert="$(cat "$out/fix/seal-cert.pem"
 SELECT elicense.load_seal('11350000003591037R', '', 'fj-null', 'x', 'key', '{}', NULL, :'cert', '\x00');
 SQL
 expect_error "22004: the seal's secret is NULL" "a NULL key" "$out/err-null"
-psql -X -q -d "$db" -v VERBOSITY=verbose -v key="$(cat "$out/fix/other-key.pem")" -v cert="$(cat "$out/fix/seal-cert.pem")" >/dev/null 2>"$out/err-clear" <<'SQL' || true
+# (A made-up key: a literal in SQL text is logged like any literal.)
+psql -X -q -d "$db" -v VERBOSITY=verbose -v key="$(printf -- '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbCwganVzdCB0ZXh0\n-----END PRIVATE KEY-----')" \
+  -v cert="$(cat "$out/fix/seal-cert.pem")" >/dev/null 2>"$out/err-clear" <<'SQL' || true
 INSERT INTO elicense.seal (authority_uscc, city_code, es_id, signer, secret_box, certificate_pem, seal_png)
 VALUES ('11350000003591037R', '350900', 'fj-clear', 'key', convert_to(:'key', 'UTF8'), :'cert', '\x00');
 SQL
@@ -215,17 +225,17 @@ admin load-seal --authority $uscc --es-id fj-key --name 福建省住房和城乡
   --key-file "$out/fix/other-key.pem" --cert-file "$out/fix/other-cert.pem" --seal-png "$out/fix/seal.png" >/dev/null
 check_sealed 350300 fallback-rotated fj-key "elicense test other" "$out/fix/other-cert.pem"
 status=$(sql -v f="$(base64 -w0 "$out/fallback-rotated.ofd")" -v c="$(cat "$out/fix/seal-cert.pem")" \
-  -c "SELECT status FROM elicense.verify_licence_ofd(decode(:'f', 'base64'), :'c')")
+  <<<"SELECT status FROM elicense.verify_licence_ofd(decode(:'f', 'base64'), :'c')")
 [ "$status" = wrong_signer ] || fail "after the seal key rotation, the old certificate still matches: '$status'"
 echo "ok: a seal key rotation (load-seal again) seals with the new key"
 old_id=$(sql -c "SELECT elicense.master_key_id()")
 head -c 32 /dev/urandom | hex >"$out/master-2.key"
 chmod 600 "$out/master-2.key" && own "$out/master-2.key"
-sql -c "ALTER SYSTEM SET elicense.master_key_file = '$out/master-2.key'" -c "SELECT pg_reload_conf()" >/dev/null
+sql -c "LOAD 'elicense'" -c "ALTER SYSTEM SET elicense.master_key_file = '$out/master-2.key'" -c "SELECT pg_reload_conf()" >/dev/null
 wait_setting elicense.master_key_file "$out/master-2.key"
 seal_for 350100 before-reencrypt 2>"$out/err-rotated" && fail "a secret under a master key no longer configured opened"
 expect_error "encrypted under a master key that is not configured" "the old master key gone before re-encryption" "$out/err-rotated"
-sql -c "ALTER SYSTEM SET elicense.previous_master_key_file = '$first_master'" -c "SELECT pg_reload_conf()" >/dev/null
+sql -c "LOAD 'elicense'" -c "ALTER SYSTEM SET elicense.previous_master_key_file = '$first_master'" -c "SELECT pg_reload_conf()" >/dev/null
 wait_setting elicense.previous_master_key_file "$first_master"
 [ "$(admin reencrypt-seals)" = "re-encrypted 6 seal secrets under the current master key" ] \
   || fail "reencrypt-seals: $(admin reencrypt-seals 2>&1)"
@@ -233,7 +243,7 @@ new_id=$(sql -c "SELECT elicense.master_key_id()")
 [ "$new_id" != "$old_id" ] || fail "the master key ID did not change"
 [ "$(sql -c "SELECT count(*) FROM elicense.seal WHERE elicense._secret_key_id(secret_box) <> '$new_id'")" = 0 ] \
   || fail "some secrets are still under the old master key"
-sql -c "ALTER SYSTEM RESET elicense.previous_master_key_file" -c "SELECT pg_reload_conf()" >/dev/null
+sql -c "LOAD 'elicense'" -c "ALTER SYSTEM RESET elicense.previous_master_key_file" -c "SELECT pg_reload_conf()" >/dev/null
 wait_setting elicense.previous_master_key_file ""
 check_sealed 350100 fuzhou-after-rotation fj-350100-hsm "elicense test HSM seal" "$out/hsm-cert.pem"
 check_sealed 350200 xiamen-after-rotation fj-350200-svc "elicense test seal" "$out/svc/seal-cert.pem"
@@ -248,13 +258,38 @@ grep -q "elicense.load_seal" "$out/server.log" || fail "log_statement = all did 
 grep -q "(secret)" "$out/server.log" || fail "the bound secrets are not logged as (secret)"
 grep -q "secret_box" "$out/dump.sql" || fail "the dump has no elicense.seal"
 needles=("$pin" "$client_secret" "$(cat "$out/master-2.key")" "$(hex <"$first_master")" "$(base64 -w0 <"$first_master")")
+# Of each private key, what only the private key holds: the scalar d in hex
+# and in Base64 (three alignments), and the stretch of the PEM body whose
+# characters come from d alone, cut where the PEM breaks its lines. (The
+# rest of a PKCS#8 PEM is a header and the public key, which the
+# certificate, logged and dumped by design, holds too.)
 for key in "$out/fix/seal-key.pem" "$out/fix/other-key.pem" "$out/svc/seal-key.pem" "$out/hsm-key.pem"; do
-  while read -r line; do needles+=("$line"); done < <(grep -v -- '-----' "$key")
-  der=$(openssl pkey -in "$key" -outform DER 2>/dev/null | hex)
-  needles+=("$der" "$(openssl pkey -in "$key" -outform DER 2>/dev/null | base64 -w0)")
-  scalar=$(openssl pkey -in "$key" -noout -text 2>/dev/null | sed -n '/^priv:/,/^pub:/p' | grep -v ':$' | tr -d ' :\n')
-  needles+=("$scalar" "${scalar:0:32}" "${scalar:32:32}")
+  openssl pkey -in "$key" -outform DER -out "$out/key.der" 2>/dev/null
+  scalar=$(openssl pkey -in "$key" -noout -text 2>/dev/null | sed -n '/^priv:/,/^pub:/{/^priv:/d;/^pub:/d;p}' | tr -d ' :\n')
+  scalar=$(printf '%064s' "${scalar: -64}" | tr ' ' 0)  # 32 bytes: no sign byte, leading zeros kept
+  [[ $scalar =~ ^[0-9a-f]{64}$ ]] || fail "cannot read the private scalar of $key"
+  while read -r n; do needles+=("$n"); done < <(python3 - "$out/key.der" "$scalar" <<'PY'
+import base64, sys
+der = open(sys.argv[1], 'rb').read()
+d = bytes.fromhex(sys.argv[2])
+print(d.hex())
+for pad in range(3):
+    b = base64.b64encode(b'\0' * pad + d + b'\0\0').decode()
+    print(b[4:36])
+pos = der.find(d)
+assert pos >= 0, 'the scalar is not in the DER'
+b64 = base64.b64encode(der).decode()
+first, last = -(-8 * pos // 6), 8 * (pos + 32) // 6
+for line_start in range(0, len(b64), 64):
+    a, z = max(first, line_start), min(last, line_start + 64)
+    if z - a >= 12:
+        print(b64[a:z])
+PY
+)
+  # The scan can fail: the last stretch is in the key file itself.
+  grep -qF -- "${needles[-1]}" "$key" || fail "the needles of $key do not match the key itself"
 done
+rm -f "$out/key.der"
 found=0
 for n in "${needles[@]}"; do
   [ ${#n} -ge 12 ] || continue

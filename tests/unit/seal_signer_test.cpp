@@ -7,6 +7,7 @@
 #include "elicense/ofd_signer.hpp"
 #include "elicense/ofd_writer.hpp"
 #include "elicense/secret_box.hpp"
+#include "ofd_sample_fields.hpp"
 #include "ofd_test_keys.hpp"
 
 #include <gtest/gtest.h>
@@ -24,8 +25,7 @@ Bytes Unsigned() {
 	OfdRenderOptions options;
 	options.doc_id = "00112233445566778899aabbccddeeff";
 	options.creation_date = "2026-11-23";
-	return RenderLicenceOfd(face, {{"cert_no", "闽A0001"}, {"unit_name", "测试建设有限公司"}}, test::TinyPng(), options,
-	                        nullptr);
+	return RenderLicenceOfd(face, SampleW050Values(), test::TinyPng(), options, nullptr);
 }
 
 OfdSeal Seal(const std::string &es_id) {
