@@ -63,15 +63,19 @@ expect_error 54000 5000 "render_licence_ofd with a 100,000-field template"
 
 # 3. The expensive package, made with our own renderer and sealer, then its
 # signature listed 16 times in Signatures.xml.
-sql -v cert="$(cat "$out/seal/seal-cert.pem")" -v key="$(cat "$out/seal/seal-key.pem")" >"$out/sealed.b64" <<'SQL'
+sql -v cert="$(cat "$out/seal/seal-cert.pem")" -v key="$(cat "$out/seal/seal-key.pem")" >/dev/null <<'SQL'
+SELECT elicense.load_seal('11350000003591037R', '', 'hostile-seal', 'test seal', 'key', '{}', :'key'::elicense.secret, :'cert',
+                          '\x89504e470d0a1a0a');
+SQL
+sql >"$out/sealed.b64" <<'SQL'
 SELECT encode(elicense._seal_ofd(
          elicense.render_licence_ofd(t.template,
            '{"name":"攻击者","gender":"男","id_no":"350102199001011238","category":"建筑电工","cert_no":"闽A042023000123",
              "first_issue_date":"2023-05-06","valid_period":"2023-05-06至2025-05-05","issuer":"福建省住房和城乡建设厅"}',
            '\x89504e470d0a1a0a'::bytea || decode(repeat('42', 30 * 1024 * 1024), 'hex'), false, '', '',
            '00112233445566778899aabbccddeeff', '2026-11-29'),
-         :'key', :'cert', '\x89504e470d0a1a0a'::bytea, 'test seal', 100, 180, 40), 'base64')
-  FROM elicense.ofd_template t WHERE t.type_code = '11100000000013338W032'
+         s, 100, 180, 40), 'base64')
+  FROM elicense.ofd_template t, elicense.seal s WHERE t.type_code = '11100000000013338W032' AND s.es_id = 'hostile-seal'
 SQL
 python3 - "$out/sealed.b64" "$out/crafted.b64" <<'PY'
 import base64, io, re, sys, zipfile
@@ -210,14 +214,14 @@ echo "ok: 'not a cert' as a seal's certificate_pem is refused (22023) without qu
 
 # 8. Entry names that normalise elsewhere: the sealed package with a forged
 # page under each such name (or the page twice) verifies as malformed.
-sql -v cert="$(cat "$out/seal/seal-cert.pem")" -v key="$(cat "$out/seal/seal-key.pem")" >"$out/small.b64" <<'SQL'
+sql >"$out/small.b64" <<'SQL'
 SELECT encode(elicense._seal_ofd(
          elicense.render_licence_ofd(t.template,
            '{"name":"李四","gender":"男","id_no":"350102199001011238","category":"建筑电工","cert_no":"闽A042023000123",
              "first_issue_date":"2023-05-06","valid_period":"2023-05-06至2025-05-05","issuer":"福建省住房和城乡建设厅"}',
            '\x89504e470d0a1a0a'::bytea, false, '', '', '00112233445566778899aabbccddeeff', '2026-11-29'),
-         :'key', :'cert', '\x89504e470d0a1a0a'::bytea, 'test seal', 100, 180, 40), 'base64')
-  FROM elicense.ofd_template t WHERE t.type_code = '11100000000013338W032'
+         s, 100, 180, 40), 'base64')
+  FROM elicense.ofd_template t, elicense.seal s WHERE t.type_code = '11100000000013338W032' AND s.es_id = 'hostile-seal'
 SQL
 sql -c "CREATE TABLE forged (b64 text)"
 verify_b64() {  # FILE: status: message of its verification

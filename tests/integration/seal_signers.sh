@@ -264,13 +264,12 @@ needles=("$pin" "$client_secret" "$(cat "$out/master-2.key")" "$(hex <"$first_ma
 # rest of a PKCS#8 PEM is a header and the public key, which the
 # certificate, logged and dumped by design, holds too.)
 for key in "$out/fix/seal-key.pem" "$out/fix/other-key.pem" "$out/svc/seal-key.pem" "$out/hsm-key.pem"; do
-  openssl pkey -in "$key" -outform DER -out "$out/key.der" 2>/dev/null
   scalar=$(openssl pkey -in "$key" -noout -text 2>/dev/null | sed -n '/^priv:/,/^pub:/{/^priv:/d;/^pub:/d;p}' | tr -d ' :\n')
   scalar=$(printf '%064s' "${scalar: -64}" | tr ' ' 0)  # 32 bytes: no sign byte, leading zeros kept
   [[ $scalar =~ ^[0-9a-f]{64}$ ]] || fail "cannot read the private scalar of $key"
-  while read -r n; do needles+=("$n"); done < <(python3 - "$out/key.der" "$scalar" <<'PY'
+  while read -r n; do needles+=("$n"); done < <(python3 - "$key" "$scalar" <<'PY'
 import base64, sys
-der = open(sys.argv[1], 'rb').read()
+der = base64.b64decode(''.join(l for l in open(sys.argv[1]) if not l.startswith('-----')))  # the PEM body as stored
 d = bytes.fromhex(sys.argv[2])
 print(d.hex())
 for pad in range(3):
@@ -289,7 +288,6 @@ PY
   # The scan can fail: the last stretch is in the key file itself.
   grep -qF -- "${needles[-1]}" "$key" || fail "the needles of $key do not match the key itself"
 done
-rm -f "$out/key.der"
 found=0
 for n in "${needles[@]}"; do
   [ ${#n} -ge 12 ] || continue

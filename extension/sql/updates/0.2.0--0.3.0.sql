@@ -2415,6 +2415,9 @@ BEGIN
     FROM elicense.seal_key k;
 END
 $migrate$;
+-- Out of the extension first: that also takes it off the extension's
+-- configuration tables (a plain DROP leaves its OID in extconfig).
+ALTER EXTENSION elicense DROP TABLE elicense.seal_key;
 DROP TABLE elicense.seal_key;
 
 CREATE OR REPLACE FUNCTION elicense._render_version_ofd(c elicense.certificate, watermark boolean, purpose text, valid_until text)
