@@ -28,10 +28,10 @@ REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -Icore/include -Icore/src -Iextension/src
+PG_CPPFLAGS = -Icore/include -Icore/src -Iextension/src $(shell pkg-config --cflags p11-kit-1)
 PG_CXXFLAGS = -std=c++17 -fvisibility=hidden -fvisibility-inlines-hidden -Wextra -Werror -Wno-unused-parameter \
               -Wno-missing-field-initializers -Wno-register
-SHLIB_LINK = -lstdc++ -lcrypto -lqrencode -lpng -lzip -lz -lpugixml
+SHLIB_LINK = -lstdc++ -lcrypto -lqrencode -lpng -lzip -lz -lpugixml -lcurl
 
 # Rebuild objects when a header changes.
 PG_CXXFLAGS += -MMD -MP

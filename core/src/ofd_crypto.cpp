@@ -132,9 +132,11 @@ Algorithm AlgorithmOf(EVP_PKEY *key) {
 	if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_group_name(key, group, sizeof group, nullptr) == 1 &&
 	    std::strcmp(group, "SM2") == 0)
 		return Algorithm::kSm2Sm3;
+	if (EVP_PKEY_is_a(key, "EC") && std::strcmp(group, "prime256v1") == 0)
+		return Algorithm::kEcdsaSha256;
 	if (EVP_PKEY_is_a(key, "RSA"))
 		return Algorithm::kRsaSha256;
-	Fail(sqlstate::kFeatureNotSupported, "the seal key is neither SM2 nor RSA");
+	Fail(sqlstate::kFeatureNotSupported, "the seal key is neither SM2, EC P-256 nor RSA");
 }
 
 const char *DigestOid(Algorithm algorithm) noexcept {
@@ -142,7 +144,12 @@ const char *DigestOid(Algorithm algorithm) noexcept {
 }
 
 const char *SignatureOid(Algorithm algorithm) noexcept {
-	return algorithm == Algorithm::kSm2Sm3 ? kOidSm2WithSm3 : kOidSha256WithRsa;
+	switch (algorithm) {
+	case Algorithm::kSm2Sm3: return kOidSm2WithSm3;
+	case Algorithm::kEcdsaSha256: return kOidEcdsaWithSha256;
+	case Algorithm::kRsaSha256: break;
+	}
+	return kOidSha256WithRsa;
 }
 
 Algorithm AlgorithmFromSignatureOid(std::string_view oid) {
@@ -150,6 +157,8 @@ Algorithm AlgorithmFromSignatureOid(std::string_view oid) {
 		return Algorithm::kSm2Sm3;
 	if (oid == kOidSha256WithRsa)
 		return Algorithm::kRsaSha256;
+	if (oid == kOidEcdsaWithSha256)
+		return Algorithm::kEcdsaSha256;
 	throw Error(sqlstate::kFeatureNotSupported, "unsupported signature algorithm " + std::string(oid));
 }
 

@@ -29,13 +29,14 @@ struct X509Free {
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 
-enum class Algorithm { kSm2Sm3, kRsaSha256 };
+enum class Algorithm { kSm2Sm3, kRsaSha256, kEcdsaSha256 };
 
 // OIDs written into Signature.xml and the SES structure.
 inline constexpr char kOidSm3[] = "1.2.156.10197.1.401";
 inline constexpr char kOidSha256[] = "2.16.840.1.101.3.4.2.1";
 inline constexpr char kOidSm2WithSm3[] = "1.2.156.10197.1.501";
 inline constexpr char kOidSha256WithRsa[] = "1.2.840.113549.1.1.11";
+inline constexpr char kOidEcdsaWithSha256[] = "1.2.840.10045.4.3.2";
 
 PkeyPtr LoadPrivateKey(std::string_view pem);
 X509Ptr LoadCertificate(std::string_view pem);
@@ -43,7 +44,8 @@ X509Ptr CertificateFromDer(const Bytes &der);
 Bytes CertificateDer(X509 *cert);
 std::string CertificateSubject(X509 *cert);
 
-// kSm2Sm3 for SM2 keys, kRsaSha256 for RSA keys; throws Error otherwise.
+// kSm2Sm3 for SM2 keys, kEcdsaSha256 for EC P-256 keys (what SoftHSM2 and
+// most PKCS#11 tokens sign), kRsaSha256 for RSA keys; throws Error otherwise.
 Algorithm AlgorithmOf(EVP_PKEY *key);
 const char *DigestOid(Algorithm algorithm) noexcept;
 const char *SignatureOid(Algorithm algorithm) noexcept;

@@ -70,13 +70,17 @@ bool IsGeneralizedTime(const std::string &time) {
 // SESeal: the seal itself (picture and properties), signed by its maker. We
 // make our own seal with the signing key; a seal issued by a seal authority
 // would be passed in ready-made instead.
-Bytes MakeSeal(const OfdSeal &seal, EVP_PKEY *key, ofd::Algorithm algorithm, const Bytes &cert_der,
+Bytes SignWith(OfdSigner &signer, const Bytes &data) {
+	return signer.SignDigest(SignatureDigest(signer.CertificateDer(), data));
+}
+
+Bytes MakeSeal(const OfdSeal &seal, OfdSigner &signer, ofd::Algorithm algorithm, const Bytes &cert_der,
                const std::string &created, const std::string &valid_end) {
 	Bytes header_id = der::String(der::kIa5String, "ES");
 	Bytes header_version = der::Integer(kSesVersion);
 	Bytes header_vid = der::String(der::kIa5String, kProvider);
 	Bytes header = der::Sequence({&header_id, &header_version, &header_vid});
-	Bytes es_id = der::String(der::kIa5String, "elicense-seal");
+	Bytes es_id = der::String(der::kIa5String, seal.es_id);
 
 	Bytes type = der::Integer(1);  // 1: organisation seal
 	Bytes name = der::String(der::kUtf8String, seal.name);
@@ -99,21 +103,21 @@ Bytes MakeSeal(const OfdSeal &seal, EVP_PKEY *key, ofd::Algorithm algorithm, con
 	Bytes maker_cert = der::Octets(cert_der);
 	Bytes sign_alg = der::Oid(ofd::SignatureOid(algorithm));
 	Bytes to_sign = der::Sequence({&seal_info, &maker_cert, &sign_alg});
-	Bytes signed_value = der::Bits(ofd::Sign(key, algorithm, to_sign));
+	Bytes signed_value = der::Bits(SignWith(signer, to_sign));
 	return der::Sequence({&seal_info, &maker_cert, &sign_alg, &signed_value});
 }
 
-Bytes MakeSesSignature(const OfdSeal &seal, EVP_PKEY *key, ofd::Algorithm algorithm, const Bytes &cert_der,
+Bytes MakeSesSignature(const OfdSeal &seal, OfdSigner &signer, ofd::Algorithm algorithm, const Bytes &cert_der,
                        const std::string &time, const std::string &valid_end, const Bytes &signature_xml) {
 	Bytes version = der::Integer(kSesVersion);
-	Bytes eseal = MakeSeal(seal, key, algorithm, cert_der, time, valid_end);
+	Bytes eseal = MakeSeal(seal, signer, algorithm, cert_der, time, valid_end);
 	Bytes time_info = der::String(der::kGeneralizedTime, time);
 	Bytes data_hash = der::Bits(ofd::Digest(algorithm, signature_xml));
 	Bytes property_info = der::String(der::kIa5String, std::string("/") + kSignaturePart);
 	Bytes tbs = der::Sequence({&version, &eseal, &time_info, &data_hash, &property_info});
 	Bytes cert = der::Octets(cert_der);
 	Bytes alg = der::Oid(ofd::SignatureOid(algorithm));
-	Bytes signature = der::Bits(ofd::Sign(key, algorithm, tbs));
+	Bytes signature = der::Bits(SignWith(signer, tbs));
 	return der::Sequence({&tbs, &cert, &alg, &signature});
 }
 
@@ -256,7 +260,7 @@ OfdVerifyResult VerifyParts(const OfdParts &parts, EVP_PKEY *expected_key) {
 
 }  // namespace
 
-void SignOfdParts(OfdParts &parts, const OfdSeal &seal) {
+void SignOfdParts(OfdParts &parts, const OfdSeal &seal, OfdSigner &signer) {
 	for (const auto &part : parts.All())
 		if (StartsWith(part.name, kSignsDir))
 			throw Error(sqlstate::kInvalidParameterValue, "the OFD package is signed already");
@@ -266,12 +270,14 @@ void SignOfdParts(OfdParts &parts, const OfdSeal &seal) {
 	if (!IsGeneralizedTime(time))
 		throw Error(sqlstate::kInvalidParameterValue, "signature_time is not YYYYMMDDhhmmssZ");
 
-	ofd::PkeyPtr key = ofd::LoadPrivateKey(seal.private_key_pem);
-	ofd::X509Ptr cert = ofd::LoadCertificate(seal.certificate_pem);
-	ofd::Algorithm algorithm = ofd::AlgorithmOf(key.get());
-	if (EVP_PKEY_eq(X509_get0_pubkey(cert.get()), key.get()) != 1)
-		throw Error(sqlstate::kInvalidParameterValue, "the seal certificate does not belong to the seal private key");
-	Bytes cert_der = ofd::CertificateDer(cert.get());
+	if (seal.es_id.empty() || seal.es_id.size() > 64)
+		throw Error(sqlstate::kInvalidParameterValue, "the seal's esID must have 1 to 64 characters");
+	for (char c : seal.es_id)
+		if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e)
+			throw Error(sqlstate::kInvalidParameterValue, "the seal's esID must be printable ASCII (IA5String)");
+	const Bytes &cert_der = signer.CertificateDer();
+	ofd::X509Ptr cert = ofd::CertificateFromDer(cert_der);
+	ofd::Algorithm algorithm = ofd::AlgorithmOf(X509_get0_pubkey(cert.get()));
 
 	// OFD.xml gets its Signatures entry first: it is one of the signed parts.
 	pugi::xml_document entry;
@@ -308,7 +314,7 @@ void SignOfdParts(OfdParts &parts, const OfdSeal &seal) {
 	Bytes signature_xml = ofd::Serialize(signature_doc);
 
 	Bytes signed_value =
-	    MakeSesSignature(seal, key.get(), algorithm, cert_der, time, CertNotAfter(cert.get()), signature_xml);
+	    MakeSesSignature(seal, signer, algorithm, cert_der, time, CertNotAfter(cert.get()), signature_xml);
 
 	pugi::xml_document list_doc;
 	pugi::xml_node list = ofd::NewPart(list_doc, "Signatures");
@@ -323,10 +329,20 @@ void SignOfdParts(OfdParts &parts, const OfdSeal &seal) {
 	parts.Put(kSignedValuePart, std::move(signed_value));
 }
 
-Bytes SignOfd(const Bytes &zip, const OfdSeal &seal) {
+Bytes SignOfd(const Bytes &zip, const OfdSeal &seal, OfdSigner &signer) {
 	OfdParts parts = ReadOfdZip(zip);
-	SignOfdParts(parts, seal);
+	SignOfdParts(parts, seal, signer);
 	return WriteOfdZip(parts);
+}
+
+void SignOfdParts(OfdParts &parts, const OfdSeal &seal) {
+	std::unique_ptr<OfdSigner> signer = MakeKeySigner(seal.private_key_pem, seal.certificate_pem);
+	SignOfdParts(parts, seal, *signer);
+}
+
+Bytes SignOfd(const Bytes &zip, const OfdSeal &seal) {
+	std::unique_ptr<OfdSigner> signer = MakeKeySigner(seal.private_key_pem, seal.certificate_pem);
+	return SignOfd(zip, seal, *signer);
 }
 
 OfdVerifyResult VerifyOfd(const Bytes &zip, std::string_view expected_certificate_pem) {

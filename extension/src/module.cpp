@@ -2,6 +2,7 @@
 #include "elicense/cancel.hpp"
 
 #include "pg_prelude.hpp"
+#include "seal_settings.hpp"
 
 extern "C" {
 #include "miscadmin.h"
@@ -20,6 +21,7 @@ static bool InterruptPendingForCore() noexcept {
 
 void _PG_init(void) {
 	elicense::core::SetCancelCheck(InterruptPendingForCore);
+	elicense::pg::DefineSealSettings();
 	// Reserve the prefix so a typo such as "elicense.provnce" is an error.
 	MarkGUCPrefixReserved("elicense");
 }

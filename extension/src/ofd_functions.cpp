@@ -1,8 +1,6 @@
 // SQL functions over licence OFD files: render one from a template and field
-// values (both jsonb) and a QR PNG, seal one, and verify a file's seal. The
-// seal's key reaches _seal_ofd only from elicense._render_version_ofd, which
-// reads it from the admin table elicense.seal_key: no caller types it into a
-// statement that log_statement could print (EXECUTE is revoked from PUBLIC).
+// values (both jsonb) and a QR PNG, and verify a file's seal. Sealing is in
+// seal_functions.cpp (signers, encrypted seal secrets).
 #include "elicense/ofd_signature.hpp"
 #include "elicense/ofd_writer.hpp"
 
@@ -57,30 +55,6 @@ ELICENSE_FUNCTION(elicense_render_licence_ofd) {
 		options.creation_date = std::string(creation_date);
 		result = ByteaDatum(core::RenderLicenceOfd(core::ParseOfdTemplate(template_json),
 		                                           core::ParseOfdFieldValues(fields_json), ToBytes(qr_png), options));
-	});
-	PG_RETURN_DATUM(result);
-}
-
-// _seal_ofd(ofd bytea, private_key_pem text, certificate_pem text, seal_png bytea,
-//           seal_name text, x float8, y float8, size float8) -> bytea
-ELICENSE_FUNCTION(elicense_seal_ofd) {
-	std::string_view ofd = ArgBytes(fcinfo, 0);
-	std::string_view key = ArgText(fcinfo, 1);
-	std::string_view certificate = ArgText(fcinfo, 2);
-	std::string_view picture = ArgBytes(fcinfo, 3);
-	std::string_view name = ArgText(fcinfo, 4);
-	double x = PG_GETARG_FLOAT8(5), y = PG_GETARG_FLOAT8(6), size = PG_GETARG_FLOAT8(7);
-	Datum result;
-	GuardedRun([&] {
-		core::OfdSeal seal;
-		seal.private_key_pem = std::string(key);
-		seal.certificate_pem = std::string(certificate);
-		seal.picture_png = ToBytes(picture);
-		seal.name = std::string(name);
-		seal.x = x;
-		seal.y = y;
-		seal.width = seal.height = size;
-		result = ByteaDatum(core::SignOfd(ToBytes(ofd), seal));
 	});
 	PG_RETURN_DATUM(result);
 }

@@ -1,4 +1,4 @@
-// libFuzzer target for the key and certificate check of the seal_key trigger
+// libFuzzer target for the key and certificate check of the seal triggers and load_seal
 // (elicense.pem_problem), which reads what a DBA or an attacker with INSERT
 // on the table stores. The first input byte picks the kind (private key,
 // public key, certificate), the rest is the PEM text. Besides "no crash, no

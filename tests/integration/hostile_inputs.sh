@@ -16,7 +16,7 @@
 #      once failed with 22004): 42501
 #   7. licence text with U+202E or a control character (22021), a 50 MB actor
 #      (22001), creation_date 2025-13-45 (22023), an encrypted seal key or
-#      'not a cert' in seal_key (22023, no key material in the message)
+#      'not a cert' loaded as a seal (22023, no key material in the message)
 #   8. OFD packages whose entry names normalise elsewhere (Doc_0/Signs/../,
 #      ./, //, a leading /, backslashes) or repeat: malformed, not ignored
 source "$(dirname "$0")/../sync/lib.sh"
@@ -63,15 +63,19 @@ expect_error 54000 5000 "render_licence_ofd with a 100,000-field template"
 
 # 3. The expensive package, made with our own renderer and sealer, then its
 # signature listed 16 times in Signatures.xml.
-sql -v cert="$(cat "$out/seal/seal-cert.pem")" -v key="$(cat "$out/seal/seal-key.pem")" >"$out/sealed.b64" <<'SQL'
+sql -v cert="$(cat "$out/seal/seal-cert.pem")" -v key="$(cat "$out/seal/seal-key.pem")" >/dev/null <<'SQL'
+SELECT elicense.load_seal('11350000003591037R', '', 'hostile-seal', 'test seal', 'key', '{}', :'key'::elicense.secret, :'cert',
+                          '\x89504e470d0a1a0a');
+SQL
+sql >"$out/sealed.b64" <<'SQL'
 SELECT encode(elicense._seal_ofd(
          elicense.render_licence_ofd(t.template,
            '{"name":"攻击者","gender":"男","id_no":"350102199001011238","category":"建筑电工","cert_no":"闽A042023000123",
              "first_issue_date":"2023-05-06","valid_period":"2023-05-06至2025-05-05","issuer":"福建省住房和城乡建设厅"}',
            '\x89504e470d0a1a0a'::bytea || decode(repeat('42', 30 * 1024 * 1024), 'hex'), false, '', '',
            '00112233445566778899aabbccddeeff', '2026-11-29'),
-         :'key', :'cert', '\x89504e470d0a1a0a'::bytea, 'test seal', 100, 180, 40), 'base64')
-  FROM elicense.ofd_template t WHERE t.type_code = '11100000000013338W032'
+         s, 100, 180, 40), 'base64')
+  FROM elicense.ofd_template t, elicense.seal s WHERE t.type_code = '11100000000013338W032' AND s.es_id = 'hostile-seal'
 SQL
 python3 - "$out/sealed.b64" "$out/crafted.b64" <<'PY'
 import base64, io, re, sys, zipfile
@@ -193,31 +197,31 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -aes256 -pass pass:
 marker=$(sed -n 3p "$out/encrypted.key" | cut -c1-24)
 psql -X -q -At -d "$db" -v VERBOSITY=verbose -v key="$(cat "$out/encrypted.key")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
   >/dev/null 2>"$out/encrypted.err" <<'SQL' || true
-INSERT INTO elicense.seal_key (authority_uscc, private_key_pem, certificate_pem, seal_png) VALUES ('11350000003591037R', :'key', :'cert', '\x00');
+SELECT elicense.load_seal('11350000003591037R', '', 'hostile', 'seal', 'key', '{}', :'key'::elicense.secret, :'cert', '\x00');
 SQL
-grep -q "^ERROR:  22023: elicense.seal_key.private_key_pem is an encrypted PEM private key" "$out/encrypted.err" \
+grep -q "^ERROR:  22023: the seal's private key is an encrypted PEM private key" "$out/encrypted.err" \
   || fail "an encrypted seal key: $(head -n 3 "$out/encrypted.err")"
 ! grep -qF -e "$marker" -e "ENCRYPTED" -e "BEGIN" "$out/encrypted.err" || fail "the error quotes key material: $(cat "$out/encrypted.err")"
 echo "ok: an encrypted seal key is refused (22023) without quoting it"
 psql -X -q -At -d "$db" -v VERBOSITY=verbose -v key="$(cat "$out/seal/seal-key.pem")" \
   >/dev/null 2>"$out/notcert.err" <<'SQL' || true
-INSERT INTO elicense.seal_key (authority_uscc, private_key_pem, certificate_pem, seal_png) VALUES ('11350000003591037R', :'key', 'not a cert', '\x00');
+SELECT elicense.load_seal('11350000003591037R', '', 'hostile', 'seal', 'key', '{}', :'key'::elicense.secret, 'not a cert', '\x00');
 SQL
-grep -q "^ERROR:  22023: elicense.seal_key.certificate_pem is not a PEM X.509 certificate" "$out/notcert.err" \
-  || fail "'not a cert' in seal_key: $(head -n 3 "$out/notcert.err")"
+grep -q "^ERROR:  22023: the seal's certificate_pem is not a PEM X.509 certificate" "$out/notcert.err" \
+  || fail "'not a cert' as a seal certificate: $(head -n 3 "$out/notcert.err")"
 ! grep -qF -e "BEGIN" -e "not a cert" "$out/notcert.err" || fail "the error quotes the value: $(cat "$out/notcert.err")"
-echo "ok: 'not a cert' in seal_key.certificate_pem is refused (22023) without quoting it"
+echo "ok: 'not a cert' as a seal's certificate_pem is refused (22023) without quoting it"
 
 # 8. Entry names that normalise elsewhere: the sealed package with a forged
 # page under each such name (or the page twice) verifies as malformed.
-sql -v cert="$(cat "$out/seal/seal-cert.pem")" -v key="$(cat "$out/seal/seal-key.pem")" >"$out/small.b64" <<'SQL'
+sql >"$out/small.b64" <<'SQL'
 SELECT encode(elicense._seal_ofd(
          elicense.render_licence_ofd(t.template,
            '{"name":"李四","gender":"男","id_no":"350102199001011238","category":"建筑电工","cert_no":"闽A042023000123",
              "first_issue_date":"2023-05-06","valid_period":"2023-05-06至2025-05-05","issuer":"福建省住房和城乡建设厅"}',
            '\x89504e470d0a1a0a'::bytea, false, '', '', '00112233445566778899aabbccddeeff', '2026-11-29'),
-         :'key', :'cert', '\x89504e470d0a1a0a'::bytea, 'test seal', 100, 180, 40), 'base64')
-  FROM elicense.ofd_template t WHERE t.type_code = '11100000000013338W032'
+         s, 100, 180, 40), 'base64')
+  FROM elicense.ofd_template t, elicense.seal s WHERE t.type_code = '11100000000013338W032' AND s.es_id = 'hostile-seal'
 SQL
 sql -c "CREATE TABLE forged (b64 text)"
 verify_b64() {  # FILE: status: message of its verification

@@ -119,7 +119,7 @@ esac
 sql -v id="$id" <<<"SELECT encode(elicense.render_certificate_ofd(:'id', false), 'base64')" | base64 -d >"$out/original.ofd"
 sql -v id="$id" <<<"SELECT encode(elicense.render_certificate_ofd(:'id'), 'base64')" | base64 -d >"$out/watermarked.ofd"
 verdict=$(sql -F ' ' -v f="$(base64 -w0 "$out/original.ofd")" <<<"SELECT ok, status FROM elicense.verify_licence_ofd(decode(:'f', 'base64'))")
-[ "$verdict" = "f unsigned" ] || fail "verify_licence_ofd of the original (no seal_key row: well-formed, unsigned): '$verdict'"
+[ "$verdict" = "f unsigned" ] || fail "verify_licence_ofd of the original (no seal row: well-formed, unsigned): '$verdict'"
 
 unzip -tq "$out/original.ofd" >/dev/null || fail "the OFD file is no valid zip"
 unzip -q -o "$out/original.ofd" -d "$out/original.d"

@@ -1,7 +1,7 @@
 -- Text that goes on a licence: items refuse C0/C1 control
 -- characters and bidi overrides/isolates (22021, naming the item and the
 -- character), the actor is bounded (22001) and clean (22021), creation dates
--- are real dates (22023), and seal_key accepts only keys and certificates
+-- are real dates (22023), and load_seal accepts only keys and certificates
 -- that parse (22023, the message never quoting the value).
 BEGIN;
 CREATE EXTENSION elicense;
@@ -37,15 +37,15 @@ SELECT lives_ok($$SELECT elicense.render_licence_ofd(template, '{"name":"李四"
                      FROM elicense.ofd_template WHERE type_code = '11100000000013338W032'$$,
                 'creation_date 2024-02-29 (a leap day) is accepted');
 SELECT is(elicense.pem_problem('certificate', 'not a cert'), 'is not a PEM X.509 certificate', 'pem_problem: not a cert');
-SELECT throws_ok($$INSERT INTO elicense.seal_key (authority_uscc, private_key_pem, certificate_pem, seal_png)
-                   VALUES ('11350000003591037R', '-----BEGIN ENCRYPTED PRIVATE KEY-----' || chr(10) || 'MIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI' || chr(10)
-                           || '-----END ENCRYPTED PRIVATE KEY-----', 'not a cert', '\x00')$$,
-                 '22023', 'elicense.seal_key.private_key_pem is an encrypted PEM private key, not an unencrypted PEM private key',
-                 'an encrypted seal key is refused, naming the column, not the value');
 \ir ../fixtures/sharing_seal.sql
-SELECT is((SELECT count(*) FROM elicense.seal_key), 1::bigint, 'a real key and certificate are accepted');
-SELECT throws_ok($$UPDATE elicense.seal_key SET certificate_pem = 'not a cert'$$,
-                 '22023', 'elicense.seal_key.certificate_pem is not a PEM X.509 certificate',
+SELECT throws_ok($$SELECT elicense.load_seal('11350000003591037R', '', 'x', 'seal', 'key', '{}',
+                   ('-----BEGIN ENCRYPTED PRIVATE KEY-----' || chr(10) || 'MIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI' || chr(10)
+                           || '-----END ENCRYPTED PRIVATE KEY-----')::elicense.secret, (SELECT certificate_pem FROM elicense.seal LIMIT 1), '\x00')$$,
+                 '22023', 'the seal''s private key is an encrypted PEM private key, not an unencrypted PEM private key',
+                 'an encrypted seal key is refused, naming the column, not the value');
+SELECT is((SELECT count(*) FROM elicense.seal), 1::bigint, 'a real key and certificate are accepted');
+SELECT throws_ok($$UPDATE elicense.seal SET certificate_pem = 'not a cert'$$,
+                 '22023', 'elicense.seal.certificate_pem is not a PEM X.509 certificate',
                  '''not a cert'' as the seal certificate is refused');
 SELECT * FROM finish();
 ROLLBACK;

@@ -40,7 +40,7 @@ SELECT table_privs_are('elicense', 'preview_key', 'elicense_preview', '{}', 'pre
 SELECT table_privs_are('elicense', 'preview_key', 'elicense_analyst', '{}', 'analyst: cannot read the token keys');
 SELECT table_privs_are('elicense', 'preview_key', 'elicense_worker', '{}', 'worker: cannot read the token keys');
 SELECT table_privs_are('elicense', 'preview_access', 'elicense_preview', '{}', 'preview: writes access rows only through preview_open');
-SELECT table_privs_are('elicense', 'seal_key', 'elicense_preview', '{}', 'preview: no privilege on seal_key');
+SELECT table_privs_are('elicense', 'seal', 'elicense_preview', '{}', 'preview: no privilege on seal');
 SELECT function_privs_are('elicense', 'preview_open', ARRAY['text', 'text'], 'elicense_preview', '{EXECUTE}', 'preview: EXECUTE preview_open');
 SELECT function_privs_are('elicense', 'preview_ofd', ARRAY['text'], 'elicense_preview', '{EXECUTE}', 'preview: EXECUTE preview_ofd');
 SELECT function_privs_are('elicense', 'render_certificate_ofd', ARRAY['text', 'boolean', 'text', 'text'], 'elicense_preview', '{}',

@@ -254,7 +254,7 @@ SELECT ok(position(convert_to('350102199001011238', 'UTF8') IN decode(:'person_c
 SELECT ok(position(convert_to('350102199001011238', 'UTF8') IN decode(:'person_copy_unmasked', 'base64')) > 0,
           'licence_file: the full resident ID for a grant that may see it');
 SELECT is((SELECT status FROM elicense.verify_licence_ofd(decode(:'company_copy', 'base64'),
-                                                          (SELECT certificate_pem FROM elicense.seal_key))), 'ok', 'the copy is sealed by the authority');
+                                                          (SELECT certificate_pem FROM elicense.seal))), 'ok', 'the copy is sealed by the authority');
 SELECT results_eq(format($$SELECT function, identifier, file_sha256, copy_valid_until FROM elicense.usage_audit WHERE file_sha256 = %L$$,
                          encode(sha256(decode(:'person_copy', 'base64')), 'hex')),
                   format($$VALUES ('licence_file_by_holder', %L, %L, current_date + 30)$$, :'person_licence', encode(sha256(decode(:'person_copy', 'base64')), 'hex')),

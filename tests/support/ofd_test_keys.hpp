@@ -56,11 +56,13 @@ inline std::string BioText(BIO *bio) {
 
 }  // namespace detail
 
-// `algorithm` is "SM2" or "RSA".
+// `algorithm` is "SM2", "P-256" (EC, what PKCS#11 tokens sign) or "RSA".
 inline TestKeyPair MakeTestKeyPair(const char *algorithm, const char *common_name) {
 	bool sm2 = std::string(algorithm) == "SM2";
-	std::unique_ptr<EVP_PKEY, detail::PkeyFree> key(sm2 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "SM2")
-	                                                    : EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t {2048}));
+	bool p256 = std::string(algorithm) == "P-256";
+	std::unique_ptr<EVP_PKEY, detail::PkeyFree> key(sm2    ? EVP_PKEY_Q_keygen(nullptr, nullptr, "SM2")
+	                                                : p256 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
+	                                                       : EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t {2048}));
 	std::unique_ptr<X509, detail::X509Free> cert(X509_new());
 	if (!key || !cert)
 		throw std::runtime_error("key generation failed");

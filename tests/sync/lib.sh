@@ -97,14 +97,14 @@ start_double() {  # [extra args]
 
 # The authority's seal: a throw-away SM2 key, certificate and seal image made
 # by tests/ofd/make_fixtures.sh in $out/seal (tests read the certificate
-# there), stored for the fixtures' authority. Files rendered after it are sealed.
+# there), stored for the fixtures' authority with elicense-admin (the key
+# as a bind parameter, never in SQL text). Files rendered after it are sealed.
 install_seal() {
   bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
-  sql -v key="$(cat "$out/seal/seal-key.pem")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
-      -v png="$(od -An -v -tx1 "$out/seal/seal.png" | tr -d ' \n')" <<'SQL'
-INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
-VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
-SQL
+  [ -x "$bin/elicense-admin" ] || { echo "build elicense-admin first (cmake)"; exit 1; }
+  "$bin/elicense-admin" -d "dbname=$db" load-seal --authority 11350000003591037R --es-id fj-jst-seal \
+    --name 福建省住房和城乡建设厅行政审批专用章 --key-file "$out/seal/seal-key.pem" \
+    --cert-file "$out/seal/seal-cert.pem" --seal-png "$out/seal/seal.png" >/dev/null
 }
 
 # The worker's login role: a member of elicense_worker and nothing else, with

@@ -44,7 +44,7 @@ inline constexpr std::size_t kAuditWriterDatabases = 16;  // databases with a wr
 inline constexpr long kAuditWaitMs = 5000;                // a call waits this long for its row, then is refused
 inline constexpr long kAuditWriterIdleMs = 3000;          // a writer idle this long exits (DROP DATABASE waits 5 s)
 
-// Key and certificate columns (seal_key, platform_key, province_secret): a
+// Key and certificate columns (seal, platform_key, province_secret): a
 // PEM of an RSA-4096 key with its chain is some 10 KB.
 inline constexpr std::size_t kMaxPemBytes = 64u << 10;
 

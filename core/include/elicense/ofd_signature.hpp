@@ -21,6 +21,7 @@
 
 #include "elicense/cpp_only.hpp"
 #include "elicense/ofd_package.hpp"
+#include "elicense/ofd_signer.hpp"
 
 #include <string>
 #include <string_view>
@@ -28,8 +29,9 @@
 namespace elicense::core {
 
 struct OfdSeal {
-	std::string private_key_pem;                   // SM2 or RSA, unencrypted PEM
-	std::string certificate_pem;                   // the signer's X.509 certificate
+	std::string private_key_pem;                   // SM2, P-256 or RSA, unencrypted PEM (SignOfd without a signer)
+	std::string certificate_pem;                   // the signer's X.509 certificate (idem)
+	std::string es_id = "elicense-seal";           // the seal's esID (one per seal: authority and city)
 	Bytes picture_png;                             // the seal picture
 	std::string name = "电子印章";                 // seal name in the SES structure
 	double x = 0, y = 0, width = 40, height = 40;  // seal box on the first page, mm
@@ -37,8 +39,12 @@ struct OfdSeal {
 };
 
 // Adds the signature parts to an unsigned package and the Signatures entry
-// to OFD.xml. Throws Error (22023) if the package is signed already or the
-// key/certificate is unusable.
+// to OFD.xml, signed by `signer` (its certificate is the signer's and the
+// seal maker's). Throws Error (22023) if the package is signed already or the
+// signer is unusable.
+void SignOfdParts(OfdParts &parts, const OfdSeal &seal, OfdSigner &signer);
+Bytes SignOfd(const Bytes &zip, const OfdSeal &seal, OfdSigner &signer);
+// With the seal's own private_key_pem and certificate_pem (MakeKeySigner).
 void SignOfdParts(OfdParts &parts, const OfdSeal &seal);
 Bytes SignOfd(const Bytes &zip, const OfdSeal &seal);
 

@@ -1,6 +1,6 @@
 // Whether a key or certificate column holds what it claims: an unencrypted
 // PEM private key, a PEM public key or a PEM X.509 certificate. Used by the
-// triggers on seal_key, platform_key and province_secret, so that a bad value
+// triggers on seal (and load_seal), platform_key and province_secret, so that a bad value
 // is refused when it is stored, not when a licence is sealed. The reasons
 // never quote the value (it may be key material).
 #pragma once

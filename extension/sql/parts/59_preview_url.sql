@@ -8,7 +8,7 @@
 
 CREATE TABLE elicense.preview_key (
     id         smallint PRIMARY KEY CONSTRAINT preview_key_id_range CHECK (id BETWEEN 1 AND 255),
-    secret     bytea NOT NULL CONSTRAINT preview_key_length CHECK (length(secret) >= 32),
+    secret     bytea NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE elicense.preview_key IS
@@ -19,6 +19,21 @@ COMMENT ON TABLE elicense.preview_key IS
 SELECT pg_catalog.pg_extension_config_dump('elicense.preview_key', '');
 REVOKE ALL ON elicense.preview_key FROM PUBLIC;
 GRANT SELECT, INSERT, DELETE ON elicense.preview_key TO elicense_admin;
+-- At least 32 bytes, checked by a trigger and not a CHECK constraint: a
+-- failing CHECK prints the row, here 31 bytes of the key it refuses.
+CREATE FUNCTION elicense._preview_key_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF length(NEW.secret) < 32 THEN
+    RAISE EXCEPTION 'elicense.preview_key.secret has % bytes, fewer than 32', length(NEW.secret)
+      USING ERRCODE = 'check_violation', HINT = 'Make keys with elicense.rotate_preview_key(); the value is not repeated here.';
+  END IF;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._preview_key_check() FROM PUBLIC;
+CREATE TRIGGER preview_key_length BEFORE INSERT OR UPDATE ON elicense.preview_key
+    FOR EACH ROW EXECUTE FUNCTION elicense._preview_key_check();
 
 CREATE FUNCTION elicense._preview_token(secret bytea, key_id integer, identifier text, expires_at bigint) RETURNS text
 AS 'MODULE_PATHNAME', 'elicense_preview_token'

@@ -18,33 +18,168 @@ REVOKE ALL ON elicense.ofd_template FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.ofd_template TO elicense_admin;
 GRANT SELECT ON elicense.ofd_template TO elicense_issuer;
 
--- Seal keys per issuing authority (GB/T 38540): without a row files are
--- unsigned. Secrets: admin only, never an argument of a public function.
-CREATE TABLE elicense.seal_key (
-    authority_uscc  elicense.uscc PRIMARY KEY,
+-- Seals (GB/T 38540), one per issuing authority and city: Fujian numbers
+-- seals per city under one authority (属地化编号), so a seal row is keyed
+-- (authority, city_code), city_code '' being the authority's fallback. Each
+-- seal has its own esID and names who signs (docs/seal-signers.md): 'key'
+-- (a private key, for tests and demos), 'pkcs11' (a token: HSM, UKey,
+-- SoftHSM2) or 'http' (a remote seal service). Its one secret (the private
+-- key, the token PIN or the service's client secret) is stored only
+-- encrypted under the master key of elicense.master_key_file, which is not
+-- in the database: pg_dump holds ciphertext. Secrets go in through
+-- elicense.load_seal as an elicense.secret, a type that prints as
+-- "(secret)": elicense-admin binds it in binary, so even log_statement =
+-- 'all' logs "(secret)", and no error can quote it.
+CREATE TYPE elicense.secret;
+CREATE FUNCTION elicense.secret_in(cstring) RETURNS elicense.secret
+AS 'MODULE_PATHNAME', 'elicense_secret_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION elicense.secret_out(elicense.secret) RETURNS cstring
+AS 'MODULE_PATHNAME', 'elicense_secret_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION elicense.secret_recv(internal) RETURNS elicense.secret
+AS 'MODULE_PATHNAME', 'elicense_secret_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION elicense.secret_send(elicense.secret) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_secret_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE elicense.secret (INPUT = elicense.secret_in, OUTPUT = elicense.secret_out,
+    RECEIVE = elicense.secret_recv, SEND = elicense.secret_send, INTERNALLENGTH = VARIABLE, STORAGE = extended);
+COMMENT ON TYPE elicense.secret IS
+'A secret in transit to elicense.load_seal: prints as (secret), is never sent back; never a column type';
+
+CREATE FUNCTION elicense._secret_key_id(box bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'elicense_secret_key_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION elicense._secret_key_id(bytea) IS
+'Hex ID of the master key an encrypted secret is under, NULL if the value is no encrypted secret';
+CREATE FUNCTION elicense.master_key_id() RETURNS text
+AS 'MODULE_PATHNAME', 'elicense_master_key_id' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION elicense.master_key_id() IS
+'Hex ID of the current master key (elicense.master_key_file): compare with _secret_key_id(secret_box) after a rotation';
+REVOKE ALL ON FUNCTION elicense.master_key_id() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.master_key_id() TO elicense_admin;
+
+CREATE TABLE elicense.seal (
+    authority_uscc  elicense.uscc NOT NULL,
+    city_code       text NOT NULL DEFAULT '' CONSTRAINT seal_city_code CHECK (city_code ~ '^([0-9]{6})?$'),
+    es_id           text NOT NULL CONSTRAINT seal_es_id_unique UNIQUE
+                         CONSTRAINT seal_es_id_ascii CHECK (es_id ~ '^[!-~]{1,64}$'),
     seal_name       text NOT NULL DEFAULT '电子印章',
-    private_key_pem text NOT NULL,
+    signer          text NOT NULL CONSTRAINT seal_signer_kind CHECK (signer IN ('key', 'pkcs11', 'http')),
+    signer_config   jsonb NOT NULL DEFAULT '{}' CONSTRAINT seal_signer_config_object CHECK (jsonb_typeof(signer_config) = 'object'),
+    secret_box      bytea NOT NULL,
     certificate_pem text NOT NULL,
     seal_png        bytea NOT NULL,
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (authority_uscc, city_code)
 );
-COMMENT ON TABLE elicense.seal_key IS
-'Seal of each issuing authority: SM2 (SM2-with-SM3) or RSA (SHA-256) private key, its certificate and the seal picture; admin only';
-SELECT pg_catalog.pg_extension_config_dump('elicense.seal_key', '');
--- An encrypted key or a text that is no certificate is refused when stored,
--- not when the first licence is sealed (the error never shows the value).
-CREATE TRIGGER seal_key_parses BEFORE INSERT OR UPDATE ON elicense.seal_key
-    FOR EACH ROW EXECUTE FUNCTION elicense._check_key_columns('private_key_pem=private_key', 'certificate_pem=certificate');
-REVOKE ALL ON elicense.seal_key FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.seal_key TO elicense_admin;
+COMMENT ON TABLE elicense.seal IS
+'Seal of each issuing authority and city (city_code '''' = the authority''s fallback): esID, signer (key, pkcs11, http) and its configuration, the signer''s secret encrypted under the master key, certificate and seal picture; written through elicense.load_seal';
+COMMENT ON COLUMN elicense.seal.city_code IS 'Division code (6 digits) the seal serves, matched with certificate.authority_division; '''' for every other';
+COMMENT ON COLUMN elicense.seal.signer_config IS 'key: {}; pkcs11: {"module", "token", "key"} (module listed in elicense.pkcs11_modules); http: {"url", "timeout_ms"}';
+COMMENT ON COLUMN elicense.seal.secret_box IS 'Private key (key), PIN (pkcs11) or client secret (http), AES-256-GCM under the master key (elicense.master_key_file)';
+SELECT pg_catalog.pg_extension_config_dump('elicense.seal', '');
+-- A row written around load_seal (a superuser's INSERT) must still hold a
+-- box, not a secret in clear; the error never shows the row.
+CREATE FUNCTION elicense._seal_row_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NEW.secret_box IS NULL OR elicense._secret_key_id(NEW.secret_box) IS NULL THEN
+    RAISE EXCEPTION 'elicense.seal.secret_box is not an encrypted secret' USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Load seals with elicense-admin load-seal (or elicense.load_seal); the value is not repeated here.';
+  END IF;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._seal_row_check() FROM PUBLIC;
+CREATE TRIGGER seal_secret_is_boxed BEFORE INSERT OR UPDATE ON elicense.seal
+    FOR EACH ROW EXECUTE FUNCTION elicense._seal_row_check();
+CREATE TRIGGER seal_certificate_parses BEFORE INSERT OR UPDATE ON elicense.seal
+    FOR EACH ROW EXECUTE FUNCTION elicense._check_key_columns('certificate_pem=certificate');
+REVOKE ALL ON elicense.seal FROM PUBLIC;
+GRANT SELECT, DELETE ON elicense.seal TO elicense_admin;
+GRANT UPDATE (seal_name, seal_png) ON elicense.seal TO elicense_admin;
 
-CREATE FUNCTION elicense._seal_ofd(ofd bytea, private_key_pem text, certificate_pem text, seal_png bytea,
-    seal_name text, x float8, y float8, size float8) RETURNS bytea
+CREATE FUNCTION elicense._seal_secret_encrypt(signer text, signer_config jsonb, secret elicense.secret,
+    certificate_pem text, es_id text) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_seal_secret_encrypt' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._seal_secret_encrypt(text, jsonb, elicense.secret, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._seal_secret_encrypt(text, jsonb, elicense.secret, text, text) IS
+'Internal: checks a seal''s secret against its signer (a key parses and matches the certificate, a module is allowed) and encrypts it under the master key';
+CREATE FUNCTION elicense._reencrypt_secret(box bytea) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_reencrypt_secret' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._reencrypt_secret(bytea) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._reencrypt_secret(bytea) IS
+'Internal: an encrypted secret re-encrypted under the current master key (opened with the current or the previous one)';
+
+CREATE FUNCTION elicense.load_seal(authority_uscc elicense.uscc, city_code text, es_id text, seal_name text,
+    signer text, signer_config jsonb, secret elicense.secret, certificate_pem text, seal_png bytea)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  box bytea;
+BEGIN
+  IF secret IS NULL THEN
+    RAISE EXCEPTION 'the seal''s secret is NULL' USING ERRCODE = 'null_value_not_allowed',
+      HINT = 'Give the private key (signer key), the token PIN (pkcs11) or the client secret (http).';
+  END IF;
+  IF certificate_pem IS NULL OR seal_png IS NULL OR signer IS NULL OR es_id IS NULL OR authority_uscc IS NULL THEN
+    RAISE EXCEPTION 'the seal''s % is NULL', CASE WHEN certificate_pem IS NULL THEN 'certificate_pem'
+      WHEN seal_png IS NULL THEN 'seal_png' WHEN signer IS NULL THEN 'signer' WHEN es_id IS NULL THEN 'es_id'
+      ELSE 'authority_uscc' END
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'elicense-admin load-seal --help lists what a seal needs.';
+  END IF;
+  box := elicense._seal_secret_encrypt(signer, coalesce(signer_config, '{}'), secret, certificate_pem, es_id);
+  INSERT INTO elicense.seal AS s (authority_uscc, city_code, es_id, seal_name, signer, signer_config, secret_box,
+                                  certificate_pem, seal_png)
+  VALUES (load_seal.authority_uscc, coalesce(load_seal.city_code, ''), load_seal.es_id,
+          coalesce(load_seal.seal_name, '电子印章'), load_seal.signer, coalesce(load_seal.signer_config, '{}'), box,
+          load_seal.certificate_pem, load_seal.seal_png)
+  ON CONFLICT ON CONSTRAINT seal_pkey DO UPDATE
+     SET es_id = excluded.es_id, seal_name = excluded.seal_name, signer = excluded.signer,
+         signer_config = excluded.signer_config, secret_box = excluded.secret_box,
+         certificate_pem = excluded.certificate_pem, seal_png = excluded.seal_png, updated_at = now();
+END
+$$;
+COMMENT ON FUNCTION elicense.load_seal(elicense.uscc, text, text, text, text, jsonb, elicense.secret, text, bytea) IS
+'Stores (or replaces: key rotation) the seal of an authority and city (city_code '''' = fallback), its secret encrypted under the master key; call it through elicense-admin load-seal, which binds the secret';
+REVOKE ALL ON FUNCTION elicense.load_seal(elicense.uscc, text, text, text, text, jsonb, elicense.secret, text, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.load_seal(elicense.uscc, text, text, text, text, jsonb, elicense.secret, text, bytea)
+    TO elicense_admin;
+
+-- After a master key rotation (docs/seal-signers.md): the old key in
+-- elicense.previous_master_key_file, the new one in elicense.master_key_file.
+CREATE FUNCTION elicense.reencrypt_seal_secrets() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  current_id text := elicense.master_key_id();
+  n integer;
+BEGIN
+  UPDATE elicense.seal s SET secret_box = elicense._reencrypt_secret(s.secret_box), updated_at = now()
+   WHERE elicense._secret_key_id(s.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$$;
+COMMENT ON FUNCTION elicense.reencrypt_seal_secrets() IS
+'Re-encrypts every seal secret that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+REVOKE ALL ON FUNCTION elicense.reencrypt_seal_secrets() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.reencrypt_seal_secrets() TO elicense_admin;
+
+-- The seal of a licence: its authority's seal for the division it is
+-- issued in, else the authority's fallback.
+CREATE FUNCTION elicense._seal_for(authority_uscc text, division text) RETURNS elicense.seal
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT s.* FROM elicense.seal s
+   WHERE s.authority_uscc = _seal_for.authority_uscc AND s.city_code IN (coalesce(_seal_for.division, ''), '')
+   ORDER BY s.city_code DESC LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION elicense._seal_for(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._seal_for(text, text) IS
+'Internal: the seal of an authority for a division code (its city seal, else its fallback seal), NULL fields if none';
+
+CREATE FUNCTION elicense._seal_ofd(ofd bytea, s elicense.seal, x float8, y float8, size float8) RETURNS bytea
 AS 'MODULE_PATHNAME', 'elicense_seal_ofd'
 LANGUAGE C VOLATILE STRICT;
-REVOKE ALL ON FUNCTION elicense._seal_ofd(bytea, text, text, bytea, text, float8, float8, float8) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._seal_ofd(bytea, text, text, bytea, text, float8, float8, float8) IS
-'Internal: signs an OFD file (GB/T 38540 structure) with the seal in a box of size mm at x, y mm';
+REVOKE ALL ON FUNCTION elicense._seal_ofd(bytea, elicense.seal, float8, float8, float8) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._seal_ofd(bytea, elicense.seal, float8, float8, float8) IS
+'Internal: signs an OFD file (GB/T 38540 structure) through the seal''s signer, the seal picture in a box of size mm at x, y mm';
 
 -- The face values of a version, keyed as its type's template names them.
 CREATE FUNCTION elicense.licence_face_fields(c elicense.certificate) RETURNS jsonb
@@ -102,7 +237,7 @@ COMMENT ON FUNCTION elicense._public_face(elicense.certificate) IS
 
 -- The file of certificate row c as given (the sharing copies pass a row with
 -- the holder's ID masked): its type's face template and QR code, sealed when
--- elicense.seal_key has the authority's seal. DocID and date come from the
+-- elicense.seal has the authority's seal (its division's, else its fallback). DocID and date come from the
 -- version, so an unsealed version renders to the same bytes every time (an
 -- SM2 seal is randomised: keep the original you store).
 CREATE FUNCTION elicense._render_version_ofd(c elicense.certificate, watermark boolean, purpose text, valid_until text)
@@ -111,7 +246,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   tpl jsonb;
   file bytea;
-  seal elicense.seal_key;
+  seal elicense.seal;
 BEGIN
   SELECT t.template INTO tpl FROM elicense.ofd_template t WHERE t.type_code = c.type_code;
   IF NOT FOUND THEN
@@ -120,10 +255,10 @@ BEGIN
   END IF;
   file := elicense.render_licence_ofd(tpl, elicense.licence_face_fields(c), elicense.qr_png(c.qr_url), watermark,
                                       purpose, valid_until, md5(c.identifier), c.issue_date::text);
-  SELECT * INTO seal FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc;
-  IF FOUND THEN
-    file := elicense._seal_ofd(file, seal.private_key_pem, seal.certificate_pem, seal.seal_png, seal.seal_name,
-                               (tpl #>> '{seal,x}')::float8, (tpl #>> '{seal,y}')::float8, (tpl #>> '{seal,size}')::float8);
+  seal := elicense._seal_for(c.authority_uscc, c.authority_division);
+  IF seal.es_id IS NOT NULL THEN
+    file := elicense._seal_ofd(file, seal, (tpl #>> '{seal,x}')::float8, (tpl #>> '{seal,y}')::float8,
+                               (tpl #>> '{seal,size}')::float8);
   END IF;
   RETURN file;
 END
@@ -159,7 +294,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) IS
-'OFD file of a licence version, sealed when elicense.seal_key has the authority''s seal: the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) stores its SHA-256 on the certificate row';
+'OFD file of a licence version, sealed when elicense.seal has the authority''s seal: the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) stores its SHA-256 on the certificate row';
 REVOKE ALL ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text)
     TO elicense_issuer, elicense_admin;

@@ -80,7 +80,7 @@ BEGIN
                                               c.qr_url, encode(sha256(k.seal_png), 'hex')), 'UTF8')), 'hex')
       INTO hash
       FROM elicense.ofd_template t
-      LEFT JOIN elicense.seal_key k ON k.authority_uscc = c.authority_uscc
+      LEFT JOIN elicense._seal_for(c.authority_uscc, c.authority_division) k ON true
      WHERE t.type_code = c.type_code;
     IF hash IS NULL THEN
       shown := 'not_ready';  -- no face template for the type

@@ -848,7 +848,7 @@ BEGIN
           scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
           HINT = 'Verify only licences of the types the grant allows.';
       END IF;
-      SELECT k.certificate_pem INTO cert FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc;
+      cert := (elicense._seal_for(c.authority_uscc, c.authority_division)).certificate_pem;
     END IF;
     SELECT * INTO sig FROM elicense.verify_licence_ofd(file, coalesce(cert, ''));
     signature_status := sig.status;

@@ -2771,6 +2771,423 @@ SELECT pg_temp.partition_history_table(t)
   FROM unnest(ARRAY['status_history', 'delivery_attempt', 'delivery_event', 'usage_audit', 'preview_access']) t;
 DROP FUNCTION pg_temp.partition_history_table(text);
 
+-- ============================================================================
+-- Seals as a plug, keys never in clear (issue 19, h-signer): elicense.seal
+-- (per authority and city, a signer each, secrets encrypted under the master
+-- key of elicense.master_key_file) replaces elicense.seal_key, whose keys
+-- were in clear; preview_key's length CHECK (which printed 31 bytes of a
+-- refused key) becomes a trigger.
+-- ============================================================================
+DROP FUNCTION elicense._seal_ofd(bytea, text, text, bytea, text, float8, float8, float8);
+-- Seals (GB/T 38540), one per issuing authority and city: Fujian numbers
+-- seals per city under one authority (属地化编号), so a seal row is keyed
+-- (authority, city_code), city_code '' being the authority's fallback. Each
+-- seal has its own esID and names who signs (docs/seal-signers.md): 'key'
+-- (a private key, for tests and demos), 'pkcs11' (a token: HSM, UKey,
+-- SoftHSM2) or 'http' (a remote seal service). Its one secret (the private
+-- key, the token PIN or the service's client secret) is stored only
+-- encrypted under the master key of elicense.master_key_file, which is not
+-- in the database: pg_dump holds ciphertext. Secrets go in through
+-- elicense.load_seal as an elicense.secret, a type that prints as
+-- "(secret)": elicense-admin binds it in binary, so even log_statement =
+-- 'all' logs "(secret)", and no error can quote it.
+CREATE TYPE elicense.secret;
+CREATE FUNCTION elicense.secret_in(cstring) RETURNS elicense.secret
+AS 'MODULE_PATHNAME', 'elicense_secret_in' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION elicense.secret_out(elicense.secret) RETURNS cstring
+AS 'MODULE_PATHNAME', 'elicense_secret_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION elicense.secret_recv(internal) RETURNS elicense.secret
+AS 'MODULE_PATHNAME', 'elicense_secret_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION elicense.secret_send(elicense.secret) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_secret_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE elicense.secret (INPUT = elicense.secret_in, OUTPUT = elicense.secret_out,
+    RECEIVE = elicense.secret_recv, SEND = elicense.secret_send, INTERNALLENGTH = VARIABLE, STORAGE = extended);
+COMMENT ON TYPE elicense.secret IS
+'A secret in transit to elicense.load_seal: prints as (secret), is never sent back; never a column type';
+
+CREATE FUNCTION elicense._secret_key_id(box bytea) RETURNS text
+AS 'MODULE_PATHNAME', 'elicense_secret_key_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION elicense._secret_key_id(bytea) IS
+'Hex ID of the master key an encrypted secret is under, NULL if the value is no encrypted secret';
+CREATE FUNCTION elicense.master_key_id() RETURNS text
+AS 'MODULE_PATHNAME', 'elicense_master_key_id' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION elicense.master_key_id() IS
+'Hex ID of the current master key (elicense.master_key_file): compare with _secret_key_id(secret_box) after a rotation';
+REVOKE ALL ON FUNCTION elicense.master_key_id() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.master_key_id() TO elicense_admin;
+
+CREATE TABLE elicense.seal (
+    authority_uscc  elicense.uscc NOT NULL,
+    city_code       text NOT NULL DEFAULT '' CONSTRAINT seal_city_code CHECK (city_code ~ '^([0-9]{6})?$'),
+    es_id           text NOT NULL CONSTRAINT seal_es_id_unique UNIQUE
+                         CONSTRAINT seal_es_id_ascii CHECK (es_id ~ '^[!-~]{1,64}$'),
+    seal_name       text NOT NULL DEFAULT '电子印章',
+    signer          text NOT NULL CONSTRAINT seal_signer_kind CHECK (signer IN ('key', 'pkcs11', 'http')),
+    signer_config   jsonb NOT NULL DEFAULT '{}' CONSTRAINT seal_signer_config_object CHECK (jsonb_typeof(signer_config) = 'object'),
+    secret_box      bytea NOT NULL,
+    certificate_pem text NOT NULL,
+    seal_png        bytea NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (authority_uscc, city_code)
+);
+COMMENT ON TABLE elicense.seal IS
+'Seal of each issuing authority and city (city_code '''' = the authority''s fallback): esID, signer (key, pkcs11, http) and its configuration, the signer''s secret encrypted under the master key, certificate and seal picture; written through elicense.load_seal';
+COMMENT ON COLUMN elicense.seal.city_code IS 'Division code (6 digits) the seal serves, matched with certificate.authority_division; '''' for every other';
+COMMENT ON COLUMN elicense.seal.signer_config IS 'key: {}; pkcs11: {"module", "token", "key"} (module listed in elicense.pkcs11_modules); http: {"url", "timeout_ms"}';
+COMMENT ON COLUMN elicense.seal.secret_box IS 'Private key (key), PIN (pkcs11) or client secret (http), AES-256-GCM under the master key (elicense.master_key_file)';
+SELECT pg_catalog.pg_extension_config_dump('elicense.seal', '');
+-- A row written around load_seal (a superuser's INSERT) must still hold a
+-- box, not a secret in clear; the error never shows the row.
+CREATE FUNCTION elicense._seal_row_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NEW.secret_box IS NULL OR elicense._secret_key_id(NEW.secret_box) IS NULL THEN
+    RAISE EXCEPTION 'elicense.seal.secret_box is not an encrypted secret' USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Load seals with elicense-admin load-seal (or elicense.load_seal); the value is not repeated here.';
+  END IF;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._seal_row_check() FROM PUBLIC;
+CREATE TRIGGER seal_secret_is_boxed BEFORE INSERT OR UPDATE ON elicense.seal
+    FOR EACH ROW EXECUTE FUNCTION elicense._seal_row_check();
+CREATE TRIGGER seal_certificate_parses BEFORE INSERT OR UPDATE ON elicense.seal
+    FOR EACH ROW EXECUTE FUNCTION elicense._check_key_columns('certificate_pem=certificate');
+REVOKE ALL ON elicense.seal FROM PUBLIC;
+GRANT SELECT, DELETE ON elicense.seal TO elicense_admin;
+GRANT UPDATE (seal_name, seal_png) ON elicense.seal TO elicense_admin;
+
+CREATE FUNCTION elicense._seal_secret_encrypt(signer text, signer_config jsonb, secret elicense.secret,
+    certificate_pem text, es_id text) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_seal_secret_encrypt' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._seal_secret_encrypt(text, jsonb, elicense.secret, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._seal_secret_encrypt(text, jsonb, elicense.secret, text, text) IS
+'Internal: checks a seal''s secret against its signer (a key parses and matches the certificate, a module is allowed) and encrypts it under the master key';
+CREATE FUNCTION elicense._reencrypt_secret(box bytea) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_reencrypt_secret' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._reencrypt_secret(bytea) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._reencrypt_secret(bytea) IS
+'Internal: an encrypted secret re-encrypted under the current master key (opened with the current or the previous one)';
+
+CREATE FUNCTION elicense.load_seal(authority_uscc elicense.uscc, city_code text, es_id text, seal_name text,
+    signer text, signer_config jsonb, secret elicense.secret, certificate_pem text, seal_png bytea)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  box bytea;
+BEGIN
+  IF secret IS NULL THEN
+    RAISE EXCEPTION 'the seal''s secret is NULL' USING ERRCODE = 'null_value_not_allowed',
+      HINT = 'Give the private key (signer key), the token PIN (pkcs11) or the client secret (http).';
+  END IF;
+  IF certificate_pem IS NULL OR seal_png IS NULL OR signer IS NULL OR es_id IS NULL OR authority_uscc IS NULL THEN
+    RAISE EXCEPTION 'the seal''s % is NULL', CASE WHEN certificate_pem IS NULL THEN 'certificate_pem'
+      WHEN seal_png IS NULL THEN 'seal_png' WHEN signer IS NULL THEN 'signer' WHEN es_id IS NULL THEN 'es_id'
+      ELSE 'authority_uscc' END
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'elicense-admin load-seal --help lists what a seal needs.';
+  END IF;
+  box := elicense._seal_secret_encrypt(signer, coalesce(signer_config, '{}'), secret, certificate_pem, es_id);
+  INSERT INTO elicense.seal AS s (authority_uscc, city_code, es_id, seal_name, signer, signer_config, secret_box,
+                                  certificate_pem, seal_png)
+  VALUES (load_seal.authority_uscc, coalesce(load_seal.city_code, ''), load_seal.es_id,
+          coalesce(load_seal.seal_name, '电子印章'), load_seal.signer, coalesce(load_seal.signer_config, '{}'), box,
+          load_seal.certificate_pem, load_seal.seal_png)
+  ON CONFLICT ON CONSTRAINT seal_pkey DO UPDATE
+     SET es_id = excluded.es_id, seal_name = excluded.seal_name, signer = excluded.signer,
+         signer_config = excluded.signer_config, secret_box = excluded.secret_box,
+         certificate_pem = excluded.certificate_pem, seal_png = excluded.seal_png, updated_at = now();
+END
+$$;
+COMMENT ON FUNCTION elicense.load_seal(elicense.uscc, text, text, text, text, jsonb, elicense.secret, text, bytea) IS
+'Stores (or replaces: key rotation) the seal of an authority and city (city_code '''' = fallback), its secret encrypted under the master key; call it through elicense-admin load-seal, which binds the secret';
+REVOKE ALL ON FUNCTION elicense.load_seal(elicense.uscc, text, text, text, text, jsonb, elicense.secret, text, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.load_seal(elicense.uscc, text, text, text, text, jsonb, elicense.secret, text, bytea)
+    TO elicense_admin;
+
+-- After a master key rotation (docs/seal-signers.md): the old key in
+-- elicense.previous_master_key_file, the new one in elicense.master_key_file.
+CREATE FUNCTION elicense.reencrypt_seal_secrets() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  current_id text := elicense.master_key_id();
+  n integer;
+BEGIN
+  UPDATE elicense.seal s SET secret_box = elicense._reencrypt_secret(s.secret_box), updated_at = now()
+   WHERE elicense._secret_key_id(s.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$$;
+COMMENT ON FUNCTION elicense.reencrypt_seal_secrets() IS
+'Re-encrypts every seal secret that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+REVOKE ALL ON FUNCTION elicense.reencrypt_seal_secrets() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.reencrypt_seal_secrets() TO elicense_admin;
+
+-- The seal of a licence: its authority's seal for the division it is
+-- issued in, else the authority's fallback.
+CREATE FUNCTION elicense._seal_for(authority_uscc text, division text) RETURNS elicense.seal
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT s.* FROM elicense.seal s
+   WHERE s.authority_uscc = _seal_for.authority_uscc AND s.city_code IN (coalesce(_seal_for.division, ''), '')
+   ORDER BY s.city_code DESC LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION elicense._seal_for(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._seal_for(text, text) IS
+'Internal: the seal of an authority for a division code (its city seal, else its fallback seal), NULL fields if none';
+
+CREATE FUNCTION elicense._seal_ofd(ofd bytea, s elicense.seal, x float8, y float8, size float8) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_seal_ofd'
+LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._seal_ofd(bytea, elicense.seal, float8, float8, float8) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._seal_ofd(bytea, elicense.seal, float8, float8, float8) IS
+'Internal: signs an OFD file (GB/T 38540 structure) through the seal''s signer, the seal picture in a box of size mm at x, y mm';
+
+-- Keys stored in clear by 0.2.0 move, encrypted, to elicense.seal (city
+-- code '', esID elicense-seal-<USCC>); without a master key the update stops.
+DO $migrate$
+DECLARE
+  n bigint;
+BEGIN
+  SELECT count(*) INTO n FROM elicense.seal_key;
+  IF n > 0 AND coalesce(current_setting('elicense.master_key_file', true), '') = '' THEN
+    RAISE EXCEPTION 'elicense.seal_key holds % seal private keys in clear and elicense.master_key_file is not set', n
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Put 32 random bytes in a file only the server can read (head -c 32 /dev/urandom), set elicense.master_key_file to it in postgresql.conf, reload, and run ALTER EXTENSION elicense UPDATE again: the keys are then encrypted.';
+  END IF;
+  INSERT INTO elicense.seal (authority_uscc, city_code, es_id, seal_name, signer, signer_config, secret_box,
+                             certificate_pem, seal_png, updated_at)
+  SELECT k.authority_uscc, '', 'elicense-seal-' || k.authority_uscc, k.seal_name, 'key', '{}',
+         elicense._seal_secret_encrypt('key', '{}', k.private_key_pem::text::elicense.secret, k.certificate_pem,
+                                       'elicense-seal-' || k.authority_uscc),
+         k.certificate_pem, k.seal_png, k.updated_at
+    FROM elicense.seal_key k;
+END
+$migrate$;
+-- Out of the extension first: that also takes it off the extension's
+-- configuration tables (a plain DROP leaves its OID in extconfig).
+ALTER EXTENSION elicense DROP TABLE elicense.seal_key;
+DROP TABLE elicense.seal_key;
+
+CREATE OR REPLACE FUNCTION elicense._render_version_ofd(c elicense.certificate, watermark boolean, purpose text, valid_until text)
+RETURNS bytea
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  tpl jsonb;
+  file bytea;
+  seal elicense.seal;
+BEGIN
+  SELECT t.template INTO tpl FROM elicense.ofd_template t WHERE t.type_code = c.type_code;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no face template for licence type %', c.type_code USING ERRCODE = 'undefined_object',
+      HINT = 'An elicense_admin inserts one into elicense.ofd_template.';
+  END IF;
+  file := elicense.render_licence_ofd(tpl, elicense.licence_face_fields(c), elicense.qr_png(c.qr_url), watermark,
+                                      purpose, valid_until, md5(c.identifier), c.issue_date::text);
+  seal := elicense._seal_for(c.authority_uscc, c.authority_division);
+  IF seal.es_id IS NOT NULL THEN
+    file := elicense._seal_ofd(file, seal, (tpl #>> '{seal,x}')::float8, (tpl #>> '{seal,y}')::float8,
+                               (tpl #>> '{seal,size}')::float8);
+  END IF;
+  RETURN file;
+END
+$$;
+COMMENT ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) IS
+'OFD file of a licence version, sealed when elicense.seal has the authority''s seal: the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) stores its SHA-256 on the certificate row';
+
+CREATE OR REPLACE FUNCTION elicense.preview_open(token text, client text)
+RETURNS TABLE (code integer, identifier text, version integer, status text, content_hash text,
+               token_expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  claim record;
+  c elicense.certificate;
+  shown text;
+  hash text;
+BEGIN
+  SELECT * INTO claim FROM elicense._preview_claims(token);
+  IF FOUND THEN
+    SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = claim.identifier;
+  END IF;
+  IF NOT FOUND THEN  -- not a token of ours, or no such version: 404, logged by the server only
+    RETURN QUERY SELECT 404, NULL::text, NULL::integer, 'unknown'::text, NULL::text, NULL::timestamptz;
+    RETURN;
+  END IF;
+  IF claim.expires_at <= now() THEN
+    code := 410;
+    shown := 'token_expired';
+  ELSE
+    code := 200;
+    shown := elicense._preview_status(c);
+  END IF;
+  IF shown = 'valid' THEN
+    -- What the page shows, not the file's bytes (a sealed file differs on
+    -- every render): face template and values, QR URL, seal picture.
+    SELECT encode(sha256(convert_to(concat_ws(E'\x1f', t.template::text, elicense.licence_face_fields(c)::text,
+                                              c.qr_url, encode(sha256(k.seal_png), 'hex')), 'UTF8')), 'hex')
+      INTO hash
+      FROM elicense.ofd_template t
+      LEFT JOIN elicense._seal_for(c.authority_uscc, c.authority_division) k ON true
+     WHERE t.type_code = c.type_code;
+    IF hash IS NULL THEN
+      shown := 'not_ready';  -- no face template for the type
+    END IF;
+  END IF;
+  INSERT INTO elicense.preview_access (identifier, version, client, code, status)
+  VALUES (c.identifier, c.version, left(coalesce(preview_open.client, ''), 100), preview_open.code, shown);
+  RETURN QUERY SELECT preview_open.code, c.identifier::text, c.version, shown, hash, claim.expires_at;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION elicense.licence_verify(scenario text, file bytea,
+    OUT verdict text, OUT identifier text, OUT current_identifier text, OUT effective_status text,
+    OUT copy_valid_until date, OUT signature_status text, OUT detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := '{"function": "licence_verify"}';
+  x elicense._usage_context;
+  digest text;  -- computed in the block: a cancel while hashing a large file is audited too
+  copied text;
+  c elicense.certificate;
+  cur elicense.certificate;
+  sig record;
+  cert text := '';
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario'], ARRAY[scenario]);
+    digest := encode(sha256(file), 'hex');
+    PERFORM elicense._raise_refusal(x);
+    -- The stored original (its digest is kept when it is rendered) or a copy
+    -- this store handed out (its digest is in the audit).
+    SELECT v.* INTO c FROM elicense.certificate v WHERE v.file_sha256 = digest LIMIT 1;
+    IF NOT FOUND THEN
+      SELECT u.copy_valid_until, u.identifier INTO copy_valid_until, copied FROM elicense.usage_audit u
+       WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1;
+      IF FOUND THEN
+        SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+      END IF;
+    END IF;
+    IF c.identifier IS NOT NULL THEN
+      identifier := c.identifier;
+      a := a || jsonb_build_object('identifier', c.identifier, 'holder_id', c.holder_id);
+      IF NOT c.type_code = ANY (x.grant_types) THEN
+        RAISE EXCEPTION 'licence type % is outside the grant of role "%" for scenario "%" (%)', c.type_code, x.grantee,
+          scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Verify only licences of the types the grant allows.';
+      END IF;
+      cert := (elicense._seal_for(c.authority_uscc, c.authority_division)).certificate_pem;
+    END IF;
+    SELECT * INTO sig FROM elicense.verify_licence_ofd(file, coalesce(cert, ''));
+    signature_status := sig.status;
+    IF c.identifier IS NULL THEN
+      IF sig.status IN ('ok', 'unsigned') THEN
+        verdict := 'unknown';
+        detail := 'not a file this store issued (a sealed file renders differently each time: ask the holder for the current one)';
+      ELSE
+        verdict := 'tampered';
+        detail := format('%s%s: %s', sig.status, CASE WHEN sig.part <> '' THEN ' in ' || sig.part ELSE '' END, sig.message);
+      END IF;
+    ELSE
+      SELECT v.* INTO cur FROM elicense.certificate v
+       WHERE v.original_identifier = c.original_identifier AND v.superseded_at IS NULL;
+      current_identifier := cur.identifier;
+      effective_status := elicense.effective_status(cur.status, cur.valid_to);
+      -- The one rule (elicense.effective_state); a file of a version that
+      -- only status changes followed is still that licence's file.
+      verdict := CASE
+        WHEN sig.status NOT IN ('ok', 'unsigned') THEN 'tampered'
+        ELSE CASE elicense.effective_state(c)
+          WHEN 'revoked' THEN 'revoked'
+          WHEN 'withdrawn' THEN 'revoked'
+          WHEN 'cancelled' THEN 'cancelled'
+          WHEN 'other' THEN 'other'
+          WHEN 'superseded' THEN 'changed'
+          WHEN 'expired' THEN 'expired'
+          WHEN 'suspended' THEN 'suspended'
+          ELSE CASE WHEN copy_valid_until < current_date THEN 'expired' ELSE 'valid' END END END;
+      detail := CASE verdict
+        WHEN 'tampered' THEN format('the digest is the stored one but the seal does not verify: %s %s', sig.status, sig.message)
+        WHEN 'changed' THEN format('a newer version %s replaces %s', cur.identifier, c.identifier)
+        WHEN 'expired' THEN CASE WHEN effective_status = '06' THEN format('the licence expired on %s', cur.valid_to)
+                                 ELSE format('this copy was valid until %s', copy_valid_until) END
+        WHEN 'other' THEN format('certState 99: %s', cur.status_note)
+        ELSE format('certState %s', cur.status) END;
+    END IF;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1, 'message', verdict,
+                                                   'file_sha256', digest));
+END
+$$;
+
+ALTER TABLE elicense.preview_key DROP CONSTRAINT preview_key_length;
+-- At least 32 bytes, checked by a trigger and not a CHECK constraint: a
+-- failing CHECK prints the row, here 31 bytes of the key it refuses.
+CREATE FUNCTION elicense._preview_key_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF length(NEW.secret) < 32 THEN
+    RAISE EXCEPTION 'elicense.preview_key.secret has % bytes, fewer than 32', length(NEW.secret)
+      USING ERRCODE = 'check_violation', HINT = 'Make keys with elicense.rotate_preview_key(); the value is not repeated here.';
+  END IF;
+  RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._preview_key_check() FROM PUBLIC;
+CREATE TRIGGER preview_key_length BEFORE INSERT OR UPDATE ON elicense.preview_key
+    FOR EACH ROW EXECUTE FUNCTION elicense._preview_key_check();
+
+--------------------------------------------------------------------------------
+-- preview_open as the parts have it: changed by both the privacy block (the
+-- public face) and the seal block (the seal per authority and city) above.
+--------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION elicense.preview_open(token text, client text)
+RETURNS TABLE (code integer, identifier text, version integer, status text, content_hash text,
+               token_expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  claim record;
+  c elicense.certificate;
+  shown text;
+  hash text;
+BEGIN
+  SELECT * INTO claim FROM elicense._preview_claims(token);
+  IF FOUND THEN
+    SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = claim.identifier;
+  END IF;
+  IF NOT FOUND THEN  -- not a token of ours, or no such version: 404, logged by the server only
+    RETURN QUERY SELECT 404, NULL::text, NULL::integer, 'unknown'::text, NULL::text, NULL::timestamptz;
+    RETURN;
+  END IF;
+  IF claim.expires_at <= now() THEN
+    code := 410;
+    shown := 'token_expired';
+  ELSE
+    code := 200;
+    shown := elicense._preview_status(c);
+  END IF;
+  IF shown = 'valid' THEN
+    -- What the page shows, not the file's bytes (a sealed file differs on
+    -- every render): face template and values, QR URL, seal picture.
+    SELECT encode(sha256(convert_to(concat_ws(E'\x1f', t.template::text, elicense.licence_face_fields(elicense._public_face(c))::text,
+                                              c.qr_url, encode(sha256(k.seal_png), 'hex')), 'UTF8')), 'hex')
+      INTO hash
+      FROM elicense.ofd_template t
+      LEFT JOIN elicense._seal_for(c.authority_uscc, c.authority_division) k ON true
+     WHERE t.type_code = c.type_code;
+    IF hash IS NULL THEN
+      shown := 'not_ready';  -- no face template for the type
+    END IF;
+  END IF;
+  INSERT INTO elicense.preview_access (identifier, version, client, code, status)
+  VALUES (c.identifier, c.version, left(coalesce(preview_open.client, ''), 100), preview_open.code, shown);
+  RETURN QUERY SELECT preview_open.code, c.identifier::text, c.version, shown, hash, claim.expires_at;
+END
+$$;
+
 --------------------------------------------------------------------------------
 -- Grants nothing uses: the worker calls only its SECURITY DEFINER delivery
 -- functions, expire_due and a count of the outbox (the sync tests run it as a
