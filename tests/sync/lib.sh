@@ -96,13 +96,16 @@ start_double() {  # [extra args]
 
 # The authority's seal: a throw-away SM2 key, certificate and seal image made
 # by tests/ofd/make_fixtures.sh in $out/seal (tests read the certificate
-# there), stored for the fixtures' authority. Files rendered after it are sealed.
+# there), stored for the fixtures' authority, its certificate a trust anchor.
+# Files rendered after it are sealed.
 install_seal() {
   bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
   sql -v key="$(cat "$out/seal/seal-key.pem")" -v cert="$(cat "$out/seal/seal-cert.pem")" \
       -v png="$(od -An -v -tx1 "$out/seal/seal.png" | tr -d ' \n')" <<'SQL'
 INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
 VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
+INSERT INTO elicense.trust_anchor (name, certificate_pem, note)
+VALUES ('test seal', :'cert', 'self-signed test seal: its own trust anchor');
 SQL
 }
 

@@ -192,7 +192,7 @@ REVOKE ALL ON elicense.certificate, elicense.sequence_counter, elicense.status_h
 GRANT SELECT ON elicense.certificate, elicense.status_history TO elicense_admin, elicense_issuer;
 GRANT SELECT ON elicense.sequence_counter TO elicense_admin;
 GRANT SELECT ON elicense.certificate TO elicense_worker;
-GRANT UPDATE (qr_url, assigned_code, file_sha256) ON elicense.certificate TO elicense_worker;
+GRANT UPDATE (qr_url, assigned_code) ON elicense.certificate TO elicense_worker;
 
 COMMENT ON COLUMN elicense.sequence_counter.type_code IS 'Licence type';
 COMMENT ON COLUMN elicense.sequence_counter.authority_uscc IS 'Issuing authority USCC (the issuer segment of the identifier)';
