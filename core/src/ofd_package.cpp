@@ -204,12 +204,13 @@ OfdParts ReadOfdZip(const Bytes &zip_bytes) {
 		std::string name = stat.name;
 		if (!name.empty() && name.back() == '/')
 			continue;  // directory entry
-		// The whole package is refused (VerifyOfd: malformed): its parts are
-		// ambiguous, so no verdict on "the" parts can be given.
+		// The whole package is refused: its parts are ambiguous, and VerifyOfd
+		// reports the entry as a part outside the signed references.
 		if (const char *why = NonCanonicalReason(name))
-			throw Error(sqlstate::kInvalidTextRepresentation,
-			            "OFD package entry \"" + DescribeForMessage(name) + "\" " + why + ": not a part name",
-			            "OFD part names are relative paths without ., .. or empty segments (GB/T 33190).");
+			throw OfdEntryNameError(
+			    DescribeForMessage(name),
+			    "OFD package entry \"" + DescribeForMessage(name) + "\" " + why + ": not a part name",
+			    "OFD part names are relative paths without ., .. or empty segments (GB/T 33190).");
 		if (parts.Find(name) != nullptr)
 			throw Error(sqlstate::kInvalidTextRepresentation,
 			            "OFD package has two entries named \"" + DescribeForMessage(name) + "\"",

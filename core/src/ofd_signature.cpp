@@ -7,12 +7,14 @@
 #include "elicense/limits.hpp"
 #include "ofd_crypto.hpp"
 #include "ofd_der.hpp"
+#include "ofd_trust.hpp"
 #include "ofd_xml.hpp"
 
 #include <openssl/asn1.h>
 
 #include <cmath>
 #include <ctime>
+#include <optional>
 #include <set>
 
 namespace elicense::core {
@@ -139,12 +141,117 @@ OfdVerifyResult Result(OfdVerifyStatus status, std::string part, std::string mes
 	return result;
 }
 
+// The SESeal of a TBS_Sign as GB/T 38540 (V4) lays it out:
+//   SESeal ::= SEQUENCE { esealInfo SES_SealInfo, cert OCTET STRING (the
+//     maker's), signAlgID OID, signedValue BIT STRING (the maker's signature
+//     over SEQUENCE { esealInfo, cert, signAlgID }) }
+//   SES_SealInfo ::= SEQUENCE { header, esID, property, picture, ... }
+//   SES_ESPropertyInfo ::= SEQUENCE { type, name, certListType (1: the
+//     certificates themselves), certList SEQUENCE OF OCTET STRING,
+//     createDate, validStart, validEnd (GeneralizedTime) }
+struct SealView {
+	std::vector<Bytes> signer_certificates;
+	std::string created, valid_start, valid_end;
+	Bytes maker_certificate;
+	std::string algorithm_oid;
+	Bytes to_sign;  // DER SEQUENCE { esealInfo, cert, signAlgID }
+	Bytes signature;
+};
+
+// Throws Error (22P02) for a seal that is not laid out so.
+SealView ReadSeal(const der::Element &eseal) {
+	auto malformed = [](const std::string &what) {
+		return Error(sqlstate::kInvalidTextRepresentation, "the SESeal " + what);
+	};
+	std::vector<der::Element> top = der::Children(eseal);
+	if (top.size() < 4 || top[1].tag != der::kOctetString)
+		throw malformed("is not SEQUENCE { esealInfo, cert, signAlgID, signedValue }");
+	std::vector<der::Element> info = der::Children(top[0]);
+	if (info.size() < 4)
+		throw malformed("info is incomplete");
+	std::vector<der::Element> property = der::Children(info[2]);
+	if (property.size() < 7 || property[2].tag != der::kInteger || property[2].content != Bytes {1})
+		throw malformed("property has no certificate list (certListType 1)");
+	SealView seal;
+	for (const der::Element &cert : der::Children(property[3])) {
+		if (cert.tag != der::kOctetString)
+			throw malformed("certificate list holds something else than certificates");
+		seal.signer_certificates.push_back(cert.content);
+	}
+	for (int i : {4, 5, 6})
+		if (property[i].tag != der::kGeneralizedTime)
+			throw malformed("dates are not GeneralizedTime");
+	seal.created.assign(property[4].content.begin(), property[4].content.end());
+	seal.valid_start.assign(property[5].content.begin(), property[5].content.end());
+	seal.valid_end.assign(property[6].content.begin(), property[6].content.end());
+	seal.maker_certificate = top[1].content;
+	seal.algorithm_oid = der::OidValue(top[2]);
+	seal.to_sign = der::Sequence({&top[0].whole, &top[1].whole, &top[2].whole});
+	seal.signature = der::BitsValue(top[3]);
+	return seal;
+}
+
+// "20261123093000Z" as "2026-11-23 09:30:00Z" for messages.
+std::string ShowTime(const std::string &time) {
+	if (time.size() != 15)
+		return time;
+	return time.substr(0, 4) + "-" + time.substr(4, 2) + "-" + time.substr(6, 2) + " " + time.substr(8, 2) + ":" +
+	       time.substr(10, 2) + ":" + time.substr(12, 2) + "Z";
+}
+
+// The checks of GB/T 38540 on the seal and the signer once the signature over
+// TBS_Sign holds: the signer certificate is one the seal lists, the maker's
+// signature over the seal verifies, and the times lie inside the validities.
+// kOk, or the failure (trust in the chains is checked last, by the caller).
+OfdVerifyResult CheckSeal(const SealView &seal, const Bytes &signer_der, X509 *signer, const std::string &time,
+                          const std::string &value_part) {
+	bool listed = false;
+	for (const Bytes &cert : seal.signer_certificates)
+		listed = listed || cert == signer_der;
+	if (!listed)
+		return Result(OfdVerifyStatus::kSealMismatch, value_part,
+		              "the signer certificate is not one of the seal's certificates");
+	ofd::X509Ptr maker = ofd::CertificateFromDer(seal.maker_certificate);
+	EVP_PKEY *maker_key = X509_get0_pubkey(maker.get());
+	if (!maker_key)
+		return Result(OfdVerifyStatus::kMalformed, value_part, "the seal maker's certificate has no public key");
+	ofd::Algorithm maker_algorithm = ofd::AlgorithmFromSignatureOid(seal.algorithm_oid);
+	if (!ofd::Verify(maker_key, maker_algorithm, seal.to_sign, seal.signature))
+		return Result(OfdVerifyStatus::kBadSeal, value_part,
+		              "the seal maker's signature over the seal does not verify");
+
+	std::optional<std::int64_t> at = ofd::GeneralizedTimeSeconds(time);
+	std::optional<std::int64_t> created = ofd::GeneralizedTimeSeconds(seal.created);
+	std::optional<std::int64_t> start = ofd::GeneralizedTimeSeconds(seal.valid_start);
+	std::optional<std::int64_t> end = ofd::GeneralizedTimeSeconds(seal.valid_end);
+	if (!at || !created || !start || !end)
+		return Result(OfdVerifyStatus::kMalformed, value_part,
+		              "a time of the seal or signature is not YYYYMMDDhhmmssZ");
+	if (*at < *start || *at > *end)
+		return Result(OfdVerifyStatus::kOutsideValidity, value_part,
+		              "signed at " + ShowTime(time) + ", outside the seal's validity " + ShowTime(seal.valid_start) +
+		                  " to " + ShowTime(seal.valid_end));
+	std::optional<std::int64_t> not_before = ofd::CertificateNotBefore(signer);
+	std::optional<std::int64_t> not_after = ofd::CertificateNotAfter(signer);
+	if (!not_before || !not_after || *at < *not_before || *at > *not_after)
+		return Result(OfdVerifyStatus::kOutsideValidity, value_part,
+		              "signed at " + ShowTime(time) + ", outside the signer certificate's validity");
+	not_before = ofd::CertificateNotBefore(maker.get());
+	not_after = ofd::CertificateNotAfter(maker.get());
+	if (*created > *at || !not_before || !not_after || *created < *not_before || *created > *not_after)
+		return Result(OfdVerifyStatus::kOutsideValidity, value_part,
+		              "the seal was made at " + ShowTime(seal.created) +
+		                  ", after the signature or outside the maker certificate's validity");
+	return Result(OfdVerifyStatus::kOk, {}, "signature valid");
+}
+
 // Checks one signature (Signature.xml at `signature_part`); fills `covered`
 // with the parts its References name. The signature over Signature.xml is
 // checked before the References it lists are trusted, so a changed
-// Signature.xml is reported as such and not as a changed part.
+// Signature.xml is reported as such and not as a changed part. The chains to
+// a trust anchor are checked last: kUntrusted means every other check held.
 OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signature_part, EVP_PKEY *expected_key,
-                                std::set<std::string> &covered) {
+                                const ofd::TrustAnchors &anchors, std::set<std::string> &covered) {
 	const Bytes *signature_xml = parts.Find(signature_part);
 	if (!signature_xml)
 		return Result(OfdVerifyStatus::kMissingPart, signature_part, "signature file is missing");
@@ -163,14 +270,17 @@ OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signat
 	std::vector<der::Element> ses = der::Children(der::Read(*value));
 	if (ses.size() < 4 || ses[1].tag != der::kOctetString)
 		return Result(OfdVerifyStatus::kMalformed, value_part, "SignedValue.dat is not an SES_Signature");
+	// TBS_Sign ::= SEQUENCE { version, eseal, timeInfo, dataHash, propertyInfo, ... }
 	std::vector<der::Element> tbs = der::Children(ses[0]);
-	if (tbs.size() < 5)
+	if (tbs.size() < 5 || tbs[2].tag != der::kGeneralizedTime)
 		return Result(OfdVerifyStatus::kMalformed, value_part, "SES TBS_Sign is incomplete");
 	std::string method = der::OidValue(ses[2]);
 	ofd::Algorithm algorithm = ofd::AlgorithmFromSignatureOid(method);
+	std::string time(tbs[2].content.begin(), tbs[2].content.end());
 
 	OfdVerifyResult ok = Result(OfdVerifyStatus::kOk, {}, "signature valid");
 	ok.algorithm = method;
+	ok.signing_time = time;
 	ofd::X509Ptr cert = ofd::CertificateFromDer(ses[1].content);
 	ok.signer = ofd::CertificateSubject(cert.get());
 	EVP_PKEY *signer_key = X509_get0_pubkey(cert.get());
@@ -183,11 +293,17 @@ OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signat
 	if (expected_key && EVP_PKEY_eq(signer_key, expected_key) != 1)
 		return Result(OfdVerifyStatus::kWrongSigner, value_part,
 		              "signed by " + ok.signer + ", not the expected signer");
+	SealView seal = ReadSeal(tbs[1]);
+	OfdVerifyResult seal_check = CheckSeal(seal, ses[1].content, cert.get(), time, value_part);
+	if (!seal_check.ok())
+		return seal_check;
 
 	// Signature.xml is authentic from here on.
 	if (!references || Text(Child(info, "SignatureMethod")) != method ||
 	    references.attribute("CheckMethod").as_string() != std::string(ofd::DigestOid(algorithm)))
 		return Result(OfdVerifyStatus::kMalformed, signature_part, "SignedInfo does not match the SES algorithm");
+	if (Text(Child(info, "SignatureDateTime")) != time)
+		return Result(OfdVerifyStatus::kMalformed, signature_part, "SignatureDateTime is not the SES signing time");
 	std::size_t count = 0;
 	std::set<std::string> referenced;
 	for (pugi::xml_node reference : references.children("ofd:Reference")) {
@@ -211,10 +327,32 @@ OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signat
 	}
 	if (count == 0)
 		return Result(OfdVerifyStatus::kMalformed, signature_part, "signature references no part");
+
+	std::string why;
+	if (!anchors.Reaches(cert.get(), *ofd::GeneralizedTimeSeconds(time), why)) {
+		OfdVerifyResult untrusted = Result(OfdVerifyStatus::kUntrusted, value_part,
+		                                   "the signer certificate does not chain to a trust anchor: " + why);
+		untrusted.signer = ok.signer;
+		untrusted.algorithm = ok.algorithm;
+		untrusted.signing_time = ok.signing_time;
+		return untrusted;
+	}
+	ofd::X509Ptr maker = ofd::CertificateFromDer(seal.maker_certificate);
+	if (!anchors.Reaches(maker.get(), *ofd::GeneralizedTimeSeconds(seal.created), why)) {
+		OfdVerifyResult untrusted = Result(OfdVerifyStatus::kUntrusted, value_part,
+		                                   "the seal maker's certificate does not chain to a trust anchor: " + why);
+		untrusted.signer = ok.signer;
+		untrusted.algorithm = ok.algorithm;
+		untrusted.signing_time = ok.signing_time;
+		return untrusted;
+	}
 	return ok;
 }
 
-OfdVerifyResult VerifyParts(const OfdParts &parts, EVP_PKEY *expected_key) {
+// Every signature, then the coverage of the parts. An untrusted signature
+// does not stop the checks: a changed or added part is still reported as
+// such (tampered outranks untrusted).
+OfdVerifyResult VerifyParts(const OfdParts &parts, EVP_PKEY *expected_key, const ofd::TrustAnchors &anchors) {
 	const Bytes *ofd_xml = parts.Find("OFD.xml");
 	if (!ofd_xml)
 		return Result(OfdVerifyStatus::kMalformed, "OFD.xml", "package has no OFD.xml");
@@ -238,6 +376,7 @@ OfdVerifyResult VerifyParts(const OfdParts &parts, EVP_PKEY *expected_key) {
 
 	std::set<std::string> covered;
 	OfdVerifyResult last = Result(OfdVerifyStatus::kUnsigned, {}, "the signature list is empty");
+	std::optional<OfdVerifyResult> untrusted;
 	std::size_t signatures = 0;
 	for (pugi::xml_node sign : Child(list, "Signatures").children("ofd:Signature")) {
 		if (++signatures > kMaxOfdSignatures)
@@ -245,17 +384,22 @@ OfdVerifyResult VerifyParts(const OfdParts &parts, EVP_PKEY *expected_key) {
 			              "more than " + std::to_string(kMaxOfdSignatures) + " signatures");
 		std::string loc = PartName(sign.attribute("BaseLoc").as_string());
 		std::string part = StartsWith(loc, signs_dir) ? loc : signs_dir + loc;
-		last = VerifySignature(parts, part, expected_key, covered);
+		last = VerifySignature(parts, part, expected_key, anchors, covered);
+		if (last.status == OfdVerifyStatus::kUntrusted) {
+			if (!untrusted)
+				untrusted = last;
+			continue;
+		}
 		if (!last.ok())
 			return last;
 	}
-	if (!last.ok())
+	if (last.status == OfdVerifyStatus::kUnsigned)
 		return last;
 	for (const auto &part : parts.All())
 		if (!StartsWith(part.name, signs_dir) && !covered.count(part.name))
 			return Result(OfdVerifyStatus::kUnreferencedPart, part.name,
 			              "part " + part.name + " is not covered by the signature");
-	return last;
+	return untrusted ? *untrusted : last;
 }
 
 }  // namespace
@@ -345,15 +489,21 @@ Bytes SignOfd(const Bytes &zip, const OfdSeal &seal) {
 	return SignOfd(zip, seal, *signer);
 }
 
-OfdVerifyResult VerifyOfd(const Bytes &zip, std::string_view expected_certificate_pem) {
+OfdVerifyResult VerifyOfd(const Bytes &zip, std::string_view expected_certificate_pem,
+                          const std::vector<std::string> &trust_anchor_pems) {
 	ofd::X509Ptr expected;
 	if (!expected_certificate_pem.empty())
 		expected = ofd::LoadCertificate(expected_certificate_pem);
 	EVP_PKEY *expected_key = expected ? X509_get0_pubkey(expected.get()) : nullptr;
+	ofd::TrustAnchors anchors(trust_anchor_pems);
 	try {
-		return VerifyParts(ReadOfdZip(zip), expected_key);
+		return VerifyParts(ReadOfdZip(zip), expected_key, anchors);
 	} catch (const Cancelled &) {
 		throw;  // not a verdict on the file
+	} catch (const OfdEntryNameError &e) {
+		// "Doc_0/Signs/../x" is outside the signature's coverage as a viewer
+		// resolves it: a part no Reference covers.
+		return Result(OfdVerifyStatus::kUnreferencedPart, e.entry(), e.what());
 	} catch (const Error &e) {
 		// Unreadable ZIP, XML, DER, Base64 or certificate inside the package.
 		return Result(OfdVerifyStatus::kMalformed, {}, e.what());
@@ -370,8 +520,41 @@ const char *OfdVerifyStatusName(OfdVerifyStatus status) noexcept {
 	case OfdVerifyStatus::kUnreferencedPart: return "unreferenced_part";
 	case OfdVerifyStatus::kBadSignature: return "bad_signature";
 	case OfdVerifyStatus::kWrongSigner: return "wrong_signer";
+	case OfdVerifyStatus::kSealMismatch: return "seal_mismatch";
+	case OfdVerifyStatus::kBadSeal: return "bad_seal";
+	case OfdVerifyStatus::kOutsideValidity: return "outside_validity";
+	case OfdVerifyStatus::kUntrusted: return "untrusted";
 	}
 	return "unknown";
+}
+
+OfdVerdict OfdVerdictOf(OfdVerifyStatus status) noexcept {
+	switch (status) {
+	case OfdVerifyStatus::kOk: return OfdVerdict::kSealed;
+	case OfdVerifyStatus::kUnsigned: return OfdVerdict::kUnsigned;
+	case OfdVerifyStatus::kUntrusted: return OfdVerdict::kUntrusted;
+	case OfdVerifyStatus::kMalformed: return OfdVerdict::kMalformed;
+	case OfdVerifyStatus::kMissingPart:
+	case OfdVerifyStatus::kDigestMismatch:
+	case OfdVerifyStatus::kUnreferencedPart:
+	case OfdVerifyStatus::kBadSignature:
+	case OfdVerifyStatus::kWrongSigner:
+	case OfdVerifyStatus::kSealMismatch:
+	case OfdVerifyStatus::kBadSeal:
+	case OfdVerifyStatus::kOutsideValidity: return OfdVerdict::kTampered;
+	}
+	return OfdVerdict::kMalformed;
+}
+
+const char *OfdVerdictName(OfdVerdict verdict) noexcept {
+	switch (verdict) {
+	case OfdVerdict::kSealed: return "sealed";
+	case OfdVerdict::kUnsigned: return "unsigned";
+	case OfdVerdict::kUntrusted: return "untrusted";
+	case OfdVerdict::kTampered: return "tampered";
+	case OfdVerdict::kMalformed: return "malformed";
+	}
+	return "malformed";
 }
 
 }  // namespace elicense::core

@@ -5,6 +5,8 @@
 #include "elicense/ofd_writer.hpp"
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "cpp_guard.hpp"
 
@@ -59,16 +61,32 @@ ELICENSE_FUNCTION(elicense_render_licence_ofd) {
 	PG_RETURN_DATUM(result);
 }
 
-// verify_licence_ofd(ofd bytea, certificate text) ->
-//     (ok boolean, status text, part text, message text, signer text)
+namespace {
+
+// "-----BEGIN CERTIFICATE-----..." blocks of a concatenation, each whole.
+std::vector<std::string> SplitCertificates(std::string_view bundle) {
+	static constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+	std::vector<std::string> pems;
+	std::size_t start = 0;
+	for (std::size_t end; (end = bundle.find(kEnd, start)) != std::string_view::npos; start = end + kEnd.size())
+		pems.emplace_back(bundle.substr(start, end + kEnd.size() - start));
+	return pems;
+}
+
+}  // namespace
+
+// _verify_ofd(ofd bytea, certificate text, trust_anchors text) ->
+//     (ok boolean, status text, part text, message text, signer text, verdict text)
+// trust_anchors: the PEM certificates of elicense.trust_anchor, concatenated.
 ELICENSE_FUNCTION(elicense_verify_licence_ofd) {
 	std::string_view ofd = ArgBytes(fcinfo, 0);
 	std::string_view certificate = ArgText(fcinfo, 1);
+	std::string_view anchors = ArgText(fcinfo, 2);
 	TupleDesc desc = ResultDesc(fcinfo);
-	Datum values[5];
-	bool nulls[5] = {false, false, false, false, false};
+	Datum values[6];
+	bool nulls[6] = {false, false, false, false, false, false};
 	GuardedRun([&] {
-		core::OfdVerifyResult r = core::VerifyOfd(ToBytes(ofd), certificate);
+		core::OfdVerifyResult r = core::VerifyOfd(ToBytes(ofd), certificate, SplitCertificates(anchors));
 		values[0] = BoolGetDatum(r.ok());
 		values[1] = TextDatum(core::OfdVerifyStatusName(r.status));
 		nulls[2] = r.part.empty();
@@ -76,6 +94,7 @@ ELICENSE_FUNCTION(elicense_verify_licence_ofd) {
 		values[3] = TextDatum(r.message);
 		nulls[4] = r.signer.empty();
 		values[4] = nulls[4] ? Datum(0) : TextDatum(r.signer);
+		values[5] = TextDatum(core::OfdVerdictName(core::OfdVerdictOf(r.status)));
 	});
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

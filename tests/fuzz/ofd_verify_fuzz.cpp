@@ -10,7 +10,8 @@
 // Besides "no crash, no sanitizer report": VerifyOfd never throws, and a
 // replaced SignedValue.dat that verifies must still be our signer's (parts
 // of SES_Signature outside TBS_Sign, such as an optional time stamp, are not
-// signed, so other bytes may verify, but never another signer).
+// signed, so other bytes may verify, but never another signer). The signer's
+// certificate is the trust anchor, so the seal and chain checks run too.
 #include "elicense/cancel.hpp"
 #include "elicense/ofd_signature.hpp"
 #include "elicense/ofd_writer.hpp"
@@ -58,7 +59,9 @@ bool StopWhenCountedDown() noexcept {
 // The verdict, or nullopt when the installed check cancelled the work.
 std::optional<core::OfdVerifyResult> VerifyNoThrow(const core::Bytes &zip, const std::string &cert = {}) {
 	try {
-		return core::VerifyOfd(zip, cert);
+		// The signer's own certificate is the trust anchor: a verdict other
+		// than untrusted is reachable, so every check runs.
+		return core::VerifyOfd(zip, cert, {Keys().certificate_pem});
 	} catch (const core::Cancelled &) {
 		return std::nullopt;
 	} catch (...) {

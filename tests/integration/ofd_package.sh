@@ -70,8 +70,11 @@ grep -q '&lt;A&amp;B座&gt;' "$out/w050.d/Doc_0/Pages/Page_0/Content.xml" || fai
 echo "faces carry the field values, the watermark and the purpose note"
 
 # The seal verifies, with and without naming the expected signer.
-"$tool" verify --cert "$out/seal-cert.pem" "$out/w050.ofd" || fail "w050 does not verify"
-"$tool" verify "$out/w032.ofd" >/dev/null || fail "w032 does not verify"
+"$tool" verify --cert "$out/seal-cert.pem" --anchors "$out/seal-cert.pem" "$out/w050.ofd" || fail "w050 does not verify"
+"$tool" verify --anchors "$out/other-cert.pem,$out/seal-cert.pem" "$out/w032.ofd" >/dev/null || fail "w032 does not verify"
+# Without its certificate among the trust anchors the same file is untrusted.
+if "$tool" verify --anchors "$out/other-cert.pem" "$out/w032.ofd" >"$out/verify-untrusted.txt"; then fail "untrusted file verifies"; fi
+grep -q '^untrusted untrusted ' "$out/verify-untrusted.txt" || fail "not untrusted: $(cat "$out/verify-untrusted.txt")"
 if "$tool" verify "$out/w050-unsigned.ofd" >"$out/verify-unsigned.txt"; then fail "unsigned file verifies"; fi
 grep -q '^unsigned' "$out/verify-unsigned.txt" || fail "unsigned file not reported as unsigned"
 if "$tool" verify --cert "$out/other-cert.pem" "$out/w050.ofd" >"$out/verify-other.txt"; then
@@ -84,7 +87,7 @@ for part in Doc_0/Pages/Page_0/Content.xml OFD.xml Doc_0/Res/qr.png; do
   python3 tests/ofd/flip_byte.py "$out/w050.ofd" "$part" "$out/tampered.ofd"
   unzip -tq "$out/tampered.ofd" >/dev/null || fail "re-zipped file is not a valid ZIP"
   if "$tool" verify "$out/tampered.ofd" >"$out/verify-tampered.txt"; then fail "tampered $part verifies"; fi
-  grep -q "^digest_mismatch $part " "$out/verify-tampered.txt" || fail "tampered $part: $(cat "$out/verify-tampered.txt")"
+  grep -q "^digest_mismatch tampered $part " "$out/verify-tampered.txt" || fail "tampered $part: $(cat "$out/verify-tampered.txt")"
   echo "one byte of $part changed: $(cat "$out/verify-tampered.txt")"
 done
 echo "ofd_package: all checks passed"

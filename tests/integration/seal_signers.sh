@@ -111,6 +111,11 @@ admin load-seal --authority $uscc --city 350100 --es-id fj-350100-hsm --signer p
 admin load-seal --authority $uscc --city 350200 --es-id fj-350200-svc --signer http \
   --config "{\"url\": \"$service_url\", \"timeout_ms\": 5000}" \
   --secret-file "$out/client_secret" --cert-file "$out/svc/seal-cert.pem" --seal-png "$out/fix/seal.png" >/dev/null
+# The test certificates are self-signed: each is its own trust anchor (the
+# "other" one becomes the fallback seal's after its rotation below).
+for cert in "$out/fix/seal-cert.pem" "$out/hsm-cert.pem" "$out/svc/seal-cert.pem" "$out/fix/other-cert.pem"; do
+  sql -v c="$(cat "$cert")" <<<"INSERT INTO elicense.trust_anchor (name, certificate_pem) VALUES ('test seal ' || md5(:'c'), :'c')" >/dev/null
+done
 [ "$(sql -c "SELECT count(*) FROM elicense.seal WHERE elicense._secret_key_id(secret_box) = elicense.master_key_id()")" = 3 ] \
   || fail "the three seals are not stored encrypted under the master key"
 sql -c "CREATE TABLE unsigned_file AS SELECT elicense.render_licence_ofd(t.template, jsonb_build_object('cert_no', '闽建安A（2024）0001', 'unit_name', '测试建设有限公司',

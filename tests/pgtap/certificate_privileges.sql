@@ -3,7 +3,7 @@
 -- through the functions; the worker writes nothing directly.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(49);
+SELECT plan(51);
 
 \ir ../support/pgtap_as_role.sql
 CREATE FUNCTION pg_temp.w032(changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
@@ -70,6 +70,12 @@ SELECT throws_ok($$SELECT pg_temp.as_role('elicense_worker', 'UPDATE elicense.ce
                  '42501', 'permission denied for table certificate', 'worker cannot change licence data');
 SELECT throws_ok($$SELECT pg_temp.as_role('elicense_worker', 'UPDATE elicense.certificate SET assigned_code = ''202232000001000001''')$$,
                  '42501', 'permission denied for table certificate', 'worker cannot write the code either (step_succeeded does, as its owner)');
+-- Issue 19: with UPDATE (file_sha256) the worker could make a forged file's
+-- digest the "stored original" and licence_verify call it valid.
+SELECT throws_ok($$SELECT pg_temp.as_role('elicense_worker', 'UPDATE elicense.certificate SET file_sha256 = repeat(''0'', 64)')$$,
+                 '42501', 'permission denied for table certificate', 'worker cannot set the digest of the original');
+SELECT throws_ok($$SELECT pg_temp.as_role('elicense_worker', $q$INSERT INTO elicense.trust_anchor (name, certificate_pem) VALUES ('x', 'y')$q$)$$,
+                 '42501', 'permission denied for table trust_anchor', 'worker cannot add a trust anchor');
 
 -- What analysts see: masked resident IDs, no business data.
 CREATE TEMP TABLE seen AS SELECT * FROM elicense.analyst_holder_history;

@@ -271,7 +271,7 @@ SELECT is(pg_temp.verify(decode(:'company_copy', 'base64')),
 SELECT is(pg_temp.verify(set_byte(decode(:'company_copy', 'base64'), length(decode(:'company_copy', 'base64')) / 2,
                                   get_byte(decode(:'company_copy', 'base64'), length(decode(:'company_copy', 'base64')) / 2) # 1)) ->> 'verdict',
           'tampered', 'verify: one flipped byte in the middle: tampered');
-SELECT is(pg_temp.verify(convert_to('not an OFD file', 'UTF8')) ->> 'verdict', 'tampered', 'verify: garbage: tampered (malformed)');
+SELECT is(pg_temp.verify(convert_to('not an OFD file', 'UTF8')) ->> 'verdict', 'malformed', 'verify: garbage: malformed');
 SELECT is(pg_temp.verify(elicense.render_certificate_ofd(:'company_licence')) ->> 'verdict', 'unknown',
           'verify: a sealed file this store did not record (platform copy, rendered again): unknown');
 SELECT elicense.render_certificate_ofd(:'person_licence', false) AS original \gset

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <cstdint>
 #include <memory>
@@ -57,7 +58,10 @@ inline std::string BioText(BIO *bio) {
 }  // namespace detail
 
 // `algorithm` is "SM2", "P-256" (EC, what PKCS#11 tokens sign) or "RSA".
-inline TestKeyPair MakeTestKeyPair(const char *algorithm, const char *common_name) {
+// Self-signed unless `issuer` is given (then signed by the issuer's key); a
+// CA certificate (basicConstraints CA:TRUE) when `ca`.
+inline TestKeyPair MakeTestKeyPair(const char *algorithm, const char *common_name, const TestKeyPair *issuer = nullptr,
+                                   bool ca = false) {
 	bool sm2 = std::string(algorithm) == "SM2";
 	bool p256 = std::string(algorithm) == "P-256";
 	std::unique_ptr<EVP_PKEY, detail::PkeyFree> key(sm2    ? EVP_PKEY_Q_keygen(nullptr, nullptr, "SM2")
@@ -66,24 +70,49 @@ inline TestKeyPair MakeTestKeyPair(const char *algorithm, const char *common_nam
 	std::unique_ptr<X509, detail::X509Free> cert(X509_new());
 	if (!key || !cert)
 		throw std::runtime_error("key generation failed");
+	std::unique_ptr<EVP_PKEY, detail::PkeyFree> issuer_key;
+	std::unique_ptr<X509, detail::X509Free> issuer_cert;
+	if (issuer) {
+		std::unique_ptr<BIO, detail::BioFree> key_in(BIO_new_mem_buf(issuer->private_key_pem.data(), -1));
+		std::unique_ptr<BIO, detail::BioFree> cert_in(BIO_new_mem_buf(issuer->certificate_pem.data(), -1));
+		issuer_key.reset(PEM_read_bio_PrivateKey(key_in.get(), nullptr, nullptr, nullptr));
+		issuer_cert.reset(PEM_read_bio_X509(cert_in.get(), nullptr, nullptr, nullptr));
+		if (!issuer_key || !issuer_cert)
+			throw std::runtime_error("unreadable issuer");
+	}
+	static long serial = 0;
 	X509_set_version(cert.get(), 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-	X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+	ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), ++serial);
+	// Valid from 2020-01-01: the tests sign at fixed times (November 2026).
+	ASN1_TIME_set(X509_getm_notBefore(cert.get()), 1577836800);
 	X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3650L * 24 * 3600);
 	X509_set_pubkey(cert.get(), key.get());
 	X509_NAME *name = X509_get_subject_name(cert.get());
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char *>(common_name), -1, -1,
 	                           0);
-	X509_set_issuer_name(cert.get(), name);
+	X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer_cert.get()) : name);
+	if (ca) {
+		std::unique_ptr<X509_EXTENSION, decltype(&X509_EXTENSION_free)> bc(
+		    X509V3_EXT_conf_nid(nullptr, nullptr, NID_basic_constraints, "critical,CA:TRUE"), X509_EXTENSION_free);
+		if (!bc || X509_add_ext(cert.get(), bc.get(), -1) != 1)
+			throw std::runtime_error("cannot add basicConstraints");
+	}
 
+	EVP_PKEY *signing_key = issuer ? issuer_key.get() : key.get();
+	// A PEM-read SM2 key may say "EC" with the SM2 curve.
+	char group[16] = {0};
+	bool sm2_signer = !issuer ? sm2
+	                          : EVP_PKEY_is_a(signing_key, "SM2") == 1 ||
+	                                (EVP_PKEY_get_group_name(signing_key, group, sizeof group, nullptr) == 1 &&
+	                                 std::string(group) == "SM2");
 	std::unique_ptr<EVP_MD_CTX, detail::MdCtxFree> md_ctx(EVP_MD_CTX_new());
 	std::unique_ptr<EVP_PKEY_CTX, detail::PkeyCtxFree> pkey_ctx;
-	if (sm2) {
-		pkey_ctx.reset(EVP_PKEY_CTX_new(key.get(), nullptr));
+	if (sm2_signer) {
+		pkey_ctx.reset(EVP_PKEY_CTX_new(signing_key, nullptr));
 		EVP_PKEY_CTX_set1_id(pkey_ctx.get(), "1234567812345678", 16);
 		EVP_MD_CTX_set_pkey_ctx(md_ctx.get(), pkey_ctx.get());
 	}
-	if (EVP_DigestSignInit(md_ctx.get(), nullptr, sm2 ? EVP_sm3() : EVP_sha256(), nullptr, key.get()) != 1 ||
+	if (EVP_DigestSignInit(md_ctx.get(), nullptr, sm2_signer ? EVP_sm3() : EVP_sha256(), nullptr, signing_key) != 1 ||
 	    X509_sign_ctx(cert.get(), md_ctx.get()) <= 0)
 		throw std::runtime_error("certificate signing failed");
 

@@ -98,13 +98,18 @@ start_double() {  # [extra args]
 # The authority's seal: a throw-away SM2 key, certificate and seal image made
 # by tests/ofd/make_fixtures.sh in $out/seal (tests read the certificate
 # there), stored for the fixtures' authority with elicense-admin (the key
-# as a bind parameter, never in SQL text). Files rendered after it are sealed.
+# as a bind parameter, never in SQL text), its certificate a trust anchor.
+# Files rendered after it are sealed.
 install_seal() {
   bash "$root/tests/ofd/make_fixtures.sh" "$out/seal" >/dev/null
   [ -x "$bin/elicense-admin" ] || { echo "build elicense-admin first (cmake)"; exit 1; }
   "$bin/elicense-admin" -d "dbname=$db" load-seal --authority 11350000003591037R --es-id fj-jst-seal \
     --name 福建省住房和城乡建设厅行政审批专用章 --key-file "$out/seal/seal-key.pem" \
     --cert-file "$out/seal/seal-cert.pem" --seal-png "$out/seal/seal.png" >/dev/null
+  sql -v cert="$(cat "$out/seal/seal-cert.pem")" <<'SQL'
+INSERT INTO elicense.trust_anchor (name, certificate_pem, note)
+VALUES ('test seal', :'cert', 'self-signed test seal: its own trust anchor');
+SQL
 }
 
 # The worker's login role: a member of elicense_worker and nothing else, with

@@ -6,13 +6,21 @@
 //                [--key key.pem --cert cert.pem --seal seal.png]
 //                [--no-watermark] [--purpose TEXT --valid-until DATE]
 //                [--doc-id HEX] [--date YYYY-MM-DD] [--time YYYYMMDDhhmmssZ]
-//   elicense-ofd verify [--cert cert.pem] file.ofd
+//   elicense-ofd verify [--cert cert.pem] [--anchors a.pem,b.pem] file.ofd
+//   elicense-ofd forge KIND --forger-key k.pem --forger-cert c.pem
+//                [--key key.pem --cert cert.pem] [--time YYYYMMDDhhmmssZ]
+//                [--seal other.png] sealed.ofd -o forged.ofd
 //
-// `verify` prints "<status> <part> <message>" and exits 0 only when the
-// file verifies; usage and input errors exit 2.
+// `verify` prints "<status> <verdict> <part> <message>" and exits 0 only
+// when the file verifies and its chains reach one of the trust anchors.
+// `forge` (tests only: tests/support/ofd_forgery.hpp) writes one of the
+// attacks of issue 19's tamper suite: resign, own-seal, seal-picture,
+// move-time (re-signed with --key/--cert when given), signs-dotdot. Usage and
+// input errors exit 2.
 #include "elicense/error.hpp"
 #include "elicense/ofd_signature.hpp"
 #include "elicense/ofd_writer.hpp"
+#include "ofd_forgery.hpp"
 
 #include <fstream>
 #include <iostream>
@@ -119,16 +127,61 @@ int Render(const Args &args) {
 	return 0;
 }
 
+// "a.pem,b.pem" as the certificates' PEM texts.
+std::vector<std::string> ReadAnchors(const std::string &list) {
+	std::vector<std::string> pems;
+	std::size_t start = 0;
+	while (start <= list.size() && !list.empty()) {
+		std::size_t comma = list.find(',', start);
+		pems.push_back(ReadText(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+		if (comma == std::string::npos)
+			break;
+		start = comma + 1;
+	}
+	return pems;
+}
+
 int Verify(const Args &args) {
 	if (args.positional.size() != 1)
 		throw Usage("verify takes one file");
 	std::string cert = args.Has("cert") ? ReadText(args.Get("cert")) : std::string();
-	elicense::core::OfdVerifyResult result = elicense::core::VerifyOfd(ReadFile(args.positional[0]), cert);
-	std::cout << elicense::core::OfdVerifyStatusName(result.status) << ' ' << (result.part.empty() ? "-" : result.part)
-	          << ' ' << result.message << '\n';
+	elicense::core::OfdVerifyResult result =
+	    elicense::core::VerifyOfd(ReadFile(args.positional[0]), cert, ReadAnchors(args.GetOr("anchors", "")));
+	std::cout << elicense::core::OfdVerifyStatusName(result.status) << ' '
+	          << elicense::core::OfdVerdictName(elicense::core::OfdVerdictOf(result.status)) << ' '
+	          << (result.part.empty() ? "-" : result.part) << ' ' << result.message << '\n';
 	if (result.ok())
 		std::cout << "signer: " << result.signer << "\nalgorithm: " << result.algorithm << '\n';
 	return result.ok() ? 0 : 1;
+}
+
+int Forge(const Args &args) {
+	if (args.positional.size() != 2)
+		throw Usage("forge takes a kind and a sealed file");
+	const std::string &kind = args.positional[0];
+	Bytes sealed = ReadFile(args.positional[1]);
+	elicense::test::TestKeyPair forger {ReadText(args.Get("forger-key")), ReadText(args.Get("forger-cert"))};
+	Bytes forged;
+	if (kind == "resign") {
+		forged = elicense::test::ForgeResignature(sealed, forger);
+	} else if (kind == "own-seal") {
+		forged = elicense::test::ForgeWithOwnSeal(sealed, forger);
+	} else if (kind == "seal-picture") {
+		forged = elicense::test::SwapSealPicture(sealed, ReadFile(args.Get("seal")), forger);
+	} else if (kind == "move-time") {
+		elicense::test::TestKeyPair signer {args.GetOr("key", ""), args.GetOr("cert", "")};
+		if (args.Has("key")) {
+			signer.private_key_pem = ReadText(args.Get("key"));
+			signer.certificate_pem = ReadText(args.Get("cert"));
+		}
+		forged = elicense::test::MoveSigningTime(sealed, args.Get("time"), args.Has("key") ? &signer : nullptr);
+	} else if (kind == "signs-dotdot") {
+		forged = elicense::test::AddPartUnderSigns(sealed);
+	} else {
+		throw Usage("forge: unknown kind " + kind);
+	}
+	WriteFile(args.Get("output"), forged);
+	return 0;
 }
 
 }  // namespace
@@ -141,7 +194,9 @@ int main(int argc, char **argv) {
 			return Render(args);
 		if (command == "verify")
 			return Verify(args);
-		throw Usage("usage: elicense-ofd render|verify ... (see the header of tests/tools/elicense_ofd.cpp)");
+		if (command == "forge")
+			return Forge(args);
+		throw Usage("usage: elicense-ofd render|verify|forge ... (see the header of tests/tools/elicense_ofd.cpp)");
 	} catch (const Usage &e) {
 		std::cerr << "elicense-ofd: " << e.what() << '\n';
 		return 2;

@@ -76,16 +76,29 @@ pugi::xml_document Parse(const OfdParts &parts, const std::string &name) {
 }
 
 TEST_F(OfdSignatureTest, Sm2SignedPackageVerifies) {
-	OfdVerifyResult result = VerifyOfd(signed_);
+	OfdVerifyResult result = VerifyOfd(signed_, {}, {Sm2Keys().certificate_pem});
 	EXPECT_TRUE(result.ok()) << result.message;
+	EXPECT_EQ(OfdVerdictOf(result.status), OfdVerdict::kSealed);
 	EXPECT_EQ(result.algorithm, "1.2.156.10197.1.501");
+	EXPECT_EQ(result.signing_time, "20261123093000Z");
 	EXPECT_NE(result.signer.find("福建省住房和城乡建设厅行政审批专用章"), std::string::npos) << result.signer;
-	EXPECT_TRUE(VerifyOfd(signed_, Sm2Keys().certificate_pem).ok());
+	EXPECT_TRUE(VerifyOfd(signed_, Sm2Keys().certificate_pem, {Sm2Keys().certificate_pem}).ok());
+}
+
+// Every digest and signature holds, but nothing says whom to trust.
+TEST_F(OfdSignatureTest, WithoutATrustAnchorASealedPackageIsUntrusted) {
+	OfdVerifyResult result = VerifyOfd(signed_);
+	EXPECT_EQ(result.status, OfdVerifyStatus::kUntrusted) << result.message;
+	EXPECT_EQ(OfdVerdictOf(result.status), OfdVerdict::kUntrusted);
+	EXPECT_NE(result.message.find("no trust anchor"), std::string::npos) << result.message;
+	EXPECT_NE(result.signer.find("专用章"), std::string::npos) << "the signer is still named";
+	result = VerifyOfd(signed_, {}, {RsaKeys().certificate_pem});
+	EXPECT_EQ(result.status, OfdVerifyStatus::kUntrusted) << result.message;
 }
 
 TEST_F(OfdSignatureTest, RsaSignedPackageVerifies) {
 	OfdSeal seal = SealWith(RsaKeys());
-	OfdVerifyResult result = VerifyOfd(Render(&seal), RsaKeys().certificate_pem);
+	OfdVerifyResult result = VerifyOfd(Render(&seal), RsaKeys().certificate_pem, {RsaKeys().certificate_pem});
 	EXPECT_TRUE(result.ok()) << result.message;
 	EXPECT_EQ(result.algorithm, "1.2.840.113549.1.1.11");
 }
@@ -224,20 +237,23 @@ TEST_F(OfdSignatureTest, UnsignedAndMalformedPackages) {
 	EXPECT_THROW(SignOfd(signed_, seal_), Error) << "signing twice";
 }
 
-// An entry whose name normalises to another path is not ignored: the whole
-// package is malformed (its parts are ambiguous). Before, the first name
-// below was exempt from the coverage check (it starts with Doc_0/Signs/)
-// while a viewer resolving ".." showed it as the page: the package verified.
-TEST_F(OfdSignatureTest, EntriesWhoseNamesNormaliseElsewhereMakeThePackageMalformed) {
+// An entry whose name normalises to another path is not ignored: it is a part
+// outside the signed references (tampered), and ReadOfdZip refuses the
+// package (its parts are ambiguous). Before, the first name below was exempt
+// from the coverage check (it starts with Doc_0/Signs/) while a viewer
+// resolving ".." showed it as the page: the package verified.
+TEST_F(OfdSignatureTest, EntriesWhoseNamesNormaliseElsewhereAreUnreferencedParts) {
 	const char *names[] = {"Doc_0/Signs/../Pages/Page_0/Content.xml", "./Doc_0/Pages/Page_0/Content.xml",
 	                       "Doc_0//Pages/Page_0/Content.xml",         "/Doc_0/Pages/Page_0/Content.xml",
 	                       "Doc_0\\Pages\\Page_0\\Content.xml",       "Doc_0/Signs/./Sign_0/x.xml"};
 	for (const char *name : names) {
 		OfdParts parts = ReadOfdZip(signed_);
 		parts.Put(name, ToBytes("<ofd:Page xmlns:ofd=\"http://www.ofdspec.org/2016\">forged</ofd:Page>"));
-		OfdVerifyResult result = VerifyOfd(WriteOfdZip(parts), Sm2Keys().certificate_pem);
-		EXPECT_EQ(result.status, OfdVerifyStatus::kMalformed) << name << ": " << result.message;
+		OfdVerifyResult result = VerifyOfd(WriteOfdZip(parts), Sm2Keys().certificate_pem, {Sm2Keys().certificate_pem});
+		EXPECT_EQ(result.status, OfdVerifyStatus::kUnreferencedPart) << name << ": " << result.message;
+		EXPECT_EQ(OfdVerdictOf(result.status), OfdVerdict::kTampered) << name;
 		EXPECT_NE(result.message.find("not a part name"), std::string::npos) << name << ": " << result.message;
+		EXPECT_EQ(result.part, name);
 		EXPECT_THROW(ReadOfdZip(WriteOfdZip(parts)), Error) << name;
 	}
 	// The same content under its canonical name is a changed part, as before.
@@ -248,7 +264,7 @@ TEST_F(OfdSignatureTest, EntriesWhoseNamesNormaliseElsewhereMakeThePackageMalfor
 
 TEST_F(OfdSignatureTest, SignOfdSealsAnExistingPackage) {
 	Bytes sealed = SignOfd(Render(nullptr), seal_);
-	EXPECT_TRUE(VerifyOfd(sealed, Sm2Keys().certificate_pem).ok());
+	EXPECT_TRUE(VerifyOfd(sealed, Sm2Keys().certificate_pem, {Sm2Keys().certificate_pem}).ok());
 }
 
 TEST_F(OfdSignatureTest, KeyMaterialNeverAppearsInErrors) {

@@ -71,7 +71,8 @@ TEST_P(SealSignerTest, KeySignerSealsWhatVerifyOfdAccepts) {
 	Bytes sealed = SignOfd(Unsigned(), Seal("fj-350100-test"), signer);
 	EXPECT_EQ(signer.calls, 2) << "the seal (SESeal) and the signature";
 	EXPECT_EQ(signer.digest_size, 32u);
-	OfdVerifyResult result = VerifyOfd(sealed, keys.certificate_pem);
+	// The test certificate is self-signed: it is its own trust anchor.
+	OfdVerifyResult result = VerifyOfd(sealed, keys.certificate_pem, {keys.certificate_pem});
 	EXPECT_TRUE(result.ok()) << result.message;
 	EXPECT_EQ(result.signer, "CN=seal signer test");
 	const Bytes &ses = ReadOfdZip(sealed).Get("Doc_0/Signs/Sign_0/SignedValue.dat");

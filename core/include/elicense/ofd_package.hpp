@@ -4,6 +4,7 @@
 #pragma once
 
 #include "elicense/cpp_only.hpp"
+#include "elicense/error.hpp"
 #include "elicense/limits.hpp"
 
 #include <cstdint>
@@ -46,8 +47,27 @@ private:
 // Throws Error (54000) if the package would exceed what ReadOfdZip accepts.
 Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml = false);
 
+// An entry whose name is no canonical part name (".", "..", "//", a leading
+// "/", a backslash): it may normalise to another part, so a verifier reports
+// a part outside the signed references (VerifyOfd: unreferenced_part).
+class OfdEntryNameError : public Error {
+public:
+	OfdEntryNameError(std::string entry, std::string message, std::string hint)
+	    : Error(sqlstate::kInvalidTextRepresentation, std::move(message), {}, std::move(hint)),
+	      entry_(std::move(entry)) {
+	}
+	// The entry name as a message may quote it (control characters as ?).
+	const std::string &entry() const noexcept {
+		return entry_;
+	}
+
+private:
+	std::string entry_;
+};
+
 // Reads every file of a ZIP archive; throws Error (22P02) if `zip` is not a
-// readable ZIP archive, or (54000) if it exceeds the OFD limits of
+// readable ZIP archive (OfdEntryNameError for an entry name that is not a
+// canonical part name), or (54000) if it exceeds the OFD limits of
 // limits.hpp; checks for cancellation between parts and while reading one.
 OfdParts ReadOfdZip(const Bytes &zip);
 

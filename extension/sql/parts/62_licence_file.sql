@@ -267,6 +267,37 @@ REVOKE ALL ON FUNCTION elicense._render_version_ofd(elicense.certificate, boolea
 COMMENT ON FUNCTION elicense._render_version_ofd(elicense.certificate, boolean, text, text) IS
 'Internal: OFD file of a certificate row with its type''s face template and QR code, sealed when the authority has a seal';
 
+-- The files this store issued, as sealed, content-addressed: licence_verify
+-- compares a presented file with them byte for byte. Holds full ID numbers
+-- (originals): admin may read, only the functions that issue a file write.
+CREATE TABLE elicense.sealed_file (
+    sha256           text PRIMARY KEY,
+    file             bytea NOT NULL,
+    identifier       text NOT NULL,
+    kind             text NOT NULL CONSTRAINT sealed_file_kind CHECK (kind IN ('original', 'copy')),
+    copy_valid_until date,
+    sealed_at        timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT sealed_file_content_address CHECK (sha256 = encode(pg_catalog.sha256(file), 'hex')),
+    CONSTRAINT sealed_file_copy_until CHECK ((kind = 'copy') = (copy_valid_until IS NOT NULL))
+);
+CREATE INDEX sealed_file_identifier ON elicense.sealed_file (identifier);
+COMMENT ON TABLE elicense.sealed_file IS
+'Archive of every licence file issued (the original rendered by render_certificate_ofd and the copies licence_file hands out), keyed by the SHA-256 of its bytes (checked); licence_verify compares a presented file with it exactly';
+SELECT pg_catalog.pg_extension_config_dump('elicense.sealed_file', '');
+REVOKE ALL ON elicense.sealed_file FROM PUBLIC;
+GRANT SELECT ON elicense.sealed_file TO elicense_admin;
+
+CREATE FUNCTION elicense._archive_file(identifier text, file bytea, copy_valid_until date) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  INSERT INTO elicense.sealed_file (sha256, file, identifier, kind, copy_valid_until)
+  VALUES (encode(sha256(file), 'hex'), file, identifier, CASE WHEN copy_valid_until IS NULL THEN 'original' ELSE 'copy' END,
+          copy_valid_until)
+  ON CONFLICT (sha256) DO NOTHING
+$$;
+REVOKE ALL ON FUNCTION elicense._archive_file(text, bytea, date) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._archive_file(text, bytea, date) IS
+'Internal: archives an issued file in elicense.sealed_file (an original when copy_valid_until is NULL)';
+
 CREATE FUNCTION elicense.render_certificate_ofd(identifier text, watermark boolean DEFAULT true,
     purpose text DEFAULT '', valid_until text DEFAULT '') RETURNS bytea
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -285,8 +316,9 @@ BEGIN
   END IF;
   -- The watermarked file is the public copy (the national platform publishes it).
   file := elicense._render_version_ofd(CASE WHEN watermark THEN elicense._public_face(c) ELSE c END, watermark, purpose, valid_until);
-  IF NOT watermark AND purpose = '' THEN  -- the original: remember its digest
+  IF NOT watermark AND purpose = '' THEN  -- the original: archive it and remember its digest
     digest := encode(sha256(file), 'hex');
+    PERFORM elicense._archive_file(c.identifier, file, NULL);
     UPDATE elicense.certificate x SET file_sha256 = digest
      WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM digest;
   END IF;
@@ -294,7 +326,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) IS
-'OFD file of a licence version, sealed when elicense.seal has the authority''s seal: the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) stores its SHA-256 on the certificate row';
+'OFD file of a licence version, sealed when elicense.seal has the authority''s seal: the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) archives it in elicense.sealed_file and stores its SHA-256 on the certificate row';
 REVOKE ALL ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text)
     TO elicense_issuer, elicense_admin;

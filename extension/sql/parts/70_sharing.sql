@@ -435,6 +435,7 @@ CREATE FUNCTION elicense._render_copy(identifier text, purpose text, valid_until
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   c elicense.certificate;
+  file bytea;
 BEGIN
   SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = _render_copy.identifier;
   IF c.qr_url IS NULL THEN
@@ -444,7 +445,9 @@ BEGIN
   IF mask_id THEN
     c.holder_id := elicense.mask_holder_id(c.holder_id_type, c.holder_id);
   END IF;
-  RETURN elicense._render_version_ofd(c, false, purpose, to_char(valid_until, 'YYYY-MM-DD'));
+  file := elicense._render_version_ofd(c, false, purpose, to_char(valid_until, 'YYYY-MM-DD'));
+  PERFORM elicense._archive_file(c.identifier, file, valid_until);  -- licence_verify compares with it
+  RETURN file;
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._render_copy(text, text, date, boolean) FROM PUBLIC;
@@ -810,6 +813,10 @@ COMMENT ON FUNCTION elicense.licence_search(text, text, text, text, text, text, 
 '电子证照检索: current versions of licences of the types the caller''s grant for the scenario allows, filtered by type, holder ID, holder name (exact), issuing authority, effective status and issue dates; ordered by identifier, at most page_size (≤ 200) rows after after_identifier; metadata only, holder ID masked unless the grant may see ID numbers';
 
 -- 文件核验: is this file one the store issued, unchanged, and is the licence still valid?
+-- The file must be one archived in elicense.sealed_file, byte for byte (files
+-- issued before the archive: the original's digest or a copy's in the audit),
+-- and its seal must verify (verify_licence_ofd: sealed, or unsigned when the
+-- authority has no seal); then the licence's state decides.
 CREATE FUNCTION elicense.licence_verify(scenario text, file bytea,
     OUT verdict text, OUT identifier text, OUT current_identifier text, OUT effective_status text,
     OUT copy_valid_until date, OUT signature_status text, OUT detail text)
@@ -822,7 +829,7 @@ DECLARE
   c elicense.certificate;
   cur elicense.certificate;
   sig record;
-  cert text := '';
+  authority_sealed boolean := false;
 BEGIN
   BEGIN
     x := elicense._grant_context(scenario);
@@ -830,14 +837,20 @@ BEGIN
     PERFORM elicense._bound_arguments(ARRAY['scenario'], ARRAY[scenario]);
     digest := encode(sha256(file), 'hex');
     PERFORM elicense._raise_refusal(x);
-    -- The stored original (its digest is kept when it is rendered) or a copy
-    -- this store handed out (its digest is in the audit).
-    SELECT v.* INTO c FROM elicense.certificate v WHERE v.file_sha256 = digest LIMIT 1;
-    IF NOT FOUND THEN
-      SELECT u.copy_valid_until, u.identifier INTO copy_valid_until, copied FROM elicense.usage_audit u
-       WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1;
-      IF FOUND THEN
-        SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+    -- The archived file with these very bytes; else, for a file issued before
+    -- the archive, the original's digest or a copy's (the audit).
+    SELECT s.identifier, s.copy_valid_until INTO copied, copy_valid_until FROM elicense.sealed_file s
+     WHERE s.sha256 = digest AND s.file = licence_verify.file;
+    IF FOUND THEN
+      SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+    ELSE
+      SELECT v.* INTO c FROM elicense.certificate v WHERE v.file_sha256 = digest LIMIT 1;
+      IF NOT FOUND THEN
+        SELECT u.copy_valid_until, u.identifier INTO copy_valid_until, copied FROM elicense.usage_audit u
+         WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1;
+        IF FOUND THEN
+          SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+        END IF;
       END IF;
     END IF;
     IF c.identifier IS NOT NULL THEN
@@ -848,18 +861,25 @@ BEGIN
           scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
           HINT = 'Verify only licences of the types the grant allows.';
       END IF;
-      cert := (elicense._seal_for(c.authority_uscc, c.authority_division)).certificate_pem;
+      authority_sealed := (elicense._seal_for(c.authority_uscc, c.authority_division)).es_id IS NOT NULL;
     END IF;
-    SELECT * INTO sig FROM elicense.verify_licence_ofd(file, coalesce(cert, ''));
+    -- The seal as GB/T 38540 intends, against the trust anchors.
+    SELECT * INTO sig FROM elicense.verify_licence_ofd(file);
     signature_status := sig.status;
     IF c.identifier IS NULL THEN
-      IF sig.status IN ('ok', 'unsigned') THEN
+      IF sig.verdict IN ('sealed', 'unsigned') THEN
         verdict := 'unknown';
         detail := 'not a file this store issued (a sealed file renders differently each time: ask the holder for the current one)';
       ELSE
-        verdict := 'tampered';
+        verdict := sig.verdict;
         detail := format('%s%s: %s', sig.status, CASE WHEN sig.part <> '' THEN ' in ' || sig.part ELSE '' END, sig.message);
       END IF;
+    ELSIF sig.verdict = 'unsigned' AND authority_sealed THEN
+      verdict := 'unsigned';
+      detail := 'the file is not sealed, but its issuing authority seals its licences';
+    ELSIF sig.verdict NOT IN ('sealed', 'unsigned') THEN
+      verdict := sig.verdict;
+      detail := format('the file is the issued one but its seal does not hold: %s %s', sig.status, sig.message);
     ELSE
       SELECT v.* INTO cur FROM elicense.certificate v
        WHERE v.original_identifier = c.original_identifier AND v.superseded_at IS NULL;
@@ -867,9 +887,7 @@ BEGIN
       effective_status := elicense.effective_status(cur.status, cur.valid_to);
       -- The one rule (elicense.effective_state); a file of a version that
       -- only status changes followed is still that licence's file.
-      verdict := CASE
-        WHEN sig.status NOT IN ('ok', 'unsigned') THEN 'tampered'
-        ELSE CASE elicense.effective_state(c)
+      verdict := CASE elicense.effective_state(c)
           WHEN 'revoked' THEN 'revoked'
           WHEN 'withdrawn' THEN 'revoked'
           WHEN 'cancelled' THEN 'cancelled'
@@ -877,9 +895,8 @@ BEGIN
           WHEN 'superseded' THEN 'changed'
           WHEN 'expired' THEN 'expired'
           WHEN 'suspended' THEN 'suspended'
-          ELSE CASE WHEN copy_valid_until < current_date THEN 'expired' ELSE 'valid' END END END;
+          ELSE CASE WHEN copy_valid_until < current_date THEN 'expired' ELSE 'valid' END END;
       detail := CASE verdict
-        WHEN 'tampered' THEN format('the digest is the stored one but the seal does not verify: %s %s', sig.status, sig.message)
         WHEN 'changed' THEN format('a newer version %s replaces %s', cur.identifier, c.identifier)
         WHEN 'expired' THEN CASE WHEN effective_status = '06' THEN format('the licence expired on %s', cur.valid_to)
                                  ELSE format('this copy was valid until %s', copy_valid_until) END
@@ -895,7 +912,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense.licence_verify(text, bytea) IS
-'电子证照文件核验: verdict valid, changed (a newer version with a new QR code exists), revoked (also withdrawn), cancelled, other (certState 99), expired (licence, or the copy''s validity), suspended, tampered (seal or digests do not verify) or unknown (not a file this store issued), with the identifier of the version the file is, the current version and the seal check';
+'电子证照文件核验: verdict valid, changed (a newer version with a new QR code exists), revoked (also withdrawn), cancelled, other (certState 99), expired (licence, or the copy''s validity), suspended, for a file this store issued (archived in elicense.sealed_file, compared byte for byte) whose seal verifies; else unsigned (not sealed though its authority seals), untrusted (seal chain reaches no elicense.trust_anchor), tampered (a digest, signature, seal, signer or time check fails), malformed (not a readable OFD file) or unknown (not a file this store issued); with the identifier of the version the file is, the current version and the seal check (verify_licence_ofd status)';
 
 -- Indexes the sharing functions rely on (README, "Departments using licences").
 CREATE INDEX certificate_holder_name ON elicense.certificate (holder_name);

@@ -3189,6 +3189,366 @@ END
 $$;
 
 --------------------------------------------------------------------------------
+-- Issue 19, verification as GB/T 38540 intends (h-verify): trust anchors
+-- (elicense.trust_anchor), verify_licence_ofd with a verdict column and the
+-- seal, signer-list, maker-signature, validity and chain checks
+-- (elicense._verify_ofd), the archive of issued files (elicense.sealed_file,
+-- elicense._archive_file) written by render_certificate_ofd and _render_copy,
+-- licence_verify comparing with it and refusing an unsigned file of an
+-- authority that seals; the worker loses UPDATE (file_sha256) on certificate.
+--------------------------------------------------------------------------------
+-- Trust anchors of seal verification (GB/T 38540): the seal-maker and CA
+-- certificates an admin trusts. A sealed file whose signer or seal-maker
+-- certificate does not chain to one of them is "untrusted", whatever its
+-- digests. Certificates are public; only elicense_admin writes them.
+CREATE TABLE elicense.trust_anchor (
+    name            text PRIMARY KEY CONSTRAINT trust_anchor_name_text CHECK (name ~ '^[[:print:]]{1,100}$'),
+    certificate_pem text NOT NULL CONSTRAINT trust_anchor_one_certificate
+        CHECK (array_length(regexp_split_to_array(certificate_pem, '-----BEGIN CERTIFICATE-----'), 1) = 2),
+    note            text NOT NULL DEFAULT '',
+    added_at        timestamptz NOT NULL DEFAULT now(),
+    added_by        text NOT NULL DEFAULT current_user
+);
+COMMENT ON TABLE elicense.trust_anchor IS
+'Seal-maker and CA certificates (one PEM X.509 certificate per row) that seal verification trusts: verify_licence_ofd and licence_verify call a sealed file whose chain reaches none of them untrusted; elicense_admin writes';
+SELECT pg_catalog.pg_extension_config_dump('elicense.trust_anchor', '');
+CREATE TRIGGER trust_anchor_parses BEFORE INSERT OR UPDATE ON elicense.trust_anchor
+    FOR EACH ROW EXECUTE FUNCTION elicense._check_key_columns('certificate_pem=certificate');
+REVOKE ALL ON elicense.trust_anchor FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.trust_anchor TO elicense_admin;
+
+CREATE FUNCTION elicense._verify_ofd(ofd bytea, certificate text, trust_anchors text,
+    OUT ok boolean, OUT status text, OUT part text, OUT message text, OUT signer text, OUT verdict text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'elicense_verify_licence_ofd'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+REVOKE ALL ON FUNCTION elicense._verify_ofd(bytea, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._verify_ofd(bytea, text, text) IS
+'Internal: verify_licence_ofd with the trust anchors given as concatenated PEM certificates';
+
+-- Verdicts (README, "Verification verdicts"), shared with licence_verify:
+-- sealed, unsigned, untrusted, tampered, malformed. 0.2.0's C function had
+-- fewer columns and no trust anchors.
+DROP FUNCTION elicense.verify_licence_ofd(bytea, text);
+CREATE FUNCTION elicense.verify_licence_ofd(ofd bytea, certificate text DEFAULT '',
+    OUT ok boolean, OUT status text, OUT part text, OUT message text, OUT signer text, OUT verdict text)
+RETURNS record
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT v.ok, v.status, v.part, v.message, v.signer, v.verdict
+    FROM elicense._verify_ofd(ofd, certificate,
+           coalesce((SELECT string_agg(a.certificate_pem, E'\n' ORDER BY a.name) FROM elicense.trust_anchor a), '')) v
+$$;
+COMMENT ON FUNCTION elicense.verify_licence_ofd(bytea, text) IS
+'Checks the seal of an OFD file as GB/T 38540 intends: every signed part''s digest and no part outside the references, the SES signature, the signer certificate among the seal''s, the seal maker''s signature, the signing time inside the seal''s and the certificates'' validity, the chains to elicense.trust_anchor and, when a PEM certificate is given, the signer. verdict is sealed, unsigned, untrusted, tampered or malformed (ok is verdict = sealed); status says which check: ok, unsigned, malformed, missing_part, digest_mismatch, unreferenced_part, bad_signature, wrong_signer, seal_mismatch, bad_seal, outside_validity or untrusted; part names the part concerned';
+
+-- The files this store issued, as sealed, content-addressed: licence_verify
+-- compares a presented file with them byte for byte. Holds full ID numbers
+-- (originals): admin may read, only the functions that issue a file write.
+CREATE TABLE elicense.sealed_file (
+    sha256           text PRIMARY KEY,
+    file             bytea NOT NULL,
+    identifier       text NOT NULL,
+    kind             text NOT NULL CONSTRAINT sealed_file_kind CHECK (kind IN ('original', 'copy')),
+    copy_valid_until date,
+    sealed_at        timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT sealed_file_content_address CHECK (sha256 = encode(pg_catalog.sha256(file), 'hex')),
+    CONSTRAINT sealed_file_copy_until CHECK ((kind = 'copy') = (copy_valid_until IS NOT NULL))
+);
+CREATE INDEX sealed_file_identifier ON elicense.sealed_file (identifier);
+COMMENT ON TABLE elicense.sealed_file IS
+'Archive of every licence file issued (the original rendered by render_certificate_ofd and the copies licence_file hands out), keyed by the SHA-256 of its bytes (checked); licence_verify compares a presented file with it exactly';
+SELECT pg_catalog.pg_extension_config_dump('elicense.sealed_file', '');
+REVOKE ALL ON elicense.sealed_file FROM PUBLIC;
+GRANT SELECT ON elicense.sealed_file TO elicense_admin;
+
+CREATE FUNCTION elicense._archive_file(identifier text, file bytea, copy_valid_until date) RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+  INSERT INTO elicense.sealed_file (sha256, file, identifier, kind, copy_valid_until)
+  VALUES (encode(sha256(file), 'hex'), file, identifier, CASE WHEN copy_valid_until IS NULL THEN 'original' ELSE 'copy' END,
+          copy_valid_until)
+  ON CONFLICT (sha256) DO NOTHING
+$$;
+REVOKE ALL ON FUNCTION elicense._archive_file(text, bytea, date) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._archive_file(text, bytea, date) IS
+'Internal: archives an issued file in elicense.sealed_file (an original when copy_valid_until is NULL)';
+
+CREATE OR REPLACE FUNCTION elicense.render_certificate_ofd(identifier text, watermark boolean DEFAULT true,
+    purpose text DEFAULT '', valid_until text DEFAULT '') RETURNS bytea
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  file bytea;
+  digest text;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = render_certificate_ofd.identifier;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no licence with identifier "%"', identifier USING ERRCODE = 'no_data_found';
+  END IF;
+  IF c.qr_url IS NULL THEN
+    RAISE EXCEPTION 'licence % has no QR code yet', identifier USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'The sync worker stores the QR URL once the national platform has assigned a code (赋码).';
+  END IF;
+  file := elicense._render_version_ofd(c, watermark, purpose, valid_until);
+  IF NOT watermark AND purpose = '' THEN  -- the original: archive it and remember its digest
+    digest := encode(sha256(file), 'hex');
+    PERFORM elicense._archive_file(c.identifier, file, NULL);
+    UPDATE elicense.certificate x SET file_sha256 = digest
+     WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM digest;
+  END IF;
+  RETURN file;
+END
+$$;
+COMMENT ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) IS
+'OFD file of a licence version, sealed when elicense.seal_key has the authority''s seal: the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) archives it in elicense.sealed_file and stores its SHA-256 on the certificate row';
+CREATE OR REPLACE FUNCTION elicense._render_copy(identifier text, purpose text, valid_until date, mask_id boolean) RETURNS bytea
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  file bytea;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = _render_copy.identifier;
+  IF c.qr_url IS NULL THEN
+    RAISE EXCEPTION 'licence % has no QR code yet', identifier USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'The file exists once the national platform has assigned a code (赋码); ask again later.';
+  END IF;
+  IF mask_id THEN
+    c.holder_id := elicense.mask_holder_id(c.holder_id_type, c.holder_id);
+  END IF;
+  file := elicense._render_version_ofd(c, false, purpose, to_char(valid_until, 'YYYY-MM-DD'));
+  PERFORM elicense._archive_file(c.identifier, file, valid_until);  -- licence_verify compares with it
+  RETURN file;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_verify(scenario text, file bytea,
+    OUT verdict text, OUT identifier text, OUT current_identifier text, OUT effective_status text,
+    OUT copy_valid_until date, OUT signature_status text, OUT detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := '{"function": "licence_verify"}';
+  x elicense._usage_context;
+  digest text;  -- computed in the block: a cancel while hashing a large file is audited too
+  copied text;
+  c elicense.certificate;
+  cur elicense.certificate;
+  sig record;
+  authority_sealed boolean := false;
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario'], ARRAY[scenario]);
+    digest := encode(sha256(file), 'hex');
+    PERFORM elicense._raise_refusal(x);
+    -- The archived file with these very bytes; else, for a file issued before
+    -- the archive, the original's digest or a copy's (the audit).
+    SELECT s.identifier, s.copy_valid_until INTO copied, copy_valid_until FROM elicense.sealed_file s
+     WHERE s.sha256 = digest AND s.file = licence_verify.file;
+    IF FOUND THEN
+      SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+    ELSE
+      SELECT v.* INTO c FROM elicense.certificate v WHERE v.file_sha256 = digest LIMIT 1;
+      IF NOT FOUND THEN
+        SELECT u.copy_valid_until, u.identifier INTO copy_valid_until, copied FROM elicense.usage_audit u
+         WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1;
+        IF FOUND THEN
+          SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+        END IF;
+      END IF;
+    END IF;
+    IF c.identifier IS NOT NULL THEN
+      identifier := c.identifier;
+      a := a || jsonb_build_object('identifier', c.identifier, 'holder_id', c.holder_id);
+      IF NOT c.type_code = ANY (x.grant_types) THEN
+        RAISE EXCEPTION 'licence type % is outside the grant of role "%" for scenario "%" (%)', c.type_code, x.grantee,
+          scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Verify only licences of the types the grant allows.';
+      END IF;
+      authority_sealed := EXISTS (SELECT 1 FROM elicense.seal_key k WHERE k.authority_uscc = c.authority_uscc);
+    END IF;
+    -- The seal as GB/T 38540 intends, against the trust anchors.
+    SELECT * INTO sig FROM elicense.verify_licence_ofd(file);
+    signature_status := sig.status;
+    IF c.identifier IS NULL THEN
+      IF sig.verdict IN ('sealed', 'unsigned') THEN
+        verdict := 'unknown';
+        detail := 'not a file this store issued (a sealed file renders differently each time: ask the holder for the current one)';
+      ELSE
+        verdict := sig.verdict;
+        detail := format('%s%s: %s', sig.status, CASE WHEN sig.part <> '' THEN ' in ' || sig.part ELSE '' END, sig.message);
+      END IF;
+    ELSIF sig.verdict = 'unsigned' AND authority_sealed THEN
+      verdict := 'unsigned';
+      detail := 'the file is not sealed, but its issuing authority seals its licences';
+    ELSIF sig.verdict NOT IN ('sealed', 'unsigned') THEN
+      verdict := sig.verdict;
+      detail := format('the file is the issued one but its seal does not hold: %s %s', sig.status, sig.message);
+    ELSE
+      SELECT v.* INTO cur FROM elicense.certificate v
+       WHERE v.original_identifier = c.original_identifier AND v.superseded_at IS NULL;
+      current_identifier := cur.identifier;
+      effective_status := elicense.effective_status(cur.status, cur.valid_to);
+      -- The one rule (elicense.effective_state); a file of a version that
+      -- only status changes followed is still that licence's file.
+      verdict := CASE elicense.effective_state(c)
+          WHEN 'revoked' THEN 'revoked'
+          WHEN 'withdrawn' THEN 'revoked'
+          WHEN 'cancelled' THEN 'cancelled'
+          WHEN 'other' THEN 'other'
+          WHEN 'superseded' THEN 'changed'
+          WHEN 'expired' THEN 'expired'
+          WHEN 'suspended' THEN 'suspended'
+          ELSE CASE WHEN copy_valid_until < current_date THEN 'expired' ELSE 'valid' END END;
+      detail := CASE verdict
+        WHEN 'changed' THEN format('a newer version %s replaces %s', cur.identifier, c.identifier)
+        WHEN 'expired' THEN CASE WHEN effective_status = '06' THEN format('the licence expired on %s', cur.valid_to)
+                                 ELSE format('this copy was valid until %s', copy_valid_until) END
+        WHEN 'other' THEN format('certState 99: %s', cur.status_note)
+        ELSE format('certState %s', cur.status) END;
+    END IF;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1, 'message', verdict,
+                                                   'file_sha256', digest));
+END
+$$;
+COMMENT ON FUNCTION elicense.licence_verify(text, bytea) IS
+'电子证照文件核验: verdict valid, changed (a newer version with a new QR code exists), revoked (also withdrawn), cancelled, other (certState 99), expired (licence, or the copy''s validity), suspended, for a file this store issued (archived in elicense.sealed_file, compared byte for byte) whose seal verifies; else unsigned (not sealed though its authority seals), untrusted (seal chain reaches no elicense.trust_anchor), tampered (a digest, signature, seal, signer or time check fails), malformed (not a readable OFD file) or unknown (not a file this store issued); with the identifier of the version the file is, the current version and the seal check (verify_licence_ofd status)';
+
+REVOKE UPDATE (file_sha256) ON elicense.certificate FROM elicense_worker;
+
+--------------------------------------------------------------------------------
+-- render_certificate_ofd and licence_verify as the parts have them: changed by
+-- the privacy, seal and verification blocks above.
+--------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION elicense.render_certificate_ofd(identifier text, watermark boolean DEFAULT true,
+    purpose text DEFAULT '', valid_until text DEFAULT '') RETURNS bytea
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  file bytea;
+  digest text;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = render_certificate_ofd.identifier;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no licence with identifier "%"', identifier USING ERRCODE = 'no_data_found';
+  END IF;
+  IF c.qr_url IS NULL THEN
+    RAISE EXCEPTION 'licence % has no QR code yet', identifier USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'The sync worker stores the QR URL once the national platform has assigned a code (赋码).';
+  END IF;
+  -- The watermarked file is the public copy (the national platform publishes it).
+  file := elicense._render_version_ofd(CASE WHEN watermark THEN elicense._public_face(c) ELSE c END, watermark, purpose, valid_until);
+  IF NOT watermark AND purpose = '' THEN  -- the original: archive it and remember its digest
+    digest := encode(sha256(file), 'hex');
+    PERFORM elicense._archive_file(c.identifier, file, NULL);
+    UPDATE elicense.certificate x SET file_sha256 = digest
+     WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM digest;
+  END IF;
+  RETURN file;
+END
+$$;
+COMMENT ON FUNCTION elicense.render_certificate_ofd(text, boolean, text, text) IS
+'OFD file of a licence version, sealed when elicense.seal has the authority''s seal: the platform watermark by default, a purpose-and-validity note for copies to other departments; rendering the original (no watermark, no purpose) archives it in elicense.sealed_file and stores its SHA-256 on the certificate row';
+CREATE OR REPLACE FUNCTION elicense.licence_verify(scenario text, file bytea,
+    OUT verdict text, OUT identifier text, OUT current_identifier text, OUT effective_status text,
+    OUT copy_valid_until date, OUT signature_status text, OUT detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := '{"function": "licence_verify"}';
+  x elicense._usage_context;
+  digest text;  -- computed in the block: a cancel while hashing a large file is audited too
+  copied text;
+  c elicense.certificate;
+  cur elicense.certificate;
+  sig record;
+  authority_sealed boolean := false;
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario'], ARRAY[scenario]);
+    digest := encode(sha256(file), 'hex');
+    PERFORM elicense._raise_refusal(x);
+    -- The archived file with these very bytes; else, for a file issued before
+    -- the archive, the original's digest or a copy's (the audit).
+    SELECT s.identifier, s.copy_valid_until INTO copied, copy_valid_until FROM elicense.sealed_file s
+     WHERE s.sha256 = digest AND s.file = licence_verify.file;
+    IF FOUND THEN
+      SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+    ELSE
+      SELECT v.* INTO c FROM elicense.certificate v WHERE v.file_sha256 = digest LIMIT 1;
+      IF NOT FOUND THEN
+        SELECT u.copy_valid_until, u.identifier INTO copy_valid_until, copied FROM elicense.usage_audit u
+         WHERE u.file_sha256 = digest AND u.result = 'ok' ORDER BY u.id DESC LIMIT 1;
+        IF FOUND THEN
+          SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
+        END IF;
+      END IF;
+    END IF;
+    IF c.identifier IS NOT NULL THEN
+      identifier := c.identifier;
+      a := a || jsonb_build_object('identifier', c.identifier, 'holder_id', c.holder_id);
+      IF NOT c.type_code = ANY (x.grant_types) THEN
+        RAISE EXCEPTION 'licence type % is outside the grant of role "%" for scenario "%" (%)', c.type_code, x.grantee,
+          scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Verify only licences of the types the grant allows.';
+      END IF;
+      authority_sealed := (elicense._seal_for(c.authority_uscc, c.authority_division)).es_id IS NOT NULL;
+    END IF;
+    -- The seal as GB/T 38540 intends, against the trust anchors.
+    SELECT * INTO sig FROM elicense.verify_licence_ofd(file);
+    signature_status := sig.status;
+    IF c.identifier IS NULL THEN
+      IF sig.verdict IN ('sealed', 'unsigned') THEN
+        verdict := 'unknown';
+        detail := 'not a file this store issued (a sealed file renders differently each time: ask the holder for the current one)';
+      ELSE
+        verdict := sig.verdict;
+        detail := format('%s%s: %s', sig.status, CASE WHEN sig.part <> '' THEN ' in ' || sig.part ELSE '' END, sig.message);
+      END IF;
+    ELSIF sig.verdict = 'unsigned' AND authority_sealed THEN
+      verdict := 'unsigned';
+      detail := 'the file is not sealed, but its issuing authority seals its licences';
+    ELSIF sig.verdict NOT IN ('sealed', 'unsigned') THEN
+      verdict := sig.verdict;
+      detail := format('the file is the issued one but its seal does not hold: %s %s', sig.status, sig.message);
+    ELSE
+      SELECT v.* INTO cur FROM elicense.certificate v
+       WHERE v.original_identifier = c.original_identifier AND v.superseded_at IS NULL;
+      current_identifier := cur.identifier;
+      effective_status := elicense.effective_status(cur.status, cur.valid_to);
+      -- The one rule (elicense.effective_state); a file of a version that
+      -- only status changes followed is still that licence's file.
+      verdict := CASE elicense.effective_state(c)
+          WHEN 'revoked' THEN 'revoked'
+          WHEN 'withdrawn' THEN 'revoked'
+          WHEN 'cancelled' THEN 'cancelled'
+          WHEN 'other' THEN 'other'
+          WHEN 'superseded' THEN 'changed'
+          WHEN 'expired' THEN 'expired'
+          WHEN 'suspended' THEN 'suspended'
+          ELSE CASE WHEN copy_valid_until < current_date THEN 'expired' ELSE 'valid' END END;
+      detail := CASE verdict
+        WHEN 'changed' THEN format('a newer version %s replaces %s', cur.identifier, c.identifier)
+        WHEN 'expired' THEN CASE WHEN effective_status = '06' THEN format('the licence expired on %s', cur.valid_to)
+                                 ELSE format('this copy was valid until %s', copy_valid_until) END
+        WHEN 'other' THEN format('certState 99: %s', cur.status_note)
+        ELSE format('certState %s', cur.status) END;
+    END IF;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1, 'message', verdict,
+                                                   'file_sha256', digest));
+END
+$$;
+COMMENT ON FUNCTION elicense.licence_verify(text, bytea) IS
+'电子证照文件核验: verdict valid, changed (a newer version with a new QR code exists), revoked (also withdrawn), cancelled, other (certState 99), expired (licence, or the copy''s validity), suspended, for a file this store issued (archived in elicense.sealed_file, compared byte for byte) whose seal verifies; else unsigned (not sealed though its authority seals), untrusted (seal chain reaches no elicense.trust_anchor), tampered (a digest, signature, seal, signer or time check fails), malformed (not a readable OFD file) or unknown (not a file this store issued); with the identifier of the version the file is, the current version and the seal check (verify_licence_ofd status)';
+
+--------------------------------------------------------------------------------
 -- Grants nothing uses: the worker calls only its SECURITY DEFINER delivery
 -- functions, expire_due and a count of the outbox (the sync tests run it as a
 -- login that is a member of elicense_worker only). docs/privileges.md lists
