@@ -31,8 +31,8 @@ json NoCallAnswer(const std::string &message) {
 }  // namespace
 
 DeliveryLoop::DeliveryLoop(Config config, const std::atomic<bool> &stop)
-    : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, cfg_.worker_id), http_(cfg_.in_flight),
-      envelope_(MakeEnvelope(cfg_)),
+    : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, OutboxStore::LeaseOwner(cfg_.worker_id)),
+      http_(cfg_.in_flight), envelope_(MakeEnvelope(cfg_)),
       endpoints_(cfg_.base_url, cfg_.backup_url, cfg_.failures_to_switch, Millis(cfg_.probe_interval_ms)),
       bucket_(cfg_.rate_per_s, cfg_.burst), rng_(std::random_device {}()) {
 }
@@ -525,6 +525,7 @@ Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 int DeliveryLoop::Run(bool once) {
 	common::LogEvent("info", "start",
 	                 {{"worker_id", cfg_.worker_id},
+	                  {"lease_owner", store_.owner()},
 	                  {"in_flight", cfg_.in_flight},
 	                  {"once", once},
 	                  {"profile", cfg_.profile},

@@ -1,6 +1,8 @@
 #include "outbox_store.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 
 namespace elicense::worker {
 namespace {
@@ -23,8 +25,16 @@ bool ConnectionFailure(PGresult *res) {
 
 }  // namespace
 
-OutboxStore::OutboxStore(std::string conninfo, std::string worker_id)
-    : conninfo_(std::move(conninfo)), worker_id_(std::move(worker_id)) {
+OutboxStore::OutboxStore(std::string conninfo, std::string owner)
+    : conninfo_(std::move(conninfo)), worker_id_(std::move(owner)) {
+}
+
+std::string OutboxStore::LeaseOwner(const std::string &worker_id) {
+	std::random_device rd;
+	unsigned long long id = (static_cast<unsigned long long>(rd()) << 32 | rd()) & 0xffffffffffffULL;
+	char hex[16];
+	std::snprintf(hex, sizeof hex, "%012llx", id);
+	return worker_id + '#' + hex;
 }
 
 void OutboxStore::Connect() {

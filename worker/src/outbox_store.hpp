@@ -5,6 +5,14 @@
 // recorded where are decided in SQL. Every call is a short autocommit
 // statement. No parameter ever carries a NUL character (PostgreSQL text and
 // jsonb refuse them): Exec removes any that slipped through.
+//
+// Leases belong to a process, not to a name: every call passes the lease
+// owner, worker_id plus a random instance id made when the process starts
+// ("w1#3f9c0a12b4d7"). A worker restarted under the same worker_id (systemd,
+// worker_id in the config) is another owner: it never renews, completes or
+// fails the dead process's leases, which lapse and are taken over like any
+// other worker's. History (delivery_attempt.worker_id, delivery_event.actor)
+// names the owner, so each process's calls can be told apart.
 #pragma once
 
 #include "elicense/common/pg_connection.hpp"
@@ -69,7 +77,13 @@ struct AttemptRecord {
 
 class OutboxStore {
 public:
-	OutboxStore(std::string conninfo, std::string worker_id);
+	// `owner`: the lease owner of this process (LeaseOwner).
+	OutboxStore(std::string conninfo, std::string owner);
+	// worker_id + '#' + 12 random hex digits: unique per process start.
+	static std::string LeaseOwner(const std::string &worker_id);
+	const std::string &owner() const {
+		return worker_id_;
+	}
 
 	void Connect();  // (re)connects and LISTENs; throws DbConnectionLost
 	bool Connected() const;
@@ -107,7 +121,7 @@ private:
 	Result Exec(const char *sql, const std::vector<std::optional<std::string>> &params);
 
 	std::string conninfo_;
-	std::string worker_id_;
+	std::string worker_id_;  // the lease owner
 	common::PgConnection conn_;
 };
 
