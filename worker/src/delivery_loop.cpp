@@ -613,6 +613,7 @@ void DeliveryLoop::LogProgress() {
 	                  {"unrecorded", static_cast<long long>(unrecorded_.size())},
 	                  {"on_backup", endpoints_.OnBackup()},
 	                  {"breaker_open", breaker_.open()},
+	                  {"db_round_trips", store_.round_trips()},
 	                  {"group_commits", batches_},
 	                  {"results_committed", batched_}});
 }

@@ -82,6 +82,7 @@ OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::op
 	std::vector<const char *> values;
 	for (const auto &p : clean)
 		values.push_back(p ? p->c_str() : nullptr);
+	++round_trips_;
 	Result res(
 	    PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
 	ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
@@ -219,6 +220,7 @@ std::vector<std::optional<std::string>> OutboxStore::RunBatch(const std::vector<
 	};
 	if (PQenterPipelineMode(c) != 1)
 		throw lost("cannot enter pipeline mode");
+	++round_trips_;
 	std::vector<std::vector<std::optional<std::string>>> kept;  // the parameters live until sent
 	kept.reserve(calls.size());
 	for (const DbCall *call : calls) {

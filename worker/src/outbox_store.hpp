@@ -137,6 +137,11 @@ public:
 	// one by one to find it) or DbConnectionLost (whether the commit happened
 	// is unknown: the unknown-outcome rule covers it, as for a single call).
 	std::vector<std::optional<std::string>> RunBatch(const std::vector<const DbCall *> &calls);
+	// Statements sent one by one plus batches: each is one round trip and
+	// one transaction (the database cost the group commit cuts).
+	long long round_trips() const {
+		return round_trips_;
+	}
 
 	// Prechecks (extension/sql/parts/61_precheck.sql): leased before steps.
 	std::vector<LeasedPrecheck> LeasePrechecks(int max_rows, int lease_seconds);
@@ -155,6 +160,7 @@ private:
 	std::string conninfo_;
 	std::string worker_id_;  // the lease owner
 	common::PgConnection conn_;
+	long long round_trips_ = 0;
 };
 
 }  // namespace elicense::worker
