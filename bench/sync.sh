@@ -9,6 +9,8 @@
 #          requests/s from the first to the last recorded attempt.
 #   idle:  then 20 licence pairs issued one by one, 100 ms apart, into idle
 #          workers: p50/p99 from the issuing commit to the confirm step done.
+#   db trips/req: the workers' database round trips (each a transaction:
+#          leases, renewals, results, polls) per request sent, burst and idle.
 # The ideal is workers × in_flight / latency requests per second (unbounded
 # at 0 ms). Rows also go to bench.result (suite "sync") when it exists.
 set -euo pipefail
@@ -21,7 +23,7 @@ in_flight=8
 setup_database  # the keys and client secret the double needs
 start_double --threads 64
 
-printf '\n%-8s %-8s %-9s %11s %12s %13s %13s\n' latency workers batching "requests/s" "ideal req/s" "idle p50 ms" "idle p99 ms"
+printf '\n%-8s %-8s %-9s %11s %12s %13s %13s %14s\n' latency workers batching "requests/s" "ideal req/s" "idle p50 ms" "idle p99 ms" "db trips/req"
 for latency in 0 5; do
   faults "{\"latency_ms\": $latency}"
   for workers in 1 4; do
@@ -58,10 +60,15 @@ PY
           FROM lat")"
       for p in "${pids[@]:$first}"; do kill -TERM "$p" 2>/dev/null || true; done
       for p in "${pids[@]:$first}"; do wait "$p" 2>/dev/null || true; done
+      # The workers' own count of database round trips (= transactions), burst and idle.
+      trips=$(for w in $(seq "$workers"); do
+                grep '"event":"progress"' "$out/bench_${latency}_${workers}_${batch_ms}_$w.log" | tail -n 1
+              done | python3 -c "import json, sys; print(sum(json.loads(l)['db_round_trips'] for l in sys.stdin if l.strip()))")
+      trips_per=$(awk -v t="$trips" -v r="$(sql -c "SELECT count(*) FROM elicense.delivery_attempt")" 'BEGIN {printf "%.2f", t / r}')
       rps=$(awk -v r="$requests" -v s="$seconds" 'BEGIN {printf "%.0f", r / s}')
       ideal=$([ "$latency" = 0 ] && echo "unbounded" || awk -v f="$((workers * in_flight))" -v l="$latency" 'BEGIN {printf "%.0f", f * 1000 / l}')
       mode=$([ "$batch_ms" = 0 ] && echo off || echo "${batch_ms} ms")
-      printf '%-8s %-8s %-9s %11s %12s %13s %13s\n' "${latency} ms" "$workers" "$mode" "$rps" "$ideal" "$p50" "$p99"
+      printf '%-8s %-8s %-9s %11s %12s %13s %13s %14s\n' "${latency} ms" "$workers" "$mode" "$rps" "$ideal" "$p50" "$p99" "$trips_per"
       if [ "$(psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL")" = t ]; then
         psql -Xqc "INSERT INTO bench.result VALUES ('sync', 'latency ${latency} ms, ${workers} worker(s), group commit ${mode}', $requests, $seconds, $requests / $seconds,
                    $([ "$batch_ms" = 0 ] && echo NULL || echo "'latency ${latency} ms, ${workers} worker(s), group commit off'"))"
