@@ -11,6 +11,9 @@
 #          workers: p50/p99 from the issuing commit to the confirm step done.
 #   db trips/req: the workers' database round trips (each a transaction:
 #          leases, renewals, results, polls) per request sent, burst and idle.
+#   db/worker cpu ms/req: CPU time of the workers' database backends and of
+#          the worker processes during the burst, per request: the cost per
+#          step whatever else the machine is doing.
 # The ideal is workers × in_flight / latency requests per second (unbounded
 # at 0 ms). Rows also go to bench.result (suite "sync") when it exists.
 set -euo pipefail
@@ -19,11 +22,13 @@ cd "$(dirname "$0")/.."
 set -- build/bench
 source tests/sync/lib.sh
 n=${BENCH_SYNC_LICENCES:-100}
+# CPU seconds (user + system) the given processes have used so far.
+cpu_s() { for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {printf "%.3f", s / hz}'; }
 in_flight=8
 setup_database  # the keys and client secret the double needs
 start_double --threads 64
 
-printf '\n%-8s %-8s %-9s %11s %12s %13s %13s %14s\n' latency workers batching "requests/s" "ideal req/s" "idle p50 ms" "idle p99 ms" "db trips/req"
+printf '\n%-8s %-8s %-9s %11s %12s %13s %13s %14s %15s %15s\n' latency workers batching "requests/s" "ideal req/s" "idle p50 ms" "idle p99 ms" "db trips/req" "db cpu ms/req" "worker cpu ms/req"
 for latency in 0 5; do
   faults "{\"latency_ms\": $latency}"
   for workers in 1 4; do
@@ -39,8 +44,14 @@ PY
       first=${#pids[@]}
       for w in $(seq "$workers"); do start_worker "bench_${latency}_${workers}_${batch_ms}_$w"; done
       sleep 0.5
+      worker_pids=("${pids[@]:$first}")
+      backend_pids=($(sql -c "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'elicense-sync/%'"))
+      cpu_before=$(cpu_s "${worker_pids[@]}" "${backend_pids[@]}")
+      db_before=$(cpu_s "${backend_pids[@]}")
       issue_licences "$n"
       wait_for 600 "$(all_delivered)"
+      cpu_after=$(cpu_s "${worker_pids[@]}" "${backend_pids[@]}")
+      db_after=$(cpu_s "${backend_pids[@]}")
       mark=$(sql -c "SELECT now()")
       read -r requests seconds <<<"$(sql -F' ' -c "
         SELECT count(*), extract(epoch FROM max(at) - min(at)) FROM elicense.delivery_attempt")"
@@ -64,11 +75,14 @@ PY
       trips=$(for w in $(seq "$workers"); do
                 grep '"event":"progress"' "$out/bench_${latency}_${workers}_${batch_ms}_$w.log" | tail -n 1
               done | python3 -c "import json, sys; print(sum(json.loads(l)['db_round_trips'] for l in sys.stdin if l.strip()))")
+      burst_requests=$requests
+      db_ms=$(awk -v a="$db_after" -v b="$db_before" -v r="$burst_requests" 'BEGIN {printf "%.2f", (a - b) * 1000 / r}')
+      worker_ms=$(awk -v a="$cpu_after" -v b="$cpu_before" -v d="$db_ms" -v r="$burst_requests" 'BEGIN {printf "%.2f", (a - b) * 1000 / r - d}')
       trips_per=$(awk -v t="$trips" -v r="$(sql -c "SELECT count(*) FROM elicense.delivery_attempt")" 'BEGIN {printf "%.2f", t / r}')
       rps=$(awk -v r="$requests" -v s="$seconds" 'BEGIN {printf "%.0f", r / s}')
       ideal=$([ "$latency" = 0 ] && echo "unbounded" || awk -v f="$((workers * in_flight))" -v l="$latency" 'BEGIN {printf "%.0f", f * 1000 / l}')
       mode=$([ "$batch_ms" = 0 ] && echo off || echo "${batch_ms} ms")
-      printf '%-8s %-8s %-9s %11s %12s %13s %13s %14s\n' "${latency} ms" "$workers" "$mode" "$rps" "$ideal" "$p50" "$p99" "$trips_per"
+      printf '%-8s %-8s %-9s %11s %12s %13s %13s %14s %15s %15s\n' "${latency} ms" "$workers" "$mode" "$rps" "$ideal" "$p50" "$p99" "$trips_per" "$db_ms" "$worker_ms"
       if [ "$(psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL")" = t ]; then
         psql -Xqc "INSERT INTO bench.result VALUES ('sync', 'latency ${latency} ms, ${workers} worker(s), group commit ${mode}', $requests, $seconds, $requests / $seconds,
                    $([ "$batch_ms" = 0 ] && echo NULL || echo "'latency ${latency} ms, ${workers} worker(s), group commit off'"))"

@@ -2266,3 +2266,9 @@ $$;
 COMMENT ON FUNCTION elicense.step_failed(bigint, text, text, text, bigint, integer) IS
 'Records a failed attempt: pending again after retry_in_ms, dead after a business error or max_attempts, held (kind hold) until an operator replays it; kind not_sent (the request never reached the platform) gives the attempt back. worker_id is the lease owner (worker name and process instance)';
 
+
+-- Delivery throughput (issue 22, h-deliver): lease_steps' per-licence order
+-- probe reads every version of a licence; without an index on
+-- original_identifier each probe scanned the whole certificate table.
+CREATE INDEX certificate_versions ON elicense.certificate (original_identifier);
+COMMENT ON INDEX elicense.certificate_versions IS 'All versions of a licence, for the per-licence step order of elicense.lease_steps';
