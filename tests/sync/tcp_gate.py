@@ -24,21 +24,34 @@ async def pipe(reader, writer):
 async def main():
     target_host, target_port = sys.argv[1], int(sys.argv[2])
     conns = set()
+    state = {"server": None}
 
     async def handle(client_reader, client_writer):
+        # Tracked from the accept on: a connection still opening its way to
+        # the target when the gate closes must not survive the outage.
+        if state["server"] is None:
+            client_writer.transport.abort()
+            return
+        conns.add(client_writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(target_host, target_port)
         except OSError:
+            conns.discard(client_writer)
             client_writer.close()
             return
-        conns.update({client_writer, up_writer})
+        if state["server"] is None or client_writer.transport.is_closing():
+            up_writer.transport.abort()
+            client_writer.transport.abort()
+            conns.discard(client_writer)
+            return
+        conns.add(up_writer)
         await asyncio.gather(pipe(client_reader, up_writer), pipe(up_reader, client_writer))
         conns.difference_update({client_writer, up_writer})
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0, reuse_address=True)
+    state["server"] = server
     port = server.sockets[0].getsockname()[1]
     print(f"listening on 127.0.0.1:{port}", flush=True)
-    state = {"server": server}
 
     def close():
         if state["server"] is not None:
@@ -50,7 +63,8 @@ async def main():
 
     async def reopen():
         if state["server"] is None:
-            state["server"] = await asyncio.start_server(handle, "127.0.0.1", port, reuse_address=True)
+            server = await asyncio.start_server(handle, "127.0.0.1", port, reuse_address=True)
+            state["server"] = server
 
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGUSR1, close)

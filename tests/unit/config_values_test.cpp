@@ -54,11 +54,12 @@ TEST(WorkerConfig, RefusesValuesOfAnotherType) {
 	      R"({"breaker": {"failures": -1}})", R"({"breaker": {"probe_base_ms": 5000, "probe_cap_ms": 1000}})",
 	      R"({"result_batch_ms": -1})", R"({"result_batch_ms": 5000})", R"({"result_batch_max": 0})"})
 		EXPECT_THROW(load(bad), std::runtime_error) << bad;
-	auto c = load(R"({"breaker": {"failures": 3, "probe_cap_ms": 20000}, "result_batch_ms": 0})");
+	auto c = load(R"({"breaker": {"failures": 3, "probe_cap_ms": 20000}, "result_batch_ms": 5})");
 	EXPECT_EQ(c.breaker.threshold, 3);
 	EXPECT_EQ(c.breaker.probe_base.count(), 1000);
 	EXPECT_EQ(c.breaker.probe_cap.count(), 20000);
-	EXPECT_EQ(c.result_batch_ms, 0);
+	EXPECT_EQ(c.result_batch_ms, 5);
+	EXPECT_EQ(load("{}").result_batch_ms, 0);  // off unless asked for
 	EXPECT_EQ(c.result_batch_max, 64);
 	std::remove(path.c_str());
 }
