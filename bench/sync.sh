@@ -1,48 +1,92 @@
 #!/usr/bin/env bash
-# Delivery throughput and commit-to-delivery latency of elicense-sync against
-# the platform test double with 0 ms and 5 ms added latency per request, at
-# 1, 8 and 32 requests in flight. Each run issues 100 W050 + 100 W032
-# licences (4 requests each) in one transaction while the worker waits, and
-# measures until the last confirm step is done. The ideal is in_flight /
-# latency requests per second (unbounded at 0 ms). Rows also go to
-# bench.result (suite "sync"), so bench/run puts them in its CSV.
+# Delivery throughput and commit-to-confirm latency of elicense-sync against
+# the platform test double with 0 ms and 5 ms added latency per request, for
+# 1 and 4 workers (in_flight 8 each), with the group commit of results off
+# (result_batch_ms 0: one call and one commit per attempt row and per result,
+# as before) and on (the default, 5 ms), in the same run.
+#   burst: BENCH_SYNC_LICENCES W050 + as many W032 licences (default 100;
+#          4 requests each) issued in one transaction while the workers wait;
+#          requests/s from the first to the last recorded attempt.
+#   idle:  then 20 licence pairs issued one by one, 100 ms apart, into idle
+#          workers: p50/p99 from the issuing commit to the confirm step done.
+#   db trips/req: the workers' database round trips (each a transaction:
+#          leases, renewals, results, polls) per request sent, burst and idle.
+#   db/worker cpu ms/req: CPU time of the workers' database backends and of
+#          the worker processes during the burst, per request: the cost per
+#          step whatever else the machine is doing.
+# The ideal is workers × in_flight / latency requests per second (unbounded
+# at 0 ms). Rows also go to bench.result (suite "sync") when it exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${PGHOST:-}" ] || exec bench/run sync
 set -- build/bench
 source tests/sync/lib.sh
-setup_database
+n=${BENCH_SYNC_LICENCES:-100}
+# CPU seconds (user + system) the given processes have used so far.
+cpu_s() { for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {printf "%.3f", s / hz}'; }
+in_flight=8
+setup_database  # the keys and client secret the double needs
 start_double --threads 64
 
-printf '\n%-10s %-9s %12s %12s %14s %12s %12s\n' latency in_flight "requests/s" "licences/s" "ideal req/s" "p50 ms" "p99 ms"
+printf '\n%-8s %-8s %-9s %11s %12s %13s %13s %14s %15s %15s\n' latency workers batching "requests/s" "ideal req/s" "idle p50 ms" "idle p99 ms" "db trips/req" "db cpu ms/req" "worker cpu ms/req"
 for latency in 0 5; do
   faults "{\"latency_ms\": $latency}"
-  for in_flight in 1 8 32; do
-    setup_database  # a fresh database per run: history tables are append-only
-    write_config "$in_flight" 30
-    start_worker "bench_${latency}_${in_flight}"
-    worker=${pids[-1]}
-    sleep 0.5
-    issue_licences 100
-    wait_for 300 "$(all_delivered)"
-    kill -TERM "$worker"; wait "$worker" || true
-    read -r requests seconds p50 p99 <<<"$(sql -F' ' -c "
-      WITH lat AS (
-        SELECT extract(epoch FROM e.at - c.created_at) * 1000 AS ms
-          FROM elicense.delivery_event e JOIN elicense.outbox o ON o.id = e.outbox_id
-          JOIN elicense.certificate c ON c.identifier = o.identifier
-         WHERE o.step = 'confirm' AND e.to_status = 'done')
-      SELECT (SELECT count(*) FROM elicense.delivery_attempt),
-             (SELECT extract(epoch FROM max(e.at) - min(c.created_at)) FROM elicense.delivery_event e, elicense.certificate c),
-             round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)), round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms))
-        FROM lat")"
-    rps=$(awk -v r="$requests" -v s="$seconds" 'BEGIN {printf "%.0f", r / s}')
-    lps=$(awk -v s="$seconds" 'BEGIN {printf "%.0f", 200 / s}')
-    ideal=$([ "$latency" = 0 ] && echo "unbounded" || awk -v f="$in_flight" -v l="$latency" 'BEGIN {printf "%.0f", f * 1000 / l}')
-    printf '%-10s %-9s %12s %12s %14s %12s %12s\n' "${latency} ms" "$in_flight" "$rps" "$lps" "$ideal" "$p50" "$p99"
-    if [ "$(psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL")" = t ]; then
-      psql -Xqc "INSERT INTO bench.result VALUES ('sync', 'latency ${latency} ms, in flight ${in_flight}', $requests, $seconds, $requests / $seconds,
-                 $([ "$latency" = 0 ] && echo NULL || echo "'ideal ${ideal} req/s'"))"
-    fi
+  for workers in 1 4; do
+    for batch_ms in 0 5; do
+      setup_database  # a fresh database per run: history tables are append-only
+      write_config "$in_flight" 30
+      python3 - "$out/worker.json" "$batch_ms" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["result_batch_ms"] = int(sys.argv[2])
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+PY
+      first=${#pids[@]}
+      for w in $(seq "$workers"); do start_worker "bench_${latency}_${workers}_${batch_ms}_$w"; done
+      sleep 0.5
+      worker_pids=("${pids[@]:$first}")
+      backend_pids=($(sql -c "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'elicense-sync/%'"))
+      cpu_before=$(cpu_s "${worker_pids[@]}" "${backend_pids[@]}")
+      db_before=$(cpu_s "${backend_pids[@]}")
+      issue_licences "$n"
+      wait_for 600 "$(all_delivered)"
+      cpu_after=$(cpu_s "${worker_pids[@]}" "${backend_pids[@]}")
+      db_after=$(cpu_s "${backend_pids[@]}")
+      mark=$(sql -c "SELECT now()")
+      read -r requests seconds <<<"$(sql -F' ' -c "
+        SELECT count(*), extract(epoch FROM max(at) - min(at)) FROM elicense.delivery_attempt")"
+      # Idle: one licence pair per transaction; created_at is its commit to within a millisecond.
+      for i in $(seq 20); do
+        issue_licences 1 $((n + i))
+        sleep 0.1
+      done
+      wait_for 120 "$(all_delivered)"
+      read -r p50 p99 <<<"$(sql -F' ' -c "
+        WITH lat AS (
+          SELECT extract(epoch FROM e.at - c.created_at) * 1000 AS ms
+            FROM elicense.delivery_event e JOIN elicense.outbox o ON o.id = e.outbox_id
+            JOIN elicense.certificate c ON c.identifier = o.identifier
+           WHERE o.step = 'confirm' AND e.to_status = 'done' AND c.created_at > '$mark')
+        SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)), round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms))
+          FROM lat")"
+      for p in "${pids[@]:$first}"; do kill -TERM "$p" 2>/dev/null || true; done
+      for p in "${pids[@]:$first}"; do wait "$p" 2>/dev/null || true; done
+      # The workers' own count of database round trips (= transactions), burst and idle.
+      trips=$(for w in $(seq "$workers"); do
+                grep '"event":"progress"' "$out/bench_${latency}_${workers}_${batch_ms}_$w.log" | tail -n 1
+              done | python3 -c "import json, sys; print(sum(json.loads(l)['db_round_trips'] for l in sys.stdin if l.strip()))")
+      burst_requests=$requests
+      db_ms=$(awk -v a="$db_after" -v b="$db_before" -v r="$burst_requests" 'BEGIN {printf "%.2f", (a - b) * 1000 / r}')
+      worker_ms=$(awk -v a="$cpu_after" -v b="$cpu_before" -v d="$db_ms" -v r="$burst_requests" 'BEGIN {printf "%.2f", (a - b) * 1000 / r - d}')
+      trips_per=$(awk -v t="$trips" -v r="$(sql -c "SELECT count(*) FROM elicense.delivery_attempt")" 'BEGIN {printf "%.2f", t / r}')
+      rps=$(awk -v r="$requests" -v s="$seconds" 'BEGIN {printf "%.0f", r / s}')
+      ideal=$([ "$latency" = 0 ] && echo "unbounded" || awk -v f="$((workers * in_flight))" -v l="$latency" 'BEGIN {printf "%.0f", f * 1000 / l}')
+      mode=$([ "$batch_ms" = 0 ] && echo off || echo "${batch_ms} ms")
+      printf '%-8s %-8s %-9s %11s %12s %13s %13s %14s %15s %15s\n' "${latency} ms" "$workers" "$mode" "$rps" "$ideal" "$p50" "$p99" "$trips_per" "$db_ms" "$worker_ms"
+      if [ "$(psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL")" = t ]; then
+        psql -Xqc "INSERT INTO bench.result VALUES ('sync', 'latency ${latency} ms, ${workers} worker(s), group commit ${mode}', $requests, $seconds, $requests / $seconds,
+                   $([ "$batch_ms" = 0 ] && echo NULL || echo "'latency ${latency} ms, ${workers} worker(s), group commit off'"))"
+      fi
+    done
   done
 done

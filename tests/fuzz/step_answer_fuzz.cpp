@@ -43,8 +43,8 @@ void Check(const StepDecision &d) {
 	bool with_answer = d.action == StepAction::kSucceed || d.action == StepAction::kQueried;
 	if (with_answer != d.answer.is_object())
 		std::abort();
-	if (d.action == StepAction::kFail && d.fail_kind != "retry" && d.fail_kind != "unknown" &&
-	    d.fail_kind != "business_error" && d.fail_kind != "hold")
+	if (d.action == StepAction::kFail && d.fail_kind != "retry" && d.fail_kind != "not_sent" &&
+	    d.fail_kind != "unknown" && d.fail_kind != "business_error" && d.fail_kind != "hold")
 		std::abort();
 	if (!with_answer)
 		return;

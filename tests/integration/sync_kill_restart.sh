@@ -19,7 +19,7 @@ echo "killed w1 with $leased steps leased"
 [ "$leased" -gt 0 ] || fail "nothing was in flight at the kill"
 start_worker w2
 wait_for 90 "$(all_delivered)"
-[ "$(sql -c "SELECT count(*) FROM elicense.delivery_event WHERE detail LIKE 'lease of w1 lapsed'")" -gt 0 ] \
+[ "$(sql -c "SELECT count(*) FROM elicense.delivery_event WHERE detail LIKE 'lease of w1#% lapsed'")" -gt 0 ] \
   || fail "w2 did not take over w1's leases"
 check_exactly_once
 

@@ -7,7 +7,7 @@
 -- only an assigned code or a QR URL; privileges of the worker.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(77);
+SELECT plan(82);
 
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example/p/{identifier}');
 INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', '12345678');
@@ -85,6 +85,14 @@ SELECT is(pg_temp.lease('w1'), 1, 'leased again after the replay');
 SELECT is((pg_temp.one('validate')).ecert_id, (SELECT e FROM first_ecert), '... with the same eCertID');
 SELECT ok(NOT (pg_temp.one('validate')).needs_query, '... and sent, not queried: an operator released it');
 SELECT throws_ok($$SELECT elicense.step_failed(1, 'w1', 'later', 'x', 0, 5)$$, '22023', 'invalid failure kind "later"', 'an unknown kind');
+-- not_sent: the request never reached the platform; the attempt is given back.
+SELECT is(elicense.step_failed((SELECT oid FROM first_ecert), 'w1', 'not_sent', 'connection refused (not sent)', 0, 1),
+          'pending', 'not_sent: pending even with max_attempts used up');
+SELECT is((SELECT attempts FROM elicense.outbox WHERE id = (SELECT oid FROM first_ecert)), 0, '... the attempt given back');
+SELECT ok(NOT (SELECT needs_query FROM elicense.outbox WHERE id = (SELECT oid FROM first_ecert)), '... nothing to ask the platform');
+SELECT lives_ok($$SELECT elicense.record_attempt(NULL, 'x', 'validate', 'http://platform.invalid/check', NULL, NULL,
+                  'transport: connection refused (not sent)', 0, 'w1#0', 'not_sent', NULL)$$, 'record_attempt takes outcome not_sent');
+SELECT is(pg_temp.lease('w1'), 1, 'leased again at once');
 
 -- 3. step_queried on validate: a check changes nothing, send it.
 SELECT is(elicense.step_queried((SELECT oid FROM first_ecert), 'w1', '{"return_code": "1", "success_data": []}'), 'send', 'validate: send');

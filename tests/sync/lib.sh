@@ -158,7 +158,8 @@ double_state() { curl -fsS "$double_url/_admin/state"; }
 # (1 s). An unknown outcome is resolved by a query (direct: the double serves
 # one) or by resending the same eCertID (relay: the double answers a repeated
 # eCertID as it did the first time), so both rules run under the fault tests.
-# No expiry schedule (expire_interval_ms 0): issue_licences' licences are past
+# Group commit on (result_batch_ms 5, off by default) so that every sync test
+# runs the batched path with its faults. No expiry schedule (expire_interval_ms 0): issue_licences' licences are past
 # valid_to; a test of expiry sets it (sync_lifecycle.sh).
 write_config() {  # [in_flight] [lease_seconds]
   local profile_json
@@ -194,6 +195,7 @@ write_config() {  # [in_flight] [lease_seconds]
   "poll_interval_ms": 200,
   "summary_interval_ms": 1000,
   "expire_interval_ms": 0,
+  "result_batch_ms": 5,
   $profile_json
     "request_timeout_ms": 1500,
     "connect_timeout_ms": 3000

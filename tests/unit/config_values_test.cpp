@@ -50,7 +50,16 @@ TEST(WorkerConfig, RefusesValuesOfAnotherType) {
 	EXPECT_EQ(load(R"({"in_flight": 12, "platform": {"request_timeout_ms": 900}})").in_flight, 12);
 	for (const char *bad :
 	     {R"({"in_flight": true})", R"({"in_flight": 4.5})", R"({"lease_seconds": 4294967326})",
-	      R"({"platform": {"paths": {"11100000000013338W050/collect": 3}}})", R"({"backoff": {"base_ms": "100"}})"})
+	      R"({"platform": {"paths": {"11100000000013338W050/collect": 3}}})", R"({"backoff": {"base_ms": "100"}})",
+	      R"({"breaker": {"failures": -1}})", R"({"breaker": {"probe_base_ms": 5000, "probe_cap_ms": 1000}})",
+	      R"({"result_batch_ms": -1})", R"({"result_batch_ms": 5000})", R"({"result_batch_max": 0})"})
 		EXPECT_THROW(load(bad), std::runtime_error) << bad;
+	auto c = load(R"({"breaker": {"failures": 3, "probe_cap_ms": 20000}, "result_batch_ms": 5})");
+	EXPECT_EQ(c.breaker.threshold, 3);
+	EXPECT_EQ(c.breaker.probe_base.count(), 1000);
+	EXPECT_EQ(c.breaker.probe_cap.count(), 20000);
+	EXPECT_EQ(c.result_batch_ms, 5);
+	EXPECT_EQ(load("{}").result_batch_ms, 0);  // off unless asked for
+	EXPECT_EQ(c.result_batch_max, 64);
 	std::remove(path.c_str());
 }

@@ -176,11 +176,15 @@ TEST(StepAnswer, TransportAndHttp) {
 	Exchange refused;
 	refused.curl_code = CURLE_COULDNT_CONNECT;
 	StepDecision d = DecideStep({kStepAssign, false, false, false}, refused, direct, kPatterns);
-	EXPECT_EQ(d.fail_kind, "retry");
+	EXPECT_EQ(d.fail_kind, "not_sent");  // never reached the platform: no retry budget used
+	EXPECT_EQ(d.attempt_outcome, "not_sent");
+	EXPECT_TRUE(d.outage);
 	Exchange timeout;
 	timeout.sent = true;
 	timeout.curl_code = CURLE_OPERATION_TIMEDOUT;
-	EXPECT_EQ(DecideStep({kStepAssign, false, false, false}, timeout, direct, kPatterns).fail_kind, "unknown");
+	StepDecision t = DecideStep({kStepAssign, false, false, false}, timeout, direct, kPatterns);
+	EXPECT_EQ(t.fail_kind, "unknown");
+	EXPECT_TRUE(t.outage);
 	Exchange big = Ok("");
 	big.curl_code = CURLE_WRITE_ERROR;
 	big.too_large = true;

@@ -2,6 +2,7 @@
 // token refresh and the pacing of refused token fetches, failover,
 // classification of exchanges.
 #include "backoff.hpp"
+#include "circuit_breaker.hpp"
 #include "endpoint_selector.hpp"
 #include "outcome.hpp"
 #include "token_cache.hpp"
@@ -154,7 +155,15 @@ Exchange Ex(bool sent, int curl, long http, std::string body = {}) {
 }
 
 TEST(Classify, EveryCase) {
-	EXPECT_EQ(Classify(Ex(false, CURLE_COULDNT_CONNECT, 0)).outcome, StepOutcome::kRetry);
+	Verdict refused = Classify(Ex(false, CURLE_COULDNT_CONNECT, 0));
+	EXPECT_EQ(refused.outcome, StepOutcome::kRetry);
+	EXPECT_TRUE(refused.not_sent);
+	EXPECT_TRUE(refused.outage);
+	EXPECT_FALSE(Classify(Ex(true, CURLE_OPERATION_TIMEDOUT, 0)).not_sent);
+	EXPECT_TRUE(Classify(Ex(true, CURLE_OPERATION_TIMEDOUT, 0)).outage);
+	EXPECT_TRUE(Classify(Ex(true, CURLE_OK, 503)).outage);
+	EXPECT_FALSE(Classify(Ex(true, CURLE_OK, 429)).outage);  // the platform answered
+	EXPECT_FALSE(Classify(Ex(true, CURLE_OK, 404)).outage);
 	EXPECT_EQ(Classify(Ex(true, CURLE_OPERATION_TIMEDOUT, 0)).outcome, StepOutcome::kUnknown);
 	EXPECT_EQ(Classify(Ex(true, CURLE_PARTIAL_FILE, 200)).outcome, StepOutcome::kUnknown);
 	EXPECT_EQ(Classify(Ex(true, CURLE_GOT_NOTHING, 0)).outcome, StepOutcome::kUnknown);
@@ -178,6 +187,48 @@ TEST(Classify, EveryCase) {
 	                R"({"ReturnCode":"0","ReturnMsg":"失败","ReturnData":{"ErrorData":[{"ErrorMsg":"重复"}]}})"));
 	EXPECT_EQ(business.outcome, StepOutcome::kBusinessError);
 	EXPECT_EQ(business.error, "0 失败: 重复");
+}
+
+TEST(CircuitBreaker, OpensAfterConsecutiveFailuresAndProbesOneAtATime) {
+	CircuitBreaker b({3, Millis(1000), Millis(4000)});
+	auto t = Clock::now();
+	EXPECT_FALSE(b.Failed(t, false));
+	EXPECT_FALSE(b.Failed(t, false));
+	b.Answered();  // an answer in between: the count starts again
+	EXPECT_FALSE(b.Failed(t, false));
+	EXPECT_FALSE(b.Failed(t, false));
+	EXPECT_TRUE(b.Failed(t, false));  // third in a row: open
+	EXPECT_TRUE(b.open());
+	EXPECT_FALSE(b.MaySend(t));
+	EXPECT_FALSE(b.MaySend(t + Millis(999)));
+	EXPECT_TRUE(b.MaySend(t + Millis(1000)));
+	EXPECT_TRUE(b.Sending());                         // the probe
+	EXPECT_FALSE(b.MaySend(t + Millis(1000)));        // one at a time
+	EXPECT_FALSE(b.Failed(t + Millis(1000), false));  // a request from before: changes nothing
+	EXPECT_FALSE(b.MaySend(t + Millis(5000)));
+	b.Failed(t + Millis(1000), true);  // the probe failed: next after 2 s
+	EXPECT_FALSE(b.MaySend(t + Millis(2999)));
+	EXPECT_TRUE(b.MaySend(t + Millis(3000)));
+	b.Sending();
+	b.Failed(t + Millis(3000), true);  // 4 s
+	b.Sending();
+	b.Failed(t + Millis(7000), true);  // 8 s, capped at 4 s
+	EXPECT_FALSE(b.MaySend(t + Millis(10999)));
+	EXPECT_TRUE(b.MaySend(t + Millis(11000)));
+	b.Sending();
+	b.ProbeLost(t + Millis(11000));  // released without an answer: another may go
+	EXPECT_TRUE(b.MaySend(t + Millis(11000)));
+	EXPECT_TRUE(b.Answered());
+	EXPECT_FALSE(b.open());
+	EXPECT_TRUE(b.MaySend(t));
+	EXPECT_FALSE(b.Sending());  // closed: not a probe
+}
+
+TEST(CircuitBreaker, ZeroThresholdNeverOpens) {
+	CircuitBreaker b({0, Millis(1000), Millis(4000)});
+	for (int i = 0; i < 100; ++i)
+		EXPECT_FALSE(b.Failed(Clock::now(), false));
+	EXPECT_FALSE(b.open());
 }
 
 }  // namespace

@@ -241,6 +241,16 @@ Config LoadConfig(const std::string &path) {
 				c.backoff.base = Millis(base_ms);
 				c.backoff.cap = Millis(cap_ms);
 			}
+			if (auto b = doc.find("breaker"); b != doc.end()) {
+				long base_ms = c.breaker.probe_base.count(), cap_ms = c.breaker.probe_cap.count();
+				TakeConfigValue(*b, "failures", c.breaker.threshold);
+				TakeConfigValue(*b, "probe_base_ms", base_ms);
+				TakeConfigValue(*b, "probe_cap_ms", cap_ms);
+				c.breaker.probe_base = Millis(base_ms);
+				c.breaker.probe_cap = Millis(cap_ms);
+			}
+			TakeConfigValue(doc, "result_batch_ms", c.result_batch_ms);
+			TakeConfigValue(doc, "result_batch_max", c.result_batch_max);
 		} catch (const json::exception &e) {
 			throw std::runtime_error("config file " + path + ": " + e.what());
 		}
@@ -302,6 +312,11 @@ Config LoadConfig(const std::string &path) {
 		gethostname(host, sizeof host - 1);
 		c.worker_id = std::string(host) + ":" + std::to_string(getpid());
 	}
+	if (c.breaker.threshold < 0 || c.breaker.probe_base.count() < 10 || c.breaker.probe_cap < c.breaker.probe_base)
+		throw std::runtime_error("breaker.failures >= 0 (0: never opens), breaker.probe_base_ms >= 10 and "
+		                         "breaker.probe_cap_ms >= probe_base_ms are required");
+	if (c.result_batch_ms < 0 || c.result_batch_ms > 1000 || c.result_batch_max < 1)
+		throw std::runtime_error("result_batch_ms 0..1000 (0: no group commit) and result_batch_max >= 1 are required");
 	if (c.in_flight < 1 || c.lease_seconds < 5 || c.backoff.max_attempts < 1)
 		throw std::runtime_error("in_flight >= 1, lease_seconds >= 5 and backoff.max_attempts >= 1 are required");
 	if (c.expire_interval_ms < 0)

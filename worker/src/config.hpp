@@ -22,6 +22,7 @@
 #pragma once
 
 #include "backoff.hpp"
+#include "circuit_breaker.hpp"
 #include "profile_presets.hpp"
 
 #include <map>
@@ -68,6 +69,14 @@ struct Config {
 	BackoffPolicy backoff;
 	int failures_to_switch = 5;
 	int probe_interval_ms = 30000;
+	BreakerPolicy breaker;  // "breaker": {"failures", "probe_base_ms", "probe_cap_ms"}
+	// Group commit of results: recorded in one transaction every
+	// result_batch_ms, or at once when result_batch_max are waiting; 0 (the
+	// default): each call in its own transaction as it comes. Off by default:
+	// in bench/sync.sh it halved one worker's throughput (cause not found yet)
+	// while it helped four workers.
+	int result_batch_ms = 0;
+	int result_batch_max = 64;
 };
 
 // Reads `path` (may be empty: defaults and environment only). Throws

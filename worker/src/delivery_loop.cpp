@@ -31,10 +31,10 @@ json NoCallAnswer(const std::string &message) {
 }  // namespace
 
 DeliveryLoop::DeliveryLoop(Config config, const std::atomic<bool> &stop)
-    : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, cfg_.worker_id), http_(cfg_.in_flight),
-      envelope_(MakeEnvelope(cfg_)),
+    : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, OutboxStore::LeaseOwner(cfg_.worker_id)),
+      http_(cfg_.in_flight), envelope_(MakeEnvelope(cfg_)),
       endpoints_(cfg_.base_url, cfg_.backup_url, cfg_.failures_to_switch, Millis(cfg_.probe_interval_ms)),
-      bucket_(cfg_.rate_per_s, cfg_.burst), rng_(std::random_device {}()) {
+      bucket_(cfg_.rate_per_s, cfg_.burst), breaker_(cfg_.breaker), rng_(std::random_device {}()) {
 }
 
 std::string DeliveryLoop::SlotKey(const Credential &c) {
@@ -43,12 +43,6 @@ std::string DeliveryLoop::SlotKey(const Credential &c) {
 
 DeliveryLoop::TokenSlot &DeliveryLoop::SlotFor(const Credential &c) {
 	return tokens_[SlotKey(c)];
-}
-
-// True if a waiting step could be sent now but for the rate limit.
-bool DeliveryLoop::HasToken(const Active &a, Clock::time_point now) const {
-	auto it = tokens_.find(SlotKey(*a.credential));
-	return it != tokens_.end() && it->second.cache.Usable(now);
 }
 
 // True if the slot holds a token that has not expired. Starts a fetch when
@@ -132,8 +126,19 @@ bool DeliveryLoop::Missing(const DbStatementError &e, const char *what, Clock::t
 	return true;
 }
 
+// Leased steps: up to in_flight requests on the wire and as many again
+// waiting to go, so the next request leaves as soon as one ends; results
+// waiting for the group commit do not count. Leases are taken in groups (at
+// least half of in_flight at a time, or whenever nothing waits), so one
+// lease_steps call serves many steps.
+int DeliveryLoop::LeaseRoom() const {
+	int held = static_cast<int>(active_.size() - results_.size());
+	int room = 2 * cfg_.in_flight - held;
+	return room >= std::max(1, cfg_.in_flight / 2) || (waiting_.empty() && room > 0) ? room : 0;
+}
+
 void DeliveryLoop::LeaseMore() {
-	int room = cfg_.in_flight - static_cast<int>(active_.size());
+	int room = LeaseRoom();
 	if (room <= 0 || stop_)
 		return;
 	if (Clock::now() >= prechecks_missing_until_) {
@@ -177,7 +182,8 @@ void DeliveryLoop::FlushWaiting() {
 			++it;  // others may have another credential with a token
 			continue;
 		}
-		if (!bucket_.TryTake(Clock::now()))
+		if (http_.InFlight() >= static_cast<std::size_t>(cfg_.in_flight) || !breaker_.MaySend(Clock::now()) ||
+		    !bucket_.TryTake(Clock::now()))
 			return;
 		it = waiting_.erase(it);
 		Send(a, slot.cache.token());
@@ -202,10 +208,15 @@ void DeliveryLoop::Send(const ActivePtr &a, const std::string &token) {
 	req.timeout_ms = cfg_.request_timeout_ms;
 	req.connect_timeout_ms = cfg_.connect_timeout_ms;
 	req.max_answer_bytes = static_cast<std::size_t>(cfg_.max_answer_bytes);
+	a->probe = breaker_.Sending();
+	if (a->probe)
+		common::LogEvent("info", "breaker_probe", {{"identifier", a->step.identifier}, {"step", a->step.step}});
 	http_.Submit(std::move(req), [this, a, base, path](HttpResult r) {
 		try {
 			OnResult(a, base, path, std::move(r));
 		} catch (const std::exception &e) {  // a bug must not end the process: the step's outcome is unknown
+			if (a->probe)
+				breaker_.ProbeLost(Clock::now());
 			active_.erase(a->step.outbox_id);
 			unrecorded_.push_back({a->step.outbox_id, a->step.identifier, a->step.step, "unknown",
 			                       CleanText(std::string("internal error while handling the answer: ") + e.what()), 0});
@@ -231,19 +242,13 @@ void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, con
 	                       static_cast<long>(r.duration.count()),
 	                       d.attempt_outcome,
 	                       a->step.ecert_id};
-	try {
-		store_.RecordAttempt(attempt);
-	} catch (const DbStatementError &e) {
-		// The attempt row is lost, not the step: its result is still recorded below.
-		common::LogEvent("error", "attempt_not_recorded",
-		                 {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", CleanText(e.what())}});
-	} catch (const DbConnectionLost &) {
-		// Recorded() below meets the same lost connection and remembers the step.
-	}
+	DbCall attempt_call = store_.AttemptCall(attempt);
 	if (d.platform_failure)
 		endpoints_.ReportFailure(base_url, Clock::now());
 	else
 		endpoints_.ReportSuccess(base_url);
+	NoteBreaker(d.outage, a->probe);
+	a->probe = false;
 
 	if (!a->ticket.empty() && d.action == StepAction::kFail && d.fail_kind == "business_error") {
 		// A refusal is the answer a precheck asks for.
@@ -254,51 +259,149 @@ void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, con
 		         {"errors", json::array()},
 		         {"assignments", json::array()},
 		         {"success_data", json::array()}},
-		        false);
+		        false, std::move(attempt_call));
 		return;
 	}
 	switch (d.action) {
 	case StepAction::kRenewToken:
+		Record(a, std::move(attempt_call), {}, nullptr);
 		SlotFor(*a->credential).cache.Invalidate();
 		a->auth_retried = true;
 		waiting_.push_front(a);
 		return;
-	case StepAction::kSucceed: Succeed(a, d.answer, d.already_done); return;
-	case StepAction::kQueried: Queried(a, d.answer); return;
-	case StepAction::kFail: Fail(a, d.fail_kind, d.reason); return;
+	case StepAction::kSucceed: Succeed(a, d.answer, d.already_done, std::move(attempt_call)); return;
+	case StepAction::kQueried: Queried(a, d.answer, std::move(attempt_call)); return;
+	case StepAction::kFail: Fail(a, d.fail_kind, d.reason, std::move(attempt_call)); return;
 	}
+}
+
+// Feeds the circuit breaker with one exchange and logs when it opens or closes.
+void DeliveryLoop::NoteBreaker(bool outage, bool probe) {
+	auto now = Clock::now();
+	if (!outage) {
+		Clock::time_point opened = breaker_.opened_at();
+		if (breaker_.Answered())
+			common::LogEvent("info", "breaker_closed",
+			                 {{"paused_ms", std::chrono::duration_cast<Millis>(now - opened).count()},
+			                  {"note", "the platform answers again: delivery resumes"}});
+		return;
+	}
+	if (breaker_.Failed(now, probe))
+		common::LogEvent("warning", "breaker_open",
+		                 {{"failures", breaker_.failures()},
+		                  {"probe_in_ms", std::chrono::duration_cast<Millis>(breaker_.next_probe() - now).count()},
+		                  {"note", "the platform does not answer: one probe at a time, the other steps wait"}});
+	else if (probe)
+		common::LogEvent("warning", "breaker_probe_failed",
+		                 {{"failures", breaker_.failures()},
+		                  {"probe_in_ms", std::chrono::duration_cast<Millis>(breaker_.next_probe() - now).count()}});
 }
 
 void DeliveryLoop::CompleteWithoutCall(const ActivePtr &a, const std::string &message) {
 	AttemptRecord attempt {a->step.outbox_id, a->step.identifier, a->step.step, "(no call)", 0, "", message, 0, "done",
 	                       a->step.ecert_id};
-	if (!Recorded(a, [&] { store_.RecordAttempt(attempt); }))
-		return;
-	Succeed(a, NoCallAnswer(message), false);
+	Succeed(a, NoCallAnswer(message), false, store_.AttemptCall(attempt));
 }
 
-// Runs a call that records a step's result. False if it failed: then the
-// step is remembered for ReleaseUnrecorded and is no longer active.
-bool DeliveryLoop::Recorded(const ActivePtr &a, const std::function<void()> &call) {
-	std::string kind, reason;
-	try {
-		call();
-		return true;
-	} catch (const DbConnectionLost &e) {
-		kind = "unknown";
-		reason = std::string("the database connection was lost before the result was recorded: ") + e.what();
-	} catch (const DbStatementError &e) {
-		kind = "hold";
-		reason = std::string("the database refused to record the result: ") + e.what();
+void DeliveryLoop::Record(const ActivePtr &a, DbCall attempt, DbCall result, Then then) {
+	PendingResult r {a, std::move(attempt), std::move(result), std::move(then)};
+	if (cfg_.result_batch_ms == 0 || !store_.Connected()) {
+		RecordNow(r);
+		return;
 	}
-	reason = CleanText(reason);
+	if (results_.empty())
+		results_due_ = Clock::now() + Millis(cfg_.result_batch_ms);
+	results_.push_back(std::move(r));
+	if (static_cast<int>(results_.size()) >= cfg_.result_batch_max)
+		FlushResults();
+}
+
+// One result, each call in its own transaction: without group commit, and
+// for the results of a batch the database refused (to find the bad one).
+// A lost attempt row loses no step: the step's result is still recorded.
+void DeliveryLoop::RecordNow(PendingResult &r) {
+	if (r.attempt.sql != nullptr) {
+		try {
+			store_.Run(r.attempt);
+		} catch (const DbStatementError &e) {
+			common::LogEvent(
+			    "error", "attempt_not_recorded",
+			    {{"identifier", r.a->step.identifier}, {"step", r.a->step.step}, {"error", CleanText(e.what())}});
+		} catch (const DbConnectionLost &) {
+			// the result call below meets the same lost connection and remembers the step
+		}
+	}
+	if (r.result.sql == nullptr) {
+		if (r.then)
+			r.then(std::nullopt);
+		return;
+	}
+	std::optional<std::string> value;
+	try {
+		value = store_.Run(r.result);
+	} catch (const DbConnectionLost &e) {
+		KeepUnrecorded(r.a, "unknown",
+		               std::string("the database connection was lost before the result was recorded: ") + e.what());
+		return;
+	} catch (const DbStatementError &e) {
+		KeepUnrecorded(r.a, "hold", std::string("the database refused to record the result: ") + e.what());
+		return;
+	}
+	r.then(value);
+}
+
+// The group commit: every waiting result in one transaction (one round
+// trip). If the worker dies before it, the steps' leases lapse and the next
+// lease asks the platform first (unknown outcome): nothing is lost or doubled.
+void DeliveryLoop::FlushResults() {
+	if (results_.empty())
+		return;
+	std::vector<PendingResult> batch;
+	batch.swap(results_);  // a `then` may record again: into the next batch
+	std::vector<const DbCall *> calls;
+	std::vector<long> index(batch.size(), -1);
+	for (std::size_t i = 0; i < batch.size(); ++i) {
+		if (batch[i].attempt.sql != nullptr)
+			calls.push_back(&batch[i].attempt);
+		if (batch[i].result.sql != nullptr) {
+			index[i] = static_cast<long>(calls.size());
+			calls.push_back(&batch[i].result);
+		}
+	}
+	std::vector<std::optional<std::string>> values;
+	try {
+		values = store_.RunBatch(calls);
+	} catch (const DbConnectionLost &e) {
+		for (PendingResult &r : batch)
+			if (r.result.sql != nullptr)  // else only an attempt row is lost; its step goes on
+				KeepUnrecorded(
+				    r.a, "unknown",
+				    std::string("the database connection was lost before the result was recorded: ") + e.what());
+		return;
+	} catch (const DbStatementError &e) {
+		common::LogEvent("warning", "batch_refused",
+		                 {{"results", static_cast<long long>(batch.size())},
+		                  {"error", CleanText(e.what())},
+		                  {"note", "nothing of it was committed; recording its results one by one"}});
+		for (PendingResult &r : batch)
+			RecordNow(r);
+		return;
+	}
+	++batches_;
+	batched_ += static_cast<long long>(batch.size());
+	for (std::size_t i = 0; i < batch.size(); ++i)
+		if (batch[i].then)
+			batch[i].then(index[i] >= 0 ? values[static_cast<std::size_t>(index[i])] : std::nullopt);
+}
+
+void DeliveryLoop::KeepUnrecorded(const ActivePtr &a, const std::string &kind, const std::string &why) {
+	std::string reason = CleanText(why);
 	active_.erase(a->step.outbox_id);
 	wake_ = true;
 	unrecorded_.push_back({a->step.outbox_id, a->step.identifier, a->step.step, kind, reason, 0});
 	common::LogEvent(
 	    "error", "result_not_recorded",
 	    {{"identifier", a->step.identifier}, {"step", a->step.step}, {"error", reason}, {"release_as", kind}});
-	return false;
 }
 
 // Releases the steps whose results could not be recorded. A refused
@@ -329,39 +432,43 @@ void DeliveryLoop::ReleaseUnrecorded() {
 	}
 }
 
-void DeliveryLoop::Succeed(const ActivePtr &a, const json &answer, bool already_done) {
-	bool ok = false;
+void DeliveryLoop::Succeed(const ActivePtr &a, const json &answer, bool already_done, DbCall attempt) {
 	bool precheck = !a->ticket.empty();
-	if (!Recorded(a, [&] {
-		    ok = precheck ? store_.PrecheckAnswered(a->ticket, answer) : store_.Succeeded(a->step.outbox_id, answer);
-	    }))
-		return;
-	if (precheck) {
-		active_.erase(a->step.outbox_id);
-		wake_ = true;
-		if (ok)
-			++prechecks_answered_;
-		common::LogEvent(ok ? "info" : "warning", ok ? "precheck_answered" : "lease_lost",
-		                 {{"ticket", a->ticket}, {"return_code", answer.value("return_code", "")}});
-		return;
-	}
-	active_.erase(a->step.outbox_id);
-	wake_ = true;
-	if (ok) {
-		++done_;
-		if (already_done)
-			++duplicates_avoided_;
-		common::LogEvent("info", already_done ? "already_delivered" : "step_done",
-		                 {{"identifier", a->step.identifier}, {"step", a->step.step}});
-	} else {
-		common::LogEvent("warning", "lease_lost", {{"identifier", a->step.identifier}, {"step", a->step.step}});
-	}
+	DbCall call =
+	    precheck ? store_.PrecheckAnsweredCall(a->ticket, answer) : store_.SucceededCall(a->step.outbox_id, answer);
+	std::string return_code = answer.value("return_code", "");
+	Record(
+	    a, std::move(attempt), std::move(call),
+	    [this, a, already_done, precheck, return_code](const std::optional<std::string> &value) {
+		    bool ok = value.value_or("f") == "t";
+		    active_.erase(a->step.outbox_id);
+		    wake_ = true;
+		    if (precheck) {
+			    if (ok)
+				    ++prechecks_answered_;
+			    common::LogEvent(ok ? "info" : "warning", ok ? "precheck_answered" : "lease_lost",
+			                     {{"ticket", a->ticket}, {"return_code", return_code}});
+			    return;
+		    }
+		    if (ok) {
+			    ++done_;
+			    if (already_done)
+				    ++duplicates_avoided_;
+			    common::LogEvent("info", already_done ? "already_delivered" : "step_done",
+			                     {{"identifier", a->step.identifier}, {"step", a->step.step}});
+		    } else {
+			    common::LogEvent("warning", "lease_lost", {{"identifier", a->step.identifier}, {"step", a->step.step}});
+		    }
+	    });
 }
 
-void DeliveryLoop::Queried(const ActivePtr &a, const json &answer) {
-	std::string verdict;
-	if (!Recorded(a, [&] { verdict = store_.Queried(a->step.outbox_id, answer); }))
-		return;
+void DeliveryLoop::Queried(const ActivePtr &a, const json &answer, DbCall attempt) {
+	Record(a, std::move(attempt), store_.QueriedCall(a->step.outbox_id, answer),
+	       [this, a](const std::optional<std::string> &value) { AfterQuery(a, value.value_or("")); });
+}
+
+// What a recorded query answer means for the step.
+void DeliveryLoop::AfterQuery(const ActivePtr &a, const std::string &verdict) {
 	if (verdict == "done") {
 		active_.erase(a->step.outbox_id);
 		wake_ = true;
@@ -396,38 +503,42 @@ void DeliveryLoop::Queried(const ActivePtr &a, const json &answer) {
 	}
 }
 
-void DeliveryLoop::Fail(const ActivePtr &a, const std::string &kind, const std::string &error) {
+void DeliveryLoop::Fail(const ActivePtr &a, const std::string &kind, const std::string &error, DbCall attempt) {
 	long delay_ms = kind == "business_error" || kind == "hold"
 	                    ? 0
 	                    : static_cast<long>(BackoffDelay(cfg_.backoff, a->step.attempts, rng_).count());
-	std::string status;
-	if (!Recorded(a, [&] {
-		    status = a->ticket.empty()
-		                 ? store_.Failed(a->step.outbox_id, kind, CleanText(error), delay_ms, cfg_.backoff.max_attempts)
-		                 // a precheck without a path or envelope cannot succeed later: failed at once
-		                 : store_.PrecheckFailed(a->ticket, CleanText(error), delay_ms,
-		                                         kind == "hold" ? 0 : cfg_.backoff.max_attempts);
-	    }))
-		return;
-	active_.erase(a->step.outbox_id);
-	wake_ = true;
-	if (status == "pending")
-		++retried_;
-	else if (status == "held")
-		++held_;
-	else
-		++failed_;
-	common::LogEvent(status == "pending" ? "info"
-	                 : status == "held"  ? "warning"
-	                                     : "error",
-	                 "step_failed",
-	                 {{"identifier", a->step.identifier},
-	                  {"step", a->step.step},
-	                  {"kind", kind},
-	                  {"error", CleanText(error)},
-	                  {"status", status},
-	                  {"attempts", a->step.attempts},
-	                  {"retry_in_ms", delay_ms}});
+	if (kind == "not_sent" && breaker_.open())  // due again when the next probe may go
+		delay_ms = std::max(
+		    0L, static_cast<long>(std::chrono::duration_cast<Millis>(breaker_.next_probe() - Clock::now()).count()));
+	std::string clean = CleanText(error);
+	DbCall call =
+	    a->ticket.empty()
+	        ? store_.FailedCall(a->step.outbox_id, kind, clean, delay_ms, cfg_.backoff.max_attempts)
+	        // a precheck without a path or envelope cannot succeed later: failed at once
+	        : store_.PrecheckFailedCall(a->ticket, clean, delay_ms, kind == "hold" ? 0 : cfg_.backoff.max_attempts);
+	Record(a, std::move(attempt), std::move(call),
+	       [this, a, kind, clean, delay_ms](const std::optional<std::string> &value) {
+		       std::string status = value.value_or("lease lost");
+		       active_.erase(a->step.outbox_id);
+		       wake_ = true;
+		       if (status == "pending")
+			       ++retried_;
+		       else if (status == "held")
+			       ++held_;
+		       else
+			       ++failed_;
+		       common::LogEvent(status == "pending" ? "info"
+		                        : status == "held"  ? "warning"
+		                                            : "error",
+		                        "step_failed",
+		                        {{"identifier", a->step.identifier},
+		                         {"step", a->step.step},
+		                         {"kind", kind},
+		                         {"error", clean},
+		                         {"status", status},
+		                         {"attempts", a->step.attempts},
+		                         {"retry_in_ms", delay_ms}});
+	       });
 }
 
 // On stop: steps leased but not sent go back at once, due now.
@@ -435,13 +546,13 @@ void DeliveryLoop::ReleaseWaiting(const std::string &why) {
 	while (!waiting_.empty()) {
 		ActivePtr a = waiting_.front();
 		waiting_.pop_front();
-		std::string status;
-		if (Recorded(a, [&] {
-			    status = a->ticket.empty()
-			                 ? store_.Failed(a->step.outbox_id, "retry", why, 0, cfg_.backoff.max_attempts)
-			                 : store_.PrecheckFailed(a->ticket, why, 0, cfg_.backoff.max_attempts);
-		    }))
-			active_.erase(a->step.outbox_id);
+		PendingResult r {a,
+		                 {},
+		                 a->ticket.empty()
+		                     ? store_.FailedCall(a->step.outbox_id, "not_sent", why, 0, cfg_.backoff.max_attempts)
+		                     : store_.PrecheckFailedCall(a->ticket, why, 0, cfg_.backoff.max_attempts),
+		                 [this, a](const std::optional<std::string> &) { active_.erase(a->step.outbox_id); }};
+		RecordNow(r);
 	}
 }
 
@@ -500,7 +611,11 @@ void DeliveryLoop::LogProgress() {
 	                  {"in_flight", static_cast<long long>(active_.size())},
 	                  {"backlog", backlog},
 	                  {"unrecorded", static_cast<long long>(unrecorded_.size())},
-	                  {"on_backup", endpoints_.OnBackup()}});
+	                  {"on_backup", endpoints_.OnBackup()},
+	                  {"breaker_open", breaker_.open()},
+	                  {"db_round_trips", store_.round_trips()},
+	                  {"group_commits", batches_},
+	                  {"results_committed", batched_}});
 }
 
 // When the loop must look again: the poll timer, the rate limit, or the end
@@ -511,11 +626,18 @@ Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 	Clock::time_point wake = std::min(next_poll, now + Millis(1000));
 	if (!store_.Connected())  // nothing moves before the next reconnect attempt
 		return std::max(now, std::min(wake, next_db_retry_));
+	if (!results_.empty())
+		wake = std::min(wake, results_due_);
 	for (const ActivePtr &a : waiting_) {
 		auto it = tokens_.find(SlotKey(*a->credential));
-		if (it == tokens_.end() || it->second.cache.Usable(now))
-			wake = std::min(wake, now + bucket_.WaitTime(now));  // sendable: only the rate limit waits
-		else if (!it->second.fetching)
+		if (it == tokens_.end() || it->second.cache.Usable(now)) {
+			// All connections busy, or the probe out: the end of a request wakes the poll.
+			bool wire_full = http_.InFlight() >= static_cast<std::size_t>(cfg_.in_flight);
+			if (!wire_full && breaker_.MaySend(now))
+				wake = std::min(wake, now + bucket_.WaitTime(now));  // sendable: only the rate limit waits
+			else if (!wire_full && breaker_.ProbeDue())
+				wake = std::min(wake, std::max(now, breaker_.next_probe()));
+		} else if (!it->second.fetching)
 			wake = std::min(wake, std::max(now, it->second.retry.next_fetch()));
 		// else a fetch is in flight: its end wakes the poll
 	}
@@ -525,6 +647,7 @@ Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 int DeliveryLoop::Run(bool once) {
 	common::LogEvent("info", "start",
 	                 {{"worker_id", cfg_.worker_id},
+	                  {"lease_owner", store_.owner()},
 	                  {"in_flight", cfg_.in_flight},
 	                  {"once", once},
 	                  {"profile", cfg_.profile},
@@ -560,10 +683,10 @@ int DeliveryLoop::Run(bool once) {
 					if (ExpireDue())
 						next_expire = now;  // a full batch: the next one after this turn of the loop
 				}
-				// Lease more only when no leased step could be sent (all wait for a token).
-				bool blocked = std::none_of(waiting_.begin(), waiting_.end(),
-				                            [&](const ActivePtr &a) { return HasToken(*a, now); });
-				if (!stopping && (wake_ || now >= next_poll) && blocked) {
+				if (!results_.empty() && now >= results_due_)
+					FlushResults();
+				if (!stopping && (wake_ || now >= next_poll) && LeaseRoom() > 0 &&
+				    (!breaker_.open() || waiting_.empty())) {  // an open breaker needs one step to probe with
 					wake_ = false;
 					next_poll = now + Millis(cfg_.poll_interval_ms);  // before leasing: a failing lease waits too
 					LeaseMore();
@@ -582,6 +705,12 @@ int DeliveryLoop::Run(bool once) {
 			next_db_retry_ = Clock::now() + Millis(500);
 		} catch (const DbStatementError &e) {
 			common::LogEvent("error", "db_statement_failed", {{"error", CleanText(e.what())}});
+		}
+		if (stopping && !results_.empty() && store_.Connected()) {
+			try {
+				FlushResults();
+			} catch (const DbError &) {
+			}
 		}
 		if (stopping && (active_.empty() || Clock::now() >= stop_deadline))
 			break;

@@ -19,13 +19,20 @@
 // which queues the expiries and lifted suspensions that are due, each once
 // however many workers call it; the status updates then flow as any step.
 //
+// Outage (circuit_breaker.hpp): after breaker.failures requests in a row get
+// no answer from the platform, the worker sends one probe at a time and keeps
+// its other leased steps waiting; an answer resumes delivery. A request that
+// never left (refused, DNS, TLS) is released with step_failed 'not_sent',
+// which gives its attempt back: an outage never uses up a step's retry budget.
+//
 // Stop (SIGTERM): no new leases; steps not yet sent are released at once
-// (step_failed 'retry', due now); requests in flight may finish for
+// (step_failed 'not_sent', due now); requests in flight may finish for
 // stop_grace_ms, then the loop exits and their leases lapse (the next worker
 // treats them as unknown outcomes).
 #pragma once
 
 #include "backoff.hpp"
+#include "circuit_breaker.hpp"
 #include "config.hpp"
 #include "endpoint_selector.hpp"
 #include "envelope.hpp"
@@ -39,6 +46,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -64,30 +72,47 @@ private:
 		StepPlan plan;       // kSend or kQuery
 		const Credential *credential = nullptr;
 		bool auth_retried = false;  // a refused token was replaced once already
+		bool probe = false;         // sent as the probe of the open circuit breaker
 	};
 	using ActivePtr = std::shared_ptr<Active>;
+	// A result waiting for the group commit: the attempt row and the call
+	// that records the step's outcome (either may be empty), and what follows
+	// once it is committed, given the call's value.
+	using Then = std::function<void(const std::optional<std::string> &)>;
+	struct PendingResult {
+		ActivePtr a;
+		DbCall attempt, result;
+		Then then;
+	};
 	struct Unrecorded {
 		long long outbox_id;
 		std::string identifier, step, kind, reason;
 		int tries = 0;
 	};
 
+	int LeaseRoom() const;
 	void LeaseMore();
 	void LeasePrechecks(int &room);
 	bool ExpireDue();  // true if the batch was full: more may be due
 	void Begin(ActivePtr a);
 	void Send(const ActivePtr &a, const std::string &token);
 	void OnResult(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult result);
+	void NoteBreaker(bool outage, bool probe);
 	void CompleteWithoutCall(const ActivePtr &a, const std::string &message);
-	void Succeed(const ActivePtr &a, const nlohmann::json &answer, bool already_done);
-	void Queried(const ActivePtr &a, const nlohmann::json &answer);
-	void Fail(const ActivePtr &a, const std::string &kind, const std::string &error);
-	bool Recorded(const ActivePtr &a, const std::function<void()> &call);
+	void Succeed(const ActivePtr &a, const nlohmann::json &answer, bool already_done, DbCall attempt = {});
+	void Queried(const ActivePtr &a, const nlohmann::json &answer, DbCall attempt = {});
+	void AfterQuery(const ActivePtr &a, const std::string &verdict);
+	void Fail(const ActivePtr &a, const std::string &kind, const std::string &error, DbCall attempt = {});
+	// Records a result: into the group commit (result_batch_ms > 0), else now.
+	void Record(const ActivePtr &a, DbCall attempt, DbCall result, Then then);
+	void RecordNow(PendingResult &r);
+	void FlushResults();
+	// The result of `a` could not be recorded: remembered for ReleaseUnrecorded.
+	void KeepUnrecorded(const ActivePtr &a, const std::string &kind, const std::string &reason);
 	void ReleaseUnrecorded();
 	void ReleaseWaiting(const std::string &why);
 	static std::string SlotKey(const Credential &c);
 	TokenSlot &SlotFor(const Credential &c);
-	bool HasToken(const Active &a, Clock::time_point now) const;
 	bool TokenReady(TokenSlot &slot, const Credential &c);
 	void FetchToken(TokenSlot &slot, const Credential &c);
 	void FlushWaiting();
@@ -103,10 +128,14 @@ private:
 	std::map<std::string, TokenSlot> tokens_;  // by credential pair
 	EndpointSelector endpoints_;
 	TokenBucket bucket_;
+	CircuitBreaker breaker_;
 	std::mt19937_64 rng_;
 	std::map<long long, ActivePtr> active_;  // by outbox id: waiting or in flight
 	std::deque<ActivePtr> waiting_;          // leased, waiting for the rate limit or a token
 	std::vector<Unrecorded> unrecorded_;
+	std::vector<PendingResult> results_;  // waiting for the group commit
+	Clock::time_point results_due_ {};    // when they are committed at the latest
+	long long batches_ = 0, batched_ = 0;
 	Clock::time_point next_db_retry_ {};
 	int db_failures_ = 0;
 	bool wake_ = true;  // look for due rows now: NOTIFY arrived or a step finished

@@ -1,6 +1,9 @@
 #include "outbox_store.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
+#include <string_view>
 
 namespace elicense::worker {
 namespace {
@@ -23,8 +26,16 @@ bool ConnectionFailure(PGresult *res) {
 
 }  // namespace
 
-OutboxStore::OutboxStore(std::string conninfo, std::string worker_id)
-    : conninfo_(std::move(conninfo)), worker_id_(std::move(worker_id)) {
+OutboxStore::OutboxStore(std::string conninfo, std::string owner)
+    : conninfo_(std::move(conninfo)), worker_id_(std::move(owner)) {
+}
+
+std::string OutboxStore::LeaseOwner(const std::string &worker_id) {
+	std::random_device rd;
+	unsigned long long id = (static_cast<unsigned long long>(rd()) << 32 | rd()) & 0xffffffffffffULL;
+	char hex[16];
+	std::snprintf(hex, sizeof hex, "%012llx", id);
+	return worker_id + '#' + hex;
 }
 
 void OutboxStore::Connect() {
@@ -71,6 +82,7 @@ OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::op
 	std::vector<const char *> values;
 	for (const auto &p : clean)
 		values.push_back(p ? p->c_str() : nullptr);
+	++round_trips_;
 	Result res(
 	    PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
 	ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
@@ -118,35 +130,174 @@ void OutboxStore::RenewLeases(int lease_seconds) {
 	Exec("SELECT elicense.renew_leases($1, $2)", {worker_id_, std::to_string(lease_seconds)});
 }
 
+namespace {
+
+std::string AnswerText(const nlohmann::json &answer) {
+	return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+DbCall OutboxStore::AttemptCall(const AttemptRecord &a) const {
+	auto call = [&](const std::string &outcome) {
+		return DbCall {"SELECT elicense.record_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+		               {a.outbox_id > 0 ? std::optional<std::string>(std::to_string(a.outbox_id)) : std::nullopt,
+		                a.identifier, a.step, a.endpoint,
+		                a.http_status > 0 ? std::optional<std::string>(std::to_string(a.http_status)) : std::nullopt,
+		                Nullable(a.return_code), Nullable(a.return_message), std::to_string(a.duration_ms), worker_id_,
+		                outcome, Nullable(a.ecert_id)},
+		               nullptr};
+	};
+	DbCall c = call(a.outcome);
+	if (a.outcome == "not_sent")  // an extension older than 0.3.0 knows no 'not_sent' outcome
+		c.fallback = std::make_shared<DbCall>(call("retry"));
+	return c;
+}
+
+DbCall OutboxStore::SucceededCall(long long outbox_id, const nlohmann::json &answer) const {
+	return {"SELECT elicense.step_succeeded($1, $2, $3::jsonb)",
+	        {std::to_string(outbox_id), worker_id_, AnswerText(answer)},
+	        nullptr};
+}
+
+DbCall OutboxStore::QueriedCall(long long outbox_id, const nlohmann::json &answer) const {
+	return {"SELECT elicense.step_queried($1, $2, $3::jsonb)",
+	        {std::to_string(outbox_id), worker_id_, AnswerText(answer)},
+	        nullptr};
+}
+
+DbCall OutboxStore::FailedCall(long long outbox_id, const std::string &kind, const std::string &error, long retry_in_ms,
+                               int max_attempts) const {
+	auto call = [&](const std::string &k) {
+		return DbCall {"SELECT elicense.step_failed($1, $2, $3, $4, $5, $6)",
+		               {std::to_string(outbox_id), worker_id_, k, error, std::to_string(retry_in_ms),
+		                std::to_string(max_attempts)},
+		               nullptr};
+	};
+	DbCall c = call(kind);
+	if (kind == "not_sent")  // an extension older than 0.3.0 knows no 'not_sent': the attempt counts
+		c.fallback = std::make_shared<DbCall>(call("retry"));
+	return c;
+}
+
+DbCall OutboxStore::PrecheckAnsweredCall(const std::string &ticket, const nlohmann::json &answer) const {
+	return {"SELECT elicense.precheck_answered($1::uuid, $2, $3::jsonb)",
+	        {ticket, worker_id_, AnswerText(answer)},
+	        nullptr};
+}
+
+DbCall OutboxStore::PrecheckFailedCall(const std::string &ticket, const std::string &error, long retry_in_ms,
+                                       int max_attempts) const {
+	return {"SELECT elicense.precheck_failed($1::uuid, $2, $3, $4, $5)",
+	        {ticket, worker_id_, error, std::to_string(retry_in_ms), std::to_string(max_attempts)},
+	        nullptr};
+}
+
+std::optional<std::string> OutboxStore::Run(const DbCall &call) {
+	try {
+		Result res = Exec(call.sql, call.params);
+		if (PQntuples(res.get()) < 1 || PQnfields(res.get()) < 1 || PQgetisnull(res.get(), 0, 0))
+			return std::nullopt;
+		return std::string(PQgetvalue(res.get(), 0, 0));
+	} catch (const DbStatementError &e) {
+		// 22023 (invalid_parameter_value) or 23514 (check_violation): an older extension
+		std::string_view what(e.what());
+		if (!call.fallback || (what.rfind("22023", 0) != 0 && what.rfind("23514", 0) != 0))
+			throw;
+	}
+	return Run(*call.fallback);
+}
+
+std::vector<std::optional<std::string>> OutboxStore::RunBatch(const std::vector<const DbCall *> &calls) {
+	if (!conn_)
+		throw DbConnectionLost("not connected");
+	PGconn *c = conn_.get();
+	auto lost = [&](const std::string &what) {
+		std::string msg = what + ": " + PQerrorMessage(c);
+		std::replace(msg.begin(), msg.end(), '\n', ' ');
+		conn_.reset();
+		return DbConnectionLost(msg);
+	};
+	if (PQenterPipelineMode(c) != 1)
+		throw lost("cannot enter pipeline mode");
+	++round_trips_;
+	std::vector<std::vector<std::optional<std::string>>> kept;  // the parameters live until sent
+	kept.reserve(calls.size());
+	for (const DbCall *call : calls) {
+		kept.push_back(call->params);
+		std::vector<const char *> values;
+		for (auto &p : kept.back()) {
+			if (p)
+				p->erase(std::remove(p->begin(), p->end(), '\0'), p->end());
+			values.push_back(p ? p->c_str() : nullptr);
+		}
+		if (PQsendQueryParams(c, call->sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+		                      0) != 1)
+			throw lost("cannot send a call of the batch");
+	}
+	if (PQpipelineSync(c) != 1)
+		throw lost("cannot end the batch");
+	std::vector<std::optional<std::string>> out(calls.size());
+	std::string error;  // the first failed call's "SQLSTATE: message"
+	for (std::size_t i = 0; i < calls.size(); ++i) {
+		Result res(PQgetResult(c));
+		if (!res)
+			throw lost("the batch's answer ended early");
+		ExecStatusType st = PQresultStatus(res.get());
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			if (PQntuples(res.get()) > 0 && PQnfields(res.get()) > 0 && !PQgetisnull(res.get(), 0, 0))
+				out[i] = std::string(PQgetvalue(res.get(), 0, 0));
+		} else if (st == PGRES_FATAL_ERROR) {
+			if (ConnectionFailure(res.get()) || PQstatus(c) != CONNECTION_OK)
+				throw lost("the connection failed during a batch");
+			if (error.empty()) {
+				const char *state = PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
+				const char *primary = PQresultErrorField(res.get(), PG_DIAG_MESSAGE_PRIMARY);
+				error = std::string(state ? state : "?????") + ": " + (primary ? primary : "error");
+			}
+		}                            // PGRES_PIPELINE_ABORTED: skipped after an earlier failure
+		Result end(PQgetResult(c));  // NULL ends each call's results
+	}
+	for (int nulls = 0;;) {  // up to the sync: the implicit transaction's end
+		Result res(PQgetResult(c));
+		if (!res) {
+			if (PQstatus(c) != CONNECTION_OK || ++nulls > 2)
+				throw lost("the connection failed at the batch's commit");
+			continue;
+		}
+		if (PQresultStatus(res.get()) == PGRES_PIPELINE_SYNC)
+			break;
+		if (PQresultStatus(res.get()) == PGRES_FATAL_ERROR) {
+			if (ConnectionFailure(res.get()) || PQstatus(c) != CONNECTION_OK)
+				throw lost("the connection failed at the batch's commit");
+			if (error.empty())
+				error = std::string("commit failed: ") + PQresultErrorMessage(res.get());
+		}
+	}
+	if (PQexitPipelineMode(c) != 1)
+		throw lost("cannot leave pipeline mode");
+	if (!error.empty()) {
+		std::replace(error.begin(), error.end(), '\n', ' ');
+		throw DbStatementError(error);
+	}
+	return out;
+}
+
 void OutboxStore::RecordAttempt(const AttemptRecord &a) {
-	Exec(
-	    "SELECT elicense.record_attempt($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-	    {a.outbox_id > 0 ? std::optional<std::string>(std::to_string(a.outbox_id)) : std::nullopt, a.identifier, a.step,
-	     a.endpoint, a.http_status > 0 ? std::optional<std::string>(std::to_string(a.http_status)) : std::nullopt,
-	     Nullable(a.return_code), Nullable(a.return_message), std::to_string(a.duration_ms), worker_id_, a.outcome,
-	     Nullable(a.ecert_id)});
+	Run(AttemptCall(a));
 }
 
 bool OutboxStore::Succeeded(long long outbox_id, const nlohmann::json &answer) {
-	Result res = Exec(
-	    "SELECT elicense.step_succeeded($1, $2, $3::jsonb)",
-	    {std::to_string(outbox_id), worker_id_, answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
-	return PQgetvalue(res.get(), 0, 0)[0] == 't';
+	return Run(SucceededCall(outbox_id, answer)).value_or("f") == "t";
 }
 
 std::string OutboxStore::Queried(long long outbox_id, const nlohmann::json &answer) {
-	Result res = Exec(
-	    "SELECT elicense.step_queried($1, $2, $3::jsonb)",
-	    {std::to_string(outbox_id), worker_id_, answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
-	return PgText(res.get(), 0, 0);
+	return Run(QueriedCall(outbox_id, answer)).value_or("");
 }
 
 std::string OutboxStore::Failed(long long outbox_id, const std::string &kind, const std::string &error,
                                 long retry_in_ms, int max_attempts) {
-	Result res = Exec("SELECT elicense.step_failed($1, $2, $3, $4, $5, $6)",
-	                  {std::to_string(outbox_id), worker_id_, kind, error, std::to_string(retry_in_ms),
-	                   std::to_string(max_attempts)});
-	return PQgetisnull(res.get(), 0, 0) ? "lease lost" : PQgetvalue(res.get(), 0, 0);
+	return Run(FailedCall(outbox_id, kind, error, retry_in_ms, max_attempts)).value_or("lease lost");
 }
 
 std::vector<LeasedPrecheck> OutboxStore::LeasePrechecks(int max_rows, int lease_seconds) {
@@ -161,16 +312,12 @@ std::vector<LeasedPrecheck> OutboxStore::LeasePrechecks(int max_rows, int lease_
 }
 
 bool OutboxStore::PrecheckAnswered(const std::string &ticket, const nlohmann::json &answer) {
-	Result res = Exec("SELECT elicense.precheck_answered($1::uuid, $2, $3::jsonb)",
-	                  {ticket, worker_id_, answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
-	return PQgetvalue(res.get(), 0, 0)[0] == 't';
+	return Run(PrecheckAnsweredCall(ticket, answer)).value_or("f") == "t";
 }
 
 std::string OutboxStore::PrecheckFailed(const std::string &ticket, const std::string &error, long retry_in_ms,
                                         int max_attempts) {
-	Result res = Exec("SELECT elicense.precheck_failed($1::uuid, $2, $3, $4, $5)",
-	                  {ticket, worker_id_, error, std::to_string(retry_in_ms), std::to_string(max_attempts)});
-	return PQgetisnull(res.get(), 0, 0) ? "lease lost" : PQgetvalue(res.get(), 0, 0);
+	return Run(PrecheckFailedCall(ticket, error, retry_in_ms, max_attempts)).value_or("lease lost");
 }
 
 std::pair<long long, long long> OutboxStore::ExpireDue(int max_rows) {

@@ -5,6 +5,14 @@
 // recorded where are decided in SQL. Every call is a short autocommit
 // statement. No parameter ever carries a NUL character (PostgreSQL text and
 // jsonb refuse them): Exec removes any that slipped through.
+//
+// Leases belong to a process, not to a name: every call passes the lease
+// owner, worker_id plus a random instance id made when the process starts
+// ("w1#3f9c0a12b4d7"). A worker restarted under the same worker_id (systemd,
+// worker_id in the config) is another owner: it never renews, completes or
+// fails the dead process's leases, which lapse and are taken over like any
+// other worker's. History (delivery_attempt.worker_id, delivery_event.actor)
+// names the owner, so each process's calls can be told apart.
 #pragma once
 
 #include "elicense/common/pg_connection.hpp"
@@ -63,13 +71,28 @@ struct AttemptRecord {
 	long http_status;                        // 0: no answer
 	std::string return_code, return_message;
 	long duration_ms;
-	std::string outcome;  // done, business_error, retry, unknown, held
+	std::string outcome;  // done, business_error, retry, not_sent, unknown, held
 	std::string ecert_id;
+};
+
+// One call of a delivery function, to run now (Run) or with others in one
+// transaction (RunBatch). `fallback`: the call to make instead when an
+// extension older than 0.3.0 refuses this one (a 'not_sent' it does not know).
+struct DbCall {
+	const char *sql = nullptr;  // nullptr: no call
+	std::vector<std::optional<std::string>> params;
+	std::shared_ptr<DbCall> fallback;
 };
 
 class OutboxStore {
 public:
-	OutboxStore(std::string conninfo, std::string worker_id);
+	// `owner`: the lease owner of this process (LeaseOwner).
+	OutboxStore(std::string conninfo, std::string owner);
+	// worker_id + '#' + 12 random hex digits: unique per process start.
+	static std::string LeaseOwner(const std::string &worker_id);
+	const std::string &owner() const {
+		return worker_id_;
+	}
 
 	void Connect();  // (re)connects and LISTENs; throws DbConnectionLost
 	bool Connected() const;
@@ -86,11 +109,39 @@ public:
 	// yet, the lease stays), "dead" (assign_code: the assignment shown cannot
 	// be used; the SQL made the step dead), or "" (lease lost).
 	std::string Queried(long long outbox_id, const nlohmann::json &answer);
-	// kind: retry | unknown | business_error | hold. Returns the row's new
-	// status, or "lease lost".
+	// kind: retry | not_sent | unknown | business_error | hold. not_sent: the
+	// request never left, the attempt is given back (no retry budget used).
+	// Returns the row's new status, or "lease lost".
 	std::string Failed(long long outbox_id, const std::string &kind, const std::string &error, long retry_in_ms,
 	                   int max_attempts);
 	long long Backlog();  // open rows (pending + in_flight)
+
+	// The calls behind RecordAttempt, Succeeded, Queried, Failed,
+	// PrecheckAnswered and PrecheckFailed, to run later. Each returns one
+	// value (NULL: nullopt): step_succeeded/precheck_answered 't' or 'f',
+	// step_queried the verdict, step_failed/precheck_failed the new status.
+	DbCall AttemptCall(const AttemptRecord &a) const;
+	DbCall SucceededCall(long long outbox_id, const nlohmann::json &answer) const;
+	DbCall QueriedCall(long long outbox_id, const nlohmann::json &answer) const;
+	DbCall FailedCall(long long outbox_id, const std::string &kind, const std::string &error, long retry_in_ms,
+	                  int max_attempts) const;
+	DbCall PrecheckAnsweredCall(const std::string &ticket, const nlohmann::json &answer) const;
+	DbCall PrecheckFailedCall(const std::string &ticket, const std::string &error, long retry_in_ms,
+	                          int max_attempts) const;
+	// Runs one call in its own transaction (its fallback if the extension
+	// refuses it as too old) and returns its value.
+	std::optional<std::string> Run(const DbCall &call);
+	// Group commit: runs the calls in one implicit transaction through
+	// libpq's pipeline mode (one round trip, one commit) and returns their
+	// values. If any call fails, none took effect: DbStatementError (run them
+	// one by one to find it) or DbConnectionLost (whether the commit happened
+	// is unknown: the unknown-outcome rule covers it, as for a single call).
+	std::vector<std::optional<std::string>> RunBatch(const std::vector<const DbCall *> &calls);
+	// Statements sent one by one plus batches: each is one round trip and
+	// one transaction (the database cost the group commit cuts).
+	long long round_trips() const {
+		return round_trips_;
+	}
 
 	// Prechecks (extension/sql/parts/61_precheck.sql): leased before steps.
 	std::vector<LeasedPrecheck> LeasePrechecks(int max_rows, int lease_seconds);
@@ -107,8 +158,9 @@ private:
 	Result Exec(const char *sql, const std::vector<std::optional<std::string>> &params);
 
 	std::string conninfo_;
-	std::string worker_id_;
+	std::string worker_id_;  // the lease owner
 	common::PgConnection conn_;
+	long long round_trips_ = 0;
 };
 
 }  // namespace elicense::worker

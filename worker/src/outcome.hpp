@@ -4,7 +4,9 @@
 //   kBusinessError  ReturnCode 0 (or other): the platform refused the data;
 //                   retrying cannot help, the licence stops and is reported
 //   kRetry          the request certainly did not take effect (no connection,
-//                   429, other 4xx, or 401/403 after which a new token is fetched)
+//                   429, other 4xx, or 401/403 after which a new token is fetched);
+//                   not_sent: it never reached the platform at all (refused,
+//                   DNS, TLS or any failure before the request went out)
 //   kUnknown        it may have taken effect (timeout after sending, dropped
 //                   connection, 5xx, an answer over max_answer_bytes, an
 //                   unreadable 200): the unknown-outcome rule (step_plan.hpp)
@@ -34,6 +36,8 @@ struct Exchange {
 struct Verdict {
 	StepOutcome outcome;
 	bool auth_failure = false;  // 401/403: drop the token
+	bool not_sent = false;      // kRetry: the request never left (no retry budget is used)
+	bool outage = false;        // the platform did not answer (not sent, transport error, 5xx): counts for the breaker
 	std::optional<core::BusinessAnswer> answer;
 	std::string error;  // for kRetry/kUnknown/kBusinessError: what happened
 };

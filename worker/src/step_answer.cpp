@@ -103,9 +103,10 @@ StepDecision DecideStep(const StepAnswerContext &ctx, const Exchange &exchange, 
 			return Fail("retry", v.error + " again with a new token", "retry");
 		}
 		if (v.outcome == StepOutcome::kRetry || v.outcome == StepOutcome::kUnknown) {
-			const char *kind = v.outcome == StepOutcome::kRetry ? "retry" : "unknown";
+			const char *kind = v.not_sent ? "not_sent" : v.outcome == StepOutcome::kRetry ? "retry" : "unknown";
 			StepDecision d = Fail(kind, (ctx.query ? "query: " : "") + v.error, kind);
 			d.platform_failure = true;
+			d.outage = v.outage;
 			return d;
 		}
 		const core::BusinessAnswer &a = *v.answer;

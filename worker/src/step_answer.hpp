@@ -41,14 +41,15 @@ enum class StepAction {
 
 struct StepDecision {
 	StepAction action = StepAction::kFail;
-	std::string fail_kind;          // kFail: retry | unknown | business_error | hold
+	std::string fail_kind;          // kFail: retry | not_sent | unknown | business_error | hold
 	std::string reason;             // kFail: last_error; otherwise a note for the log
 	nlohmann::json answer;          // kSucceed, kQueried: the canonical answer; else null
-	std::string attempt_outcome;    // record_attempt: done | business_error | retry | unknown | held
+	std::string attempt_outcome;    // record_attempt: done | business_error | retry | not_sent | unknown | held
 	std::string return_code;        // record_attempt (empty: NULL)
 	std::string return_message;     // record_attempt: the answer's summary, or what went wrong
 	bool platform_failure = false;  // counts toward switching to the backup endpoint
-	bool already_done = false;      // a resend answered "already exists"
+	bool outage = false;        // no answer from the platform (not sent, transport, 5xx): the circuit breaker counts it
+	bool already_done = false;  // a resend answered "already exists"
 };
 
 StepDecision DecideStep(const StepAnswerContext &context, const Exchange &exchange, const Envelope &envelope,

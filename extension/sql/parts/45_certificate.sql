@@ -89,11 +89,17 @@ COMMENT ON COLUMN elicense.certificate.platform_identifier IS
 -- previous_identifier need no unique index: both follow from the identifier,
 -- which holds type, authority, sequence and version.
 CREATE UNIQUE INDEX certificate_one_current ON elicense.certificate (original_identifier) WHERE superseded_at IS NULL;
+-- Every version of a licence, superseded ones too: elicense.lease_steps asks
+-- for each due step whether an earlier version still has an open step. The
+-- partial index above cannot serve it, and without this one each such probe
+-- read the whole table (issue 22: the largest share of the database time per step).
+CREATE INDEX certificate_versions ON elicense.certificate (original_identifier);
 -- A certificate number identifies one licence of a type among current versions.
 CREATE UNIQUE INDEX certificate_number_current ON elicense.certificate (type_code, licence_number) WHERE superseded_at IS NULL;
 CREATE INDEX certificate_holder ON elicense.certificate (holder_id);
 CREATE INDEX certificate_authority_issue_date ON elicense.certificate (authority_uscc, issue_date);
 COMMENT ON INDEX elicense.certificate_one_current IS 'At most one current (not superseded) version per licence';
+COMMENT ON INDEX elicense.certificate_versions IS 'All versions of a licence, for the per-licence step order of elicense.lease_steps';
 COMMENT ON INDEX elicense.certificate_number_current IS 'Certificate numbers are unique per type among current versions';
 -- elicense.expire_due finds what is due without reading every licence.
 CREATE INDEX certificate_due_expiry ON elicense.certificate (valid_to) WHERE superseded_at IS NULL AND valid_to IS NOT NULL;

@@ -79,7 +79,7 @@ CREATE TABLE elicense.delivery_attempt (
     return_message text,
     duration_ms    integer CONSTRAINT delivery_attempt_duration CHECK (duration_ms >= 0),
     worker_id      text NOT NULL,
-    outcome        text CONSTRAINT delivery_attempt_outcome CHECK (outcome OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'business_error', 'retry', 'unknown', 'held'])),
+    outcome        text CONSTRAINT delivery_attempt_outcome CHECK (outcome OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'business_error', 'retry', 'not_sent', 'unknown', 'held'])),
     at             timestamptz NOT NULL DEFAULT pg_catalog.now(),
     ecert_id       uuid
 ) PARTITION BY RANGE (at);  -- by month (76_history_partitions.sql)
@@ -94,7 +94,7 @@ COMMENT ON COLUMN elicense.delivery_attempt.return_code IS 'ReturnCode of the pl
 COMMENT ON COLUMN elicense.delivery_attempt.return_message IS 'ReturnMsg / error messages of the platform answer';
 COMMENT ON COLUMN elicense.delivery_attempt.duration_ms IS 'Duration of the call in milliseconds';
 COMMENT ON COLUMN elicense.delivery_attempt.worker_id IS 'Worker instance that made the call';
-COMMENT ON COLUMN elicense.delivery_attempt.outcome IS 'done, business_error (refused, not retried), retry (had no effect), unknown (may have had effect: query before resending), held (left for an operator)';
+COMMENT ON COLUMN elicense.delivery_attempt.outcome IS 'done, business_error (refused, not retried), retry (had no effect), not_sent (never reached the platform: refused, DNS, TLS; uses no retry budget), unknown (may have had effect: query before resending), held (left for an operator)';
 COMMENT ON COLUMN elicense.delivery_attempt.ecert_id IS 'eCertID of the data item the call carried (answers echo it in SuccessData and ErrorGuid)';
 COMMENT ON COLUMN elicense.delivery_attempt.at IS 'When the call started';
 

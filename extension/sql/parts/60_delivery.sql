@@ -430,9 +430,9 @@ DECLARE
   o elicense.outbox;
   next_status text;
 BEGIN
-  IF kind IS NULL OR kind NOT IN ('retry', 'unknown', 'business_error', 'hold') THEN
+  IF kind IS NULL OR kind NOT IN ('retry', 'not_sent', 'unknown', 'business_error', 'hold') THEN
     RAISE EXCEPTION 'invalid failure kind "%"', coalesce(kind, 'NULL') USING ERRCODE = 'invalid_parameter_value',
-      HINT = 'Use retry, unknown, business_error or hold.';
+      HINT = 'Use retry, not_sent, unknown, business_error or hold.';
   END IF;
   SELECT * INTO o FROM elicense.outbox x
    WHERE x.id = step_failed.outbox_id AND x.status = 'in_flight' AND x.lease_owner = step_failed.worker_id
@@ -440,10 +440,15 @@ BEGIN
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
+  -- not_sent: the request never reached the platform (refused, DNS, TLS, or
+  -- released before sending): the attempt lease_steps counted is given back,
+  -- so an outage never uses up the retry budget.
   next_status := CASE WHEN kind = 'hold' THEN 'held'
+                      WHEN kind = 'not_sent' THEN 'pending'
                       WHEN kind = 'business_error' OR o.attempts >= max_attempts THEN 'dead' ELSE 'pending' END;
   UPDATE elicense.outbox x
      SET status = next_status, last_error = error, lease_owner = NULL, lease_expires_at = NULL,
+         attempts = CASE WHEN kind = 'not_sent' THEN greatest(o.attempts - 1, 0) ELSE o.attempts END,
          -- once an attempt may have taken effect, every later one asks first
          needs_query = o.needs_query OR kind = 'unknown',
          next_attempt_at = now() + make_interval(secs => coalesce(retry_in_ms, 0) / 1000.0), updated_at = now()
@@ -454,7 +459,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense.step_failed(bigint, text, text, text, bigint, integer) IS
-'Records a failed attempt: pending again after retry_in_ms, dead after a business error or max_attempts, held (kind hold) until an operator replays it';
+'Records a failed attempt: pending again after retry_in_ms, dead after a business error or max_attempts, held (kind hold) until an operator replays it; kind not_sent (the request never reached the platform) gives the attempt back. worker_id is the lease owner (worker name and process instance)';
 
 CREATE FUNCTION elicense.replay(outbox_id bigint, actor text DEFAULT session_user) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

@@ -3548,6 +3548,56 @@ $$;
 COMMENT ON FUNCTION elicense.licence_verify(text, bytea) IS
 '电子证照文件核验: verdict valid, changed (a newer version with a new QR code exists), revoked (also withdrawn), cancelled, other (certState 99), expired (licence, or the copy''s validity), suspended, for a file this store issued (archived in elicense.sealed_file, compared byte for byte) whose seal verifies; else unsigned (not sealed though its authority seals), untrusted (seal chain reaches no elicense.trust_anchor), tampered (a digest, signature, seal, signer or time check fails), malformed (not a readable OFD file) or unknown (not a file this store issued); with the identifier of the version the file is, the current version and the seal check (verify_licence_ofd status)';
 
+-- Delivery under faults (issue 22, h-deliver): attempts that never reached the platform
+-- (outcome and failure kind not_sent) give their attempt back.
+ALTER TABLE elicense.delivery_attempt DROP CONSTRAINT delivery_attempt_outcome;
+ALTER TABLE elicense.delivery_attempt ADD CONSTRAINT delivery_attempt_outcome CHECK (outcome OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'business_error', 'retry', 'not_sent', 'unknown', 'held']));
+COMMENT ON COLUMN elicense.delivery_attempt.outcome IS 'done, business_error (refused, not retried), retry (had no effect), not_sent (never reached the platform: refused, DNS, TLS; uses no retry budget), unknown (may have had effect: query before resending), held (left for an operator)';
+CREATE OR REPLACE FUNCTION elicense.step_failed(outbox_id bigint, worker_id text, kind text, error text, retry_in_ms bigint,
+    max_attempts integer) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  o elicense.outbox;
+  next_status text;
+BEGIN
+  IF kind IS NULL OR kind NOT IN ('retry', 'not_sent', 'unknown', 'business_error', 'hold') THEN
+    RAISE EXCEPTION 'invalid failure kind "%"', coalesce(kind, 'NULL') USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Use retry, not_sent, unknown, business_error or hold.';
+  END IF;
+  SELECT * INTO o FROM elicense.outbox x
+   WHERE x.id = step_failed.outbox_id AND x.status = 'in_flight' AND x.lease_owner = step_failed.worker_id
+     FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  -- not_sent: the request never reached the platform (refused, DNS, TLS, or
+  -- released before sending): the attempt lease_steps counted is given back,
+  -- so an outage never uses up the retry budget.
+  next_status := CASE WHEN kind = 'hold' THEN 'held'
+                      WHEN kind = 'not_sent' THEN 'pending'
+                      WHEN kind = 'business_error' OR o.attempts >= max_attempts THEN 'dead' ELSE 'pending' END;
+  UPDATE elicense.outbox x
+     SET status = next_status, last_error = error, lease_owner = NULL, lease_expires_at = NULL,
+         attempts = CASE WHEN kind = 'not_sent' THEN greatest(o.attempts - 1, 0) ELSE o.attempts END,
+         -- once an attempt may have taken effect, every later one asks first
+         needs_query = o.needs_query OR kind = 'unknown',
+         next_attempt_at = now() + make_interval(secs => coalesce(retry_in_ms, 0) / 1000.0), updated_at = now()
+   WHERE x.id = o.id;
+  INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+  VALUES (o.id, o.identifier, o.step, 'in_flight', next_status, kind || ': ' || coalesce(error, ''), worker_id);
+  RETURN next_status;
+END
+$$;
+COMMENT ON FUNCTION elicense.step_failed(bigint, text, text, text, bigint, integer) IS
+'Records a failed attempt: pending again after retry_in_ms, dead after a business error or max_attempts, held (kind hold) until an operator replays it; kind not_sent (the request never reached the platform) gives the attempt back. worker_id is the lease owner (worker name and process instance)';
+
+
+-- Delivery throughput (issue 22, h-deliver): lease_steps' per-licence order
+-- probe reads every version of a licence; without an index on
+-- original_identifier each probe scanned the whole certificate table.
+CREATE INDEX certificate_versions ON elicense.certificate (original_identifier);
+COMMENT ON INDEX elicense.certificate_versions IS 'All versions of a licence, for the per-licence step order of elicense.lease_steps';
+
 --------------------------------------------------------------------------------
 -- Grants nothing uses: the worker calls only its SECURITY DEFINER delivery
 -- functions, expire_due and a count of the outbox (the sync tests run it as a
