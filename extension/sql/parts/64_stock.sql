@@ -263,9 +263,41 @@ GRANT EXECUTE ON FUNCTION elicense.convert_stock(bigint) TO elicense_admin;
 COMMENT ON FUNCTION elicense.convert_stock(bigint) IS
 'Converts a stock batch set-based: valid rows become version 001 licences (number, dates, validity, status, and an identifier and code already delivered kept) with status_history and a stock-lane outbox step; rejected rows go to elicense.stock_error. Returns converted, rejected and skipped (converted before) rows';
 
+-- A converted licence in certState 02 to 06 is collected as version 001 like
+-- any other; the platform learns its state from the status_update step the
+-- lifecycle would have sent (suspend, expire, revoke, withdraw, cancel: the
+-- transition from 01 to that state in elicense.licence_transition, whose
+-- operateType elicense._platform_item sends). It is queued as the version's
+-- next step when its confirm step (what collect sent is shown) is done.
+-- A trigger rather than a change to _step_done, so that every way a step
+-- finishes (step_succeeded, step_queried, a batched finish) queues it; its
+-- WHEN clause keeps live steps from ever calling the function.
+CREATE FUNCTION elicense._stock_status_step() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, lane)
+  SELECT NEW.identifier, NEW.version, 'status_update', NEW.step_order + 1, t.operate_type, NEW.lane
+    FROM elicense.certificate c
+    JOIN elicense.licence_transition t ON t.from_status = '01' AND t.to_status = c.status AND t.to_status <> '01'
+   WHERE c.identifier = NEW.identifier
+  ON CONFLICT ON CONSTRAINT outbox_step_once DO NOTHING;
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._stock_status_step() FROM PUBLIC;
+COMMENT ON FUNCTION elicense._stock_status_step() IS
+'Internal (trigger): queues the status_update step of a converted licence in certState 02 to 06 once its confirm step is done';
+CREATE TRIGGER outbox_stock_status AFTER UPDATE OF status ON elicense.outbox
+  FOR EACH ROW WHEN (NEW.lane OPERATOR(pg_catalog.=) 'stock' AND NEW.step OPERATOR(pg_catalog.=) 'confirm'
+                     AND NEW.status OPERATOR(pg_catalog.=) 'done' AND OLD.status OPERATOR(pg_catalog.<>) 'done')
+  EXECUTE FUNCTION elicense._stock_status_step();
+COMMENT ON TRIGGER outbox_stock_status ON elicense.outbox IS
+'A converted licence not in certState 01 gets a status_update step after its confirm step (elicense._stock_status_step)';
+
 -- Progress of each batch, for the DBA and the analysts (counts only: no
--- personal data). A licence is delivered when its confirm step is done, and
--- failed while one of its steps is dead or held.
+-- personal data). A licence is delivered when its confirm step is done and
+-- no step is left (a licence not in certState 01 also has its status_update
+-- done), and failed while one of its steps is dead or held.
 CREATE VIEW elicense.stock_batch_progress AS
 SELECT b.id AS batch_id, b.type_code, b.label, b.created_at, b.converted_at,
        (SELECT count(*) FROM elicense.stock_row r WHERE r.batch_id = b.id) AS rows,
@@ -276,7 +308,9 @@ SELECT b.id AS batch_id, b.type_code, b.label, b.created_at, b.converted_at,
            WHERE e.batch_id = b.id GROUP BY 1) x) AS rejected_by_reason,
        (SELECT count(*) FROM elicense.stock_converted s
          WHERE s.batch_id = b.id AND EXISTS (SELECT FROM elicense.outbox o
-                                              WHERE o.identifier = s.identifier AND o.step = 'confirm' AND o.status = 'done')) AS delivered,
+                                              WHERE o.identifier = s.identifier AND o.step = 'confirm' AND o.status = 'done')
+                                 AND NOT EXISTS (SELECT FROM elicense.outbox o
+                                                  WHERE o.identifier = s.identifier AND o.status <> 'done')) AS delivered,
        (SELECT count(*) FROM elicense.stock_converted s
          WHERE s.batch_id = b.id AND EXISTS (SELECT FROM elicense.outbox o
                                               WHERE o.identifier = s.identifier AND o.status IN ('dead', 'held'))) AS failed
@@ -286,7 +320,7 @@ COMMENT ON COLUMN elicense.stock_batch_progress.rows IS 'Rows loaded into elicen
 COMMENT ON COLUMN elicense.stock_batch_progress.converted IS 'Rows that became licences';
 COMMENT ON COLUMN elicense.stock_batch_progress.rejected IS 'Rows the last conversion rejected (elicense.stock_error)';
 COMMENT ON COLUMN elicense.stock_batch_progress.rejected_by_reason IS '{"<SQLSTATE> <field>": rows} of the rejected rows';
-COMMENT ON COLUMN elicense.stock_batch_progress.delivered IS 'Converted licences whose last delivery step (confirm) is done';
+COMMENT ON COLUMN elicense.stock_batch_progress.delivered IS 'Converted licences whose every delivery step is done (confirm, and status_update when not in certState 01)';
 COMMENT ON COLUMN elicense.stock_batch_progress.failed IS 'Converted licences with a dead or held delivery step (elicense.replay puts them back)';
 
 SELECT pg_catalog.pg_extension_config_dump('elicense.stock_batch', '');
