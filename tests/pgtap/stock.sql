@@ -6,7 +6,7 @@
 -- licence converted in certState 02 to 06. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(67);
+SELECT plan(70);
 
 -- A valid W032 row n (a person), with changes.
 CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
@@ -229,6 +229,19 @@ SELECT ok((SELECT elicense.step_succeeded(o.id, 'w9', '{"return_code": "0"}') FR
           AND NOT EXISTS (SELECT FROM elicense.outbox o JOIN elicense.certificate c ON c.identifier = o.identifier
                            WHERE c.licence_number = '闽A000000000070' AND o.step = 'status_update'),
           'a live licence''s confirm step queues no status_update');
+
+-- 9. Chunks: a batch of 2,500 rows is validated 1,000 rows at a time; the
+-- chunk holding a bad row is validated again row by row, the others not.
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (7, '11100000000013338W032', 'chunks');
+INSERT INTO elicense.stock_row (batch_id, row_no, data)
+SELECT 7, n, CASE WHEN n IN (1000, 1001, 2500) THEN pg_temp.w032(100000 + n, '{"gender": "X"}') ELSE pg_temp.w032(100000 + n) END
+  FROM generate_series(1, 2500) n;
+SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(7) c), '(2497,3,0)',
+          'a batch of three chunks converts every good row and rejects the bad rows at both ends of a chunk');
+SELECT is((SELECT array_agg(e.row_no || ' ' || e.sqlstate || ' ' || e.field ORDER BY e.row_no) FROM elicense.stock_error e WHERE e.batch_id = 7),
+          '{"1000 22023 gender","1001 22023 gender","2500 22023 gender"}', 'each bad row is kept with its reason');
+SELECT is((SELECT count(DISTINCT s.identifier) FROM elicense.stock_converted s WHERE s.batch_id = 7), 2497::bigint,
+          'each good row became one licence');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -80,27 +80,39 @@ CREATE TABLE elicense.stock_converted (
 COMMENT ON TABLE elicense.stock_converted IS 'Stock rows already converted and the licence each became: a second conversion skips them';
 
 -- One row's licence, or why elicense.issue would refuse it: the validation
--- of issue() itself (elicense._licence_from_data), its error caught so that
--- one bad row does not abort the batch. No writes happen inside, so the
--- subtransaction takes no transaction id.
-CREATE FUNCTION elicense._stock_licence(p_type_code text, p_data jsonb,
+-- of issue() itself (elicense._licence_from_data). careful: its error is
+-- caught (a subtransaction per row, a third of the cost of a row), so that
+-- one bad row does not abort the batch; else it is raised. No writes happen
+-- inside, so the subtransaction takes no transaction id.
+CREATE FUNCTION elicense._stock_licence(p_type_code text, p_data jsonb, p_careful boolean,
     OUT licence elicense.certificate, OUT err_state text, OUT err_field text, OUT err_message text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  licence := elicense._licence_from_data(p_type_code, p_data);
-EXCEPTION WHEN OTHERS THEN
-  err_state := SQLSTATE;
-  err_message := SQLERRM;
-  err_field := coalesce(substring(SQLERRM FROM 'item "([^"]+)"'), substring(SQLERRM FROM 'field "([^"]+)"'),
-                        substring(SQLERRM FROM '^(valid_to|issue_date|holder_id) '),
-                        CASE WHEN SQLERRM LIKE 'invalid certificate number%' THEN 'licence_number'
-                             WHEN SQLERRM LIKE 'holder born%' THEN 'holder_id'
-                             WHEN SQLERRM LIKE 'unknown licence type%' THEN 'type_code' ELSE 'data' END);
+  IF NOT p_careful THEN
+    licence := elicense._licence_from_data(p_type_code, p_data);
+    RETURN;
+  END IF;
+  BEGIN
+    licence := elicense._licence_from_data(p_type_code, p_data);
+  EXCEPTION WHEN OTHERS THEN
+    err_state := SQLSTATE;
+    err_message := SQLERRM;
+    err_field := coalesce(substring(SQLERRM FROM 'item "([^"]+)"'), substring(SQLERRM FROM 'field "([^"]+)"'),
+                          substring(SQLERRM FROM '^(valid_to|issue_date|holder_id) '),
+                          CASE WHEN SQLERRM LIKE 'invalid certificate number%' THEN 'licence_number'
+                               WHEN SQLERRM LIKE 'holder born%' THEN 'holder_id'
+                               WHEN SQLERRM LIKE 'unknown licence type%' THEN 'type_code' ELSE 'data' END);
+  END;
 END
 $$;
-REVOKE ALL ON FUNCTION elicense._stock_licence(text, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._stock_licence(text, jsonb) IS
-'Internal: the validated certificate row of stock data, or the SQLSTATE, field and message elicense.issue would raise';
+REVOKE ALL ON FUNCTION elicense._stock_licence(text, jsonb, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._stock_licence(text, jsonb, boolean) IS
+'Internal: the validated certificate row of stock data; careful: or the SQLSTATE, field and message elicense.issue would raise';
+
+-- A validated chunk of stock rows, held in a variable between the
+-- subtransaction that validates it and the insert into the work table.
+CREATE TYPE elicense.stock_checked AS (row_no bigint, licence elicense.certificate, err_state text, err_field text, err_message text);
+COMMENT ON TYPE elicense.stock_checked IS 'Internal: a stock row validated by elicense.convert_stock, its licence or its error';
 
 -- Converts a batch: a few statements over the whole batch, none per row.
 -- Rows converted before are skipped, so converting twice yields each licence
@@ -111,6 +123,11 @@ DECLARE
   b elicense.stock_batch;
   t elicense.licence_type;
   code_pattern text;
+  chunk_rows constant integer := 1000;
+  chunk elicense.stock_checked[];
+  careful boolean;
+  lo bigint;
+  hi bigint;
 BEGIN
   SELECT * INTO b FROM elicense.stock_batch x WHERE x.id = convert_stock.batch FOR UPDATE;  -- one conversion of a batch at a time
   IF NOT FOUND THEN
@@ -125,17 +142,51 @@ BEGIN
   IF to_regclass('pg_temp.stock_work') IS NOT NULL THEN
     DROP TABLE pg_temp.stock_work;  -- left by a conversion that failed earlier in this transaction
   END IF;
-  CREATE TEMP TABLE stock_work ON COMMIT DROP AS
-  SELECT r.row_no, r.status AS old_status, nullif(btrim(r.identifier), '') AS old_identifier,
-         nullif(btrim(r.assigned_code), '') AS old_code, nullif(btrim(r.qr_url), '') AS old_qr_url,
-         v.err_state, v.err_field, v.err_message, NULL::text AS sequence,
-         l.licence_number, l.holder_name, l.holder_id_type, l.holder_id, l.authority_name, l.authority_uscc,
-         l.authority_division, l.issue_date, l.valid_from, l.valid_to, l.business_data
-    FROM elicense.stock_row r
-   CROSS JOIN LATERAL elicense._stock_licence(b.type_code, r.data) v
-   CROSS JOIN LATERAL (SELECT (v.licence).*) l
-   WHERE r.batch_id = b.id
-     AND NOT EXISTS (SELECT FROM elicense.stock_converted s WHERE s.batch_id = r.batch_id AND s.row_no = r.row_no);
+  CREATE TEMP TABLE stock_work (
+    row_no bigint, old_status text, old_identifier text, old_code text, old_qr_url text,
+    err_state text, err_field text, err_message text, sequence text,
+    licence_number text, holder_name text, holder_id_type text, holder_id text, authority_name text,
+    authority_uscc elicense.uscc, authority_division elicense.division_code, issue_date date, valid_from date, valid_to date,
+    business_data jsonb
+  ) ON COMMIT DROP;
+  -- Validated in chunks of rows by row number: a chunk is first validated
+  -- with errors raised (no subtransaction per row), and only a chunk with a
+  -- bad row again row by row with each error caught. The chunk is collected
+  -- in a variable inside the subtransaction and written after it, so that
+  -- the subtransaction writes nothing and takes no transaction id (a
+  -- thousand subtransaction ids would overflow the backend's cache of them
+  -- and slow every other session's snapshots).
+  LOOP
+    SELECT max(x.row_no) INTO hi FROM (
+      SELECT r.row_no FROM elicense.stock_row r WHERE r.batch_id = b.id AND (lo IS NULL OR r.row_no > lo)
+       ORDER BY r.row_no LIMIT chunk_rows) x;
+    EXIT WHEN hi IS NULL;
+    careful := false;
+    LOOP
+      BEGIN
+        SELECT array_agg(ROW(r.row_no, v.licence, v.err_state, v.err_field, v.err_message)::elicense.stock_checked) INTO chunk
+          FROM elicense.stock_row r
+         CROSS JOIN LATERAL elicense._stock_licence(b.type_code, r.data, careful) v
+         WHERE r.batch_id = b.id AND (lo IS NULL OR r.row_no > lo) AND r.row_no <= hi
+           AND NOT EXISTS (SELECT FROM elicense.stock_converted s WHERE s.batch_id = r.batch_id AND s.row_no = r.row_no);
+        EXIT;
+      EXCEPTION WHEN OTHERS THEN
+        IF careful THEN
+          RAISE;  -- not an error of one row
+        END IF;
+        careful := true;
+      END;
+    END LOOP;
+    INSERT INTO stock_work
+    SELECT r.row_no, r.status, nullif(btrim(r.identifier), ''), nullif(btrim(r.assigned_code), ''), nullif(btrim(r.qr_url), ''),
+           c.err_state, c.err_field, c.err_message, NULL,
+           l.licence_number, l.holder_name, l.holder_id_type, l.holder_id, l.authority_name, l.authority_uscc,
+           l.authority_division, l.issue_date, l.valid_from, l.valid_to, l.business_data
+      FROM unnest(chunk) c
+      JOIN elicense.stock_row r ON r.batch_id = b.id AND r.row_no = c.row_no
+     CROSS JOIN LATERAL (SELECT (c.licence).*) l;
+    lo := hi;
+  END LOOP;
   ANALYZE pg_temp.stock_work;  -- the joins below are planned with its real size
 
   -- The rules issue() checks outside _licence_from_data and those of stock
