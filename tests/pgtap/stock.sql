@@ -173,10 +173,10 @@ SELECT ok(NOT has_table_privilege('elicense_analyst', 'elicense.stock_error', 'S
 -- 7. Lanes: with stock steps due, lease_steps leases a live step first.
 UPDATE elicense.outbox SET next_attempt_at = now() - interval '1 hour';  -- stock steps queued long before
 SELECT isnt(elicense.issue('11100000000013338W032', pg_temp.w032(70), 'clerk'), NULL, 'a live approval is issued');
-SELECT is((SELECT array_agg(o.lane) FROM elicense.outbox o WHERE o.identifier IN
-            (SELECT l.identifier FROM elicense.lease_steps('w1', 1, 60) l)), '{live}',
-          'lease_steps takes the live step first though the stock steps are older');
-SELECT is((SELECT count(*) FROM elicense.lease_steps('w1', 100, 60)), 7::bigint, 'then the 7 stock steps');
+SELECT is((SELECT array_agg(o.lane || '/' || l.lane) FROM elicense.lease_steps('w1', 1, 60) l JOIN elicense.outbox o ON o.id = l.outbox_id),
+          '{live/live}', 'lease_steps takes the live step first though the stock steps are older, and names its lane');
+SELECT is((SELECT row(count(*), array_agg(DISTINCT l.lane))::text FROM elicense.lease_steps('w1', 100, 60) l), '(7,{stock})',
+          'then the 7 stock steps, named stock');
 
 -- 8. A converted licence not in certState 01 gets, after its confirm step,
 -- the status_update step the lifecycle would have sent, with its operateType.

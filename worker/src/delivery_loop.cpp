@@ -34,7 +34,7 @@ DeliveryLoop::DeliveryLoop(Config config, const std::atomic<bool> &stop)
     : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, cfg_.worker_id), http_(cfg_.in_flight),
       envelope_(MakeEnvelope(cfg_)),
       endpoints_(cfg_.base_url, cfg_.backup_url, cfg_.failures_to_switch, Millis(cfg_.probe_interval_ms)),
-      bucket_(cfg_.rate_per_s, cfg_.burst), rng_(std::random_device {}()) {
+      bucket_(cfg_.rate_per_s, cfg_.burst), lane_share_(cfg_.stock_share), rng_(std::random_device {}()) {
 }
 
 std::string DeliveryLoop::SlotKey(const Credential &c) {
@@ -177,10 +177,25 @@ void DeliveryLoop::FlushWaiting() {
 			++it;  // others may have another credential with a token
 			continue;
 		}
-		if (!bucket_.TryTake(Clock::now()))
+		// The rate limit shared between lanes: a step whose lane has had its
+		// share waits, and the scan starts over after each send.
+		auto now = Clock::now();
+		auto waits = [&](Lane l) {  // a step of lane l could be sent but for the rate limit
+			return std::any_of(waiting_.begin(), waiting_.end(),
+			                   [&](const ActivePtr &w) { return LaneNamed(w->step.lane) == l && HasToken(*w, now); });
+		};
+		Lane lane = LaneNamed(a->step.lane);
+		bool live_waiting = waits(Lane::kLive);
+		if (!lane_share_.MayTake(lane, live_waiting, waits(Lane::kStock))) {
+			++it;
+			continue;
+		}
+		if (!bucket_.TryTake(now))
 			return;
-		it = waiting_.erase(it);
+		lane_share_.Took(lane, live_waiting);
+		waiting_.erase(it);
 		Send(a, slot.cache.token());
+		it = waiting_.begin();
 	}
 }
 

@@ -25,6 +25,7 @@
 // treats them as unknown outcomes).
 #pragma once
 
+#include "lane_share.hpp"
 #include "backoff.hpp"
 #include "config.hpp"
 #include "endpoint_selector.hpp"
@@ -103,6 +104,7 @@ private:
 	std::map<std::string, TokenSlot> tokens_;  // by credential pair
 	EndpointSelector endpoints_;
 	TokenBucket bucket_;
+	LaneShare lane_share_;  // bucket_ between live and stock steps
 	std::mt19937_64 rng_;
 	std::map<long long, ActivePtr> active_;  // by outbox id: waiting or in flight
 	std::deque<ActivePtr> waiting_;          // leased, waiting for the rate limit or a token

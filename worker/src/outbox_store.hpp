@@ -46,6 +46,7 @@ struct LeasedStep {
 	std::string ecert_id;       // the step's eCertID, the same for every resend
 	std::string request;        // AcceptData item, JSON text; empty when NULL (confirm)
 	std::string query_request;  // the type's query item, JSON text; empty when NULL
+	std::string lane;           // live or stock (lane_share.hpp)
 };
 
 // A check before approval (elicense.precheck), leased like a step.

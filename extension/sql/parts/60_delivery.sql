@@ -99,7 +99,7 @@ COMMENT ON FUNCTION elicense._guid_key(text) IS 'Internal: an eCertID reduced to
 -- dead with the reason; the other rows are still leased.
 CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer)
 RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
-               authority_division text, ecert_id text, request jsonb, query_request jsonb)
+               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   r record;
@@ -142,9 +142,10 @@ BEGIN
            updated_at = now()
       FROM due
      WHERE o.id = due.id
-    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id
+    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id, o.lane AS lane_name
   )
-  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division
+  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division,
+         l.lane_name
     FROM leased l LEFT JOIN elicense.certificate c ON c.identifier = l.identifier
    ORDER BY l.id
   LOOP
@@ -182,12 +183,13 @@ BEGIN
     ecert_id := r.ecert_id::text;
     request := item;
     query_request := query_item;
+    lane := r.lane_name;
     RETURN NEXT;
   END LOOP;
 END
 $$;
 COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer) IS
-'Leases up to max_rows due delivery steps for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm) and query item (NULL when the type has no query fields). A step whose request cannot be built goes dead with the reason';
+'Leases up to max_rows due delivery steps for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm), query item (NULL when the type has no query fields) and lane (the worker shares its rate limit between lanes). A step whose request cannot be built goes dead with the reason';
 
 CREATE FUNCTION elicense.renew_leases(worker_id text, lease_seconds integer) RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
