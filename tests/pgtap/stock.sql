@@ -6,7 +6,7 @@
 -- licence converted in certState 02 to 06. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(70);
+SELECT plan(72);
 
 -- A valid W032 row n (a person), with changes.
 CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
@@ -175,8 +175,10 @@ UPDATE elicense.outbox SET next_attempt_at = now() - interval '1 hour';  -- stoc
 SELECT isnt(elicense.issue('11100000000013338W032', pg_temp.w032(70), 'clerk'), NULL, 'a live approval is issued');
 SELECT is((SELECT array_agg(o.lane || '/' || l.lane) FROM elicense.lease_steps('w1', 1, 60) l JOIN elicense.outbox o ON o.id = l.outbox_id),
           '{live/live}', 'lease_steps takes the live step first though the stock steps are older, and names its lane');
-SELECT is((SELECT row(count(*), array_agg(DISTINCT l.lane))::text FROM elicense.lease_steps('w1', 100, 60) l), '(7,{stock})',
-          'then the 7 stock steps, named stock');
+SELECT is((SELECT row(count(*), array_agg(DISTINCT l.lane))::text FROM elicense.lease_steps('w1', 100, 60, 2) l), '(2,{stock})',
+          'with max_stock 2, only 2 of the 7 stock steps, named stock');
+SELECT is((SELECT count(*) FROM elicense.lease_steps('w1', 100, 60, 0)), 0::bigint, 'with max_stock 0, none');
+SELECT is((SELECT count(*) FROM elicense.lease_steps('w1', 100, 60)), 5::bigint, 'without a cap, the other 5');
 
 -- 8. A converted licence not in certState 01 gets, after its confirm step,
 -- the status_update step the lifecycle would have sent, with its operateType.

@@ -96,6 +96,17 @@ TEST(LaneShare, RefusesAShareOutsideZeroToOne) {
 	EXPECT_THROW(LaneShare(std::nan("")), std::invalid_argument);
 }
 
+TEST(LaneShare, StockSlotsKeepRoomForLive) {
+	EXPECT_EQ(LaneShare::StockSlots(1), 1);  // a single slot: stock is not shut out
+	EXPECT_EQ(LaneShare::StockSlots(2), 1);
+	EXPECT_EQ(LaneShare::StockSlots(8), 6);
+	EXPECT_EQ(LaneShare::StockSlots(16), 12);
+	for (int f = 2; f <= 64; ++f) {
+		EXPECT_GE(f - LaneShare::StockSlots(f), 1) << f;
+		EXPECT_GE(LaneShare::StockSlots(f), 1) << f;
+	}
+}
+
 TEST(LaneShare, LanesByName) {
 	EXPECT_EQ(LaneNamed("stock"), Lane::kStock);
 	EXPECT_EQ(LaneNamed("live"), Lane::kLive);

@@ -146,7 +146,12 @@ void DeliveryLoop::LeaseMore() {
 	}
 	if (room <= 0)
 		return;
-	for (LeasedStep &s : store_.Lease(room, cfg_.lease_seconds)) {
+	// Stock steps hold at most LaneShare::StockSlots: the rest is room for live steps.
+	int stock_active = static_cast<int>(std::count_if(active_.begin(), active_.end(), [](const auto &kv) {
+		return LaneNamed(kv.second->step.lane) == Lane::kStock;
+	}));
+	int max_stock = std::max(0, LaneShare::StockSlots(cfg_.in_flight) - stock_active);
+	for (LeasedStep &s : store_.Lease(room, cfg_.lease_seconds, max_stock)) {
 		auto a = std::make_shared<Active>();
 		a->step = std::move(s);
 		active_[a->step.outbox_id] = a;
@@ -575,9 +580,12 @@ int DeliveryLoop::Run(bool once) {
 					if (ExpireDue())
 						next_expire = now;  // a full batch: the next one after this turn of the loop
 				}
-				// Lease more only when no leased step could be sent (all wait for a token).
-				bool blocked = std::none_of(waiting_.begin(), waiting_.end(),
-				                            [&](const ActivePtr &a) { return HasToken(*a, now); });
+				// Lease more only when no leased live step could be sent (all wait
+				// for a token): stock steps waiting for the rate limit do not keep a
+				// live step from being leased into the room kept for it.
+				bool blocked = std::none_of(waiting_.begin(), waiting_.end(), [&](const ActivePtr &a) {
+					return HasToken(*a, now) && LaneNamed(a->step.lane) == Lane::kLive;
+				});
 				if (!stopping && (wake_ || now >= next_poll) && blocked) {
 					wake_ = false;
 					next_poll = now + Millis(cfg_.poll_interval_ms);  // before leasing: a failing lease waits too

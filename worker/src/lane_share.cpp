@@ -1,5 +1,6 @@
 #include "lane_share.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace elicense::worker {
@@ -17,6 +18,12 @@ LaneShare::LaneShare(double stock_share) : stock_share_(stock_share) {
 // while live steps wait, counting that token too.
 bool LaneShare::StockOwed() const {
 	return static_cast<double>(stock_taken_ + 1) <= stock_share_ * static_cast<double>(taken_ + 1) + 1e-9;
+}
+
+int LaneShare::StockSlots(int in_flight) {
+	if (in_flight < 2)
+		return in_flight;
+	return in_flight - std::max(1, in_flight / 4);
 }
 
 bool LaneShare::MayTake(Lane lane, bool live_waiting, bool stock_waiting) const {

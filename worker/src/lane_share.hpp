@@ -27,6 +27,11 @@ public:
 	// the share holds over each stretch of time in which live steps wait.
 	void Took(Lane lane, bool live_waiting);
 
+	// In-flight slots stock steps may hold out of in_flight: all but a
+	// quarter (at least one) kept for live steps, so that a live step is
+	// leased at once however many stock steps are due; all with in_flight 1.
+	static int StockSlots(int in_flight);
+
 	long long taken() const {
 		return taken_;
 	}

@@ -77,7 +77,8 @@ public:
 	int Socket() const;
 	bool TakeNotifications();  // true if a NOTIFY arrived since the last call
 
-	std::vector<LeasedStep> Lease(int max_rows, int lease_seconds);
+	// max_stock: at most so many stock-lane steps among them (-1: no cap).
+	std::vector<LeasedStep> Lease(int max_rows, int lease_seconds, int max_stock = -1);
 	void RenewLeases(int lease_seconds);
 	void RecordAttempt(const AttemptRecord &a);
 	// The step took effect; `answer` is the canonical answer (step_answer.hpp).

@@ -2224,10 +2224,11 @@ END
 $$;
 
 -- Stock lanes in the worker (h-stock): lease_steps also returns each step's
--- lane, so that the worker shares its rate limit between live and stock
--- steps (worker/src/lane_share.hpp). A new result column: dropped and made anew.
+-- lane and takes max_stock, a cap on the stock rows it leases, so that the
+-- worker keeps room for live steps and shares its rate limit between lanes
+-- (worker/src/lane_share.hpp). New result column and argument: made anew.
 DROP FUNCTION elicense.lease_steps(text, integer, integer);
-CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer)
+CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
 RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
                authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -2240,9 +2241,12 @@ BEGIN
   -- Due rows, and rows whose lease lapsed (their worker died: the outcome of
   -- its request is unknown). A step waits until every earlier step of every
   -- earlier version of the same licence is done.
+  -- max_stock caps the stock rows among them (NULL: no cap), so that a
+  -- worker can keep room for live steps; the stock rows over the cap are
+  -- locked by this statement only, not leased.
   FOR r IN
-  WITH due AS (
-    SELECT o.id, o.status AS old_status
+  WITH due_any AS (
+    SELECT o.id, o.status AS old_status, o.lane <> 'live' AS stock
       FROM elicense.outbox o
      WHERE ((o.status = 'pending' AND o.next_attempt_at <= now())
             OR (o.status = 'in_flight' AND o.lease_expires_at < now()))
@@ -2257,6 +2261,10 @@ BEGIN
      ORDER BY o.lane <> 'live', o.next_attempt_at, o.id  -- live approvals before stock (outbox_open)
      LIMIT max_rows
        FOR UPDATE OF o SKIP LOCKED
+  ), due AS (
+    SELECT d.id, d.old_status
+      FROM (SELECT a.id, a.old_status, a.stock, row_number() OVER (PARTITION BY a.stock ORDER BY a.id) AS n FROM due_any a) d
+     WHERE NOT d.stock OR lease_steps.max_stock IS NULL OR d.n <= lease_steps.max_stock
   ), taken_over AS (
     INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
     SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', lease_steps.worker_id
@@ -2318,7 +2326,7 @@ BEGIN
   END LOOP;
 END
 $$;
-COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer) IS
-'Leases up to max_rows due delivery steps for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm), query item (NULL when the type has no query fields) and lane (the worker shares its rate limit between lanes). A step whose request cannot be built goes dead with the reason';
-REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer) TO elicense_worker;
+COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer, integer) IS
+'Leases up to max_rows due delivery steps (of them at most max_stock in the stock lane, if given) for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm), query item (NULL when the type has no query fields) and lane (the worker shares its rate limit between lanes). A step whose request cannot be built goes dead with the reason';
+REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer, integer) TO elicense_worker;
