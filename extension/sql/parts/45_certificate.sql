@@ -102,6 +102,11 @@ COMMENT ON INDEX elicense.certificate_due_expiry IS 'elicense.expire_due: curren
 COMMENT ON INDEX elicense.certificate_due_lifting IS 'elicense.expire_due: suspensions with an end date';
 COMMENT ON INDEX elicense.certificate_holder IS 'Licences of a holder';
 COMMENT ON INDEX elicense.certificate_authority_issue_date IS 'Licences of an authority by issue date (monthly counts)';
+-- elicense.lease_steps probes, for each step it leases, the steps of every
+-- version of the licence: without it each probe read the whole table (40 ms
+-- per step at 30,000 licences, a lease of 16 steps took 0.7 s).
+CREATE INDEX certificate_original ON elicense.certificate (original_identifier);
+COMMENT ON INDEX elicense.certificate_original IS 'Every version of a licence (elicense.lease_steps: earlier steps not done)';
 
 --------------------------------------------------------------------------------
 -- Sequence counters: one row per (type, authority). elicense.issue takes the

@@ -2330,3 +2330,8 @@ COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer, integer) IS
 'Leases up to max_rows due delivery steps (of them at most max_stock in the stock lane, if given) for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm), query item (NULL when the type has no query fields) and lane (the worker shares its rate limit between lanes). A step whose request cannot be built goes dead with the reason';
 REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer, integer) TO elicense_worker;
+
+-- Every version of a licence by an index (h-stock): elicense.lease_steps
+-- probed the whole certificate table for each step it leased.
+CREATE INDEX certificate_original ON elicense.certificate (original_identifier);
+COMMENT ON INDEX elicense.certificate_original IS 'Every version of a licence (elicense.lease_steps: earlier steps not done)';
