@@ -128,7 +128,6 @@ DECLARE
   careful boolean;
   lo bigint;
   hi bigint;
-  stats_target text;
 BEGIN
   SELECT * INTO b FROM elicense.stock_batch x WHERE x.id = convert_stock.batch FOR UPDATE;  -- one conversion of a batch at a time
   IF NOT FOUND THEN
@@ -188,14 +187,7 @@ BEGIN
      CROSS JOIN LATERAL (SELECT (c.licence).*) l;
     lo := hi;
   END LOOP;
-  -- The joins below are planned with its real size. A small sample: ANALYZE
-  -- reads up to 300 rows per statistics target into memory (30,000 rows of
-  -- licences by default, a peak of ~15 MB the backend keeps from then on),
-  -- and the plans need little more than the row count.
-  stats_target := current_setting('default_statistics_target');
-  PERFORM set_config('default_statistics_target', '10', true);
-  ANALYZE pg_temp.stock_work;
-  PERFORM set_config('default_statistics_target', stats_target, true);
+  ANALYZE pg_temp.stock_work;  -- the joins below are planned with its real size
 
   -- The rules issue() checks outside _licence_from_data and those of stock
   -- data, each over the whole batch; a row keeps the first reason found.
