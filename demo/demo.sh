@@ -81,8 +81,8 @@ for g in $(seq 1 20); do
     "$g" "$id" "$number" "$issued"
 done >"$out/stock.jsonl"
 sql -c "SET elicense.stock_batch = '$batch'" -c "\\copy elicense.stock_row (data) FROM '$out/stock.jsonl'"
-psql -X -q -d "$db" -c "SELECT * FROM elicense.convert_stock($batch)" \
-  -c "SELECT row_no, sqlstate, field, message FROM elicense.stock_error WHERE batch_id = $batch ORDER BY row_no" \
+PGDATABASE=$db "$root/scripts/stock-progress" --convert "$batch"
+psql -X -q -d "$db" -c "SELECT row_no, sqlstate, field, message FROM elicense.stock_error WHERE batch_id = $batch ORDER BY row_no" \
   -c "SELECT batch_id, rows, converted, rejected, rejected_by_reason FROM elicense.stock_batch_progress WHERE batch_id = $batch"
 [ "$(sql -c "SELECT converted || '/' || rejected FROM elicense.stock_batch_progress WHERE batch_id = $batch")" = 17/3 ] \
   || fail "the stock batch did not convert 17 rows and reject 3"
@@ -100,6 +100,10 @@ while true; do
   sleep 0.3
 done
 echo
+echo "the stock batch (elicense.stock_batch_progress, scripts/stock-progress):"
+PGDATABASE=$db "$root/scripts/stock-progress" "$batch" 60 || fail "the stock batch was not delivered"
+[ "$(sql -c "SELECT delivered || '/' || failed FROM elicense.stock_batch_progress WHERE batch_id = $batch")" = 17/0 ] \
+  || fail "the stock batch did not deliver its 17 licences"
 
 step "What analysts see"
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "SET ROLE elicense_analyst" \

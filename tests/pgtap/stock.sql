@@ -1,11 +1,12 @@
 -- Stock conversion (64_stock.sql): each rejection reason with its SQLSTATE
 -- and field, a mixed batch (the good rows converted, every bad one kept),
 -- converting twice, a row already delivered keeping its identifier and code,
--- sequences from the number or the counter, and lease_steps serving the live
--- lane before the stock lane. Runs in one transaction that is rolled back.
+-- sequences from the number or the counter, lease_steps serving the live
+-- lane before the stock lane, and the status_update after confirm of a
+-- licence converted in certState 02 to 06. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(57);
+SELECT plan(72);
 
 -- A valid W032 row n (a person), with changes.
 CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
@@ -153,12 +154,16 @@ SELECT is((SELECT p.rejected_by_reason ->> '23505 licence_number' FROM elicense.
           'rejections by SQLSTATE and field');
 UPDATE elicense.outbox o SET status = 'dead' FROM elicense.stock_converted s
  WHERE s.identifier = o.identifier AND s.batch_id = 1 AND s.row_no = 1;
+UPDATE elicense.outbox o SET status = 'done' FROM elicense.stock_converted s
+ WHERE s.identifier = o.identifier AND s.batch_id = 1 AND s.row_no IN (2, 3);
 INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, status, lane)
-SELECT s.identifier, 1, 'confirm', 4, '01', 'done', 'stock' FROM elicense.stock_converted s WHERE s.batch_id = 1 AND s.row_no = 2;
-SELECT is((SELECT row(p.delivered, p.failed)::text FROM elicense.stock_batch_progress p WHERE p.batch_id = 1), '(1,1)',
-          'a licence whose confirm step is done is delivered; one with a dead step failed');
+SELECT s.identifier, 1, 'confirm', 4, '01', 'done', 'stock' FROM elicense.stock_converted s WHERE s.batch_id = 1 AND s.row_no IN (2, 3);
 UPDATE elicense.outbox o SET status = 'pending' FROM elicense.stock_converted s
- WHERE s.identifier = o.identifier AND s.batch_id = 1 AND s.row_no = 1;
+ WHERE s.identifier = o.identifier AND s.batch_id = 1 AND s.row_no = 2 AND o.step <> 'confirm';
+SELECT is((SELECT row(p.delivered, p.failed)::text FROM elicense.stock_batch_progress p WHERE p.batch_id = 1), '(1,1)',
+          'a licence whose confirm step is done and no other step open is delivered; one with a dead step failed');
+UPDATE elicense.outbox o SET status = 'pending' FROM elicense.stock_converted s
+ WHERE s.identifier = o.identifier AND s.batch_id = 1 AND s.row_no IN (1, 3);
 DELETE FROM elicense.outbox o WHERE o.step = 'confirm';
 SELECT ok(has_table_privilege('elicense_analyst', 'elicense.stock_batch_progress', 'SELECT')
           AND has_table_privilege('elicense_admin', 'elicense.stock_batch_progress', 'SELECT'), 'analysts and admins read the view');
@@ -168,10 +173,77 @@ SELECT ok(NOT has_table_privilege('elicense_analyst', 'elicense.stock_error', 'S
 -- 7. Lanes: with stock steps due, lease_steps leases a live step first.
 UPDATE elicense.outbox SET next_attempt_at = now() - interval '1 hour';  -- stock steps queued long before
 SELECT isnt(elicense.issue('11100000000013338W032', pg_temp.w032(70), 'clerk'), NULL, 'a live approval is issued');
-SELECT is((SELECT array_agg(o.lane) FROM elicense.outbox o WHERE o.identifier IN
-            (SELECT l.identifier FROM elicense.lease_steps('w1', 1, 60) l)), '{live}',
-          'lease_steps takes the live step first though the stock steps are older');
-SELECT is((SELECT count(*) FROM elicense.lease_steps('w1', 100, 60)), 7::bigint, 'then the 7 stock steps');
+SELECT is((SELECT array_agg(o.lane || '/' || l.lane) FROM elicense.lease_steps('w1', 1, 60) l JOIN elicense.outbox o ON o.id = l.outbox_id),
+          '{live/live}', 'lease_steps takes the live step first though the stock steps are older, and names its lane');
+SELECT is((SELECT row(count(*), array_agg(DISTINCT l.lane))::text FROM elicense.lease_steps('w1', 100, 60, 2) l), '(2,{stock})',
+          'with max_stock 2, only 2 of the 7 stock steps, named stock');
+SELECT is((SELECT count(*) FROM elicense.lease_steps('w1', 100, 60, 0)), 0::bigint, 'with max_stock 0, none');
+SELECT is((SELECT count(*) FROM elicense.lease_steps('w1', 100, 60)), 5::bigint, 'without a cap, the other 5');
+
+-- 8. A converted licence not in certState 01 gets, after its confirm step,
+-- the status_update step the lifecycle would have sent, with its operateType.
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (6, '11100000000013338W032', 'states');
+INSERT INTO elicense.stock_row (batch_id, row_no, data, status)
+SELECT 6, n, pg_temp.w032(80 + n), '0' || n FROM generate_series(1, 6) n;
+SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(6) c), '(6,0)', 'a licence in each certState 01 to 06 converts');
+CREATE FUNCTION pg_temp.of6(n integer) RETURNS text LANGUAGE sql AS $$
+  SELECT s.identifier FROM elicense.stock_converted s WHERE s.batch_id = 6 AND s.row_no = n
+$$;
+SELECT is((SELECT count(*) FROM elicense.outbox o JOIN elicense.stock_converted s ON s.identifier = o.identifier
+            WHERE s.batch_id = 6 AND o.step = 'status_update'), 0::bigint, 'no status_update is queued before the licence is collected');
+-- Collect of each is done; its confirm step leased and answered.
+UPDATE elicense.outbox o SET status = 'done' FROM elicense.stock_converted s WHERE s.identifier = o.identifier AND s.batch_id = 6;
+INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, lane, status, lease_owner, lease_expires_at)
+SELECT s.identifier, 1, 'confirm', 4, '01', 'stock', 'in_flight', 'w9', now() + interval '1 hour'
+  FROM elicense.stock_converted s WHERE s.batch_id = 6;
+SELECT is((SELECT bool_and(elicense.step_succeeded(o.id, 'w9', '{"return_code": "0", "message": "shown"}'))
+             FROM elicense.outbox o JOIN elicense.stock_converted s ON s.identifier = o.identifier
+            WHERE s.batch_id = 6 AND o.step = 'confirm'), true, 'the six confirm steps succeed');
+SELECT is((SELECT array_agg(c.status || ':' || o.step_order || ':' || o.operate_type || ':' || o.lane || ':' || o.status ORDER BY c.status)
+             FROM elicense.outbox o JOIN elicense.certificate c ON c.identifier = o.identifier
+             JOIN elicense.stock_converted s ON s.identifier = o.identifier
+            WHERE s.batch_id = 6 AND o.step = 'status_update'),
+          '{02:5:03:stock:pending,03:5:05:stock:pending,04:5:05:stock:pending,05:5:05:stock:pending,06:5:04:stock:pending}',
+          'after confirm, certState 02 to 06 each get a stock-lane status_update with the operateType of suspend, revoke, withdraw, cancel, expire; 01 none');
+UPDATE elicense.outbox o SET status = 'done' WHERE o.identifier = pg_temp.of6(2) AND o.step = 'confirm';
+SELECT is((SELECT count(*) FROM elicense.outbox o WHERE o.identifier = pg_temp.of6(2) AND o.step = 'status_update'), 1::bigint,
+          'a confirm step written done again queues no second status_update');
+SELECT is((SELECT row(p.converted, p.delivered)::text FROM elicense.stock_batch_progress p WHERE p.batch_id = 6), '(6,1)',
+          'only the licence in certState 01 is delivered while the others'' status_update is open');
+SELECT is((SELECT array_agg((l.request ->> 'operateType') || '/' || (l.request ->> 'certState') || '/' || (l.request ->> 'zzeCertID' = l.identifier)
+                            ORDER BY l.request ->> 'certState')
+             FROM elicense.lease_steps('w9', 100, 60) l WHERE l.step = 'status_update'),
+          '{03/02/true,05/03/true,05/04/true,05/05/true,04/06/true}',
+          'lease_steps sends each status_update with the transition''s operateType, the kept certState and the identifier collected');
+SELECT is((SELECT bool_and(elicense.step_succeeded(o.id, 'w9', '{"return_code": "0"}'))
+             FROM elicense.outbox o JOIN elicense.stock_converted s ON s.identifier = o.identifier
+            WHERE s.batch_id = 6 AND o.step = 'status_update'), true, 'the status updates succeed');
+SELECT is((SELECT row(p.delivered, p.failed)::text FROM elicense.stock_batch_progress p WHERE p.batch_id = 6), '(6,0)',
+          'then all six are delivered');
+-- A live licence's confirm step never queues a status_update.
+INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, lane, status, lease_owner, lease_expires_at)
+SELECT c.identifier, 1, 'confirm', 4, '01', 'live', 'in_flight', 'w9', now() + interval '1 hour'
+  FROM elicense.certificate c WHERE c.licence_number = '闽A000000000070';
+UPDATE elicense.certificate SET status = '02' WHERE licence_number = '闽A000000000070';  -- as if it were suspended in place
+SELECT ok((SELECT elicense.step_succeeded(o.id, 'w9', '{"return_code": "0"}') FROM elicense.outbox o
+            JOIN elicense.certificate c ON c.identifier = o.identifier
+           WHERE c.licence_number = '闽A000000000070' AND o.step = 'confirm')
+          AND NOT EXISTS (SELECT FROM elicense.outbox o JOIN elicense.certificate c ON c.identifier = o.identifier
+                           WHERE c.licence_number = '闽A000000000070' AND o.step = 'status_update'),
+          'a live licence''s confirm step queues no status_update');
+
+-- 9. Chunks: a batch of 2,500 rows is validated 1,000 rows at a time; the
+-- chunk holding a bad row is validated again row by row, the others not.
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (7, '11100000000013338W032', 'chunks');
+INSERT INTO elicense.stock_row (batch_id, row_no, data)
+SELECT 7, n, CASE WHEN n IN (1000, 1001, 2500) THEN pg_temp.w032(100000 + n, '{"gender": "X"}') ELSE pg_temp.w032(100000 + n) END
+  FROM generate_series(1, 2500) n;
+SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(7) c), '(2497,3,0)',
+          'a batch of three chunks converts every good row and rejects the bad rows at both ends of a chunk');
+SELECT is((SELECT array_agg(e.row_no || ' ' || e.sqlstate || ' ' || e.field ORDER BY e.row_no) FROM elicense.stock_error e WHERE e.batch_id = 7),
+          '{"1000 22023 gender","1001 22023 gender","2500 22023 gender"}', 'each bad row is kept with its reason');
+SELECT is((SELECT count(DISTINCT s.identifier) FROM elicense.stock_converted s WHERE s.batch_id = 7), 2497::bigint,
+          'each good row became one licence');
 
 SELECT * FROM finish();
 ROLLBACK;

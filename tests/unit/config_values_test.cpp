@@ -63,3 +63,20 @@ TEST(WorkerConfig, RefusesValuesOfAnotherType) {
 	EXPECT_EQ(c.result_batch_max, 64);
 	std::remove(path.c_str());
 }
+
+// stock_share (lane_share.hpp): a fraction of the rate limit, 0.2 unless set.
+TEST(WorkerConfig, StockShareIsAFraction) {
+	std::string path = "/tmp/elicense_config_stock_share_test_" + std::to_string(getpid()) + ".json";
+	auto load = [&](const char *text) {
+		FILE *f = std::fopen(path.c_str(), "w");
+		std::fputs(text, f);
+		std::fclose(f);
+		return elicense::worker::LoadConfig(path);
+	};
+	EXPECT_DOUBLE_EQ(load("{}").stock_share, 0.2);
+	EXPECT_DOUBLE_EQ(load(R"({"stock_share": 0.5})").stock_share, 0.5);
+	EXPECT_DOUBLE_EQ(load(R"({"stock_share": 0})").stock_share, 0.0);
+	for (const char *bad : {R"({"stock_share": 1.5})", R"({"stock_share": -0.1})", R"({"stock_share": "0.2"})"})
+		EXPECT_THROW(load(bad), std::runtime_error) << bad;
+	std::remove(path.c_str());
+}

@@ -201,6 +201,7 @@ Config LoadConfig(const std::string &path) {
 			TakeConfigValue(doc, "stop_grace_ms", c.stop_grace_ms);
 			TakeConfigValue(doc, "rate_per_s", c.rate_per_s);
 			TakeConfigValue(doc, "burst", c.burst);
+			TakeConfigValue(doc, "stock_share", c.stock_share);
 			std::string rule = UnknownOutcomeName(c.unknown_outcome);
 			TakeConfigValue(doc, "unknown_outcome", rule);
 			c.unknown_outcome = ParseUnknownOutcome(rule);
@@ -319,6 +320,9 @@ Config LoadConfig(const std::string &path) {
 		throw std::runtime_error("result_batch_ms 0..1000 (0: no group commit) and result_batch_max >= 1 are required");
 	if (c.in_flight < 1 || c.lease_seconds < 5 || c.backoff.max_attempts < 1)
 		throw std::runtime_error("in_flight >= 1, lease_seconds >= 5 and backoff.max_attempts >= 1 are required");
+	if (!(c.stock_share >= 0 && c.stock_share <= 1))
+		throw std::runtime_error("config key stock_share must be between 0 and 1, not " +
+		                         std::to_string(c.stock_share));
 	if (c.expire_interval_ms < 0)
 		throw std::runtime_error("config key expire_interval_ms must be 0 (pg_cron calls elicense.expire_due) or more");
 	if (c.expire_batch < 1)

@@ -17,7 +17,7 @@
 //     "relay": { "citynum": "350100", "sm4_key_file": "/…" },   (key also from ELICENSE_SM4_KEY)
 //     "in_flight", "lease_seconds", "poll_interval_ms", "summary_interval_ms", "expire_interval_ms", "expire_batch",
 //     "stop_grace_ms",
-//     "rate_per_s", "burst", "backoff": {"base_ms", "cap_ms", "max_attempts"}, "conninfo", "worker_id" }
+//     "rate_per_s", "burst", "stock_share", "backoff": {"base_ms", "cap_ms", "max_attempts"}, "conninfo", "worker_id" }
 // ELICENSE_CLIENT_SECRET, when set, is the "*" credentials' secret.
 #pragma once
 
@@ -66,6 +66,7 @@ struct Config {
 	long max_answer_bytes = 1048576;  // a longer answer is cut off: outcome unknown
 	double rate_per_s = 0;            // 0: unlimited
 	double burst = 10;
+	double stock_share = 0.2;  // of the rate, for stock steps while live steps wait (lane_share.hpp)
 	BackoffPolicy backoff;
 	int failures_to_switch = 5;
 	int probe_interval_ms = 30000;

@@ -34,11 +34,17 @@ DeliveryLoop::DeliveryLoop(Config config, const std::atomic<bool> &stop)
     : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, OutboxStore::LeaseOwner(cfg_.worker_id)),
       http_(cfg_.in_flight), envelope_(MakeEnvelope(cfg_)),
       endpoints_(cfg_.base_url, cfg_.backup_url, cfg_.failures_to_switch, Millis(cfg_.probe_interval_ms)),
-      bucket_(cfg_.rate_per_s, cfg_.burst), breaker_(cfg_.breaker), rng_(std::random_device {}()) {
+      bucket_(cfg_.rate_per_s, cfg_.burst), breaker_(cfg_.breaker), lane_share_(cfg_.stock_share),
+      rng_(std::random_device {}()) {
 }
 
 std::string DeliveryLoop::SlotKey(const Credential &c) {
 	return c.client_id + '\x1f' + c.client_secret;
+}
+
+bool DeliveryLoop::HasToken(const Active &a, Clock::time_point now) const {
+	auto it = tokens_.find(SlotKey(*a.credential));
+	return it != tokens_.end() && it->second.cache.Usable(now);
 }
 
 DeliveryLoop::TokenSlot &DeliveryLoop::SlotFor(const Credential &c) {
@@ -151,7 +157,12 @@ void DeliveryLoop::LeaseMore() {
 	}
 	if (room <= 0)
 		return;
-	for (LeasedStep &s : store_.Lease(room, cfg_.lease_seconds)) {
+	// Stock steps hold at most LaneShare::StockSlots: the rest is room for live steps.
+	int stock_active = static_cast<int>(std::count_if(active_.begin(), active_.end(), [](const auto &kv) {
+		return LaneNamed(kv.second->step.lane) == Lane::kStock;
+	}));
+	int max_stock = std::max(0, LaneShare::StockSlots(cfg_.in_flight) - stock_active);
+	for (LeasedStep &s : store_.Lease(room, cfg_.lease_seconds, max_stock)) {
 		auto a = std::make_shared<Active>();
 		a->step = std::move(s);
 		active_[a->step.outbox_id] = a;
@@ -182,11 +193,28 @@ void DeliveryLoop::FlushWaiting() {
 			++it;  // others may have another credential with a token
 			continue;
 		}
-		if (http_.InFlight() >= static_cast<std::size_t>(cfg_.in_flight) || !breaker_.MaySend(Clock::now()) ||
-		    !bucket_.TryTake(Clock::now()))
+		// The in-flight cap and an open circuit breaker stop every lane.
+		auto now = Clock::now();
+		if (http_.InFlight() >= static_cast<std::size_t>(cfg_.in_flight) || !breaker_.MaySend(now))
 			return;
-		it = waiting_.erase(it);
+		// The rate limit shared between lanes: a step whose lane has had its
+		// share waits, and the scan starts over after each send.
+		auto waits = [&](Lane l) {  // a step of lane l could be sent but for the rate limit
+			return std::any_of(waiting_.begin(), waiting_.end(),
+			                   [&](const ActivePtr &w) { return LaneNamed(w->step.lane) == l && HasToken(*w, now); });
+		};
+		Lane lane = LaneNamed(a->step.lane);
+		bool live_waiting = waits(Lane::kLive);
+		if (!lane_share_.MayTake(lane, live_waiting, waits(Lane::kStock))) {
+			++it;
+			continue;
+		}
+		if (!bucket_.TryTake(now))
+			return;
+		lane_share_.Took(lane, live_waiting);
+		waiting_.erase(it);
 		Send(a, slot.cache.token());
+		it = waiting_.begin();
 	}
 }
 
@@ -685,8 +713,15 @@ int DeliveryLoop::Run(bool once) {
 				}
 				if (!results_.empty() && now >= results_due_)
 					FlushResults();
-				if (!stopping && (wake_ || now >= next_poll) && LeaseRoom() > 0 &&
-				    (!breaker_.open() || waiting_.empty())) {  // an open breaker needs one step to probe with
+				// Lease more only when no leased live step could be sent (all wait
+				// for a token): stock steps waiting for the rate limit do not keep a
+				// live step from being leased into the room kept for it. An open
+				// breaker needs one step to probe with, no more.
+				bool blocked = std::none_of(waiting_.begin(), waiting_.end(), [&](const ActivePtr &a) {
+					return HasToken(*a, now) && LaneNamed(a->step.lane) == Lane::kLive;
+				});
+				if (!stopping && (wake_ || now >= next_poll) && LeaseRoom() > 0 && blocked &&
+				    (!breaker_.open() || waiting_.empty())) {
 					wake_ = false;
 					next_poll = now + Millis(cfg_.poll_interval_ms);  // before leasing: a failing lease waits too
 					LeaseMore();

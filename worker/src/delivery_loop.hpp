@@ -36,6 +36,7 @@
 #include "config.hpp"
 #include "endpoint_selector.hpp"
 #include "envelope.hpp"
+#include "lane_share.hpp"
 #include "http_client.hpp"
 #include "outbox_store.hpp"
 #include "step_plan.hpp"
@@ -114,6 +115,8 @@ private:
 	static std::string SlotKey(const Credential &c);
 	TokenSlot &SlotFor(const Credential &c);
 	bool TokenReady(TokenSlot &slot, const Credential &c);
+	// Whether a's credential has a usable token now (no fetch started).
+	bool HasToken(const Active &a, Clock::time_point now) const;
 	void FetchToken(TokenSlot &slot, const Credential &c);
 	void FlushWaiting();
 	Clock::time_point NextWake(Clock::time_point next_poll);
@@ -129,6 +132,7 @@ private:
 	EndpointSelector endpoints_;
 	TokenBucket bucket_;
 	CircuitBreaker breaker_;
+	LaneShare lane_share_;  // bucket_ between live and stock steps
 	std::mt19937_64 rng_;
 	std::map<long long, ActivePtr> active_;  // by outbox id: waiting or in flight
 	std::deque<ActivePtr> waiting_;          // leased, waiting for the rate limit or a token

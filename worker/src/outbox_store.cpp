@@ -104,10 +104,11 @@ OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::op
 	return res;
 }
 
-std::vector<LeasedStep> OutboxStore::Lease(int max_rows, int lease_seconds) {
+std::vector<LeasedStep> OutboxStore::Lease(int max_rows, int lease_seconds, int max_stock) {
 	Result res = Exec("SELECT outbox_id, identifier, step, attempts, needs_query, type_code, authority_division, "
-	                  "ecert_id, request::text, query_request::text FROM elicense.lease_steps($1, $2, $3)",
-	                  {worker_id_, std::to_string(max_rows), std::to_string(lease_seconds)});
+	                  "ecert_id, request::text, query_request::text, lane FROM elicense.lease_steps($1, $2, $3, "
+	                  "nullif($4::integer, -1))",
+	                  {worker_id_, std::to_string(max_rows), std::to_string(lease_seconds), std::to_string(max_stock)});
 	std::vector<LeasedStep> out;
 	for (int i = 0; i < PQntuples(res.get()); ++i) {
 		LeasedStep s;
@@ -121,6 +122,7 @@ std::vector<LeasedStep> OutboxStore::Lease(int max_rows, int lease_seconds) {
 		s.ecert_id = PgText(res.get(), i, 7);
 		s.request = PgText(res.get(), i, 8);
 		s.query_request = PgText(res.get(), i, 9);
+		s.lane = PgText(res.get(), i, 10);
 		out.push_back(std::move(s));
 	}
 	return out;

@@ -54,6 +54,7 @@ struct LeasedStep {
 	std::string ecert_id;       // the step's eCertID, the same for every resend
 	std::string request;        // AcceptData item, JSON text; empty when NULL (confirm)
 	std::string query_request;  // the type's query item, JSON text; empty when NULL
+	std::string lane;           // live or stock (lane_share.hpp)
 };
 
 // A check before approval (elicense.precheck), leased like a step.
@@ -99,7 +100,8 @@ public:
 	int Socket() const;
 	bool TakeNotifications();  // true if a NOTIFY arrived since the last call
 
-	std::vector<LeasedStep> Lease(int max_rows, int lease_seconds);
+	// max_stock: at most so many stock-lane steps among them (-1: no cap).
+	std::vector<LeasedStep> Lease(int max_rows, int lease_seconds, int max_stock = -1);
 	void RenewLeases(int lease_seconds);
 	void RecordAttempt(const AttemptRecord &a);
 	// The step took effect; `answer` is the canonical answer (step_answer.hpp).

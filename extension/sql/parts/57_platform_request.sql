@@ -31,6 +31,15 @@ BEGIN
             HINT = 'Steps are validate, assign_code, collect, status_update, key_change and query (elicense.platform_field.step).';
   END IF;
   cols := to_jsonb(c);
+  -- A converted licence (64_stock.sql) is a version with operateType 01 in
+  -- any certState; its status_update sends the operateType of the transition
+  -- from 01 to that certState (suspend 03, expire 04, revoke/withdraw/cancel
+  -- 05), as the lifecycle would have.
+  IF p_step = 'status_update' AND c.operate_type IN ('01', '02', '08') THEN
+    cols := cols || jsonb_build_object('operate_type',
+        (SELECT t.operate_type FROM elicense.licence_transition t
+          WHERE t.from_status = '01' AND t.to_status = c.status AND t.to_status <> '01'));
+  END IF;
   -- categoryDescription depends on operationCategory's value: it comes last.
   FOR f IN SELECT * FROM elicense.platform_field p
             WHERE p.type_code = c.type_code AND p.step = p_step

@@ -96,9 +96,9 @@ COMMENT ON FUNCTION elicense._guid_key(text) IS 'Internal: an eCertID reduced to
 -- resend, so the platform can recognise a duplicate. A row whose request
 -- cannot be built (missing required value, unmapped code, no fields) is made
 -- dead with the reason; the other rows are still leased.
-CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer)
+CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
 RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
-               authority_division text, ecert_id text, request jsonb, query_request jsonb)
+               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   r record;
@@ -109,9 +109,12 @@ BEGIN
   -- Due rows, and rows whose lease lapsed (their worker died: the outcome of
   -- its request is unknown). A step waits until every earlier step of every
   -- earlier version of the same licence is done.
+  -- max_stock caps the stock rows among them (NULL: no cap), so that a
+  -- worker can keep room for live steps; the stock rows over the cap are
+  -- locked by this statement only, not leased.
   FOR r IN
-  WITH due AS (
-    SELECT o.id, o.status AS old_status
+  WITH due_any AS (
+    SELECT o.id, o.status AS old_status, o.lane <> 'live' AS stock
       FROM elicense.outbox o
      WHERE ((o.status = 'pending' AND o.next_attempt_at <= now())
             OR (o.status = 'in_flight' AND o.lease_expires_at < now()))
@@ -126,6 +129,10 @@ BEGIN
      ORDER BY o.lane <> 'live', o.next_attempt_at, o.id  -- live approvals before stock (outbox_open)
      LIMIT max_rows
        FOR UPDATE OF o SKIP LOCKED
+  ), due AS (
+    SELECT d.id, d.old_status
+      FROM (SELECT a.id, a.old_status, a.stock, row_number() OVER (PARTITION BY a.stock ORDER BY a.id) AS n FROM due_any a) d
+     WHERE NOT d.stock OR lease_steps.max_stock IS NULL OR d.n <= lease_steps.max_stock
   ), taken_over AS (
     INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
     SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', lease_steps.worker_id
@@ -141,9 +148,10 @@ BEGIN
            updated_at = now()
       FROM due
      WHERE o.id = due.id
-    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id
+    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id, o.lane AS lane_name
   )
-  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division
+  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division,
+         l.lane_name
     FROM leased l LEFT JOIN elicense.certificate c ON c.identifier = l.identifier
    ORDER BY l.id
   LOOP
@@ -181,12 +189,13 @@ BEGIN
     ecert_id := r.ecert_id::text;
     request := item;
     query_request := query_item;
+    lane := r.lane_name;
     RETURN NEXT;
   END LOOP;
 END
 $$;
-COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer) IS
-'Leases up to max_rows due delivery steps for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm) and query item (NULL when the type has no query fields). A step whose request cannot be built goes dead with the reason';
+COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer, integer) IS
+'Leases up to max_rows due delivery steps (of them at most max_stock in the stock lane, if given) for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm), query item (NULL when the type has no query fields) and lane (the worker shares its rate limit between lanes). A step whose request cannot be built goes dead with the reason';
 
 CREATE FUNCTION elicense.renew_leases(worker_id text, lease_seconds integer) RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -495,12 +504,12 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION elicense.replay(text, text) IS 'Puts every dead or held delivery step of a licence version back in the queue';
 
-REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer), elicense.renew_leases(text, integer),
+REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer, integer), elicense.renew_leases(text, integer),
     elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text),
     elicense.step_succeeded(bigint, text, jsonb), elicense.step_queried(bigint, text, jsonb),
     elicense.step_failed(bigint, text, text, text, bigint, integer),
     elicense.replay(bigint, text), elicense.replay(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer), elicense.renew_leases(text, integer),
+GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer, integer), elicense.renew_leases(text, integer),
     elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text),
     elicense.step_succeeded(bigint, text, jsonb), elicense.step_queried(bigint, text, jsonb),
     elicense.step_failed(bigint, text, text, text, bigint, integer)

@@ -80,27 +80,39 @@ CREATE TABLE elicense.stock_converted (
 COMMENT ON TABLE elicense.stock_converted IS 'Stock rows already converted and the licence each became: a second conversion skips them';
 
 -- One row's licence, or why elicense.issue would refuse it: the validation
--- of issue() itself (elicense._licence_from_data), its error caught so that
--- one bad row does not abort the batch. No writes happen inside, so the
--- subtransaction takes no transaction id.
-CREATE FUNCTION elicense._stock_licence(p_type_code text, p_data jsonb,
+-- of issue() itself (elicense._licence_from_data). careful: its error is
+-- caught (a subtransaction per row, a third of the cost of a row), so that
+-- one bad row does not abort the batch; else it is raised. No writes happen
+-- inside, so the subtransaction takes no transaction id.
+CREATE FUNCTION elicense._stock_licence(p_type_code text, p_data jsonb, p_careful boolean,
     OUT licence elicense.certificate, OUT err_state text, OUT err_field text, OUT err_message text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  licence := elicense._licence_from_data(p_type_code, p_data);
-EXCEPTION WHEN OTHERS THEN
-  err_state := SQLSTATE;
-  err_message := SQLERRM;
-  err_field := coalesce(substring(SQLERRM FROM 'item "([^"]+)"'), substring(SQLERRM FROM 'field "([^"]+)"'),
-                        substring(SQLERRM FROM '^(valid_to|issue_date|holder_id) '),
-                        CASE WHEN SQLERRM LIKE 'invalid certificate number%' THEN 'licence_number'
-                             WHEN SQLERRM LIKE 'holder born%' THEN 'holder_id'
-                             WHEN SQLERRM LIKE 'unknown licence type%' THEN 'type_code' ELSE 'data' END);
+  IF NOT p_careful THEN
+    licence := elicense._licence_from_data(p_type_code, p_data);
+    RETURN;
+  END IF;
+  BEGIN
+    licence := elicense._licence_from_data(p_type_code, p_data);
+  EXCEPTION WHEN OTHERS THEN
+    err_state := SQLSTATE;
+    err_message := SQLERRM;
+    err_field := coalesce(substring(SQLERRM FROM 'item "([^"]+)"'), substring(SQLERRM FROM 'field "([^"]+)"'),
+                          substring(SQLERRM FROM '^(valid_to|issue_date|holder_id) '),
+                          CASE WHEN SQLERRM LIKE 'invalid certificate number%' THEN 'licence_number'
+                               WHEN SQLERRM LIKE 'holder born%' THEN 'holder_id'
+                               WHEN SQLERRM LIKE 'unknown licence type%' THEN 'type_code' ELSE 'data' END);
+  END;
 END
 $$;
-REVOKE ALL ON FUNCTION elicense._stock_licence(text, jsonb) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._stock_licence(text, jsonb) IS
-'Internal: the validated certificate row of stock data, or the SQLSTATE, field and message elicense.issue would raise';
+REVOKE ALL ON FUNCTION elicense._stock_licence(text, jsonb, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._stock_licence(text, jsonb, boolean) IS
+'Internal: the validated certificate row of stock data; careful: or the SQLSTATE, field and message elicense.issue would raise';
+
+-- A validated chunk of stock rows, held in a variable between the
+-- subtransaction that validates it and the insert into the work table.
+CREATE TYPE elicense.stock_checked AS (row_no bigint, licence elicense.certificate, err_state text, err_field text, err_message text);
+COMMENT ON TYPE elicense.stock_checked IS 'Internal: a stock row validated by elicense.convert_stock, its licence or its error';
 
 -- Converts a batch: a few statements over the whole batch, none per row.
 -- Rows converted before are skipped, so converting twice yields each licence
@@ -111,6 +123,11 @@ DECLARE
   b elicense.stock_batch;
   t elicense.licence_type;
   code_pattern text;
+  chunk_rows constant integer := 1000;
+  chunk elicense.stock_checked[];
+  careful boolean;
+  lo bigint;
+  hi bigint;
 BEGIN
   SELECT * INTO b FROM elicense.stock_batch x WHERE x.id = convert_stock.batch FOR UPDATE;  -- one conversion of a batch at a time
   IF NOT FOUND THEN
@@ -125,17 +142,51 @@ BEGIN
   IF to_regclass('pg_temp.stock_work') IS NOT NULL THEN
     DROP TABLE pg_temp.stock_work;  -- left by a conversion that failed earlier in this transaction
   END IF;
-  CREATE TEMP TABLE stock_work ON COMMIT DROP AS
-  SELECT r.row_no, r.status AS old_status, nullif(btrim(r.identifier), '') AS old_identifier,
-         nullif(btrim(r.assigned_code), '') AS old_code, nullif(btrim(r.qr_url), '') AS old_qr_url,
-         v.err_state, v.err_field, v.err_message, NULL::text AS sequence,
-         l.licence_number, l.holder_name, l.holder_id_type, l.holder_id, l.authority_name, l.authority_uscc,
-         l.authority_division, l.issue_date, l.valid_from, l.valid_to, l.business_data
-    FROM elicense.stock_row r
-   CROSS JOIN LATERAL elicense._stock_licence(b.type_code, r.data) v
-   CROSS JOIN LATERAL (SELECT (v.licence).*) l
-   WHERE r.batch_id = b.id
-     AND NOT EXISTS (SELECT FROM elicense.stock_converted s WHERE s.batch_id = r.batch_id AND s.row_no = r.row_no);
+  CREATE TEMP TABLE stock_work (
+    row_no bigint, old_status text, old_identifier text, old_code text, old_qr_url text,
+    err_state text, err_field text, err_message text, sequence text,
+    licence_number text, holder_name text, holder_id_type text, holder_id text, authority_name text,
+    authority_uscc elicense.uscc, authority_division elicense.division_code, issue_date date, valid_from date, valid_to date,
+    business_data jsonb
+  ) ON COMMIT DROP;
+  -- Validated in chunks of rows by row number: a chunk is first validated
+  -- with errors raised (no subtransaction per row), and only a chunk with a
+  -- bad row again row by row with each error caught. The chunk is collected
+  -- in a variable inside the subtransaction and written after it, so that
+  -- the subtransaction writes nothing and takes no transaction id (a
+  -- thousand subtransaction ids would overflow the backend's cache of them
+  -- and slow every other session's snapshots).
+  LOOP
+    SELECT max(x.row_no) INTO hi FROM (
+      SELECT r.row_no FROM elicense.stock_row r WHERE r.batch_id = b.id AND (lo IS NULL OR r.row_no > lo)
+       ORDER BY r.row_no LIMIT chunk_rows) x;
+    EXIT WHEN hi IS NULL;
+    careful := false;
+    LOOP
+      BEGIN
+        SELECT array_agg(ROW(r.row_no, v.licence, v.err_state, v.err_field, v.err_message)::elicense.stock_checked) INTO chunk
+          FROM elicense.stock_row r
+         CROSS JOIN LATERAL elicense._stock_licence(b.type_code, r.data, careful) v
+         WHERE r.batch_id = b.id AND (lo IS NULL OR r.row_no > lo) AND r.row_no <= hi
+           AND NOT EXISTS (SELECT FROM elicense.stock_converted s WHERE s.batch_id = r.batch_id AND s.row_no = r.row_no);
+        EXIT;
+      EXCEPTION WHEN OTHERS THEN
+        IF careful THEN
+          RAISE;  -- not an error of one row
+        END IF;
+        careful := true;
+      END;
+    END LOOP;
+    INSERT INTO stock_work
+    SELECT r.row_no, r.status, nullif(btrim(r.identifier), ''), nullif(btrim(r.assigned_code), ''), nullif(btrim(r.qr_url), ''),
+           c.err_state, c.err_field, c.err_message, NULL,
+           l.licence_number, l.holder_name, l.holder_id_type, l.holder_id, l.authority_name, l.authority_uscc,
+           l.authority_division, l.issue_date, l.valid_from, l.valid_to, l.business_data
+      FROM unnest(chunk) c
+      JOIN elicense.stock_row r ON r.batch_id = b.id AND r.row_no = c.row_no
+     CROSS JOIN LATERAL (SELECT (c.licence).*) l;
+    lo := hi;
+  END LOOP;
   ANALYZE pg_temp.stock_work;  -- the joins below are planned with its real size
 
   -- The rules issue() checks outside _licence_from_data and those of stock
@@ -263,9 +314,41 @@ GRANT EXECUTE ON FUNCTION elicense.convert_stock(bigint) TO elicense_admin;
 COMMENT ON FUNCTION elicense.convert_stock(bigint) IS
 'Converts a stock batch set-based: valid rows become version 001 licences (number, dates, validity, status, and an identifier and code already delivered kept) with status_history and a stock-lane outbox step; rejected rows go to elicense.stock_error. Returns converted, rejected and skipped (converted before) rows';
 
+-- A converted licence in certState 02 to 06 is collected as version 001 like
+-- any other; the platform learns its state from the status_update step the
+-- lifecycle would have sent (suspend, expire, revoke, withdraw, cancel: the
+-- transition from 01 to that state in elicense.licence_transition, whose
+-- operateType elicense._platform_item sends). It is queued as the version's
+-- next step when its confirm step (what collect sent is shown) is done.
+-- A trigger rather than a change to _step_done, so that every way a step
+-- finishes (step_succeeded, step_queried, a batched finish) queues it; its
+-- WHEN clause keeps live steps from ever calling the function.
+CREATE FUNCTION elicense._stock_status_step() RETURNS trigger
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, lane)
+  SELECT NEW.identifier, NEW.version, 'status_update', NEW.step_order + 1, t.operate_type, NEW.lane
+    FROM elicense.certificate c
+    JOIN elicense.licence_transition t ON t.from_status = '01' AND t.to_status = c.status AND t.to_status <> '01'
+   WHERE c.identifier = NEW.identifier
+  ON CONFLICT ON CONSTRAINT outbox_step_once DO NOTHING;
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._stock_status_step() FROM PUBLIC;
+COMMENT ON FUNCTION elicense._stock_status_step() IS
+'Internal (trigger): queues the status_update step of a converted licence in certState 02 to 06 once its confirm step is done';
+CREATE TRIGGER outbox_stock_status AFTER UPDATE OF status ON elicense.outbox
+  FOR EACH ROW WHEN (NEW.lane OPERATOR(pg_catalog.=) 'stock' AND NEW.step OPERATOR(pg_catalog.=) 'confirm'
+                     AND NEW.status OPERATOR(pg_catalog.=) 'done' AND OLD.status OPERATOR(pg_catalog.<>) 'done')
+  EXECUTE FUNCTION elicense._stock_status_step();
+COMMENT ON TRIGGER outbox_stock_status ON elicense.outbox IS
+'A converted licence not in certState 01 gets a status_update step after its confirm step (elicense._stock_status_step)';
+
 -- Progress of each batch, for the DBA and the analysts (counts only: no
--- personal data). A licence is delivered when its confirm step is done, and
--- failed while one of its steps is dead or held.
+-- personal data). A licence is delivered when its confirm step is done and
+-- no step is left (a licence not in certState 01 also has its status_update
+-- done), and failed while one of its steps is dead or held.
 CREATE VIEW elicense.stock_batch_progress AS
 SELECT b.id AS batch_id, b.type_code, b.label, b.created_at, b.converted_at,
        (SELECT count(*) FROM elicense.stock_row r WHERE r.batch_id = b.id) AS rows,
@@ -276,7 +359,9 @@ SELECT b.id AS batch_id, b.type_code, b.label, b.created_at, b.converted_at,
            WHERE e.batch_id = b.id GROUP BY 1) x) AS rejected_by_reason,
        (SELECT count(*) FROM elicense.stock_converted s
          WHERE s.batch_id = b.id AND EXISTS (SELECT FROM elicense.outbox o
-                                              WHERE o.identifier = s.identifier AND o.step = 'confirm' AND o.status = 'done')) AS delivered,
+                                              WHERE o.identifier = s.identifier AND o.step = 'confirm' AND o.status = 'done')
+                                 AND NOT EXISTS (SELECT FROM elicense.outbox o
+                                                  WHERE o.identifier = s.identifier AND o.status <> 'done')) AS delivered,
        (SELECT count(*) FROM elicense.stock_converted s
          WHERE s.batch_id = b.id AND EXISTS (SELECT FROM elicense.outbox o
                                               WHERE o.identifier = s.identifier AND o.status IN ('dead', 'held'))) AS failed
@@ -286,7 +371,7 @@ COMMENT ON COLUMN elicense.stock_batch_progress.rows IS 'Rows loaded into elicen
 COMMENT ON COLUMN elicense.stock_batch_progress.converted IS 'Rows that became licences';
 COMMENT ON COLUMN elicense.stock_batch_progress.rejected IS 'Rows the last conversion rejected (elicense.stock_error)';
 COMMENT ON COLUMN elicense.stock_batch_progress.rejected_by_reason IS '{"<SQLSTATE> <field>": rows} of the rejected rows';
-COMMENT ON COLUMN elicense.stock_batch_progress.delivered IS 'Converted licences whose last delivery step (confirm) is done';
+COMMENT ON COLUMN elicense.stock_batch_progress.delivered IS 'Converted licences whose every delivery step is done (confirm, and status_update when not in certState 01)';
 COMMENT ON COLUMN elicense.stock_batch_progress.failed IS 'Converted licences with a dead or held delivery step (elicense.replay puts them back)';
 
 SELECT pg_catalog.pg_extension_config_dump('elicense.stock_batch', '');

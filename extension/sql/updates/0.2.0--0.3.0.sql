@@ -3598,6 +3598,114 @@ COMMENT ON FUNCTION elicense.step_failed(bigint, text, text, text, bigint, integ
 CREATE INDEX certificate_versions ON elicense.certificate (original_identifier);
 COMMENT ON INDEX elicense.certificate_versions IS 'All versions of a licence, for the per-licence step order of elicense.lease_steps';
 
+-- Stock lanes in the worker (h-stock): lease_steps also returns each step's
+-- lane and takes max_stock, a cap on the stock rows it leases, so that the
+-- worker keeps room for live steps and shares its rate limit between lanes
+-- (worker/src/lane_share.hpp). New result column and argument: made anew.
+DROP FUNCTION elicense.lease_steps(text, integer, integer);
+CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
+RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
+               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r record;
+  item jsonb;
+  query_item jsonb;
+  problem text;
+BEGIN
+  -- Due rows, and rows whose lease lapsed (their worker died: the outcome of
+  -- its request is unknown). A step waits until every earlier step of every
+  -- earlier version of the same licence is done.
+  -- max_stock caps the stock rows among them (NULL: no cap), so that a
+  -- worker can keep room for live steps; the stock rows over the cap are
+  -- locked by this statement only, not leased.
+  FOR r IN
+  WITH due_any AS (
+    SELECT o.id, o.status AS old_status, o.lane <> 'live' AS stock
+      FROM elicense.outbox o
+     WHERE ((o.status = 'pending' AND o.next_attempt_at <= now())
+            OR (o.status = 'in_flight' AND o.lease_expires_at < now()))
+       AND NOT EXISTS (
+             SELECT FROM elicense.certificate mine
+               JOIN elicense.certificate sib ON sib.original_identifier = mine.original_identifier
+               JOIN elicense.outbox e ON e.identifier = sib.identifier
+              WHERE mine.identifier = o.identifier
+                AND (e.version, e.step_order) < (o.version, o.step_order)
+                AND e.status <> 'done'
+             OFFSET 0)  -- keeps this a per-row probe: as an anti-join it would scan the whole queue
+     ORDER BY o.lane <> 'live', o.next_attempt_at, o.id  -- live approvals before stock (outbox_open)
+     LIMIT max_rows
+       FOR UPDATE OF o SKIP LOCKED
+  ), due AS (
+    SELECT d.id, d.old_status
+      FROM (SELECT a.id, a.old_status, a.stock, row_number() OVER (PARTITION BY a.stock ORDER BY a.id) AS n FROM due_any a) d
+     WHERE NOT d.stock OR lease_steps.max_stock IS NULL OR d.n <= lease_steps.max_stock
+  ), taken_over AS (
+    INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+    SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', lease_steps.worker_id
+      FROM elicense.outbox o JOIN due ON due.id = o.id
+     WHERE due.old_status = 'in_flight'
+  ), leased AS (
+    UPDATE elicense.outbox o
+       SET status = 'in_flight', lease_owner = lease_steps.worker_id,
+           lease_expires_at = now() + make_interval(secs => lease_seconds),
+           attempts = o.attempts + 1,
+           needs_query = o.needs_query OR due.old_status = 'in_flight',
+           ecert_id = coalesce(o.ecert_id, gen_random_uuid()),
+           updated_at = now()
+      FROM due
+     WHERE o.id = due.id
+    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id, o.lane AS lane_name
+  )
+  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division,
+         l.lane_name
+    FROM leased l LEFT JOIN elicense.certificate c ON c.identifier = l.identifier
+   ORDER BY l.id
+  LOOP
+    problem := NULL;
+    item := NULL;
+    query_item := NULL;
+    BEGIN
+      IF r.step <> 'confirm' THEN  -- confirm only queries
+        item := elicense.platform_request(r.identifier, r.step, r.ecert_id);
+        IF item IS NULL THEN
+          problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
+        END IF;
+      END IF;
+      query_item := elicense.platform_request(r.identifier, 'query', r.ecert_id);
+    EXCEPTION WHEN OTHERS THEN
+      problem := SQLERRM;
+    END;
+    IF problem IS NOT NULL THEN
+      UPDATE elicense.outbox o
+         SET status = 'dead', last_error = 'cannot build the request: ' || problem, lease_owner = NULL, lease_expires_at = NULL,
+             updated_at = now()
+       WHERE o.id = r.id;
+      INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+      VALUES (r.id, r.identifier, r.step, 'in_flight', 'dead', 'cannot build the request: ' || problem, lease_steps.worker_id);
+      CONTINUE;
+    END IF;
+    UPDATE elicense.outbox o SET request = item WHERE o.id = r.id;
+    outbox_id := r.id;
+    identifier := r.identifier;
+    step := r.step;
+    attempts := r.attempts;
+    needs_query := r.needs_query;
+    type_code := r.type;
+    authority_division := r.division;
+    ecert_id := r.ecert_id::text;
+    request := item;
+    query_request := query_item;
+    lane := r.lane_name;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer, integer) IS
+'Leases up to max_rows due delivery steps (of them at most max_stock in the stock lane, if given) for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm), query item (NULL when the type has no query fields) and lane (the worker shares its rate limit between lanes). A step whose request cannot be built goes dead with the reason';
+REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer, integer) TO elicense_worker;
+
 --------------------------------------------------------------------------------
 -- Grants nothing uses: the worker calls only its SECURITY DEFINER delivery
 -- functions, expire_due and a count of the outbox (the sync tests run it as a
