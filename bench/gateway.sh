@@ -18,7 +18,7 @@ mkdir -p "$out"
 source tests/gateway/lib.sh
 trap gw_cleanup EXIT
 gw_setup_database
-sql -v pw="$PGPASSWORD" -c "ALTER ROLE dept_app PASSWORD :'pw'" >/dev/null
+sql -v pw="$PGPASSWORD" >/dev/null <<<"ALTER ROLE dept_app PASSWORD :'pw'"
 gw_register dept_app dept_app 100000 100000
 gw_start gateway '{"threads": 8, "max_connections_per_client": 128}'
 token=$(token_for dept_app "$secret")

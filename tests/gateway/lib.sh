@@ -105,7 +105,7 @@ call() {
 }
 # expect HTTP STATUS WHAT: the last answer had this HTTP code and head.status.
 expect() {
-  [ "$http" = "$1" ] && [ "$(head_status)" = "$2" ] || fail "$3: HTTP $http, $(cat "$out/answer.json" | head -c 600)"
+  [ "$http" = "$1" ] && [ "$(head_status)" = "$2" ] || fail "$3: HTTP $http, $(head -c 600 "$out/answer.json")"
 }
 token_for() {  # APP SECRET
   post /api/v1/token "$(jq -nc --arg a "$1" --arg s "$2" '{accessId: $a, accessSecret: $s}')"
