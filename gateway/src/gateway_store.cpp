@@ -1,6 +1,5 @@
 #include "gateway_store.hpp"
 
-#include <cctype>
 #include <memory>
 #include <utility>
 
@@ -8,42 +7,6 @@ namespace elicense::gateway {
 namespace {
 
 using common::FirstLine;
-
-struct FreeMem {
-	void operator()(char *p) const noexcept {
-		PQfreemem(p);
-	}
-};
-
-std::string Quote(PGconn *conn, const Param &value) {
-	if (!value)
-		return "NULL";
-	std::unique_ptr<char, FreeMem> q(PQescapeLiteral(conn, value->data(), value->size()));
-	if (!q)
-		throw StoreError("cannot quote a value: " + FirstLine(PQerrorMessage(conn)));
-	return q.get();
-}
-
-// `sql` with $n replaced by the quoted params.
-std::string Bind(PGconn *conn, const std::string &sql, const std::vector<Param> &params) {
-	std::string out;
-	out.reserve(sql.size() + 64);
-	for (std::size_t i = 0; i < sql.size(); ++i) {
-		if (sql[i] == '$' && i + 1 < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
-			std::size_t j = i + 1;
-			std::size_t n = 0;
-			while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j])))
-				n = n * 10 + static_cast<std::size_t>(sql[j++] - '0');
-			if (n == 0 || n > params.size())
-				throw std::logic_error("statement names $" + std::to_string(n) + " beyond its parameters");
-			out += Quote(conn, params[n - 1]);
-			i = j - 1;
-		} else {
-			out.push_back(sql[i]);
-		}
-	}
-	return out;
-}
 
 }  // namespace
 
@@ -106,35 +69,47 @@ CallResult GatewayStore::Call(const std::string &role, const std::string &sql, c
 		}
 	} back {*this, conn};
 	PGconn *c = Open(conn);
-	std::unique_ptr<char, FreeMem> quoted_role(PQescapeIdentifier(c, role.data(), role.size()));
-	if (!quoted_role)
-		throw StoreError("cannot quote a role: " + FirstLine(PQerrorMessage(c)));
-	std::string text = std::string("SET LOCAL ROLE ") + quoted_role.get() + "; " + Bind(c, sql, params);
-	if (!PQsendQuery(c, text.c_str()))
-		throw StoreError("cannot send a statement: " + FirstLine(PQerrorMessage(c)));
-	// Two results (SET, then the call) or an error that ends the string.
+	std::vector<const char *> values;
+	for (const Param &p : params)
+		values.push_back(p ? p->c_str() : nullptr);
+	const char *role_value = role.c_str();
+	// One pipeline, one sync: both statements run in one implicit
+	// transaction, so the role set with is_local ends with it.
+	if (!PQenterPipelineMode(c) ||
+	    !PQsendQueryParams(c, "SELECT pg_catalog.set_config('role', $1, true)", 1, nullptr, &role_value, nullptr,
+	                       nullptr, 0) ||
+	    !PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+	                       0) ||
+	    !PQpipelineSync(c)) {
+		std::string why = FirstLine(PQerrorMessage(c));
+		conn.reset();  // a half-sent pipeline: start afresh next time
+		throw StoreError("cannot send a statement: " + why);
+	}
 	CallResult out;
-	bool role_set = false;
-	while (PGresult *raw = PQgetResult(c)) {
-		common::PgResult r(raw);
-		ExecStatusType status = PQresultStatus(r.get());
-		if (status == PGRES_FATAL_ERROR) {
-			const char *state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
-			out.sqlstate = state ? state : "XX000";
-			out.message = FirstLine(PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY));
-			if (!role_set) {  // the gateway's login is not a member of the role: configuration, not the caller
-				out.message = "SET ROLE " + role + " failed: " + out.message;
-				out.sqlstate = kRoleNotSet;
+	for (int statement = 0; statement < 2; ++statement) {
+		while (PGresult *raw = PQgetResult(c)) {
+			common::PgResult r(raw);
+			ExecStatusType status = PQresultStatus(r.get());
+			if (status == PGRES_FATAL_ERROR && out.sqlstate.empty()) {
+				const char *state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+				out.sqlstate = state ? state : "XX000";
+				out.message = FirstLine(PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY));
+				if (statement == 0) {  // the login is not a member of the role: the operator's mistake
+					out.message = "SET ROLE " + role + " failed: " + out.message;
+					out.sqlstate = kRoleNotSet;
+				}
+			} else if (statement == 1 && status == PGRES_TUPLES_OK && out.sqlstate.empty()) {
+				out.result = std::move(r);
 			}
-			out.result.reset();
-		} else if (!role_set && status == PGRES_COMMAND_OK) {
-			role_set = true;
-		} else if (out.sqlstate.empty()) {
-			out.result = std::move(r);
 		}
 	}
-	if (PQstatus(c) != CONNECTION_OK)
-		throw StoreError("database connection lost: " + FirstLine(PQerrorMessage(c)));
+	common::PgResult sync(PQgetResult(c));
+	bool synced = sync && PQresultStatus(sync.get()) == PGRES_PIPELINE_SYNC;
+	if (!synced || !PQexitPipelineMode(c)) {
+		std::string why = FirstLine(PQerrorMessage(c));
+		conn.reset();
+		throw StoreError("database connection lost: " + why);
+	}
 	if (out.sqlstate.empty() && !out.result)
 		throw StoreError("the statement returned nothing");
 	return out;

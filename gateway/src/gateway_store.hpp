@@ -2,10 +2,12 @@
 // login, one per HTTP thread at most. Every statement runs in a transaction
 // that starts with SET LOCAL ROLE: the application's role for its calls (so
 // the sharing functions, their grants, masking and audit see the
-// application), elicense_gateway for the gateway's own tables. The role,
-// "SET LOCAL ROLE" and the call go as one simple-query string (one round
-// trip, one implicit transaction, the role gone at its end, on error too);
-// values are quoted by libpq (PQescapeLiteral / PQescapeIdentifier).
+// application), elicense_gateway for the gateway's own tables. The role
+// (set_config('role', <role>, true), what SET LOCAL ROLE does) and the call
+// go as one pipeline with one sync: one round trip, one implicit
+// transaction, the role gone at its end, on error too. Values are bound
+// parameters, never statement text, so PostgreSQL's log of a failed
+// statement (log_min_error_statement) shows $1, not a usage code.
 #pragma once
 
 #include "elicense/common/pg_connection.hpp"
@@ -47,8 +49,7 @@ class GatewayStore {
 public:
 	GatewayStore(std::string conninfo, int connections, std::chrono::milliseconds wait, int statement_timeout_ms);
 
-	// Runs `sql` ($1, $2, ... replaced by the quoted params; a param may be
-	// followed by a cast in the text) as `role`. Throws StoreError when the
+	// Runs `sql` (parameters $1, $2, ... bound to `params`, as text) as `role`. Throws StoreError when the
 	// database cannot be reached; SQL errors are returned.
 	CallResult Call(const std::string &role, const std::string &sql, const std::vector<Param> &params);
 
