@@ -8,6 +8,8 @@ namespace {
 
 using common::FirstLine;
 
+const std::string kSetRole = "SELECT pg_catalog.set_config('role', $1, true)";
+
 }  // namespace
 
 std::string CallResult::First() const {
@@ -51,6 +53,10 @@ PGconn *GatewayStore::Open(common::PgConnection &conn) {
 	if (PQstatus(conn.get()) != CONNECTION_OK)
 		throw StoreError("database connection failed: " + FirstLine(PQerrorMessage(conn.get())));
 	if (fresh) {
+		{
+			std::lock_guard<std::mutex> lock(mu_);
+			prepared_.erase(conn.get());  // a new session (or one reset): nothing prepared in it
+		}
 		std::string set = "SET statement_timeout = " + std::to_string(statement_timeout_ms_);
 		common::PgResult ok(PQexec(conn.get(), set.c_str()));
 		if (!ok || PQresultStatus(ok.get()) != PGRES_COMMAND_OK)
@@ -73,17 +79,52 @@ CallResult GatewayStore::Call(const std::string &role, const std::string &sql, c
 	for (const Param &p : params)
 		values.push_back(p ? p->c_str() : nullptr);
 	const char *role_value = role.c_str();
+	// Both statements are prepared once per session (named by their text's
+	// number in statement_ids_); a new session prepares them in the same
+	// pipeline, first.
+	int ids[2];
+	bool known[2];
+	{
+		std::lock_guard<std::mutex> lock(mu_);
+		const std::string *texts[2] = {&kSetRole, &sql};
+		for (int i = 0; i < 2; ++i) {
+			ids[i] = statement_ids_.emplace(*texts[i], static_cast<int>(statement_ids_.size())).first->second;
+			known[i] = prepared_[c].count(ids[i]) > 0;
+		}
+	}
+	std::string names[2] = {"gw" + std::to_string(ids[0]), "gw" + std::to_string(ids[1])};
+	int preparing = !known[0] + !known[1];
 	// One pipeline, one sync: both statements run in one implicit
 	// transaction, so the role set with is_local ends with it.
-	if (!PQenterPipelineMode(c) ||
-	    !PQsendQueryParams(c, "SELECT pg_catalog.set_config('role', $1, true)", 1, nullptr, &role_value, nullptr,
-	                       nullptr, 0) ||
-	    !PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
-	                       0) ||
-	    !PQpipelineSync(c)) {
+	bool sent = PQenterPipelineMode(c);
+	sent = sent && (known[0] || PQsendPrepare(c, names[0].c_str(), kSetRole.c_str(), 1, nullptr));
+	sent =
+	    sent && (known[1] || PQsendPrepare(c, names[1].c_str(), sql.c_str(), static_cast<int>(values.size()), nullptr));
+	sent = sent && PQsendQueryPrepared(c, names[0].c_str(), 1, &role_value, nullptr, nullptr, 0);
+	sent = sent && PQsendQueryPrepared(c, names[1].c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+	                                   nullptr, 0);
+	sent = sent && PQpipelineSync(c);
+	if (!sent) {
 		std::string why = FirstLine(PQerrorMessage(c));
 		conn.reset();  // a half-sent pipeline: start afresh next time
 		throw StoreError("cannot send a statement: " + why);
+	}
+	std::string prepare_error;
+	for (int i = 0, p = 0; p < preparing; ++i) {
+		if (known[i])
+			continue;
+		++p;
+		bool ok = false;
+		while (PGresult *raw = PQgetResult(c)) {
+			common::PgResult r(raw);
+			ok = PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+			if (!ok && prepare_error.empty())
+				prepare_error = FirstLine(PQresultErrorMessage(r.get()));
+		}
+		if (ok) {
+			std::lock_guard<std::mutex> lock(mu_);
+			prepared_[c].insert(ids[i]);
+		}
 	}
 	CallResult out;
 	for (int statement = 0; statement < 2; ++statement) {
@@ -110,6 +151,8 @@ CallResult GatewayStore::Call(const std::string &role, const std::string &sql, c
 		conn.reset();
 		throw StoreError("database connection lost: " + why);
 	}
+	if (!prepare_error.empty())
+		throw StoreError("cannot prepare a statement: " + prepare_error);
 	if (out.sqlstate.empty() && !out.result)
 		throw StoreError("the statement returned nothing");
 	return out;

@@ -7,7 +7,8 @@
 // go as one pipeline with one sync: one round trip, one implicit
 // transaction, the role gone at its end, on error too. Values are bound
 // parameters, never statement text, so PostgreSQL's log of a failed
-// statement (log_min_error_statement) shows $1, not a usage code.
+// statement (log_min_error_statement) shows $1, not a usage code. Each
+// statement is prepared once per session (in the pipeline that first uses it).
 #pragma once
 
 #include "elicense/common/pg_connection.hpp"
@@ -18,6 +19,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace elicense::gateway {
@@ -70,7 +73,9 @@ private:
 	int statement_timeout_ms_;
 	std::mutex mu_;
 	std::condition_variable cv_;
-	std::vector<common::PgConnection> idle_;  // null: not connected yet
+	std::vector<common::PgConnection> idle_;                          // null: not connected yet
+	std::unordered_map<std::string, int> statement_ids_;              // statement text -> its number
+	std::unordered_map<PGconn *, std::unordered_set<int>> prepared_;  // per session: the numbers prepared
 };
 
 }  // namespace elicense::gateway
