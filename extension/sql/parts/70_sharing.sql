@@ -19,6 +19,20 @@
 -- has EXECUTE on the functions below and no table access.
 --------------------------------------------------------------------------------
 
+-- The application calling: the role of SET ROLE when one is set (the
+-- HTTP gateway, logged in as itself, sets the application's role for each
+-- request; PostgreSQL allows SET ROLE only to roles the login is a member
+-- of), else the login role. Inside the SECURITY DEFINER functions below,
+-- current_user is their owner, while the "role" setting is still the
+-- caller's.
+CREATE FUNCTION elicense._caller_role() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END
+$$;
+COMMENT ON FUNCTION elicense._caller_role() IS
+'Internal: the role the sharing functions treat as the caller: SET ROLE''s role when set, else session_user';
+REVOKE ALL ON FUNCTION elicense._caller_role() FROM PUBLIC;
+
 CREATE TABLE elicense.usage_scenario (
     code             text PRIMARY KEY CONSTRAINT usage_scenario_code_format CHECK (code ~ '^[A-Za-z0-9_.-]{1,64}$'),
     name             text NOT NULL CONSTRAINT usage_scenario_name_present CHECK (name <> ''),
@@ -95,7 +109,7 @@ CREATE TABLE elicense.usage_code (
     holder_id   text NOT NULL,
     type_codes  text[] NOT NULL,
     context     jsonb NOT NULL,
-    created_by  text NOT NULL DEFAULT session_user,
+    created_by  text NOT NULL DEFAULT elicense._caller_role(),
     created_at  timestamptz NOT NULL DEFAULT now(),
     expires_at  timestamptz NOT NULL
 );
@@ -135,7 +149,7 @@ CREATE TABLE elicense.usage_audit (
 ) PARTITION BY RANGE (at);  -- by month (76_history_partitions.sql)
 CREATE TABLE elicense.usage_audit_default PARTITION OF elicense.usage_audit DEFAULT;
 COMMENT ON TABLE elicense.usage_audit IS 'Every use of the sharing functions: who, what, why, when, result. Append-only';
-COMMENT ON COLUMN elicense.usage_audit.db_user IS 'Login role of the session (session_user)';
+COMMENT ON COLUMN elicense.usage_audit.db_user IS 'Role of the caller: the role set by SET ROLE (the HTTP gateway sets the application''s), else the login role (session_user)';
 COMMENT ON COLUMN elicense.usage_audit.grantee IS 'Role of the grant the call was made under';
 COMMENT ON COLUMN elicense.usage_audit.department IS 'Department (业务部门) from the usage code, else from the grant';
 COMMENT ON COLUMN elicense.usage_audit.officer IS 'Officer (经办人员) from the usage code';
@@ -206,7 +220,7 @@ REVOKE ALL ON FUNCTION elicense._bound_arguments(text[], text[]) FROM PUBLIC;
 CREATE FUNCTION elicense._record(r jsonb) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  r := r || jsonb_build_object('at', clock_timestamp(), 'db_user', session_user::text, 'recorded_by', 'writer');
+  r := r || jsonb_build_object('at', clock_timestamp(), 'db_user', elicense._caller_role(), 'recorded_by', 'writer');
   SELECT jsonb_object_agg(e.key, CASE
            WHEN jsonb_typeof(e.value) = 'string' AND length(e.value #>> '{}') > CASE e.key WHEN 'message' THEN 2000 ELSE 256 END
            THEN to_jsonb(left(e.value #>> '{}', CASE e.key WHEN 'message' THEN 2000 ELSE 256 END)
@@ -228,15 +242,19 @@ $$;
 -- Who is calling, under which grant
 --------------------------------------------------------------------------------
 
--- The login role and every role it is a member of, directly or not. Unlike
--- pg_has_role, superuser status does not make a role a member of everything:
--- a grant applies only to real members of its grantee.
+-- The caller's role (_caller_role) and every role whose privileges it has:
+-- those it is a member of, directly or not, through roles that inherit
+-- (as PostgreSQL 15 grants privileges; the HTTP gateway's login is
+-- NOINHERIT, so it has no grant of the applications it may SET ROLE to).
+-- Unlike pg_has_role, superuser status does not make a role a member of
+-- everything: a grant applies only to real members of its grantee.
 CREATE FUNCTION elicense._caller_roles() RETURNS oid[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  WITH RECURSIVE r(oid) AS (
-    SELECT a.oid FROM pg_catalog.pg_roles a WHERE a.rolname = session_user
+  WITH RECURSIVE r(oid, inherits) AS (
+    SELECT a.oid, a.rolinherit FROM pg_catalog.pg_roles a WHERE a.rolname = elicense._caller_role()
     UNION
-    SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN r ON m.member = r.oid)
+    SELECT m.roleid, g.rolinherit FROM pg_catalog.pg_auth_members m JOIN r ON m.member = r.oid AND r.inherits
+      JOIN pg_catalog.pg_roles g ON g.oid = m.roleid)
   SELECT array_agg(oid) FROM r
 $$;
 
@@ -294,7 +312,7 @@ BEGIN
    LIMIT 1;
   IF NOT FOUND THEN
     x.refusal_state := '42501';
-    x.refusal_message := format('role "%s" has no usage grant for scenario "%s"', session_user, scenario);
+    x.refusal_message := format('role "%s" has no usage grant for scenario "%s"', elicense._caller_role(), scenario);
     x.refusal_hint := 'An elicense_admin grants a department application a scenario in elicense.usage_grant (grantee: a role the login role is a member of).';
     RETURN x;
   END IF;
@@ -350,7 +368,7 @@ BEGIN
   END IF;
   IF x.grant_id IS DISTINCT FROM u.grant_id THEN
     x.refusal_state := '42501';
-    x.refusal_message := format('usage code %s was made under another grant than role "%s" holds', u.id, session_user);
+    x.refusal_message := format('usage code %s was made under another grant than role "%s" holds', u.id, elicense._caller_role());
     x.refusal_hint := 'A usage code is used by the department application that made it.';
   ELSIF u.expires_at <= now() THEN
     x.refusal_state := '28000';

@@ -3706,6 +3706,129 @@ COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer, integer) IS
 REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer, integer) TO elicense_worker;
 
+-- HTTP gateway (issue 20): the sharing functions take the caller from SET
+-- ROLE when one is set (the gateway's login sets the application's role per
+-- request), through inheriting roles only; the audit's db_user is that role.
+CREATE FUNCTION elicense._caller_role() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN current_setting('role') = 'none' THEN session_user::text ELSE current_setting('role') END
+$$;
+COMMENT ON FUNCTION elicense._caller_role() IS
+'Internal: the role the sharing functions treat as the caller: SET ROLE''s role when set, else session_user';
+REVOKE ALL ON FUNCTION elicense._caller_role() FROM PUBLIC;
+ALTER TABLE elicense.usage_code ALTER COLUMN created_by SET DEFAULT elicense._caller_role();
+COMMENT ON COLUMN elicense.usage_audit.db_user IS 'Role of the caller: the role set by SET ROLE (the HTTP gateway sets the application''s), else the login role (session_user)';
+CREATE OR REPLACE FUNCTION elicense._caller_roles() RETURNS oid[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  WITH RECURSIVE r(oid, inherits) AS (
+    SELECT a.oid, a.rolinherit FROM pg_catalog.pg_roles a WHERE a.rolname = elicense._caller_role()
+    UNION
+    SELECT m.roleid, g.rolinherit FROM pg_catalog.pg_auth_members m JOIN r ON m.member = r.oid AND r.inherits
+      JOIN pg_catalog.pg_roles g ON g.oid = m.roleid)
+  SELECT array_agg(oid) FROM r
+$$;
+CREATE OR REPLACE FUNCTION elicense._record(r jsonb) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  r := r || jsonb_build_object('at', clock_timestamp(), 'db_user', elicense._caller_role(), 'recorded_by', 'writer');
+  SELECT jsonb_object_agg(e.key, CASE
+           WHEN jsonb_typeof(e.value) = 'string' AND length(e.value #>> '{}') > CASE e.key WHEN 'message' THEN 2000 ELSE 256 END
+           THEN to_jsonb(left(e.value #>> '{}', CASE e.key WHEN 'message' THEN 2000 ELSE 256 END)
+                         || format('… (%s characters)', length(e.value #>> '{}')))
+           ELSE e.value END)
+    INTO r FROM jsonb_each(r) e;
+  RETURN elicense._audit_autonomous(r::text);
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._grant_context(scenario text) RETURNS elicense._usage_context
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  x elicense._usage_context;
+  g elicense.usage_grant;
+  s elicense.usage_scenario;
+BEGIN
+  x.scenario := scenario;
+  SELECT * INTO s FROM elicense.usage_scenario u WHERE u.code = _grant_context.scenario;
+  IF NOT FOUND THEN
+    x.refusal_state := '42704';
+    x.refusal_message := format('unknown usage scenario "%s"', scenario);
+    x.refusal_hint := 'Scenarios are the rows of elicense.usage_scenario; an elicense_admin creates them.';
+    RETURN x;
+  END IF;
+  x.purpose := s.purpose;
+  x.copy_valid_days := s.copy_valid_days;
+  -- A live grant first; else the most recent one, to say why it no longer applies.
+  SELECT * INTO g FROM elicense.usage_grant u
+   WHERE u.scenario = s.code AND u.grantee::oid = ANY (elicense._caller_roles())
+   ORDER BY (u.revoked_at IS NULL AND u.valid_from <= now() AND (u.valid_to IS NULL OR u.valid_to > now())) DESC, u.id DESC
+   LIMIT 1;
+  IF NOT FOUND THEN
+    x.refusal_state := '42501';
+    x.refusal_message := format('role "%s" has no usage grant for scenario "%s"', elicense._caller_role(), scenario);
+    x.refusal_hint := 'An elicense_admin grants a department application a scenario in elicense.usage_grant (grantee: a role the login role is a member of).';
+    RETURN x;
+  END IF;
+  x.grant_id := g.id;
+  x.grantee := g.grantee::text;
+  x.department := g.department;
+  x.grant_types := g.type_codes;
+  x.may_see_id_numbers := g.may_see_id_numbers;
+  IF g.revoked_at IS NOT NULL THEN
+    x.refusal_state := '42501';
+    x.refusal_message := format('usage grant %s of role "%s" for scenario "%s" was revoked at %s: %s',
+                                g.id, g.grantee, scenario, g.revoked_at, g.revoked_reason);
+    x.refusal_hint := 'Ask the licence authority for a new grant.';
+  ELSIF g.valid_from > now() OR g.valid_to <= now() THEN
+    x.refusal_state := '42501';
+    x.refusal_message := format('usage grant %s of role "%s" for scenario "%s" is valid from %s to %s, not now',
+                                g.id, g.grantee, scenario, g.valid_from, coalesce(g.valid_to::text, 'no end'));
+    x.refusal_hint := 'Ask the licence authority to extend the grant.';
+  END IF;
+  RETURN x;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._code_context(usage_code text) RETURNS elicense._usage_context
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  x elicense._usage_context;
+  u elicense.usage_code;
+  scenario text;
+BEGIN
+  SELECT * INTO u FROM elicense.usage_code c WHERE c.code_sha256 = sha256(convert_to(coalesce(usage_code, ''), 'UTF8'));
+  IF NOT FOUND THEN
+    x.refusal_state := '28000';
+    x.refusal_message := 'unknown usage code';
+    x.refusal_hint := 'Create one with elicense.create_usage_code(...) and pass the text it returns.';
+    RETURN x;
+  END IF;
+  SELECT g.scenario INTO scenario FROM elicense.usage_grant g WHERE g.id = u.grant_id;
+  x := elicense._grant_context(scenario);
+  x.code_id := u.id;
+  x.holder_id := u.holder_id;
+  x.code_types := u.type_codes;
+  x.context := u.context;
+  x.officer := u.context ->> 'officer';
+  x.business_id := u.context ->> 'business_id';
+  -- x.department stays the grant's: the context's "department" is what the
+  -- caller wrote, kept in the code's context but never taken as its identity.
+  x.purpose := coalesce(u.context ->> 'purpose', x.purpose);
+  x.expires_at := u.expires_at;
+  IF x.refusal_state IS NOT NULL THEN
+    RETURN x;
+  END IF;
+  IF x.grant_id IS DISTINCT FROM u.grant_id THEN
+    x.refusal_state := '42501';
+    x.refusal_message := format('usage code %s was made under another grant than role "%s" holds', u.id, elicense._caller_role());
+    x.refusal_hint := 'A usage code is used by the department application that made it.';
+  ELSIF u.expires_at <= now() THEN
+    x.refusal_state := '28000';
+    x.refusal_message := format('usage code %s expired at %s', u.id, u.expires_at);
+    x.refusal_hint := 'Usage codes are short-lived; create a new one for the request.';
+  END IF;
+  RETURN x;
+END
+$$;
+
 --------------------------------------------------------------------------------
 -- Grants nothing uses: the worker calls only its SECURITY DEFINER delivery
 -- functions, expire_due and a count of the outbox (the sync tests run it as a
