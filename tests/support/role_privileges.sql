@@ -4,7 +4,7 @@
 -- compared with the table in docs/privileges.md.
 WITH roles (name) AS (
   VALUES ('elicense_admin'), ('elicense_issuer'), ('elicense_worker'), ('elicense_analyst'),
-         ('elicense_consumer'), ('elicense_preview'), ('PUBLIC')
+         ('elicense_consumer'), ('elicense_preview'), ('elicense_gateway'), ('PUBLIC')
 ), members AS (
   SELECT d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
    WHERE e.extname = 'elicense' AND d.deptype = 'e'
