@@ -31,18 +31,18 @@ int AlnumValue(char c) noexcept {
 //   P0 = M; S = (P + a) mod M, with 0 read as M; P = 2S mod (M+1);
 //   the check value c makes (P + c) mod M == 1.
 char Mod37_36Check(std::string_view payload) noexcept {
-	constexpr int M = 36;
-	int p = M;
+	constexpr int kM = 36;
+	int p = kM;
 	for (char ch : payload) {
 		int v = AlnumValue(ch);
 		if (v < 0)
 			return '\0';
-		int s = (p + v) % M;
+		int s = (p + v) % kM;
 		if (s == 0)
-			s = M;
-		p = (2 * s) % (M + 1);
+			s = kM;
+		p = (2 * s) % (kM + 1);
 	}
-	return kAlnum[(M + 1 - p) % M];
+	return kAlnum[(kM + 1 - p) % kM];
 }
 
 char Mod11_2Check(std::string_view payload) noexcept {

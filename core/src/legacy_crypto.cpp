@@ -199,7 +199,8 @@ bool DesRun(std::string_view input, std::string_view key8, bool encrypt, std::st
 		ERR_clear_error();
 		return false;
 	}
-	out.assign(reinterpret_cast<const char *>(buf.data()), static_cast<std::size_t>(n + tail));
+	out.assign(reinterpret_cast<const char *>(buf.data()),
+	           static_cast<std::size_t>(n) + static_cast<std::size_t>(tail));
 	return true;
 }
 

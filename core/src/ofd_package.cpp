@@ -160,7 +160,7 @@ Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml) {
 	}
 	if (zip_close(zip.get()) < 0)
 		ThrowZip("cannot write the ZIP", zip_get_error(zip.get()));
-	zip.release();  // closed
+	static_cast<void>(zip.release());  // zip_close freed it
 
 	if (zip_source_open(buffer.get()) < 0)
 		ThrowZip("cannot read the ZIP back", zip_source_error(buffer.get()));

@@ -12,6 +12,7 @@
 #include "ofd_der.hpp"
 #include "ofd_xml.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <sstream>
@@ -393,8 +394,8 @@ std::string PageWriter::Run() {
 	svg.append_attribute("xmlns") = "http://www.w3.org/2000/svg";
 	svg.append_attribute("xmlns:xlink") = "http://www.w3.org/1999/xlink";
 	svg.append_attribute("xml:lang") = "zh-CN";
-	svg.append_attribute("width") = std::to_string(static_cast<int>(area.w * options_.pixels_per_mm + 0.5)).c_str();
-	svg.append_attribute("height") = std::to_string(static_cast<int>(area.h * options_.pixels_per_mm + 0.5)).c_str();
+	svg.append_attribute("width") = std::to_string(std::lround(area.w * options_.pixels_per_mm)).c_str();
+	svg.append_attribute("height") = std::to_string(std::lround(area.h * options_.pixels_per_mm)).c_str();
 	svg.append_attribute("viewBox") = (Num(area.x) + " " + Num(area.y) + " " + Num(area.w) + " " + Num(area.h)).c_str();
 	pugi::xml_node background = svg.append_child("rect");
 	SetBox(background, area);

@@ -17,6 +17,7 @@
 #include <qrencode.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <csetjmp>
 #include <memory>
 
@@ -74,7 +75,7 @@ void FillRow(const PngJob *job, int my, int side_px) {
 		job->row[i] = 0xFF;
 	if (my < 0 || my >= job->symbol_width)
 		return;
-	const unsigned char *line = job->modules + my * job->symbol_width;
+	const unsigned char *line = job->modules + static_cast<std::ptrdiff_t>(my) * job->symbol_width;
 	for (int mx = 0; mx < job->symbol_width; ++mx) {
 		if (!(line[mx] & 1))
 			continue;

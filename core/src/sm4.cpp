@@ -89,7 +89,7 @@ std::string Run(std::string_view input, std::string_view key, bool encrypt) {
 		Fail(sqlstate::kInvalidParameterValue, "the SM4 ciphertext does not decrypt under the configured key",
 		     "Its PKCS#7 padding does not check.", "Check that both ends use the same 16-character key.");
 	}
-	out.resize(static_cast<std::size_t>(written + last));
+	out.resize(static_cast<std::size_t>(written) + static_cast<std::size_t>(last));
 	return out;
 }
 
