@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Keys never reach the server log in normal use: with log_statement = all
-# and verbose error logging, the worker builds QR URLs and decrypts
-# assignments (successes and failures, whose CONTEXT lines quote our
+# and verbose error logging, QR URLs are built and assignments decrypted
+# as the worker's delivery functions do, as their owner (successes and
+# failures, whose CONTEXT lines quote our
 # PL/pgSQL), and the log then holds those statements but no piece of the
 # province's private key, of its DES key or of a DES key drawn for a URL.
 # (Loading a key is an admin step outside this test: a failing INSERT with
@@ -46,7 +47,6 @@ certid=$(printf 202251000001000009 | openssl enc -des-ecb -provider legacy -prov
 encry_key=$(printf %s "$key8" | openssl pkeyutl -encrypt -pubin -inkey <(openssl pkey -in "$out/province.pem" -pubout) \
   -pkeyopt rsa_padding_mode:pkcs1 | base64 -w0)
 psql -X -At -d "$db" -v c="$certid" -v k="$encry_key" >"$out/session.txt" 2>&1 <<'EOF'
-SET ROLE elicense_worker;
 SELECT elicense.qr_url('202251000001000001', '11100000000013338W050', '510000');
 SELECT elicense.qr_url('202251000001000002', '11100000000013338W032', '510000');
 SELECT code FROM elicense.decrypt_assignment(:'c', :'k', '510000');

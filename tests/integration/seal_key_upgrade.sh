@@ -60,6 +60,8 @@ sql -c "SELECT encode(elicense._seal_ofd(elicense.render_licence_ofd(t.template,
           'economic_type', '有限责任公司', 'scope', '施工', 'valid_period', '2025年 至 2028年', 'issuer', '福建省住房和城乡建设厅',
           'issue_date', '2025年01月02日'), elicense.qr_png('https://example.test/qr'), false), s, 100, 200, 40), 'base64')
         FROM elicense.ofd_template t, elicense.seal s WHERE t.type_code = '11100000000013338W050'" | base64 -d >"$out/sealed.ofd"
+# The test seal's certificate is self-signed: its own trust anchor.
+sql -v c="$(cat "$out/fix/seal-cert.pem")" <<<"INSERT INTO elicense.trust_anchor (name, certificate_pem) VALUES ('test seal', :'c')" >/dev/null
 verdict=$(sql -F ' ' -v f="$(base64 -w0 "$out/sealed.ofd")" -v c="$(cat "$out/fix/seal-cert.pem")" \
   <<<"SELECT ok, status FROM elicense.verify_licence_ofd(decode(:'f', 'base64'), :'c')")
 [ "$verdict" = "t ok" ] || fail "a file sealed with the migrated key: '$verdict'"

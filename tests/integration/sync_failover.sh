@@ -112,7 +112,7 @@ kill -0 "$worker" || fail "the worker died in the failover"
 [ "$(grep -c '"event":"db_connected"' "$out/w1.log")" -ge 2 ] || fail "the worker did not reconnect"
 grep '"event":"db_connected"' "$out/w1.log" | tail -n 1 | grep -F "\"port\":\"$port_b\"" >/dev/null \
   || fail "the worker's last session is not on the new primary :$port_b"
-[ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'elicense-sync/w1'")" -ge 1 ] \
+[ "$(sql -c "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'elicense-sync/w1#%'")" -ge 1 ] \
   || fail "the worker is not connected to the new primary"
 [ "$(sql -c "SELECT count(*) FROM elicense.certificate")" = "$issued" ] || fail "licences lost in the failover"
 # The preview server: its pooled session broke with the old primary, so one
