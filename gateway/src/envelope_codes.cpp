@@ -47,6 +47,10 @@ Outcome FromDatabase(const std::string &state, const std::string &m) {
 			return Refusal(Code::kNoPermission, "the licence or holder asked for is not the usage code's holder");
 		if (Has(m, "outside") || Has(m, "not among the types"))
 			return Refusal(Code::kNoPermission, "the licence type is outside the usage grant or the usage code");
+		if (Has(m, "by resident ID number"))
+			return Refusal(Code::kNoPermission,
+			               "searching by resident ID number needs a grant that may see ID numbers, or a live usage "
+			               "code for that holder");
 		return Refusal(Code::kNoPermission, "no permission");
 	}
 	if (state == "P0002")
@@ -73,6 +77,8 @@ Outcome FromDatabase(const std::string &state, const std::string &m) {
 			return Refusal(Code::kBadRequest, "a date is not in the form YYYY-MM-DD");
 		return Refusal(Code::kBadRequest, "a value in data is invalid");
 	}
+	if (state == "53400" && Has(m, "searches by resident ID number"))
+		return Refusal(Code::kRateLimited, "too many searches by resident ID number in the last minute; retry later");
 	if (state == "55000" && Has(m, "no QR code yet"))
 		return Refusal(Code::kNotReady, "the licence file is not ready yet (no QR code assigned); retry later");
 	if (state == "55000" || state == "57014" || state.rfind("08", 0) == 0 || state.rfind("53", 0) == 0 ||
