@@ -24,6 +24,8 @@ void StopSignals::Release() {
 	if (!waiter_.joinable())
 		return;
 	released_ = true;
+	// NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread): SIGTERM is what our waiter sigwaits for; it ends the wait,
+	// not the thread
 	pthread_kill(waiter_.native_handle(), SIGTERM);  // ends sigwait; released_ says it was us
 	waiter_.join();
 }

@@ -74,7 +74,7 @@ void DeliveryLoop::FetchToken(TokenSlot &slot, const Credential &c) {
 	slot.retry.Started(Clock::now());
 	std::string client_id = c.client_id;
 	TokenSlot *target = &slot;  // map nodes stay put; slots are never erased
-	http_.Submit(std::move(req), [target, client_id](HttpResult r) {
+	http_.Submit(std::move(req), [target, client_id](const HttpResult &r) {
 		target->fetching = false;
 		try {
 			if (r.exchange.too_large)
@@ -170,7 +170,7 @@ void DeliveryLoop::LeaseMore() {
 	}
 }
 
-void DeliveryLoop::Begin(ActivePtr a) {
+void DeliveryLoop::Begin(const ActivePtr &a) {
 	StepPlan plan = PlanStep(cfg_, a->step);
 	switch (plan.kind) {
 	case StepPlan::Kind::kHold: Fail(a, "hold", plan.reason); return;
@@ -255,7 +255,8 @@ void DeliveryLoop::Send(const ActivePtr &a, const std::string &token) {
 	});
 }
 
-void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult r) {
+void DeliveryLoop::OnResult(const ActivePtr &a, const std::string &base_url, const std::string &path,
+                            const HttpResult &r) {
 	bool query = a->plan.kind == StepPlan::Kind::kQuery;
 	StepAnswerContext context {a->step.step, query, a->plan.resend, a->auth_retried};
 	StepDecision d = DecideStep(context, r.exchange, *envelope_, cfg_.already_done_patterns);

@@ -95,9 +95,9 @@ private:
 	void LeaseMore();
 	void LeasePrechecks(int &room);
 	bool ExpireDue();  // true if the batch was full: more may be due
-	void Begin(ActivePtr a);
+	void Begin(const ActivePtr &a);
 	void Send(const ActivePtr &a, const std::string &token);
-	void OnResult(const ActivePtr &a, const std::string &base_url, const std::string &path, HttpResult result);
+	void OnResult(const ActivePtr &a, const std::string &base_url, const std::string &path, const HttpResult &result);
 	void NoteBreaker(bool outage, bool probe);
 	void CompleteWithoutCall(const ActivePtr &a, const std::string &message);
 	void Succeed(const ActivePtr &a, const nlohmann::json &answer, bool already_done, DbCall attempt = {});

@@ -47,6 +47,7 @@ struct BodySource {
 size_t ReadBody(char *buffer, size_t size, size_t nitems, void *user) {
 	auto *body = static_cast<BodySource *>(user);
 	std::size_t n = std::min(size * nitems, body->data.size() - body->offset);
+	// NOLINTNEXTLINE(bugprone-not-null-terminated-result): a request body, bytes, not a C string
 	std::memcpy(buffer, body->data.data() + body->offset, n);
 	body->offset += n;
 	return n;

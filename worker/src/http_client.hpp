@@ -12,8 +12,8 @@
 #include <memory>
 #include <string>
 
-typedef void CURL;
-typedef void CURLM;
+using CURL = void;
+using CURLM = void;
 
 namespace elicense::worker {
 

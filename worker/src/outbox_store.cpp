@@ -80,6 +80,7 @@ OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::op
 		if (p)
 			p->erase(std::remove(p->begin(), p->end(), '\0'), p->end());
 	std::vector<const char *> values;
+	values.reserve(clean.size());
 	for (const auto &p : clean)
 		values.push_back(p ? p->c_str() : nullptr);
 	++round_trips_;
@@ -307,6 +308,7 @@ std::vector<LeasedPrecheck> OutboxStore::LeasePrechecks(int max_rows, int lease_
 	                  "FROM elicense.lease_prechecks($1, $2, $3)",
 	                  {worker_id_, std::to_string(max_rows), std::to_string(lease_seconds)});
 	std::vector<LeasedPrecheck> out;
+	out.reserve(static_cast<std::size_t>(PQntuples(res.get())));
 	for (int i = 0; i < PQntuples(res.get()); ++i)
 		out.push_back({PgText(res.get(), i, 0), PgText(res.get(), i, 1), PgText(res.get(), i, 2),
 		               std::stoi(PQgetvalue(res.get(), i, 3)), PgText(res.get(), i, 4)});

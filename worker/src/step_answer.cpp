@@ -39,7 +39,7 @@ bool MatchesAny(const core::BusinessAnswer &a, const std::vector<std::string> &p
 	return false;
 }
 
-StepDecision Fail(const char *kind, std::string reason, const char *attempt_outcome) {
+StepDecision Fail(const char *kind, const std::string &reason, const char *attempt_outcome) {
 	StepDecision d;
 	d.action = StepAction::kFail;
 	d.fail_kind = kind;
