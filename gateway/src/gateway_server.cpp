@@ -156,7 +156,7 @@ GatewayServer::GatewayServer(const Config &config, GatewayStore &store)
 		o.http = res.status;
 		res.set_content(Envelope(o, nullptr, ""), "application/json; charset=utf-8");
 	});
-	http.set_exception_handler([](const httplib::Request &, httplib::Response &res, std::exception_ptr) {
+	http.set_exception_handler([](const httplib::Request &, httplib::Response &res, const std::exception_ptr &) {
 		res.status = 500;
 		res.set_content(Envelope(Refusal(Code::kOther, "internal error"), nullptr, ""),
 		                "application/json; charset=utf-8");

@@ -14,7 +14,7 @@ namespace elicense::preview {
 
 struct ClientConnection {
 	using Clock = std::chrono::steady_clock;
-	enum class Phase { Reading, Handling, Writing, Closing };
+	enum class Phase { kReading, kHandling, kWriting, kClosing };
 
 	explicit ClientConnection(int socket) : fd(socket) {
 	}
@@ -35,7 +35,7 @@ struct ClientConnection {
 	std::size_t answered = 0;  // requests answered on this connection
 	bool close_after = false;  // close once `out` is written
 	bool refused = false;      // `out` is the front end's refusal: close gracefully (read what still comes)
-	Phase phase = Phase::Reading;
+	Phase phase = Phase::kReading;
 	Clock::time_point deadline;  // of the current phase
 };
 

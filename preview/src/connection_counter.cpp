@@ -4,16 +4,16 @@ namespace elicense::preview {
 
 ConnectionCounter::Admission ConnectionCounter::Admit(const std::string &client) {
 	if (total_ >= max_total_)
-		return Admission::ServerFull;
+		return Admission::kServerFull;
 	std::size_t &mine = per_client_[client];
 	if (mine >= max_per_client_) {
 		if (mine == 0)
 			per_client_.erase(client);
-		return Admission::ClientFull;
+		return Admission::kClientFull;
 	}
 	++mine;
 	++total_;
-	return Admission::Admitted;
+	return Admission::kAdmitted;
 }
 
 void ConnectionCounter::Release(const std::string &client) {

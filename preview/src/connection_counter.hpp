@@ -15,7 +15,7 @@ public:
 	    : max_total_(max_total), max_per_client_(max_per_client) {
 	}
 
-	enum class Admission { Admitted, ServerFull, ClientFull };
+	enum class Admission { kAdmitted, kServerFull, kClientFull };
 	// Admitted: counted (give it back with Release).
 	Admission Admit(const std::string &client);
 	void Release(const std::string &client);

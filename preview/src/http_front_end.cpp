@@ -203,11 +203,11 @@ void HttpFrontEnd::AcceptAll() {
 		auto conn = std::make_unique<ClientConnection>(fd);
 		conn->client = PeerAddress(addr, conn->port);
 		ConnectionCounter::Admission admission = counter_.Admit(conn->client);
-		if (admission != ConnectionCounter::Admission::Admitted) {
+		if (admission != ConnectionCounter::Admission::kAdmitted) {
 			// Not counted, so not kept: answer what fits in the socket
 			// buffer now, read what already arrived (so the close is a FIN,
 			// not a reset that could discard the answer), close.
-			bool client_full = admission == ConnectionCounter::Admission::ClientFull;
+			bool client_full = admission == ConnectionCounter::Admission::kClientFull;
 			(client_full ? stats_.refused_client_full : stats_.refused_server_full)++;
 			std::string answer = RefusalAnswer(client_full ? 429 : 503);
 			ssize_t sent = send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
@@ -233,7 +233,7 @@ void HttpFrontEnd::OnEvent(int fd, unsigned events) {
 	if (it == connections_.end())
 		return;
 	ClientConnection &conn = *it->second;
-	if (conn.phase == ClientConnection::Phase::Writing) {
+	if (conn.phase == ClientConnection::Phase::kWriting) {
 		if (events & (EPOLLERR | EPOLLHUP))
 			Close(fd);
 		else
@@ -252,7 +252,7 @@ void HttpFrontEnd::ReadSome(ClientConnection &conn) {
 		Close(conn.fd);
 		return;
 	}
-	if (conn.phase == ClientConnection::Phase::Closing)
+	if (conn.phase == ClientConnection::Phase::kClosing)
 		return;  // read only to be discarded
 	// The first byte of a request on a kept connection starts its deadline.
 	if (conn.in.empty() && conn.answered > 0)
@@ -263,11 +263,11 @@ void HttpFrontEnd::ReadSome(ClientConnection &conn) {
 
 void HttpFrontEnd::Examine(ClientConnection &conn) {
 	HeadScan scan = ScanRequestHead(conn.in, limits_.head);
-	if (scan.state == HeadScan::State::Refused) {
+	if (scan.state == HeadScan::State::kRefused) {
 		Refuse(conn, scan.refusal, scan.reason);
 		return;
 	}
-	if (scan.state == HeadScan::State::Incomplete || conn.in.size() < scan.head_bytes + scan.body_bytes)
+	if (scan.state == HeadScan::State::kIncomplete || conn.in.size() < scan.head_bytes + scan.body_bytes)
 		return;
 	conn.request_bytes = scan.head_bytes + scan.body_bytes;
 	bool last = conn.answered + 1 >= limits_.keep_alive_max_count;
@@ -292,7 +292,7 @@ void HttpFrontEnd::Examine(ClientConnection &conn) {
 	int fd = conn.fd;
 	epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 	auto it = connections_.find(fd);
-	it->second->phase = ClientConnection::Phase::Handling;
+	it->second->phase = ClientConnection::Phase::kHandling;
 	queued_.push_back(std::move(it->second));
 	connections_.erase(it);
 	lock.unlock();
@@ -319,13 +319,13 @@ void HttpFrontEnd::Refuse(ClientConnection &conn, int status, const char *reason
 }
 
 void HttpFrontEnd::StartWriting(ClientConnection &conn) {
-	conn.phase = ClientConnection::Phase::Writing;
+	conn.phase = ClientConnection::Phase::kWriting;
 	conn.out_sent = 0;
 	conn.deadline = Clock::now() + std::chrono::milliseconds(limits_.write_timeout_ms);
 	int fd = conn.fd;
 	WriteSome(conn);  // may close the connection: `conn` is then gone
 	auto it = connections_.find(fd);
-	if (it != connections_.end() && it->second->phase == ClientConnection::Phase::Writing)
+	if (it != connections_.end() && it->second->phase == ClientConnection::Phase::kWriting)
 		Watch(fd, EPOLLOUT, false);
 }
 
@@ -364,7 +364,7 @@ void HttpFrontEnd::AfterAnswer(ClientConnection &conn) {
 	++conn.answered;
 	conn.in.erase(0, conn.request_bytes);
 	conn.request_bytes = 0;
-	conn.phase = ClientConnection::Phase::Reading;
+	conn.phase = ClientConnection::Phase::kReading;
 	conn.deadline = Clock::now() + std::chrono::milliseconds(conn.in.empty() ? limits_.keep_alive_timeout_ms
 	                                                                         : limits_.request_timeout_ms);
 	Watch(conn.fd, EPOLLIN | EPOLLRDHUP, false);
@@ -373,7 +373,7 @@ void HttpFrontEnd::AfterAnswer(ClientConnection &conn) {
 }
 
 void HttpFrontEnd::StartClosing(ClientConnection &conn) {
-	conn.phase = ClientConnection::Phase::Closing;
+	conn.phase = ClientConnection::Phase::kClosing;
 	conn.in.clear();
 	conn.in.shrink_to_fit();
 	conn.deadline = Clock::now() + kCloseGrace;
@@ -423,7 +423,7 @@ void HttpFrontEnd::Sweep() {
 	for (int fd : expired) {
 		ClientConnection &conn = *connections_.at(fd);
 		switch (conn.phase) {
-		case ClientConnection::Phase::Reading:
+		case ClientConnection::Phase::kReading:
 			if (conn.in.empty()) {
 				// Connected and sent nothing, or idle between requests: nothing to answer.
 				if (conn.answered == 0)
@@ -433,7 +433,7 @@ void HttpFrontEnd::Sweep() {
 				Refuse(conn, 408, "request not complete within request_timeout_ms");
 			}
 			break;
-		case ClientConnection::Phase::Writing:
+		case ClientConnection::Phase::kWriting:
 			++stats_.write_timed_out;
 			common::LogEvent("info", "write_timeout",
 			                 {{"client", conn.client}, {"unsent", conn.out.size() - conn.out_sent}});

@@ -67,7 +67,7 @@ Bytes RasteriseSvg(const std::string &svg, int max_side) {
 		throw std::runtime_error("SVG not drawn: " + Take(error));
 	cairo_surface_flush(surface.get());
 	Bytes png;
-	png.reserve(256 * 1024);
+	png.reserve(std::size_t {256} * 1024);
 	if (cairo_surface_write_to_png_stream(surface.get(), AppendPng, &png) != CAIRO_STATUS_SUCCESS)
 		throw std::runtime_error("PNG not written");
 	return png;

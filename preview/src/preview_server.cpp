@@ -120,7 +120,7 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
 	http.set_error_handler([](const httplib::Request &, httplib::Response &res) {
 		res.set_content(ErrorPage(res.status), "text/html; charset=utf-8");
 	});
-	http.set_exception_handler([](const httplib::Request &, httplib::Response &res, std::exception_ptr) {
+	http.set_exception_handler([](const httplib::Request &, httplib::Response &res, const std::exception_ptr &) {
 		res.status = 500;
 		res.set_content(ErrorPage(500), "text/html; charset=utf-8");
 	});

@@ -8,7 +8,7 @@ namespace {
 
 HeadScan Refuse(int status, const char *reason) {
 	HeadScan scan;
-	scan.state = HeadScan::State::Refused;
+	scan.state = HeadScan::State::kRefused;
 	scan.refusal = status;
 	scan.reason = reason;
 	return scan;
@@ -84,7 +84,7 @@ HeadScan ScanRequestHead(std::string_view buffer, const HeadLimits &limits) {
 			scan.body_bytes = length;
 		}
 	}
-	scan.state = HeadScan::State::Complete;
+	scan.state = HeadScan::State::kComplete;
 	return scan;
 }
 

@@ -17,8 +17,8 @@ struct HeadLimits {
 };
 
 struct HeadScan {
-	enum class State { Incomplete, Complete, Refused };
-	State state = State::Incomplete;
+	enum class State { kIncomplete, kComplete, kRefused };
+	State state = State::kIncomplete;
 	int refusal = 0;             // HTTP status when Refused: 400, 411, 413, 414, 431
 	const char *reason = "";     // for the log, when Refused
 	std::size_t head_bytes = 0;  // when Complete: through the blank line

@@ -29,7 +29,7 @@ void Check(bool condition) {
 
 void CheckOne(std::string_view in, const HeadScan &s, const HeadLimits &limits) {
 	switch (s.state) {
-	case HeadScan::State::Complete:
+	case HeadScan::State::kComplete:
 		Check(s.head_bytes >= 4 && s.head_bytes <= in.size() && s.head_bytes <= limits.max_head_bytes);
 		Check(in.substr(s.head_bytes - 4, 4) == "\r\n\r\n");
 		Check(in.substr(0, s.head_bytes - 2).find("\r\n\r\n") == std::string_view::npos);
@@ -38,10 +38,10 @@ void CheckOne(std::string_view in, const HeadScan &s, const HeadLimits &limits) 
 		Check(s.method.data() == in.data() && s.target.data() > in.data() &&
 		      s.target.data() + s.target.size() <= in.data() + s.head_bytes);
 		break;
-	case HeadScan::State::Incomplete:
+	case HeadScan::State::kIncomplete:
 		Check(in.size() < limits.max_head_bytes && in.find("\r\n\r\n") == std::string_view::npos);
 		break;
-	case HeadScan::State::Refused:
+	case HeadScan::State::kRefused:
 		Check(s.refusal == 400 || s.refusal == 411 || s.refusal == 413 || s.refusal == 414 || s.refusal == 431);
 		break;
 	}
@@ -62,10 +62,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	std::string_view prefix = in.substr(0, data[0] % (in.size() + 1));
 	HeadScan part = ScanRequestHead(prefix, limits);
 	CheckOne(prefix, part, limits);
-	if (part.state == HeadScan::State::Complete)
-		Check(whole.state == HeadScan::State::Complete && whole.head_bytes == part.head_bytes &&
+	if (part.state == HeadScan::State::kComplete)
+		Check(whole.state == HeadScan::State::kComplete && whole.head_bytes == part.head_bytes &&
 		      whole.body_bytes == part.body_bytes && whole.target == part.target);
-	if (part.state == HeadScan::State::Refused)
-		Check(whole.state == HeadScan::State::Refused);
+	if (part.state == HeadScan::State::kRefused)
+		Check(whole.state == HeadScan::State::kRefused);
 	return 0;
 }

@@ -18,27 +18,27 @@ using State = HeadScan::State;
 TEST(RequestHead, CompleteHeadAndBody) {
 	HeadLimits limits;
 	HeadScan scan = ScanRequestHead("GET /p/abc HTTP/1.1\r\nHost: x\r\n\r\n", limits);
-	ASSERT_EQ(scan.state, State::Complete);
+	ASSERT_EQ(scan.state, State::kComplete);
 	EXPECT_EQ(scan.method, "GET");
 	EXPECT_EQ(scan.target, "/p/abc");
 	EXPECT_EQ(scan.head_bytes, 32u);
 	EXPECT_EQ(scan.body_bytes, 0u);
 	scan = ScanRequestHead("POST /x HTTP/1.1\r\ncontent-LENGTH:  12 \r\n\r\nabc", limits);
-	ASSERT_EQ(scan.state, State::Complete);
+	ASSERT_EQ(scan.state, State::kComplete);
 	EXPECT_EQ(scan.body_bytes, 12u);
 	// Bytes pipelined behind the head do not change it.
 	scan = ScanRequestHead("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", limits);
-	ASSERT_EQ(scan.state, State::Complete);
+	ASSERT_EQ(scan.state, State::kComplete);
 	EXPECT_EQ(scan.target, "/a");
 	EXPECT_EQ(scan.head_bytes, 19u);
 }
 
 TEST(RequestHead, IncompleteUntilTheBlankLine) {
 	HeadLimits limits;
-	EXPECT_EQ(ScanRequestHead("", limits).state, State::Incomplete);
-	EXPECT_EQ(ScanRequestHead("GET / HTTP/1.1\r\nA: b\r\n", limits).state, State::Incomplete);
+	EXPECT_EQ(ScanRequestHead("", limits).state, State::kIncomplete);
+	EXPECT_EQ(ScanRequestHead("GET / HTTP/1.1\r\nA: b\r\n", limits).state, State::kIncomplete);
 	// A bare LF never ends the head (cpp-httplib would not see its end either).
-	EXPECT_EQ(ScanRequestHead("GET / HTTP/1.1\nA: b\n\n", limits).state, State::Incomplete);
+	EXPECT_EQ(ScanRequestHead("GET / HTTP/1.1\nA: b\n\n", limits).state, State::kIncomplete);
 }
 
 TEST(RequestHead, HeaderCountCapRefusesAFloodEarly) {
@@ -47,11 +47,11 @@ TEST(RequestHead, HeaderCountCapRefusesAFloodEarly) {
 	std::string head = "GET / HTTP/1.1\r\n";
 	for (int i = 0; i < 5; ++i)
 		head += "X-A: b\r\n";
-	EXPECT_EQ(ScanRequestHead(head + "\r\n", limits).state, State::Complete);
+	EXPECT_EQ(ScanRequestHead(head + "\r\n", limits).state, State::kComplete);
 	// The sixth line is refused before the head ends: a flood is cut off
 	// after max_header_count lines, not after 100,000.
 	HeadScan scan = ScanRequestHead(head + "X-A: b\r\n", limits);
-	EXPECT_EQ(scan.state, State::Refused);
+	EXPECT_EQ(scan.state, State::kRefused);
 	EXPECT_EQ(scan.refusal, 431);
 	// Bare-LF lines count too.
 	EXPECT_EQ(ScanRequestHead("GET / HTTP/1.1\n" + std::string(6, '\n'), limits).refusal, 431);
@@ -61,9 +61,9 @@ TEST(RequestHead, HeadSizeCap) {
 	HeadLimits limits;
 	limits.max_head_bytes = 1024;
 	std::string line = "GET / HTTP/1.1\r\nX-Big: " + std::string(990, 'a') + "\r\n";
-	EXPECT_EQ(ScanRequestHead(line + "\r\n", limits).state, State::Complete);  // 1,017 bytes
+	EXPECT_EQ(ScanRequestHead(line + "\r\n", limits).state, State::kComplete);  // 1,017 bytes
 	std::string big = "GET / HTTP/1.1\r\nX-Big: " + std::string(1010, 'a');
-	EXPECT_EQ(ScanRequestHead(big, limits).state, State::Refused);
+	EXPECT_EQ(ScanRequestHead(big, limits).state, State::kRefused);
 	EXPECT_EQ(ScanRequestHead(big, limits).refusal, 431);
 	EXPECT_EQ(ScanRequestHead(big + "\r\n\r\n", limits).refusal, 431);  // complete, but over the cap
 	// A request line alone over the cap: 414.
@@ -89,17 +89,17 @@ TEST(RequestHead, BodiesAndBadRequests) {
 TEST(ConnectionCounter, CapsPerClientAndInAll) {
 	ConnectionCounter counter(5, 2);
 	using A = ConnectionCounter::Admission;
-	EXPECT_EQ(counter.Admit("10.0.0.1"), A::Admitted);
-	EXPECT_EQ(counter.Admit("10.0.0.1"), A::Admitted);
-	EXPECT_EQ(counter.Admit("10.0.0.1"), A::ClientFull);
+	EXPECT_EQ(counter.Admit("10.0.0.1"), A::kAdmitted);
+	EXPECT_EQ(counter.Admit("10.0.0.1"), A::kAdmitted);
+	EXPECT_EQ(counter.Admit("10.0.0.1"), A::kClientFull);
 	EXPECT_EQ(counter.of("10.0.0.1"), 2u);
-	EXPECT_EQ(counter.Admit("10.0.0.2"), A::Admitted);
-	EXPECT_EQ(counter.Admit("10.0.0.3"), A::Admitted);
-	EXPECT_EQ(counter.Admit("10.0.0.4"), A::Admitted);
-	EXPECT_EQ(counter.Admit("10.0.0.5"), A::ServerFull);
+	EXPECT_EQ(counter.Admit("10.0.0.2"), A::kAdmitted);
+	EXPECT_EQ(counter.Admit("10.0.0.3"), A::kAdmitted);
+	EXPECT_EQ(counter.Admit("10.0.0.4"), A::kAdmitted);
+	EXPECT_EQ(counter.Admit("10.0.0.5"), A::kServerFull);
 	EXPECT_EQ(counter.total(), 5u);
 	counter.Release("10.0.0.1");
-	EXPECT_EQ(counter.Admit("10.0.0.1"), A::Admitted);
+	EXPECT_EQ(counter.Admit("10.0.0.1"), A::kAdmitted);
 	for (const char *c : {"10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"})
 		counter.Release(c);
 	EXPECT_EQ(counter.total(), 0u);

@@ -52,9 +52,8 @@ Bytes WriteOfdZip(const OfdParts &parts, bool deflate_xml = false);
 // a part outside the signed references (VerifyOfd: unreferenced_part).
 class OfdEntryNameError : public Error {
 public:
-	OfdEntryNameError(std::string entry, std::string message, std::string hint)
-	    : Error(sqlstate::kInvalidTextRepresentation, std::move(message), {}, std::move(hint)),
-	      entry_(std::move(entry)) {
+	OfdEntryNameError(std::string entry, const std::string &message, std::string hint)
+	    : Error(sqlstate::kInvalidTextRepresentation, message, {}, std::move(hint)), entry_(std::move(entry)) {
 	}
 	// The entry name as a message may quote it (control characters as ?).
 	const std::string &entry() const noexcept {
