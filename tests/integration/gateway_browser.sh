@@ -21,7 +21,7 @@ gw_start gw '{"threads": 2, "token_cache_s": 0}'
 token=$(token_for dept_app "$secret")
 ctx='{"applicant": "李四", "business_id": "YW-9", "step": "受理", "office": "鼓楼", "department": "市场监管", "officer": "王五"}'
 code=$(as_app -c "SELECT elicense.create_usage_code('bidding', '$person_a', '{$w032}', '$ctx')")
-call "$token" /api/v1/licences/file "$(jq -nc --arg c "$code" --arg i "$id_a" '{usageCode: $c, certIdentifier: $i, delivery: "link", expirySeconds: 20}')"
+call "$token" /api/v1/licences/file "$(jq -nc --arg c "$code" --arg i "$id_a" '{usageCode: $c, certIdentifier: $i, delivery: "link", expirySeconds: 300}')"
 expect 200 0 "a download link"
 url=$(jq -r .data.url "$out/answer.json")
 expires=$(jq -r .data.expiresAt "$out/answer.json")
@@ -50,7 +50,11 @@ expect 200 0 "verify the downloaded file"
 [ "$(jq -r .data.verdict "$out/answer.json")" = valid ] || fail "the downloaded file: $(cat "$out/answer.json")"
 echo "ok: Chromium saved $(basename "$saved") ($(stat -c %s "$saved") bytes) from the link; it carries \"${note:0:30}…\" and verifies as valid"
 
-# After expiry: the browser gets the 404 envelope and saves nothing.
+# After expiry: the browser gets the 404 envelope and saves nothing. The link
+# lives 300 s, so that a slow machine downloads it in time; its expiry is
+# then moved into the past, which is what the passing of time does to it.
+sql -c "UPDATE elicense.gateway_download SET expires_at = now() - interval '1 second'" >/dev/null
+expires=$(sql -c "SELECT max(expires_at) FROM elicense.gateway_download")
 deadline=$((SECONDS + 60))
 while [ "$(curl -sS -o /dev/null -w '%{http_code}' "$url")" = 200 ]; do
   [ $SECONDS -lt $deadline ] || fail "the link (expiring $expires) still works"
