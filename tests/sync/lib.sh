@@ -112,32 +112,18 @@ VALUES ('test seal', :'cert', 'self-signed test seal: its own trust anchor');
 SQL
 }
 
-# The worker's login role: a member of elicense_worker and nothing else, with
-# the cluster's password (pg_virtualenv sets PGPASSWORD), so the sync tests
-# show that the worker needs no more than the role grants.
-create_worker_login() {
-  psql -X -q -d "$db" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'elicense_worker_test') THEN
-    CREATE ROLE elicense_worker_test LOGIN IN ROLE elicense_worker;
-  END IF;
-END $$;
-ALTER ROLE elicense_worker_test PASSWORD :'pw';
+# A login role that is a member of ROLE and nothing else, with the cluster's
+# password (pg_virtualenv sets PGPASSWORD): the worker and the preview server
+# run as such logins, so the tests show they need no more than their role.
+create_login() {  # LOGIN ROLE
+  psql -X -q -d "$db" -v login="$1" -v role="$2" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
+SELECT format('CREATE ROLE %I LOGIN IN ROLE %I', :'login', :'role')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'login') \gexec
+ALTER ROLE :"login" PASSWORD :'pw';
 SQL
 }
-
-# The preview server's login role: a member of elicense_preview and nothing
-# else, with the cluster's password (pg_virtualenv sets PGPASSWORD).
-create_preview_login() {
-  psql -X -q -d "$db" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'elicense_preview_test') THEN
-    CREATE ROLE elicense_preview_test LOGIN IN ROLE elicense_preview;
-  END IF;
-END $$;
-ALTER ROLE elicense_preview_test PASSWORD :'pw';
-SQL
-}
+create_worker_login() { create_login elicense_worker_test elicense_worker; }
+create_preview_login() { create_login elicense_preview_test elicense_preview; }
 
 # Starts elicense-preview with the JSON config given, as that login role, on
 # a free port; sets preview to its http://host:port.
