@@ -4,64 +4,39 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace elicense::gateway {
-namespace {
-
-using elicense::common::TakeConfigValue;
-
-void Range(const char *key, double value, double low, double high) {
-	if (!(value >= low && value <= high))
-		throw std::runtime_error(std::string("config key ") + key + " must be in " + std::to_string(low) + ".." +
-		                         std::to_string(high));
-}
-
-}  // namespace
+using common::CheckConfigRange;
+using common::TakeConfigValue;
 
 Config LoadConfig(const std::string &path) {
 	Config c;
 	if (path.empty())
 		return c;
-	std::ifstream in(path, std::ios::binary);
-	if (!in)
-		throw std::runtime_error("cannot read " + path);
-	std::stringstream text;
-	text << in.rdbuf();
-	nlohmann::json doc = nlohmann::json::parse(text.str(), nullptr, false);
-	if (doc.is_discarded() || !doc.is_object())
-		throw std::runtime_error("config file " + path + " is not a JSON object");
-	static const char *kKnown[] = {"conninfo",
-	                               "listen",
-	                               "port",
-	                               "public_base_url",
-	                               "threads",
-	                               "statement_timeout_ms",
-	                               "token_lifetime_s",
-	                               "token_cache_s",
-	                               "link_lifetime_s",
-	                               "max_link_lifetime_s",
-	                               "token_requests_per_second",
-	                               "request_timeout_ms",
-	                               "write_timeout_ms",
-	                               "keep_alive_timeout_ms",
-	                               "max_header_bytes",
-	                               "max_header_count",
-	                               "max_request_bytes",
-	                               "max_connections",
-	                               "max_connections_per_client",
-	                               "max_queued_requests",
-	                               "retry_after_s",
-	                               "trust_forwarded_for"};
-	for (auto it = doc.begin(); it != doc.end(); ++it) {
-		bool known = false;
-		for (const char *k : kKnown)
-			known = known || it.key() == k;
-		if (!known)
-			throw std::runtime_error("unknown config key " + it.key());
-	}
+	nlohmann::json doc = common::ParseConfigObject(common::ReadConfigFile(path), path,
+	                                               {"conninfo",
+	                                                "listen",
+	                                                "port",
+	                                                "public_base_url",
+	                                                "threads",
+	                                                "statement_timeout_ms",
+	                                                "token_lifetime_s",
+	                                                "token_cache_s",
+	                                                "link_lifetime_s",
+	                                                "max_link_lifetime_s",
+	                                                "token_requests_per_second",
+	                                                "request_timeout_ms",
+	                                                "write_timeout_ms",
+	                                                "keep_alive_timeout_ms",
+	                                                "max_header_bytes",
+	                                                "max_header_count",
+	                                                "max_request_bytes",
+	                                                "max_connections",
+	                                                "max_connections_per_client",
+	                                                "max_queued_requests",
+	                                                "retry_after_s",
+	                                                "trust_forwarded_for"});
 	TakeConfigValue(doc, "conninfo", c.conninfo);
 	TakeConfigValue(doc, "listen", c.listen);
 	TakeConfigValue(doc, "port", c.port);
@@ -89,24 +64,24 @@ Config LoadConfig(const std::string &path) {
 }
 
 void CheckConfig(const Config &c) {
-	Range("port", c.port, 0, 65535);
-	Range("threads", c.threads, 1, 256);
-	Range("statement_timeout_ms", c.statement_timeout_ms, 100, 600000);
-	Range("token_lifetime_s", c.token_lifetime_s, 60, 86400);
-	Range("token_cache_s", c.token_cache_s, 0, 60);
-	Range("max_link_lifetime_s", c.max_link_lifetime_s, 1, 86400);
-	Range("link_lifetime_s", c.link_lifetime_s, 1, c.max_link_lifetime_s);
-	Range("token_requests_per_second", c.token_requests_per_second, 1, 1000);
-	Range("request_timeout_ms", c.request_timeout_ms, 100, 600000);
-	Range("write_timeout_ms", c.write_timeout_ms, 100, 600000);
-	Range("keep_alive_timeout_ms", c.keep_alive_timeout_ms, 100, 600000);
-	Range("max_header_bytes", static_cast<double>(c.max_header_bytes), 1024, 1 << 20);
-	Range("max_header_count", c.max_header_count, 8, 1000);
-	Range("max_request_bytes", static_cast<double>(c.max_request_bytes), 1024, 64 << 20);
-	Range("max_connections", c.max_connections, 1, 100000);
-	Range("max_connections_per_client", c.max_connections_per_client, 1, c.max_connections);
-	Range("max_queued_requests", c.max_queued_requests, 1, 100000);
-	Range("retry_after_s", c.retry_after_s, 1, 3600);
+	CheckConfigRange("port", c.port, 0, 65535);
+	CheckConfigRange("threads", c.threads, 1, 256);
+	CheckConfigRange("statement_timeout_ms", c.statement_timeout_ms, 100, 600000);
+	CheckConfigRange("token_lifetime_s", c.token_lifetime_s, 60, 86400);
+	CheckConfigRange("token_cache_s", c.token_cache_s, 0, 60);
+	CheckConfigRange("max_link_lifetime_s", c.max_link_lifetime_s, 1, 86400);
+	CheckConfigRange("link_lifetime_s", c.link_lifetime_s, 1, c.max_link_lifetime_s);
+	CheckConfigRange("token_requests_per_second", c.token_requests_per_second, 1, 1000);
+	CheckConfigRange("request_timeout_ms", c.request_timeout_ms, 100, 600000);
+	CheckConfigRange("write_timeout_ms", c.write_timeout_ms, 100, 600000);
+	CheckConfigRange("keep_alive_timeout_ms", c.keep_alive_timeout_ms, 100, 600000);
+	CheckConfigRange("max_header_bytes", static_cast<double>(c.max_header_bytes), 1024, 1 << 20);
+	CheckConfigRange("max_header_count", c.max_header_count, 8, 1000);
+	CheckConfigRange("max_request_bytes", static_cast<double>(c.max_request_bytes), 1024, 64 << 20);
+	CheckConfigRange("max_connections", c.max_connections, 1, 100000);
+	CheckConfigRange("max_connections_per_client", c.max_connections_per_client, 1, c.max_connections);
+	CheckConfigRange("max_queued_requests", c.max_queued_requests, 1, 100000);
+	CheckConfigRange("retry_after_s", c.retry_after_s, 1, 3600);
 	if (!c.public_base_url.empty() && c.public_base_url.rfind("http://", 0) != 0 &&
 	    c.public_base_url.rfind("https://", 0) != 0)
 		throw std::runtime_error("config key public_base_url must start with http:// or https://");

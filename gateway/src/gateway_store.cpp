@@ -20,62 +20,24 @@ std::string CallResult::First() const {
 
 GatewayStore::GatewayStore(std::string conninfo, int connections, std::chrono::milliseconds wait,
                            int statement_timeout_ms)
-    : conninfo_(std::move(conninfo)), wait_(wait), statement_timeout_ms_(statement_timeout_ms) {
-	idle_.resize(static_cast<std::size_t>(connections));
+    : pool_(std::move(conninfo), "elicense-gateway", connections, wait, statement_timeout_ms) {
 }
 
-common::PgConnection GatewayStore::Acquire() {
-	std::unique_lock<std::mutex> lock(mu_);
-	if (!cv_.wait_for(lock, wait_, [&] { return !idle_.empty(); }))
-		throw StoreError("no database connection free");
-	common::PgConnection conn = std::move(idle_.back());
-	idle_.pop_back();
-	return conn;
-}
-
-void GatewayStore::Release(common::PgConnection conn) {
-	{
-		std::lock_guard<std::mutex> lock(mu_);
-		idle_.push_back(std::move(conn));
-	}
-	cv_.notify_one();
-}
-
-PGconn *GatewayStore::Open(common::PgConnection &conn) {
+PGconn *GatewayStore::Open(common::PgPool::Session &session) {
 	bool fresh = false;
-	if (!conn) {
-		conn = common::ConnectPg(conninfo_, "elicense-gateway");
-		fresh = true;
-	} else if (PQstatus(conn.get()) != CONNECTION_OK) {
-		PQreset(conn.get());
-		fresh = true;
-	}
-	if (PQstatus(conn.get()) != CONNECTION_OK)
-		throw StoreError("database connection failed: " + FirstLine(PQerrorMessage(conn.get())));
+	PGconn *c = session.Open(&fresh);
 	if (fresh) {
-		{
-			std::lock_guard<std::mutex> lock(mu_);
-			prepared_.erase(conn.get());  // a new session (or one reset): nothing prepared in it
-		}
-		std::string set = "SET statement_timeout = " + std::to_string(statement_timeout_ms_);
-		common::PgResult ok(PQexec(conn.get(), set.c_str()));
-		if (!ok || PQresultStatus(ok.get()) != PGRES_COMMAND_OK)
-			throw StoreError("cannot set statement_timeout: " + FirstLine(PQerrorMessage(conn.get())));
+		std::lock_guard<std::mutex> lock(mu_);
+		prepared_.erase(c);  // a new session (or one reset): nothing prepared in it
 	}
-	return conn.get();
+	return c;
 }
 
 CallResult GatewayStore::Call(const std::string &role, const std::string &sql, const std::vector<Param> &params) {
-	common::PgConnection conn = Acquire();
-	struct Back {
-		GatewayStore &store;
-		common::PgConnection &conn;
-		~Back() {
-			store.Release(std::move(conn));
-		}
-	} back {*this, conn};
-	PGconn *c = Open(conn);
+	common::PgPool::Session session = pool_.Borrow();
+	PGconn *c = Open(session);
 	std::vector<const char *> values;
+	values.reserve(params.size());
 	for (const Param &p : params)
 		values.push_back(p ? p->c_str() : nullptr);
 	const char *role_value = role.c_str();
@@ -106,7 +68,7 @@ CallResult GatewayStore::Call(const std::string &role, const std::string &sql, c
 	sent = sent && PQpipelineSync(c);
 	if (!sent) {
 		std::string why = FirstLine(PQerrorMessage(c));
-		conn.reset();  // a half-sent pipeline: start afresh next time
+		session.Discard();  // a half-sent pipeline: start afresh next time
 		throw StoreError("cannot send a statement: " + why);
 	}
 	std::string prepare_error;
@@ -148,7 +110,7 @@ CallResult GatewayStore::Call(const std::string &role, const std::string &sql, c
 	bool synced = sync && PQresultStatus(sync.get()) == PGRES_PIPELINE_SYNC;
 	if (!synced || !PQexitPipelineMode(c)) {
 		std::string why = FirstLine(PQerrorMessage(c));
-		conn.reset();
+		session.Discard();
 		throw StoreError("database connection lost: " + why);
 	}
 	if (!prepare_error.empty())
@@ -159,15 +121,8 @@ CallResult GatewayStore::Call(const std::string &role, const std::string &sql, c
 }
 
 void GatewayStore::CheckLogin() {
-	common::PgConnection conn = Acquire();
-	struct Back {
-		GatewayStore &store;
-		common::PgConnection &conn;
-		~Back() {
-			store.Release(std::move(conn));
-		}
-	} back {*this, conn};
-	PGconn *c = Open(conn);
+	common::PgPool::Session session = pool_.Borrow();
+	PGconn *c = Open(session);
 	common::PgResult r(PQexec(c,
 	                          "SELECT r.rolinherit, r.rolsuper, pg_has_role(session_user, 'elicense_gateway', 'MEMBER')"
 	                          " FROM pg_roles r WHERE r.rolname = session_user"));

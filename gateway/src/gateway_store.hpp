@@ -1,5 +1,5 @@
-// The gateway's view of the database: a fixed pool of connections of its
-// login, one per HTTP thread at most. Every statement runs in a transaction
+// The gateway's view of the database: a pool of sessions of its login
+// (elicense/common/pg_pool.hpp), one per HTTP thread at most. Every statement runs in a transaction
 // that starts with SET LOCAL ROLE: the application's role for its calls (so
 // the sharing functions, their grants, masking and audit see the
 // application), elicense_gateway for the gateway's own tables. The role
@@ -11,13 +11,11 @@
 // statement is prepared once per session (in the pipeline that first uses it).
 #pragma once
 
-#include "elicense/common/pg_connection.hpp"
+#include "elicense/common/pg_pool.hpp"
 
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -26,9 +24,7 @@
 namespace elicense::gateway {
 
 // The database could not answer (down, no free connection, broken session).
-class StoreError : public std::runtime_error {
-	using std::runtime_error::runtime_error;
-};
+using StoreError = common::DatabaseError;
 
 using Param = std::optional<std::string>;  // nullopt: SQL NULL
 
@@ -64,16 +60,11 @@ public:
 	bool Ready();
 
 private:
-	common::PgConnection Acquire();
-	void Release(common::PgConnection conn);
-	PGconn *Open(common::PgConnection &conn);
+	// The session's connection, and forgets what was prepared in it when it is new.
+	PGconn *Open(common::PgPool::Session &session);
 
-	std::string conninfo_;
-	std::chrono::milliseconds wait_;
-	int statement_timeout_ms_;
-	std::mutex mu_;
-	std::condition_variable cv_;
-	std::vector<common::PgConnection> idle_;                          // null: not connected yet
+	common::PgPool pool_;
+	std::mutex mu_;                                                   // guards the two maps
 	std::unordered_map<std::string, int> statement_ids_;              // statement text -> its number
 	std::unordered_map<PGconn *, std::unordered_set<int>> prepared_;  // per session: the numbers prepared
 };

@@ -10,6 +10,7 @@
 #include "gateway_config.hpp"
 #include "gateway_server.hpp"
 #include "gateway_store.hpp"
+#include "http_daemon.hpp"
 #include "secret_hash.hpp"
 
 #include <CLI/CLI.hpp>
@@ -22,18 +23,12 @@ namespace gateway = elicense::gateway;
 int main(int argc, char **argv) {
 	try {
 		CLI::App app {"elicense-gateway: licence sharing over HTTP/JSON for departments"};
-		std::string config_path, conninfo, listen;
-		int port = -1;
-		bool version = false;
-		app.add_flag("--version", version, "print the version and exit");
-		app.add_option("--config", config_path, "JSON config file (see README)");
-		app.add_option("--conninfo", conninfo, "libpq conninfo (overrides the config)");
-		app.add_option("--listen", listen, "address to listen on (overrides the config)");
-		app.add_option("--port", port, "port, 0 for any free one (overrides the config)");
+		elicense::http::DaemonFlags flags;
+		flags.AddTo(app);
 		CLI::App *new_secret = app.add_subcommand("new-secret", "print a new secret and its PBKDF2 hash");
 		CLI::App *hash_secret = app.add_subcommand("hash-secret", "print the PBKDF2 hash of the secret on stdin");
 		CLI11_PARSE(app, argc, argv);
-		if (version) {
+		if (flags.version) {
 			std::printf("elicense-gateway %s\n", ELICENSE_VERSION);
 			return 0;
 		}
@@ -50,13 +45,8 @@ int main(int argc, char **argv) {
 			std::printf("%s\n", gateway::HashSecret(secret).c_str());
 			return 0;
 		}
-		gateway::Config config = gateway::LoadConfig(config_path);
-		if (!conninfo.empty())
-			config.conninfo = conninfo;
-		if (!listen.empty())
-			config.listen = listen;
-		if (port >= 0)
-			config.port = port;
+		gateway::Config config = gateway::LoadConfig(flags.config_path);
+		flags.Override(config);
 		gateway::CheckConfig(config);
 
 		elicense::common::StopSignals stop_signals;  // before any thread starts
@@ -65,16 +55,7 @@ int main(int argc, char **argv) {
 		                            config.statement_timeout_ms);
 		store.CheckLogin();
 		gateway::GatewayServer server(config, store);
-		int bound = server.Bind();
-		stop_signals.OnStop([&server](int sig) {
-			elicense::common::LogEvent("info", "stopping", {{"signal", sig}});
-			server.Stop();
-		});
-		elicense::common::LogEvent("info", "start", {{"listen", config.listen}, {"port", bound}});
-		std::printf("listening on %s:%d\n", config.listen.c_str(), bound);
-		std::fflush(stdout);
-		server.Listen();
-		stop_signals.Release();
+		elicense::http::ServeUntilStopped(server, config.listen, stop_signals);
 		return 0;
 	} catch (const std::exception &e) {
 		elicense::common::LogEvent("fatal", "exit", {{"error", e.what()}});

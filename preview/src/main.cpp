@@ -6,6 +6,7 @@
 #include "elicense/common/stop_signals.hpp"
 #include "elicense/ofd_package.hpp"
 #include "elicense/ofd_svg.hpp"
+#include "http_daemon.hpp"
 #include "png_rasteriser.hpp"
 #include "preview_config.hpp"
 #include "preview_server.hpp"
@@ -54,31 +55,21 @@ int RenderOnce(const std::string &ofd, const std::string &png, const std::string
 int main(int argc, char **argv) {
 	try {
 		CLI::App app {"elicense-preview: serves watermarked licence previews for the national platform"};
-		std::string config_path, conninfo, listen, render, output, svg;
-		int port = -1;
-		bool version = false;
-		app.add_flag("--version", version, "print the version and exit");
-		app.add_option("--config", config_path, "JSON config file (see README)");
-		app.add_option("--conninfo", conninfo, "libpq conninfo (overrides the config)");
-		app.add_option("--listen", listen, "address to listen on (overrides the config)");
-		app.add_option("--port", port, "port, 0 for any free one (overrides the config)");
+		elicense::http::DaemonFlags flags;
+		flags.AddTo(app);
+		std::string render, output, svg;
 		app.add_option("--render", render, "draw this OFD file and exit (no server)");
 		app.add_option("--output", output, "PNG written by --render");
 		app.add_option("--svg", svg, "SVG written by --render");
 		CLI11_PARSE(app, argc, argv);
-		if (version) {
+		if (flags.version) {
 			std::printf("elicense-preview %s\n", ELICENSE_VERSION);
 			return 0;
 		}
-		preview::Config config = preview::LoadConfig(config_path);
+		preview::Config config = preview::LoadConfig(flags.config_path);
 		if (!render.empty())
 			return RenderOnce(render, output, svg, config.pixels_per_mm);
-		if (!conninfo.empty())
-			config.conninfo = conninfo;
-		if (!listen.empty())
-			config.listen = listen;
-		if (port >= 0)
-			config.port = port;
+		flags.Override(config);
 		preview::CheckConfig(config);
 
 		elicense::common::StopSignals stop_signals;  // before any thread starts
@@ -87,16 +78,7 @@ int main(int argc, char **argv) {
 		                            std::chrono::milliseconds(config.render_wait_ms + 2000));
 		store.Ping();
 		preview::PreviewServer server(config, store);
-		int bound = server.Bind();
-		stop_signals.OnStop([&server](int sig) {
-			elicense::common::LogEvent("info", "stopping", {{"signal", sig}});
-			server.Stop();
-		});
-		elicense::common::LogEvent("info", "start", {{"listen", config.listen}, {"port", bound}});
-		std::printf("listening on %s:%d\n", config.listen.c_str(), bound);
-		std::fflush(stdout);
-		server.Listen();
-		stop_signals.Release();  // no stop action may run once the server is gone
+		elicense::http::ServeUntilStopped(server, config.listen, stop_signals);
 		return 0;
 	} catch (const std::exception &e) {
 		elicense::common::LogEvent("fatal", "exit", {{"error", e.what()}});

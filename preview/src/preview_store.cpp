@@ -14,83 +14,35 @@ constexpr char kOpen[] =
     " FROM elicense.preview_open($1::text, $2::text)";
 constexpr char kOfd[] = "SELECT elicense.preview_ofd($1::text)";
 
+// Runs one statement (text parameters, results in `binary` or text format)
+// on a session of the pool.
+Result Exec(common::PgPool &pool, const char *sql, const std::vector<std::string> &params, bool binary) {
+	common::PgPool::Session session = pool.Borrow();
+	PGconn *conn = session.Open();
+	std::vector<const char *> values;
+	values.reserve(params.size());
+	for (const auto &p : params)
+		values.push_back(p.c_str());
+	Result result(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+	                           binary ? 1 : 0));
+	if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK)
+		throw StoreError(FirstLine(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn)));
+	return result;
+}
+
 }  // namespace
 
-// A connection borrowed from the pool for one call.
-class PreviewStore::Lease {
-public:
-	explicit Lease(PreviewStore &store) : store_(store), conn_(store.Acquire()) {
-	}
-	~Lease() {
-		store_.Release(std::move(conn_));
-	}
-	Lease(const Lease &) = delete;
-	Lease &operator=(const Lease &) = delete;
-
-	// Runs one statement (text parameters, results in `binary` or text format),
-	// connecting or resetting the connection first if needed.
-	Result Exec(const char *sql, const std::vector<std::string> &params, bool binary) {
-		bool fresh = false;
-		if (!conn_) {
-			conn_ = common::ConnectPg(store_.conninfo_, "elicense-preview");
-			fresh = true;
-		} else if (PQstatus(conn_.get()) != CONNECTION_OK) {
-			common::ResetPg(conn_.get(), "elicense-preview");
-			fresh = true;
-		}
-		if (PQstatus(conn_.get()) != CONNECTION_OK)
-			throw StoreError("database connection failed: " + FirstLine(PQerrorMessage(conn_.get())));
-		if (fresh) {  // a slow database must not hold an HTTP thread for long
-			std::string set = "SET statement_timeout = " + std::to_string(store_.wait_.count());
-			Result ok(PQexec(conn_.get(), set.c_str()));
-			if (!ok || PQresultStatus(ok.get()) != PGRES_COMMAND_OK)
-				throw StoreError("cannot set statement_timeout: " + FirstLine(PQerrorMessage(conn_.get())));
-		}
-		std::vector<const char *> values;
-		for (const auto &p : params)
-			values.push_back(p.c_str());
-		Result result(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-		                           nullptr, binary ? 1 : 0));
-		if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK)
-			throw StoreError(FirstLine(result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn_.get())));
-		return result;
-	}
-
-private:
-	PreviewStore &store_;
-	common::PgConnection conn_;
-};
-
+// The wait for a session is also each session's statement_timeout.
 PreviewStore::PreviewStore(std::string conninfo, int connections, std::chrono::milliseconds wait)
-    : conninfo_(std::move(conninfo)), wait_(wait) {
-	idle_.resize(static_cast<std::size_t>(connections));
-}
-
-common::PgConnection PreviewStore::Acquire() {
-	std::unique_lock<std::mutex> lock(mu_);
-	if (!cv_.wait_for(lock, wait_, [&] { return !idle_.empty(); }))
-		throw StoreError("no database connection free");
-	common::PgConnection conn = std::move(idle_.back());
-	idle_.pop_back();
-	return conn;
-}
-
-void PreviewStore::Release(common::PgConnection conn) {
-	{
-		std::lock_guard<std::mutex> lock(mu_);
-		idle_.push_back(std::move(conn));
-	}
-	cv_.notify_one();
+    : pool_(std::move(conninfo), "elicense-preview", connections, wait, static_cast<int>(wait.count())) {
 }
 
 void PreviewStore::Ping() {
-	Lease lease(*this);
-	lease.Exec("SELECT 'elicense.preview_open(text, text)'::regprocedure", {}, false);
+	Exec(pool_, "SELECT 'elicense.preview_open(text, text)'::regprocedure", {}, false);
 }
 
 PreviewState PreviewStore::Open(const std::string &token, const std::string &client) {
-	Lease lease(*this);
-	Result r = lease.Exec(kOpen, {token, client}, false);
+	Result r = Exec(pool_, kOpen, {token, client}, false);
 	PreviewState state;
 	if (PQntuples(r.get()) != 1)
 		throw StoreError("preview_open returned no row");
@@ -104,8 +56,7 @@ PreviewState PreviewStore::Open(const std::string &token, const std::string &cli
 }
 
 std::vector<std::uint8_t> PreviewStore::WatermarkedOfd(const std::string &token) {
-	Lease lease(*this);
-	Result r = lease.Exec(kOfd, {token}, true);  // binary: bytea as raw bytes
+	Result r = Exec(pool_, kOfd, {token}, true);  // binary: bytea as raw bytes
 	if (PQntuples(r.get()) != 1 || PQgetisnull(r.get(), 0, 0))
 		throw StoreError("preview_ofd returned no file");
 	const auto *data = reinterpret_cast<const std::uint8_t *>(PQgetvalue(r.get(), 0, 0));

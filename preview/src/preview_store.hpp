@@ -1,26 +1,18 @@
 // The preview server's view of the database: elicense.preview_open and
 // elicense.preview_ofd, nothing else (the role elicense_preview can do no
-// more). A fixed pool of connections, one per HTTP thread at most; a broken
-// connection is reset on its next use.
+// more), through a pool of sessions (elicense/common/pg_pool.hpp).
 #pragma once
 
-#include "elicense/common/pg_connection.hpp"
+#include "elicense/common/pg_pool.hpp"
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <memory>
-#include <mutex>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace elicense::preview {
 
-// The database could not answer (down, timeout, statement failed).
-class StoreError : public std::runtime_error {
-	using std::runtime_error::runtime_error;
-};
+using StoreError = common::DatabaseError;
 
 struct PreviewState {
 	int code = 404;          // 200, 404 (not our token), 410 (token expired)
@@ -46,15 +38,7 @@ public:
 	std::vector<std::uint8_t> WatermarkedOfd(const std::string &token);
 
 private:
-	class Lease;
-	common::PgConnection Acquire();
-	void Release(common::PgConnection conn);
-
-	std::string conninfo_;
-	std::chrono::milliseconds wait_;
-	std::mutex mu_;
-	std::condition_variable cv_;
-	std::vector<common::PgConnection> idle_;  // null: not connected yet
+	common::PgPool pool_;
 };
 
 }  // namespace elicense::preview

@@ -1,5 +1,6 @@
-// Reading one key of a JSON config file (the worker's and the preview
-// server's) strictly: a value must have the key's own JSON type. nlohmann's
+// Reading the daemons' JSON config files strictly: unknown keys are refused
+// (a misspelt key would otherwise be ignored in silence), and each value must
+// have its key's own JSON type: a value must have the key's own JSON type. nlohmann's
 // get<T>() would turn true into 1, cut 80.5 to 80, wrap 4294967297 to 1 and
 // convert an out-of-range float with undefined behaviour (found by
 // tests/fuzz/preview_config_fuzz.cpp, which checks every value loads as written).
@@ -8,12 +9,25 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace elicense::common {
+
+// The whole text of the file at `path`; throws std::runtime_error naming it.
+std::string ReadConfigFile(const std::string &path);
+
+// Parses a config file's text (`source` names it in errors): a JSON object
+// whose keys are all in `known`. Throws std::runtime_error otherwise.
+nlohmann::json ParseConfigObject(const std::string &text, const std::string &source,
+                                 std::initializer_list<std::string_view> known);
+
+// Throws std::runtime_error naming `key` unless low <= value <= high.
+void CheckConfigRange(const char *key, double value, double low, double high);
 
 // Sets out to obj[key] when the key is present and not null; throws
 // std::runtime_error naming the key when the value does not fit T.
