@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,15 +16,6 @@ namespace {
 
 using elicense::common::TakeConfigValue;
 using nlohmann::json;
-
-std::string Slurp(const std::string &path) {
-	std::ifstream in(path, std::ios::binary);
-	if (!in)
-		throw std::runtime_error("cannot read " + path);
-	std::stringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
-}
 
 std::string Env(const char *name) {
 	const char *v = std::getenv(name);
@@ -171,7 +160,7 @@ std::string ReadSecretFile(const std::string &path) {
 		throw std::runtime_error("cannot stat secret file " + path);
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 		throw std::runtime_error("secret file " + path + " is readable by group or others; chmod 600 it");
-	std::string s = Slurp(path);
+	std::string s = common::ReadConfigFile(path);
 	while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
 		s.pop_back();
 	return s;
@@ -184,7 +173,7 @@ Config LoadConfig(const std::string &path) {
 	std::map<std::string, CredentialFiles> credentials;
 	PathTable own_paths;
 	if (!path.empty()) {
-		json doc = json::parse(Slurp(path), nullptr, false);
+		json doc = json::parse(common::ReadConfigFile(path), nullptr, false);
 		if (doc.is_discarded() || !doc.is_object())
 			throw std::runtime_error("config file " + path + " is not a JSON object");
 		try {
