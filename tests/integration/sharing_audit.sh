@@ -125,10 +125,25 @@ holders=()
 psql -X -q -d "$db" -v VERBOSITY=verbose >"$out/cancelled.log" 2>&1 <<SQL || true
 SET SESSION AUTHORIZATION sharing_test_app;
 SELECT identifier FROM elicense.licence_info('$code', '$id');
-\! psql -X -q -d "$db" -c "BEGIN" -c "LOCK TABLE elicense.certificate IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null 2>&1 &
-SELECT pg_sleep(0.5);
+\! PGAPPNAME=sharing_audit_locker psql -X -q -d "$db" -c "BEGIN" -c "LOCK TABLE elicense.certificate IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(60)" -c "COMMIT" >/dev/null 2>&1 &
+-- Until the locker holds its lock (however slowly it starts on a loaded machine).
+RESET SESSION AUTHORIZATION;
+DO \$\$
+BEGIN
+  FOR i IN 1..600 LOOP
+    EXIT WHEN EXISTS (SELECT FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                       WHERE a.application_name = 'sharing_audit_locker' AND l.granted
+                         AND l.relation = 'elicense.certificate'::regclass AND l.mode = 'AccessExclusiveLock');
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END
+\$\$;
+SET SESSION AUTHORIZATION sharing_test_app;
 SET statement_timeout = '500ms';
 SELECT * FROM elicense.licence_info('$code', '$id');
+RESET statement_timeout;
+RESET SESSION AUTHORIZATION;
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sharing_audit_locker';
 SQL
 grep -q "57014" "$out/cancelled.log" || fail "the call was not cancelled: $(cat "$out/cancelled.log")"
 got=$(sql -c "SELECT concat_ws(' ', function, result, sqlstate, identifier, recorded_by) FROM elicense.usage_audit ORDER BY id DESC LIMIT 1")
