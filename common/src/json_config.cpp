@@ -16,7 +16,7 @@ std::string ReadConfigFile(const std::string &path) {
 }
 
 nlohmann::json ParseConfigObject(const std::string &text, const std::string &source,
-                                 std::initializer_list<std::string_view> known) {
+                                 const std::vector<std::string_view> &known) {
 	nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
 	if (doc.is_discarded() || !doc.is_object())
 		throw std::runtime_error("config file " + source + " is not a JSON object");

@@ -1,6 +1,7 @@
 #include "gateway_config.hpp"
 
 #include "elicense/common/json_config.hpp"
+#include "front_end_config.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -14,29 +15,11 @@ Config LoadConfig(const std::string &path) {
 	Config c;
 	if (path.empty())
 		return c;
-	nlohmann::json doc = common::ParseConfigObject(common::ReadConfigFile(path), path,
-	                                               {"conninfo",
-	                                                "listen",
-	                                                "port",
-	                                                "public_base_url",
-	                                                "threads",
-	                                                "statement_timeout_ms",
-	                                                "token_lifetime_s",
-	                                                "token_cache_s",
-	                                                "link_lifetime_s",
-	                                                "max_link_lifetime_s",
-	                                                "token_requests_per_second",
-	                                                "request_timeout_ms",
-	                                                "write_timeout_ms",
-	                                                "keep_alive_timeout_ms",
-	                                                "max_header_bytes",
-	                                                "max_header_count",
-	                                                "max_request_bytes",
-	                                                "max_connections",
-	                                                "max_connections_per_client",
-	                                                "max_queued_requests",
-	                                                "retry_after_s",
-	                                                "trust_forwarded_for"});
+	nlohmann::json doc = common::ParseConfigObject(
+	    common::ReadConfigFile(path), path,
+	    http::WithFrontEndKeys({"conninfo", "listen", "port", "public_base_url", "threads", "statement_timeout_ms",
+	                            "token_lifetime_s", "token_cache_s", "link_lifetime_s", "max_link_lifetime_s",
+	                            "token_requests_per_second"}));
 	TakeConfigValue(doc, "conninfo", c.conninfo);
 	TakeConfigValue(doc, "listen", c.listen);
 	TakeConfigValue(doc, "port", c.port);
@@ -48,17 +31,7 @@ Config LoadConfig(const std::string &path) {
 	TakeConfigValue(doc, "link_lifetime_s", c.link_lifetime_s);
 	TakeConfigValue(doc, "max_link_lifetime_s", c.max_link_lifetime_s);
 	TakeConfigValue(doc, "token_requests_per_second", c.token_requests_per_second);
-	TakeConfigValue(doc, "request_timeout_ms", c.request_timeout_ms);
-	TakeConfigValue(doc, "write_timeout_ms", c.write_timeout_ms);
-	TakeConfigValue(doc, "keep_alive_timeout_ms", c.keep_alive_timeout_ms);
-	TakeConfigValue(doc, "max_header_bytes", c.max_header_bytes);
-	TakeConfigValue(doc, "max_header_count", c.max_header_count);
-	TakeConfigValue(doc, "max_request_bytes", c.max_request_bytes);
-	TakeConfigValue(doc, "max_connections", c.max_connections);
-	TakeConfigValue(doc, "max_connections_per_client", c.max_connections_per_client);
-	TakeConfigValue(doc, "max_queued_requests", c.max_queued_requests);
-	TakeConfigValue(doc, "retry_after_s", c.retry_after_s);
-	TakeConfigValue(doc, "trust_forwarded_for", c.trust_forwarded_for);
+	http::TakeFrontEndLimits(doc, c);
 	CheckConfig(c);
 	return c;
 }

@@ -1,6 +1,7 @@
 #include "preview_config.hpp"
 
 #include "elicense/common/json_config.hpp"
+#include "front_end_config.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -18,30 +19,11 @@ Config LoadConfig(const std::string &path) {
 
 Config ParseConfig(const std::string &text, const std::string &source) {
 	Config c;
-	nlohmann::json doc = common::ParseConfigObject(text, source,
-	                                               {"conninfo",
-	                                                "listen",
-	                                                "port",
-	                                                "path_prefix",
-	                                                "threads",
-	                                                "max_concurrent_renders",
-	                                                "render_wait_ms",
-	                                                "cache_bytes",
-	                                                "pixels_per_mm",
-	                                                "request_timeout_ms",
-	                                                "read_timeout_ms",
-	                                                "write_timeout_ms",
-	                                                "keep_alive_timeout_ms",
-	                                                "max_header_bytes",
-	                                                "max_header_count",
-	                                                "max_request_bytes",
-	                                                "max_connections",
-	                                                "max_connections_per_client",
-	                                                "max_queued_requests",
-	                                                "access_rows_per_minute",
-	                                                "access_rows_burst",
-	                                                "retry_after_s",
-	                                                "trust_forwarded_for"});
+	nlohmann::json doc = common::ParseConfigObject(
+	    text, source,
+	    http::WithFrontEndKeys({"conninfo", "listen", "port", "path_prefix", "threads", "max_concurrent_renders",
+	                            "render_wait_ms", "cache_bytes", "pixels_per_mm", "read_timeout_ms",
+	                            "access_rows_per_minute", "access_rows_burst"}));
 	TakeConfigValue(doc, "conninfo", c.conninfo);
 	TakeConfigValue(doc, "listen", c.listen);
 	TakeConfigValue(doc, "port", c.port);
@@ -55,19 +37,9 @@ Config ParseConfig(const std::string &text, const std::string &source) {
 	if (doc.contains("read_timeout_ms") && doc.contains("request_timeout_ms"))
 		throw std::runtime_error("config keys read_timeout_ms and request_timeout_ms are the same; give one");
 	TakeConfigValue(doc, "read_timeout_ms", c.request_timeout_ms);
-	TakeConfigValue(doc, "request_timeout_ms", c.request_timeout_ms);
-	TakeConfigValue(doc, "write_timeout_ms", c.write_timeout_ms);
-	TakeConfigValue(doc, "keep_alive_timeout_ms", c.keep_alive_timeout_ms);
-	TakeConfigValue(doc, "max_header_bytes", c.max_header_bytes);
-	TakeConfigValue(doc, "max_header_count", c.max_header_count);
-	TakeConfigValue(doc, "max_request_bytes", c.max_request_bytes);
-	TakeConfigValue(doc, "max_connections", c.max_connections);
-	TakeConfigValue(doc, "max_connections_per_client", c.max_connections_per_client);
-	TakeConfigValue(doc, "max_queued_requests", c.max_queued_requests);
+	http::TakeFrontEndLimits(doc, c);
 	TakeConfigValue(doc, "access_rows_per_minute", c.access_rows_per_minute);
 	TakeConfigValue(doc, "access_rows_burst", c.access_rows_burst);
-	TakeConfigValue(doc, "retry_after_s", c.retry_after_s);
-	TakeConfigValue(doc, "trust_forwarded_for", c.trust_forwarded_for);
 	CheckConfig(c);
 	return c;
 }

@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <initializer_list>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace elicense::common {
 
@@ -24,7 +24,7 @@ std::string ReadConfigFile(const std::string &path);
 // Parses a config file's text (`source` names it in errors): a JSON object
 // whose keys are all in `known`. Throws std::runtime_error otherwise.
 nlohmann::json ParseConfigObject(const std::string &text, const std::string &source,
-                                 std::initializer_list<std::string_view> known);
+                                 const std::vector<std::string_view> &known);
 
 // Throws std::runtime_error naming `key` unless low <= value <= high.
 void CheckConfigRange(const char *key, double value, double low, double high);
