@@ -100,7 +100,7 @@ GatewayServer::GatewayServer(const Config &config, GatewayStore &store)
     : config_(config), store_(store), http_(std::make_unique<preview::ExchangeServer>()) {
 	std::string header_lines;
 	for (const auto &[name, value] : SecurityHeaders())
-		header_lines += name + ": " + value + "\r\n";
+		header_lines.append(name).append(": ").append(value).append("\r\n");
 	front_ = std::make_unique<preview::HttpFrontEnd>(
 	    LimitsOf(config_), [this](preview::ClientConnection &conn, bool last) { return http_->Answer(conn, last); },
 	    [](std::string_view method, std::string_view target) {

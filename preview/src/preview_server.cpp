@@ -98,7 +98,7 @@ PreviewServer::PreviewServer(const Config &config, PreviewStore &store)
       budget_(config.access_rows_per_minute, config.access_rows_burst), http_(std::make_unique<ExchangeServer>()) {
 	std::string header_lines;
 	for (const auto &[name, value] : SecurityHeaders())
-		header_lines += name + ": " + value + "\r\n";
+		header_lines.append(name).append(": ").append(value).append("\r\n");
 	front_ = std::make_unique<HttpFrontEnd>(
 	    LimitsOf(config_), [this](ClientConnection &conn, bool last) { return http_->Answer(conn, last); },
 	    [](std::string_view method, std::string_view target) {
