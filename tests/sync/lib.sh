@@ -36,14 +36,25 @@ setup_database() {
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out "$out/$who.key" 2>/dev/null
     openssl pkey -in "$out/$who.key" -pubout -out "$out/$who.pub"
   done
-  sql -v pub="$(cat "$out/platform.pub")" -v priv="$(cat "$out/province.key")" <<'SQL'
+  sql -v pub="$(cat "$out/platform.pub")" <<'SQL'
 INSERT INTO elicense.platform_key (province, public_key_pem) VALUES ('350000', :'pub');
-INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('350000', :'priv');
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example.test/l/{identifier}');
 SQL
+  load_province_key "$out/province.key"
   create_worker_login
   [ -f "$out/client_secret" ] || printf 'test-secret-%s\n' "$RANDOM$RANDOM" >"$out/client_secret"
   chmod 600 "$out/client_secret"
+}
+
+# The province's private key (PEM file), as a release stores it: 0.3.0 only
+# encrypted, loaded by elicense-admin as a bind parameter (never SQL text);
+# an older release (EXTENSION_VERSION, extension_upgrade.sh) in clear.
+load_province_key() {  # PEM-FILE
+  if [ -n "${EXTENSION_VERSION:-}" ]; then
+    sql -v priv="$(cat "$1")" <<<"INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('350000', :'priv')"
+  else
+    "$bin/elicense-admin" -d "dbname=$db" load-province-secret --province 350000 --key-file "$1" >/dev/null
+  fi
 }
 
 # Waits for a server we started to print "listening on host:port"; sets
