@@ -126,11 +126,15 @@ SQL
 # A login role that is a member of ROLE and nothing else, with the cluster's
 # password (pg_virtualenv sets PGPASSWORD): the worker and the preview server
 # run as such logins, so the tests show they need no more than their role.
+# As README recommends for every daemon's login: bind parameters (business
+# data, holder IDs) are not written to the server log by log_statement
+# (log_parameter_max_length is superuser-only, so a superuser sets it on the login).
 create_login() {  # LOGIN ROLE
   psql -X -q -d "$db" -v login="$1" -v role="$2" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
 SELECT format('CREATE ROLE %I LOGIN IN ROLE %I', :'login', :'role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'login') \gexec
 ALTER ROLE :"login" PASSWORD :'pw';
+ALTER ROLE :"login" SET log_parameter_max_length = 0;
 SQL
 }
 create_worker_login() { create_login elicense_worker_test elicense_worker; }
