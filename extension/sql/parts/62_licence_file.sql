@@ -42,7 +42,7 @@ AS 'MODULE_PATHNAME', 'elicense_secret_send' LANGUAGE C IMMUTABLE STRICT PARALLE
 CREATE TYPE elicense.secret (INPUT = elicense.secret_in, OUTPUT = elicense.secret_out,
     RECEIVE = elicense.secret_recv, SEND = elicense.secret_send, INTERNALLENGTH = VARIABLE, STORAGE = extended);
 COMMENT ON TYPE elicense.secret IS
-'A secret in transit to elicense.load_seal: prints as (secret), is never sent back; never a column type';
+'A secret in transit to elicense.load_seal or elicense.load_province_secret: prints as (secret), is never sent back; never a column type';
 
 CREATE FUNCTION elicense._secret_key_id(box bytea) RETURNS text
 AS 'MODULE_PATHNAME', 'elicense_secret_key_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

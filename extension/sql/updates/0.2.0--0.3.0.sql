@@ -3015,6 +3015,8 @@ BEGIN
 END
 $check_master_key$;
 
+COMMENT ON TYPE elicense.secret IS
+'A secret in transit to elicense.load_seal or elicense.load_province_secret: prints as (secret), is never sent back; never a column type';
 DROP FUNCTION elicense.reencrypt_seal_secrets();
 DROP FUNCTION elicense._reencrypt_secret(bytea);
 CREATE FUNCTION elicense._reencrypt_secret(box bytea, kind text) RETURNS bytea
