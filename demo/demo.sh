@@ -4,7 +4,9 @@
 # delivering them to the national-platform test double (with a few injected
 # 503s), a progress bar, the analysts' summary, the licence files, the
 # preview links the collect step sent (served by elicense-preview), and a
-# department using one licence under a grant (用证), with its audit.
+# department using one licence under a grant (用证), with its audit; all of it
+# under log_statement = 'all', then the log and a pg_dump scanned for keys,
+# secrets and full ID numbers (tests/support/secret_scan.py).
 # Every step checks what it shows and fails the script if it is wrong.
 source "$(dirname "$0")/../tests/sync/lib.sh"
 [ -x "$bin/elicense-preview" ] || fail "build elicense-preview first (cmake)"
@@ -13,6 +15,9 @@ mkdir -p "$files"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "A database with CREATE EXTENSION elicense, the province's keys, a seal, the platform double, the preview server and the worker"
+# The whole run under log_statement = 'all': at the end, the log and a pg_dump
+# are scanned for keys, secrets and full ID numbers (issue 19).
+log_everything
 setup_database
 install_seal  # every file is sealed from here on
 start_double
@@ -28,8 +33,9 @@ worker=${pids[-1]}
 echo "platform double on $double_url; preview server on $preview; logs in $out"
 
 step "Approval tables with the issuing trigger (what an approval system adds)"
-sql -f "$root/tests/fixtures/holder_ids.sql"
-sql <<'SQL'
+approval() { PGAPPNAME=approval-system sql "$@"; }  # its own session: its statements are its own
+approval -f "$root/tests/fixtures/holder_ids.sql"
+approval <<'SQL'
 CREATE TABLE company_approval (
   id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', company text, uscc text, boss text, boss_idno text,
   address text, cert_no text, valid_from date, valid_to date, decided date, clerk text);
@@ -53,7 +59,7 @@ SQL
 echo "company_approval (安全生产许可证, W050) and worker_approval (特种作业操作资格证书, W032)"
 
 step "Approving 150 companies and 150 workers, then changing one licence and revoking another"
-sql <<'SQL'
+approval <<'SQL'
 INSERT INTO company_approval (status, company, uscc, boss, boss_idno, address, cert_no, valid_from, valid_to, decided, clerk)
 SELECT 'approved', '福建示范建设工程有限公司' || g, uscc(g), '张' || g, resident_id(1000 + g), '福州市鼓楼区五四路' || g || '号',
        '(闽)JZ安许证字[2025]' || lpad(g::text, 6, '0'), '2025-03-01', '2028-02-28', '2025-03-01', '审批员甲'
@@ -189,7 +195,7 @@ VALUES ('dept_market', '福州市市场监督管理局', 'bidding', '{1110000000
 SQL
 echo "admin: scenario 'bidding' (招投标资格审查), login role market_app (elicense_consumer, dept_market), grant: dept_market may use W050"
 # From here on, connected as market_app (the functions know the caller by session_user).
-app() { psql -X -q -v ON_ERROR_STOP=1 -U market_app -d "$db" "$@"; }
+app() { PGAPPNAME=department-app psql -X -q -v ON_ERROR_STOP=1 -U market_app -d "$db" "$@"; }  # its own SQL client
 [ "$(app -At -c "SELECT session_user")" = market_app ] || fail "not connected as market_app"
 ctx='{"applicant": "张2", "business_id": "ZB-2026-0042", "step": "资格审查", "office": "鼓楼区政务服务中心", "department": "福州市市场监督管理局", "officer": "王五"}'
 code=$(app -At -c "SELECT elicense.create_usage_code('bidding', '$holder', '{11100000000013338W050}', '$ctx')")
@@ -237,5 +243,8 @@ calls=$(sql -c "SELECT string_agg(function || ':' || result, ' ' ORDER BY id) FR
 [ "$(sql -c "SELECT count(*) FROM elicense.usage_audit WHERE (function = 'usage_code_info' AND message = 'valid')
                 OR (function = 'licence_info_by_holder' AND rows_returned = 1)")" = 2 ] \
   || fail "usage_code_info did not say valid, or the holder has more or less than one licence"
+
+step "No key, secret or full ID number in the server log (log_statement = 'all') or in a pg_dump"
+scan_for_secrets approval-system,department-app
 
 step "Done: every licence delivered, $(sql -c "SELECT count(*) FROM elicense.code_assignment") codes assigned, previews served, one licence used by a department ($(sql -c "SELECT count(*) FROM elicense.usage_audit") audit rows); files in $files"

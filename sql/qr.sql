@@ -52,11 +52,13 @@ FROM generate_series(1, 50);
 
 -- Configuration: the platform public key (Sichuan) and the province secrets.
 INSERT INTO elicense.platform_key (province, public_key_pem) SELECT '510000', pem FROM test_key WHERE name = 'public';
-INSERT INTO elicense.province_secret (province, private_key_pem) SELECT '510000', pem FROM test_key WHERE name = 'private';
-INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', '12345678');
+-- (elicense-admin load-province-secret binds the secret; these are test keys.)
+SELECT elicense.load_province_secret('510000', 'rsa-des', pem::elicense.secret) FROM test_key WHERE name = 'private';
+SELECT elicense.load_province_secret('350000', 'des', '12345678');
 SELECT province, elicense.rsa_public_key_bits(public_key_pem) AS bits, k_format, base_url, percent_encode_k
 FROM elicense.platform_key;
-SELECT province, assignment_scheme, private_key_pem IS NOT NULL AS has_private_key, des_key IS NOT NULL AS has_des_key
+SELECT province, assignment_scheme, elicense._secret_key_id(secret_box) = elicense.master_key_id() AS encrypted,
+       position(convert_to('PRIVATE', 'UTF8') IN secret_box) = 0 AND position(convert_to('12345678', 'UTF8') IN secret_box) = 0 AS no_clear_text
 FROM elicense.province_secret ORDER BY province;
 
 -- The URL of the seed's shape, k raw (88 base64 characters), fresh every
@@ -75,7 +77,7 @@ FROM generate_series(1, 20);
 UPDATE elicense.platform_key SET k_format = 'hex', base_url = 'http://localhost:8080/qr';
 SELECT url ~ '^http://localhost:8080/qr\?ID=[0-9A-F]{48}&k=[0-9A-F]{128}&certype=11100000000013338W032&province=510000$' AS hex_shape,
        (elicense._decrypt_assignment(substring(url FROM 'ID=([^&]*)'), encode(decode(substring(url FROM '&k=([^&]*)'), 'hex'), 'base64'),
-                                    'rsa-des', (SELECT pem FROM test_key WHERE name = 'private'), NULL)).code AS decrypted
+                                    'rsa-des', (SELECT secret_box FROM elicense.province_secret WHERE province = '510000'))).code AS decrypted
 FROM (SELECT elicense.qr_url('202251000001000002', '11100000000013338W032', '510000') AS url) AS t;
 UPDATE elicense.platform_key SET k_format = 'base64', percent_encode_k = true, base_url = DEFAULT;
 SELECT url ~ '^https://zlaq\.mohurd\.gov\.cn/fwmh/middlepage\.html\?ID=[0-9A-F]{48}&k=([A-Za-z0-9]|%2B|%2F)+%3D%3D&certype=11100000000013338W050&province=510000$' AS percent_shape,
@@ -120,11 +122,12 @@ SELECT * FROM regress.error_of($$INSERT INTO elicense.platform_key (province, pu
 SELECT * FROM regress.error_of($$INSERT INTO elicense.platform_key (province, public_key_pem) SELECT '440000', pem FROM test_key WHERE name = 'private'$$);
 SELECT * FROM regress.error_of($$INSERT INTO elicense.platform_key (province, public_key_pem, k_format) SELECT '440000', pem, 'HEX' FROM test_key WHERE name = 'public'$$);
 SELECT * FROM regress.error_of($$INSERT INTO elicense.platform_key (province, public_key_pem, base_url) SELECT '440000', pem, 'https://x.cn/p?a=1' FROM test_key WHERE name = 'public'$$);
-SELECT * FROM regress.error_of($$INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('440000', 'des', '1234567')$$);
-SELECT * FROM regress.error_of($$INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('440000', 'MIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAtKSf12S2wGH8L4qH')$$);
-SELECT * FROM regress.error_of($$INSERT INTO elicense.province_secret (province, private_key_pem) SELECT NULL, pem FROM test_key WHERE name = 'private'$$);
-SELECT * FROM regress.error_of($$INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('440000', 'aes', '12345678')$$);
-SELECT * FROM regress.error_of($$UPDATE elicense.province_secret SET des_key = NULL WHERE province = '350000'$$);
+SELECT * FROM regress.error_of($$SELECT elicense.load_province_secret('440000', 'des', '1234567')$$);
+SELECT * FROM regress.error_of($$SELECT elicense.load_province_secret('440000', 'rsa-des', 'MIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAtKSf12S2wGH8L4qH')$$);
+SELECT * FROM regress.error_of($$SELECT elicense.load_province_secret(NULL, 'rsa-des', pem::elicense.secret) FROM test_key WHERE name = 'private'$$);
+SELECT * FROM regress.error_of($$SELECT elicense.load_province_secret('440000', 'aes', '12345678')$$);
+SELECT * FROM regress.error_of($$UPDATE elicense.province_secret SET secret_box = convert_to('12345678', 'UTF8') WHERE province = '350000'$$);
+SELECT * FROM regress.error_of($$INSERT INTO elicense.province_secret (province, assignment_scheme, secret_box) VALUES ('440000', 'des', NULL)$$);
 SELECT * FROM regress.error_of($$SELECT elicense.decrypt_assignment('5353694DE19F08G4', NULL, '350000')$$);
 SELECT * FROM regress.error_of($$SELECT elicense.decrypt_assignment('5353694DE19F084', NULL, '350000')$$);
 SELECT * FROM regress.error_of($$SELECT elicense.decrypt_assignment(elicense.des_encrypt_hex('202232000001000001', '87654321'), NULL, '350000')$$);
@@ -147,11 +150,12 @@ SELECT r AS role,
        has_table_privilege(r, 'elicense.province_secret', 'SELECT') AS province_secret,
        has_function_privilege(r, 'elicense.qr_url(text, text, text)', 'EXECUTE') AS qr_url,
        has_function_privilege(r, 'elicense.decrypt_assignment(text, text, text)', 'EXECUTE') AS decrypt_assignment,
-       has_function_privilege(r, 'elicense._decrypt_assignment(text, text, text, text, text)', 'EXECUTE') AS internal_decrypt,
+       has_function_privilege(r, 'elicense._decrypt_assignment(text, text, text, bytea)', 'EXECUTE') AS internal_decrypt,
+       has_function_privilege(r, 'elicense.load_province_secret(elicense.province_code, text, elicense.secret)', 'EXECUTE') AS load_secret,
        has_function_privilege(r, 'elicense.des_encrypt_hex(text, text)', 'EXECUTE') AS des_encrypt_hex
 FROM unnest(ARRAY['elicense_admin', 'elicense_issuer', 'elicense_worker', 'elicense_analyst', 'public']) AS r;
 SET ROLE elicense_analyst;
-SELECT des_key FROM elicense.province_secret;
+SELECT secret_box FROM elicense.province_secret;
 SELECT public_key_pem FROM elicense.platform_key;
 RESET ROLE;
 SELECT code FROM elicense.decrypt_assignment('5353694DE19F0844170B462090902EC5DDCD676751F31AFB', NULL, '350000');

@@ -1,14 +1,17 @@
 // elicense-admin: administrative steps that carry secrets, kept out of SQL
 // text. A seal's secret (private key, token PIN, seal-service client secret)
-// is read from a file and sent as a binary bind parameter of type
-// elicense.secret, which the server prints as "(secret)": log_statement =
-// 'all' logs the statement with $7 and "(secret)", a failing call logs the
-// statement text only, and no error message quotes the value.
+// or a province's assignment secret (RSA private key, DES key) is read from
+// a file and sent as a binary bind parameter of type elicense.secret, which
+// the server prints as "(secret)": log_statement = 'all' logs the statement
+// with $n and "(secret)", a failing call logs the statement text only, and no
+// error message quotes the value.
 //
 //   elicense-admin [-d CONNINFO] load-seal --authority USCC [--city 350100] --es-id ID
 //       [--name 印章名称] [--signer key|pkcs11|http] [--config JSON]
 //       (--key-file KEY.pem | --secret-file FILE) --cert-file CERT.pem --seal-png SEAL.png
-//   elicense-admin [-d CONNINFO] reencrypt-seals
+//   elicense-admin [-d CONNINFO] load-province-secret --province 350000
+//       (--key-file PROVINCE.pem | --scheme des --secret-file DES.txt)
+//   elicense-admin [-d CONNINFO] reencrypt-secrets   (alias: reencrypt-seals)
 //
 // Connection: CONNINFO or the PG* environment and ~/.pgpass.
 #include <CLI/CLI.hpp>
@@ -100,19 +103,46 @@ int LoadSeal(const std::string &conninfo, const SealArgs &a) {
 	return 0;
 }
 
-int ReencryptSeals(const std::string &conninfo) {
+struct ProvinceArgs {
+	std::string province, scheme = "rsa-des", key_file, secret_file;
+};
+
+int LoadProvinceSecret(const std::string &conninfo, const ProvinceArgs &a) {
+	if (a.key_file.empty() == a.secret_file.empty())
+		throw std::runtime_error("give exactly one of --key-file (scheme rsa-des) and --secret-file (scheme des)");
+	if (!a.key_file.empty() && a.scheme != "rsa-des")
+		throw std::runtime_error("--key-file is for --scheme rsa-des; use --secret-file for the DES key");
+	std::string secret = ReadFile(a.key_file.empty() ? a.secret_file : a.key_file, "secret");
+	if (!a.secret_file.empty())
+		while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r'))
+			secret.pop_back();  // a key file written by echo ends with a newline
 	Connection conn = Connect(conninfo);
-	Result result(PQexec(conn.get(), "SELECT elicense.reencrypt_seal_secrets()"), PQclear);
+	const char *values[3] = {a.province.c_str(), a.scheme.c_str(), secret.data()};
+	int lengths[3] = {0, 0, static_cast<int>(secret.size())};
+	int formats[3] = {0, 0, 1};  // the secret in binary
+	Result result(PQexecParams(conn.get(), "SELECT elicense.load_province_secret($1, $2, $3::elicense.secret)", 3,
+	                           nullptr, values, lengths, formats, 0),
+	              PQclear);
+	Wipe(secret);
 	if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
 		throw std::runtime_error(ServerError(result.get()));
-	std::cout << "re-encrypted " << PQgetvalue(result.get(), 0, 0) << " seal secrets under the current master key\n";
+	std::cout << "loaded the assignment secret of province " << a.province << " (scheme " << a.scheme << ")\n";
+	return 0;
+}
+
+int ReencryptSecrets(const std::string &conninfo) {
+	Connection conn = Connect(conninfo);
+	Result result(PQexec(conn.get(), "SELECT elicense.reencrypt_secrets()"), PQclear);
+	if (PQresultStatus(result.get()) != PGRES_TUPLES_OK)
+		throw std::runtime_error(ServerError(result.get()));
+	std::cout << "re-encrypted " << PQgetvalue(result.get(), 0, 0) << " stored secrets under the current master key\n";
 	return 0;
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
-	CLI::App app {"elicense administration: loads seal secrets without putting them in SQL text"};
+	CLI::App app {"elicense administration: loads seal and province secrets without putting them in SQL text"};
 	std::string conninfo;
 	app.add_option("-d,--dbname", conninfo, "connection string (default: PG* environment)");
 	app.require_subcommand(1);
@@ -129,14 +159,27 @@ int main(int argc, char **argv) {
 	load->add_option("--secret-file", seal.secret_file, "token PIN (pkcs11) or client secret (http)");
 	load->add_option("--cert-file", seal.cert_file, "signer certificate PEM")->required();
 	load->add_option("--seal-png", seal.png_file, "seal picture PNG")->required();
-	CLI::App *reencrypt = app.add_subcommand("reencrypt-seals", "re-encrypt seal secrets under the current master key");
+	ProvinceArgs province;
+	CLI::App *load_province = app.add_subcommand(
+	    "load-province-secret", "store (or replace) the secret that decrypts a province's code assignments");
+	load_province->add_option("--province", province.province, "six-digit province code, e.g. 350000")->required();
+	load_province->add_option("--scheme", province.scheme, "rsa-des (default) or des")
+	    ->check(CLI::IsMember({"rsa-des", "des"}));
+	load_province->add_option("--key-file", province.key_file, "the province's RSA private key PEM (rsa-des)");
+	load_province->add_option("--secret-file", province.secret_file, "the 8-character DES key (des)");
+	CLI::App *reencrypt = app.add_subcommand(
+	    "reencrypt-secrets", "re-encrypt every stored secret (seals, province secrets, preview keys) under the current "
+	                         "master key");
+	reencrypt->alias("reencrypt-seals");
 
 	CLI11_PARSE(app, argc, argv);
 	try {
 		if (load->parsed())
 			return LoadSeal(conninfo, seal);
+		if (load_province->parsed())
+			return LoadProvinceSecret(conninfo, province);
 		if (reencrypt->parsed())
-			return ReencryptSeals(conninfo);
+			return ReencryptSecrets(conninfo);
 	} catch (const std::exception &e) {
 		std::cerr << "elicense-admin: " << e.what() << "\n";
 		return 1;

@@ -12,8 +12,10 @@
 #include <cstring>
 
 #include "cpp_guard.hpp"
+#include "stored_secret.hpp"
 
 namespace core = elicense::core;
+using elicense::pg::ArgBytes;
 using elicense::pg::ArgText;
 using elicense::pg::ByteaDatum;
 using elicense::pg::GuardedRun;
@@ -84,7 +86,9 @@ ELICENSE_FUNCTION(elicense_check_platform_key) {
 }
 
 // verify_province_secret(scheme, private_key_pem, des_key) -> true or raises;
-// NULL keys are allowed when the scheme does not use them.
+// NULL keys are allowed when the scheme does not use them. Only 0.1.0 and
+// 0.2.0 declare it (0.3.0 loads keys through load_province_secret): kept so
+// their install scripts still run with this library before an update.
 ELICENSE_FUNCTION(elicense_verify_province_secret) {
 	bool scheme_null = PG_ARGISNULL(0);
 	std::string_view scheme = ArgTextOrEmpty(fcinfo, 0);
@@ -134,8 +138,88 @@ ELICENSE_FUNCTION(elicense_qr_png) {
 	PG_RETURN_DATUM(result);
 }
 
+namespace {
+
+// The row of _decrypt_assignment's result.
+Datum AssignmentRow(FunctionCallInfo fcinfo, const core::Assignment &a) {
+	TupleDesc desc = ResultDesc(fcinfo);
+	Datum values[3] = {TextDatum(a.is_url ? "url" : "code"), TextDatum(a.code), 0};
+	bool nulls[3] = {false, false, !a.is_url};
+	if (a.is_url)
+		values[2] = TextDatum(a.url);
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+// The secret of a scheme: the private key PEM (rsa-des) or the DES key (des).
+core::AssignmentSecret ProvinceSecret(std::string_view scheme, std::string secret) {
+	core::AssignmentSecret s;
+	s.scheme = core::ParseAssignmentScheme(scheme);
+	(s.scheme == core::AssignmentScheme::kRsaDes ? s.private_key_pem : s.des_key) = std::move(secret);
+	return s;
+}
+
+void Wipe(core::AssignmentSecret &s) {
+	OPENSSL_cleanse(s.private_key_pem.data(), s.private_key_pem.size());
+	OPENSSL_cleanse(s.des_key.data(), s.des_key.size());
+}
+
+}  // namespace
+
+// _province_secret_encrypt(scheme text, secret elicense.secret) -> bytea: the
+// secret checked for its scheme (an RSA private key PEM >= 512 bits for
+// rsa-des, 8 printable characters for des; errors never show it) and
+// encrypted under the master key.
+ELICENSE_FUNCTION(elicense_province_secret_encrypt) {
+	std::string_view scheme = ArgText(fcinfo, 0);
+	std::string_view secret = ArgBytes(fcinfo, 1, 64 * 1024);
+	Datum result = 0;
+	GuardedRun([&] {
+		core::AssignmentSecret s = ProvinceSecret(scheme, std::string(secret));
+		try {
+			core::RequireAssignmentSecret(s);
+		} catch (...) {
+			Wipe(s);
+			throw;
+		}
+		const std::string &plain = s.scheme == core::AssignmentScheme::kRsaDes ? s.private_key_pem : s.des_key;
+		core::Bytes box =
+		    core::SealSecret(elicense::pg::CurrentMasterKey(), elicense::pg::kProvinceSecretPurpose, plain);
+		Wipe(s);
+		result = ByteaDatum(box);
+	});
+	PG_RETURN_DATUM(result);
+}
+
+// _decrypt_assignment(encry_certid, encry_key, scheme, secret_box, OUT kind,
+// OUT code, OUT url): the province's secret opened from its box only here.
+ELICENSE_FUNCTION(elicense_decrypt_assignment_with_box) {
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+		                errmsg("encryCertid, the assignment scheme and the province's secret must not be NULL")));
+	std::string_view certid = ArgText(fcinfo, 0);
+	std::string_view key = ArgTextOrEmpty(fcinfo, 1);
+	std::string_view scheme = ArgText(fcinfo, 2);
+	std::string_view box = ArgBytes(fcinfo, 3);
+	Datum result = 0;
+	GuardedRun([&] {
+		elicense::pg::WipedString opened {elicense::pg::OpenStoredSecret(elicense::pg::kProvinceSecretPurpose, box)};
+		core::AssignmentSecret s = ProvinceSecret(scheme, opened.value);
+		core::Assignment a;
+		try {
+			a = core::DecryptAssignment(certid, key, s);
+		} catch (...) {
+			Wipe(s);
+			throw;
+		}
+		Wipe(s);
+		result = AssignmentRow(fcinfo, a);
+	});
+	PG_RETURN_DATUM(result);
+}
+
 // _decrypt_assignment(encry_certid, encry_key, scheme, private_key_pem,
-// des_key, OUT kind, OUT code, OUT url)
+// des_key, OUT kind, OUT code, OUT url): the clear-key form 0.1.0 and 0.2.0
+// declare, kept so their scripts still run with this library.
 ELICENSE_FUNCTION(elicense_decrypt_assignment_with_key) {
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

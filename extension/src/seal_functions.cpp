@@ -21,6 +21,7 @@
 #include "cpp_guard.hpp"
 #include "http_seal_signer.hpp"
 #include "seal_settings.hpp"
+#include "stored_secret.hpp"
 
 extern "C" {
 #include "lib/stringinfo.h"
@@ -34,23 +35,16 @@ using elicense::pg::ArgText;
 using elicense::pg::ByteaDatum;
 using elicense::pg::GuardedRun;
 using elicense::pg::TextDatum;
+using elicense::pg::WipedString;
 
 namespace {
 
-constexpr char kSecretPurpose[] = "elicense seal secret";
+constexpr const char *kSecretPurpose = elicense::pg::kSealSecretPurpose;
 constexpr std::size_t kMaxSecretBytes = 64 * 1024;
 
 core::Bytes ToBytes(std::string_view data) {
 	return core::Bytes(data.begin(), data.end());
 }
-
-// A secret as a std::string that is wiped when it goes.
-struct WipedString {
-	std::string value;
-	~WipedString() {
-		OPENSSL_cleanse(value.data(), value.size());
-	}
-};
 
 nlohmann::json ParseConfig(const std::string &json) {
 	nlohmann::json config = nlohmann::json::parse(json, nullptr, false);
@@ -183,20 +177,23 @@ ELICENSE_FUNCTION(elicense_seal_secret_encrypt) {
 	PG_RETURN_DATUM(result);
 }
 
-// _reencrypt_secret(box bytea) -> bytea: the same secret under the current
-// master key (the box itself if it is under it already).
+// _reencrypt_secret(box bytea, kind text) -> bytea: the same secret under
+// the current master key (the box itself if it is under it already); kind
+// (seal, province, preview) names the table, whose purpose the box carries.
 ELICENSE_FUNCTION(elicense_reencrypt_secret) {
 	std::string_view box = ArgBytes(fcinfo, 0);
+	std::string_view kind = ArgText(fcinfo, 1);
 	Datum result = 0;
 	GuardedRun([&] {
+		const char *purpose = elicense::pg::StoredSecretPurpose(kind);
 		core::Bytes old_box = ToBytes(box);
 		core::Bytes current = elicense::pg::CurrentMasterKey();
 		if (core::SecretBoxKeyId(old_box) == core::MasterKeyId(current)) {
 			result = ByteaDatum(old_box);
 			return;
 		}
-		WipedString plain {core::OpenSecret(elicense::pg::MasterKeys(), kSecretPurpose, old_box)};
-		result = ByteaDatum(core::SealSecret(current, kSecretPurpose, plain.value));
+		WipedString plain {core::OpenSecret(elicense::pg::MasterKeys(), purpose, old_box)};
+		result = ByteaDatum(core::SealSecret(current, purpose, plain.value));
 	});
 	PG_RETURN_DATUM(result);
 }

@@ -39,10 +39,12 @@ std::vector<std::string> Split(const char *list, char separator) {
 }  // namespace
 
 void DefineSealSettings() {
-	DefineCustomStringVariable("elicense.master_key_file",
-	                           "File holding the master key that encrypts seal secrets (32 bytes or 64 hex digits).",
-	                           "Readable by the server only; never inside the data directory's dumps.",
-	                           &master_key_file, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+	DefineCustomStringVariable(
+	    "elicense.master_key_file",
+	    "File holding the master key that encrypts stored secrets: seals, province keys, preview keys "
+	    "(32 bytes or 64 hex digits).",
+	    "Readable by the server only; never inside the data directory's dumps.", &master_key_file, "", PGC_SIGHUP, 0,
+	    nullptr, nullptr, nullptr);
 	DefineCustomStringVariable("elicense.previous_master_key_file",
 	                           "The master key before a rotation: secrets under it still open until re-encrypted.",
 	                           nullptr, &previous_master_key_file, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
@@ -56,10 +58,13 @@ void DefineSealSettings() {
 
 core::Bytes CurrentMasterKey() {
 	if (!Set(master_key_file))
-		throw core::Error(core::sqlstate::kInvalidParameterValue,
-		                  "elicense.master_key_file is not set: seal secrets cannot be encrypted or opened", {},
-		                  "Set it in postgresql.conf to a file of 32 random bytes readable by the server only "
-		                  "(head -c 32 /dev/urandom), then reload.");
+		throw core::Error(
+		    core::sqlstate::kInvalidParameterValue,
+		    "elicense.master_key_file is not set: stored secrets (seals, province keys, preview keys) cannot be "
+		    "encrypted or opened",
+		    {},
+		    "Set it in postgresql.conf to a file of 32 random bytes readable by the server only "
+		    "(head -c 32 /dev/urandom), then reload.");
 	return core::ReadMasterKeyFile(master_key_file);
 }
 

@@ -7,7 +7,9 @@
 #      other leases held by a worker that died;
 #   2. ALTER EXTENSION ... UPDATE: every object, privilege, comment, extension
 #      member and catalogue row equals a fresh install of the current version
-#      (tests/support/schema_fingerprint.sql);
+#      (tests/support/schema_fingerprint.sql); the province's private key,
+#      in clear in the table's files before, is encrypted under the master
+#      key and no longer in those files;
 #   3. a worker finishes the old licences (W050 ones given the principal_id
 #      0.3.0 requires) and new ones issued after the update, every step
 #      exactly once (tests/sync/lib.sh check_exactly_once).
@@ -39,7 +41,25 @@ SQL
   [ "$(sql -c "SELECT count(*) FROM elicense.outbox WHERE status = 'in_flight'")" -gt 0 ] || fail "no lease left before the update"
   echo "before the update: $(sql -c "SELECT string_agg(status || ' ' || n, ', ' ORDER BY status) FROM (SELECT status, count(*) n FROM elicense.outbox GROUP BY 1) s")"
 
+  # The province's private key is in clear in the table's files before the
+  # update (the needle works) and nowhere in them after (encrypted, the
+  # clear column dropped and the table rewritten).
+  key_line=$(sed -n 3p "$out/province.key")
+  clear_in_files() {
+    sql -c "CHECKPOINT" >/dev/null
+    local data f
+    data=$(sql -c "SHOW data_directory")
+    for f in $(sql -c "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.oid = 'elicense.province_secret'::regclass
+                        OR c.oid = (SELECT reltoastrelid FROM pg_class WHERE oid = 'elicense.province_secret'::regclass)"); do
+      grep -qaF -- "$key_line" "$data/$f"* && return 0
+    done
+    return 1
+  }
+  clear_in_files || fail "the province's key is not in clear in $from's table files: the check below would prove nothing"
   sql -c "ALTER EXTENSION elicense UPDATE"
+  [ "$(sql -c "SELECT count(*) FROM elicense.province_secret WHERE elicense._secret_key_id(secret_box) = elicense.master_key_id()")" = 1 ] \
+    || fail "the update did not encrypt the province's key under the master key"
+  ! clear_in_files || fail "the province's key is still in clear in the table's files after the update"
   [ "$(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'elicense'")" = "$current" ] || fail "not updated to $current"
   fresh=elicense_fresh_$$
   dropdb --if-exists "$fresh" >/dev/null 2>&1 || true

@@ -121,7 +121,7 @@ tampered=${token:0:$mid}$r${token:$((mid + 1))}
 [ "$(rows)" = "$before" ] || fail "tokens that are not ours left rows in elicense.preview_access"
 
 # An expired token (made with the real key) is 410, and logged.
-expired=$(sql -c "SELECT elicense._preview_token(secret, id, '$valid', extract(epoch FROM now())::bigint - 60)
+expired=$(sql -c "SELECT elicense._preview_token(secret_box, id, '$valid', extract(epoch FROM now())::bigint - 60)
                     FROM elicense.preview_key ORDER BY id DESC LIMIT 1")
 [ "$(code "$preview/p/$expired")" = 410 ] || fail "an expired token is not 410"
 [ "$(sql -c "SELECT count(*) FROM elicense.preview_access WHERE identifier = '$valid' AND code = 410 AND status = 'token_expired'")" = 1 ] \

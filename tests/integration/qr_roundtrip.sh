@@ -21,6 +21,8 @@ createdb "$db"
 trap 'dropdb --if-exists "$db"' EXIT
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 sql -c "CREATE EXTENSION elicense"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+[ -x "$root/build/cmake/elicense-admin" ] || { echo "FAIL: build elicense-admin first (cmake)"; exit 1; }
 
 fail() { echo "FAIL: $*"; exit 1; }
 hex_to_bin() { perl -e 'print pack("H*", $ARGV[0])' "$1"; }
@@ -37,11 +39,11 @@ INSERT INTO elicense.platform_key (province, public_key_pem, k_format, percent_e
 VALUES ('510000', :'pem', :'fmt', :'pct');
 EOF
 }
+# The province's private key goes in as an admin loads it: elicense-admin
+# binds it (stored only encrypted under the master key).
+admin() { "$root/build/cmake/elicense-admin" -d "dbname=$db" "$@"; }
 set_province_secret() {  # PEM_FILE
-  sql -v pem="$(cat "$1")" <<'EOF'
-DELETE FROM elicense.province_secret WHERE province = '510000';
-INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('510000', :'pem');
-EOF
+  admin load-province-secret --province 510000 --key-file "$1" >/dev/null
 }
 
 checks=0
@@ -133,16 +135,19 @@ expect_error() {  # SQLSTATE MESSAGE_PART SECRET_PART SQL [psql args...]; SQL is
 body() { sed -n 2p "$1" | cut -c1-24; }  # a piece of a PEM's base64 body
 
 insert_key="INSERT INTO elicense.platform_key (province, public_key_pem) VALUES ('440000', :'pem')"
-insert_secret="INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('440000', :'pem')"
 expect_error 22023 "has 256 bits, fewer than the 512" "$(body "$out/rsa256.pem")" "$insert_key" \
   -v pem="$(cat "$out/rsa256.pem")"
 expect_error 22023 "RSA public key is not a valid PEM RSA key" "$(body "$out/truncated.pem")" "$insert_key" \
   -v pem="$(cat "$out/truncated.pem")"
 expect_error 22023 "RSA public key is not a valid PEM RSA key" "$(body "$out/rsa512/priv.pem")" "$insert_key" \
   -v pem="$(cat "$out/rsa512/priv.pem")"
-expect_error 22023 "RSA private key is not a valid PEM RSA key" "$(body "$out/truncated.pem")" "$insert_secret" \
-  -v pem="$(cat "$out/truncated.pem")"
-sql <<<"INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', 'Ab3dE5g7')"
+admin load-province-secret --province 440000 --key-file "$out/truncated.pem" >/dev/null 2>"$out/err-secret" \
+  && fail "a truncated private key was loaded"
+grep -q "22023: .*RSA private key is not a valid PEM RSA key" "$out/err-secret" || fail "truncated key: $(cat "$out/err-secret")"
+grep -qF -- "$(body "$out/truncated.pem")" "$out/err-secret" && fail "error shows key material: $(cat "$out/err-secret")"
+checks=$((checks + 1))
+printf 'Ab3dE5g7' >"$out/des.key"
+admin load-province-secret --province 350000 --scheme des --secret-file "$out/des.key" >/dev/null
 expect_error 22P02 'field "encryCertid" is not hexadecimal' "Ab3dE5g7" \
   "SELECT elicense.decrypt_assignment('ZZ94DDABA73007', NULL, '350000')"
 expect_error 22023 'field "encryCertid" does not decrypt under the DES key' "Ab3dE5g7" \

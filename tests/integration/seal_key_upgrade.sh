@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# A 0.2.0 database holds seal keys in clear (elicense.seal_key). Updating it
-# to 0.3.0 without elicense.master_key_file stops with a HINT and changes
-# nothing; with the master key, the keys move to elicense.seal encrypted
-# (esID elicense-seal-<USCC>), seal_key is gone, files still seal and verify,
-# and a pg_dump holds no line of the key's PEM body.
+# A 0.2.0 database holds seal keys (elicense.seal_key), the province's
+# assignment secrets (an RSA private key and a DES key) and a preview key in
+# clear. Updating it to 0.3.0 without elicense.master_key_file stops with a
+# HINT and changes nothing (for the province and preview keys alone too);
+# with the master key, the seal keys move to elicense.seal encrypted (esID
+# elicense-seal-<USCC>), seal_key is gone, files still seal and verify; the
+# province and preview keys are encrypted in place: an assignment still
+# decrypts, a preview token made before the update still opens, and neither
+# a pg_dump nor the two tables' files hold any of those keys.
 # Runs inside a throwaway cluster (PG* set, superuser); $1 is the output directory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,14 +38,52 @@ trap cleanup EXIT
 dropdb --if-exists "$db" 2>/dev/null
 createdb "$db"
 bash "$root/tests/ofd/make_fixtures.sh" "$out/fix" >/dev/null
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out "$out/province.pem" 2>/dev/null
+des_key=Kp3Rw8Zq
+sql -v priv="$(cat "$out/province.pem")" -v des="$des_key" <<'SQL'
+CREATE EXTENSION elicense VERSION '0.2.0';
+INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('510000', :'priv');
+INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', :'des');
+SELECT elicense.rotate_preview_key();
+SQL
+preview_hex=$(sql -c "SELECT encode(secret, 'hex') FROM elicense.preview_key")
+token=$(sql -c "SELECT elicense._preview_token(secret, id, 'UPGRADE-TOKEN-1', 4000000000) FROM elicense.preview_key")
+# True if FILE (default: the files of province_secret and preview_key and
+# their TOAST tables, after a checkpoint) holds a piece of those keys in clear.
+clear_keys_found() {  # [FILE]
+  local files=${1:-}
+  if [ -z "$files" ]; then
+    sql -c "CHECKPOINT" >/dev/null
+    files=$(sql -c "SELECT string_agg(current_setting('data_directory') || '/' || pg_relation_filepath(c.oid), ' ')
+                      FROM pg_class c WHERE c.oid IN ('elicense.province_secret'::regclass, 'elicense.preview_key'::regclass)
+                         OR c.oid IN (SELECT reltoastrelid FROM pg_class
+                                       WHERE oid IN ('elicense.province_secret'::regclass, 'elicense.preview_key'::regclass))")
+  fi
+  # shellcheck disable=SC2086  # several paths
+  python3 - "$out/province.pem" "$des_key" "$preview_hex" $files <<'PY'
+import base64, glob, sys
+pem, des, preview = sys.argv[1:4]
+needles = [l.strip().encode() for l in open(pem) if not l.startswith('-----') and len(l.strip()) >= 20]
+needles += [des.encode(), bytes.fromhex(preview), preview.encode(), base64.b64encode(bytes.fromhex(preview))]
+paths = [f for base in sys.argv[4:] for f in (glob.glob(base + '*') or [base])]
+sys.exit(0 if any(n in open(p, 'rb').read() for p in paths for n in needles) else 1)
+PY
+}
+clear_keys_found || fail "0.2.0's table files do not hold the keys in clear: the check after the update would prove nothing"
+
+set_master ''
+psql -X -q -d "$db" -v VERBOSITY=verbose -c "ALTER EXTENSION elicense UPDATE TO '0.3.0'" >/dev/null 2>"$out/refused-keys.err" \
+  && fail "the update went through with province and preview keys in clear and no master key"
+grep -q "55000: elicense.province_secret and elicense.preview_key hold 3 keys in clear and elicense.master_key_file is not set" \
+  "$out/refused-keys.err" || fail "refusal: $(cat "$out/refused-keys.err")"
+grep -q "^HINT:  Put 32 random bytes in a file only the server can read" "$out/refused-keys.err" || fail "no HINT: $(cat "$out/refused-keys.err")"
+[ "$(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'elicense'")" = 0.2.0 ] || fail "the refused update changed the version"
+
 sql -v key="$(cat "$out/fix/seal-key.pem")" -v cert="$(cat "$out/fix/seal-cert.pem")" \
     -v png="$(od -An -v -tx1 "$out/fix/seal.png" | tr -d ' \n')" <<'SQL'
-CREATE EXTENSION elicense VERSION '0.2.0';
 INSERT INTO elicense.seal_key (authority_uscc, seal_name, private_key_pem, certificate_pem, seal_png)
 VALUES ('11350000003591037R', '福建省住房和城乡建设厅行政审批专用章', :'key', :'cert', decode(:'png', 'hex'));
 SQL
-
-set_master ''
 psql -X -q -d "$db" -v VERBOSITY=verbose -c "ALTER EXTENSION elicense UPDATE TO '0.3.0'" >/dev/null 2>"$out/refused.err" \
   && fail "the update went through with keys in clear and no master key"
 grep -q "55000: elicense.seal_key holds 1 seal private keys in clear and elicense.master_key_file is not set" "$out/refused.err" \
@@ -70,3 +112,20 @@ while read -r line; do
   ! grep -qF -- "$line" "$out/dump.sql" || fail "the dump holds a line of the seal key's PEM body"
 done < <(grep -v -- '-----' "$out/fix/seal-key.pem" | sed -n '1,2p')  # the lines that hold the private scalar
 echo "ok: with the master key the update encrypts the key into elicense.seal, files seal and verify, the dump holds ciphertext"
+
+# The province's and the preview keys: encrypted in place, still working.
+[ "$(sql -c "SELECT count(*) FROM elicense.province_secret WHERE elicense._secret_key_id(secret_box) = elicense.master_key_id()")" = 2 ] \
+  && [ "$(sql -c "SELECT count(*) FROM elicense.preview_key WHERE elicense._secret_key_id(secret_box) = elicense.master_key_id()")" = 1 ] \
+  || fail "the province's or the preview keys are not encrypted under the master key after the update"
+[ "$(sql -c "SELECT code FROM elicense.decrypt_assignment(elicense.des_encrypt_hex('202235000001000005', '$des_key'), NULL, '350000')")" \
+  = 202235000001000005 ] || fail "the DES key does not decrypt an assignment after the update"
+key8=Ab3dE5g7
+encry_key=$(printf %s "$key8" | openssl pkeyutl -encrypt -pubin -inkey <(openssl pkey -in "$out/province.pem" -pubout) \
+  -pkeyopt rsa_padding_mode:pkcs1 | base64 -w0)
+[ "$(sql -c "SELECT code FROM elicense.decrypt_assignment(elicense.des_encrypt_hex('202251000001000006', '$key8'), '$encry_key', '510000')")" \
+  = 202251000001000006 ] || fail "the province's RSA key does not decrypt an assignment after the update"
+[ "$(sql -c "SELECT identifier FROM elicense._preview_claims('$token')")" = UPGRADE-TOKEN-1 ] \
+  || fail "a preview token made before the update does not open after it"
+clear_keys_found "$out/dump.sql" && fail "a province or preview key is in clear in the dump after the update"
+clear_keys_found && fail "a province or preview key is in clear in the table files after the update"
+echo "ok: the province's and the preview keys are encrypted in place, still decrypt and sign, and no dump or table file holds them"

@@ -7,12 +7,15 @@
 #      PKCS#11), Xiamen's (350200) through the seal-service double (SM2);
 #      each file verifies with verify_licence_ofd and carries its seal's esID;
 #   2. errors that name the problem and never the secret: a bad key, a NULL
-#      key, a secret in clear written around load_seal, a short preview key,
+#      key, a secret in clear written around load_seal, a preview key in clear,
 #      a wrong PIN, a wrong client secret, a slow service (timeout_ms) and a
 #      cancelled one (statement_timeout);
-#   3. rotation: a new seal key replaces the old one; a new master key, with
-#      the old as elicense.previous_master_key_file, re-encrypts every
-#      secret (elicense-admin reencrypt-seals) and the old key can go;
+#   3. rotation: a new seal key replaces the old one; a new province key
+#      replaces the old one (elicense-admin load-province-secret); a new
+#      master key, with the old as elicense.previous_master_key_file,
+#      re-encrypts every secret (seals, the province's, preview keys:
+#      elicense-admin reencrypt-secrets), after which the old key can go and
+#      an assignment still decrypts and an earlier preview token still opens;
 #   4. with log_statement = 'all' throughout, the server log and a pg_dump
 #      hold no PEM body, DER or raw scalar of any private key (hex or
 #      Base64), no PIN, no client secret and no master key.
@@ -186,9 +189,9 @@ VALUES ('11350000003591037R', '350900', 'fj-clear', 'key', convert_to(:'key', 'U
 SQL
 expect_error "22023: elicense.seal.secret_box is not an encrypted secret" "a key in clear written around load_seal" "$out/err-clear"
 psql -X -q -d "$db" -v VERBOSITY=verbose >/dev/null 2>"$out/err-preview" <<'SQL' || true
-INSERT INTO elicense.preview_key (id, secret) VALUES (200, decode(repeat('5a', 31), 'hex'));
+INSERT INTO elicense.preview_key (id, secret_box) VALUES (200, decode(repeat('5a', 32), 'hex'));
 SQL
-expect_error "23514: elicense.preview_key.secret has 31 bytes, fewer than 32" "a 31-byte preview key" "$out/err-preview"
+expect_error "23514: elicense.preview_key.secret_box is not an encrypted secret" "a preview key in clear" "$out/err-preview"
 grep -qi "5a5a\|ZZZZ\|failing row" "$out/err-preview" && fail "the preview key error shows the key: $(cat "$out/err-preview")"
 printf '000000\n' >"$out/wrong-pin"
 admin load-seal --authority $uscc --city 350400 --es-id fj-350400-hsm --signer pkcs11 \
@@ -233,6 +236,22 @@ status=$(sql -v f="$(base64 -w0 "$out/fallback-rotated.ofd")" -v c="$(cat "$out/
   <<<"SELECT status FROM elicense.verify_licence_ofd(decode(:'f', 'base64'), :'c')")
 [ "$status" = wrong_signer ] || fail "after the seal key rotation, the old certificate still matches: '$status'"
 echo "ok: a seal key rotation (load-seal again) seals with the new key"
+# The province's secret (loaded, then replaced: a key rotation) and a
+# preview key go through the master key rotation too.
+des_assignment() {  # CODE DES-KEY -> encryCertid
+  printf %s "$1" | openssl enc -des-ecb -provider legacy -provider default -K "$(printf %s "$2" | hex)" | hex | tr a-f A-F
+}
+printf 'Qx4Vb8Nm\n' >"$out/des-old.key" && printf 'Hw2Ty6Lp\n' >"$out/des.key"
+admin load-province-secret --province 350000 --scheme des --secret-file "$out/des-old.key" >/dev/null
+old_province=$(sql -c "SELECT secret_box FROM elicense.province_secret WHERE province = '350000'")
+admin load-province-secret --province 350000 --scheme des --secret-file "$out/des.key" >/dev/null
+[ "$(sql -c "SELECT secret_box <> '$old_province' FROM elicense.province_secret WHERE province = '350000'")" = t ] \
+  || fail "load-province-secret did not replace the province's secret"
+sql -c "SELECT code FROM elicense.decrypt_assignment('$(des_assignment 202235000001000007 Qx4Vb8Nm)', NULL, '350000')" \
+  >/dev/null 2>&1 && fail "an assignment under the replaced province key still decrypts"
+preview_id=$(sql -c "SELECT elicense.rotate_preview_key()")
+token=$(sql -c "SELECT elicense._preview_token(secret_box, id, 'RT-ROTATION-1', 4000000000) FROM elicense.preview_key WHERE id = $preview_id")
+echo "ok: a province key rotation (load-province-secret again) decrypts with the new key only"
 old_id=$(sql -c "SELECT elicense.master_key_id()")
 head -c 32 /dev/urandom | hex >"$out/master-2.key"
 chmod 600 "$out/master-2.key" && own "$out/master-2.key"
@@ -242,14 +261,23 @@ seal_for 350100 before-reencrypt 2>"$out/err-rotated" && fail "a secret under a 
 expect_error "encrypted under a master key that is not configured" "the old master key gone before re-encryption" "$out/err-rotated"
 sql -c "LOAD 'elicense'" -c "ALTER SYSTEM SET elicense.previous_master_key_file = '$first_master'" -c "SELECT pg_reload_conf()" >/dev/null
 wait_setting elicense.previous_master_key_file "$first_master"
-[ "$(admin reencrypt-seals)" = "re-encrypted 6 seal secrets under the current master key" ] \
-  || fail "reencrypt-seals: $(admin reencrypt-seals 2>&1)"
+stored=$(sql -c "SELECT (SELECT count(*) FROM elicense.seal) + (SELECT count(*) FROM elicense.province_secret)
+                        + (SELECT count(*) FROM elicense.preview_key)")
+[ "$(admin reencrypt-secrets)" = "re-encrypted $stored stored secrets under the current master key" ] \
+  || fail "reencrypt-secrets (expected $stored): $(admin reencrypt-secrets 2>&1)"
 new_id=$(sql -c "SELECT elicense.master_key_id()")
 [ "$new_id" != "$old_id" ] || fail "the master key ID did not change"
 [ "$(sql -c "SELECT count(*) FROM elicense.seal WHERE elicense._secret_key_id(secret_box) <> '$new_id'")" = 0 ] \
   || fail "some secrets are still under the old master key"
 sql -c "LOAD 'elicense'" -c "ALTER SYSTEM RESET elicense.previous_master_key_file" -c "SELECT pg_reload_conf()" >/dev/null
 wait_setting elicense.previous_master_key_file ""
+[ "$(sql -c "SELECT count(*) FROM elicense.province_secret WHERE elicense._secret_key_id(secret_box) <> '$new_id'")" = 0 ] \
+  && [ "$(sql -c "SELECT count(*) FROM elicense.preview_key WHERE elicense._secret_key_id(secret_box) <> '$new_id'")" = 0 ] \
+  || fail "a province secret or preview key is still under the old master key"
+[ "$(sql -c "SELECT code FROM elicense.decrypt_assignment('$(des_assignment 202235000001000008 Hw2Ty6Lp)', NULL, '350000')")" \
+  = 202235000001000008 ] || fail "the province's secret does not decrypt after the master key rotation"
+[ "$(sql -c "SELECT identifier FROM elicense._preview_claims('$token')")" = RT-ROTATION-1 ] \
+  || fail "a preview token made before the master key rotation does not open after it"
 check_sealed 350100 fuzhou-after-rotation fj-350100-hsm "elicense test HSM seal" "$out/hsm-cert.pem"
 check_sealed 350200 xiamen-after-rotation fj-350200-svc "elicense test seal" "$out/svc/seal-cert.pem"
 check_sealed 350300 fallback-after-rotation fj-key "elicense test other" "$out/fix/other-cert.pem"

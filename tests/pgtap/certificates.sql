@@ -54,7 +54,7 @@ SELECT throws_ok($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('
 SELECT throws_ok($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('{"authority_uscc": "11370000004503027X", "licence_number": "(鲁)JZ安许证字[2023]000001"}'), 'tester')$$,
                  '22P02', 'invalid USCC in field "authority_uscc": "11370000004503027X"', 'bad authority USCC: 22P02 naming the item');
 SELECT throws_ok($$SELECT elicense.issue('11100000000013338W032', pg_temp.w032('{"id_number": "350102199001011239", "licence_number": "X1000001"}'), 'tester')$$,
-                 '22P02', 'invalid resident ID number in field "id_number": "350102199001011239"', 'bad ID number: 22P02 naming the item');
+                 '22P02', 'invalid resident ID number in field "id_number": "350102********1239"', 'bad ID number: 22P02 naming the item');
 SELECT throws_ok($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('{"valid_to": "2023-05-31", "licence_number": "(鲁)JZ安许证字[2023]000001"}'), 'tester')$$,
                  '22023', 'valid_to 2023-05-31 is not after valid_from 2023-06-01', 'end before start: 22023');
 SELECT throws_ok($$SELECT elicense.issue('11100000000013338W051', pg_temp.w050(), 'tester')$$,
@@ -182,7 +182,7 @@ UPDATE pg_temp.approval SET clerk = '审批员乙';
 SELECT is((SELECT count(*) FROM elicense.certificate WHERE licence_number = 'T0000001'), 1::bigint, 'a later update of an approved row issues nothing more');
 SELECT throws_ok($$INSERT INTO pg_temp.approval (approved, person, sex, idno, work, cert_no, start_date, end_date, decided)
                    VALUES ('yes', '赵六', '男', '350102199001011239', '建筑电工', 'T0000002', '2024-01-01', '2026-01-01', '2024-01-01')$$,
-                 '22P02', 'invalid resident ID number in field "id_number": "350102199001011239"', 'a bad approval row fails with the validator''s error');
+                 '22P02', 'invalid resident ID number in field "id_number": "350102********1239"', 'a bad approval row fails with the validator''s error');
 SELECT is((SELECT count(*) FROM pg_temp.approval), 1::bigint, '... and the approval row itself is not inserted');
 
 -- 8. status_history is append-only, even for a superuser.

@@ -10,7 +10,7 @@ CREATE EXTENSION elicense;
 SELECT plan(82);
 
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example/p/{identifier}');
-INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', '12345678');
+SELECT elicense.load_province_secret('350000', 'des', '12345678');
 INSERT INTO elicense.platform_key (province, public_key_pem) VALUES ('350000', '-----BEGIN RSA PUBLIC KEY-----
 MEgCQQC0pJ/XZLbAYfwviof09oCm3bagxwZrNzAXsoUIY5wkGPvEud9Kijs4fq9k
 anmp2soNnUuIgIqhoyZPWSU0z04lAgMBAAE=

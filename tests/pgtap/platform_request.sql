@@ -249,7 +249,7 @@ SELECT throws_ok($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('
 SELECT throws_ok($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('{"principal_id": "350102199001011239", "licence_number": "(鲁)JZ安许证字[2023]000001"}'), 'tester')$$,
                  '22P02', NULL, 'W050 principal_id must be a valid resident ID');
 SELECT throws_like($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('{"principal_id": "350102199001011239", "licence_number": "(鲁)JZ安许证字[2023]000001"}'), 'tester')$$,
-                   '%principal_id%350102199001011239%', '... the error names the field and the value');
+                   '%principal_id%350102********1239%', '... the error names the field and the value (masked)');
 SELECT throws_ok($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('{"principal_id_type": "112", "licence_number": "(鲁)JZ安许证字[2023]000001"}'), 'tester')$$,
                  '22023', 'item "principal_id_type" (主要负责人证件类型) has value "112", which is not one of 111, 999, 001', 'principal_id_type: 111, 999 or 001');
 SELECT throws_ok($$SELECT elicense.issue('11100000000013338W050', pg_temp.w050('{"first_issue_date": "2023-02-30", "licence_number": "(鲁)JZ安许证字[2023]000001"}'), 'tester')$$,

@@ -4,7 +4,7 @@
 -- and superseded versions, with one access row per genuine token only.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(43);
+SELECT plan(44);
 
 CREATE FUNCTION pg_temp.w032(changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT '{"name": "李四", "gender": "男", "id_number": "350102199001011238", "category": "建筑电工",
@@ -52,7 +52,7 @@ SELECT ok((SELECT bool_and(p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_
              FROM pg_proc p WHERE p.pronamespace = 'elicense'::regnamespace
               AND p.proname IN ('preview_open', 'preview_ofd', 'preview_url', 'rotate_preview_key')),
           'preview functions are SECURITY DEFINER with search_path = pg_catalog, pg_temp');
-SELECT throws_ok($$SELECT pg_temp.as_role('elicense_preview', 'SELECT secret FROM elicense.preview_key')$$,
+SELECT throws_ok($$SELECT pg_temp.as_role('elicense_preview', 'SELECT secret_box FROM elicense.preview_key')$$,
                  '42501', NULL, 'preview role cannot read preview_key');
 SELECT throws_ok($$SELECT pg_temp.as_role('elicense_preview', 'SELECT elicense.render_certificate_ofd(''x'', false)')$$,
                  '42501', NULL, 'preview role cannot fetch an original');
@@ -63,6 +63,8 @@ CREATE TEMP TABLE lic AS SELECT elicense.issue('11100000000013338W032', pg_temp.
 CREATE TEMP TABLE url AS SELECT elicense.preview_url(id) AS url FROM lic;
 SELECT matches((SELECT url FROM url), '^https://licence-preview\.invalid/p/[A-Za-z0-9_-]{100,}$', 'default template: /p/{token}');
 SELECT is((SELECT count(*) FROM elicense.preview_key), 1::bigint, 'the first URL made the first key');
+SELECT is((SELECT elicense._secret_key_id(secret_box) FROM elicense.preview_key), elicense.master_key_id(),
+          'the preview key is stored only encrypted under the master key');
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example/{identifier}');
 SELECT is(elicense.preview_url(id), 'https://preview.example/' || id, '{identifier} alone still works') FROM lic;
 SELECT throws_ok($$UPDATE elicense.delivery_config SET preview_url_template = 'https://preview.example/'$$,
@@ -81,7 +83,7 @@ SELECT results_eq($$SELECT code, status FROM pg_temp.open((SELECT token FROM tok
                   $$VALUES (200, 'valid')$$, 'valid token, valid licence');
 SELECT matches((SELECT content_hash FROM pg_temp.open((SELECT token FROM tok))), '^[0-9a-f]{64}$', 'a valid page has a content hash');
 SELECT is((SELECT content_hash FROM pg_temp.open((SELECT token FROM tok))),
-          (SELECT content_hash FROM pg_temp.open((SELECT elicense._preview_token(k.secret, k.id, lic.id, 4000000000)
+          (SELECT content_hash FROM pg_temp.open((SELECT elicense._preview_token(k.secret_box, k.id, lic.id, 4000000000)
                                                     FROM elicense.preview_key k, lic))),
           'the hash is of the page, not of the token');
 SELECT is((SELECT pg_temp.token_of(elicense.preview_url(id)) FROM lic), (SELECT token FROM tok),
@@ -102,7 +104,7 @@ SELECT throws_ok($$SELECT pg_temp.ofd(overlay((SELECT token FROM tok) PLACING 'z
                  'preview_ofd refuses a tampered token');
 
 CREATE TEMP TABLE expired AS
-  SELECT elicense._preview_token(k.secret, k.id, lic.id, extract(epoch FROM now())::bigint - 1) AS token
+  SELECT elicense._preview_token(k.secret_box, k.id, lic.id, extract(epoch FROM now())::bigint - 1) AS token
     FROM elicense.preview_key k, lic;
 SELECT results_eq($$SELECT code, status FROM pg_temp.open((SELECT token FROM expired))$$,
                   $$VALUES (410, 'token_expired')$$, 'expired token: 410');

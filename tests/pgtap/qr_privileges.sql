@@ -5,14 +5,14 @@
 -- kept by pg_dump.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(25);
+SELECT plan(31);
 
 SELECT has_table('elicense', 'platform_key', 'platform_key exists');
 SELECT has_table('elicense', 'province_secret', 'province_secret exists');
 SELECT table_privs_are('elicense', 'platform_key', 'elicense_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
                        'admin manages platform keys');
-SELECT table_privs_are('elicense', 'province_secret', 'elicense_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
-                       'admin manages province secrets');
+SELECT table_privs_are('elicense', 'province_secret', 'elicense_admin', ARRAY['SELECT', 'DELETE'],
+                       'admin reads (ciphertext) and deletes province secrets; they are written by load_province_secret');
 SELECT table_privs_are('elicense', 'platform_key', r, ARRAY[]::text[], r || ' has no right on platform_key')
 FROM unnest(ARRAY['elicense_analyst', 'elicense_issuer', 'elicense_worker']) AS r;
 SELECT table_privs_are('elicense', 'province_secret', r, ARRAY[]::text[], r || ' has no right on province_secret')
@@ -29,8 +29,11 @@ SELECT function_privs_are('elicense', 'decrypt_assignment', ARRAY['text', 'text'
                           ARRAY[]::text[], 'the worker does not call decrypt_assignment (step_succeeded does, as its owner)');
 SELECT function_privs_are('elicense', 'decrypt_assignment', ARRAY['text', 'text', 'text'], 'elicense_analyst',
                           ARRAY[]::text[], 'the analyst does not decrypt assignments');
-SELECT function_privs_are('elicense', '_decrypt_assignment', ARRAY['text', 'text', 'text', 'text', 'text'], 'elicense_worker',
-                          ARRAY[]::text[], 'nobody calls the internal decryption with a key argument');
+SELECT function_privs_are('elicense', '_decrypt_assignment', ARRAY['text', 'text', 'text', 'bytea'], 'elicense_worker',
+                          ARRAY[]::text[], 'nobody calls the internal decryption');
+SELECT function_privs_are('elicense', 'load_province_secret', ARRAY['elicense.province_code', 'text', 'elicense.secret'], r,
+                          ARRAY[]::text[], r || ' may not load a province secret')
+FROM unnest(ARRAY['elicense_analyst', 'elicense_issuer', 'elicense_worker']) AS r;
 SELECT is((SELECT bool_and(p.prosecdef) FROM pg_proc p
            WHERE p.oid IN ('elicense.qr_url(text, text, text)'::regprocedure,
                            'elicense.decrypt_assignment(text, text, text)'::regprocedure)),
@@ -44,10 +47,14 @@ SELECT set_has($$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig)
                  WHERE e.extname = 'elicense'$$,
                $$VALUES ('platform_key'), ('province_secret')$$, 'pg_dump keeps both configuration tables');
 
--- The admin configures keys through the tables and their triggers.
+-- The admin configures the platform key through its table, the province's
+-- secret through load_province_secret (elicense-admin binds it; a literal
+-- here is a test key), which stores it only encrypted.
 SET LOCAL ROLE elicense_admin;
-SELECT lives_ok($$INSERT INTO elicense.province_secret (province, assignment_scheme, des_key) VALUES ('350000', 'des', '12345678')$$,
-                'the admin inserts a province secret');
+SELECT lives_ok($$SELECT elicense.load_province_secret('350000', 'des', '12345678')$$,
+                'the admin loads a province secret');
+SELECT throws_ok($$INSERT INTO elicense.province_secret (province, assignment_scheme, secret_box) VALUES ('440000', 'des', '\x3132333435363738')$$,
+                 '42501', NULL, 'the admin cannot write a province secret around load_province_secret');
 SELECT lives_ok($$INSERT INTO elicense.platform_key (province, public_key_pem) VALUES ('350000', '-----BEGIN RSA PUBLIC KEY-----
 MEgCQQC0pJ/XZLbAYfwviof09oCm3bagxwZrNzAXsoUIY5wkGPvEud9Kijs4fq9k
 anmp2soNnUuIgIqhoyZPWSU0z04lAgMBAAE=
@@ -55,6 +62,11 @@ anmp2soNnUuIgIqhoyZPWSU0z04lAgMBAAE=
 SELECT lives_ok($$UPDATE elicense.platform_key SET k_format = 'hex' WHERE province = '350000'$$,
                 'the admin updates a platform key');
 RESET ROLE;
+SELECT throws_ok($$INSERT INTO elicense.province_secret (province, assignment_scheme, secret_box) VALUES ('440000', 'des', '\x3132333435363738')$$,
+                 '22023', 'elicense.province_secret.secret_box is not an encrypted secret',
+                 'even a superuser cannot store a province secret in clear');
+SELECT is((SELECT elicense._secret_key_id(secret_box) FROM elicense.province_secret WHERE province = '350000'),
+          elicense.master_key_id(), 'the stored province secret is encrypted under the master key');
 
 -- The owner's function decrypts with the stored key.
 SELECT is((elicense.decrypt_assignment('5353694DE19F0844170B462090902EC5DDCD676751F31AFB', NULL, '350000')).code,

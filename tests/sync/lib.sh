@@ -18,6 +18,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   dropdb --if-exists "$db" >/dev/null 2>&1 || true
+  [ -z "${logging_everything:-}" ] || restore_logging
 }
 trap cleanup EXIT
 
@@ -36,14 +37,25 @@ setup_database() {
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out "$out/$who.key" 2>/dev/null
     openssl pkey -in "$out/$who.key" -pubout -out "$out/$who.pub"
   done
-  sql -v pub="$(cat "$out/platform.pub")" -v priv="$(cat "$out/province.key")" <<'SQL'
+  sql -v pub="$(cat "$out/platform.pub")" <<'SQL'
 INSERT INTO elicense.platform_key (province, public_key_pem) VALUES ('350000', :'pub');
-INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('350000', :'priv');
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example.test/l/{identifier}');
 SQL
+  load_province_key "$out/province.key"
   create_worker_login
   [ -f "$out/client_secret" ] || printf 'test-secret-%s\n' "$RANDOM$RANDOM" >"$out/client_secret"
   chmod 600 "$out/client_secret"
+}
+
+# The province's private key (PEM file), as a release stores it: 0.3.0 only
+# encrypted, loaded by elicense-admin as a bind parameter (never SQL text);
+# an older release (EXTENSION_VERSION, extension_upgrade.sh) in clear.
+load_province_key() {  # PEM-FILE
+  if [ -n "${EXTENSION_VERSION:-}" ]; then
+    sql -v priv="$(cat "$1")" <<<"INSERT INTO elicense.province_secret (province, private_key_pem) VALUES ('350000', :'priv')"
+  else
+    "$bin/elicense-admin" -d "dbname=$db" load-province-secret --province 350000 --key-file "$1" >/dev/null
+  fi
 }
 
 # Waits for a server we started to print "listening on host:port"; sets
@@ -115,11 +127,15 @@ SQL
 # A login role that is a member of ROLE and nothing else, with the cluster's
 # password (pg_virtualenv sets PGPASSWORD): the worker and the preview server
 # run as such logins, so the tests show they need no more than their role.
+# As README recommends for every daemon's login: bind parameters (business
+# data, holder IDs) are not written to the server log by log_statement
+# (log_parameter_max_length is superuser-only, so a superuser sets it on the login).
 create_login() {  # LOGIN ROLE
   psql -X -q -d "$db" -v login="$1" -v role="$2" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
 SELECT format('CREATE ROLE %I LOGIN IN ROLE %I', :'login', :'role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'login') \gexec
 ALTER ROLE :"login" PASSWORD :'pw';
+ALTER ROLE :"login" SET log_parameter_max_length = 0;
 SQL
 }
 create_worker_login() { create_login elicense_worker_test elicense_worker; }
@@ -306,4 +322,66 @@ PY
   [ "$(sql -c "SELECT count(*) FROM elicense.delivery_attempt WHERE endpoint LIKE '%token%' OR return_message LIKE '%access_token=%'")" = 0 ] \
     || fail "a token reached the database"
   ! grep -hF "$(tr -d "\n" <"$out/client_secret")" "$out"/*.log >/dev/null 2>&1 || fail "the client secret is in a log"
+}
+
+# --- Secret scan (issue 19): tests/integration/secret_scan.sh, the demo's end ---
+cluster_sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
+set_logging() {  # LOG_STATEMENT LINE_PREFIX
+  cluster_sql -c "ALTER SYSTEM SET log_statement = '$1'" -c "ALTER SYSTEM SET log_line_prefix = '$2'" \
+    -c "SELECT pg_reload_conf()" >/dev/null
+  for _ in $(seq 100); do
+    [ "$(cluster_sql -c 'SHOW log_statement')" = "$1" ] && return 0
+    sleep 0.1
+  done
+  fail "the server did not take log_statement = '$1'"
+}
+restore_logging() {
+  cluster_sql -c "ALTER SYSTEM RESET log_statement" -c "ALTER SYSTEM RESET log_line_prefix" \
+    -c "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
+}
+# From here on the whole cluster logs every statement, each line naming its
+# application (reset on exit); sets server_log and log_start.
+log_everything() {
+  local pid
+  pid=$(head -n1 "$(cluster_sql -c 'SHOW data_directory')/postmaster.pid")
+  server_log=$(readlink "/proc/$pid/fd/2" || true)
+  [ -f "$server_log" ] || fail "cannot find the server log (postmaster $pid stderr is '${server_log:-?}')"
+  logging_everything=1
+  set_logging all '%m [%p] app=%a user=%u '
+  log_start=$(($(stat -c %s "$server_log") + 1))
+}
+# Dumps the whole database and scans the dump and the log since
+# log_everything (tests/support/secret_scan.py) for every private key of the
+# run, the master key, the preview keys, the client secrets and every full
+# resident ID number the run used; OUTSIDE-APP's own statements (the approval
+# system's) are counted apart. Writes $out/scan.txt; fails on a leak.
+scan_for_secrets() {  # OUTSIDE-APP [LABEL=SECRET-FILE...]
+  local outside=$1 master status=0 a
+  shift
+  master=$(cluster_sql -c 'SHOW elicense.master_key_file')
+  [ -r "$master" ] || fail "cannot read the master key file '$master' (scripts/throwaway-cluster sets one)"
+  python3 -c 'import cryptography' || fail "python3-cryptography is missing (scripts/install-deps)"
+  pg_dump -d "$db" >"$out/dump.sql"
+  sql -c "SELECT 'secret scan: end of the run'" >/dev/null  # logged last: the log is complete up to here
+  for _ in $(seq 100); do
+    tail -c +"$log_start" "$server_log" >"$out/server.log"
+    grep -q "secret scan: end of the run" "$out/server.log" && break
+    sleep 0.1
+  done
+  {
+    sql -c "SELECT holder_id FROM elicense.certificate WHERE type_code = '11100000000013338W032'"
+    sql -c "SELECT business_data ->> 'principal_id' FROM elicense.certificate WHERE business_data ? 'principal_id'"
+    sql -c "SELECT data ->> 'id_number' FROM elicense.stock_row WHERE data ? 'id_number'"
+  } | sort -u >"$out/ids.txt"
+  local needles=("province key=$out/province.key" "seal key=$out/seal/seal-key.pem" "--master=$master"
+                 "--text=platform client secret=$out/client_secret")
+  for a in "$@"; do needles+=("--text=$a"); done
+  python3 "$root/tests/support/secret_scan.py" needles "${needles[@]}" >"$out/needles.txt"
+  python3 "$root/tests/support/secret_scan.py" preview-keys "$master" "$out/dump.sql" >>"$out/needles.txt"
+  grep -q "^preview key" "$out/needles.txt" || fail "the dump holds no preview key to look for"
+  python3 "$root/tests/support/secret_scan.py" scan "$out/server.log" "$out/dump.sql" "$out/needles.txt" "$out/ids.txt" \
+    "--outside-app=$outside" "--allowed-columns=$root/tests/support/id_columns.txt" >"$out/scan.txt" || status=$?
+  cat "$out/scan.txt"
+  grep -q "parameters: .*(secret)" "$out/server.log" || fail "the keys were not loaded as bound (secret) parameters"
+  [ "$status" = 0 ] || fail "secrets or full ID numbers leaked (see $out/scan.txt)"
 }

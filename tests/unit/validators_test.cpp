@@ -57,8 +57,10 @@ TEST(ResidentId, SaysWhatIsWrong) {
 	EXPECT_EQ(*ResidentIdProblem("11010519491231002x"),
 	          "check character is a lower-case 'x'; GB 11643 writes it upper-case");
 	EXPECT_EQ(*ResidentIdProblem("110105194912310021"), "check character is '1', expected 'X'");
-	EXPECT_EQ(*ResidentIdProblem("11010519490231002X"), "birth date 19490231 is not a date between 1850 and 2099");
-	EXPECT_EQ(*ResidentIdProblem("11010518000101002X"), "birth date 18000101 is not a date between 1850 and 2099");
+	EXPECT_EQ(*ResidentIdProblem("11010519490231002X"),
+	          "birth date (characters 7-14) is not a date between 1850 and 2099");
+	EXPECT_EQ(*ResidentIdProblem("11010518000101002X"),
+	          "birth date (characters 7-14) is not a date between 1850 and 2099");
 	EXPECT_EQ(*ResidentIdProblem("99010519491231002X"),
 	          "division code 990105 does not start with a province-level code of GB/T 2260");
 	EXPECT_EQ(*ResidentIdProblem("1101051949A231002X"),

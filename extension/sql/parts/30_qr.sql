@@ -5,7 +5,8 @@
 --
 -- Keys live in two admin-only tables and are read by SECURITY DEFINER
 -- functions, so no normal call passes a key as an argument (log_statement
--- would print it). elicense_analyst gets nothing here.
+-- would print it); the province's private key is stored only encrypted
+-- under the master key. elicense_analyst gets nothing here.
 --------------------------------------------------------------------------------
 
 -- Validators of the form of a licence type code; which types exist is data
@@ -33,12 +34,6 @@ CREATE FUNCTION elicense.check_platform_key(public_key_pem text, k_format text, 
 AS 'MODULE_PATHNAME', 'elicense_check_platform_key' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION elicense.check_platform_key(text, text, text) IS
 'True, or raises 22023 saying which of the public key (PEM RSA >= 512 bits), k_format (base64|hex) or base URL is wrong';
-
-CREATE FUNCTION elicense.verify_province_secret(assignment_scheme text, private_key_pem text, des_key text)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'elicense_verify_province_secret' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION elicense.verify_province_secret(text, text, text) IS
-'True, or raises saying what is wrong (never showing the key): rsa-des needs a PEM RSA private key >= 512 bits, des an 8-character key';
 
 --------------------------------------------------------------------------------
 -- Configuration
@@ -75,24 +70,28 @@ CREATE TRIGGER platform_key_touch BEFORE UPDATE ON elicense.platform_key
 COMMENT ON FUNCTION elicense.platform_key_touch() IS 'Trigger: records when and by whom a platform key row changed';
 REVOKE ALL ON FUNCTION elicense.platform_key_touch() FROM PUBLIC;
 
+-- The province's secret is stored only encrypted under the master key of
+-- elicense.master_key_file (not in the database; docs/seal-signers.md), so a
+-- pg_dump holds ciphertext. It goes in through elicense.load_province_secret
+-- (62_licence_file.sql) as an elicense.secret, which elicense-admin binds:
+-- never in SQL text, never in a log or an error.
 CREATE TABLE elicense.province_secret (
     province elicense.province_code PRIMARY KEY,
     assignment_scheme text DEFAULT 'rsa-des',
-    private_key_pem text,
-    des_key text,
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    updated_by name NOT NULL DEFAULT CURRENT_USER
+    updated_by name NOT NULL DEFAULT CURRENT_USER,
+    secret_box bytea NOT NULL
 );
 COMMENT ON TABLE elicense.province_secret IS
-'Per province: the secret that decrypts code assignments (赋码). Admin only; read by elicense.decrypt_assignment';
+'Per province: the secret that decrypts code assignments (赋码), encrypted under the master key; written by elicense.load_province_secret, read by elicense.decrypt_assignment';
 COMMENT ON COLUMN elicense.province_secret.assignment_scheme IS
-'rsa-des (PLATFORM.md: RSA-decrypt encryKey with private_key_pem, then DES) or des (DES with des_key, encryKey unused)';
-COMMENT ON COLUMN elicense.province_secret.private_key_pem IS 'Province RSA private key, PEM PKCS#8 or PKCS#1, unencrypted';
-COMMENT ON COLUMN elicense.province_secret.des_key IS 'Eight-character DES key agreed with the platform (scheme des)';
+'rsa-des (PLATFORM.md: RSA-decrypt encryKey with the province''s private key, then DES) or des (DES with the agreed 8-character key, encryKey unused)';
+COMMENT ON COLUMN elicense.province_secret.secret_box IS
+'The province''s RSA private key PEM (rsa-des) or DES key (des), AES-256-GCM under the master key (elicense.master_key_file)';
 
--- Validates a secret row in a BEFORE trigger, which runs before the
--- table's own NOT NULL and CHECK constraints: their errors print the whole
--- row ("Failing row contains (...)"), key included.
+-- A row written around load_province_secret must still hold a box, not a
+-- secret in clear. A BEFORE trigger runs before the table's own NOT NULL
+-- constraints, whose errors print the whole row ("Failing row contains").
 CREATE FUNCTION elicense.province_secret_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -100,7 +99,15 @@ BEGIN
     RAISE EXCEPTION 'column "province" of elicense.province_secret is NULL'
       USING ERRCODE = 'not_null_violation', HINT = 'Give the six-digit province code, e.g. 350000.';
   END IF;
-  PERFORM elicense.verify_province_secret(NEW.assignment_scheme, NEW.private_key_pem, NEW.des_key);
+  IF NEW.assignment_scheme IS NULL OR NEW.assignment_scheme NOT IN ('rsa-des', 'des') THEN
+    RAISE EXCEPTION 'column "assignment_scheme" of elicense.province_secret is %, not rsa-des or des',
+        coalesce(pg_catalog.quote_literal(NEW.assignment_scheme), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use rsa-des or des.';
+  END IF;
+  IF NEW.secret_box IS NULL OR elicense._secret_key_id(NEW.secret_box) IS NULL THEN
+    RAISE EXCEPTION 'elicense.province_secret.secret_box is not an encrypted secret' USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Load the province''s key with elicense-admin load-province-secret (or elicense.load_province_secret); the value is not repeated here.';
+  END IF;
   NEW.updated_at := pg_catalog.now();
   NEW.updated_by := CURRENT_USER;
   RETURN NEW;
@@ -109,10 +116,11 @@ $$;
 CREATE TRIGGER province_secret_check BEFORE INSERT OR UPDATE ON elicense.province_secret
     FOR EACH ROW EXECUTE FUNCTION elicense.province_secret_check();
 COMMENT ON FUNCTION elicense.province_secret_check() IS
-'Trigger: validates a province_secret row with errors that never show the key';
+'Trigger: a province_secret row holds a scheme and an encrypted secret; errors never show the row';
 
 REVOKE ALL ON TABLE elicense.platform_key, elicense.province_secret FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE elicense.platform_key, elicense.province_secret TO elicense_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE elicense.platform_key TO elicense_admin;
+GRANT SELECT, DELETE ON TABLE elicense.province_secret TO elicense_admin;
 REVOKE ALL ON FUNCTION elicense.province_secret_check() FROM PUBLIC;
 
 -- pg_dump keeps the configuration (extension tables are not dumped otherwise).
@@ -193,11 +201,11 @@ COMMENT ON FUNCTION elicense.qr_png(text, text, integer) IS
 --------------------------------------------------------------------------------
 
 CREATE FUNCTION elicense._decrypt_assignment(encry_certid text, encry_key text, assignment_scheme text,
-    private_key_pem text, des_key text, OUT kind text, OUT code text, OUT url text) RETURNS record
-AS 'MODULE_PATHNAME', 'elicense_decrypt_assignment_with_key' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-REVOKE ALL ON FUNCTION elicense._decrypt_assignment(text, text, text, text, text) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._decrypt_assignment(text, text, text, text, text) IS
-'Internal: decrypts an assignment with an explicit secret; use elicense.decrypt_assignment';
+    secret_box bytea, OUT kind text, OUT code text, OUT url text) RETURNS record
+AS 'MODULE_PATHNAME', 'elicense_decrypt_assignment_with_box' LANGUAGE C STABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION elicense._decrypt_assignment(text, text, text, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._decrypt_assignment(text, text, text, bytea) IS
+'Internal: decrypts an assignment with the province''s encrypted secret (opened with the master key); use elicense.decrypt_assignment';
 
 CREATE FUNCTION elicense.decrypt_assignment(encry_certid text, encry_key text, province text,
     OUT kind text, OUT code text, OUT url text)
@@ -217,14 +225,14 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no assignment secret is configured for province %', province
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'An elicense_admin inserts the province''s private key or DES key into elicense.province_secret.';
+            HINT = 'An elicense_admin loads the province''s private key or DES key with elicense-admin load-province-secret.';
   END IF;
   IF s.assignment_scheme OPERATOR(pg_catalog.=) 'rsa-des' AND encry_key IS NULL THEN
     RAISE EXCEPTION 'encryKey is NULL but province % decrypts assignments with rsa-des', province
       USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the encryKey of the platform''s answer.';
   END IF;
   SELECT d.kind, d.code, d.url INTO kind, code, url
-  FROM elicense._decrypt_assignment(encry_certid, encry_key, s.assignment_scheme, s.private_key_pem, s.des_key) AS d;
+  FROM elicense._decrypt_assignment(encry_certid, encry_key, s.assignment_scheme, s.secret_box) AS d;
   -- Only what the platform assigns may reach a licence: an assigned code
   -- (18 digits) or a QR URL on the platform's host. The errors say what is
   -- wrong, never the plaintext (a wrong key decrypts to anything).

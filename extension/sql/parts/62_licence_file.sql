@@ -42,7 +42,7 @@ AS 'MODULE_PATHNAME', 'elicense_secret_send' LANGUAGE C IMMUTABLE STRICT PARALLE
 CREATE TYPE elicense.secret (INPUT = elicense.secret_in, OUTPUT = elicense.secret_out,
     RECEIVE = elicense.secret_recv, SEND = elicense.secret_send, INTERNALLENGTH = VARIABLE, STORAGE = extended);
 COMMENT ON TYPE elicense.secret IS
-'A secret in transit to elicense.load_seal: prints as (secret), is never sent back; never a column type';
+'A secret in transit to elicense.load_seal or elicense.load_province_secret: prints as (secret), is never sent back; never a column type';
 
 CREATE FUNCTION elicense._secret_key_id(box bytea) RETURNS text
 AS 'MODULE_PATHNAME', 'elicense_secret_key_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -102,11 +102,11 @@ AS 'MODULE_PATHNAME', 'elicense_seal_secret_encrypt' LANGUAGE C VOLATILE STRICT;
 REVOKE ALL ON FUNCTION elicense._seal_secret_encrypt(text, jsonb, elicense.secret, text, text) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._seal_secret_encrypt(text, jsonb, elicense.secret, text, text) IS
 'Internal: checks a seal''s secret against its signer (a key parses and matches the certificate, a module is allowed) and encrypts it under the master key';
-CREATE FUNCTION elicense._reencrypt_secret(box bytea) RETURNS bytea
+CREATE FUNCTION elicense._reencrypt_secret(box bytea, kind text) RETURNS bytea
 AS 'MODULE_PATHNAME', 'elicense_reencrypt_secret' LANGUAGE C VOLATILE STRICT;
-REVOKE ALL ON FUNCTION elicense._reencrypt_secret(bytea) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._reencrypt_secret(bytea) IS
-'Internal: an encrypted secret re-encrypted under the current master key (opened with the current or the previous one)';
+REVOKE ALL ON FUNCTION elicense._reencrypt_secret(bytea, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._reencrypt_secret(bytea, text) IS
+'Internal: an encrypted secret of a kind (seal, province, preview) re-encrypted under the current master key (opened with the current or the previous one)';
 
 CREATE FUNCTION elicense.load_seal(authority_uscc elicense.uscc, city_code text, es_id text, seal_name text,
     signer text, signer_config jsonb, secret elicense.secret, certificate_pem text, seal_png bytea)
@@ -143,24 +143,65 @@ REVOKE ALL ON FUNCTION elicense.load_seal(elicense.uscc, text, text, text, text,
 GRANT EXECUTE ON FUNCTION elicense.load_seal(elicense.uscc, text, text, text, text, jsonb, elicense.secret, text, bytea)
     TO elicense_admin;
 
+-- The province's assignment secret (elicense.province_secret, 30_qr.sql):
+-- its RSA private key (scheme rsa-des) or DES key (des), in through an
+-- elicense.secret like a seal's, stored only encrypted.
+CREATE FUNCTION elicense._province_secret_encrypt(assignment_scheme text, secret elicense.secret) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_province_secret_encrypt' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._province_secret_encrypt(text, elicense.secret) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._province_secret_encrypt(text, elicense.secret) IS
+'Internal: checks a province''s secret for its scheme (an RSA private key PEM of at least 512 bits, or an 8-character DES key) and encrypts it under the master key';
+
+CREATE FUNCTION elicense.load_province_secret(province elicense.province_code, assignment_scheme text,
+    secret elicense.secret) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  box bytea;
+BEGIN
+  IF province IS NULL OR secret IS NULL THEN
+    RAISE EXCEPTION 'the province''s % is NULL', CASE WHEN province IS NULL THEN 'code' ELSE 'secret' END
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'elicense-admin load-province-secret --province 350000 --key-file province.pem (rsa-des) or --scheme des --secret-file des.txt.';
+  END IF;
+  box := elicense._province_secret_encrypt(coalesce(assignment_scheme, 'rsa-des'), secret);
+  INSERT INTO elicense.province_secret AS p (province, assignment_scheme, secret_box)
+  VALUES (load_province_secret.province, coalesce(load_province_secret.assignment_scheme, 'rsa-des'), box)
+  ON CONFLICT ON CONSTRAINT province_secret_pkey DO UPDATE
+     SET assignment_scheme = excluded.assignment_scheme, secret_box = excluded.secret_box;
+END
+$$;
+COMMENT ON FUNCTION elicense.load_province_secret(elicense.province_code, text, elicense.secret) IS
+'Stores (or replaces: key rotation) the secret that decrypts a province''s code assignments, encrypted under the master key; call it through elicense-admin load-province-secret, which binds the secret';
+REVOKE ALL ON FUNCTION elicense.load_province_secret(elicense.province_code, text, elicense.secret) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.load_province_secret(elicense.province_code, text, elicense.secret) TO elicense_admin;
+
 -- After a master key rotation (docs/seal-signers.md): the old key in
 -- elicense.previous_master_key_file, the new one in elicense.master_key_file.
-CREATE FUNCTION elicense.reencrypt_seal_secrets() RETURNS integer
+-- Every stored secret: seals, province secrets, preview keys.
+CREATE FUNCTION elicense.reencrypt_secrets() RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   current_id text := elicense.master_key_id();
   n integer;
+  total integer;
 BEGIN
-  UPDATE elicense.seal s SET secret_box = elicense._reencrypt_secret(s.secret_box), updated_at = now()
+  UPDATE elicense.seal s SET secret_box = elicense._reencrypt_secret(s.secret_box, 'seal'), updated_at = now()
    WHERE elicense._secret_key_id(s.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS total = ROW_COUNT;
+  UPDATE elicense.province_secret p SET secret_box = elicense._reencrypt_secret(p.secret_box, 'province')
+   WHERE elicense._secret_key_id(p.secret_box) IS DISTINCT FROM current_id;
   GET DIAGNOSTICS n = ROW_COUNT;
-  RETURN n;
+  total := total + n;
+  UPDATE elicense.preview_key k SET secret_box = elicense._reencrypt_secret(k.secret_box, 'preview')
+   WHERE elicense._secret_key_id(k.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN total + n;
 END
 $$;
-COMMENT ON FUNCTION elicense.reencrypt_seal_secrets() IS
-'Re-encrypts every seal secret that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
-REVOKE ALL ON FUNCTION elicense.reencrypt_seal_secrets() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION elicense.reencrypt_seal_secrets() TO elicense_admin;
+COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
+'Re-encrypts every stored secret (seal secrets, province secrets, preview keys) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+REVOKE ALL ON FUNCTION elicense.reencrypt_secrets() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.reencrypt_secrets() TO elicense_admin;
 
 -- The seal of a licence: its authority's seal for the division it is
 -- issued in, else the authority's fallback.

@@ -32,7 +32,7 @@ RETURNS SETOF record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT ch.identifier, to_timestamp(ch.expires_at)
     FROM elicense.preview_key k,
-         LATERAL elicense._preview_token_check(token, k.secret) ch
+         LATERAL elicense._preview_token_check(token, k.secret_box) ch
    WHERE k.id = elicense._preview_token_key_id(token) AND ch.identifier IS NOT NULL
 $$;
 REVOKE ALL ON FUNCTION elicense._preview_claims(text) FROM PUBLIC;

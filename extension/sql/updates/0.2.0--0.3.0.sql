@@ -2991,3 +2991,298 @@ REVOKE UPDATE (qr_url, assigned_code, file_sha256) ON elicense.certificate FROM 
 REVOKE SELECT ON elicense.licence_type, elicense.licence_item, elicense.licence_transition,
     elicense.delivery_attempt, elicense.certificate_current, elicense.delivery_event, elicense.code_assignment,
     elicense.delivery_metrics, elicense.analyst_delivery_attempts, elicense.ofd_template FROM elicense_worker;
+
+--------------------------------------------------------------------------------
+-- Issue 19, keys never in clear (h-secrets): the province's assignment
+-- secret (30_qr.sql) and the preview token keys (59_preview_url.sql) are
+-- stored encrypted under the master key like seal secrets (62_licence_file.sql:
+-- load_province_secret, reencrypt_secrets for every kind). The clear keys
+-- 0.2.0 holds are encrypted here; without a master key the update stops and
+-- changes nothing. Each table is then rewritten (CLUSTER nulls the dropped
+-- clear columns in every tuple it copies), so its files hold no clear key;
+-- earlier dumps, WAL and base backups still do: rotate those keys.
+--------------------------------------------------------------------------------
+DO $check_master_key$
+DECLARE
+  n bigint;
+BEGIN
+  SELECT (SELECT count(*) FROM elicense.province_secret) + (SELECT count(*) FROM elicense.preview_key) INTO n;
+  IF n > 0 AND coalesce(current_setting('elicense.master_key_file', true), '') = '' THEN
+    RAISE EXCEPTION 'elicense.province_secret and elicense.preview_key hold % keys in clear and elicense.master_key_file is not set', n
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Put 32 random bytes in a file only the server can read (head -c 32 /dev/urandom), set elicense.master_key_file to it in postgresql.conf, reload, and run ALTER EXTENSION elicense UPDATE again: the keys are then encrypted.';
+  END IF;
+END
+$check_master_key$;
+
+COMMENT ON TYPE elicense.secret IS
+'A secret in transit to elicense.load_seal or elicense.load_province_secret: prints as (secret), is never sent back; never a column type';
+DROP FUNCTION elicense.reencrypt_seal_secrets();
+DROP FUNCTION elicense._reencrypt_secret(bytea);
+CREATE FUNCTION elicense._reencrypt_secret(box bytea, kind text) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_reencrypt_secret' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._reencrypt_secret(bytea, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._reencrypt_secret(bytea, text) IS
+'Internal: an encrypted secret of a kind (seal, province, preview) re-encrypted under the current master key (opened with the current or the previous one)';
+
+-- The province's secret.
+DROP FUNCTION elicense._decrypt_assignment(text, text, text, text, text);
+CREATE FUNCTION elicense._decrypt_assignment(encry_certid text, encry_key text, assignment_scheme text,
+    secret_box bytea, OUT kind text, OUT code text, OUT url text) RETURNS record
+AS 'MODULE_PATHNAME', 'elicense_decrypt_assignment_with_box' LANGUAGE C STABLE PARALLEL SAFE;
+REVOKE ALL ON FUNCTION elicense._decrypt_assignment(text, text, text, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._decrypt_assignment(text, text, text, bytea) IS
+'Internal: decrypts an assignment with the province''s encrypted secret (opened with the master key); use elicense.decrypt_assignment';
+
+-- The province's assignment secret (elicense.province_secret, 30_qr.sql):
+-- its RSA private key (scheme rsa-des) or DES key (des), in through an
+-- elicense.secret like a seal's, stored only encrypted.
+CREATE FUNCTION elicense._province_secret_encrypt(assignment_scheme text, secret elicense.secret) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_province_secret_encrypt' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._province_secret_encrypt(text, elicense.secret) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._province_secret_encrypt(text, elicense.secret) IS
+'Internal: checks a province''s secret for its scheme (an RSA private key PEM of at least 512 bits, or an 8-character DES key) and encrypts it under the master key';
+
+CREATE FUNCTION elicense.load_province_secret(province elicense.province_code, assignment_scheme text,
+    secret elicense.secret) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  box bytea;
+BEGIN
+  IF province IS NULL OR secret IS NULL THEN
+    RAISE EXCEPTION 'the province''s % is NULL', CASE WHEN province IS NULL THEN 'code' ELSE 'secret' END
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'elicense-admin load-province-secret --province 350000 --key-file province.pem (rsa-des) or --scheme des --secret-file des.txt.';
+  END IF;
+  box := elicense._province_secret_encrypt(coalesce(assignment_scheme, 'rsa-des'), secret);
+  INSERT INTO elicense.province_secret AS p (province, assignment_scheme, secret_box)
+  VALUES (load_province_secret.province, coalesce(load_province_secret.assignment_scheme, 'rsa-des'), box)
+  ON CONFLICT ON CONSTRAINT province_secret_pkey DO UPDATE
+     SET assignment_scheme = excluded.assignment_scheme, secret_box = excluded.secret_box;
+END
+$$;
+COMMENT ON FUNCTION elicense.load_province_secret(elicense.province_code, text, elicense.secret) IS
+'Stores (or replaces: key rotation) the secret that decrypts a province''s code assignments, encrypted under the master key; call it through elicense-admin load-province-secret, which binds the secret';
+REVOKE ALL ON FUNCTION elicense.load_province_secret(elicense.province_code, text, elicense.secret) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.load_province_secret(elicense.province_code, text, elicense.secret) TO elicense_admin;
+
+
+ALTER TABLE elicense.province_secret DISABLE TRIGGER province_secret_check;
+ALTER TABLE elicense.province_secret ADD COLUMN secret_box bytea;
+UPDATE elicense.province_secret
+   SET secret_box = elicense._province_secret_encrypt(assignment_scheme,
+         (CASE WHEN assignment_scheme = 'des' THEN des_key ELSE private_key_pem END)::text::elicense.secret);
+ALTER TABLE elicense.province_secret ALTER COLUMN secret_box SET NOT NULL;
+ALTER TABLE elicense.province_secret DROP COLUMN private_key_pem, DROP COLUMN des_key;
+CLUSTER elicense.province_secret USING province_secret_pkey;
+ALTER TABLE elicense.province_secret SET WITHOUT CLUSTER;
+ALTER TABLE elicense.province_secret ENABLE TRIGGER province_secret_check;
+DROP FUNCTION elicense.verify_province_secret(text, text, text);
+CREATE OR REPLACE FUNCTION elicense.province_secret_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NEW.province IS NULL THEN
+    RAISE EXCEPTION 'column "province" of elicense.province_secret is NULL'
+      USING ERRCODE = 'not_null_violation', HINT = 'Give the six-digit province code, e.g. 350000.';
+  END IF;
+  IF NEW.assignment_scheme IS NULL OR NEW.assignment_scheme NOT IN ('rsa-des', 'des') THEN
+    RAISE EXCEPTION 'column "assignment_scheme" of elicense.province_secret is %, not rsa-des or des',
+        coalesce(pg_catalog.quote_literal(NEW.assignment_scheme), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use rsa-des or des.';
+  END IF;
+  IF NEW.secret_box IS NULL OR elicense._secret_key_id(NEW.secret_box) IS NULL THEN
+    RAISE EXCEPTION 'elicense.province_secret.secret_box is not an encrypted secret' USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Load the province''s key with elicense-admin load-province-secret (or elicense.load_province_secret); the value is not repeated here.';
+  END IF;
+  NEW.updated_at := pg_catalog.now();
+  NEW.updated_by := CURRENT_USER;
+  RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION elicense.province_secret_check() IS
+'Trigger: a province_secret row holds a scheme and an encrypted secret; errors never show the row';
+
+COMMENT ON TABLE elicense.province_secret IS
+'Per province: the secret that decrypts code assignments (赋码), encrypted under the master key; written by elicense.load_province_secret, read by elicense.decrypt_assignment';
+COMMENT ON COLUMN elicense.province_secret.assignment_scheme IS
+'rsa-des (PLATFORM.md: RSA-decrypt encryKey with the province''s private key, then DES) or des (DES with the agreed 8-character key, encryKey unused)';
+COMMENT ON COLUMN elicense.province_secret.secret_box IS
+'The province''s RSA private key PEM (rsa-des) or DES key (des), AES-256-GCM under the master key (elicense.master_key_file)';
+REVOKE INSERT, UPDATE ON elicense.province_secret FROM elicense_admin;
+CREATE OR REPLACE FUNCTION elicense.decrypt_assignment(encry_certid text, encry_key text, province text,
+    OUT kind text, OUT code text, OUT url text)
+RETURNS record
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  s elicense.province_secret;
+  code_pattern text;
+  url_prefix text;
+BEGIN
+  IF encry_certid IS NULL OR province IS NULL THEN
+    RAISE EXCEPTION 'encryCertid and province must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM elicense.check_province_code(province, 'province');
+  SELECT * INTO s FROM elicense.province_secret AS p
+  WHERE p.province OPERATOR(pg_catalog.=) decrypt_assignment.province;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no assignment secret is configured for province %', province
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'An elicense_admin loads the province''s private key or DES key with elicense-admin load-province-secret.';
+  END IF;
+  IF s.assignment_scheme OPERATOR(pg_catalog.=) 'rsa-des' AND encry_key IS NULL THEN
+    RAISE EXCEPTION 'encryKey is NULL but province % decrypts assignments with rsa-des', province
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'Pass the encryKey of the platform''s answer.';
+  END IF;
+  SELECT d.kind, d.code, d.url INTO kind, code, url
+  FROM elicense._decrypt_assignment(encry_certid, encry_key, s.assignment_scheme, s.secret_box) AS d;
+  -- Only what the platform assigns may reach a licence: an assigned code
+  -- (18 digits) or a QR URL on the platform's host. The errors say what is
+  -- wrong, never the plaintext (a wrong key decrypts to anything).
+  SELECT c.assigned_code_pattern, c.qr_url_prefix INTO code_pattern, url_prefix FROM elicense.delivery_config AS c;
+  code_pattern := coalesce(code_pattern, '^[0-9]{18}$');
+  url_prefix := coalesce(url_prefix, 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?');
+  IF kind OPERATOR(pg_catalog.=) 'code' AND code OPERATOR(pg_catalog.!~) code_pattern THEN
+    RAISE EXCEPTION 'the decrypted assignment is not an assigned code: its % characters do not match %',
+        pg_catalog.length(code), code_pattern
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The platform assigns an 18-digit code or a QR URL. Check the province''s secret in elicense.province_secret, or elicense.delivery_config.assigned_code_pattern.';
+  END IF;
+  IF kind OPERATOR(pg_catalog.=) 'url' AND NOT pg_catalog.starts_with(url, url_prefix) THEN
+    RAISE EXCEPTION 'the decrypted assignment is a URL that does not start with the QR prefix %', url_prefix
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The platform''s QR URLs start with elicense.delivery_config.qr_url_prefix; correct it if the platform moved.';
+  END IF;
+END
+$$;
+-- The preview keys.
+DROP TRIGGER preview_key_length ON elicense.preview_key;
+DROP FUNCTION elicense._preview_token(bytea, integer, text, bigint);
+DROP FUNCTION elicense._preview_token_check(text, bytea);
+CREATE FUNCTION elicense._preview_key_box(secret bytea) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_preview_key_box'
+LANGUAGE C VOLATILE;
+CREATE FUNCTION elicense._preview_token(secret_box bytea, key_id integer, identifier text, expires_at bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'elicense_preview_token_boxed'
+LANGUAGE C STABLE STRICT;
+CREATE FUNCTION elicense._preview_token_check(token text, secret_box bytea, OUT identifier text, OUT expires_at bigint)
+AS 'MODULE_PATHNAME', 'elicense_preview_token_check_boxed'
+LANGUAGE C STABLE STRICT;
+REVOKE ALL ON FUNCTION elicense._preview_key_box(bytea), elicense._preview_token(bytea, integer, text, bigint),
+    elicense._preview_token_key_id(text), elicense._preview_token_check(text, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._preview_key_box(bytea) IS
+'Internal: a preview key encrypted under the master key: 32 fresh random bytes for NULL, else the key given (at least 32 bytes)';
+COMMENT ON FUNCTION elicense._preview_token(bytea, integer, text, bigint) IS
+'Internal: preview token for a licence identifier valid until expires_at (Unix seconds), signed with the key in secret_box';
+COMMENT ON FUNCTION elicense._preview_token_key_id(text) IS
+'Internal: key id of a well-formed preview token, NULL for anything else';
+COMMENT ON FUNCTION elicense._preview_token_check(text, bytea) IS
+'Internal: identifier and expiry of a token signed with the key in secret_box; NULLs if it is not';
+
+ALTER TABLE elicense.preview_key ADD COLUMN secret_box bytea;
+UPDATE elicense.preview_key SET secret_box = elicense._preview_key_box(secret);
+ALTER TABLE elicense.preview_key ALTER COLUMN secret_box SET NOT NULL;
+ALTER TABLE elicense.preview_key DROP COLUMN secret;
+CLUSTER elicense.preview_key USING preview_key_pkey;
+ALTER TABLE elicense.preview_key SET WITHOUT CLUSTER;
+CREATE OR REPLACE FUNCTION elicense._preview_key_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF NEW.secret_box IS NULL OR elicense._secret_key_id(NEW.secret_box) IS NULL THEN
+    RAISE EXCEPTION 'elicense.preview_key.secret_box is not an encrypted secret'
+      USING ERRCODE = 'check_violation', HINT = 'Make keys with elicense.rotate_preview_key(); the value is not repeated here.';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER preview_key_is_boxed BEFORE INSERT OR UPDATE ON elicense.preview_key
+    FOR EACH ROW EXECUTE FUNCTION elicense._preview_key_check();
+
+COMMENT ON TABLE elicense.preview_key IS
+'HMAC keys of preview tokens, encrypted under the master key; the newest signs, every row verifies (delete a row to invalidate its URLs); admin only';
+COMMENT ON COLUMN elicense.preview_key.secret_box IS
+'32 random bytes made by elicense.rotate_preview_key, AES-256-GCM under the master key (elicense.master_key_file)';
+REVOKE INSERT ON elicense.preview_key FROM elicense_admin;
+CREATE OR REPLACE FUNCTION elicense.rotate_preview_key() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  new_id integer;
+BEGIN
+  LOCK TABLE elicense.preview_key IN SHARE ROW EXCLUSIVE MODE;
+  SELECT coalesce(max(id), 0) + 1 INTO new_id FROM elicense.preview_key;
+  IF new_id > 255 THEN
+    RAISE EXCEPTION 'preview key ids are used up (255)' USING ERRCODE = 'program_limit_exceeded',
+      HINT = 'DELETE old rows of elicense.preview_key (their URLs stop working), then renumber.';
+  END IF;
+  INSERT INTO elicense.preview_key (id, secret_box) VALUES (new_id, elicense._preview_key_box(NULL));
+  RETURN new_id;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.preview_url(identifier text) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  template text;
+  lifetime interval;
+  anchor timestamptz;
+  k elicense.preview_key;
+  url text;
+BEGIN
+  SELECT d.preview_url_template, d.preview_token_lifetime INTO template, lifetime FROM elicense.delivery_config d;
+  template := coalesce(template, 'https://licence-preview.invalid/p/{token}');
+  lifetime := coalesce(lifetime, interval '5 years');
+  url := replace(template, '{identifier}', preview_url.identifier);
+  IF strpos(url, '{token}') > 0 THEN
+    SELECT c.created_at INTO anchor FROM elicense.certificate c WHERE c.identifier = preview_url.identifier;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'no licence with identifier "%"', preview_url.identifier USING ERRCODE = 'no_data_found';
+    END IF;
+    IF NOT EXISTS (SELECT FROM elicense.preview_key) THEN
+      PERFORM elicense.rotate_preview_key();
+    END IF;
+    SELECT * INTO k FROM elicense.preview_key p WHERE p.created_at < anchor ORDER BY p.created_at DESC, p.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+      SELECT * INTO k FROM elicense.preview_key p ORDER BY p.created_at, p.id LIMIT 1;
+    END IF;
+    url := replace(url, '{token}', elicense._preview_token(k.secret_box, k.id, preview_url.identifier,
+        least(extract(epoch FROM anchor + lifetime)::bigint, 4294967295)));
+  END IF;
+  RETURN url;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._preview_claims(token text, OUT identifier text, OUT expires_at timestamptz)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT ch.identifier, to_timestamp(ch.expires_at)
+    FROM elicense.preview_key k,
+         LATERAL elicense._preview_token_check(token, k.secret_box) ch
+   WHERE k.id = elicense._preview_token_key_id(token) AND ch.identifier IS NOT NULL
+$$;
+
+
+-- After a master key rotation (docs/seal-signers.md): the old key in
+-- elicense.previous_master_key_file, the new one in elicense.master_key_file.
+-- Every stored secret: seals, province secrets, preview keys.
+CREATE FUNCTION elicense.reencrypt_secrets() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  current_id text := elicense.master_key_id();
+  n integer;
+  total integer;
+BEGIN
+  UPDATE elicense.seal s SET secret_box = elicense._reencrypt_secret(s.secret_box, 'seal'), updated_at = now()
+   WHERE elicense._secret_key_id(s.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS total = ROW_COUNT;
+  UPDATE elicense.province_secret p SET secret_box = elicense._reencrypt_secret(p.secret_box, 'province')
+   WHERE elicense._secret_key_id(p.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.preview_key k SET secret_box = elicense._reencrypt_secret(k.secret_box, 'preview')
+   WHERE elicense._secret_key_id(k.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN total + n;
+END
+$$;
+COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
+'Re-encrypts every stored secret (seal secrets, province secrets, preview keys) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+REVOKE ALL ON FUNCTION elicense.reencrypt_secrets() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.reencrypt_secrets() TO elicense_admin;
+

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Scans a PostgreSQL server log and a plain pg_dump for secrets and full
+resident ID numbers (issue 19, "Must show"); used by
+tests/integration/secret_scan.sh and demo/demo.sh (DEMO_SCAN=1).
+
+  secret_scan.py needles LABEL=KEYFILE... [--master FILE] [--text LABEL=FILE...]
+      prints "label<TAB>needle" lines: of each private key what only the
+      private key holds (PEM body lines, the private scalar or exponent in
+      hex and Base64), the master key (hex, Base64), and text secrets.
+  secret_scan.py preview-keys MASTER_KEY_FILE DUMP
+      opens the preview keys' boxes of the dump with the master key and
+      prints their needles (hex, Base64, Base64url): the scan then proves the
+      key itself appears nowhere.
+  secret_scan.py scan LOG DUMP NEEDLES IDS [--outside-app=APP,...] [--allowed-columns=FILE]
+      LOG: the server log with log_line_prefix '%m [%p] app=%a user=%u '.
+      Exit 1 if any needle is in the log or the dump, if a full ID number
+      is in the log (except in the text of the statements the applications
+      APP, the approval system or a department's own SQL client, wrote
+      themselves: their SQL is outside our control, counted and printed
+      apart; errors, parameters and everything else of theirs are scanned),
+      or in a dump column not listed in
+      --allowed-columns (schema.table.column lines: where a licence needs
+      the full number by design).
+"""
+import base64
+import collections
+import re
+import subprocess
+import sys
+
+
+def pem_body(path):
+    return ''.join(l.strip() for l in open(path) if not l.startswith('-----'))
+
+
+def openssl_text(path):
+    return subprocess.run(['openssl', 'pkey', '-in', path, '-noout', '-text'], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def hex_field(text, start, stops):
+    """The hex of a field of `openssl pkey -text` (priv:, privateExponent:)."""
+    out, on = [], False
+    for line in text.splitlines():
+        if line.startswith(start):
+            on = True
+            continue
+        if on and (not line.startswith(' ') or any(line.startswith(s) for s in stops)):
+            break
+        if on:
+            out.append(line.strip().replace(':', ''))
+    return ''.join(out)
+
+
+def b64_alignments(data):
+    """Base64 of data at its three alignments, without the edge characters."""
+    for pad in range(3):
+        b = base64.b64encode(b'\0' * pad + data + b'\0\0').decode()
+        yield b[4:-4]
+
+
+def key_needles(path):
+    text = openssl_text(path)
+    body = pem_body(path)
+    der = base64.b64decode(body)
+    if 'privateExponent:' in text:  # RSA: no part of the private key file is public here
+        secret = bytes.fromhex(hex_field(text, 'privateExponent:', ['prime1:']).lstrip('0') or '0')
+        lines = [l.strip() for l in open(path) if not l.startswith('-----') and len(l.strip()) >= 20]
+        yield from lines
+        yield secret.hex()[-64:]
+        yield from (b[:64] for b in b64_alignments(secret))
+        return
+    # EC (SM2, P-256): the PEM also holds the public key, which the
+    # certificate (logged and dumped by design) holds too: only what comes
+    # from the scalar d alone, cut where the PEM breaks its lines.
+    d = bytes.fromhex(hex_field(text, 'priv:', ['pub:'])[-64:].rjust(64, '0'))
+    yield d.hex()
+    yield from (b[:32] for b in b64_alignments(d))
+    pos = der.find(d)
+    assert pos >= 0, 'the private scalar is not in the DER of ' + path
+    first, last = -(-8 * pos // 6), 8 * (pos + 32) // 6
+    for line_start in range(0, len(body), 64):
+        a, z = max(first, line_start), min(last, line_start + 64)
+        if z - a >= 12:
+            yield body[a:z]
+
+
+def raw_needles(data):
+    yield data.hex()
+    yield base64.b64encode(data).decode()
+    yield base64.urlsafe_b64encode(data).decode().rstrip('=')
+    yield from (b[:24] for b in b64_alignments(data))
+
+
+def master_key(path):
+    data = open(path, 'rb').read()
+    text = data.strip()
+    if len(text) == 64 and re.fullmatch(rb'[0-9a-fA-F]{64}', text):
+        return bytes.fromhex(text.decode())
+    return data
+
+
+def cmd_needles(args):
+    for arg in args:
+        if arg.startswith('--master='):
+            for n in raw_needles(master_key(arg.split('=', 1)[1])):
+                print('master key\t' + n)
+        elif arg.startswith('--text='):
+            label, path = arg.split('=', 1)[1].split('=', 1)
+            value = open(path).read().strip()
+            print(label + '\t' + value)
+        else:
+            label, path = arg.split('=', 1)
+            for n in key_needles(path):
+                print(label + '\t' + n)
+
+
+def dump_rows(dump):
+    """(schema.table, columns, row text) of each COPY row of a plain dump."""
+    table, columns = None, []
+    for line in open(dump, encoding='utf-8', errors='replace'):
+        line = line.rstrip('\n')
+        m = re.match(r'^COPY (\S+) \((.*)\) FROM stdin;$', line)
+        if m:
+            table, columns = m.group(1), [c.strip().strip('"') for c in m.group(2).split(',')]
+            continue
+        if table and line == '\\.':
+            table = None
+            continue
+        yield table, columns, line
+
+
+def cmd_preview_keys(master_path, dump):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # python3-cryptography (scripts/install-deps)
+    aes = AESGCM(master_key(master_path))
+    for table, columns, line in dump_rows(dump):
+        if table != 'elicense.preview_key':
+            continue
+        box = bytes.fromhex(line.split('\t')[columns.index('secret_box')][3:])  # \\x...
+        assert box[:4] == b'ESB1', 'preview_key.secret_box is not a box'
+        key = aes.decrypt(box[12:24], box[24:], b'elicense preview key')
+        for n in raw_needles(key):
+            print('preview key\t' + n)
+
+
+def log_entries(log):
+    """(app, first line, text) of each log entry (continuation lines joined)."""
+    prefix = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+ \[\d+\] app=(\S*) user=(\S*) ')
+    entry = None
+    for line in open(log, encoding='utf-8', errors='replace'):
+        m = prefix.match(line)
+        if m:
+            if entry:
+                yield entry
+            entry = [m.group(1), line, line]
+        elif entry:
+            entry[2] += line
+        else:
+            entry = ['', line, line]
+    if entry:
+        yield entry
+
+
+def cmd_scan(log, dump, needles_path, ids_path, outside_app, allowed_path):
+    needles = [l.rstrip('\n').split('\t', 1) for l in open(needles_path) if '\t' in l]
+    needles = [(label, n) for label, n in needles if len(n) >= 12]
+    ids = sorted({l.strip() for l in open(ids_path) if l.strip()})
+    allowed = {l.strip() for l in open(allowed_path) if l.strip() and not l.startswith('#')} if allowed_path else set()
+    outside_apps = set(outside_app.split(',')) if outside_app else set()
+    leaks, outside, allowed_seen = [], 0, collections.Counter()
+    log_text = open(log, encoding='utf-8', errors='replace').read()
+    dump_text = open(dump, encoding='utf-8', errors='replace').read()
+    for label, n in needles:
+        for name, text in (('server log', log_text), ('pg_dump', dump_text)):
+            if n.lower() in text.lower():
+                leaks.append('%s in the %s (%s...)' % (label, name, n[:6]))
+    id_pattern = re.compile('|'.join(map(re.escape, ids))) if ids else None
+    for app, first, text in log_entries(log):
+        if not id_pattern or not id_pattern.search(text):
+            continue
+        if app in outside_apps and (' LOG:  statement: ' in first or ' STATEMENT:  ' in first):
+            outside += 1
+            continue
+        found = id_pattern.search(text).group(0)
+        leaks.append('full ID number %s...%s in the server log: %s' % (found[:6], found[-4:], first.strip()[:160]))
+    for table, columns, line in dump_rows(dump):
+        if not id_pattern or not table or not id_pattern.search(line):
+            continue
+        for column, value in zip(columns, line.split('\t')):
+            if id_pattern.search(value):
+                where = '%s.%s' % (table, column)
+                if where in allowed:
+                    allowed_seen[where] += 1
+                else:
+                    leaks.append('full ID number in the pg_dump, column %s' % where)
+    for where, n in sorted(allowed_seen.items()):
+        print('allowed by design: full ID numbers in %s (%d rows)' % (where, n))
+    print('outside our control: %d statements with full ID numbers that %s wrote themselves'
+          % (outside, ', '.join(sorted(outside_apps)) or 'no client'))
+    for leak in sorted(set(leaks)):
+        print('LEAK: ' + leak)
+    print('scanned %d needles and %d full ID numbers in %d log and %d dump characters: %d leaks'
+          % (len(needles), len(ids), len(log_text), len(dump_text), len(set(leaks))))
+    return 1 if leaks else 0
+
+
+def main(argv):
+    if argv[:1] == ['needles']:
+        cmd_needles(argv[1:])
+        return 0
+    if argv[:1] == ['preview-keys'] and len(argv) == 3:
+        cmd_preview_keys(argv[1], argv[2])
+        return 0
+    if argv[:1] == ['scan'] and len(argv) >= 5:
+        opts = dict(a.split('=', 1) for a in argv[5:])
+        return cmd_scan(argv[1], argv[2], argv[3], argv[4], opts.get('--outside-app'), opts.get('--allowed-columns'))
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
