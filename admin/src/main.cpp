@@ -139,9 +139,8 @@ int ReencryptSecrets(const std::string &conninfo) {
 	return 0;
 }
 
-}  // namespace
-
-int main(int argc, char **argv) {
+// Everything main() does; CLI11's set-up throws too, so main() catches around all of it.
+int Run(int argc, char **argv) {
 	CLI::App app {"elicense administration: loads seal and province secrets without putting them in SQL text"};
 	std::string conninfo;
 	app.add_option("-d,--dbname", conninfo, "connection string (default: PG* environment)");
@@ -173,16 +172,24 @@ int main(int argc, char **argv) {
 	reencrypt->alias("reencrypt-seals");
 
 	CLI11_PARSE(app, argc, argv);
+	if (load->parsed())
+		return LoadSeal(conninfo, seal);
+	if (load_province->parsed())
+		return LoadProvinceSecret(conninfo, province);
+	if (reencrypt->parsed())
+		return ReencryptSecrets(conninfo);
+	return 2;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
 	try {
-		if (load->parsed())
-			return LoadSeal(conninfo, seal);
-		if (load_province->parsed())
-			return LoadProvinceSecret(conninfo, province);
-		if (reencrypt->parsed())
-			return ReencryptSecrets(conninfo);
+		return Run(argc, argv);
 	} catch (const std::exception &e) {
 		std::cerr << "elicense-admin: " << e.what() << "\n";
-		return 1;
+	} catch (...) {
+		std::cerr << "elicense-admin: unexpected error\n";
 	}
-	return 2;
+	return 1;
 }
