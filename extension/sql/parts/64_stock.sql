@@ -273,7 +273,7 @@ DECLARE
   b elicense.stock_batch;
   t elicense.licence_type;
   code_pattern text;
-  chunk_rows constant integer := 10000;
+  chunk_rows constant integer := 5000;
   check_rows text;      -- _stock_check_query for a chunk without rows converted before ...
   check_rest text;      -- ... and with some
   steps text[] := elicense._delivery_steps('01');
@@ -350,7 +350,7 @@ BEGIN
     -- data; a row keeps the first reason found.
     UPDATE stock_work w SET err_state = '22023', err_field = 'status',
            err_message = format('status "%s" is not a certState a converted licence can have (01 to 06)', w.old_status)
-     WHERE w.err_state IS NULL AND (w.old_status IS NULL OR w.old_status !~ '^0[1-6]$');
+     WHERE w.err_state IS NULL AND (w.old_status IS NULL OR w.old_status NOT IN ('01', '02', '03', '04', '05', '06'));
     UPDATE stock_work w SET err_state = '22P02', err_field = 'identifier',
            err_message = format('identifier "%s": %s', w.old_identifier, elicense.identifier_problem(w.old_identifier))
      WHERE w.err_state IS NULL AND w.old_identifier IS NOT NULL AND NOT elicense.is_valid_identifier(w.old_identifier);

@@ -1,0 +1,155 @@
+-- Stock conversion in chunks (64_stock.sql): the set-based check
+-- (_stock_check_query) against issue()'s own validation (_licence_from_data)
+-- on values at the edges of its rules, bad rows in the middle of a batch
+-- larger than a chunk (10,000 rows), a batch of several chunks converted
+-- twice, a certificate number repeated across chunks, and a sequence kept
+-- from an earlier delivery in a later chunk than the counter's. Runs in one
+-- transaction that is rolled back.
+BEGIN;
+CREATE EXTENSION elicense;
+SELECT plan(30);
+
+CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object('name', '王五' || n, 'gender', '男', 'id_number', '350102199001011238',
+    'category', '建筑电工', 'licence_number', format('闽A%s', lpad(n::text, 12, '0')),
+    'valid_from', '2020-01-01', 'valid_to', '2030-01-01', 'issue_date', '2020-01-01', 'first_issue_date', '2014-05-01',
+    'authority_name', '福建省住房和城乡建设厅', 'authority_uscc', '11350000003591037R', 'authority_division', '350000') || changes)
+$$;
+CREATE FUNCTION pg_temp.error_of(b bigint, r bigint) RETURNS text LANGUAGE sql AS $$
+  SELECT e.sqlstate || ' ' || e.field FROM elicense.stock_error e WHERE e.batch_id = b AND e.row_no = r
+$$;
+-- What a converted licence holds, and what _licence_from_data makes of its row.
+CREATE FUNCTION pg_temp.held(c elicense.certificate) RETURNS text LANGUAGE sql AS $$
+  SELECT row(c.licence_number, c.holder_name, c.holder_id_type, c.holder_id, c.authority_name, c.authority_uscc, c.authority_division,
+             c.issue_date, c.valid_from, c.valid_to, c.business_data)::text
+$$;
+
+-- 1. Values at the edges of the rules: every good row converts with the
+-- columns issue() would give it, every bad row is rejected as issue() would.
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (1, '11100000000013338W032', 'edges');
+INSERT INTO elicense.stock_row (batch_id, row_no, data) VALUES
+  (1, 1, pg_temp.w032(1, '{"issue_date": "2020-02-29", "valid_from": "2020-02-29"}')),       -- leap day
+  (1, 2, pg_temp.w032(2, '{"valid_to": "2030-01-31", "first_issue_date": "2014-04-30"}')),    -- last days of months
+  (1, 3, pg_temp.w032(3, '{"name": "  王五3  ", "employer": " 某公司 "}')),                    -- trimmed
+  (1, 4, pg_temp.w032(4, '{"employer": "", "category_code": null}')),                         -- empty and null items absent
+  (1, 5, pg_temp.w032(5, '{"category_code": "01"}')),                                         -- an allowed value
+  (1, 6, pg_temp.w032(6, '{"employer": 12}')),                                               -- a JSON number
+  (1, 7, pg_temp.w032(7, '{"photo": "/9j/4A=="}')),                                           -- an image (JPG magic bytes)
+  (1, 8, pg_temp.w032(8, '{"valid_to": null}') - 'valid_to'),                                 -- no end of validity: required
+  (1, 20, pg_temp.w032(20, '{"issue_date": "2019-02-29"}')),                                  -- not a leap year
+  (1, 21, pg_temp.w032(21, '{"valid_to": "2030-04-31"}')),                                    -- April has 30 days
+  (1, 22, pg_temp.w032(22, '{"first_issue_date": "1899-12-31"}')),                            -- before 1900
+  (1, 23, pg_temp.w032(23, '{"first_issue_date": "2014-5-01"}')),                             -- not YYYY-MM-DD
+  (1, 24, pg_temp.w032(24, '{"employer": "某\u0009公司"}')),                                   -- a control character
+  (1, 25, pg_temp.w032(25, '{"name": "王\u202e五"}')),                                         -- a bidi override
+  (1, 26, pg_temp.w032(26, '{"employer": true}')),                                            -- not a string
+  (1, 27, pg_temp.w032(27, '{"name": "   "}')),                                               -- blank required item
+  (1, 28, pg_temp.w032(28, '{"category_code": "00"}')),                                       -- a value not allowed
+  (1, 29, pg_temp.w032(29, '{"authority_division": "35000X"}')),                              -- not a division
+  (1, 30, pg_temp.w032(30, '{"photo": "not base64!"}')),                                      -- a bad image
+  (1, 31, '["not", "an", "object"]'),                                                         -- not an object
+  (1, 32, pg_temp.w032(32, '{"id_number": "350102201001011238"}')),                           -- 10 on the issue date
+  (1, 33, pg_temp.w032(33, jsonb_build_object('employer', repeat('某', 201))));                -- too long
+SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(1) c), '(7,15)',
+          'of the rows at the edges of the rules, the 7 good ones convert and the 15 bad ones are rejected');
+SELECT is((SELECT count(*) FROM elicense.stock_converted s JOIN elicense.stock_row r ON r.batch_id = s.batch_id AND r.row_no = s.row_no
+             JOIN elicense.certificate c ON c.identifier = s.identifier
+            WHERE s.batch_id = 1 AND pg_temp.held(c) = pg_temp.held(elicense._licence_from_data('11100000000013338W032', r.data))),
+          7::bigint, 'each converted licence holds what issue()''s validation makes of its row');
+SELECT is((SELECT c.business_data FROM elicense.certificate c WHERE c.licence_number = '闽A000000000003'),
+          '{"gender": "男", "category": "建筑电工", "employer": "某公司", "first_issue_date": "2014-05-01"}'::jsonb,
+          'trimmed values are kept trimmed');
+SELECT is((SELECT c.business_data ? 'employer' OR c.business_data ? 'category_code' FROM elicense.certificate c
+            WHERE c.licence_number = '闽A000000000004'), false, 'an empty or null item is not kept');
+SELECT is((SELECT c.business_data -> 'employer' FROM elicense.certificate c WHERE c.licence_number = '闽A000000000006'), '"12"'::jsonb,
+          'a JSON number is kept as text, as issue() keeps it');
+SELECT is((SELECT c.issue_date FROM elicense.certificate c WHERE c.licence_number = '闽A000000000001'), '2020-02-29'::date,
+          'a leap day is a date');
+SELECT is((SELECT array_agg(e.row_no || ' ' || e.sqlstate || ' ' || e.field ORDER BY e.row_no) FROM elicense.stock_error e WHERE e.batch_id = 1),
+          ARRAY['8 23502 valid_to', '20 22008 issue_date', '21 22008 valid_to', '22 22008 first_issue_date', '23 22007 first_issue_date',
+                '24 22021 employer', '25 22021 name', '26 22023 employer', '27 23502 name', '28 22023 category_code',
+                '29 22P02 authority_division', '30 22P02 photo', '31 22023 data', '32 22023 holder_id', '33 22001 employer'],
+          'each bad row is rejected with the SQLSTATE and field issue() raises');
+SELECT is((SELECT count(*) FROM elicense.stock_error e JOIN elicense.stock_row r ON r.batch_id = e.batch_id AND r.row_no = e.row_no
+            CROSS JOIN LATERAL elicense._stock_licence('11100000000013338W032', r.data) v
+            WHERE e.batch_id = 1 AND e.sqlstate = v.err_state AND e.message = v.err_message), 15::bigint,
+          'and with the very message issue() raises');
+
+-- 2. A batch of two and a half chunks with bad rows in the middle and at the
+-- ends of chunks, converted twice.
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (2, '11100000000013338W032', 'chunks');
+INSERT INTO elicense.stock_row (batch_id, row_no, data)
+SELECT 2, n, CASE WHEN n IN (1, 5000, 10000, 10001, 17777, 25000) THEN pg_temp.w032(100000 + n, '{"gender": "X"}')
+                  ELSE pg_temp.w032(100000 + n) END
+  FROM generate_series(1, 25000) n;
+SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(2) c), '(24994,6,0)',
+          'a batch of three chunks converts every good row and rejects the bad ones in the middle and at both ends of chunks');
+SELECT is((SELECT array_agg(e.row_no || ' ' || e.sqlstate || ' ' || e.field ORDER BY e.row_no) FROM elicense.stock_error e WHERE e.batch_id = 2),
+          ARRAY['1 22023 gender', '5000 22023 gender', '10000 22023 gender', '10001 22023 gender', '17777 22023 gender', '25000 22023 gender'],
+          'each bad row is kept with its reason');
+SELECT is((SELECT count(DISTINCT s.identifier) FROM elicense.stock_converted s WHERE s.batch_id = 2), 24994::bigint,
+          'each good row became one licence');
+SELECT is((SELECT max(c.sequence::integer) - min(c.sequence::integer) + 1 FROM elicense.certificate c
+             JOIN elicense.stock_converted s ON s.identifier = c.identifier WHERE s.batch_id = 2), 24994,
+          'their sequences from the counter have no gap across chunks');
+SELECT is((SELECT bool_and(c.sequence::integer < d.sequence::integer) FROM elicense.stock_converted a
+             JOIN elicense.stock_converted z ON z.batch_id = a.batch_id AND z.row_no = a.row_no + 1
+             JOIN elicense.certificate c ON c.identifier = a.identifier JOIN elicense.certificate d ON d.identifier = z.identifier
+            WHERE a.batch_id = 2), true, 'and follow the row order');
+SELECT is((SELECT count(*) FROM elicense.status_history h JOIN elicense.stock_converted s ON s.identifier = h.identifier WHERE s.batch_id = 2),
+          24994::bigint, 'one status_history row per licence');
+SELECT is((SELECT count(*) FROM elicense.outbox o JOIN elicense.stock_converted s ON s.identifier = o.identifier
+            WHERE s.batch_id = 2 AND o.lane = 'stock' AND o.step = 'validate'), 24994::bigint, 'one stock-lane outbox step per licence');
+UPDATE elicense.stock_row SET data = pg_temp.w032((100000 + row_no)::integer) WHERE batch_id = 2 AND row_no IN (5000, 17777);
+SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(2) c), '(2,4,24994)',
+          'converting again: the two fixed rows convert, the others are still rejected, the converted ones skipped');
+SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(2) c), '(0,4,24996)',
+          'a third conversion converts nothing');
+SELECT is((SELECT count(*) FROM elicense.certificate c WHERE c.licence_number LIKE '闽A0000001%'), 24996::bigint, 'each licence exists once');
+SELECT is((SELECT count(*) FROM elicense.outbox o JOIN elicense.stock_converted s ON s.identifier = o.identifier WHERE s.batch_id = 2),
+          24996::bigint, 'with one outbox step each');
+SELECT is((SELECT last_value FROM elicense.sequence_counter WHERE type_code = '11100000000013338W032'), 24996 + 7::bigint,
+          'the counter advanced by the converted rows only');
+
+-- 3. A certificate number repeated in a later chunk: the first row keeps it.
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (3, '11100000000013338W032', 'repeated');
+INSERT INTO elicense.stock_row (batch_id, row_no, data)
+SELECT 3, n, pg_temp.w032(200000 + CASE WHEN n = 10500 THEN 3 ELSE n END) FROM generate_series(1, 10600) n;
+SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(3) c), '(10599,1)',
+          'a number repeated in the next chunk is converted once');
+SELECT is((SELECT e.sqlstate || ' ' || e.field || ' ' || e.message FROM elicense.stock_error e WHERE e.batch_id = 3),
+          '23505 licence_number certificate number "闽A000000200003" is also in row 3 of the batch',
+          'the later row is rejected and named as a repeat within the batch');
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (4, '11100000000013338W032', 'again');
+INSERT INTO elicense.stock_row (batch_id, row_no, data) VALUES (4, 1, pg_temp.w032(200003));
+SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(4) c), '(0,1,0)', 'another batch''s row with that number is rejected');
+SELECT matches((SELECT e.message FROM elicense.stock_error e WHERE e.batch_id = 4), 'is already used by licence 1\.2\.156',
+               'named as the number of a current licence');
+
+-- 4. A sequence kept from an earlier delivery in the second chunk: the
+-- counter moves past it before the first chunk draws from it.
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (5, '11100000000013338W032', 'kept');
+INSERT INTO elicense.stock_row (batch_id, row_no, data, identifier)
+SELECT 5, n, pg_temp.w032(300000 + n),
+       CASE WHEN n = 10002 THEN elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0040000', 1) END
+  FROM generate_series(1, 10002) n;
+SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(5) c), '(10002,0)',
+          'a batch with a kept sequence in its second chunk converts whole');
+SELECT is((SELECT c.sequence FROM elicense.stock_converted s JOIN elicense.certificate c ON c.identifier = s.identifier
+            WHERE s.batch_id = 5 AND s.row_no = 10002), '0040000', 'the delivered row keeps its sequence');
+SELECT is((SELECT min(c.sequence) FROM elicense.stock_converted s JOIN elicense.certificate c ON c.identifier = s.identifier
+            WHERE s.batch_id = 5 AND s.row_no < 10002), '0040001', 'the first chunk draws after it');
+SELECT is((SELECT last_value FROM elicense.sequence_counter WHERE type_code = '11100000000013338W032'), 40000 + 10001::bigint,
+          'the counter ends past every sequence given');
+
+-- 5. The check is generated from the catalogue: a new item is checked too.
+INSERT INTO elicense.licence_item (type_code, item, label, data_type, required, max_length, position)
+VALUES ('11100000000013338W032', 'remark', '备注', 'text', false, 5, 99);
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (6, '11100000000013338W032', 'new item');
+INSERT INTO elicense.stock_row (batch_id, row_no, data) VALUES
+  (6, 1, pg_temp.w032(400001, '{"remark": "短"}')), (6, 2, pg_temp.w032(400002, '{"remark": "太长的备注文字"}'));
+SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(6) c), '(1,1)', 'an item a DBA added is checked');
+SELECT is(pg_temp.error_of(6, 2), '22001 remark', 'its max_length too');
+
+SELECT * FROM finish();
+ROLLBACK;
