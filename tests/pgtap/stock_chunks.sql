@@ -7,7 +7,7 @@
 -- transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(30);
+SELECT plan(35);
 
 CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('name', '王五' || n, 'gender', '男', 'id_number', '350102199001011238',
@@ -75,8 +75,52 @@ SELECT is((SELECT count(*) FROM elicense.stock_error e JOIN elicense.stock_row r
             WHERE e.batch_id = 1 AND e.sqlstate = v.err_state AND e.message = v.err_message), 15::bigint,
           'and with the very message issue() raises');
 
+-- 1b. Every item of W032 given each of a pool of awkward values (one item
+-- per row, 345 rows): the check and issue()'s validation agree on every row.
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (7, '11100000000013338W032', 'pool');
+INSERT INTO elicense.stock_row (batch_id, row_no, data)
+SELECT 7, i * 100 + v, pg_temp.w032(500000 + i * 100 + v) || jsonb_build_object(items[i], pool[v])
+  FROM (SELECT ARRAY['name', 'gender', 'id_number', 'category', 'category_code', 'employer', 'first_issue_date', 'valid_from',
+                     'valid_to', 'issue_date', 'authority_name', 'authority_uscc', 'authority_division', 'photo', 'colour'] AS items,
+               ARRAY['""', '"  "', '" 男 "', '"女"', '"X"', '"2020-02-29"', '"2019-02-29"', '"2020-13-01"', '"1899-12-31"', '"2020-1-1"',
+                     '"2031-01-01"', '"35000X"', '"350000"', '"11350000003591037R"', '"350102199001011238"', '"350102201001011238"',
+                     to_jsonb(repeat('长', 60)), '"a\tb"', '"a\u202eb"', '"01"', 'null', '5', 'true']::jsonb[] AS pool) x
+ CROSS JOIN generate_series(1, 15) i CROSS JOIN generate_series(1, 23) v;
+CREATE TEMP TABLE pool_expected AS
+SELECT r.row_no, v.err_state, v.err_message, v.licence FROM elicense.stock_row r
+ CROSS JOIN LATERAL elicense._stock_licence('11100000000013338W032', r.data) v WHERE r.batch_id = 7;
+SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(7) c),
+          (SELECT row(count(*) FILTER (WHERE err_state IS NULL), count(*) FILTER (WHERE err_state IS NOT NULL))::text FROM pool_expected),
+          'of the pool''s rows, exactly those issue()''s validation accepts convert');
+SELECT is((SELECT count(*) FROM pool_expected x JOIN elicense.stock_converted s ON s.batch_id = 7 AND s.row_no = x.row_no
+             JOIN elicense.certificate c ON c.identifier = s.identifier WHERE pg_temp.held(c) = pg_temp.held(x.licence)),
+          (SELECT count(*) FROM pool_expected WHERE err_state IS NULL), 'each with the columns issue() would give it');
+SELECT is((SELECT count(*) FROM pool_expected x JOIN elicense.stock_error e ON e.batch_id = 7 AND e.row_no = x.row_no
+            WHERE e.sqlstate = x.err_state AND e.message = x.err_message),
+          (SELECT count(*) FROM pool_expected WHERE err_state IS NOT NULL), 'each other with the SQLSTATE and message issue() raises');
+
+-- 1c. W050 (held by a company, sequence from the number) takes the same check.
+CREATE FUNCTION pg_temp.w050(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object('enterprise_name', '福建某建筑工程有限公司' || n, 'uscc', '91350100M000100Y43',
+    'principal', '张三', 'principal_id', '350102199001011238', 'address', '福州市某路1号', 'economic_type', '有限责任公司',
+    'permit_scope', '建筑施工', 'licence_number', format('(闽)JZ安许证字[2019]%s', lpad(n::text, 6, '0')),
+    'valid_from', '2019-06-01', 'valid_to', '2030-06-01', 'issue_date', '2019-06-01',
+    'authority_name', '福建省住房和城乡建设厅', 'authority_uscc', '11350000003591037R', 'authority_division', '350000') || changes)
+$$;
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (8, '11100000000013338W050', 'w050');
+INSERT INTO elicense.stock_row (batch_id, row_no, data) VALUES
+  (8, 1, pg_temp.w050(1)), (8, 2, pg_temp.w050(2, '{"address": " 福州市某路2号 ", "valid_to": "2030-06-30"}')),
+  (8, 3, pg_temp.w050(3, '{"uscc": "91350100M000100Y44"}'));
+SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(8) c), '(2,1)', 'W050: the good rows convert, the bad one not');
+SELECT is((SELECT count(*) FROM elicense.stock_converted s JOIN elicense.stock_row r ON r.batch_id = s.batch_id AND r.row_no = s.row_no
+             JOIN elicense.certificate c ON c.identifier = s.identifier
+            WHERE s.batch_id = 8 AND pg_temp.held(c) = pg_temp.held(elicense._licence_from_data('11100000000013338W050', r.data))
+              AND c.sequence = '201900000' || s.row_no), 2::bigint,
+          'W050: with the columns issue() gives and the sequence from the number');
+
 -- 2. A batch of two and a half chunks with bad rows in the middle and at the
 -- ends of chunks, converted twice.
+CREATE TEMP TABLE counter_before AS SELECT last_value FROM elicense.sequence_counter WHERE type_code = '11100000000013338W032';
 INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (2, '11100000000013338W032', 'chunks');
 INSERT INTO elicense.stock_row (batch_id, row_no, data)
 SELECT 2, n, CASE WHEN n IN (1, 5000, 10000, 10001, 17777, 25000) THEN pg_temp.w032(100000 + n, '{"gender": "X"}')
@@ -108,8 +152,8 @@ SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.co
 SELECT is((SELECT count(*) FROM elicense.certificate c WHERE c.licence_number LIKE '闽A0000001%'), 24996::bigint, 'each licence exists once');
 SELECT is((SELECT count(*) FROM elicense.outbox o JOIN elicense.stock_converted s ON s.identifier = o.identifier WHERE s.batch_id = 2),
           24996::bigint, 'with one outbox step each');
-SELECT is((SELECT last_value FROM elicense.sequence_counter WHERE type_code = '11100000000013338W032'), 24996 + 7::bigint,
-          'the counter advanced by the converted rows only');
+SELECT is((SELECT c.last_value - b.last_value FROM elicense.sequence_counter c, counter_before b WHERE c.type_code = '11100000000013338W032'),
+          24996::bigint, 'the counter advanced by the converted rows only');
 
 -- 3. A certificate number repeated in a later chunk: the first row keeps it.
 INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (3, '11100000000013338W032', 'repeated');
