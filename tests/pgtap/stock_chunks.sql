@@ -76,7 +76,7 @@ SELECT is((SELECT count(*) FROM elicense.stock_error e JOIN elicense.stock_row r
           'and with the very message issue() raises');
 
 -- 1b. Every item of W032 given each of a pool of awkward values (one item
--- per row, 345 rows): the check and issue()'s validation agree on every row.
+-- per row, 480 rows): the check and issue()'s validation agree on every row.
 INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (7, '11100000000013338W032', 'pool');
 INSERT INTO elicense.stock_row (batch_id, row_no, data)
 SELECT 7, i * 100 + v, pg_temp.w032(500000 + i * 100 + v) || jsonb_build_object(items[i], pool[v])
@@ -84,8 +84,12 @@ SELECT 7, i * 100 + v, pg_temp.w032(500000 + i * 100 + v) || jsonb_build_object(
                      'valid_to', 'issue_date', 'authority_name', 'authority_uscc', 'authority_division', 'photo', 'colour'] AS items,
                ARRAY['""', '"  "', '" 男 "', '"女"', '"X"', '"2020-02-29"', '"2019-02-29"', '"2020-13-01"', '"1899-12-31"', '"2020-1-1"',
                      '"2031-01-01"', '"35000X"', '"350000"', '"11350000003591037R"', '"350102199001011238"', '"350102201001011238"',
-                     to_jsonb(repeat('长', 60)), '"a\tb"', '"a\u202eb"', '"01"', 'null', '5', 'true']::jsonb[] AS pool) x
- CROSS JOIN generate_series(1, 15) i CROSS JOIN generate_series(1, 23) v;
+                     to_jsonb(repeat('长', 60)), '"a\tb"', '"a\u202eb"', '"01"', 'null', '5', 'true',
+                     '"/9j/4A=="', '"iVBORw0KGgo="', '"data:image/png;base64,iVBORw0KGgo="', '"/9j/\n4A=="', '"AAAA"', '"/9j/4A="',
+                     to_jsonb(encode('\xffd8ff'::bytea || convert_to(repeat('x', 51200), 'UTF8'), 'base64')),  -- over 50 KB, with line breaks
+                     to_jsonb(translate(encode('\xffd8ff'::bytea || convert_to(repeat('x', 51197), 'UTF8'), 'base64'), E'\n', '')),  -- 50 KB
+                     to_jsonb(translate(encode('\xffd8ff'::bytea || convert_to(repeat('x', 51198), 'UTF8'), 'base64'), E'\n', ''))]::jsonb[] AS pool) x
+ CROSS JOIN generate_series(1, 15) i CROSS JOIN generate_series(1, 32) v;
 CREATE TEMP TABLE pool_expected AS
 SELECT r.row_no, v.err_state, v.err_message, v.licence FROM elicense.stock_row r
  CROSS JOIN LATERAL elicense._stock_licence('11100000000013338W032', r.data) v WHERE r.batch_id = 7;

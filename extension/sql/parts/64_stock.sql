@@ -115,9 +115,9 @@ COMMENT ON FUNCTION elicense._stock_licence(text, jsonb) IS
 -- accepts, and then the columns are the ones it returns; every other row
 -- keeps its data for _stock_licence, which converts it or words its error.
 -- Values that take the careful path although they may be good: a JSON
--- value that is neither a string nor a number, text with a control or
--- bidi character, a date outside the plain YYYY-MM-DD calendar dates from
--- 1900, an image item (its Base64 is normalised there). tests/pgtap/stock_fast_check.sql
+-- number (kept as text there), text with a control or bidi character, a
+-- date outside the plain YYYY-MM-DD calendar dates from 1900, an image with
+-- a data: prefix or line breaks (stripped there). tests/pgtap/stock_chunks.sql
 -- compares both paths. For an unknown type every row takes the careful path (42704).
 CREATE FUNCTION elicense._stock_check_query(p_type_code text, p_skip_converted boolean) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -128,6 +128,7 @@ DECLARE
   values_sql text[] := '{}';    -- s.s<n>: the item's trimmed text, NULL when absent or empty
   texts_sql text[] := '{}';     -- the printed items, checked for control characters at once
   dates_sql text[] := '{NULL::date AS d0}';  -- d.d<n>: a date item's date, NULL unless a calendar date
+  images_sql text[] := '{NULL::bytea AS b0}';  -- b.b<n>: an image item's bytes, NULL unless bare Base64
   checks_sql text[] := '{}';    -- each item's own rules
   business_sql text[] := '{}';  -- business_data pairs, at most 40 per jsonb_build_object (100 arguments)
   plain_sql text[] := '{}';     -- each business item stored as given (trimmed, not empty)
@@ -175,6 +176,12 @@ BEGIN
                    AND substr(%1$s, 9, 2)::integer <= extract(day FROM (left(%1$s, 8) || ''01'')::date + interval ''1 month'' - interval ''1 day'')
               THEN %1$s::date END AS d%2$s', s, it.n);
     END IF;
+    IF it.data_type = 'image' THEN
+      -- Bare Base64 (no data: prefix, no line breaks: those take the
+      -- careful path, which strips them) decodes without an error.
+      images_sql := images_sql || format(
+        'CASE WHEN %1$s ~ ''^[A-Za-z0-9+/]+={0,2}$'' AND length(%1$s) %% 4 = 0 THEN decode(%1$s, ''base64'') END AS b%2$s', s, it.n);
+    END IF;
     rule := concat_ws(' AND ',
       CASE WHEN it.max_length IS NOT NULL THEN format('length(%s) <= %s', s, it.max_length) END,
       CASE WHEN it.allowed_values IS NOT NULL THEN format('%s = ANY (%L::text[])', s, it.allowed_values) END,
@@ -183,7 +190,8 @@ BEGIN
         WHEN 'uscc' THEN format('elicense.is_valid_uscc(%s)', s)
         WHEN 'resident_id' THEN format('elicense.is_valid_resident_id(%s)', s)
         WHEN 'division_code' THEN format('elicense.is_valid_division(%s)', s)
-        WHEN 'image' THEN 'false'
+        WHEN 'image' THEN format('b.b%1$s IS NOT NULL AND length(b.b%1$s) <= 51200
+                                  AND (substr(b.b%1$s, 1, 3) = ''\xffd8ff''::bytea OR substr(b.b%1$s, 1, 8) = ''\x89504e470d0a1a0a''::bytea)', it.n)
       END);
     checks_sql := checks_sql || CASE WHEN it.required THEN format('(%s IS NOT NULL AND %s)', s, coalesce(nullif(rule, ''), 'true'))
                                      ELSE format('(%s IS NULL OR %s)', s, coalesce(nullif(rule, ''), 'true')) END;
@@ -231,6 +239,7 @@ SELECT r.row_no, r.status, nullif(btrim(r.identifier), ''), nullif(btrim(r.assig
   FROM elicense.stock_row r
  CROSS JOIN LATERAL (SELECT %2$s OFFSET 0) s
  CROSS JOIN LATERAL (SELECT %3$s OFFSET 0) d
+ CROSS JOIN LATERAL (SELECT %8$s OFFSET 0) b
  CROSS JOIN LATERAL (SELECT %4$s, %5$s AS business_data OFFSET 0) m
  CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(r.data) = 'object' THEN %6$s ELSE false END AS ok OFFSET 0) k
  WHERE r.batch_id = $1 AND r.row_no >= $2 AND r.row_no <= $3
@@ -247,7 +256,7 @@ SELECT r.row_no, r.status, nullif(btrim(r.identifier), ''), nullif(btrim(r.assig
               || 'jsonb_strip_nulls(' || (SELECT string_agg(format('jsonb_build_object(%s)', p), ' || ')
                  FROM (SELECT string_agg(e, ', ' ORDER BY i) AS p FROM unnest(business_sql) WITH ORDINALITY AS y(e, i)
                         GROUP BY (i - 1) / 40) z) || ') END' END,
-    ok, skip);
+    ok, skip, array_to_string(images_sql, ', '));
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._stock_check_query(text, boolean) FROM PUBLIC;
