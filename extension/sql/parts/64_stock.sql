@@ -84,9 +84,9 @@ COMMENT ON TABLE elicense.stock_converted IS 'Stock rows already converted and t
 -- of issue() itself (elicense._licence_from_data) with its error caught (a
 -- subtransaction per row), so that one bad row does not abort the batch.
 -- convert_stock calls it only for the rows its set-based check
--- (_stock_check_query) does not vouch for: bad rows, and good ones the check
--- does not cover (an image item). No writes happen inside, so the
--- subtransaction takes no transaction id.
+-- (_stock_check_query) does not vouch for: bad rows, and the few good ones
+-- it leaves to this path. No writes happen inside, so the subtransaction
+-- takes no transaction id.
 CREATE FUNCTION elicense._stock_licence(p_type_code text, p_data jsonb,
     OUT licence elicense.certificate, OUT err_state text, OUT err_field text, OUT err_message text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -110,7 +110,8 @@ COMMENT ON FUNCTION elicense._stock_licence(text, jsonb) IS
 -- as one SQL statement over a chunk of stock rows: the catalogue's items are
 -- read once, here, and each becomes a few expressions (no per-row plpgsql,
 -- no join with elicense.licence_item per row). It fills pg_temp.stock_work
--- (convert_stock) with rows $1 (batch) >= $2 and <= $3 not converted before.
+-- (convert_stock) with the rows of batch $1 numbered $2 to $3 (with
+-- p_skip_converted, those not converted before only).
 -- The check is conservative: ok is true only for a row _licence_from_data
 -- accepts, and then the columns are the ones it returns; every other row
 -- keeps its data for _stock_licence, which converts it or words its error.
