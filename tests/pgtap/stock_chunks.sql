@@ -7,7 +7,7 @@
 -- transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(35);
+SELECT plan(37);
 
 CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('name', '王五' || n, 'gender', '男', 'id_number', '350102199001011238',
@@ -198,6 +198,22 @@ INSERT INTO elicense.stock_row (batch_id, row_no, data) VALUES
   (6, 1, pg_temp.w032(400001, '{"remark": "短"}')), (6, 2, pg_temp.w032(400002, '{"remark": "太长的备注文字"}'));
 SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(6) c), '(1,1)', 'an item a DBA added is checked');
 SELECT is(pg_temp.error_of(6, 2), '22001 remark', 'its max_length too');
+
+-- 6. A wide catalogue: 120 more items (over the 100 arguments of one
+-- function call), one of them with a control character in the second row.
+INSERT INTO elicense.licence_item (type_code, item, label, data_type, required, max_length, position)
+SELECT '11100000000013338W032', 'extra_' || g, '附加' || g, 'text', false, 20, 100 + g FROM generate_series(1, 120) g;
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (9, '11100000000013338W032', 'wide');
+INSERT INTO elicense.stock_row (batch_id, row_no, data)
+SELECT 9, n, pg_temp.w032(600000 + n)
+             || (SELECT jsonb_object_agg('extra_' || g, CASE WHEN n = 2 AND g = 110 THEN E'v\t' ELSE ' v' || g END) FROM generate_series(1, 120) g)
+  FROM generate_series(1, 2) n;
+SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(9) c), '(1,1)',
+          'a catalogue of 135 items: the good row converts, the one with a tab in its 110th extra item not');
+SELECT is((SELECT row(e.sqlstate, e.field, (SELECT count(*) FROM jsonb_object_keys(c.business_data)), c.business_data ->> 'extra_120')::text
+             FROM elicense.stock_error e, elicense.stock_converted s JOIN elicense.certificate c ON c.identifier = s.identifier
+            WHERE e.batch_id = 9 AND s.batch_id = 9),
+          '(22021,extra_110,123,v120)', 'the error names the item; the licence keeps every item, trimmed');
 
 SELECT * FROM finish();
 ROLLBACK;

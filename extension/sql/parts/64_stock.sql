@@ -127,7 +127,7 @@ DECLARE
   it record;
   unsafe constant text := '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]';
   values_sql text[] := '{}';    -- s.s<n>: the item's trimmed text, NULL when absent or empty
-  texts_sql text[] := '{}';     -- the printed items, checked for control characters at once
+  texts_sql text[] := '{}';     -- the printed items, checked for control characters together
   dates_sql text[] := '{NULL::date AS d0}';  -- d.d<n>: a date item's date, NULL unless a calendar date
   images_sql text[] := '{NULL::bytea AS b0}';  -- b.b<n>: an image item's bytes, NULL unless bare Base64
   checks_sql text[] := '{}';    -- each item's own rules
@@ -210,7 +210,11 @@ BEGIN
     'jsonb_typeof(r.data) = ''object''',
     -- every value a JSON string or null (a number takes the careful path)
     'NOT jsonb_path_exists(r.data, ''strict $.* ? (@.type() != "string" && @.type() != "null")'')',
-    CASE WHEN cardinality(texts_sql) > 0 THEN format('concat(%s) !~ %L', array_to_string(texts_sql, ', '), unsafe) END,
+    -- concat() takes at most 100 arguments: 90 items per call.
+    CASE WHEN cardinality(texts_sql) > 0 THEN
+      (SELECT string_agg(format('concat(%s)', p), ' || ')
+         FROM (SELECT string_agg(e, ', ' ORDER BY i) AS p FROM unnest(texts_sql) WITH ORDINALITY AS y(e, i) GROUP BY (i - 1) / 90) z)
+      || format(' !~ %L', unsafe) END,
     nullif(array_to_string(checks_sql, ' AND '), ''),
     format('(r.data - %L::text[]) = ''{}''::jsonb', known),
     -- The catalogue fills every NOT NULL metadata column.
