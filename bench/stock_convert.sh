@@ -7,7 +7,10 @@
 # Each batch of generated W032 stock rows is converted in a backend of its
 # own, whose private memory (RssAnon of /proc: VmHWM would count the shared
 # buffers it touched) is sampled every 0.1 s; its peak is printed per size, so
-# that memory growing with the rows would show.
+# that memory growing with the rows would show. Part of it is the local
+# buffers of convert_stock's work table, allocated on first use up to
+# temp_buffers (printed) within the first few 5,000-row chunks: a batch of
+# 10,000 rows ends before it has them all.
 # The trigger leg issues the first TRIGGER_ROWS rows of the largest batch (the
 # same items) by one INSERT ... SELECT into the approval table of
 # tests/fixtures/w032_approval.sql (elicense.issue per row). It runs at a few

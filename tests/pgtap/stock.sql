@@ -232,8 +232,8 @@ SELECT ok((SELECT elicense.step_succeeded(o.id, 'w9', '{"return_code": "0"}') FR
                            WHERE c.licence_number = '闽A000000000070' AND o.step = 'status_update'),
           'a live licence''s confirm step queues no status_update');
 
--- 9. Chunks: a batch of 2,500 rows is validated 1,000 rows at a time; the
--- chunk holding a bad row is validated again row by row, the others not.
+-- 9. Bad rows among 2,500 good ones: each is rejected, the others convert
+-- (tests/pgtap/stock_chunks.sql: batches of several 5,000-row chunks).
 INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (7, '11100000000013338W032', 'chunks');
 INSERT INTO elicense.stock_row (batch_id, row_no, data)
 SELECT 7, n, CASE WHEN n IN (1000, 1001, 2500) THEN pg_temp.w032(100000 + n, '{"gender": "X"}') ELSE pg_temp.w032(100000 + n) END

@@ -80,6 +80,9 @@ COMMENT ON FUNCTION elicense._item_image(text, text, text) IS
 -- Validates licence data against the catalogue of its type. Returns a
 -- certificate row with the metadata columns and business_data filled; the
 -- identifier, sequence, version and status are left to the caller.
+-- Stock conversion checks its rows with these rules written out as SQL
+-- (elicense._stock_check_query, 64_stock.sql): a rule added here goes there
+-- too (tests/pgtap/stock_chunks.sql compares the two on awkward values).
 -- VOLATILE, not STABLE: its reads then take a snapshot after waiting for the
 -- table locks, which elicense._keep_used_licence_type relies on.
 CREATE FUNCTION elicense._licence_from_data(p_type_code text, p_data jsonb) RETURNS elicense.certificate

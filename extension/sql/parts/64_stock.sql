@@ -3,8 +3,9 @@
 -- paper become electronic ones in bulk. A DBA creates a batch, loads the old
 -- system's export into elicense.stock_row with COPY (one row per licence, the
 -- catalogue's items as a JSON object) and calls elicense.convert_stock(batch).
--- The conversion is set-based: every rule of elicense.issue applies (its own
--- validation function, called in the SELECT), rows that break one go to
+-- The conversion is set-based, chunk by chunk: every rule of elicense.issue
+-- applies (written out as SQL over the chunk from the catalogue, and issue()'s
+-- own validation for the rows that check does not vouch for), rows that break one go to
 -- elicense.stock_error with SQLSTATE, field and message, the others become
 -- version 001 licences keeping their number, dates and validity, with their
 -- status_history and first outbox step in the 'stock' lane, which
@@ -80,54 +81,223 @@ CREATE TABLE elicense.stock_converted (
 COMMENT ON TABLE elicense.stock_converted IS 'Stock rows already converted and the licence each became: a second conversion skips them';
 
 -- One row's licence, or why elicense.issue would refuse it: the validation
--- of issue() itself (elicense._licence_from_data). careful: its error is
--- caught (a subtransaction per row, a third of the cost of a row), so that
--- one bad row does not abort the batch; else it is raised. No writes happen
--- inside, so the subtransaction takes no transaction id.
-CREATE FUNCTION elicense._stock_licence(p_type_code text, p_data jsonb, p_careful boolean,
+-- of issue() itself (elicense._licence_from_data) with its error caught (a
+-- subtransaction per row), so that one bad row does not abort the batch.
+-- convert_stock calls it only for the rows its set-based check
+-- (_stock_check_query) does not vouch for: bad rows, and the few good ones
+-- it leaves to this path. No writes happen inside, so the subtransaction
+-- takes no transaction id.
+CREATE FUNCTION elicense._stock_licence(p_type_code text, p_data jsonb,
     OUT licence elicense.certificate, OUT err_state text, OUT err_field text, OUT err_message text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  IF NOT p_careful THEN
-    licence := elicense._licence_from_data(p_type_code, p_data);
-    RETURN;
-  END IF;
-  BEGIN
-    licence := elicense._licence_from_data(p_type_code, p_data);
-  EXCEPTION WHEN OTHERS THEN
-    err_state := SQLSTATE;
-    err_message := SQLERRM;
-    err_field := coalesce(substring(SQLERRM FROM 'item "([^"]+)"'), substring(SQLERRM FROM 'field "([^"]+)"'),
-                          substring(SQLERRM FROM '^(valid_to|issue_date|holder_id) '),
-                          CASE WHEN SQLERRM LIKE 'invalid certificate number%' THEN 'licence_number'
-                               WHEN SQLERRM LIKE 'holder born%' THEN 'holder_id'
-                               WHEN SQLERRM LIKE 'unknown licence type%' THEN 'type_code' ELSE 'data' END);
-  END;
+  licence := elicense._licence_from_data(p_type_code, p_data);
+EXCEPTION WHEN OTHERS THEN
+  err_state := SQLSTATE;
+  err_message := SQLERRM;
+  err_field := coalesce(substring(SQLERRM FROM 'item "([^"]+)"'), substring(SQLERRM FROM 'field "([^"]+)"'),
+                        substring(SQLERRM FROM '^(valid_to|issue_date|holder_id) '),
+                        CASE WHEN SQLERRM LIKE 'invalid certificate number%' THEN 'licence_number'
+                             WHEN SQLERRM LIKE 'holder born%' THEN 'holder_id'
+                             WHEN SQLERRM LIKE 'unknown licence type%' THEN 'type_code' ELSE 'data' END);
 END
 $$;
-REVOKE ALL ON FUNCTION elicense._stock_licence(text, jsonb, boolean) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._stock_licence(text, jsonb, boolean) IS
-'Internal: the validated certificate row of stock data; careful: or the SQLSTATE, field and message elicense.issue would raise';
+REVOKE ALL ON FUNCTION elicense._stock_licence(text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._stock_licence(text, jsonb) IS
+'Internal: the validated certificate row of stock data, or the SQLSTATE, field and message elicense.issue would raise';
 
--- A validated chunk of stock rows, held in a variable between the
--- subtransaction that validates it and the insert into the work table.
-CREATE TYPE elicense.stock_checked AS (row_no bigint, licence elicense.certificate, err_state text, err_field text, err_message text);
-COMMENT ON TYPE elicense.stock_checked IS 'Internal: a stock row validated by elicense.convert_stock, its licence or its error';
+-- The rules of elicense._licence_from_data for one licence type written out
+-- as one SQL statement over a chunk of stock rows: the catalogue's items are
+-- read once, here, and each becomes a few expressions (no per-row plpgsql,
+-- no join with elicense.licence_item per row). It fills pg_temp.stock_work
+-- (convert_stock) with the rows of batch $1 numbered $2 to $3 (with
+-- p_skip_converted, those not converted before only).
+-- The check is conservative: ok is true only for a row _licence_from_data
+-- accepts, and then the columns are the ones it returns; every other row
+-- keeps its data for _stock_licence, which converts it or words its error.
+-- Values that take the careful path although they may be good: a JSON
+-- number (kept as text there), text with a control or bidi character, a
+-- date outside the plain YYYY-MM-DD calendar dates from 1900, an image with
+-- a data: prefix or line breaks (stripped there). tests/pgtap/stock_chunks.sql
+-- compares both paths. For an unknown type every row takes the careful path (42704).
+CREATE FUNCTION elicense._stock_check_query(p_type_code text, p_skip_converted boolean) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t elicense.licence_type;
+  it record;
+  unsafe constant text := '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]';
+  values_sql text[] := '{}';    -- s.s<n>: the item's trimmed text, NULL when absent or empty
+  texts_sql text[] := '{}';     -- the printed items, checked for control characters together
+  dates_sql text[] := '{NULL::date AS d0}';  -- d.d<n>: a date item's date, NULL unless a calendar date
+  images_sql text[] := '{NULL::bytea AS b0}';  -- b.b<n>: an image item's bytes, NULL unless bare Base64
+  checks_sql text[] := '{}';    -- each item's own rules
+  business_sql text[] := '{}';  -- business_data pairs, at most 40 per jsonb_build_object (100 arguments)
+  plain_sql text[] := '{}';     -- each business item stored as given (trimmed, not empty)
+  meta_items text[] := '{}';
+  meta jsonb := '{}';           -- metadata column -> its expression
+  known text[] := '{}';
+  s text;
+  rule text;
+  col text;
+  ok text;
+  -- A probe per row (not a join, whose plan the staging table's statistics,
+  -- taken before the load, would mislead), only for a chunk with rows converted before.
+  skip constant text := CASE WHEN p_skip_converted THEN
+    'AND (SELECT c.row_no FROM elicense.stock_converted c WHERE c.batch_id = r.batch_id AND c.row_no = r.row_no) IS NULL' ELSE '' END;
+BEGIN
+  SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = p_type_code;
+  IF NOT FOUND THEN
+    RETURN 'INSERT INTO pg_temp.stock_work (row_no, old_status, old_identifier, old_code, old_qr_url, ok, data)
+            SELECT r.row_no, r.status, nullif(btrim(r.identifier), ''''), nullif(btrim(r.assigned_code), ''''),
+                   nullif(btrim(r.qr_url), ''''), false, r.data
+              FROM elicense.stock_row r
+             WHERE r.batch_id = $1 AND r.row_no >= $2 AND r.row_no <= $3
+               ' || skip;
+  END IF;
+  FOR it IN SELECT li.*, row_number() OVER (ORDER BY li.position) AS n
+              FROM elicense.licence_item li WHERE li.type_code = p_type_code ORDER BY li.position LOOP
+    s := 's.s' || it.n;
+    known := known || it.item::text;
+    -- ->> is the text of a string (a row with any other JSON value but
+    -- null takes the careful path, below).
+    values_sql := values_sql || format('nullif(btrim(r.data ->> %L), '''') AS s%s', it.item, it.n);
+    IF it.data_type <> 'image' THEN
+      texts_sql := texts_sql || s;
+    END IF;
+    IF it.data_type = 'date' THEN
+      -- YYYY-MM-DD from 1900 by digit positions and integer ranges (a
+      -- regular expression per date was a tenth of the check); days 29 to
+      -- 31 against the length of their month.
+      dates_sql := dates_sql || format(
+        'CASE WHEN translate(%1$s, ''0123456789'', ''0000000000'') <> ''0000-00-00'' OR left(%1$s, 4)::integer < 1900
+                   OR substr(%1$s, 6, 2)::integer NOT BETWEEN 1 AND 12 THEN NULL
+              WHEN substr(%1$s, 9, 2)::integer BETWEEN 1 AND 28
+              THEN make_date(left(%1$s, 4)::integer, substr(%1$s, 6, 2)::integer, substr(%1$s, 9, 2)::integer)
+              WHEN substr(%1$s, 9, 2)::integer BETWEEN 29 AND 31
+                   AND substr(%1$s, 9, 2)::integer <= extract(day FROM (left(%1$s, 8) || ''01'')::date + interval ''1 month'' - interval ''1 day'')
+              THEN %1$s::date END AS d%2$s', s, it.n);
+    END IF;
+    IF it.data_type = 'image' THEN
+      -- Bare Base64 (no data: prefix, no line breaks: those take the
+      -- careful path, which strips them) decodes without an error.
+      images_sql := images_sql || format(
+        'CASE WHEN %1$s ~ ''^[A-Za-z0-9+/]+={0,2}$'' AND length(%1$s) %% 4 = 0 THEN decode(%1$s, ''base64'') END AS b%2$s', s, it.n);
+    END IF;
+    rule := concat_ws(' AND ',
+      CASE WHEN it.max_length IS NOT NULL THEN format('length(%s) <= %s', s, it.max_length) END,
+      CASE WHEN it.allowed_values IS NOT NULL THEN format('%s = ANY (%L::text[])', s, it.allowed_values) END,
+      CASE it.data_type
+        WHEN 'date' THEN format('d.d%s IS NOT NULL', it.n)
+        WHEN 'uscc' THEN format('elicense.is_valid_uscc(%s)', s)
+        WHEN 'resident_id' THEN format('elicense.is_valid_resident_id(%s)', s)
+        WHEN 'division_code' THEN format('elicense.is_valid_division(%s)', s)
+        WHEN 'image' THEN format('b.b%1$s IS NOT NULL AND length(b.b%1$s) <= 51200
+                                  AND (substr(b.b%1$s, 1, 3) = ''\xffd8ff''::bytea OR substr(b.b%1$s, 1, 8) = ''\x89504e470d0a1a0a''::bytea)', it.n)
+      END);
+    checks_sql := checks_sql || CASE WHEN it.required THEN format('(%s IS NOT NULL AND %s)', s, coalesce(nullif(rule, ''), 'true'))
+                                     ELSE format('(%s IS NULL OR %s)', s, coalesce(nullif(rule, ''), 'true')) END;
+    IF it.metadata_column IS NULL THEN
+      business_sql := business_sql || format('%L, %s', it.item, s);
+      plain_sql := plain_sql || format('(r.data ->> %L) IS NOT DISTINCT FROM %s', it.item, s);
+    ELSE
+      meta_items := meta_items || it.item::text;
+      meta := meta || jsonb_build_object(it.metadata_column,
+                                         CASE WHEN it.data_type = 'date' THEN format('d.d%s', it.n) ELSE s END);
+    END IF;
+  END LOOP;
 
--- Converts a batch: a few statements over the whole batch, none per row.
--- Rows converted before are skipped, so converting twice yields each licence
--- once; the errors of the previous conversion are replaced.
+  ok := concat_ws(' AND ',
+    'jsonb_typeof(r.data) = ''object''',
+    -- every value a JSON string or null (a number takes the careful path)
+    'NOT jsonb_path_exists(r.data, ''strict $.* ? (@.type() != "string" && @.type() != "null")'')',
+    -- concat() takes at most 100 arguments: 90 items per call.
+    CASE WHEN cardinality(texts_sql) > 0 THEN
+      (SELECT string_agg(format('concat(%s)', p), ' || ')
+         FROM (SELECT string_agg(e, ', ' ORDER BY i) AS p FROM unnest(texts_sql) WITH ORDINALITY AS y(e, i) GROUP BY (i - 1) / 90) z)
+      || format(' !~ %L', unsafe) END,
+    nullif(array_to_string(checks_sql, ' AND '), ''),
+    format('(r.data - %L::text[]) = ''{}''::jsonb', known),
+    -- The catalogue fills every NOT NULL metadata column.
+    'm.licence_number IS NOT NULL AND m.holder_name IS NOT NULL AND m.holder_id IS NOT NULL AND m.authority_name IS NOT NULL
+     AND m.authority_uscc IS NOT NULL AND m.authority_division IS NOT NULL AND m.issue_date IS NOT NULL AND m.valid_from IS NOT NULL',
+    format('m.licence_number ~ %L', t.number_pattern),
+    '(m.valid_to IS NULL OR m.valid_to > m.valid_from)',
+    'm.issue_date <= current_date',
+    CASE WHEN t.holder_id_type = 'RESIDENT_ID' THEN format(
+      'CASE WHEN elicense.is_valid_resident_id(m.holder_id)
+            THEN elicense.resident_id_birth_date(m.holder_id) <= m.issue_date
+                 AND elicense.resident_id_birth_date(m.holder_id) + make_interval(years => %s) <= m.issue_date
+            ELSE false END', coalesce(t.min_holder_age, 0)) END);
+
+  FOREACH col IN ARRAY ARRAY['licence_number', 'holder_name', 'holder_id', 'authority_name', 'authority_uscc',
+                             'authority_division', 'issue_date', 'valid_from', 'valid_to'] LOOP
+    meta := jsonb_set(meta, ARRAY[col], to_jsonb(format('%s AS %I', coalesce(meta ->> col,
+              CASE WHEN col IN ('issue_date', 'valid_from', 'valid_to') THEN 'NULL::date' ELSE 'NULL::text' END), col)));
+  END LOOP;
+
+  RETURN format($q$
+INSERT INTO pg_temp.stock_work (row_no, old_status, old_identifier, old_code, old_qr_url, ok, data, licence_number, holder_name,
+    holder_id_type, holder_id, authority_name, authority_uscc, authority_division, issue_date, valid_from, valid_to, business_data)
+SELECT r.row_no, r.status, nullif(btrim(r.identifier), ''), nullif(btrim(r.assigned_code), ''), nullif(btrim(r.qr_url), ''),
+       k.ok, CASE WHEN NOT k.ok THEN r.data END, m.licence_number, m.holder_name, %1$L, m.holder_id, m.authority_name,
+       m.authority_uscc, m.authority_division, m.issue_date, m.valid_from, m.valid_to, m.business_data
+  FROM elicense.stock_row r
+ CROSS JOIN LATERAL (SELECT %2$s OFFSET 0) s
+ CROSS JOIN LATERAL (SELECT %3$s OFFSET 0) d
+ CROSS JOIN LATERAL (SELECT %8$s OFFSET 0) b
+ CROSS JOIN LATERAL (SELECT %4$s, %5$s AS business_data OFFSET 0) m
+ CROSS JOIN LATERAL (SELECT CASE WHEN jsonb_typeof(r.data) = 'object' THEN %6$s ELSE false END AS ok OFFSET 0) k
+ WHERE r.batch_id = $1 AND r.row_no >= $2 AND r.row_no <= $3
+   %7$s$q$,
+    t.holder_id_type,
+    coalesce(nullif(array_to_string(values_sql, ', '), ''), 'NULL::text AS s0'),
+    array_to_string(dates_sql, ', '),
+    (SELECT string_agg(meta ->> c, ', ' ORDER BY o) FROM unnest(ARRAY['licence_number', 'holder_name', 'holder_id', 'authority_name',
+       'authority_uscc', 'authority_division', 'issue_date', 'valid_from', 'valid_to']) WITH ORDINALITY AS x(c, o)),
+    -- An item absent or empty is not kept (as _licence_from_data); when the
+    -- row holds each as given, the object minus the metadata items is it.
+    CASE WHEN cardinality(business_sql) = 0 THEN '''{}''::jsonb'
+         ELSE format('CASE WHEN %s THEN jsonb_strip_nulls(r.data - %L::text[]) ELSE ', array_to_string(plain_sql, ' AND '), meta_items)
+              || 'jsonb_strip_nulls(' || (SELECT string_agg(format('jsonb_build_object(%s)', p), ' || ')
+                 FROM (SELECT string_agg(e, ', ' ORDER BY i) AS p FROM unnest(business_sql) WITH ORDINALITY AS y(e, i)
+                        GROUP BY (i - 1) / 40) z) || ') END' END,
+    ok, skip, array_to_string(images_sql, ', '));
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._stock_check_query(text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._stock_check_query(text, boolean) IS
+'Internal: the INSERT that checks a chunk of stock rows of a licence type set-based (the rules of _licence_from_data as SQL expressions) into convert_stock''s work table';
+
+-- Converts a batch in chunks of rows by row number, each chunk with a few
+-- statements over its rows and none per row: _stock_check_query's INSERT
+-- checks the chunk, _stock_licence words the errors of the rows it does not
+-- vouch for, the cross-row rules are UPDATEs, and the chunk's licences,
+-- status_history rows and outbox steps are written before the next chunk
+-- is read. The work table is truncated per chunk, so that the backend's
+-- memory and every sort and hash stay the size of a chunk whatever the
+-- batch. Rows converted before are skipped, so converting twice yields each
+-- licence once; the errors of the previous conversion are replaced. One
+-- transaction: a failure converts nothing.
 CREATE FUNCTION elicense.convert_stock(batch bigint, OUT converted bigint, OUT rejected bigint, OUT skipped bigint)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- The check's lateral subqueries are one row each: a memo of them keyed by
+-- every item's value costs more than it saves.
+SET enable_memoize = off AS $$
 DECLARE
   b elicense.stock_batch;
   t elicense.licence_type;
   code_pattern text;
-  chunk_rows constant integer := 1000;
-  chunk elicense.stock_checked[];
-  careful boolean;
+  chunk_rows constant integer := 5000;
+  check_rows text;      -- _stock_check_query for a chunk without rows converted before ...
+  check_rest text;      -- ... and with some
+  steps text[] := elicense._delivery_steps('01');
+  reason text;
+  -- stock_converted.at of this conversion: a clash with a licence of it is
+  -- worded as one within the batch.
+  started constant timestamptz := clock_timestamp();
   lo bigint;
   hi bigint;
+  n bigint;
 BEGIN
   SELECT * INTO b FROM elicense.stock_batch x WHERE x.id = convert_stock.batch FOR UPDATE;  -- one conversion of a batch at a time
   IF NOT FOUND THEN
@@ -136,171 +306,197 @@ BEGIN
   END IF;
   SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = b.type_code;
   SELECT coalesce((SELECT dc.assigned_code_pattern FROM elicense.delivery_config dc LIMIT 1), '^[0-9]{18}$') INTO code_pattern;
+  reason := format('stock conversion, batch %s (%s)', b.id, b.label);
+  check_rows := elicense._stock_check_query(b.type_code, false);
+  check_rest := elicense._stock_check_query(b.type_code, true);
   DELETE FROM elicense.stock_error e WHERE e.batch_id = b.id;
   SELECT count(*) INTO skipped FROM elicense.stock_converted s WHERE s.batch_id = b.id;
+  converted := 0;
+  rejected := 0;
 
   IF to_regclass('pg_temp.stock_work') IS NOT NULL THEN
     DROP TABLE pg_temp.stock_work;  -- left by a conversion that failed earlier in this transaction
   END IF;
+  -- Plain text for the USCC and division: the certificate's domains check
+  -- them once, on the INSERT.
   CREATE TEMP TABLE stock_work (
-    row_no bigint, old_status text, old_identifier text, old_code text, old_qr_url text,
+    row_no bigint, old_status text, old_identifier text, old_code text, old_qr_url text, ok boolean, data jsonb,
     err_state text, err_field text, err_message text, sequence text,
     licence_number text, holder_name text, holder_id_type text, holder_id text, authority_name text,
-    authority_uscc elicense.uscc, authority_division elicense.division_code, issue_date date, valid_from date, valid_to date,
-    business_data jsonb
+    authority_uscc text, authority_division text, issue_date date, valid_from date, valid_to date, business_data jsonb
   ) ON COMMIT DROP;
-  -- Validated in chunks of rows by row number: a chunk is first validated
-  -- with errors raised (no subtransaction per row), and only a chunk with a
-  -- bad row again row by row with each error caught. The chunk is collected
-  -- in a variable inside the subtransaction and written after it, so that
-  -- the subtransaction writes nothing and takes no transaction id (a
-  -- thousand subtransaction ids would overflow the backend's cache of them
-  -- and slow every other session's snapshots).
-  LOOP
-    SELECT max(x.row_no) INTO hi FROM (
-      SELECT r.row_no FROM elicense.stock_row r WHERE r.batch_id = b.id AND (lo IS NULL OR r.row_no > lo)
-       ORDER BY r.row_no LIMIT chunk_rows) x;
-    EXIT WHEN hi IS NULL;
-    careful := false;
-    LOOP
-      BEGIN
-        SELECT array_agg(ROW(r.row_no, v.licence, v.err_state, v.err_field, v.err_message)::elicense.stock_checked) INTO chunk
-          FROM elicense.stock_row r
-         CROSS JOIN LATERAL elicense._stock_licence(b.type_code, r.data, careful) v
-         WHERE r.batch_id = b.id AND (lo IS NULL OR r.row_no > lo) AND r.row_no <= hi
-           AND NOT EXISTS (SELECT FROM elicense.stock_converted s WHERE s.batch_id = r.batch_id AND s.row_no = r.row_no);
-        EXIT;
-      EXCEPTION WHEN OTHERS THEN
-        IF careful THEN
-          RAISE;  -- not an error of one row
-        END IF;
-        careful := true;
-      END;
-    END LOOP;
-    INSERT INTO stock_work
-    SELECT r.row_no, r.status, nullif(btrim(r.identifier), ''), nullif(btrim(r.assigned_code), ''), nullif(btrim(r.qr_url), ''),
-           c.err_state, c.err_field, c.err_message, NULL,
-           l.licence_number, l.holder_name, l.holder_id_type, l.holder_id, l.authority_name, l.authority_uscc,
-           l.authority_division, l.issue_date, l.valid_from, l.valid_to, l.business_data
-      FROM unnest(chunk) c
-      JOIN elicense.stock_row r ON r.batch_id = b.id AND r.row_no = c.row_no
-     CROSS JOIN LATERAL (SELECT (c.licence).*) l;
-    lo := hi;
-  END LOOP;
-  ANALYZE pg_temp.stock_work;  -- the joins below are planned with its real size
 
-  -- The rules issue() checks outside _licence_from_data and those of stock
-  -- data, each over the whole batch; a row keeps the first reason found.
-  UPDATE stock_work w SET err_state = '22023', err_field = 'status',
-         err_message = format('status "%s" is not a certState a converted licence can have (01 to 06)', w.old_status)
-   WHERE w.err_state IS NULL AND (w.old_status IS NULL OR w.old_status !~ '^0[1-6]$');
-  UPDATE stock_work w SET err_state = '22P02', err_field = 'identifier',
-         err_message = format('identifier "%s": %s', w.old_identifier, elicense.identifier_problem(w.old_identifier))
-   WHERE w.err_state IS NULL AND w.old_identifier IS NOT NULL AND NOT elicense.is_valid_identifier(w.old_identifier);
-  UPDATE stock_work w SET err_state = '22023', err_field = 'identifier',
-         err_message = format('identifier "%s" is not version 001 of a licence of type %s issued by %s', w.old_identifier,
-                              b.type_code, w.authority_uscc)
-    FROM (SELECT x.row_no, elicense.parse_identifier(x.old_identifier) p FROM stock_work x
-           WHERE x.err_state IS NULL AND x.old_identifier IS NOT NULL) q
-   WHERE q.row_no = w.row_no
-     AND ((q.p).type_code <> b.type_code OR (q.p).issuer <> w.authority_uscc::text OR (q.p).version <> 1);
-  UPDATE stock_work w SET err_state = '23502', err_field = 'identifier',
-         err_message = format('assigned code "%s" is given without the identifier it was assigned to', w.old_code)
-   WHERE w.err_state IS NULL AND w.old_code IS NOT NULL AND w.old_identifier IS NULL;
-  UPDATE stock_work w SET err_state = '22023', err_field = 'assigned_code',
-         err_message = format('assigned code "%s" does not match the platform''s pattern %s', w.old_code, code_pattern)
-   WHERE w.err_state IS NULL AND w.old_code IS NOT NULL AND w.old_code !~ code_pattern;
-  UPDATE stock_work w SET err_state = '23502', err_field = 'assigned_code',
-         err_message = format('QR URL "%s" is given without the assigned code', left(w.old_qr_url, 80))
-   WHERE w.err_state IS NULL AND w.old_qr_url IS NOT NULL AND w.old_code IS NULL;
-  UPDATE stock_work w SET err_state = '22023', err_field = 'qr_url',
-         err_message = format('assigned code "%s" comes without its QR URL, and no platform public key is configured for province %s to build it',
-                              w.old_code, left(w.authority_division::text, 2) || '0000')
-   WHERE w.err_state IS NULL AND w.old_code IS NOT NULL AND w.old_qr_url IS NULL
-     AND NOT EXISTS (SELECT FROM elicense.platform_key k WHERE k.province::text = left(w.authority_division::text, 2) || '0000');
-  -- Certificate numbers and identifiers: unique among current licences and
-  -- within the batch (the lowest row number keeps it).
-  UPDATE stock_work w SET err_state = '23505', err_field = 'licence_number',
-         err_message = format('certificate number "%s" of licence type %s is already used by licence %s', w.licence_number,
-                              b.type_code, x.identifier)
-    FROM elicense.certificate x
-   WHERE w.err_state IS NULL AND x.type_code = b.type_code AND x.licence_number = w.licence_number AND x.superseded_at IS NULL;
-  UPDATE stock_work w SET err_state = '23505', err_field = 'licence_number',
-         err_message = format('certificate number "%s" is also in row %s of the batch', w.licence_number, d.first_row)
-    FROM (SELECT x.row_no, min(x.row_no) OVER (PARTITION BY x.licence_number) AS first_row
-            FROM stock_work x WHERE x.err_state IS NULL) d
-   WHERE d.row_no = w.row_no AND d.first_row <> w.row_no;
-  UPDATE stock_work w SET err_state = '23505', err_field = 'identifier',
-         err_message = format('identifier "%s" is already a licence (%s)', w.old_identifier, x.licence_number)
-    FROM elicense.certificate x
-   WHERE w.err_state IS NULL AND x.identifier = w.old_identifier;
-  UPDATE stock_work w SET err_state = '23505', err_field = 'identifier',
-         err_message = format('identifier "%s" is also in row %s of the batch', w.old_identifier, d.first_row)
-    FROM (SELECT x.row_no, min(x.row_no) OVER (PARTITION BY x.old_identifier) AS first_row
-            FROM stock_work x WHERE x.err_state IS NULL AND x.old_identifier IS NOT NULL) d
-   WHERE d.row_no = w.row_no AND d.first_row <> w.row_no;
-
-  INSERT INTO elicense.stock_error (batch_id, row_no, sqlstate, field, message)
-  SELECT b.id, w.row_no, w.err_state, w.err_field, w.err_message FROM stock_work w WHERE w.err_state IS NOT NULL;
-  GET DIAGNOSTICS rejected = ROW_COUNT;
-  DELETE FROM stock_work w WHERE w.err_state IS NOT NULL;
-
-  -- Sequences as issue() makes them: from an identifier already delivered,
-  -- else from the number by the type's sequence_pattern, else the gap-free
-  -- counter of (type, authority), which is moved past every numeric sequence
-  -- kept so that it never hands one out again.
-  UPDATE stock_work w SET sequence = CASE
-      WHEN w.old_identifier IS NOT NULL THEN (elicense.parse_identifier(w.old_identifier)).sequence
-      ELSE array_to_string(regexp_match(w.licence_number, t.sequence_pattern), '') END
-   WHERE w.old_identifier IS NOT NULL OR t.sequence_pattern IS NOT NULL;
-  WITH need AS (
-    SELECT w.authority_uscc::text AS authority, count(*) FILTER (WHERE w.sequence IS NULL) AS n,
-           max(CASE WHEN t.sequence_pattern IS NULL AND w.sequence ~ '^[0-9]{1,18}$' THEN w.sequence::bigint END) AS kept
-      FROM stock_work w GROUP BY 1
-  ), counted AS (
+  -- Sequences an earlier delivery gave (a type without sequence_pattern):
+  -- the counter of their authority moves past the highest before any chunk
+  -- draws from it, so that no row gets one that a later chunk keeps. A kept
+  -- row that is then rejected leaves the counter past its sequence.
+  IF t.type_code IS NOT NULL AND t.sequence_pattern IS NULL THEN
     INSERT INTO elicense.sequence_counter AS sc (type_code, authority_uscc, last_value)
-    SELECT b.type_code, need.authority, coalesce(need.kept, 0) + need.n FROM need WHERE need.n > 0 OR need.kept IS NOT NULL
-    ON CONFLICT ON CONSTRAINT sequence_counter_pkey DO UPDATE
-      SET last_value = greatest(sc.last_value, (SELECT coalesce(k.kept, 0) FROM need k WHERE k.authority = excluded.authority_uscc))
-                       + (SELECT k.n FROM need k WHERE k.authority = excluded.authority_uscc)
-    RETURNING sc.authority_uscc, sc.last_value
-  )
-  UPDATE stock_work w SET sequence = lpad(s.value::text, greatest(7, length(s.value::text)), '0')
-    FROM (SELECT x.row_no, c.last_value - need.n + row_number() OVER (PARTITION BY c.authority_uscc ORDER BY x.row_no) AS value
-            FROM stock_work x
-            JOIN counted c ON c.authority_uscc = x.authority_uscc::text
-            JOIN need ON need.authority = c.authority_uscc
-           WHERE x.sequence IS NULL) s
-   WHERE s.row_no = w.row_no;
+    SELECT b.type_code, (q.p).issuer, max((q.p).sequence::bigint)
+      FROM (SELECT elicense.parse_identifier(btrim(r.identifier)) AS p FROM elicense.stock_row r
+             WHERE r.batch_id = b.id AND elicense.is_valid_identifier(btrim(r.identifier))
+               AND NOT EXISTS (SELECT FROM elicense.stock_converted c WHERE c.batch_id = r.batch_id AND c.row_no = r.row_no)) q
+     WHERE (q.p).type_code = b.type_code AND (q.p).version = 1 AND (q.p).sequence ~ '^[0-9]{1,18}$'
+     GROUP BY (q.p).issuer
+    ON CONFLICT ON CONSTRAINT sequence_counter_pkey DO UPDATE SET last_value = greatest(sc.last_value, excluded.last_value);
+  END IF;
 
-  WITH made AS (
-    INSERT INTO elicense.certificate (identifier, original_identifier, previous_identifier, type_code, sequence, version,
-        licence_number, holder_name, holder_id_type, holder_id, authority_name, authority_uscc, authority_division,
-        issue_date, valid_from, valid_to, status, status_note, operate_type, business_data, created_by, qr_url, assigned_code)
-    SELECT x.id, x.id, NULL, b.type_code, w.sequence, 1, w.licence_number, w.holder_name, w.holder_id_type, w.holder_id,
-           w.authority_name, w.authority_uscc, w.authority_division, w.issue_date, w.valid_from, w.valid_to, w.old_status, NULL,
-           '01', w.business_data, b.actor,
-           CASE WHEN w.old_code IS NOT NULL
-                THEN coalesce(w.old_qr_url, elicense.qr_url(w.old_code, b.type_code, left(w.authority_division::text, 2) || '0000')) END,
-           w.old_code
-      FROM stock_work w
-     CROSS JOIN LATERAL (SELECT w.*) l
-     CROSS JOIN LATERAL (SELECT elicense.build_identifier(b.type_code, w.authority_uscc, w.sequence, 1) AS id) x
-    RETURNING identifier, licence_number, status, assigned_code
-  ), kept AS (
-    INSERT INTO elicense.stock_converted (batch_id, row_no, identifier)
-    SELECT b.id, w.row_no, m.identifier
-      FROM made m JOIN stock_work w ON w.licence_number = m.licence_number
-  ), history AS (
-    INSERT INTO elicense.status_history (identifier, original_identifier, from_status, to_status, operate_type, reason, actor)
-    SELECT m.identifier, m.identifier, NULL, m.status, '01', format('stock conversion, batch %s (%s)', b.id, b.label), b.actor
-      FROM made m
-  )
-  -- A licence whose code was assigned before starts at collect (step 3).
-  INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, lane)
-  SELECT m.identifier, 1, (elicense._delivery_steps('01'))[s.n], s.n, '01', 'stock'
-    FROM made m CROSS JOIN LATERAL (SELECT CASE WHEN m.assigned_code IS NULL THEN 1 ELSE 3 END AS n) s;
-  GET DIAGNOSTICS converted = ROW_COUNT;
+  SELECT min(r.row_no) INTO lo FROM elicense.stock_row r WHERE r.batch_id = b.id;
+  WHILE lo IS NOT NULL LOOP
+    SELECT max(x.row_no) INTO hi FROM (
+      SELECT r.row_no FROM elicense.stock_row r WHERE r.batch_id = b.id AND r.row_no >= lo ORDER BY r.row_no LIMIT chunk_rows) x;
+    TRUNCATE pg_temp.stock_work;
+    IF EXISTS (SELECT FROM elicense.stock_converted c WHERE c.batch_id = b.id AND c.row_no BETWEEN lo AND hi) THEN
+      EXECUTE check_rest USING b.id, lo, hi;
+    ELSE
+      EXECUTE check_rows USING b.id, lo, hi;
+    END IF;
+    -- The rows the check does not vouch for: issue()'s own validation.
+    UPDATE stock_work w SET (licence_number, holder_name, holder_id_type, holder_id, authority_name, authority_uscc, authority_division,
+                             issue_date, valid_from, valid_to, business_data, err_state, err_field, err_message) =
+        (SELECT (v.licence).licence_number, (v.licence).holder_name, (v.licence).holder_id_type, (v.licence).holder_id,
+                (v.licence).authority_name, (v.licence).authority_uscc, (v.licence).authority_division, (v.licence).issue_date,
+                (v.licence).valid_from, (v.licence).valid_to, (v.licence).business_data, v.err_state, v.err_field, v.err_message
+           FROM elicense._stock_licence(b.type_code, w.data) v)
+     WHERE NOT w.ok;
+
+    -- The rules issue() checks outside _licence_from_data and those of stock
+    -- data; a row keeps the first reason found.
+    UPDATE stock_work w SET err_state = '22023', err_field = 'status',
+           err_message = format('status "%s" is not a certState a converted licence can have (01 to 06)', w.old_status)
+     WHERE w.err_state IS NULL AND (w.old_status IS NULL OR w.old_status NOT IN ('01', '02', '03', '04', '05', '06'));
+    UPDATE stock_work w SET err_state = '22P02', err_field = 'identifier',
+           err_message = format('identifier "%s": %s', w.old_identifier, elicense.identifier_problem(w.old_identifier))
+     WHERE w.err_state IS NULL AND w.old_identifier IS NOT NULL AND NOT elicense.is_valid_identifier(w.old_identifier);
+    UPDATE stock_work w SET err_state = '22023', err_field = 'identifier',
+           err_message = format('identifier "%s" is not version 001 of a licence of type %s issued by %s', w.old_identifier,
+                                b.type_code, w.authority_uscc)
+      FROM (SELECT x.row_no, elicense.parse_identifier(x.old_identifier) p FROM stock_work x
+             WHERE x.err_state IS NULL AND x.old_identifier IS NOT NULL) q
+     WHERE q.row_no = w.row_no
+       AND ((q.p).type_code <> b.type_code OR (q.p).issuer <> w.authority_uscc OR (q.p).version <> 1);
+    UPDATE stock_work w SET err_state = '23502', err_field = 'identifier',
+           err_message = format('assigned code "%s" is given without the identifier it was assigned to', w.old_code)
+     WHERE w.err_state IS NULL AND w.old_code IS NOT NULL AND w.old_identifier IS NULL;
+    UPDATE stock_work w SET err_state = '22023', err_field = 'assigned_code',
+           err_message = format('assigned code "%s" does not match the platform''s pattern %s', w.old_code, code_pattern)
+     WHERE w.err_state IS NULL AND w.old_code IS NOT NULL AND w.old_code !~ code_pattern;
+    UPDATE stock_work w SET err_state = '23502', err_field = 'assigned_code',
+           err_message = format('QR URL "%s" is given without the assigned code', left(w.old_qr_url, 80))
+     WHERE w.err_state IS NULL AND w.old_qr_url IS NOT NULL AND w.old_code IS NULL;
+    UPDATE stock_work w SET err_state = '22023', err_field = 'qr_url',
+           err_message = format('assigned code "%s" comes without its QR URL, and no platform public key is configured for province %s to build it',
+                                w.old_code, left(w.authority_division, 2) || '0000')
+     WHERE w.err_state IS NULL AND w.old_code IS NOT NULL AND w.old_qr_url IS NULL
+       AND NOT EXISTS (SELECT FROM elicense.platform_key k WHERE k.province::text = left(w.authority_division, 2) || '0000');
+    -- Certificate numbers and identifiers: unique among current licences and
+    -- within the batch (the lowest row number keeps it; an earlier chunk's
+    -- licence is already a current one). Probed row by row (LATERAL ...
+    -- LIMIT 1): the certificate table grows while the batch converts, and a
+    -- join planned for the first chunk could scan it whole for every chunk.
+    UPDATE stock_work w SET err_state = '23505', err_field = 'licence_number',
+           err_message = CASE WHEN q.first_row IS NOT NULL
+                              THEN format('certificate number "%s" is also in row %s of the batch', w.licence_number, q.first_row)
+                              ELSE format('certificate number "%s" of licence type %s is already used by licence %s', w.licence_number,
+                                          b.type_code, q.identifier) END
+      FROM (SELECT y.row_no, x.identifier, s.row_no AS first_row
+              FROM stock_work y
+             CROSS JOIN LATERAL (SELECT c.identifier FROM elicense.certificate c
+                                  WHERE c.type_code = b.type_code AND c.licence_number = y.licence_number AND c.superseded_at IS NULL
+                                  LIMIT 1) x
+              LEFT JOIN LATERAL (SELECT k.row_no FROM elicense.stock_converted k
+                                  WHERE k.identifier = x.identifier AND k.batch_id = b.id AND k.at = started LIMIT 1) s ON true
+             WHERE y.err_state IS NULL) q
+     WHERE q.row_no = w.row_no;
+    UPDATE stock_work w SET err_state = '23505', err_field = 'licence_number',
+           err_message = format('certificate number "%s" is also in row %s of the batch', w.licence_number, d.first_row)
+      FROM (SELECT x.licence_number, min(x.row_no) AS first_row FROM stock_work x WHERE x.err_state IS NULL
+             GROUP BY x.licence_number HAVING count(*) > 1) d
+     WHERE w.err_state IS NULL AND d.licence_number = w.licence_number AND d.first_row <> w.row_no;
+    UPDATE stock_work w SET err_state = '23505', err_field = 'identifier',
+           err_message = CASE WHEN q.first_row IS NOT NULL
+                              THEN format('identifier "%s" is also in row %s of the batch', w.old_identifier, q.first_row)
+                              ELSE format('identifier "%s" is already a licence (%s)', w.old_identifier, q.licence_number) END
+      FROM (SELECT y.row_no, x.licence_number, s.row_no AS first_row
+              FROM stock_work y
+             CROSS JOIN LATERAL (SELECT c.licence_number FROM elicense.certificate c WHERE c.identifier = y.old_identifier LIMIT 1) x
+              LEFT JOIN LATERAL (SELECT k.row_no FROM elicense.stock_converted k
+                                  WHERE k.identifier = y.old_identifier AND k.batch_id = b.id AND k.at = started LIMIT 1) s ON true
+             WHERE y.err_state IS NULL AND y.old_identifier IS NOT NULL) q
+     WHERE q.row_no = w.row_no;
+    UPDATE stock_work w SET err_state = '23505', err_field = 'identifier',
+           err_message = format('identifier "%s" is also in row %s of the batch', w.old_identifier, d.first_row)
+      FROM (SELECT x.row_no, min(x.row_no) OVER (PARTITION BY x.old_identifier) AS first_row
+              FROM stock_work x WHERE x.err_state IS NULL AND x.old_identifier IS NOT NULL) d
+     WHERE d.row_no = w.row_no AND d.first_row <> w.row_no;
+
+    INSERT INTO elicense.stock_error (batch_id, row_no, sqlstate, field, message)
+    SELECT b.id, w.row_no, w.err_state, w.err_field, w.err_message FROM stock_work w WHERE w.err_state IS NOT NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+      rejected := rejected + n;
+      DELETE FROM stock_work w WHERE w.err_state IS NOT NULL;
+    END IF;
+
+    -- Sequences as issue() makes them: from an identifier already delivered,
+    -- else from the number by the type's sequence_pattern, else the gap-free
+    -- counter of (type, authority), which is moved past every numeric sequence
+    -- kept so that it never hands one out again.
+    IF t.sequence_pattern IS NOT NULL THEN
+      UPDATE stock_work w SET sequence = array_to_string(regexp_match(w.licence_number, t.sequence_pattern), '')
+       WHERE w.old_identifier IS NULL;
+    END IF;
+    UPDATE stock_work w SET sequence = (elicense.parse_identifier(w.old_identifier)).sequence WHERE w.old_identifier IS NOT NULL;
+    -- The chunk's licences, with their identifiers numbered once and read by
+    -- the four INSERTs (no second pass over the work table).
+    WITH need AS (
+      SELECT w.authority_uscc AS authority, count(*) FILTER (WHERE w.sequence IS NULL) AS n,
+             max(CASE WHEN t.sequence_pattern IS NULL AND w.sequence ~ '^[0-9]{1,18}$' THEN w.sequence::bigint END) AS kept
+        FROM stock_work w GROUP BY 1
+    ), counted AS (
+      INSERT INTO elicense.sequence_counter AS sc (type_code, authority_uscc, last_value)
+      SELECT b.type_code, need.authority, coalesce(need.kept, 0) + need.n FROM need WHERE need.n > 0 OR need.kept IS NOT NULL
+      ON CONFLICT ON CONSTRAINT sequence_counter_pkey DO UPDATE
+        SET last_value = greatest(sc.last_value, (SELECT coalesce(k.kept, 0) FROM need k WHERE k.authority = excluded.authority_uscc))
+                         + (SELECT k.n FROM need k WHERE k.authority = excluded.authority_uscc)
+      RETURNING sc.authority_uscc, sc.last_value
+    ), first AS (
+      SELECT c.authority_uscc AS authority, c.last_value - need.n AS base FROM counted c JOIN need ON need.authority = c.authority_uscc
+    ), sequenced AS (
+      SELECT w.*, coalesce(w.sequence, lpad(v.value::text, greatest(7, length(v.value::text)), '0')) AS seq
+        FROM (SELECT x.*, count(*) FILTER (WHERE x.sequence IS NULL) OVER (PARTITION BY x.authority_uscc ORDER BY x.row_no) AS nth
+                FROM stock_work x) w
+        LEFT JOIN first f ON f.authority = w.authority_uscc
+       CROSS JOIN LATERAL (SELECT f.base + w.nth AS value) v
+    ), numbered AS MATERIALIZED (
+      SELECT q.*, elicense.build_identifier(b.type_code, q.authority_uscc, q.seq, 1) AS id FROM sequenced q
+    ), made AS (
+      INSERT INTO elicense.certificate (identifier, original_identifier, previous_identifier, type_code, sequence, version,
+          licence_number, holder_name, holder_id_type, holder_id, authority_name, authority_uscc, authority_division,
+          issue_date, valid_from, valid_to, status, status_note, operate_type, business_data, created_by, qr_url, assigned_code)
+      SELECT w.id, w.id, NULL, b.type_code, w.seq, 1, w.licence_number, w.holder_name, w.holder_id_type, w.holder_id,
+             w.authority_name, w.authority_uscc, w.authority_division, w.issue_date, w.valid_from, w.valid_to, w.old_status, NULL,
+             '01', w.business_data, b.actor,
+             CASE WHEN w.old_code IS NOT NULL
+                  THEN coalesce(w.old_qr_url, elicense.qr_url(w.old_code, b.type_code, left(w.authority_division, 2) || '0000')) END,
+             w.old_code
+        FROM numbered w
+    ), kept AS (
+      INSERT INTO elicense.stock_converted (batch_id, row_no, identifier, at)
+      SELECT b.id, w.row_no, w.id, started FROM numbered w
+    ), history AS (
+      INSERT INTO elicense.status_history (identifier, original_identifier, from_status, to_status, operate_type, reason, actor)
+      SELECT w.id, w.id, NULL, w.old_status, '01', reason, b.actor FROM numbered w
+    )
+    -- A licence whose code was assigned before starts at collect (step 3).
+    INSERT INTO elicense.outbox (identifier, version, step, step_order, operate_type, lane)
+    SELECT w.id, 1, steps[s.n], s.n, '01', 'stock'
+      FROM numbered w CROSS JOIN LATERAL (SELECT CASE WHEN w.old_code IS NULL THEN 1 ELSE 3 END AS n) s;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    converted := converted + n;
+
+    SELECT min(r.row_no) INTO lo FROM elicense.stock_row r WHERE r.batch_id = b.id AND r.row_no > hi;
+  END LOOP;
 
   UPDATE elicense.stock_batch x SET converted_at = now() WHERE x.id = b.id;
   IF converted > 0 THEN
