@@ -13,7 +13,7 @@
 --   INSERT INTO elicense.stock_batch (type_code, label) VALUES ('11100000000013338W032', 'Fuzhou 2019-2023') RETURNING id;
 --   SET elicense.stock_batch = '<id>';
 --   COPY elicense.stock_row (data) FROM '/path/export.jsonl';      -- or (data, status, identifier, ...) from CSV
---   SELECT * FROM elicense.convert_stock(<id>);
+--   SELECT * FROM elicense.convert_stock(<id>);            -- or CALL elicense.convert_stock_in_steps(<id>);
 --   SELECT * FROM elicense.stock_error WHERE batch_id = <id>;      -- fix the rows, convert again
 --------------------------------------------------------------------------------
 
@@ -277,8 +277,15 @@ COMMENT ON FUNCTION elicense._stock_check_query(text, boolean) IS
 -- memory and every sort and hash stay the size of a chunk whatever the
 -- batch. Rows converted before are skipped, so converting twice yields each
 -- licence once; the errors of the previous conversion are replaced. One
--- transaction: a failure converts nothing.
-CREATE FUNCTION elicense.convert_stock(batch bigint, OUT converted bigint, OUT rejected bigint, OUT skipped bigint)
+-- transaction: a failure converts nothing. With first_row and last_row only
+-- the batch's rows numbered first_row to last_row are read, and only their
+-- errors replaced (and skipped counts only them):
+-- elicense.convert_stock_in_steps calls it per range and commits after each,
+-- so that the sequence counter of a type without sequence_pattern, which the
+-- conversion holds locked until it commits, is not kept from live approvals
+-- for the whole batch.
+CREATE FUNCTION elicense.convert_stock(batch bigint, first_row bigint DEFAULT NULL, last_row bigint DEFAULT NULL,
+    OUT converted bigint, OUT rejected bigint, OUT skipped bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 -- The check's lateral subqueries are one row each: a memo of them keyed by
 -- every item's value costs more than it saves.
@@ -304,13 +311,19 @@ BEGIN
     RAISE EXCEPTION 'stock batch % does not exist', batch
       USING ERRCODE = 'no_data_found', HINT = 'Create it with INSERT INTO elicense.stock_batch (type_code, label) ... RETURNING id.';
   END IF;
+  IF first_row > last_row THEN
+    RAISE EXCEPTION 'first_row % is after last_row %', first_row, last_row
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the row numbers (stock_row.row_no) of the range in ascending order, or NULL for the batch''s first and last row.';
+  END IF;
   SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = b.type_code;
   SELECT coalesce((SELECT dc.assigned_code_pattern FROM elicense.delivery_config dc LIMIT 1), '^[0-9]{18}$') INTO code_pattern;
   reason := format('stock conversion, batch %s (%s)', b.id, b.label);
   check_rows := elicense._stock_check_query(b.type_code, false);
   check_rest := elicense._stock_check_query(b.type_code, true);
-  DELETE FROM elicense.stock_error e WHERE e.batch_id = b.id;
-  SELECT count(*) INTO skipped FROM elicense.stock_converted s WHERE s.batch_id = b.id;
+  DELETE FROM elicense.stock_error e
+   WHERE e.batch_id = b.id AND e.row_no >= coalesce(first_row, e.row_no) AND e.row_no <= coalesce(last_row, e.row_no);
+  SELECT count(*) INTO skipped FROM elicense.stock_converted s
+   WHERE s.batch_id = b.id AND s.row_no >= coalesce(first_row, s.row_no) AND s.row_no <= coalesce(last_row, s.row_no);
   converted := 0;
   rejected := 0;
 
@@ -329,22 +342,30 @@ BEGIN
   -- Sequences an earlier delivery gave (a type without sequence_pattern):
   -- the counter of their authority moves past the highest before any chunk
   -- draws from it, so that no row gets one that a later chunk keeps. A kept
-  -- row that is then rejected leaves the counter past its sequence.
+  -- row that is then rejected leaves the counter past its sequence. With a
+  -- range, the rows from first_row to the batch's end count (not those
+  -- before it): ranges converted in ascending order (convert_stock_in_steps)
+  -- move the counter as one conversion would, without reading the whole
+  -- batch per range; a range converted after a later one may find the
+  -- sequence of a kept identifier handed out, and that row is rejected
+  -- (23505 identifier), never given twice.
   IF t.type_code IS NOT NULL AND t.sequence_pattern IS NULL THEN
     INSERT INTO elicense.sequence_counter AS sc (type_code, authority_uscc, last_value)
     SELECT b.type_code, (q.p).issuer, max((q.p).sequence::bigint)
       FROM (SELECT elicense.parse_identifier(btrim(r.identifier)) AS p FROM elicense.stock_row r
-             WHERE r.batch_id = b.id AND elicense.is_valid_identifier(btrim(r.identifier))
+             WHERE r.batch_id = b.id AND r.row_no >= coalesce(first_row, r.row_no) AND elicense.is_valid_identifier(btrim(r.identifier))
                AND NOT EXISTS (SELECT FROM elicense.stock_converted c WHERE c.batch_id = r.batch_id AND c.row_no = r.row_no)) q
      WHERE (q.p).type_code = b.type_code AND (q.p).version = 1 AND (q.p).sequence ~ '^[0-9]{1,18}$'
      GROUP BY (q.p).issuer
     ON CONFLICT ON CONSTRAINT sequence_counter_pkey DO UPDATE SET last_value = greatest(sc.last_value, excluded.last_value);
   END IF;
 
-  SELECT min(r.row_no) INTO lo FROM elicense.stock_row r WHERE r.batch_id = b.id;
+  SELECT min(r.row_no) INTO lo FROM elicense.stock_row r
+   WHERE r.batch_id = b.id AND r.row_no >= coalesce(first_row, r.row_no) AND r.row_no <= coalesce(last_row, r.row_no);
   WHILE lo IS NOT NULL LOOP
     SELECT max(x.row_no) INTO hi FROM (
-      SELECT r.row_no FROM elicense.stock_row r WHERE r.batch_id = b.id AND r.row_no >= lo ORDER BY r.row_no LIMIT chunk_rows) x;
+      SELECT r.row_no FROM elicense.stock_row r WHERE r.batch_id = b.id AND r.row_no >= lo AND r.row_no <= coalesce(last_row, r.row_no)
+       ORDER BY r.row_no LIMIT chunk_rows) x;
     TRUNCATE pg_temp.stock_work;
     IF EXISTS (SELECT FROM elicense.stock_converted c WHERE c.batch_id = b.id AND c.row_no BETWEEN lo AND hi) THEN
       EXECUTE check_rest USING b.id, lo, hi;
@@ -495,7 +516,8 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     converted := converted + n;
 
-    SELECT min(r.row_no) INTO lo FROM elicense.stock_row r WHERE r.batch_id = b.id AND r.row_no > hi;
+    SELECT min(r.row_no) INTO lo FROM elicense.stock_row r
+     WHERE r.batch_id = b.id AND r.row_no > hi AND r.row_no <= coalesce(last_row, r.row_no);
   END LOOP;
 
   UPDATE elicense.stock_batch x SET converted_at = now() WHERE x.id = b.id;
@@ -505,10 +527,66 @@ BEGIN
   DROP TABLE pg_temp.stock_work;
 END
 $$;
-REVOKE ALL ON FUNCTION elicense.convert_stock(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION elicense.convert_stock(bigint) TO elicense_admin;
-COMMENT ON FUNCTION elicense.convert_stock(bigint) IS
-'Converts a stock batch set-based: valid rows become version 001 licences (number, dates, validity, status, and an identifier and code already delivered kept) with status_history and a stock-lane outbox step; rejected rows go to elicense.stock_error. Returns converted, rejected and skipped (converted before) rows';
+REVOKE ALL ON FUNCTION elicense.convert_stock(bigint, bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION elicense.convert_stock(bigint, bigint, bigint) TO elicense_admin;
+COMMENT ON FUNCTION elicense.convert_stock(bigint, bigint, bigint) IS
+'Converts a stock batch (or its rows numbered first_row to last_row) set-based in one transaction: valid rows become version 001 licences (number, dates, validity, status, and an identifier and code already delivered kept) with status_history and a stock-lane outbox step; rejected rows go to elicense.stock_error. Returns converted, rejected and skipped (converted before) rows';
+
+-- A batch converted in steps of rows_per_step rows, each a call of
+-- convert_stock over a range of row numbers followed by a COMMIT: the
+-- sequence counter (type, authority) a type without sequence_pattern draws
+-- from is locked for one step at a time, so a live approval of the same type
+-- and authority waits for a step, not for the batch; the steps' licences and
+-- errors are visible to other sessions (stock_batch_progress) as they commit;
+-- a crash or a cancel loses the step under way only, and calling it again
+-- skips the rows converted before. Totals are those of one convert_stock of
+-- the batch. A procedure, and not SECURITY DEFINER (a procedure that commits
+-- cannot be, nor have SET options: hence the qualified names): convert_stock
+-- is. CALL it outside a transaction block.
+CREATE PROCEDURE elicense.convert_stock_in_steps(batch bigint, rows_per_step integer DEFAULT 5000,
+    INOUT converted bigint DEFAULT NULL, INOUT rejected bigint DEFAULT NULL, INOUT skipped bigint DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE
+  lo bigint;
+  hi bigint;
+  step record;
+BEGIN
+  IF rows_per_step IS NULL OR rows_per_step OPERATOR(pg_catalog.<) 1 OR rows_per_step OPERATOR(pg_catalog.>) 1000000 THEN
+    RAISE EXCEPTION 'rows_per_step % is not between 1 and 1000000', coalesce(rows_per_step::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Each step holds the sequence counter locked while it converts: 5,000 rows (the default) take about half a second.';
+  END IF;
+  converted := 0;
+  rejected := 0;
+  skipped := 0;
+  SELECT pg_catalog.min(r.row_no) INTO lo FROM elicense.stock_row r WHERE r.batch_id OPERATOR(pg_catalog.=) batch;
+  IF lo IS NULL THEN
+    -- No rows: one call, which refuses a batch that does not exist.
+    SELECT * INTO step FROM elicense.convert_stock(batch);
+    converted := step.converted;
+    rejected := step.rejected;
+    skipped := step.skipped;
+    RETURN;
+  END IF;
+  WHILE lo IS NOT NULL LOOP
+    SELECT pg_catalog.max(x.row_no) INTO hi FROM (
+      SELECT r.row_no FROM elicense.stock_row r
+       WHERE r.batch_id OPERATOR(pg_catalog.=) batch AND r.row_no OPERATOR(pg_catalog.>=) lo
+       ORDER BY r.row_no LIMIT rows_per_step) x;
+    SELECT * INTO step FROM elicense.convert_stock(batch, lo, hi);
+    converted := converted OPERATOR(pg_catalog.+) step.converted;
+    rejected := rejected OPERATOR(pg_catalog.+) step.rejected;
+    skipped := skipped OPERATOR(pg_catalog.+) step.skipped;
+    COMMIT;
+    SELECT pg_catalog.min(r.row_no) INTO lo FROM elicense.stock_row r
+     WHERE r.batch_id OPERATOR(pg_catalog.=) batch AND r.row_no OPERATOR(pg_catalog.>) hi;
+  END LOOP;
+END
+$$;
+REVOKE ALL ON PROCEDURE elicense.convert_stock_in_steps(bigint, integer, bigint, bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE elicense.convert_stock_in_steps(bigint, integer, bigint, bigint, bigint) TO elicense_admin;
+COMMENT ON PROCEDURE elicense.convert_stock_in_steps(bigint, integer, bigint, bigint, bigint) IS
+'Converts a stock batch as elicense.convert_stock does, rows_per_step rows per transaction (a COMMIT after each step), so that live approvals of the same type and authority wait for one step at most; a rerun after a cancel continues. Returns the totals converted, rejected and skipped';
 
 -- A converted licence in certState 02 to 06 is collected as version 001 like
 -- any other; the platform learns its state from the status_update step the
