@@ -11,7 +11,7 @@
 #    (stock_converted.at, each step's start, against the live session's
 #    clock_timestamp() after its COMMIT); its sequence is no converted licence's;
 #  - the totals, the converted rows and the rejected rows (row, SQLSTATE,
-#    field) equal those of one convert_stock of the same data in another
+#    field, message) equal those of one convert_stock of the same data in another
 #    database; a second CALL converts nothing new;
 #  - a conversion cancelled mid-way (pg_cancel_backend) and called again ends
 #    with every good row converted once.
@@ -137,11 +137,12 @@ read -r ref_converted ref_rejected ref_skipped < <(DB=$ref q -F ' ' -c "SELECT c
 echo "in steps: $converted converted, $rejected rejected, $skipped skipped; one transaction: $ref_converted, $ref_rejected, $ref_skipped"
 [ "$converted $rejected $skipped" = "$ref_converted $ref_rejected $ref_skipped" ] || fail "the totals differ from one transaction's"
 [ "$rejected" -gt 0 ] || fail "no row was rejected (the generator's bad rows)"
-summary="SELECT (SELECT md5(string_agg(row_no || ' ' || sqlstate || ' ' || field, ',' ORDER BY row_no)) FROM elicense.stock_error WHERE batch_id = 1),
+summary="SELECT (SELECT md5(string_agg(row_no || ' ' || sqlstate || ' ' || field || ' ' || message, ',' ORDER BY row_no))
+                   FROM elicense.stock_error WHERE batch_id = 1),
                 (SELECT md5(string_agg(s.row_no || ' ' || c.licence_number, ',' ORDER BY s.row_no))
                    FROM elicense.stock_converted s JOIN elicense.certificate c USING (identifier) WHERE s.batch_id = 1),
                 (SELECT count(*) FROM elicense.stock_error WHERE batch_id = 1)"
-[ "$(q -c "$summary")" = "$(DB=$ref q -c "$summary")" ] || fail "the rows converted or rejected (row, SQLSTATE, field) differ from one transaction's"
+[ "$(q -c "$summary")" = "$(DB=$ref q -c "$summary")" ] || fail "the rows converted or rejected (row, SQLSTATE, field, message) differ from one transaction's"
 dupes=$(q -c "SELECT count(*) FROM (SELECT licence_number FROM elicense.certificate WHERE superseded_at IS NULL
                                      GROUP BY type_code, licence_number HAVING count(*) > 1) d")
 [ "$dupes" = 0 ] || fail "$dupes certificate numbers are licences twice"

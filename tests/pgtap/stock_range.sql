@@ -7,7 +7,7 @@
 -- Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(14);
+SELECT plan(15);
 
 CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('name', '王五' || n, 'gender', '男', 'id_number', '350102199001011238',
@@ -16,10 +16,12 @@ CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS json
     'authority_name', '福建省住房和城乡建设厅', 'authority_uscc', '11350000003591037R', 'authority_division', '350000') || changes)
 $$;
 
--- Rows 1-10: 4 and 8 bad; row 9 keeps an identifier with sequence 0000500.
+-- Rows 1-10: 4 and 8 bad; row 9 keeps an identifier with sequence 0000500;
+-- row 11 repeats row 2's certificate number.
 INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (1, '11100000000013338W032', 'range');
 INSERT INTO elicense.stock_row (batch_id, row_no, data)
-SELECT 1, n, pg_temp.w032(n, CASE WHEN n IN (4, 8) THEN '{"gender": "X"}'::jsonb ELSE '{}' END) FROM generate_series(1, 10) n;
+SELECT 1, n, pg_temp.w032(CASE WHEN n = 11 THEN 2 ELSE n END, CASE WHEN n IN (4, 8) THEN '{"gender": "X"}'::jsonb ELSE '{}' END)
+  FROM generate_series(1, 11) n;
 UPDATE elicense.stock_row SET identifier = elicense.build_identifier('11100000000013338W032', '11350000003591037R', '0000500', 1)
  WHERE batch_id = 1 AND row_no = 9;
 
@@ -33,10 +35,13 @@ SELECT ok((SELECT bool_and(c.sequence::integer > 500) FROM elicense.stock_conver
             WHERE s.batch_id = 1),
           'the counter moved past row 9''s kept sequence 500 before rows 1-5 drew from it');
 
-SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(1, 6, NULL) c), '(4,1,0)',
-          'rows 6 to the end: 4 converted (row 9 with its identifier), row 8 rejected');
-SELECT is((SELECT array_agg(row_no ORDER BY row_no) FROM elicense.stock_error WHERE batch_id = 1), '{4,8}'::bigint[],
+SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(1, 6, NULL) c), '(4,2,0)',
+          'rows 6 to the end: 4 converted (row 9 with its identifier), rows 8 and 11 rejected');
+SELECT is((SELECT array_agg(row_no ORDER BY row_no) FROM elicense.stock_error WHERE batch_id = 1), '{4,8,11}'::bigint[],
           'the second range''s errors are added, the first''s kept');
+SELECT is((SELECT e.sqlstate || ' ' || e.message FROM elicense.stock_error e WHERE e.batch_id = 1 AND e.row_no = 11),
+          '23505 certificate number "闽A000000000002" is also in row 2 of the batch',
+          'a number converted by an earlier range is worded as a repeat within the batch, as in one call');
 SELECT is((SELECT c.sequence FROM elicense.stock_converted s JOIN elicense.certificate c USING (identifier)
             WHERE s.batch_id = 1 AND s.row_no = 9), '0000500', 'row 9 keeps its sequence');
 
@@ -44,10 +49,10 @@ SELECT is((SELECT c.sequence FROM elicense.stock_converted s JOIN elicense.certi
 UPDATE elicense.stock_row SET data = pg_temp.w032(4) WHERE batch_id = 1 AND row_no = 4;
 SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(1, 3, 4) c), '(1,0,1)',
           'rows 3-4 again: row 4 converted, row 3 skipped (counted in skipped)');
-SELECT is((SELECT array_agg(row_no ORDER BY row_no) FROM elicense.stock_error WHERE batch_id = 1), '{8}'::bigint[],
-          'row 4''s error is gone, row 8''s (outside the range) kept');
-SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(1) c), '(0,1,9)',
-          'the whole batch afterwards: nothing new, row 8 rejected, 9 skipped');
+SELECT is((SELECT array_agg(row_no ORDER BY row_no) FROM elicense.stock_error WHERE batch_id = 1), '{8,11}'::bigint[],
+          'row 4''s error is gone, rows 8 and 11 (outside the range) kept');
+SELECT is((SELECT row(c.converted, c.rejected, c.skipped)::text FROM elicense.convert_stock(1) c), '(0,2,9)',
+          'the whole batch afterwards: nothing new, rows 8 and 11 rejected, 9 skipped');
 SELECT is((SELECT count(DISTINCT c.identifier) FROM elicense.stock_converted s JOIN elicense.certificate c USING (identifier)
             WHERE s.batch_id = 1), 9::bigint, 'each good row is one licence');
 

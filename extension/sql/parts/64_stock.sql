@@ -299,8 +299,7 @@ DECLARE
   check_rest text;      -- ... and with some
   steps text[] := elicense._delivery_steps('01');
   reason text;
-  -- stock_converted.at of this conversion: a clash with a licence of it is
-  -- worded as one within the batch.
+  -- stock_converted.at of the rows this call converts.
   started constant timestamptz := clock_timestamp();
   lo bigint;
   hi bigint;
@@ -412,7 +411,11 @@ BEGIN
        AND NOT EXISTS (SELECT FROM elicense.platform_key k WHERE k.province::text = left(w.authority_division, 2) || '0000');
     -- Certificate numbers and identifiers: unique among current licences and
     -- within the batch (the lowest row number keeps it; an earlier chunk's
-    -- licence is already a current one). Probed row by row (LATERAL ...
+    -- licence is already a current one). A clash with a licence converted
+    -- from a row of this batch, by this call, an earlier step of
+    -- convert_stock_in_steps or an earlier conversion, is worded as a repeat
+    -- within the batch (the same message whether the batch converts in one
+    -- call or in steps). Probed row by row (LATERAL ...
     -- LIMIT 1): the certificate table grows while the batch converts, and a
     -- join planned for the first chunk could scan it whole for every chunk.
     UPDATE stock_work w SET err_state = '23505', err_field = 'licence_number',
@@ -426,7 +429,7 @@ BEGIN
                                   WHERE c.type_code = b.type_code AND c.licence_number = y.licence_number AND c.superseded_at IS NULL
                                   LIMIT 1) x
               LEFT JOIN LATERAL (SELECT k.row_no FROM elicense.stock_converted k
-                                  WHERE k.identifier = x.identifier AND k.batch_id = b.id AND k.at = started LIMIT 1) s ON true
+                                  WHERE k.identifier = x.identifier AND k.batch_id = b.id LIMIT 1) s ON true
              WHERE y.err_state IS NULL) q
      WHERE q.row_no = w.row_no;
     UPDATE stock_work w SET err_state = '23505', err_field = 'licence_number',
@@ -442,7 +445,7 @@ BEGIN
               FROM stock_work y
              CROSS JOIN LATERAL (SELECT c.licence_number FROM elicense.certificate c WHERE c.identifier = y.old_identifier LIMIT 1) x
               LEFT JOIN LATERAL (SELECT k.row_no FROM elicense.stock_converted k
-                                  WHERE k.identifier = y.old_identifier AND k.batch_id = b.id AND k.at = started LIMIT 1) s ON true
+                                  WHERE k.identifier = y.old_identifier AND k.batch_id = b.id LIMIT 1) s ON true
              WHERE y.err_state IS NULL AND y.old_identifier IS NOT NULL) q
      WHERE q.row_no = w.row_no;
     UPDATE stock_work w SET err_state = '23505', err_field = 'identifier',
