@@ -53,6 +53,11 @@ COMMENT ON COLUMN elicense.stock_row.status IS 'certState in the old system: 01 
 COMMENT ON COLUMN elicense.stock_row.identifier IS 'Licence identifier an earlier delivery already gave (version 001); kept';
 COMMENT ON COLUMN elicense.stock_row.assigned_code IS 'Code the platform already assigned (赋码); with it the licence is not assigned again';
 COMMENT ON COLUMN elicense.stock_row.qr_url IS 'QR URL of the assigned code, if the old system kept it';
+-- The rows that keep an earlier delivery's identifier, whose sequences
+-- convert_stock moves the counter past before it draws from it: read per
+-- call, which is per step of convert_stock_in_steps, so without it each
+-- step would scan the rest of the batch.
+CREATE INDEX stock_row_kept_identifier ON elicense.stock_row (batch_id, row_no) WHERE identifier IS NOT NULL;
 
 CREATE TABLE elicense.stock_error (
     batch_id   bigint NOT NULL,
@@ -304,6 +309,9 @@ DECLARE
   lo bigint;
   hi bigint;
   n bigint;
+  -- The range as bounds an index scan of (batch_id, row_no) can use.
+  from_row constant bigint := coalesce(first_row, -9223372036854775808);
+  to_row constant bigint := coalesce(last_row, 9223372036854775807);
 BEGIN
   SELECT * INTO b FROM elicense.stock_batch x WHERE x.id = convert_stock.batch FOR UPDATE;  -- one conversion of a batch at a time
   IF NOT FOUND THEN
@@ -320,9 +328,9 @@ BEGIN
   check_rows := elicense._stock_check_query(b.type_code, false);
   check_rest := elicense._stock_check_query(b.type_code, true);
   DELETE FROM elicense.stock_error e
-   WHERE e.batch_id = b.id AND e.row_no >= coalesce(first_row, e.row_no) AND e.row_no <= coalesce(last_row, e.row_no);
+   WHERE e.batch_id = b.id AND e.row_no BETWEEN from_row AND to_row;
   SELECT count(*) INTO skipped FROM elicense.stock_converted s
-   WHERE s.batch_id = b.id AND s.row_no >= coalesce(first_row, s.row_no) AND s.row_no <= coalesce(last_row, s.row_no);
+   WHERE s.batch_id = b.id AND s.row_no BETWEEN from_row AND to_row;
   converted := 0;
   rejected := 0;
 
@@ -352,7 +360,8 @@ BEGIN
     INSERT INTO elicense.sequence_counter AS sc (type_code, authority_uscc, last_value)
     SELECT b.type_code, (q.p).issuer, max((q.p).sequence::bigint)
       FROM (SELECT elicense.parse_identifier(btrim(r.identifier)) AS p FROM elicense.stock_row r
-             WHERE r.batch_id = b.id AND r.row_no >= coalesce(first_row, r.row_no) AND elicense.is_valid_identifier(btrim(r.identifier))
+             WHERE r.batch_id = b.id AND r.row_no >= from_row AND r.identifier IS NOT NULL
+               AND elicense.is_valid_identifier(btrim(r.identifier))
                AND NOT EXISTS (SELECT FROM elicense.stock_converted c WHERE c.batch_id = r.batch_id AND c.row_no = r.row_no)) q
      WHERE (q.p).type_code = b.type_code AND (q.p).version = 1 AND (q.p).sequence ~ '^[0-9]{1,18}$'
      GROUP BY (q.p).issuer
@@ -360,10 +369,10 @@ BEGIN
   END IF;
 
   SELECT min(r.row_no) INTO lo FROM elicense.stock_row r
-   WHERE r.batch_id = b.id AND r.row_no >= coalesce(first_row, r.row_no) AND r.row_no <= coalesce(last_row, r.row_no);
+   WHERE r.batch_id = b.id AND r.row_no BETWEEN from_row AND to_row;
   WHILE lo IS NOT NULL LOOP
     SELECT max(x.row_no) INTO hi FROM (
-      SELECT r.row_no FROM elicense.stock_row r WHERE r.batch_id = b.id AND r.row_no >= lo AND r.row_no <= coalesce(last_row, r.row_no)
+      SELECT r.row_no FROM elicense.stock_row r WHERE r.batch_id = b.id AND r.row_no BETWEEN lo AND to_row
        ORDER BY r.row_no LIMIT chunk_rows) x;
     TRUNCATE pg_temp.stock_work;
     IF EXISTS (SELECT FROM elicense.stock_converted c WHERE c.batch_id = b.id AND c.row_no BETWEEN lo AND hi) THEN
@@ -520,7 +529,7 @@ BEGIN
     converted := converted + n;
 
     SELECT min(r.row_no) INTO lo FROM elicense.stock_row r
-     WHERE r.batch_id = b.id AND r.row_no > hi AND r.row_no <= coalesce(last_row, r.row_no);
+     WHERE r.batch_id = b.id AND r.row_no > hi AND r.row_no <= to_row;
   END LOOP;
 
   UPDATE elicense.stock_batch x SET converted_at = now() WHERE x.id = b.id;
