@@ -122,8 +122,9 @@ pids=()
 echo "conversion of $rows rows: $(cat "$out/convert.txt") in $((SECONDS - started)) s"
 later_steps=$(q -c "SELECT count(DISTINCT at) FROM elicense.stock_converted WHERE batch_id = 1 AND at > '$live_done'")
 echo "steps started after the live commit: $later_steps"
-[ "$still_running" = t ] && [ "$later_steps" -gt 0 ] \
-  || fail "the live licence did not commit before the conversion ended (it waited for the batch's counter lock)"
+if [ "$still_running" != t ] || [ "$later_steps" -eq 0 ]; then
+  fail "the live licence did not commit before the conversion ended (it waited for the batch's counter lock)"
+fi
 live_seq=$(q -c "SELECT sequence FROM elicense.certificate WHERE licence_number = 'L00000002'")
 [ -n "$live_seq" ] || fail "no live licence L00000002"
 clash=$(q -c "SELECT count(*) FROM elicense.certificate c JOIN elicense.stock_converted s ON s.identifier = c.identifier
@@ -156,20 +157,21 @@ PGAPPNAME=stock_steps_cancel psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "CALL el
   >"$out/cancel.txt" 2>&1 &
 cancel_client=$!
 pids+=("$cancel_client")
-wait_for "two steps of batch 2" "SELECT converted >= 2 * $step FROM elicense.stock_batch_progress WHERE batch_id = 2"
+wait_for "two steps of batch 2" "SELECT count(*) >= 2 * $step FROM elicense.stock_converted WHERE batch_id = 2"
 q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'stock_steps_cancel'" >/dev/null
 if wait "$cancel_client"; then
   fail "the conversion of batch 2 ended before it was cancelled (make the batch larger)"
 fi
 pids=()
 grep -E "canceling statement" "$out/cancel.txt" || fail "the conversion did not end with a cancel: $(cat "$out/cancel.txt")"
-partial=$(q -c "SELECT converted FROM elicense.stock_batch_progress WHERE batch_id = 2")
+partial=$(q -c "SELECT count(*) FROM elicense.stock_converted WHERE batch_id = 2")
 echo "cancelled after $partial rows converted"
 rest=$(q -F ' ' -c "CALL elicense.convert_stock_in_steps(2, $step)")
 read -r rest_converted rest_rejected rest_skipped <<<"$rest"
 [ "$rest_skipped" = "$partial" ] || fail "the second CALL skipped $rest_skipped rows, not the $partial converted before"
-[ $((partial + rest_converted)) = "$converted" ] && [ "$rest_rejected" = "$rejected" ] \
-  || fail "cancelled and called again: $partial + $rest_converted converted, $rest_rejected rejected; one go: $converted, $rejected"
+if [ $((partial + rest_converted)) != "$converted" ] || [ "$rest_rejected" != "$rejected" ]; then
+  fail "cancelled and called again: $partial + $rest_converted converted, $rest_rejected rejected; one go: $converted, $rejected"
+fi
 check=$(q -c "SELECT count(*) || ' ' || count(DISTINCT s.row_no) || ' ' || count(DISTINCT c.licence_number)
                 FROM elicense.stock_converted s JOIN elicense.certificate c USING (identifier) WHERE s.batch_id = 2")
 [ "$check" = "$converted $converted $converted" ] || fail "batch 2's licences (rows, distinct rows, distinct numbers): $check"

@@ -71,7 +71,7 @@ CREATE TABLE elicense.stock_error (
     -- the converting backend's memory grow with the batch.
     PRIMARY KEY (batch_id, row_no)
 );
-COMMENT ON TABLE elicense.stock_error IS 'Why each rejected stock row was refused by the last elicense.convert_stock of its batch (the first reason found)';
+COMMENT ON TABLE elicense.stock_error IS 'Why each rejected stock row was refused by the last elicense.convert_stock that read it (of its batch, or of a range of its rows: convert_stock_in_steps) (the first reason found)';
 COMMENT ON COLUMN elicense.stock_error.sqlstate IS 'SQLSTATE elicense.issue would raise for the row (see 55_issue.sql)';
 COMMENT ON COLUMN elicense.stock_error.field IS 'Item or column at fault (data when the whole object is)';
 COMMENT ON COLUMN elicense.stock_error.message IS 'The message, naming the field and value';
