@@ -2,12 +2,13 @@
 -- calls per step): only the range's rows are converted, only its errors
 -- replaced, skipped counts only its rows; the ranges together give what one
 -- call gives; a kept identifier beyond the range moves the counter before
--- the range draws from it. And the checks of the arguments of both.
--- (The procedure itself commits, so it runs in tests/integration/stock_steps.sh.)
+-- the range draws from it. And the checks of the arguments of both, that the
+-- procedure refuses to run in a transaction block, and that elicense_admin
+-- may call it. (Its steps commit, so they run in tests/integration/stock_steps.sh.)
 -- Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(15);
+SELECT plan(18);
 
 CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('name', '王五' || n, 'gender', '男', 'id_number', '350102199001011238',
@@ -62,6 +63,15 @@ SELECT throws_ok('CALL elicense.convert_stock_in_steps(1, 0)', '22023', 'rows_pe
                  'rows_per_step 0 is 22023');
 SELECT throws_ok('CALL elicense.convert_stock_in_steps(1, NULL)', '22023', 'rows_per_step NULL is not between 1 and 1000000',
                  'rows_per_step NULL is 22023');
+
+-- In a transaction block (here pgTAP's) the procedure cannot commit its first step.
+SELECT throws_ok('CALL elicense.convert_stock_in_steps(1)', '2D000', NULL, 'in a transaction block the procedure fails (2D000)');
+-- elicense_admin may call it: a batch without rows is one convert_stock (no COMMIT).
+INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE VALUES (2, '11100000000013338W032', 'empty');
+SET LOCAL ROLE elicense_admin;
+SELECT lives_ok('CALL elicense.convert_stock_in_steps(2)', 'elicense_admin calls the procedure');
+RESET ROLE;
+SELECT isnt((SELECT converted_at FROM elicense.stock_batch WHERE id = 2), NULL, 'and it converted the (empty) batch');
 
 SELECT * FROM finish();
 ROLLBACK;
