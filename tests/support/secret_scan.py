@@ -64,7 +64,10 @@ def key_needles(path):
     body = pem_body(path)
     der = base64.b64decode(body)
     if 'privateExponent:' in text:  # RSA: no part of the private key file is public here
-        secret = bytes.fromhex(hex_field(text, 'privateExponent:', ['prime1:']).lstrip('0') or '0')
+        # As an integer: openssl prints a leading 00 byte, and stripping '0'
+        # characters instead left an odd number of digits for some keys.
+        exponent = int(hex_field(text, 'privateExponent:', ['prime1:']), 16)
+        secret = exponent.to_bytes((exponent.bit_length() + 7) // 8, 'big')
         lines = [l.strip() for l in open(path) if not l.startswith('-----') and len(l.strip()) >= 20]
         yield from lines
         yield secret.hex()[-64:]
