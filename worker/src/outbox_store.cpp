@@ -190,10 +190,11 @@ DbCall OutboxStore::PrecheckAnsweredCall(const std::string &ticket, const nlohma
 }
 
 DbCall OutboxStore::PrecheckFailedCall(const std::string &ticket, const std::string &error, long retry_in_ms,
-                                       int max_attempts) const {
-	return {"SELECT elicense.precheck_failed($1::uuid, $2, $3, $4, $5)",
-	        {ticket, worker_id_, error, std::to_string(retry_in_ms), std::to_string(max_attempts)},
-	        nullptr};
+                                       int max_attempts, bool not_sent) const {
+	return {
+	    "SELECT elicense.precheck_failed($1::uuid, $2, $3, $4, $5, $6)",
+	    {ticket, worker_id_, error, std::to_string(retry_in_ms), std::to_string(max_attempts), not_sent ? "t" : "f"},
+	    nullptr};
 }
 
 std::optional<std::string> OutboxStore::Run(const DbCall &call) {
@@ -320,8 +321,8 @@ bool OutboxStore::PrecheckAnswered(const std::string &ticket, const nlohmann::js
 }
 
 std::string OutboxStore::PrecheckFailed(const std::string &ticket, const std::string &error, long retry_in_ms,
-                                        int max_attempts) {
-	return Run(PrecheckFailedCall(ticket, error, retry_in_ms, max_attempts)).value_or("lease lost");
+                                        int max_attempts, bool not_sent) {
+	return Run(PrecheckFailedCall(ticket, error, retry_in_ms, max_attempts, not_sent)).value_or("lease lost");
 }
 
 std::pair<long long, long long> OutboxStore::ExpireDue(int max_rows) {

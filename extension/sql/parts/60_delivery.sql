@@ -91,11 +91,17 @@ $$;
 REVOKE ALL ON FUNCTION elicense._guid_key(text) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._guid_key(text) IS 'Internal: an eCertID reduced to lower-case hex digits, for comparisons';
 
--- Each leased row comes with its request items (elicense.platform_request),
+-- Each leased row comes with its request item (elicense._platform_item),
 -- built with the step's eCertID: made at its first lease and kept for every
--- resend, so the platform can recognise a duplicate. A row whose request
--- cannot be built (missing required value, unmapped code, no fields) is made
--- dead with the reason; the other rows are still leased.
+-- resend, so the platform can recognise a duplicate. The query item is built
+-- only for a step that will query first (confirm, or a step an earlier
+-- attempt may have done: needs_query; validate never asks): it costs as much
+-- as the request and most steps never use it. A row whose items cannot be
+-- built (missing required value, unmapped code, no fields) is made dead with
+-- the reason; the other rows are still leased. The rows are leased in one
+-- statement and their requests stored in another, both over all rows; only
+-- the items are built row by row (each in its own exception block, so that
+-- one bad row does not stop the others).
 CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
 RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
                authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
@@ -105,6 +111,10 @@ DECLARE
   item jsonb;
   query_item jsonb;
   problem text;
+  sent_ids bigint[] := '{}';
+  sent_items jsonb[] := '{}';
+  dead_ids bigint[] := '{}';
+  dead_reasons text[] := '{}';
 BEGIN
   -- Due rows, and rows whose lease lapsed (their worker died: the outcome of
   -- its request is unknown). A step waits until every earlier step of every
@@ -151,7 +161,7 @@ BEGIN
     RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id, o.lane AS lane_name
   )
   SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division,
-         l.lane_name
+         l.lane_name, c AS cert, c.identifier IS NOT NULL AS found
     FROM leased l LEFT JOIN elicense.certificate c ON c.identifier = l.identifier
    ORDER BY l.id
   LOOP
@@ -159,26 +169,29 @@ BEGIN
     item := NULL;
     query_item := NULL;
     BEGIN
-      IF r.step <> 'confirm' THEN  -- confirm only queries
-        item := elicense.platform_request(r.identifier, r.step, r.ecert_id);
-        IF item IS NULL THEN
-          problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
+      IF NOT r.found THEN
+        problem := pg_catalog.format('licence "%s" does not exist', r.identifier);
+      ELSE
+        IF r.step <> 'confirm' THEN  -- confirm only queries
+          item := elicense._platform_item(r.cert, r.step, r.ecert_id);
+          IF item IS NULL THEN
+            problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
+          END IF;
+        END IF;
+        IF r.step = 'confirm' OR (r.needs_query AND r.step <> 'validate') THEN
+          query_item := elicense._platform_item(r.cert, 'query', r.ecert_id);
         END IF;
       END IF;
-      query_item := elicense.platform_request(r.identifier, 'query', r.ecert_id);
     EXCEPTION WHEN OTHERS THEN
       problem := SQLERRM;
     END;
     IF problem IS NOT NULL THEN
-      UPDATE elicense.outbox o
-         SET status = 'dead', last_error = 'cannot build the request: ' || problem, lease_owner = NULL, lease_expires_at = NULL,
-             updated_at = now()
-       WHERE o.id = r.id;
-      INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-      VALUES (r.id, r.identifier, r.step, 'in_flight', 'dead', 'cannot build the request: ' || problem, lease_steps.worker_id);
+      dead_ids := dead_ids || r.id;
+      dead_reasons := dead_reasons || ('cannot build the request: ' || problem);
       CONTINUE;
     END IF;
-    UPDATE elicense.outbox o SET request = item WHERE o.id = r.id;
+    sent_ids := sent_ids || r.id;
+    sent_items := sent_items || item;
     outbox_id := r.id;
     identifier := r.identifier;
     step := r.step;
@@ -192,10 +205,23 @@ BEGIN
     lane := r.lane_name;
     RETURN NEXT;
   END LOOP;
+  UPDATE elicense.outbox o SET request = s.item
+    FROM unnest(sent_ids, sent_items) AS s(id, item)
+   WHERE o.id = s.id;
+  IF cardinality(dead_ids) > 0 THEN
+    WITH dead AS (
+      UPDATE elicense.outbox o
+         SET status = 'dead', last_error = d.reason, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        FROM unnest(dead_ids, dead_reasons) AS d(id, reason)
+       WHERE o.id = d.id
+      RETURNING o.id, o.identifier, o.step, d.reason)
+    INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+    SELECT dead.id, dead.identifier, dead.step, 'in_flight', 'dead', dead.reason, lease_steps.worker_id FROM dead;
+  END IF;
 END
 $$;
 COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer, integer) IS
-'Leases up to max_rows due delivery steps (of them at most max_stock in the stock lane, if given) for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm), query item (NULL when the type has no query fields) and lane (the worker shares its rate limit between lanes). A step whose request cannot be built goes dead with the reason';
+'Leases up to max_rows due delivery steps (of them at most max_stock in the stock lane, if given) for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm), query item (only for a step that will query first: confirm, or needs_query except validate; NULL when the type has no query fields) and lane (the worker shares its rate limit between lanes). A step whose request cannot be built goes dead with the reason';
 
 CREATE FUNCTION elicense.renew_leases(worker_id text, lease_seconds integer) RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -207,13 +233,18 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 COMMENT ON FUNCTION elicense.renew_leases(text, integer) IS 'Extends the leases a worker holds while its requests are in flight';
 
+-- PL/pgSQL, not SQL: a SQL function's INSERT is planned at every call (one
+-- per request sent), a PL/pgSQL one once per session.
 CREATE FUNCTION elicense.record_attempt(outbox_id bigint, identifier text, step text, endpoint text, http_status integer,
     return_code text, return_message text, duration_ms integer, worker_id text, outcome text, ecert_id text) RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
   INSERT INTO elicense.delivery_attempt (outbox_id, identifier, step, endpoint, http_status, return_code, return_message,
                                          duration_ms, worker_id, outcome, ecert_id)
-  VALUES (outbox_id, identifier, step, endpoint, http_status, return_code, return_message, duration_ms, worker_id, outcome,
-          nullif(ecert_id, '')::uuid)
+  VALUES (record_attempt.outbox_id, record_attempt.identifier, record_attempt.step, record_attempt.endpoint,
+          record_attempt.http_status, record_attempt.return_code, record_attempt.return_message, record_attempt.duration_ms,
+          record_attempt.worker_id, record_attempt.outcome, nullif(record_attempt.ecert_id, '')::uuid);
+END
 $$;
 COMMENT ON FUNCTION elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text) IS
 'Records one call to the national platform (the endpoint must come without its token) and the eCertID it carried';
