@@ -59,7 +59,8 @@ TEST(WorkerConfig, RefusesValuesOfAnotherType) {
 	EXPECT_EQ(c.breaker.probe_base.count(), 1000);
 	EXPECT_EQ(c.breaker.probe_cap.count(), 20000);
 	EXPECT_EQ(c.result_batch_ms, 5);
-	EXPECT_EQ(load("{}").result_batch_ms, 0);  // off unless asked for
+	EXPECT_EQ(load("{}").result_batch_ms, 5);  // on unless turned off
+	EXPECT_EQ(load(R"({"result_batch_ms": 0})").result_batch_ms, 0);
 	EXPECT_EQ(c.result_batch_max, 64);
 	std::remove(path.c_str());
 }
