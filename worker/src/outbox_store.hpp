@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -161,10 +162,13 @@ private:
 	using Result = common::PgResult;
 
 	Result Exec(const char *sql, const std::vector<std::optional<std::string>> &params);
+	[[noreturn]] void ThrowFor(PGresult *res);
+	const std::string &Prepared(const char *sql);  // the statement's name in this session
 
 	std::string conninfo_;
 	std::string worker_id_;  // the lease owner
 	common::PgConnection conn_;
+	std::map<std::string, std::string> prepared_;  // SQL text -> prepared statement name, this session
 	long long round_trips_ = 0;
 };
 

@@ -2686,33 +2686,34 @@ REVOKE SELECT ON elicense.licence_type, elicense.licence_item, elicense.licence_
     elicense.delivery_attempt, elicense.certificate_current, elicense.delivery_event, elicense.code_assignment,
     elicense.delivery_metrics, elicense.analyst_delivery_attempts, elicense.ofd_template FROM elicense_worker;
 
--- Delivery throughput (issue 22, h-thru): lease_steps builds the query item
--- only for a step that will query and stores the requests in one statement;
--- record_attempt is PL/pgSQL (its INSERT planned once per session). Each is
--- created here once, from its part's final text: lease_steps replaces
--- 0.2.0's three-argument function (dropped above) with the max_stock
--- argument and lane column of the stock lanes (h-stock).
-CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
-RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
-               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  r record;
-  item jsonb;
-  query_item jsonb;
-  problem text;
-  sent_ids bigint[] := '{}';
-  sent_items jsonb[] := '{}';
-  dead_ids bigint[] := '{}';
-  dead_reasons text[] := '{}';
+-- Delivery throughput (issue 22, h-thru): lease_steps leases through
+-- _lease_due (new: the lease statement walking outbox_open), builds the
+-- query item only for a step that will query and stores the requests in one
+-- statement; record_attempt is PL/pgSQL (its INSERT planned once per
+-- session). Each is created here once, from its part's final text:
+-- lease_steps replaces 0.2.0's three-argument function (dropped above) with
+-- the max_stock argument and lane column of the stock lanes (h-stock).
+
+-- The due rows leased by lease_steps: due rows, and rows whose lease lapsed
+-- (their worker died: the outcome of its request is unknown). A step waits
+-- until every earlier step of every earlier version of the same licence is
+-- done. max_stock caps the stock rows among them (NULL: no cap), so that a
+-- worker can keep room for live steps; the stock rows over the cap are
+-- locked by this statement only, not leased.
+-- Without bitmap and sequential scans: the lease must walk outbox_open in its
+-- order and stop after max_rows. With the statistics of a small or new queue
+-- (a burst into a fresh install, before autovacuum's ANALYZE) the planner
+-- chose a bitmap scan of every open row, ran the per-licence order probe on
+-- each and sorted them all: 1.8 ms for 8 of 200 due rows, growing with the
+-- queue, against 0.13 ms walking the index. A function of its own, so that
+-- the settings hold for this statement only, not for the items lease_steps
+-- builds; PL/pgSQL, so that the statement is planned once per session.
+CREATE FUNCTION elicense._lease_due(worker_id text, max_rows integer, lease_seconds integer, max_stock integer)
+RETURNS TABLE (id bigint, identifier text, step text, attempts integer, needs_query boolean, ecert_id uuid, lane text)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET enable_bitmapscan = off SET enable_seqscan = off AS $$
+#variable_conflict use_column
 BEGIN
-  -- Due rows, and rows whose lease lapsed (their worker died: the outcome of
-  -- its request is unknown). A step waits until every earlier step of every
-  -- earlier version of the same licence is done.
-  -- max_stock caps the stock rows among them (NULL: no cap), so that a
-  -- worker can keep room for live steps; the stock rows over the cap are
-  -- locked by this statement only, not leased.
-  FOR r IN
+  RETURN QUERY
   WITH due_any AS (
     SELECT o.id, o.status AS old_status, o.lane <> 'live' AS stock
       FROM elicense.outbox o
@@ -2727,32 +2728,66 @@ BEGIN
                 AND e.status <> 'done'
              OFFSET 0)  -- keeps this a per-row probe: as an anti-join it would scan the whole queue
      ORDER BY o.lane <> 'live', o.next_attempt_at, o.id  -- live approvals before stock (outbox_open)
-     LIMIT max_rows
+     LIMIT _lease_due.max_rows
        FOR UPDATE OF o SKIP LOCKED
   ), due AS (
     SELECT d.id, d.old_status
       FROM (SELECT a.id, a.old_status, a.stock, row_number() OVER (PARTITION BY a.stock ORDER BY a.id) AS n FROM due_any a) d
-     WHERE NOT d.stock OR lease_steps.max_stock IS NULL OR d.n <= lease_steps.max_stock
+     WHERE NOT d.stock OR _lease_due.max_stock IS NULL OR d.n <= _lease_due.max_stock
   ), taken_over AS (
     INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-    SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', lease_steps.worker_id
+    SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', _lease_due.worker_id
       FROM elicense.outbox o JOIN due ON due.id = o.id
      WHERE due.old_status = 'in_flight'
   ), leased AS (
     UPDATE elicense.outbox o
-       SET status = 'in_flight', lease_owner = lease_steps.worker_id,
-           lease_expires_at = now() + make_interval(secs => lease_seconds),
+       SET status = 'in_flight', lease_owner = _lease_due.worker_id,
+           lease_expires_at = now() + make_interval(secs => _lease_due.lease_seconds),
            attempts = o.attempts + 1,
            needs_query = o.needs_query OR due.old_status = 'in_flight',
            ecert_id = coalesce(o.ecert_id, gen_random_uuid()),
            updated_at = now()
       FROM due
      WHERE o.id = due.id
-    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id, o.lane AS lane_name
+    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id, o.lane
   )
+  SELECT * FROM leased;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._lease_due(text, integer, integer, integer) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._lease_due(text, integer, integer, integer) IS
+'Internal: leases the due outbox rows for elicense.lease_steps (walking outbox_open in order) and returns them';
+
+-- Each leased row comes with its request item (elicense._platform_item),
+-- built with the step's eCertID: made at its first lease and kept for every
+-- resend, so the platform can recognise a duplicate. The query item is built
+-- only for a step that will query first (confirm, or a step an earlier
+-- attempt may have done: needs_query; validate never asks): it costs as much
+-- as the request and most steps never use it. A row whose items cannot be
+-- built (missing required value, unmapped code, no fields) is made dead with
+-- the reason; the other rows are still leased. The rows are leased in one
+-- statement and their requests stored in another, both over all rows; only
+-- the items are built row by row (each in its own exception block, so that
+-- one bad row does not stop the others).
+CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
+RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
+               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r record;
+  item jsonb;
+  query_item jsonb;
+  problem text;
+  sent_ids bigint[] := '{}';
+  sent_items jsonb[] := '{}';
+  dead_ids bigint[] := '{}';
+  dead_reasons text[] := '{}';
+BEGIN
+  FOR r IN
   SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division,
-         l.lane_name, c AS cert, c.identifier IS NOT NULL AS found
-    FROM leased l LEFT JOIN elicense.certificate c ON c.identifier = l.identifier
+         l.lane AS lane_name, c AS cert, c.identifier IS NOT NULL AS found
+    FROM elicense._lease_due(lease_steps.worker_id, lease_steps.max_rows, lease_steps.lease_seconds, lease_steps.max_stock) l
+    LEFT JOIN elicense.certificate c ON c.identifier = l.identifier
    ORDER BY l.id
   LOOP
     problem := NULL;
@@ -2814,6 +2849,7 @@ COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer, integer) IS
 'Leases up to max_rows due delivery steps (of them at most max_stock in the stock lane, if given) for lease_seconds, live lane before stock lane, in per-licence order, skipping rows other workers hold; each with its eCertID, request item (NULL for confirm), query item (only for a step that will query first: confirm, or needs_query except validate; NULL when the type has no query fields) and lane (the worker shares its rate limit between lanes). A step whose request cannot be built goes dead with the reason';
 REVOKE ALL ON FUNCTION elicense.lease_steps(text, integer, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.lease_steps(text, integer, integer, integer) TO elicense_worker;
+
 -- PL/pgSQL, not SQL: a SQL function's INSERT is planned at every call (one
 -- per request sent), a PL/pgSQL one once per session.
 CREATE FUNCTION elicense.record_attempt(outbox_id bigint, identifier text, step text, endpoint text, http_status integer,
