@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Delivery throughput and commit-to-confirm latency of elicense-sync against
 # the platform test double with 0 ms and 5 ms added latency per request, for
-# 1 and 4 workers (in_flight 8 each), with the group commit of results off
-# (result_batch_ms 0: one call and one commit per attempt row and per result,
-# as before) and on (the default, 5 ms), in the same run.
+# 1 and 4 workers (in_flight 16 each, the worker's default), with the group
+# commit of results off (result_batch_ms 0: one call and one commit per
+# attempt row and per result) and on (5 ms, the default), in the same run.
 #   burst: BENCH_SYNC_LICENCES W050 + as many W032 licences (default 100;
 #          4 requests each) issued in one transaction while the workers wait;
 #          requests/s from the first to the last recorded attempt.
@@ -16,19 +16,22 @@
 #          step whatever else the machine is doing.
 # The ideal is workers × in_flight / latency requests per second (unbounded
 # at 0 ms). Rows also go to bench.result (suite "sync") when it exists.
+# Quick runs: BENCH_SYNC_LATENCIES="5" BENCH_SYNC_WORKERS="1" BENCH_SYNC_BATCH="5"
+# pick rows, BENCH_SYNC_IN_FLIGHT sets in_flight, BENCH_SYNC_PROFILE=1 also
+# prints the backends' time per function (track_functions) and the requests
+# per 100 ms of the burst, to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${PGHOST:-}" ] || exec bench/run sync
 set -- build/bench
 source tests/sync/lib.sh
 n=${BENCH_SYNC_LICENCES:-100}
-# Quick runs of some rows only: BENCH_SYNC_LATENCIES="5" BENCH_SYNC_WORKERS="1" BENCH_SYNC_BATCH="0 5".
 latencies=${BENCH_SYNC_LATENCIES:-0 5}
 worker_counts=${BENCH_SYNC_WORKERS:-1 4}
 batch_modes=${BENCH_SYNC_BATCH:-0 5}
 # CPU seconds (user + system) the given processes have used so far.
 cpu_s() { for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {printf "%.3f", s / hz}'; }
-in_flight=${BENCH_SYNC_IN_FLIGHT:-8}
+in_flight=${BENCH_SYNC_IN_FLIGHT:-16}
 setup_database  # the keys and client secret the double needs
 start_double --threads 64
 
