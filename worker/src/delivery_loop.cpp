@@ -778,7 +778,9 @@ int DeliveryLoop::Run(bool once) {
 			}
 			next_summary = now + Millis(cfg_.summary_interval_ms);
 		}
-		Millis timeout = std::chrono::duration_cast<Millis>(NextWake(next_poll) - Clock::now());
+		// Rounded up: a wake-up 0.7 ms away truncated to 0 ms spun the loop
+		// until it came (every group commit's window ends that way).
+		Millis timeout = std::chrono::ceil<Millis>(NextWake(next_poll) - Clock::now());
 		timeout = std::clamp(timeout, Millis(0), Millis(1000));
 		if (stopping)
 			timeout = std::min(timeout, Millis(200));
