@@ -33,7 +33,11 @@ batch_modes=${BENCH_SYNC_BATCH:-0 5}
 cpu_s() { for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {printf "%.3f", s / hz}'; }
 in_flight=${BENCH_SYNC_IN_FLIGHT:-16}
 setup_database  # the keys and client secret the double needs
-start_double --threads 64
+# A thread per keep-alive connection in the double: every worker's in_flight
+# connections and their token fetches, with room to spare (64 threads for 4 x 16
+# connections left new connections queued until an idle one timed out).
+max_workers=$(printf '%s\n' $worker_counts | sort -n | tail -n 1)
+start_double --threads $((max_workers * in_flight * 2 + 16))
 
 printf '\n%-8s %-8s %-9s %11s %12s %13s %13s %14s %15s %15s\n' latency workers batching "requests/s" "ideal req/s" "idle p50 ms" "idle p99 ms" "db trips/req" "db cpu ms/req" "worker cpu ms/req"
 for latency in $latencies; do
