@@ -106,7 +106,8 @@ COMMENT ON FUNCTION elicense._guid_key(text) IS 'Internal: an eCertID reduced to
 -- the settings hold for this statement only, not for the items lease_steps
 -- builds; PL/pgSQL, so that the statement is planned once per session.
 CREATE FUNCTION elicense._lease_due(worker_id text, max_rows integer, lease_seconds integer, max_stock integer)
-RETURNS TABLE (id bigint, identifier text, step text, attempts integer, needs_query boolean, ecert_id uuid, lane text)
+RETURNS TABLE (id bigint, identifier text, step text, attempts integer, needs_query boolean, ecert_id uuid, lane text,
+               cert elicense.certificate)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET enable_bitmapscan = off SET enable_seqscan = off AS $$
 #variable_conflict use_column
 BEGIN
@@ -148,12 +149,14 @@ BEGIN
      WHERE o.id = due.id
     RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id, o.lane
   )
-  SELECT * FROM leased;
+  -- The licence in the same statement (one snapshot): a licence committed
+  -- after the caller's statement began is seen with its leased step.
+  SELECT l.*, c FROM leased l LEFT JOIN elicense.certificate c ON c.identifier = l.identifier;
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._lease_due(text, integer, integer, integer) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._lease_due(text, integer, integer, integer) IS
-'Internal: leases the due outbox rows for elicense.lease_steps (walking outbox_open in order) and returns them';
+'Internal: leases the due outbox rows for elicense.lease_steps (walking outbox_open in order) and returns them with their licence row';
 
 -- Each leased row comes with its request item (elicense._platform_item),
 -- built with the step's eCertID: made at its first lease and kept for every
@@ -181,10 +184,9 @@ DECLARE
   dead_reasons text[] := '{}';
 BEGIN
   FOR r IN
-  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, c.type_code AS type, c.authority_division AS division,
-         l.lane AS lane_name, c AS cert, c.identifier IS NOT NULL AS found
+  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, (l.cert).type_code AS type,
+         (l.cert).authority_division AS division, l.lane AS lane_name, l.cert, (l.cert).identifier IS NOT NULL AS found
     FROM elicense._lease_due(lease_steps.worker_id, lease_steps.max_rows, lease_steps.lease_seconds, lease_steps.max_stock) l
-    LEFT JOIN elicense.certificate c ON c.identifier = l.identifier
    ORDER BY l.id
   LOOP
     problem := NULL;
