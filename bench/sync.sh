@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Delivery throughput and commit-to-confirm latency of elicense-sync against
 # the platform test double with 0 ms and 5 ms added latency per request, for
-# 1 and 4 workers (in_flight 8 each), with the group commit of results off
-# (result_batch_ms 0: one call and one commit per attempt row and per result,
-# as before) and on (the default, 5 ms), in the same run.
+# 1 and 4 workers (in_flight 16 each, the worker's default), with the group
+# commit of results off (result_batch_ms 0: one call and one commit per
+# attempt row and per result) and on (5 ms, the default), in the same run.
 #   burst: BENCH_SYNC_LICENCES W050 + as many W032 licences (default 100;
 #          4 requests each) issued in one transaction while the workers wait;
 #          requests/s from the first to the last recorded attempt.
@@ -16,24 +16,36 @@
 #          step whatever else the machine is doing.
 # The ideal is workers × in_flight / latency requests per second (unbounded
 # at 0 ms). Rows also go to bench.result (suite "sync") when it exists.
+# Quick runs: BENCH_SYNC_LATENCIES="5" BENCH_SYNC_WORKERS="1" BENCH_SYNC_BATCH="5"
+# pick rows, BENCH_SYNC_IN_FLIGHT sets in_flight, BENCH_SYNC_PROFILE=1 also
+# prints the backends' time per function (track_functions) and the requests
+# per 100 ms of the burst, to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${PGHOST:-}" ] || exec bench/run sync
 set -- build/bench
 source tests/sync/lib.sh
 n=${BENCH_SYNC_LICENCES:-100}
+latencies=${BENCH_SYNC_LATENCIES:-0 5}
+worker_counts=${BENCH_SYNC_WORKERS:-1 4}
+batch_modes=${BENCH_SYNC_BATCH:-0 5}
 # CPU seconds (user + system) the given processes have used so far.
 cpu_s() { for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {printf "%.3f", s / hz}'; }
-in_flight=8
+in_flight=${BENCH_SYNC_IN_FLIGHT:-16}
 setup_database  # the keys and client secret the double needs
-start_double --threads 64
+# A thread per keep-alive connection in the double: every worker's in_flight
+# connections and their token fetches, with room to spare (64 threads for 4 x 16
+# connections left new connections queued until an idle one timed out).
+max_workers=$(printf '%s\n' $worker_counts | sort -n | tail -n 1)
+start_double --threads $((max_workers * in_flight * 2 + 16))
 
 printf '\n%-8s %-8s %-9s %11s %12s %13s %13s %14s %15s %15s\n' latency workers batching "requests/s" "ideal req/s" "idle p50 ms" "idle p99 ms" "db trips/req" "db cpu ms/req" "worker cpu ms/req"
-for latency in 0 5; do
+for latency in $latencies; do
   faults "{\"latency_ms\": $latency}"
-  for workers in 1 4; do
-    for batch_ms in 0 5; do
+  for workers in $worker_counts; do
+    for batch_ms in $batch_modes; do
       setup_database  # a fresh database per run: history tables are append-only
+      [ -z "${BENCH_SYNC_PROFILE:-}" ] || sql -c "ALTER DATABASE $db SET track_functions = 'all'"
       write_config "$in_flight" 30
       python3 - "$out/worker.json" "$batch_ms" <<'PY'
 import json, sys
@@ -53,6 +65,10 @@ PY
       cpu_after=$(cpu_s "${worker_pids[@]}" "${backend_pids[@]}")
       db_after=$(cpu_s "${backend_pids[@]}")
       mark=$(sql -c "SELECT now()")
+      [ -z "${BENCH_SYNC_PROFILE:-}" ] || sql -F' ' -c "
+        SELECT d, count(*) FROM (SELECT (extract(epoch FROM at - min(at) OVER ()) * 10)::int AS d FROM elicense.delivery_attempt) a
+         GROUP BY 1 ORDER BY 1" | tr '\n' ',' >&2; [ -z "${BENCH_SYNC_PROFILE:-}" ] || echo >&2
+
       read -r requests seconds <<<"$(sql -F' ' -c "
         SELECT count(*), extract(epoch FROM max(at) - min(at)) FROM elicense.delivery_attempt")"
       # Idle: one licence pair per transaction; created_at is its commit to within a millisecond.
@@ -71,6 +87,12 @@ PY
           FROM lat")"
       for p in "${pids[@]:$first}"; do kill -TERM "$p" 2>/dev/null || true; done
       for p in "${pids[@]:$first}"; do wait "$p" 2>/dev/null || true; done
+      if [ -n "${BENCH_SYNC_PROFILE:-}" ]; then  # the workers' backends' time per function, per request
+        sleep 1.5  # exited backends' statistics reach the shared counters
+        sql -c "SELECT funcname, calls, round((total_time / $requests)::numeric, 3) AS total_ms_per_req,
+                       round((self_time / $requests)::numeric, 3) AS self_ms_per_req
+                  FROM pg_stat_user_functions ORDER BY self_time DESC LIMIT 15" -F' | ' >&2
+      fi
       # The workers' own count of database round trips (= transactions), burst and idle.
       trips=$(for w in $(seq "$workers"); do
                 grep '"event":"progress"' "$out/bench_${latency}_${workers}_${batch_ms}_$w.log" | tail -n 1

@@ -7,7 +7,7 @@
 -- only an assigned code or a QR URL; privileges of the worker.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(82);
+SELECT plan(84);
 
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example/p/{identifier}');
 SELECT elicense.load_province_secret('350000', 'des', '12345678');
@@ -47,9 +47,8 @@ SELECT is((pg_temp.one('validate')).request,
           elicense.platform_request((SELECT id FROM lic WHERE name = 'a'), 'validate', (pg_temp.one('validate')).ecert_id::uuid),
           'request = platform_request of the step with that eCertID');
 SELECT is((pg_temp.one('validate')).request ->> 'eCertID', (pg_temp.one('validate')).ecert_id, '... which it carries');
-SELECT is((pg_temp.one('validate')).query_request,
-          jsonb_build_object('eCertID', (pg_temp.one('validate')).ecert_id, 'zzeCertID', (SELECT id FROM lic WHERE name = 'a')),
-          'query_request = the query item');
+SELECT is((pg_temp.one('validate')).query_request, NULL,
+          'no query item for a step that will not query (built only for confirm and needs_query)');
 SELECT is((pg_temp.row((SELECT id FROM lic WHERE name = 'a'), 'validate')).ecert_id::text, (pg_temp.one('validate')).ecert_id,
           'the outbox keeps the eCertID');
 SELECT is((pg_temp.row((SELECT id FROM lic WHERE name = 'a'), 'validate')).request, (pg_temp.one('validate')).request,
@@ -107,6 +106,7 @@ SELECT is((SELECT detail FROM elicense.delivery_event WHERE outbox_id = (SELECT 
 SELECT is(pg_temp.lease('w1'), 1, 'assign_code leased');
 CREATE TEMP TABLE assign AS SELECT (pg_temp.one('assign_code')).ecert_id AS e, (pg_temp.one('assign_code')).outbox_id AS oid;
 SELECT isnt((SELECT e FROM assign), (SELECT e FROM first_ecert), 'each step has its own eCertID');
+SELECT is((pg_temp.one('assign_code')).query_request, NULL, 'a first lease comes without the query item');
 SELECT ok(elicense.step_succeeded((SELECT oid FROM assign), 'w1', jsonb_build_object('return_code', '1', 'assignments', jsonb_build_array(
             jsonb_build_object('encry_certid', elicense.des_encrypt_hex('202232000001000001', '12345678'), 'encry_key', '',
                                'ecert_id', '0f8fad5b-d9cb-469f-a165-70867728950e')))), 'an answer for another eCertID');
@@ -118,6 +118,9 @@ SELECT is((SELECT assigned_code FROM elicense.certificate WHERE identifier = (SE
 SELECT is(elicense.replay((SELECT id FROM lic WHERE name = 'a'), 'operator'), 1, 'replay of the licence''s dead step');
 SELECT is(pg_temp.lease('w1'), 1, 'assign_code leased again');
 SELECT is((pg_temp.one('assign_code')).ecert_id, (SELECT e FROM assign), '... with the same eCertID');
+SELECT is((pg_temp.one('assign_code')).query_request,
+          jsonb_build_object('eCertID', (SELECT e FROM assign), 'zzeCertID', (SELECT id FROM lic WHERE name = 'a')),
+          '... and, as it was tried (needs_query), the query item with it');
 SELECT is(elicense.step_queried((SELECT oid FROM assign), 'w1', '{"return_code": "0", "message": "未找到"}'), 'send',
           'query: no assignment shown (ReturnCode 0) -> send');
 SELECT is(elicense.step_queried((SELECT oid FROM assign), 'w1', jsonb_build_object('return_code', '1', 'assignments', jsonb_build_array(

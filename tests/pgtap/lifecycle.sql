@@ -7,7 +7,7 @@
 -- precheck. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(256);
+SELECT plan(259);
 
 CREATE FUNCTION pg_temp.w050(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('enterprise_name', '山东某建筑工程有限公司' || n, 'uscc', '91350100M000100Y43',
@@ -290,6 +290,11 @@ SELECT throws_ok($$SELECT elicense.precheck('11100000000013338W050', pg_temp.w05
                  'bad data is refused like an issue');
 SELECT results_eq($$SELECT ticket, attempts FROM elicense.lease_prechecks('w1', 10, 60)$$, $$SELECT ticket, 1 FROM elicense.precheck$$,
                   'the worker leases it');
+SELECT is(elicense.precheck_failed((SELECT ticket FROM elicense.precheck), 'w1', 'connection refused (not sent)', 0, 1, true),
+          'pending', 'never sent (not_sent): pending again even with max_attempts used up');
+SELECT is((SELECT attempts FROM elicense.precheck), 0, '... the attempt given back');
+SELECT results_eq($$SELECT ticket, attempts FROM elicense.lease_prechecks('w1', 10, 60)$$, $$SELECT ticket, 1 FROM elicense.precheck$$,
+                  '... and leased again as its first attempt');
 SELECT is(elicense.precheck_answered((SELECT ticket FROM elicense.precheck), 'w2', '{"return_code": "1"}'), false, 'another worker cannot answer it');
 SELECT is(elicense.precheck_answered((SELECT ticket FROM elicense.precheck), 'w1',
           '{"return_code": "0", "message": "校验失败", "errors": [{"guid": "x", "message": "证书编号已存在"}]}'), true, 'the answer is recorded');
@@ -304,7 +309,7 @@ SELECT ok(has_function_privilege('elicense_issuer', f, 'EXECUTE'), 'elicense_iss
                     'elicense.precheck(text, jsonb, text)']) f;
 SELECT ok(has_function_privilege('elicense_worker', f, 'EXECUTE'), 'elicense_worker may run ' || f)
   FROM unnest(ARRAY['elicense.expire_due(integer, text)', 'elicense.lease_prechecks(text, integer, integer)',
-                    'elicense.precheck_answered(uuid, text, jsonb)', 'elicense.precheck_failed(uuid, text, text, bigint, integer)']) f;
+                    'elicense.precheck_answered(uuid, text, jsonb)', 'elicense.precheck_failed(uuid, text, text, bigint, integer, boolean)']) f;
 SELECT ok(NOT has_function_privilege('elicense_analyst', f, 'EXECUTE'), 'elicense_analyst may not run ' || f)
   FROM unnest(ARRAY['elicense.suspend(text, text, text, date)', 'elicense.expire_due(integer, text)',
                     'elicense.precheck(text, jsonb, text)', 'elicense.lease_prechecks(text, integer, integer)']) f;

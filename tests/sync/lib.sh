@@ -160,7 +160,7 @@ double_state() { curl -fsS "$double_url/_admin/state"; }
 # (1 s). An unknown outcome is resolved by a query (direct: the double serves
 # one) or by resending the same eCertID (relay: the double answers a repeated
 # eCertID as it did the first time), so both rules run under the fault tests.
-# Group commit on (result_batch_ms 5, off by default) so that every sync test
+# Group commit on (result_batch_ms 5, the default, written out) so that every sync test
 # runs the batched path with its faults. No expiry schedule (expire_interval_ms 0): issue_licences' licences are past
 # valid_to; a test of expiry sets it (sync_lifecycle.sh).
 write_config() {  # [in_flight] [lease_seconds]

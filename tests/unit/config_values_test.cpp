@@ -48,6 +48,7 @@ TEST(WorkerConfig, RefusesValuesOfAnotherType) {
 		return elicense::worker::LoadConfig(path);
 	};
 	EXPECT_EQ(load(R"({"in_flight": 12, "platform": {"request_timeout_ms": 900}})").in_flight, 12);
+	EXPECT_EQ(load("{}").in_flight, 16);
 	for (const char *bad :
 	     {R"({"in_flight": true})", R"({"in_flight": 4.5})", R"({"lease_seconds": 4294967326})",
 	      R"({"platform": {"paths": {"11100000000013338W050/collect": 3}}})", R"({"backoff": {"base_ms": "100"}})",
@@ -59,7 +60,8 @@ TEST(WorkerConfig, RefusesValuesOfAnotherType) {
 	EXPECT_EQ(c.breaker.probe_base.count(), 1000);
 	EXPECT_EQ(c.breaker.probe_cap.count(), 20000);
 	EXPECT_EQ(c.result_batch_ms, 5);
-	EXPECT_EQ(load("{}").result_batch_ms, 0);  // off unless asked for
+	EXPECT_EQ(load("{}").result_batch_ms, 5);  // on unless turned off
+	EXPECT_EQ(load(R"({"result_batch_ms": 0})").result_batch_ms, 0);
 	EXPECT_EQ(c.result_batch_max, 64);
 	std::remove(path.c_str());
 }

@@ -183,38 +183,58 @@ void DeliveryLoop::Begin(const ActivePtr &a) {
 	waiting_.push_back(a);
 }
 
+// Sends waiting steps while the in-flight cap, the breaker, the rate limit
+// and the lane share allow. The steps of each lane that could be sent but for
+// the rate limit (their token at hand) are counted once, then kept as steps
+// leave, not counted again for every candidate; the scan goes on after a
+// send and starts over (counting again) only if the share held a step back
+// earlier in the list, or a send changed the list (a result recorded at once
+// may put a step back in front).
 void DeliveryLoop::FlushWaiting() {
-	for (auto it = waiting_.begin(); it != waiting_.end();) {
+	auto now = Clock::now();
+	int sendable[2] = {0, 0};  // by lane: live, stock
+	auto slot_of = [](Lane l) { return l == Lane::kLive ? 0 : 1; };
+	auto count = [&] {
+		sendable[0] = sendable[1] = 0;
+		for (const ActivePtr &w : waiting_)
+			if (HasToken(*w, now))
+				++sendable[slot_of(LaneNamed(w->step.lane))];
+	};
+	count();
+	bool held_back = false;  // a step skipped for the lane share since the scan (re)started
+	for (std::size_t i = 0; i < waiting_.size();) {
 		if (stop_)
 			return;
-		ActivePtr a = *it;
+		ActivePtr a = waiting_[i];
 		TokenSlot &slot = SlotFor(*a->credential);
 		if (!TokenReady(slot, *a->credential)) {
-			++it;  // others may have another credential with a token
+			++i;  // others may have another credential with a token
 			continue;
 		}
 		// The in-flight cap and an open circuit breaker stop every lane.
-		auto now = Clock::now();
+		now = Clock::now();
 		if (http_.InFlight() >= static_cast<std::size_t>(cfg_.in_flight) || !breaker_.MaySend(now))
 			return;
-		// The rate limit shared between lanes: a step whose lane has had its
-		// share waits, and the scan starts over after each send.
-		auto waits = [&](Lane l) {  // a step of lane l could be sent but for the rate limit
-			return std::any_of(waiting_.begin(), waiting_.end(),
-			                   [&](const ActivePtr &w) { return LaneNamed(w->step.lane) == l && HasToken(*w, now); });
-		};
+		// The rate limit shared between lanes: a step whose lane has had its share waits.
 		Lane lane = LaneNamed(a->step.lane);
-		bool live_waiting = waits(Lane::kLive);
-		if (!lane_share_.MayTake(lane, live_waiting, waits(Lane::kStock))) {
-			++it;
+		bool live_waiting = sendable[0] > 0;
+		if (!lane_share_.MayTake(lane, live_waiting, sendable[1] > 0)) {
+			held_back = true;
+			++i;
 			continue;
 		}
 		if (!bucket_.TryTake(now))
 			return;
 		lane_share_.Took(lane, live_waiting);
-		waiting_.erase(it);
+		--sendable[slot_of(lane)];
+		waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
+		std::size_t left = waiting_.size();
 		Send(a, slot.cache.token());
-		it = waiting_.begin();
+		if (held_back || waiting_.size() != left) {
+			held_back = false;
+			i = 0;
+			count();
+		}
 	}
 }
 
@@ -540,11 +560,12 @@ void DeliveryLoop::Fail(const ActivePtr &a, const std::string &kind, const std::
 		delay_ms = std::max(
 		    0L, static_cast<long>(std::chrono::duration_cast<Millis>(breaker_.next_probe() - Clock::now()).count()));
 	std::string clean = CleanText(error);
-	DbCall call =
-	    a->ticket.empty()
-	        ? store_.FailedCall(a->step.outbox_id, kind, clean, delay_ms, cfg_.backoff.max_attempts)
-	        // a precheck without a path or envelope cannot succeed later: failed at once
-	        : store_.PrecheckFailedCall(a->ticket, clean, delay_ms, kind == "hold" ? 0 : cfg_.backoff.max_attempts);
+	DbCall call = a->ticket.empty()
+	                  ? store_.FailedCall(a->step.outbox_id, kind, clean, delay_ms, cfg_.backoff.max_attempts)
+	                  // a precheck without a path or envelope cannot succeed later: failed at once; one
+	                  // never sent keeps its budget, as a step does
+	                  : store_.PrecheckFailedCall(a->ticket, clean, delay_ms,
+	                                              kind == "hold" ? 0 : cfg_.backoff.max_attempts, kind == "not_sent");
 	Record(a, std::move(attempt), std::move(call),
 	       [this, a, kind, clean, delay_ms](const std::optional<std::string> &value) {
 		       std::string status = value.value_or("lease lost");
@@ -579,7 +600,7 @@ void DeliveryLoop::ReleaseWaiting(const std::string &why) {
 		                 {},
 		                 a->ticket.empty()
 		                     ? store_.FailedCall(a->step.outbox_id, "not_sent", why, 0, cfg_.backoff.max_attempts)
-		                     : store_.PrecheckFailedCall(a->ticket, why, 0, cfg_.backoff.max_attempts),
+		                     : store_.PrecheckFailedCall(a->ticket, why, 0, cfg_.backoff.max_attempts, true),
 		                 [this, a](const std::optional<std::string> &) { active_.erase(a->step.outbox_id); }};
 		RecordNow(r);
 	}
@@ -757,7 +778,9 @@ int DeliveryLoop::Run(bool once) {
 			}
 			next_summary = now + Millis(cfg_.summary_interval_ms);
 		}
-		Millis timeout = std::chrono::duration_cast<Millis>(NextWake(next_poll) - Clock::now());
+		// Rounded up: a wake-up 0.7 ms away truncated to 0 ms spun the loop
+		// until it came (every group commit's window ends that way).
+		Millis timeout = std::chrono::ceil<Millis>(NextWake(next_poll) - Clock::now());
 		timeout = std::clamp(timeout, Millis(0), Millis(1000));
 		if (stopping)
 			timeout = std::min(timeout, Millis(200));

@@ -154,6 +154,12 @@ void HttpClient::Submit(HttpRequest request, Callback done) {
 void HttpClient::Poll(Millis timeout, int extra_fd) {
 	int running = 0;
 	curl_multi_perform(multi_, &running);
+	// Transfers this perform finished (their answers came while the loop was
+	// busy, in a database call say) leave no socket to wait on: waiting would
+	// hold their answers back for the whole timeout (up to the poll interval),
+	// with the wire idle. Hand them out now instead.
+	if (static_cast<std::size_t>(running) < transfers_.size())
+		timeout = Millis(0);
 	curl_waitfd extra {};
 	extra.fd = extra_fd;
 	extra.events = CURL_WAIT_POLLIN;

@@ -39,6 +39,7 @@ std::string OutboxStore::LeaseOwner(const std::string &worker_id) {
 }
 
 void OutboxStore::Connect() {
+	prepared_.clear();  // a new session has none
 	conn_ = common::ConnectPg(conninfo_, "elicense-sync/" + worker_id_);
 	if (PQstatus(conn_.get()) != CONNECTION_OK) {
 		std::string msg = PQerrorMessage(conn_.get());
@@ -72,6 +73,38 @@ bool OutboxStore::TakeNotifications() {
 	return any;
 }
 
+// Throws for a failed result: "SQLSTATE: message" on one line (the server's
+// CONTEXT lines stay out of last_error and logs); DbConnectionLost if the
+// session is gone.
+void OutboxStore::ThrowFor(PGresult *res) {
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+	std::string msg = primary ? std::string(state ? state : "?????") + ": " + primary
+	                          : std::string(res ? PQresultErrorMessage(res) : PQerrorMessage(conn_.get()));
+	std::replace(msg.begin(), msg.end(), '\n', ' ');
+	while (!msg.empty() && msg.back() == ' ')
+		msg.pop_back();
+	if (PQstatus(conn_.get()) != CONNECTION_OK || ConnectionFailure(res)) {
+		conn_.reset();
+		throw DbConnectionLost(msg);
+	}
+	throw DbStatementError(msg);
+}
+
+// The worker sends a handful of statements, each thousands of times: each is
+// prepared once per session (parsed and planned once), then only executed.
+const std::string &OutboxStore::Prepared(const char *sql) {
+	auto it = prepared_.find(sql);
+	if (it != prepared_.end())
+		return it->second;
+	std::string name = "elicense_sync_" + std::to_string(prepared_.size() + 1);
+	++round_trips_;
+	Result res(PQprepare(conn_.get(), name.c_str(), sql, 0, nullptr));
+	if (!res || PQresultStatus(res.get()) != PGRES_COMMAND_OK)
+		ThrowFor(res.get());  // say 42883: an older extension lacks the function
+	return prepared_.emplace(sql, std::move(name)).first->second;
+}
+
 OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::optional<std::string>> &params) {
 	if (!conn_)
 		throw DbConnectionLost("not connected");
@@ -83,25 +116,13 @@ OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::op
 	values.reserve(clean.size());
 	for (const auto &p : clean)
 		values.push_back(p ? p->c_str() : nullptr);
+	const std::string &name = Prepared(sql);
 	++round_trips_;
 	Result res(
-	    PQexecParams(conn_.get(), sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
+	    PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0));
 	ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		// "SQLSTATE: message" on one line (the server's CONTEXT lines stay out of last_error and logs).
-		const char *state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
-		const char *primary = res ? PQresultErrorField(res.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-		std::string msg = primary ? std::string(state ? state : "?????") + ": " + primary
-		                          : std::string(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_.get()));
-		std::replace(msg.begin(), msg.end(), '\n', ' ');
-		while (!msg.empty() && msg.back() == ' ')
-			msg.pop_back();
-		if (PQstatus(conn_.get()) != CONNECTION_OK || ConnectionFailure(res.get())) {
-			conn_.reset();
-			throw DbConnectionLost(msg);
-		}
-		throw DbStatementError(msg);
-	}
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		ThrowFor(res.get());
 	return res;
 }
 
@@ -190,10 +211,11 @@ DbCall OutboxStore::PrecheckAnsweredCall(const std::string &ticket, const nlohma
 }
 
 DbCall OutboxStore::PrecheckFailedCall(const std::string &ticket, const std::string &error, long retry_in_ms,
-                                       int max_attempts) const {
-	return {"SELECT elicense.precheck_failed($1::uuid, $2, $3, $4, $5)",
-	        {ticket, worker_id_, error, std::to_string(retry_in_ms), std::to_string(max_attempts)},
-	        nullptr};
+                                       int max_attempts, bool not_sent) const {
+	return {
+	    "SELECT elicense.precheck_failed($1::uuid, $2, $3, $4, $5, $6)",
+	    {ticket, worker_id_, error, std::to_string(retry_in_ms), std::to_string(max_attempts), not_sent ? "t" : "f"},
+	    nullptr};
 }
 
 std::optional<std::string> OutboxStore::Run(const DbCall &call) {
@@ -221,12 +243,17 @@ std::vector<std::optional<std::string>> OutboxStore::RunBatch(const std::vector<
 		conn_.reset();
 		return DbConnectionLost(msg);
 	};
+	std::vector<const std::string *> names;  // prepared before the pipeline: one round trip each, once per session
+	names.reserve(calls.size());
+	for (const DbCall *call : calls)
+		names.push_back(&Prepared(call->sql));
 	if (PQenterPipelineMode(c) != 1)
 		throw lost("cannot enter pipeline mode");
 	++round_trips_;
 	std::vector<std::vector<std::optional<std::string>>> kept;  // the parameters live until sent
 	kept.reserve(calls.size());
-	for (const DbCall *call : calls) {
+	for (std::size_t i = 0; i < calls.size(); ++i) {
+		const DbCall *call = calls[i];
 		kept.push_back(call->params);
 		std::vector<const char *> values;
 		for (auto &p : kept.back()) {
@@ -234,8 +261,8 @@ std::vector<std::optional<std::string>> OutboxStore::RunBatch(const std::vector<
 				p->erase(std::remove(p->begin(), p->end(), '\0'), p->end());
 			values.push_back(p ? p->c_str() : nullptr);
 		}
-		if (PQsendQueryParams(c, call->sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
-		                      0) != 1)
+		if (PQsendQueryPrepared(c, names[i]->c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr,
+		                        0) != 1)
 			throw lost("cannot send a call of the batch");
 	}
 	if (PQpipelineSync(c) != 1)
@@ -320,8 +347,8 @@ bool OutboxStore::PrecheckAnswered(const std::string &ticket, const nlohmann::js
 }
 
 std::string OutboxStore::PrecheckFailed(const std::string &ticket, const std::string &error, long retry_in_ms,
-                                        int max_attempts) {
-	return Run(PrecheckFailedCall(ticket, error, retry_in_ms, max_attempts)).value_or("lease lost");
+                                        int max_attempts, bool not_sent) {
+	return Run(PrecheckFailedCall(ticket, error, retry_in_ms, max_attempts, not_sent)).value_or("lease lost");
 }
 
 std::pair<long long, long long> OutboxStore::ExpireDue(int max_rows) {

@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -128,8 +129,9 @@ public:
 	DbCall FailedCall(long long outbox_id, const std::string &kind, const std::string &error, long retry_in_ms,
 	                  int max_attempts) const;
 	DbCall PrecheckAnsweredCall(const std::string &ticket, const nlohmann::json &answer) const;
-	DbCall PrecheckFailedCall(const std::string &ticket, const std::string &error, long retry_in_ms,
-	                          int max_attempts) const;
+	// not_sent: the check never reached the platform; its attempt is given back.
+	DbCall PrecheckFailedCall(const std::string &ticket, const std::string &error, long retry_in_ms, int max_attempts,
+	                          bool not_sent = false) const;
 	// Runs one call in its own transaction (its fallback if the extension
 	// refuses it as too old) and returns its value.
 	std::optional<std::string> Run(const DbCall &call);
@@ -150,7 +152,9 @@ public:
 	// The platform answered (any ReturnCode): recorded, NOTIFY elicense_precheck. False if the lease was lost.
 	bool PrecheckAnswered(const std::string &ticket, const nlohmann::json &answer);
 	// No usable answer: pending again, or "failed" after max_attempts; "lease lost" if not ours.
-	std::string PrecheckFailed(const std::string &ticket, const std::string &error, long retry_in_ms, int max_attempts);
+	// not_sent: it never reached the platform: pending again, the attempt given back.
+	std::string PrecheckFailed(const std::string &ticket, const std::string &error, long retry_in_ms, int max_attempts,
+	                           bool not_sent = false);
 	// elicense.expire_due(max_rows): expiries and lifted suspensions queued by this run.
 	std::pair<long long, long long> ExpireDue(int max_rows);
 
@@ -158,10 +162,13 @@ private:
 	using Result = common::PgResult;
 
 	Result Exec(const char *sql, const std::vector<std::optional<std::string>> &params);
+	[[noreturn]] void ThrowFor(PGresult *res);
+	const std::string &Prepared(const char *sql);  // the statement's name in this session
 
 	std::string conninfo_;
 	std::string worker_id_;  // the lease owner
 	common::PgConnection conn_;
+	std::map<std::string, std::string> prepared_;  // SQL text -> prepared statement name, this session
 	long long round_trips_ = 0;
 };
 

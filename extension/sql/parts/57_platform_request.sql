@@ -48,30 +48,50 @@ BEGIN
     IF f.operate_types IS NOT NULL AND NOT c.operate_type = ANY (f.operate_types) THEN
       CONTINUE;
     END IF;
-    raw := CASE f.source_kind
-      WHEN 'column' THEN cols ->> f.source
-      WHEN 'item' THEN c.business_data ->> f.source
-      WHEN 'constant' THEN f.source
-      ELSE CASE f.source
-        WHEN 'ecert_id' THEN guid::text
-        WHEN 'province_num' THEN substr(c.authority_division, 1, 2) || '0000'
-        WHEN 'first_issue_date' THEN coalesce(nullif(c.business_data ->> 'first_issue_date', ''),
-            CASE WHEN c.version = 1 THEN c.issue_date::text
-                 ELSE (SELECT o.issue_date::text FROM elicense.certificate o WHERE o.identifier = c.original_identifier) END)
-        WHEN 'operation_category' THEN coalesce(nullif(c.business_data ->> 'category_code', ''), c.business_data ->> 'category')
-        WHEN 'category_description' THEN CASE WHEN by_slot ->> 'operation_category' = '99' AND c.business_data ->> 'category' <> ''
-            THEN '经省级以上住房和城乡建设主管部门认定的其他工种类别（' || (c.business_data ->> 'category') || '）' END
-        WHEN 'birth_date' THEN elicense.resident_id_birth_date(c.holder_id)::text
-        WHEN 'assigned_code' THEN coalesce(c.assigned_code,
-            (SELECT x.assigned_code FROM elicense.certificate x
-              WHERE x.original_identifier = c.original_identifier AND x.assigned_code IS NOT NULL
-              ORDER BY x.version DESC LIMIT 1))
-        WHEN 'preview_url' THEN elicense.preview_url(c.identifier)
-        WHEN 'platform_identifier' THEN coalesce(c.platform_identifier, c.identifier)
-        WHEN 'superseded_platform_identifier' THEN
-            (SELECT coalesce(p.platform_identifier, p.identifier) FROM elicense.certificate p WHERE p.identifier = c.previous_identifier)
-        END
-      END;
+    -- One IF branch per source, each a simple expression PL/pgSQL evaluates
+    -- without the executor; only the branches that read other rows run a
+    -- query (one CASE holding them all was run as a query for every field:
+    -- most of the cost of an item).
+    IF f.source_kind = 'column' THEN
+      raw := cols ->> f.source;
+    ELSIF f.source_kind = 'item' THEN
+      raw := c.business_data ->> f.source;
+    ELSIF f.source_kind = 'constant' THEN
+      raw := f.source;
+    ELSIF f.source = 'ecert_id' THEN
+      raw := guid::text;
+    ELSIF f.source = 'province_num' THEN
+      raw := substr(c.authority_division, 1, 2) || '0000';
+    ELSIF f.source = 'first_issue_date' THEN
+      raw := nullif(c.business_data ->> 'first_issue_date', '');
+      IF raw IS NULL AND c.version = 1 THEN
+        raw := c.issue_date::text;
+      ELSIF raw IS NULL THEN
+        raw := (SELECT o.issue_date::text FROM elicense.certificate o WHERE o.identifier = c.original_identifier);
+      END IF;
+    ELSIF f.source = 'operation_category' THEN
+      raw := coalesce(nullif(c.business_data ->> 'category_code', ''), c.business_data ->> 'category');
+    ELSIF f.source = 'category_description' THEN
+      raw := CASE WHEN by_slot ->> 'operation_category' = '99' AND c.business_data ->> 'category' <> ''
+          THEN '经省级以上住房和城乡建设主管部门认定的其他工种类别（' || (c.business_data ->> 'category') || '）' END;
+    ELSIF f.source = 'birth_date' THEN
+      raw := elicense.resident_id_birth_date(c.holder_id)::text;
+    ELSIF f.source = 'assigned_code' THEN
+      raw := c.assigned_code;
+      IF raw IS NULL THEN
+        raw := (SELECT x.assigned_code FROM elicense.certificate x
+                 WHERE x.original_identifier = c.original_identifier AND x.assigned_code IS NOT NULL
+                 ORDER BY x.version DESC LIMIT 1);
+      END IF;
+    ELSIF f.source = 'preview_url' THEN
+      raw := elicense.preview_url(c.identifier);
+    ELSIF f.source = 'platform_identifier' THEN
+      raw := coalesce(c.platform_identifier, c.identifier);
+    ELSIF f.source = 'superseded_platform_identifier' THEN
+      raw := (SELECT coalesce(p.platform_identifier, p.identifier) FROM elicense.certificate p WHERE p.identifier = c.previous_identifier);
+    ELSE
+      raw := NULL;
+    END IF;
     v := raw;
     IF f.code_map IS NOT NULL THEN
       IF v IS NULL OR v = '' THEN
@@ -86,7 +106,9 @@ BEGIN
         END IF;
       END IF;
     END IF;
-    IF v <> '' AND f.format IS NOT NULL THEN
+    IF v <> '' AND f.format = 'fullwidth_parens' THEN  -- cannot fail: no exception block (a subtransaction)
+      v := translate(v, '()', '（）');
+    ELSIF v <> '' AND f.format IS NOT NULL THEN
       BEGIN
         v := CASE f.format
           WHEN 'date' THEN to_char(v::date, 'YYYY-MM-DD')

@@ -82,21 +82,29 @@ $$;
 COMMENT ON FUNCTION elicense.precheck(text, jsonb, text) IS
 'Queues the platform''s check (校验) of licence data before approval and returns a ticket; the answer lands in elicense.precheck (NOTIFY elicense_precheck with the ticket). Validates the data like elicense.issue; creates no licence and no sequence number';
 
+-- PL/pgSQL, not SQL: the worker calls it before every lease, and a SQL
+-- function's statement is planned at every call, a PL/pgSQL one once per
+-- session.
 CREATE FUNCTION elicense.lease_prechecks(worker_id text, max_rows integer, lease_seconds integer)
 RETURNS TABLE (ticket uuid, type_code text, authority_division text, attempts integer, request jsonb)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
   WITH due AS (
     SELECT p.ticket FROM elicense.precheck p
      WHERE (p.status = 'pending' AND p.next_attempt_at <= now()) OR (p.status = 'in_flight' AND p.lease_expires_at < now())
      ORDER BY p.next_attempt_at, p.created_at
-     LIMIT max_rows
+     LIMIT lease_prechecks.max_rows
        FOR UPDATE SKIP LOCKED)
   UPDATE elicense.precheck p
-     SET status = 'in_flight', lease_owner = worker_id, lease_expires_at = now() + make_interval(secs => lease_seconds),
+     SET status = 'in_flight', lease_owner = lease_prechecks.worker_id,
+         lease_expires_at = now() + make_interval(secs => lease_prechecks.lease_seconds),
          attempts = p.attempts + 1
     FROM due
    WHERE p.ticket = due.ticket
-  RETURNING p.ticket, p.type_code, p.authority_division, p.attempts, p.request
+  RETURNING p.ticket, p.type_code, p.authority_division, p.attempts, p.request;
+END
 $$;
 COMMENT ON FUNCTION elicense.lease_prechecks(text, integer, integer) IS
 'Leases up to max_rows due prechecks for lease_seconds (the worker sends them before delivery steps), each with its check item';
@@ -127,17 +135,22 @@ $$;
 COMMENT ON FUNCTION elicense.precheck_answered(uuid, text, jsonb) IS
 'Records the platform''s answer to a leased precheck (passed = ReturnCode 1 or 2) and sends NOTIFY elicense_precheck with the ticket; false if the worker no longer holds the lease';
 
-CREATE FUNCTION elicense.precheck_failed(ticket uuid, worker_id text, error text, retry_in_ms bigint, max_attempts integer)
+-- not_sent: the check never reached the platform (refused, DNS, TLS, or
+-- released before sending): the attempt lease_prechecks counted is given
+-- back, as step_failed 'not_sent' does, so an outage never uses up the budget.
+CREATE FUNCTION elicense.precheck_failed(ticket uuid, worker_id text, error text, retry_in_ms bigint, max_attempts integer,
+    not_sent boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   next_status text;
 BEGIN
   UPDATE elicense.precheck p
-     SET status = CASE WHEN p.attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+     SET status = CASE WHEN NOT precheck_failed.not_sent AND p.attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+         attempts = CASE WHEN precheck_failed.not_sent THEN greatest(p.attempts - 1, 0) ELSE p.attempts END,
          message = error, lease_owner = NULL, lease_expires_at = NULL,
          next_attempt_at = now() + make_interval(secs => coalesce(retry_in_ms, 0) / 1000.0),
-         answered_at = CASE WHEN p.attempts >= max_attempts THEN now() END
+         answered_at = CASE WHEN NOT precheck_failed.not_sent AND p.attempts >= max_attempts THEN now() END
    WHERE p.ticket = precheck_failed.ticket AND p.status = 'in_flight' AND p.lease_owner = precheck_failed.worker_id
   RETURNING p.status INTO next_status;
   IF next_status = 'failed' THEN
@@ -146,11 +159,11 @@ BEGIN
   RETURN next_status;
 END
 $$;
-COMMENT ON FUNCTION elicense.precheck_failed(uuid, text, text, bigint, integer) IS
-'A leased precheck got no usable answer: pending again after retry_in_ms, or failed after max_attempts (NOTIFY elicense_precheck); NULL if the worker no longer holds the lease';
+COMMENT ON FUNCTION elicense.precheck_failed(uuid, text, text, bigint, integer, boolean) IS
+'A leased precheck got no usable answer: pending again after retry_in_ms, or failed after max_attempts (NOTIFY elicense_precheck); not_sent (it never reached the platform) gives the attempt back and never fails it; NULL if the worker no longer holds the lease';
 
 REVOKE ALL ON FUNCTION elicense.precheck(text, jsonb, text), elicense.lease_prechecks(text, integer, integer),
-    elicense.precheck_answered(uuid, text, jsonb), elicense.precheck_failed(uuid, text, text, bigint, integer) FROM PUBLIC;
+    elicense.precheck_answered(uuid, text, jsonb), elicense.precheck_failed(uuid, text, text, bigint, integer, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.precheck(text, jsonb, text) TO elicense_issuer, elicense_admin;
 GRANT EXECUTE ON FUNCTION elicense.lease_prechecks(text, integer, integer), elicense.precheck_answered(uuid, text, jsonb),
-    elicense.precheck_failed(uuid, text, text, bigint, integer) TO elicense_worker;
+    elicense.precheck_failed(uuid, text, text, bigint, integer, boolean) TO elicense_worker;
