@@ -35,27 +35,7 @@ echo "platform double on $double_url; preview server on $preview; logs in $out"
 step "Approval tables with the issuing trigger (what an approval system adds)"
 approval() { PGAPPNAME=approval-system sql "$@"; }  # its own session: its statements are its own
 approval -f "$root/tests/fixtures/holder_ids.sql"
-approval <<'SQL'
-CREATE TABLE company_approval (
-  id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', company text, uscc text, boss text, boss_idno text,
-  address text, cert_no text, valid_from date, valid_to date, decided date, clerk text);
-CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON company_approval FOR EACH ROW
-  EXECUTE FUNCTION elicense.issue_from_trigger('11100000000013338W050',
-    'enterprise_name=company', 'uscc=uscc', 'principal=boss', 'principal_id=boss_idno', 'address=address', 'licence_number=cert_no',
-    'valid_from=valid_from', 'valid_to=valid_to', 'issue_date=decided',
-    'const:economic_type=有限责任公司', 'const:permit_scope=建筑施工',
-    'const:authority_name=福建省住房和城乡建设厅', 'const:authority_uscc=11350000003591037R',
-    'const:authority_division=350000', 'when:status=approved', 'actor:clerk');
-CREATE TABLE worker_approval (
-  id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', person text, sex text, idno text, work text,
-  cert_no text, valid_from date, valid_to date, decided date, clerk text);
-CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON worker_approval FOR EACH ROW
-  EXECUTE FUNCTION elicense.issue_from_trigger('11100000000013338W032',
-    'name=person', 'gender=sex', 'id_number=idno', 'category=work', 'licence_number=cert_no',
-    'valid_from=valid_from', 'valid_to=valid_to', 'issue_date=decided',
-    'const:authority_name=福建省住房和城乡建设厅', 'const:authority_uscc=11350000003591037R',
-    'const:authority_division=350000', 'when:status=approved', 'actor:clerk');
-SQL
+approval -f "$root/tests/fixtures/approval_tables.sql"
 echo "company_approval (安全生产许可证, W050) and worker_approval (特种作业操作资格证书, W032)"
 
 step "Approving 150 companies and 150 workers, then changing one licence and revoking another"

@@ -69,15 +69,8 @@ ELICENSE_FUNCTION(elicense_preview_token_boxed) {
 	Datum result;
 	GuardedRun([&] {
 		core::Bytes key = OpenPreviewKey(box);
-		std::string token;
-		try {
-			token = core::MakePreviewToken(key, key_id, identifier, expires_at);
-		} catch (...) {
-			Wipe(key);
-			throw;
-		}
-		Wipe(key);
-		result = TextDatum(token);
+		elicense::pg::WipeOnExit guard {[&] { Wipe(key); }};
+		result = TextDatum(core::MakePreviewToken(key, key_id, identifier, expires_at));
 	});
 	PG_RETURN_DATUM(result);
 }
@@ -93,8 +86,8 @@ ELICENSE_FUNCTION(elicense_preview_token_check_boxed) {
 	bool nulls[2] = {true, true};
 	GuardedRun([&] {
 		core::Bytes key = OpenPreviewKey(box);
+		elicense::pg::WipeOnExit guard {[&] { Wipe(key); }};
 		auto claims = core::VerifyPreviewToken(token, key);
-		Wipe(key);
 		if (!claims)
 			return;
 		values[0] = TextDatum(claims->identifier);

@@ -175,17 +175,11 @@ ELICENSE_FUNCTION(elicense_province_secret_encrypt) {
 	Datum result = 0;
 	GuardedRun([&] {
 		core::AssignmentSecret s = ProvinceSecret(scheme, std::string(secret));
-		try {
-			core::RequireAssignmentSecret(s);
-		} catch (...) {
-			Wipe(s);
-			throw;
-		}
+		elicense::pg::WipeOnExit guard {[&] { Wipe(s); }};
+		core::RequireAssignmentSecret(s);
 		const std::string &plain = s.scheme == core::AssignmentScheme::kRsaDes ? s.private_key_pem : s.des_key;
-		core::Bytes box =
-		    core::SealSecret(elicense::pg::CurrentMasterKey(), elicense::pg::kProvinceSecretPurpose, plain);
-		Wipe(s);
-		result = ByteaDatum(box);
+		result =
+		    ByteaDatum(core::SealSecret(elicense::pg::CurrentMasterKey(), elicense::pg::kProvinceSecretPurpose, plain));
 	});
 	PG_RETURN_DATUM(result);
 }
@@ -204,15 +198,8 @@ ELICENSE_FUNCTION(elicense_decrypt_assignment_with_box) {
 	GuardedRun([&] {
 		elicense::pg::WipedString opened {elicense::pg::OpenStoredSecret(elicense::pg::kProvinceSecretPurpose, box)};
 		core::AssignmentSecret s = ProvinceSecret(scheme, opened.value);
-		core::Assignment a;
-		try {
-			a = core::DecryptAssignment(certid, key, s);
-		} catch (...) {
-			Wipe(s);
-			throw;
-		}
-		Wipe(s);
-		result = AssignmentRow(fcinfo, a);
+		elicense::pg::WipeOnExit guard {[&] { Wipe(s); }};
+		result = AssignmentRow(fcinfo, core::DecryptAssignment(certid, key, s));
 	});
 	PG_RETURN_DATUM(result);
 }

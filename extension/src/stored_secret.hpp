@@ -48,6 +48,20 @@ struct WipedString {
 	}
 };
 
+// Runs `wipe` when the scope ends, by return or by exception:
+//   core::Bytes key = ...;  WipeOnExit guard {[&] { Wipe(key); }};
+template <typename F>
+struct WipeOnExit {
+	F wipe;
+	WipeOnExit(const WipeOnExit &) = delete;
+	WipeOnExit &operator=(const WipeOnExit &) = delete;
+	~WipeOnExit() {
+		wipe();
+	}
+};
+template <typename F>
+WipeOnExit(F) -> WipeOnExit<F>;
+
 inline core::Bytes BoxBytes(std::string_view box) {
 	return core::Bytes(box.begin(), box.end());
 }

@@ -39,26 +39,8 @@ start_worker scan-worker
 # The approval system (its own login session, application "approval-system").
 approval() { PGAPPNAME=approval-system sql "$@"; }
 approval -f "$root/tests/fixtures/holder_ids.sql"
+approval -f "$root/tests/fixtures/approval_tables.sql"
 approval <<'SQL'
-CREATE TABLE company_approval (
-  id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', company text, uscc text, boss text, boss_idno text,
-  address text, cert_no text, valid_from date, valid_to date, decided date, clerk text);
-CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON company_approval FOR EACH ROW
-  EXECUTE FUNCTION elicense.issue_from_trigger('11100000000013338W050',
-    'enterprise_name=company', 'uscc=uscc', 'principal=boss', 'principal_id=boss_idno', 'address=address', 'licence_number=cert_no',
-    'valid_from=valid_from', 'valid_to=valid_to', 'issue_date=decided',
-    'const:economic_type=有限责任公司', 'const:permit_scope=建筑施工',
-    'const:authority_name=福建省住房和城乡建设厅', 'const:authority_uscc=11350000003591037R',
-    'const:authority_division=350000', 'when:status=approved', 'actor:clerk');
-CREATE TABLE worker_approval (
-  id serial PRIMARY KEY, status text NOT NULL DEFAULT 'pending', person text, sex text, idno text, work text,
-  cert_no text, valid_from date, valid_to date, decided date, clerk text);
-CREATE TRIGGER issue_licence AFTER INSERT OR UPDATE ON worker_approval FOR EACH ROW
-  EXECUTE FUNCTION elicense.issue_from_trigger('11100000000013338W032',
-    'name=person', 'gender=sex', 'id_number=idno', 'category=work', 'licence_number=cert_no',
-    'valid_from=valid_from', 'valid_to=valid_to', 'issue_date=decided',
-    'const:authority_name=福建省住房和城乡建设厅', 'const:authority_uscc=11350000003591037R',
-    'const:authority_division=350000', 'when:status=approved', 'actor:clerk');
 INSERT INTO company_approval (status, company, uscc, boss, boss_idno, address, cert_no, valid_from, valid_to, decided, clerk)
 SELECT 'approved', '福建示范建设工程有限公司' || g, uscc(g), '张' || g, resident_id(1000 + g), '福州市鼓楼区五四路' || g || '号',
        '(闽)JZ安许证字[2025]' || lpad(g::text, 6, '0'), '2025-03-01', '2028-02-28', '2025-03-01', '审批员甲'
