@@ -37,6 +37,9 @@ trap 'cleanup; stop_pair' EXIT
 port_a=$(free_port)
 port_b=$(free_port "$port_a")
 user=$(psql -X -At -d postgres -c "SELECT current_user")
+# The pair opens the province's key with the throwaway cluster's master key
+# (the standby's copy of postgresql.conf names the same file).
+master_key_file=$(psql -X -At -d postgres -c "SHOW elicense.master_key_file")
 as_postgres "$pgbin/initdb" -D "$pair/a" -U "$user" --auth=trust >"$out/initdb.log" 2>&1
 cat >>"$pair/a/postgresql.conf" <<CONF
 port = $port_a
@@ -46,6 +49,7 @@ synchronous_standby_names = 'standby_b'
 synchronous_commit = on
 extension_destdir = '$destdir'
 dynamic_library_path = '$libpath'
+elicense.master_key_file = '$master_key_file'
 CONF
 as_postgres "$pgbin/pg_ctl" -D "$pair/a" -l "$pair/a.log" -w start >/dev/null
 as_postgres "$pgbin/pg_basebackup" -h 127.0.0.1 -p "$port_a" -U "$user" -D "$pair/b" -R -X stream >"$out/basebackup.log" 2>&1
