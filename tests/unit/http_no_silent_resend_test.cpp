@@ -6,13 +6,12 @@
 // reproducing); the worker's HttpClient sends it once and reports an
 // exchange whose outcome is unknown, for the worker's own rule to resolve.
 #include "http_client.hpp"
+#include "loopback_listener.hpp"
 #include "outcome.hpp"
 
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,15 +29,9 @@ namespace {
 class DroppingServer {
 public:
 	DroppingServer() {
-		listener_ = socket(AF_INET, SOCK_STREAM, 0);
-		sockaddr_in addr {};
-		addr.sin_family = AF_INET;
-		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		bind(listener_, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
-		listen(listener_, 8);
-		socklen_t len = sizeof addr;
-		getsockname(listener_, reinterpret_cast<sockaddr *>(&addr), &len);
-		port_ = ntohs(addr.sin_port);
+		LoopbackListener l = ListenOnLoopback();
+		listener_ = l.fd;
+		port_ = l.port;
 		thread_ = std::thread([this] { Serve(); });
 	}
 	~DroppingServer() {

@@ -5,11 +5,10 @@
 // to the poll interval, 200 ms in the tests), with the wire idle, which
 // halved one worker's throughput with the group commit on.
 #include "http_client.hpp"
+#include "loopback_listener.hpp"
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,15 +24,9 @@ namespace {
 class AnsweringServer {
 public:
 	AnsweringServer() {
-		listener_ = socket(AF_INET, SOCK_STREAM, 0);
-		sockaddr_in addr {};
-		addr.sin_family = AF_INET;
-		addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		bind(listener_, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
-		listen(listener_, 8);
-		socklen_t len = sizeof addr;
-		getsockname(listener_, reinterpret_cast<sockaddr *>(&addr), &len);
-		port_ = ntohs(addr.sin_port);
+		LoopbackListener l = ListenOnLoopback();
+		listener_ = l.fd;
+		port_ = l.port;
 		thread_ = std::thread([this] { Serve(); });
 	}
 	~AnsweringServer() {
