@@ -31,6 +31,26 @@ void Wipe(core::Bytes &key) {
 	OPENSSL_cleanse(key.data(), key.size());
 }
 
+// The row of _preview_token_check: (identifier, expires_at) when `token` is
+// signed with the key key_of() gives, both NULL otherwise.
+template <typename KeyOf>
+Datum TokenCheckRow(FunctionCallInfo fcinfo, std::string_view token, KeyOf key_of) {
+	TupleDesc desc = ResultDesc(fcinfo);
+	Datum values[2] = {0, 0};
+	bool nulls[2] = {true, true};
+	GuardedRun([&] {
+		core::Bytes key = key_of();
+		elicense::pg::WipeOnExit guard {[&] { Wipe(key); }};
+		auto claims = core::VerifyPreviewToken(token, key);
+		if (!claims)
+			return;
+		values[0] = TextDatum(claims->identifier);
+		values[1] = Int64GetDatum(claims->expires_at);
+		nulls[0] = nulls[1] = false;
+	});
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
 }  // namespace
 
 // _preview_key_box(secret bytea) -> bytea: a preview key encrypted under the
@@ -79,22 +99,8 @@ ELICENSE_FUNCTION(elicense_preview_token_boxed) {
 // expires_at bigint): both NULL unless the token is signed with the key in
 // the box
 ELICENSE_FUNCTION(elicense_preview_token_check_boxed) {
-	std::string_view token = ArgText(fcinfo, 0);
 	std::string_view box = ArgBytes(fcinfo, 1);
-	TupleDesc desc = ResultDesc(fcinfo);
-	Datum values[2] = {0, 0};
-	bool nulls[2] = {true, true};
-	GuardedRun([&] {
-		core::Bytes key = OpenPreviewKey(box);
-		elicense::pg::WipeOnExit guard {[&] { Wipe(key); }};
-		auto claims = core::VerifyPreviewToken(token, key);
-		if (!claims)
-			return;
-		values[0] = TextDatum(claims->identifier);
-		values[1] = Int64GetDatum(claims->expires_at);
-		nulls[0] = nulls[1] = false;
-	});
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	PG_RETURN_DATUM(TokenCheckRow(fcinfo, ArgText(fcinfo, 0), [&] { return OpenPreviewKey(box); }));
 }
 
 // The clear-key forms below are what 0.1.0 and 0.2.0 declare; kept so their
@@ -130,18 +136,7 @@ ELICENSE_FUNCTION(elicense_preview_token_key_id) {
 // _preview_token_check(token text, secret bytea, OUT identifier text, OUT expires_at bigint):
 // both NULL unless the token is signed with `secret`
 ELICENSE_FUNCTION(elicense_preview_token_check) {
-	std::string_view token = ArgText(fcinfo, 0);
 	std::string_view secret = ArgBytes(fcinfo, 1);
-	TupleDesc desc = ResultDesc(fcinfo);
-	Datum values[2] = {0, 0};
-	bool nulls[2] = {true, true};
-	GuardedRun([&] {
-		auto claims = core::VerifyPreviewToken(token, core::Bytes(secret.begin(), secret.end()));
-		if (!claims)
-			return;
-		values[0] = TextDatum(claims->identifier);
-		values[1] = Int64GetDatum(claims->expires_at);
-		nulls[0] = nulls[1] = false;
-	});
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+	PG_RETURN_DATUM(
+	    TokenCheckRow(fcinfo, ArgText(fcinfo, 0), [&] { return core::Bytes(secret.begin(), secret.end()); }));
 }
