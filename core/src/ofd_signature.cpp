@@ -328,24 +328,20 @@ OfdVerifyResult VerifySignature(const OfdParts &parts, const std::string &signat
 	if (count == 0)
 		return Result(OfdVerifyStatus::kMalformed, signature_part, "signature references no part");
 
+	// Untrusted keeps what the signature says (signer, algorithm, time).
+	auto untrusted = [&](const std::string &why) {
+		OfdVerifyResult r = Result(OfdVerifyStatus::kUntrusted, value_part, why);
+		r.signer = ok.signer;
+		r.algorithm = ok.algorithm;
+		r.signing_time = ok.signing_time;
+		return r;
+	};
 	std::string why;
-	if (!anchors.Reaches(cert.get(), *ofd::GeneralizedTimeSeconds(time), why)) {
-		OfdVerifyResult untrusted = Result(OfdVerifyStatus::kUntrusted, value_part,
-		                                   "the signer certificate does not chain to a trust anchor: " + why);
-		untrusted.signer = ok.signer;
-		untrusted.algorithm = ok.algorithm;
-		untrusted.signing_time = ok.signing_time;
-		return untrusted;
-	}
+	if (!anchors.Reaches(cert.get(), *ofd::GeneralizedTimeSeconds(time), why))
+		return untrusted("the signer certificate does not chain to a trust anchor: " + why);
 	ofd::X509Ptr maker = ofd::CertificateFromDer(seal.maker_certificate);
-	if (!anchors.Reaches(maker.get(), *ofd::GeneralizedTimeSeconds(seal.created), why)) {
-		OfdVerifyResult untrusted = Result(OfdVerifyStatus::kUntrusted, value_part,
-		                                   "the seal maker's certificate does not chain to a trust anchor: " + why);
-		untrusted.signer = ok.signer;
-		untrusted.algorithm = ok.algorithm;
-		untrusted.signing_time = ok.signing_time;
-		return untrusted;
-	}
+	if (!anchors.Reaches(maker.get(), *ofd::GeneralizedTimeSeconds(seal.created), why))
+		return untrusted("the seal maker's certificate does not chain to a trust anchor: " + why);
 	return ok;
 }
 
