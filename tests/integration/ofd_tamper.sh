@@ -38,21 +38,7 @@ bash "$root/tests/ofd/make_fixtures.sh" "$out/keys" >/dev/null
 dropdb --if-exists "$db" >/dev/null 2>&1 || true
 createdb "$db"
 sql -c "CREATE EXTENSION elicense" -f "$root/tests/fixtures/sharing_seal.sql" >/dev/null
-sql >/dev/null <<'SQL'
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tamper_test_app') THEN
-    CREATE ROLE tamper_test_app LOGIN IN ROLE elicense_consumer;
-  END IF;
-END $$;
-SELECT elicense.issue('11100000000013338W032', jsonb_build_object(
-  'name', '李四', 'gender', '男', 'id_number', '350102199001011238', 'category', '建筑电工',
-  'licence_number', '闽A012025000001', 'valid_from', '2025-01-01', 'valid_to', '2029-01-01',
-  'authority_name', '福建省住房和城乡建设厅', 'authority_uscc', '11350000003591037R',
-  'authority_division', '350000', 'issue_date', '2025-01-01'), 'clerk');
-UPDATE elicense.certificate SET qr_url = 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?ID=' || md5(identifier);
-INSERT INTO elicense.usage_scenario (code, name, purpose, type_codes) VALUES ('bidding', '招投标资格审查', '招投标资格审查', '{11100000000013338W032}');
-INSERT INTO elicense.usage_grant (grantee, department, scenario, type_codes) VALUES ('tamper_test_app', '福州市市场监督管理局', 'bidding', '{11100000000013338W032}');
-SQL
+sql -v app=tamper_test_app -f "$root/tests/fixtures/shared_w032_licence.sql" >/dev/null
 id=$(sql -c "SELECT identifier FROM elicense.certificate")
 
 # "<verdict> <status>" of verify_licence_ofd, and "<verdict> <signature_status>"
