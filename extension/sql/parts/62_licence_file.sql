@@ -177,7 +177,8 @@ GRANT EXECUTE ON FUNCTION elicense.load_province_secret(elicense.province_code, 
 
 -- After a master key rotation (docs/seal-signers.md): the old key in
 -- elicense.previous_master_key_file, the new one in elicense.master_key_file.
--- Every stored secret: seals, province secrets, preview keys.
+-- Every stored secret: seals, province secrets, preview keys, and the
+-- archived licence files.
 CREATE FUNCTION elicense.reencrypt_secrets() RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -195,11 +196,15 @@ BEGIN
   UPDATE elicense.preview_key k SET secret_box = elicense._reencrypt_secret(k.secret_box, 'preview')
    WHERE elicense._secret_key_id(k.secret_box) IS DISTINCT FROM current_id;
   GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.sealed_file f SET file_box = elicense._sealed_file_reencrypt(f.file_box, f.sha256, f.identifier)
+   WHERE elicense._secret_key_id(f.file_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
   RETURN total + n;
 END
 $$;
 COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
-'Re-encrypts every stored secret (seal secrets, province secrets, preview keys) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+'Re-encrypts every stored secret (seal secrets, province secrets, preview keys) and every archived licence file (elicense.sealed_file) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
 REVOKE ALL ON FUNCTION elicense.reencrypt_secrets() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.reencrypt_secrets() TO elicense_admin;
 
@@ -308,31 +313,55 @@ REVOKE ALL ON FUNCTION elicense._render_version_ofd(elicense.certificate, boolea
 COMMENT ON FUNCTION elicense._render_version_ofd(elicense.certificate, boolean, text, text) IS
 'Internal: OFD file of a certificate row with its type''s face template and QR code, sealed when the authority has a seal';
 
--- The files this store issued, as sealed, content-addressed: licence_verify
--- compares a presented file with them byte for byte. Holds full ID numbers
--- (originals): admin may read, only the functions that issue a file write.
+-- The files this store issued, as sealed, content-addressed by the SHA-256
+-- of the clear file: licence_verify compares a presented file with them byte
+-- for byte. An original's face shows the holder's full ID number, so each
+-- file is kept only as a box under the master key (AES-256-GCM, like the
+-- stored secrets; its associated data names the row's sha256 and
+-- identifier, so a box moved to another row does not open) and opened only
+-- in C (_sealed_file_matches): a pg_dump and the table's files hold
+-- ciphertext. Admin may read the rows, only the functions that issue a file
+-- write them.
 CREATE TABLE elicense.sealed_file (
-    sha256           text PRIMARY KEY,
-    file             bytea NOT NULL,
+    sha256           text PRIMARY KEY CONSTRAINT sealed_file_sha256_hex CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    file_box         bytea NOT NULL CONSTRAINT sealed_file_boxed CHECK (elicense._secret_key_id(file_box) IS NOT NULL),
     identifier       text NOT NULL,
     kind             text NOT NULL CONSTRAINT sealed_file_kind CHECK (kind IN ('original', 'copy')),
     copy_valid_until date,
     sealed_at        timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT sealed_file_content_address CHECK (sha256 = encode(pg_catalog.sha256(file), 'hex')),
     CONSTRAINT sealed_file_copy_until CHECK ((kind = 'copy') = (copy_valid_until IS NOT NULL))
 );
 CREATE INDEX sealed_file_identifier ON elicense.sealed_file (identifier);
 COMMENT ON TABLE elicense.sealed_file IS
-'Archive of every licence file issued (the original rendered by render_certificate_ofd and the copies licence_file hands out), keyed by the SHA-256 of its bytes (checked); licence_verify compares a presented file with it exactly';
+'Archive of every licence file issued (the original rendered by render_certificate_ofd and the copies licence_file hands out), keyed by the SHA-256 of its clear bytes, each file encrypted under the master key; licence_verify compares a presented file with it exactly';
+COMMENT ON COLUMN elicense.sealed_file.file_box IS 'The file, AES-256-GCM under the master key (elicense.master_key_file), bound to the row''s sha256 and identifier';
 SELECT pg_catalog.pg_extension_config_dump('elicense.sealed_file', '');
 REVOKE ALL ON elicense.sealed_file FROM PUBLIC;
 GRANT SELECT ON elicense.sealed_file TO elicense_admin;
 
+CREATE FUNCTION elicense._sealed_file_box(file bytea, sha256 text, identifier text) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_sealed_file_box' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._sealed_file_box(bytea, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._sealed_file_box(bytea, text, text) IS
+'Internal: a file to archive (sha256: its SHA-256, checked) encrypted under the current master key for its elicense.sealed_file row';
+CREATE FUNCTION elicense._sealed_file_matches(box bytea, sha256 text, identifier text, file bytea) RETURNS boolean
+AS 'MODULE_PATHNAME', 'elicense_sealed_file_matches' LANGUAGE C STABLE STRICT;
+REVOKE ALL ON FUNCTION elicense._sealed_file_matches(bytea, text, text, bytea) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._sealed_file_matches(bytea, text, text, bytea) IS
+'Internal: whether an elicense.sealed_file row''s archived file is this file, byte for byte; XX001 if the box does not open for its row, 55000 if its master key is not configured';
+CREATE FUNCTION elicense._sealed_file_reencrypt(box bytea, sha256 text, identifier text) RETURNS bytea
+AS 'MODULE_PATHNAME', 'elicense_sealed_file_reencrypt' LANGUAGE C VOLATILE STRICT;
+REVOKE ALL ON FUNCTION elicense._sealed_file_reencrypt(bytea, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._sealed_file_reencrypt(bytea, text, text) IS
+'Internal: an elicense.sealed_file row''s box re-encrypted under the current master key (opened with the current or the previous one)';
+
 CREATE FUNCTION elicense._archive_file(identifier text, file bytea, copy_valid_until date) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-  INSERT INTO elicense.sealed_file (sha256, file, identifier, kind, copy_valid_until)
-  VALUES (encode(sha256(file), 'hex'), file, identifier, CASE WHEN copy_valid_until IS NULL THEN 'original' ELSE 'copy' END,
-          copy_valid_until)
+  INSERT INTO elicense.sealed_file (sha256, file_box, identifier, kind, copy_valid_until)
+  SELECT d.sha256, elicense._sealed_file_box(_archive_file.file, d.sha256, _archive_file.identifier),
+         _archive_file.identifier, CASE WHEN _archive_file.copy_valid_until IS NULL THEN 'original' ELSE 'copy' END,
+         _archive_file.copy_valid_until
+    FROM (SELECT encode(sha256(_archive_file.file), 'hex') AS sha256) d
   ON CONFLICT (sha256) DO NOTHING
 $$;
 REVOKE ALL ON FUNCTION elicense._archive_file(text, bytea, date) FROM PUBLIC;

@@ -858,7 +858,7 @@ BEGIN
     -- The archived file with these very bytes; else, for a file issued before
     -- the archive, the original's digest or a copy's (the audit).
     SELECT s.identifier, s.copy_valid_until INTO copied, copy_valid_until FROM elicense.sealed_file s
-     WHERE s.sha256 = digest AND s.file = licence_verify.file;
+     WHERE s.sha256 = digest AND elicense._sealed_file_matches(s.file_box, s.sha256, s.identifier, licence_verify.file);
     IF FOUND THEN
       SELECT v.* INTO c FROM elicense.certificate v WHERE v.identifier = copied;
     ELSE
