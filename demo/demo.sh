@@ -160,7 +160,8 @@ other=$(sql -c "SELECT identifier FROM elicense.certificate WHERE licence_number
 worker_id=$(sql -c "SELECT holder_id FROM elicense.certificate WHERE licence_number = '闽A0000000001'")
 # As an admin: the scenario, the department application's roles (its login
 # has the cluster's password), a grant for W050 licences only.
-sql -v pw="$PGPASSWORD" <<'SQL'
+# (The password goes as its SCRAM verifier, as psql's \password sends it: the log holds no password.)
+sql -v verifier="$(scram_verifier)" <<'SQL'
 INSERT INTO elicense.usage_scenario (code, name, purpose, type_codes, copy_valid_days, max_code_minutes)
 VALUES ('bidding', '招投标资格审查', '招投标资格审查', '{11100000000013338W050,11100000000013338W032}', 30, 30);
 DO $$ BEGIN
@@ -169,7 +170,7 @@ DO $$ BEGIN
     CREATE ROLE market_app LOGIN IN ROLE elicense_consumer, dept_market;
   END IF;
 END $$;
-ALTER ROLE market_app PASSWORD :'pw';
+ALTER ROLE market_app PASSWORD :'verifier';
 INSERT INTO elicense.usage_grant (grantee, department, scenario, type_codes, valid_to)
 VALUES ('dept_market', '福州市市场监督管理局', 'bidding', '{11100000000013338W050}', now() + interval '1 year');
 SQL

@@ -25,7 +25,8 @@ gw_setup_database() {
   dropdb --force --if-exists "$db" >/dev/null 2>&1 || true
   createdb "$db"
   sql -c "CREATE EXTENSION elicense" -f "$root/tests/fixtures/sharing_seal.sql" >/dev/null
-  sql -v pw="$PGPASSWORD" >/dev/null <<'SQL'
+  # gateway_login's password as its SCRAM verifier (tests/support/scram_verifier.py).
+  sql -v verifier="$(printf '%s\n' "$PGPASSWORD" | python3 "$root/tests/support/scram_verifier.py")" >/dev/null <<'SQL'
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dept_app') THEN
     CREATE ROLE dept_app LOGIN IN ROLE elicense_consumer;
@@ -37,7 +38,7 @@ DO $$ BEGIN
     CREATE ROLE gateway_login LOGIN NOINHERIT IN ROLE elicense_gateway;
   END IF;
 END $$;
-ALTER ROLE gateway_login PASSWORD :'pw';
+ALTER ROLE gateway_login PASSWORD :'verifier';
 GRANT dept_app, dept_nogrant TO gateway_login;
 SELECT elicense.issue('11100000000013338W032', jsonb_build_object(
   'name', '李四', 'gender', '男', 'id_number', '350102199001011238', 'category', '建筑电工',

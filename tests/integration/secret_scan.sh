@@ -8,7 +8,8 @@
 #   (stock); delivery by the worker to the platform double (assignments
 #   decrypted with the province's key); previews served by elicense-preview
 #   (tokens signed with the preview key); a department reading a W032
-#   licence through elicense-gateway with a usage code.
+#   licence through elicense-gateway with a usage code, its copy and its
+#   verification; the original rendered by an issuer (archived, encrypted).
 # Needles (tests/support/secret_scan.py): the PEM body lines and private
 # exponent of the province's key, what only the seal key's scalar gives, the
 # master key, the preview key (opened from its box with the master key), the
@@ -18,7 +19,8 @@
 # our control: counted apart. The full numbers may be in the dump only in
 # the columns tests/support/id_columns.txt lists (the licence itself, what
 # the platform must receive, the approval system's tables): anywhere else
-# fails, like a key anywhere.
+# fails, like a key anywhere. Every file (ZIP/OFD) in the log or the dump is
+# opened and scanned too; a dump with the original added in clear must fail.
 # Runs inside a throwaway cluster (PG* set, superuser); $1 is the output directory.
 source "$(dirname "$0")/../sync/lib.sh"
 source "$root/tests/gateway/lib.sh"
@@ -74,7 +76,7 @@ url=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["licences
 [ "$(curl -sS -o "$out/preview.html" -w '%{http_code}' "$url")" = 200 ] || fail "the preview of $shown did not open"
 
 # A department reads that person's licence through the gateway with a usage code.
-sql -v pw="$PGPASSWORD" >/dev/null <<'SQL'
+sql >/dev/null <<'SQL'
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dept_app') THEN CREATE ROLE dept_app LOGIN IN ROLE elicense_consumer; END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gateway_login') THEN
@@ -101,10 +103,48 @@ code=$(jq -r .data.usageCode "$out/answer.json")
 call "$token" /api/v1/licences/info-by-holder "$(jq -nc --arg c "$code" --arg h "$person" '{usageCode: $c, holderCode: $h, holderTypeCode: "111"}')"
 expect 200 0 "info by holder"
 [ "$(jq -r '[.data[].identifier] | join(",")' "$out/answer.json")" = "$shown" ] || fail "info by holder: $(cat "$out/answer.json")"
+# Files: the original as an issuer renders it (archived in elicense.sealed_file;
+# its face shows the full ID number), the department's copy through the
+# gateway (archived too) and its verification (the file is a parameter of a
+# logged statement). The scan opens every file it finds in the log and the dump.
+sql -c "SELECT encode(elicense.render_certificate_ofd('$shown', false), 'hex')" >"$out/original.hex"
+call "$token" /api/v1/licences/file "$(jq -nc --arg c "$code" --arg i "$shown" '{usageCode: $c, certIdentifier: $i}')"
+expect 200 0 "the licence file"
+jq -r .data.fileBase64 "$out/answer.json" >"$out/copy.b64"
+call "$token" /api/v1/licences/verify "$(jq -nc --rawfile f "$out/copy.b64" '{scenario: "bidding", fileBase64: ($f | rtrimstr("\n"))}')"
+expect 200 0 "verify the copy"
+[ "$(jq -r .data.verdict "$out/answer.json")" = valid ] || fail "the department's copy does not verify: $(cat "$out/answer.json")"
+[ "$(sql -c "SELECT count(*) FROM elicense.sealed_file WHERE identifier = '$shown'")" = 2 ] \
+  || fail "the original and the copy are not both archived"
 
 # The scan: the log from the start of the run, a plain dump of the whole database.
 scan_for_secrets approval-system "gateway application secret=$out/gateway_secret"
 [ "$(wc -l <"$out/ids.txt")" -ge 9 ] || fail "the run used fewer resident ID numbers than it issued: $(wc -l <"$out/ids.txt")"
 grep -q "app=elicense-sync/scan-worker" "$out/server.log" || fail "the worker's statements are not in the log"
 grep -q "app=elicense-gateway" "$out/server.log" || fail "the gateway's statements are not in the log"
+# The scan sees inside files: the same dump plus the original in clear (as
+# elicense.sealed_file held it before it was encrypted) fails it.
+{
+  cat "$out/dump.sql"
+  printf 'COPY elicense.sealed_file_in_clear (identifier, file) FROM stdin;\n%s\t\\\\x%s\n\\.\n' "$shown" "$(cat "$out/original.hex")"
+} >"$out/dump-clear-original.sql"
+python3 "$root/tests/support/secret_scan.py" scan "$out/server.log" "$out/dump-clear-original.sql" "$out/needles.txt" \
+  "$out/ids.txt" "--outside-app=approval-system" "--allowed-columns=$root/tests/support/id_columns.txt" \
+  >"$out/scan-clear-original.txt" && fail "the scan passed a dump that holds an original in clear"
+grep -qF "LEAK: full ID number ${person:0:6}...${person: -4} in the pg_dump, column elicense.sealed_file_in_clear.file, inside a file" \
+  "$out/scan-clear-original.txt" || fail "the scan of a clear original: $(cat "$out/scan-clear-original.txt")"
+echo "ok: the scan finds the full ID number inside an original in clear"
+# Logins get their password as a SCRAM verifier (tests/support/scram_verifier.py):
+# the log holds verifiers, and a password in clear in it would fail the scan.
+grep -q "ALTER ROLE .* PASSWORD 'SCRAM-SHA-256\$4096:" "$out/server.log" || fail "no login's password was set as a SCRAM verifier"
+{
+  cat "$out/server.log"
+  echo "2026-01-01 00:00:00.000 UTC [1] app=psql user=postgres LOG:  statement: ALTER ROLE probe PASSWORD '$PGPASSWORD';"
+} >"$out/server-clear-password.log"
+python3 "$root/tests/support/secret_scan.py" scan "$out/server-clear-password.log" "$out/dump.sql" "$out/needles.txt" \
+  "$out/ids.txt" "--outside-app=approval-system" "--allowed-columns=$root/tests/support/id_columns.txt" \
+  >"$out/scan-clear-password.txt" && fail "the scan passed a log that holds a login's password"
+grep -qF "LEAK: login password in the server log" "$out/scan-clear-password.txt" \
+  || fail "the scan of a clear password: $(cat "$out/scan-clear-password.txt")"
+echo "ok: logins' passwords are sent as SCRAM verifiers; the scan finds one in clear"
 echo "secret_scan: no key, secret or full ID number in $(wc -l <"$out/server.log") log lines and the dump"

@@ -21,12 +21,22 @@ tests/integration/secret_scan.sh and demo/demo.sh (DEMO_SCAN=1).
       or in a dump column not listed in
       --allowed-columns (schema.table.column lines: where a licence needs
       the full number by design).
+      Files are looked into too: every ZIP (an OFD licence file) in the log
+      or the dump, as bytea hex (\\x504b0304...) or Base64 (UEsDB...), is
+      opened and each of its parts scanned for the needles and the full ID
+      numbers; a number inside a file is a leak in any column (a clear
+      original in elicense.sealed_file, say).
 """
 import base64
+import binascii
 import collections
+import io
 import re
+import struct
 import subprocess
 import sys
+import zipfile
+import zlib
 
 
 def pem_body(path):
@@ -146,6 +156,70 @@ def cmd_preview_keys(master_path, dump):
             print('preview key\t' + n)
 
 
+# A ZIP in text, where a run of hex digits or Base64 starts: bytea hex
+# (\\x504b0304... as PostgreSQL prints it, in COPY, a literal; a hex
+# parameter such as the gateway's decode($2, 'hex')) or Base64 (UEsDB...).
+ZIP_HEX = re.compile(r'(?<![0-9a-fA-F])504b0304(?:[0-9a-fA-F]{2})+', re.IGNORECASE)
+ZIP_BASE64 = re.compile(r'(?<![A-Za-z0-9+/])UEsDB[A-Za-z0-9+/]{20,}={0,2}')
+
+
+def zip_parts(data):
+    """(name, bytes) of each part of a ZIP. A whole one is read with zipfile;
+    a cut one (a log line shortened, a dump cut) part by part from its local
+    headers, each inflated as far as it goes."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return [(n, z.read(n)) for n in z.namelist()]
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError):
+        pass
+    parts, pos = [], data.find(b'PK\x03\x04')
+    while pos >= 0 and pos + 30 <= len(data):
+        method, _, size, _, name_len, extra_len = struct.unpack('<H4xIIIHH', data[pos + 8:pos + 30])
+        start = pos + 30 + name_len + extra_len
+        name = data[pos + 30:pos + 30 + name_len].decode('utf-8', 'replace')
+        if method == 8:
+            try:
+                body = zlib.decompressobj(-15).decompress(data[start:])
+            except zlib.error:
+                body = b''
+        else:
+            body = data[start:start + size] if size else data[start:]
+        parts.append((name, body))
+        pos = data.find(b'PK\x03\x04', start)
+    return parts
+
+
+def files_in(text):
+    """The parts of each ZIP found in the text."""
+    for m in ZIP_HEX.finditer(text):
+        yield zip_parts(binascii.unhexlify(m.group(0)))
+    for m in ZIP_BASE64.finditer(text):
+        b64 = m.group(0)
+        b64 = b64[:len(b64) // 4 * 4]
+        try:
+            data = base64.b64decode(b64)
+        except binascii.Error:
+            continue
+        yield zip_parts(data)
+
+
+def file_leaks(where, text, needles, id_pattern):
+    """Needles and full ID numbers inside the files of a text; and how many files."""
+    leaks, count = [], 0
+    for parts in files_in(text):
+        count += 1
+        for name, body in parts:
+            content = body.decode('utf-8', 'replace')
+            for label, n in needles:
+                if n.lower() in content.lower():
+                    leaks.append('%s in %s, inside a file (%s: %s...)' % (label, where, name, n[:6]))
+            found = id_pattern.search(content) if id_pattern else None
+            if found:
+                leaks.append('full ID number %s...%s in %s, inside a file (%s)'
+                             % (found.group(0)[:6], found.group(0)[-4:], where, name))
+    return leaks, count
+
+
 def log_entries(log):
     """(app, first line, text) of each log entry (continuation lines joined)."""
     prefix = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \S+ \[\d+\] app=(\S*) user=(\S*) ')
@@ -196,6 +270,19 @@ def cmd_scan(log, dump, needles_path, ids_path, outside_app, allowed_path):
                     allowed_seen[where] += 1
                 else:
                     leaks.append('full ID number in the pg_dump, column %s' % where)
+    files = 0
+    for app, first, text in log_entries(log):
+        found, n = file_leaks('the server log (%s)' % first.strip()[:80], text, needles, id_pattern)
+        leaks += found
+        files += n
+    for table, columns, line in dump_rows(dump):
+        if not table or '504b0304' not in line.lower() and 'UEsDB' not in line:
+            continue
+        for column, value in zip(columns, line.split('\t')):
+            found, n = file_leaks('the pg_dump, column %s.%s' % (table, column), value, needles, id_pattern)
+            leaks += found
+            files += n
+    print('looked inside %d files (ZIP/OFD) of the log and the dump' % files)
     for where, n in sorted(allowed_seen.items()):
         print('allowed by design: full ID numbers in %s (%d rows)' % (where, n))
     print('outside our control: %d statements with full ID numbers that %s wrote themselves'

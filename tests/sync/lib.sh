@@ -130,14 +130,18 @@ SQL
 # As README recommends for every daemon's login: bind parameters (business
 # data, holder IDs) are not written to the server log by log_statement
 # (log_parameter_max_length is superuser-only, so a superuser sets it on the login).
+# The password goes as its SCRAM verifier, computed here (like psql's
+# \password): under log_statement = 'all' the log holds the verifier only.
 create_login() {  # LOGIN ROLE
-  psql -X -q -d "$db" -v login="$1" -v role="$2" -v pw="$PGPASSWORD" <<'SQL' >/dev/null
+  psql -X -q -d "$db" -v login="$1" -v role="$2" -v verifier="$(scram_verifier)" <<'SQL' >/dev/null
 SELECT format('CREATE ROLE %I LOGIN IN ROLE %I', :'login', :'role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'login') \gexec
-ALTER ROLE :"login" PASSWORD :'pw';
+ALTER ROLE :"login" PASSWORD :'verifier';
 ALTER ROLE :"login" SET log_parameter_max_length = 0;
 SQL
 }
+# The SCRAM-SHA-256 verifier of the cluster's password (pg_virtualenv's PGPASSWORD).
+scram_verifier() { printf '%s\n' "$PGPASSWORD" | python3 "$root/tests/support/scram_verifier.py"; }
 create_worker_login() { create_login elicense_worker_test elicense_worker; }
 create_preview_login() { create_login elicense_preview_test elicense_preview; }
 
@@ -373,8 +377,10 @@ scan_for_secrets() {  # OUTSIDE-APP [LABEL=SECRET-FILE...]
     sql -c "SELECT business_data ->> 'principal_id' FROM elicense.certificate WHERE business_data ? 'principal_id'"
     sql -c "SELECT data ->> 'id_number' FROM elicense.stock_row WHERE data ? 'id_number'"
   } | sort -u >"$out/ids.txt"
+  # The logins' password (every test login has the cluster's): only its SCRAM verifier may be logged.
+  printf '%s\n' "$PGPASSWORD" >"$out/login_password"
   local needles=("province key=$out/province.key" "seal key=$out/seal/seal-key.pem" "--master=$master"
-                 "--text=platform client secret=$out/client_secret")
+                 "--text=platform client secret=$out/client_secret" "--text=login password=$out/login_password")
   for a in "$@"; do needles+=("--text=$a"); done
   python3 "$root/tests/support/secret_scan.py" needles "${needles[@]}" >"$out/needles.txt"
   python3 "$root/tests/support/secret_scan.py" preview-keys "$master" "$out/dump.sql" >>"$out/needles.txt"
