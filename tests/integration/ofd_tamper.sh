@@ -11,6 +11,8 @@
 #   a whole seal the forger made          untrusted / untrusted
 #   swapped seal picture                  tampered (bad_seal) / tampered
 #   moved signing time                    tampered (bad_signature) / tampered
+#   signing time backdated by the seal key's holder (re-signed) to before
+#     the certificate's validity          tampered (outside_validity) / tampered
 #   extra part Doc_0/Signs/../Pages/...   tampered (unreferenced_part) / tampered
 #   unsigned original, the authority seals unsigned / unsigned (not valid)
 #     (the same file while the authority has no seal: valid)
@@ -82,6 +84,18 @@ forge seal-picture "$out/seal-picture.ofd" --seal "$out/keys/seal.png"
 expect "$out/seal-picture.ofd" "swapped seal picture" "tampered bad_seal" "tampered bad_seal"
 forge move-time "$out/move-time.ofd" --time 20261201000000Z
 expect "$out/move-time.ofd" "moved signing time" "tampered bad_signature" "tampered bad_signature"
+# The seal key's holder re-signs with a time before the seal certificate's
+# validity (notBefore 2026-11-23 12:05:46Z): issue 19 says such a file passed.
+sed -n '/^  \$key\$-----BEGIN PRIVATE KEY-----/,/^-----END PRIVATE KEY-----/p' "$root/tests/fixtures/sharing_seal.sql" \
+  | sed 's/^  \$key\$//' >"$out/authority-key.pem"
+sql -c "SELECT certificate_pem FROM elicense.seal" >"$out/authority-cert.pem"
+forge move-time "$out/backdated.ofd" --time 20261101000000Z --key "$out/authority-key.pem" --cert "$out/authority-cert.pem"
+expect "$out/backdated.ofd" "signing time backdated by the key's holder" "tampered outside_validity" "tampered outside_validity"
+# Control: the same re-signing at a time inside every validity (the seal
+# made at rendering is valid from then on: tomorrow) is sealed.
+forge move-time "$out/redated.ofd" --time "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)" --key "$out/authority-key.pem" --cert "$out/authority-cert.pem"
+[ "$(ofd_verdict "$out/redated.ofd")" = "sealed ok" ] \
+  || fail "re-signed by the key's holder inside the validity: $(ofd_verdict "$out/redated.ofd") (the backdated case would prove nothing)"
 forge signs-dotdot "$out/signs-dotdot.ofd"
 expect "$out/signs-dotdot.ofd" "extra part under Signs/../" "tampered unreferenced_part" "tampered unreferenced_part"
 
