@@ -70,16 +70,16 @@ std::string OpenFile(std::string_view box, std::string_view sha256, std::string_
 		                  "elicense.sealed_file rows are written only by render_certificate_ofd and licence_file; "
 		                  "restore the row from a backup.");
 	std::vector<core::Bytes> keys = elicense::pg::MasterKeys();
-	bool known =
-	    std::any_of(keys.begin(), keys.end(), [&](const core::Bytes &k) { return core::MasterKeyId(k) == id; });
-	for (core::Bytes &k : keys)
-		OPENSSL_cleanse(k.data(), k.size());
-	if (!known)
+	elicense::pg::WipeOnExit guard {[&] {
+		for (core::Bytes &k : keys)
+			OPENSSL_cleanse(k.data(), k.size());
+	}};
+	if (std::none_of(keys.begin(), keys.end(), [&](const core::Bytes &k) { return core::MasterKeyId(k) == id; }))
 		throw core::Error(kNotInPrerequisiteState, row + " is encrypted under a master key that is not configured", {},
 		                  "After a master key rotation, set elicense.previous_master_key_file to the old key and run "
 		                  "elicense.reencrypt_secrets().");
 	try {
-		return core::OpenSecret(elicense::pg::MasterKeys(), Purpose(sha256, identifier), bytes);
+		return core::OpenSecret(keys, Purpose(sha256, identifier), bytes);
 	} catch (const core::Error &) {
 		throw core::Error(kDataCorrupted, row + " does not authenticate (altered, or moved from another row)", {},
 		                  "elicense.sealed_file rows are written only by render_certificate_ofd and licence_file; "
