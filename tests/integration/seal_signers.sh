@@ -6,6 +6,9 @@
 #      key (SM2), Fuzhou's (350100) with a SoftHSM2 token (ECDSA P-256 over
 #      PKCS#11), Xiamen's (350200) through the seal-service double (SM2);
 #      each file verifies with verify_licence_ofd and carries its seal's esID;
+#      licences issued in Fuzhou and Xiamen: their originals, sealed by
+#      render_certificate_ofd through the token and the service, are archived
+#      encrypted and valid for licence_verify;
 #   2. errors that name the problem and never the secret: a bad key, a NULL
 #      key, a secret in clear written around load_seal, a preview key in clear,
 #      a wrong PIN, a wrong client secret, a slow service (timeout_ms) and a
@@ -13,9 +16,10 @@
 #   3. rotation: a new seal key replaces the old one; a new province key
 #      replaces the old one (elicense-admin load-province-secret); a new
 #      master key, with the old as elicense.previous_master_key_file,
-#      re-encrypts every secret (seals, the province's, preview keys:
-#      elicense-admin reencrypt-secrets), after which the old key can go and
-#      an assignment still decrypts and an earlier preview token still opens;
+#      re-encrypts every secret (seals, the province's, preview keys, the
+#      archived files: elicense-admin reencrypt-secrets), after which the old
+#      key can go and an assignment still decrypts, an earlier preview token
+#      still opens and an archived original still verifies;
 #   4. with log_statement = 'all' throughout, the server log and a pg_dump
 #      hold no PEM body, DER or raw scalar of any private key (hex or
 #      Base64), no PIN, no client secret and no master key.
@@ -164,6 +168,42 @@ PY
   [ "$status" = digest_mismatch ] || fail "$f tampered: '$status'"
 done
 echo "ok: a changed page is a digest_mismatch for the SoftHSM2 and the service seals"
+# The issuing path: a licence issued in each division, its original rendered
+# by render_certificate_ofd (sealed by that division's signer, archived
+# encrypted in elicense.sealed_file) and judged by licence_verify as a
+# department's application calls it.
+sql >/dev/null <<'SQL'
+CREATE ROLE seal_signers_app LOGIN IN ROLE elicense_consumer;
+INSERT INTO elicense.usage_scenario (code, name, purpose, type_codes) VALUES ('bidding', '招投标资格审查', '招投标资格审查', '{11100000000013338W032}');
+INSERT INTO elicense.usage_grant (grantee, department, scenario, type_codes) VALUES ('seal_signers_app', '福州市市场监督管理局', 'bidding', '{11100000000013338W032}');
+SELECT elicense.issue('11100000000013338W032', jsonb_build_object(
+  'name', '李四', 'gender', '男', 'id_number', '350102199001011238', 'category', '建筑电工',
+  'licence_number', '闽A01202500' || d, 'valid_from', '2025-01-01', 'valid_to', '2029-01-01',
+  'authority_name', '福建省住房和城乡建设厅', 'authority_uscc', '11350000003591037R',
+  'authority_division', d, 'issue_date', '2025-01-01'), 'clerk')
+  FROM unnest(ARRAY['350100', '350200']) d;
+UPDATE elicense.certificate SET qr_url = 'https://zlaq.mohurd.gov.cn/fwmh/middlepage.html?ID=' || md5(identifier);
+SQL
+licence_verdict() {  # FILE -> "<verdict> <signature_status>"
+  sql -v f="$(base64 -w0 "$1")" <<'SQL'
+SET SESSION AUTHORIZATION seal_signers_app;
+SELECT verdict || ' ' || signature_status FROM elicense.licence_verify('bidding', decode(:'f', 'base64'));
+SQL
+}
+for division in 350100 350200; do
+  sql -c "SELECT encode(elicense.render_certificate_ofd(identifier, false), 'base64') FROM elicense.certificate
+           WHERE authority_division = '$division'" | base64 -d >"$out/original-$division.ofd"
+  [ "$(licence_verdict "$out/original-$division.ofd")" = "valid ok" ] \
+    || fail "the original issued in $division: licence_verify says '$(licence_verdict "$out/original-$division.ofd")'"
+done
+unzip -p "$out/original-350100.ofd" Doc_0/Signs/Sign_0/SignedValue.dat >"$out/original-350100.ses"
+unzip -p "$out/original-350200.ofd" Doc_0/Signs/Sign_0/SignedValue.dat >"$out/original-350200.ses"
+grep -qaF fj-350100-hsm "$out/original-350100.ses" && grep -qaF fj-350200-svc "$out/original-350200.ses" \
+  || fail "the originals are not sealed by their division's seal (SoftHSM2, service)"
+[ "$(sql -c "SELECT count(*) FROM elicense.sealed_file WHERE kind = 'original'
+               AND elicense._secret_key_id(file_box) = elicense.master_key_id()")" = 2 ] \
+  || fail "the two originals are not archived encrypted under the master key"
+echo "ok: originals issued in Fuzhou (SoftHSM2) and Xiamen (service) are archived encrypted and licence_verify says valid"
 
 # --- 2. errors name the problem, never the secret -------------------------------
 printf 'not a key at all\n' >"$out/bad-key.pem"
@@ -262,7 +302,7 @@ expect_error "encrypted under a master key that is not configured" "the old mast
 sql -c "LOAD 'elicense'" -c "ALTER SYSTEM SET elicense.previous_master_key_file = '$first_master'" -c "SELECT pg_reload_conf()" >/dev/null
 wait_setting elicense.previous_master_key_file "$first_master"
 stored=$(sql -c "SELECT (SELECT count(*) FROM elicense.seal) + (SELECT count(*) FROM elicense.province_secret)
-                        + (SELECT count(*) FROM elicense.preview_key)")
+                        + (SELECT count(*) FROM elicense.preview_key) + (SELECT count(*) FROM elicense.sealed_file)")
 [ "$(admin reencrypt-secrets)" = "re-encrypted $stored stored secrets under the current master key" ] \
   || fail "reencrypt-secrets (expected $stored): $(admin reencrypt-secrets 2>&1)"
 new_id=$(sql -c "SELECT elicense.master_key_id()")
@@ -281,7 +321,10 @@ wait_setting elicense.previous_master_key_file ""
 check_sealed 350100 fuzhou-after-rotation fj-350100-hsm "elicense test HSM seal" "$out/hsm-cert.pem"
 check_sealed 350200 xiamen-after-rotation fj-350200-svc "elicense test seal" "$out/svc/seal-cert.pem"
 check_sealed 350300 fallback-after-rotation fj-key "elicense test other" "$out/fix/other-cert.pem"
-echo "ok: master key rotation: re-encrypted under the new key, the old one removed, every signer still seals"
+[ "$(sql -c "SELECT count(*) FROM elicense.sealed_file WHERE elicense._secret_key_id(file_box) <> '$new_id'")" = 0 ] \
+  && [ "$(licence_verdict "$out/original-350100.ofd")" = "valid ok" ] \
+  || fail "after the master key rotation, the archived originals are not under the new key or do not verify"
+echo "ok: master key rotation: re-encrypted under the new key, the old one removed, every signer still seals, archived originals still verify"
 
 # --- 4. nothing secret in the log or in a dump -------------------------------------
 pg_dump -d "$db" >"$out/dump.sql"
