@@ -167,8 +167,8 @@ int Run(int argc, char **argv) {
 	load_province->add_option("--key-file", province.key_file, "the province's RSA private key PEM (rsa-des)");
 	load_province->add_option("--secret-file", province.secret_file, "the 8-character DES key (des)");
 	CLI::App *reencrypt = app.add_subcommand(
-	    "reencrypt-secrets", "re-encrypt every stored secret (seals, province secrets, preview keys) under the current "
-	                         "master key");
+	    "reencrypt-secrets", "re-encrypt every stored secret (seals, province secrets, preview keys) and every "
+	                         "archived licence file under the current master key");
 	reencrypt->alias("reencrypt-seals");
 
 	CLI11_PARSE(app, argc, argv);
