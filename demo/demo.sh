@@ -161,7 +161,8 @@ worker_id=$(sql -c "SELECT holder_id FROM elicense.certificate WHERE licence_num
 # As an admin: the scenario, the department application's roles (its login
 # has the cluster's password), a grant for W050 licences only.
 # (The password goes as its SCRAM verifier, as psql's \password sends it: the log holds no password.)
-sql -v verifier="$(scram_verifier)" <<'SQL'
+verifier=$(scram_verifier)
+sql -v verifier="$verifier" <<'SQL'
 INSERT INTO elicense.usage_scenario (code, name, purpose, type_codes, copy_valid_days, max_code_minutes)
 VALUES ('bidding', '招投标资格审查', '招投标资格审查', '{11100000000013338W050,11100000000013338W032}', 30, 30);
 DO $$ BEGIN

@@ -26,7 +26,9 @@ gw_setup_database() {
   createdb "$db"
   sql -c "CREATE EXTENSION elicense" -f "$root/tests/fixtures/sharing_seal.sql" >/dev/null
   # gateway_login's password as its SCRAM verifier (tests/support/scram_verifier.py).
-  sql -v verifier="$(printf '%s\n' "$PGPASSWORD" | python3 "$root/tests/support/scram_verifier.py")" >/dev/null <<'SQL'
+  local verifier
+  verifier=$(printf '%s\n' "$PGPASSWORD" | python3 "$root/tests/support/scram_verifier.py")
+  sql -v verifier="$verifier" >/dev/null <<'SQL'
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dept_app') THEN
     CREATE ROLE dept_app LOGIN IN ROLE elicense_consumer;

@@ -133,7 +133,9 @@ SQL
 # The password goes as its SCRAM verifier, computed here (like psql's
 # \password): under log_statement = 'all' the log holds the verifier only.
 create_login() {  # LOGIN ROLE
-  psql -X -q -d "$db" -v login="$1" -v role="$2" -v verifier="$(scram_verifier)" <<'SQL' >/dev/null
+  local verifier
+  verifier=$(scram_verifier)  # (an assignment of its own: set -e stops on a failure)
+  psql -X -q -d "$db" -v login="$1" -v role="$2" -v verifier="$verifier" <<'SQL' >/dev/null
 SELECT format('CREATE ROLE %I LOGIN IN ROLE %I', :'login', :'role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'login') \gexec
 ALTER ROLE :"login" PASSWORD :'verifier';
