@@ -374,11 +374,16 @@ scan_for_secrets() {  # OUTSIDE-APP [LABEL=SECRET-FILE...]
     grep -q "secret scan: end of the run" "$out/server.log" && break
     sleep 0.1
   done
+  # The full ID numbers of the run, also from where they came from (the
+  # approval system's tables, the stock export), so that the list does not
+  # depend on how elicense stores them; only what has the form of one.
   {
     sql -c "SELECT holder_id FROM elicense.certificate WHERE type_code = '11100000000013338W032'"
     sql -c "SELECT business_data ->> 'principal_id' FROM elicense.certificate WHERE business_data ? 'principal_id'"
     sql -c "SELECT data ->> 'id_number' FROM elicense.stock_row WHERE data ? 'id_number'"
-  } | sort -u >"$out/ids.txt"
+    sql -c "SELECT idno FROM public.worker_approval UNION SELECT boss_idno FROM public.company_approval"
+    [ ! -f "$out/stock.jsonl" ] || jq -r '.id_number // empty' "$out/stock.jsonl"
+  } | grep -E '^[0-9]{17}[0-9X]$' | sort -u >"$out/ids.txt"
   # The logins' password (every test login has the cluster's): only its SCRAM verifier may be logged.
   printf '%s\n' "$PGPASSWORD" >"$out/login_password"
   local needles=("province key=$out/province.key" "seal key=$out/seal/seal-key.pem" "--master=$master"
