@@ -30,6 +30,10 @@ constexpr char kSignaturePart[] = "Doc_0/Signs/Sign_0/Signature.xml";
 constexpr char kSignedValuePart[] = "Doc_0/Signs/Sign_0/SignedValue.dat";
 constexpr char kProvider[] = "elicense";
 constexpr long kSesVersion = 4;
+// A signature may carry a time slightly ahead of the verifier's clock (two
+// machines' clocks), never more: a post-dated signature claims a time nobody
+// could have witnessed yet.
+constexpr std::int64_t kClockSkewSeconds = 600;
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
 	return text.substr(0, prefix.size()) == prefix;
@@ -227,6 +231,9 @@ OfdVerifyResult CheckSeal(const SealView &seal, const Bytes &signer_der, X509 *s
 	if (!at || !created || !start || !end)
 		return Result(OfdVerifyStatus::kMalformed, value_part,
 		              "a time of the seal or signature is not YYYYMMDDhhmmssZ");
+	if (*at > static_cast<std::int64_t>(std::time(nullptr)) + kClockSkewSeconds)
+		return Result(OfdVerifyStatus::kOutsideValidity, value_part,
+		              "signed at " + ShowTime(time) + ", later than the time of verification");
 	if (*at < *start || *at > *end)
 		return Result(OfdVerifyStatus::kOutsideValidity, value_part,
 		              "signed at " + ShowTime(time) + ", outside the seal's validity " + ShowTime(seal.valid_start) +

@@ -13,6 +13,8 @@
 #   moved signing time                    tampered (bad_signature) / tampered
 #   signing time backdated by the seal key's holder (re-signed) to before
 #     the certificate's validity          tampered (outside_validity) / tampered
+#   signing time post-dated by the key's holder (tomorrow, inside every
+#     validity)                           tampered (outside_validity) / tampered
 #   extra part Doc_0/Signs/../Pages/...   tampered (unreferenced_part) / tampered
 #   unsigned original, the authority seals unsigned / unsigned (not valid)
 #     (the same file while the authority has no seal: valid)
@@ -91,11 +93,16 @@ sed -n '/^  \$key\$-----BEGIN PRIVATE KEY-----/,/^-----END PRIVATE KEY-----/p' "
 sql -c "SELECT certificate_pem FROM elicense.seal" >"$out/authority-cert.pem"
 forge move-time "$out/backdated.ofd" --time 20261101000000Z --key "$out/authority-key.pem" --cert "$out/authority-cert.pem"
 expect "$out/backdated.ofd" "signing time backdated by the key's holder" "tampered outside_validity" "tampered outside_validity"
+# Post-dated by the key's holder: tomorrow lies inside every validity, but
+# no one can have signed then yet.
+forge move-time "$out/postdated.ofd" --time "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)" --key "$out/authority-key.pem" --cert "$out/authority-cert.pem"
+expect "$out/postdated.ofd" "signing time post-dated by the key's holder" "tampered outside_validity" "tampered outside_validity"
 # Control: the same re-signing at a time inside every validity (the seal
-# made at rendering is valid from then on: tomorrow) is sealed.
-forge move-time "$out/redated.ofd" --time "$(date -u -d '+1 day' +%Y%m%d%H%M%SZ)" --key "$out/authority-key.pem" --cert "$out/authority-cert.pem"
+# made at rendering is valid from then on: a minute from now, inside the
+# verifier's allowance for clock skew) is sealed.
+forge move-time "$out/redated.ofd" --time "$(date -u -d '+1 minute' +%Y%m%d%H%M%SZ)" --key "$out/authority-key.pem" --cert "$out/authority-cert.pem"
 [ "$(ofd_verdict "$out/redated.ofd")" = "sealed ok" ] \
-  || fail "re-signed by the key's holder inside the validity: $(ofd_verdict "$out/redated.ofd") (the backdated case would prove nothing)"
+  || fail "re-signed by the key's holder inside the validity: $(ofd_verdict "$out/redated.ofd") (the backdated and post-dated cases would prove nothing)"
 forge signs-dotdot "$out/signs-dotdot.ofd"
 expect "$out/signs-dotdot.ofd" "extra part under Signs/../" "tampered unreferenced_part" "tampered unreferenced_part"
 

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 
 namespace elicense::core {
@@ -53,6 +54,16 @@ Bytes Render(const test::TestKeyPair *keys, const std::string &time = "202611230
 		seal.signature_time = time;
 	}
 	return RenderLicenceOfd(face, values, test::TinyPng(), options, keys ? &seal : nullptr);
+}
+
+// UTC "YYYYMMDDhhmmssZ" `seconds` from now.
+std::string TimeFromNow(long seconds) {
+	std::time_t at = std::time(nullptr) + seconds;
+	std::tm utc {};
+	gmtime_r(&at, &utc);
+	char text[16];
+	std::strftime(text, sizeof text, "%Y%m%d%H%M%SZ", &utc);
+	return text;
 }
 
 OfdVerifyResult Verify(const Bytes &zip, std::vector<std::string> anchors = {Authority().certificate_pem}) {
@@ -130,8 +141,16 @@ TEST_F(OfdTamperTest, MovedSigningTimeIsTampered) {
 	// A time after the seal's and the certificate's end.
 	result = Verify(test::MoveSigningTime(sealed_, "20991231000000Z", &Authority()));
 	EXPECT_EQ(result.status, OfdVerifyStatus::kOutsideValidity) << result.message;
-	// The same key at a time inside every validity: sealed.
-	result = Verify(test::MoveSigningTime(sealed_, "20261201000000Z", &Authority()));
+	// Post-dated by the key's holder, inside every validity but a day after
+	// the verification: no one could have witnessed that time yet.
+	result = Verify(test::MoveSigningTime(sealed_, TimeFromNow(24 * 3600), &Authority()));
+	EXPECT_EQ(result.status, OfdVerifyStatus::kOutsideValidity) << result.message;
+	EXPECT_NE(result.message.find("later than the time of verification"), std::string::npos) << result.message;
+	// The same key at a time inside every validity, a minute ahead of the
+	// verifier's clock (skew) or in the past: sealed.
+	result = Verify(test::MoveSigningTime(sealed_, TimeFromNow(60), &Authority()));
+	EXPECT_TRUE(result.ok()) << result.message;
+	result = Verify(test::MoveSigningTime(sealed_, "20261124093000Z", &Authority()));
 	EXPECT_TRUE(result.ok()) << result.message;
 }
 
