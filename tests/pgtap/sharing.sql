@@ -20,7 +20,7 @@ ROLLBACK;
 \set ON_ERROR_STOP 1
 
 BEGIN;
-SELECT plan(106);
+SELECT plan(108);
 
 SELECT results_eq($$SELECT function, scenario, result, sqlstate, recorded_by, db_user FROM elicense.usage_audit$$,
                   $$VALUES ('licence_search', 'rollback-probe', 'refused', '42704', 'writer', session_user::text COLLATE "default")$$,
@@ -233,6 +233,10 @@ SELECT results_eq(format($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market
                   format($$VALUES (%L)$$, :'expired_licence'), 'search: keyset pagination (after_identifier, page_size)');
 SELECT results_eq($$SELECT x ->> 'holder_id' FROM pg_temp.as_app('tax_app', 'SELECT * FROM elicense.licence_search(''tax'')') x$$,
                   $$VALUES ('350102199001011238'), ('440304198506121230')$$, 'search: only the grant''s types (W032), unmasked for this grant');
+SELECT results_eq($$SELECT x ->> 'holder_id' FROM pg_temp.as_app('tax_app', 'SELECT * FROM elicense.licence_search(''tax'', holder_id => ''440304198506121230'')') x$$,
+                  $$VALUES ('440304198506121230')$$, 'search by resident ID (its blind index): that holder''s licence only, unmasked for this grant');
+SELECT is(pg_temp.one('tax_app', format($$SELECT holder_id FROM elicense.usage_code_info(%L)$$, :'tax_code')) ->> 'holder_id',
+          '350102199001011238', 'usage_code_info: the full holder ID (opened from the code''s box) for a grant that may see ID numbers');
 SELECT throws_ok($$SELECT pg_temp.as_app('tax_app', 'SELECT * FROM elicense.licence_search(''tax'', type_code => ''11100000000013338W050'')')$$,
                  '42501', 'licence type 11100000000013338W050 is outside the grant of role "tax_app" for scenario "tax" (11100000000013338W032)', 'refused: search for a type outside the grant');
 SELECT throws_ok($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', page_size => 201)')$$,

@@ -368,11 +368,15 @@ scan_for_secrets() {  # OUTSIDE-APP [LABEL=SECRET-FILE...]
     grep -q "secret scan: end of the run" "$out/server.log" && break
     sleep 0.1
   done
+  # The full numbers: stored rows keep them masked, sealed in id_box
+  # (issue 19), so they are read through _reveal_ids; a stock row not yet
+  # converted keeps its number as loaded.
   {
-    sql -c "SELECT holder_id FROM elicense.certificate WHERE type_code = '11100000000013338W032'"
-    sql -c "SELECT business_data ->> 'principal_id' FROM elicense.certificate WHERE business_data ? 'principal_id'"
+    sql -c "SELECT x.holder_id FROM elicense.certificate c, elicense._reveal_ids(c) x WHERE c.type_code = '11100000000013338W032'"
+    sql -c "SELECT x.business_data ->> 'principal_id' FROM elicense.certificate c, elicense._reveal_ids(c) x
+             WHERE x.business_data ? 'principal_id'"
     sql -c "SELECT data ->> 'id_number' FROM elicense.stock_row WHERE data ? 'id_number'"
-  } | sort -u >"$out/ids.txt"
+  } | grep -v '[*]' | sort -u >"$out/ids.txt"
   local needles=("province key=$out/province.key" "seal key=$out/seal/seal-key.pem" "--master=$master"
                  "--text=platform client secret=$out/client_secret")
   for a in "$@"; do needles+=("--text=$a"); done

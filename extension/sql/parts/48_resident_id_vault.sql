@@ -99,6 +99,7 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
                    OPERATOR(pg_catalog.||) pg_catalog.right(id, 4)
               ELSE pg_catalog.repeat('*', pg_catalog.length(id)) END
 $$;
+REVOKE ALL ON FUNCTION elicense._mask_resident_id(text) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._mask_resident_id(text) IS
 'Internal: a resident ID number with only its first 6 and last 4 characters (what a stored row keeps)';
 
@@ -222,15 +223,19 @@ COMMENT ON FUNCTION elicense._stock_data_at_rest(jsonb, text[]) IS
 -- one stores them (the update from 0.2.0 calls it; a fresh install has no
 -- rows): certificates sealed and masked, usage codes likewise, the audit's
 -- holders and the outbox's requests masked, converted stock rows scrubbed;
--- then each table that held some is rewritten (CLUSTER), so that its files
--- keep no old row version with a clear number. 55000 when rows need it and
--- no master key is set. Returns how many rows it changed.
+-- then each table that held some is rewritten, so that its files keep no
+-- old row version with a clear number: an ALTER COLUMN ... TYPE with a
+-- USING expression that changes no value (the same type) copies the rows
+-- visible now into new files and rebuilds the indexes (VACUUM FULL cannot
+-- run in the update's transaction, and CLUSTER would also copy the old
+-- versions this transaction has just replaced). The WAL written before
+-- still holds them (docs/personal-data.md). 55000 when rows need it and no
+-- master key is set. Returns how many rows it changed.
 CREATE FUNCTION elicense._protect_stored_ids() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   n bigint;
   total bigint := 0;
-  part text;
 BEGIN
   UPDATE elicense.certificate c SET (holder_id, business_data, holder_ref, id_box) =
       (SELECT p.holder_id, p.business_data, p.holder_ref, p.id_box FROM elicense._protect_ids(c, elicense._id_items(c.type_code)) p)
@@ -238,11 +243,10 @@ BEGIN
      AND (c.holder_id_type = 'RESIDENT_ID' OR c.business_data ?| elicense._id_items(c.type_code));
   GET DIAGNOSTICS n = ROW_COUNT;
   total := total + n;
-  IF n > 0 THEN
-    CLUSTER elicense.certificate USING certificate_pkey;
-    ALTER TABLE elicense.certificate SET WITHOUT CLUSTER;
-  END IF;
   ALTER TABLE elicense.certificate VALIDATE CONSTRAINT certificate_holder_id_valid;
+  IF n > 0 THEN
+    ALTER TABLE elicense.certificate ALTER COLUMN id_box TYPE bytea USING id_box || ''::bytea;  -- rewrite (see below)
+  END IF;
 
   UPDATE elicense.usage_code u SET holder_ref = r.ref, holder_id = elicense._mask_resident_id(u.holder_id),
          id_box = elicense._ids_seal(jsonb_build_object('holder_id', u.holder_id)::text)
@@ -250,11 +254,10 @@ BEGIN
    WHERE r.id = u.id AND r.ref IS NOT NULL;
   GET DIAGNOSTICS n = ROW_COUNT;
   total := total + n;
-  IF n > 0 THEN
-    CLUSTER elicense.usage_code USING usage_code_pkey;
-    ALTER TABLE elicense.usage_code SET WITHOUT CLUSTER;
-  END IF;
   ALTER TABLE elicense.usage_code VALIDATE CONSTRAINT usage_code_holder_at_rest;
+  IF n > 0 THEN
+    ALTER TABLE elicense.usage_code ALTER COLUMN id_box TYPE bytea USING id_box || ''::bytea;
+  END IF;
 
   -- The audit is append-only: its trigger stands aside for this one change
   -- (the update runs as a superuser).
@@ -264,12 +267,8 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
   SET LOCAL session_replication_role = origin;
   total := total + n;
-  IF n > 0 THEN
-    FOR part IN SELECT c.relname FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-                 WHERE i.inhparent = 'elicense.usage_audit'::regclass LOOP
-      EXECUTE format('CLUSTER elicense.%I USING %I', part, part || '_pkey');
-      EXECUTE format('ALTER TABLE elicense.%I SET WITHOUT CLUSTER', part);
-    END LOOP;
+  IF n > 0 THEN  -- every partition (a column the analysts' view does not use)
+    ALTER TABLE elicense.usage_audit ALTER COLUMN file_sha256 TYPE text USING file_sha256 || '';
   END IF;
 
   UPDATE elicense.outbox o SET request = elicense._request_at_rest(o.request)
@@ -277,8 +276,7 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
   total := total + n;
   IF n > 0 THEN
-    CLUSTER elicense.outbox USING outbox_pkey;
-    ALTER TABLE elicense.outbox SET WITHOUT CLUSTER;
+    ALTER TABLE elicense.outbox ALTER COLUMN request TYPE jsonb USING request::text::jsonb;
   END IF;
 
   UPDATE elicense.stock_row r SET data = elicense._stock_data_at_rest(r.data,
@@ -292,8 +290,7 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
   total := total + n;
   IF n > 0 THEN
-    CLUSTER elicense.stock_row USING stock_row_pkey;
-    ALTER TABLE elicense.stock_row SET WITHOUT CLUSTER;
+    ALTER TABLE elicense.stock_row ALTER COLUMN qr_url TYPE text USING qr_url || '';
   END IF;
   RETURN total;
 END
