@@ -51,8 +51,7 @@ const core::Bytes &IndexKey(std::string_view box) {
 	if (cache.key.empty() || cache.box != box) {
 		OPENSSL_cleanse(cache.key.data(), cache.key.size());
 		cache.key.clear();
-		elicense::pg::WipedString key {
-		    elicense::pg::OpenStoredSecret(elicense::pg::kHolderIndexKeyPurpose, box)};
+		elicense::pg::WipedString key {elicense::pg::OpenStoredSecret(elicense::pg::kHolderIndexKeyPurpose, box)};
 		if (key.value.size() != core::kHolderIndexKeyBytes)
 			throw core::Error(core::sqlstate::kInvalidParameterValue,
 			                  "the stored holder index key does not have 32 bytes");
@@ -71,7 +70,8 @@ ELICENSE_FUNCTION(elicense_ids_seal) {
 	Datum result = 0;
 	GuardedRun([&] {
 		RequireMasterKey();
-		result = ByteaDatum(core::SealSecret(elicense::pg::CurrentMasterKey(), elicense::pg::kResidentIdsPurpose, clear));
+		result =
+		    ByteaDatum(core::SealSecret(elicense::pg::CurrentMasterKey(), elicense::pg::kResidentIdsPurpose, clear));
 	});
 	PG_RETURN_DATUM(result);
 }
@@ -99,8 +99,8 @@ ELICENSE_FUNCTION(elicense_holder_index_key_box) {
 		elicense::pg::WipeOnExit guard {[&] { OPENSSL_cleanse(key.data(), key.size()); }};
 		if (RAND_bytes(reinterpret_cast<unsigned char *>(key.data()), static_cast<int>(key.size())) != 1)
 			throw core::Error(core::sqlstate::kInternalError, "no random bytes for the holder index key");
-		result = ByteaDatum(
-		    core::SealSecret(elicense::pg::CurrentMasterKey(), elicense::pg::kHolderIndexKeyPurpose, key));
+		result =
+		    ByteaDatum(core::SealSecret(elicense::pg::CurrentMasterKey(), elicense::pg::kHolderIndexKeyPurpose, key));
 	});
 	PG_RETURN_DATUM(result);
 }

@@ -41,8 +41,8 @@ inline const char *StoredSecretPurpose(std::string_view kind) {
 		return kResidentIdsPurpose;
 	if (kind == "index")
 		return kHolderIndexKeyPurpose;
-	throw core::Error(core::sqlstate::kInvalidParameterValue,
-	                  "kind of stored secret \"" + std::string(kind) + "\" is none of seal, province, preview, ids, index");
+	throw core::Error(core::sqlstate::kInvalidParameterValue, "kind of stored secret \"" + std::string(kind) +
+	                                                              "\" is none of seal, province, preview, ids, index");
 }
 
 // A secret as a std::string that is wiped when it goes.
