@@ -90,10 +90,10 @@ REVOKE ALL ON FUNCTION elicense._holder_ref(text) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._holder_ref(text) IS
 'Internal: the blind index of a resident ID number (holder_ref), NULL for any other text';
 
--- The masked form (as elicense.mask_holder_id for a resident ID), written
--- out: called per stored value.
+-- The masked form (as elicense.mask_holder_id for a resident ID) in SQL
+-- statements over many rows, where it is inlined (not STRICT, no SET).
 CREATE FUNCTION elicense._mask_resident_id(id text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN pg_catalog.length(id) OPERATOR(pg_catalog.>) 10
               THEN pg_catalog.left(id, 6) OPERATOR(pg_catalog.||) pg_catalog.repeat('*', pg_catalog.length(id) OPERATOR(pg_catalog.-) 10)
                    OPERATOR(pg_catalog.||) pg_catalog.right(id, 4)
@@ -136,36 +136,6 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 REVOKE ALL ON FUNCTION elicense._id_items(text) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._id_items(text) IS 'Internal: the resident ID items a licence type keeps in business_data';
-
--- A certificate row as it is stored: its clear numbers sealed in id_box,
--- the holder's blind index in holder_ref, holder_id and the items masked.
--- A row already stored (holder_ref or id_box set) is returned as it is.
-CREATE FUNCTION elicense._protect_ids(c elicense.certificate, id_items text[]) RETURNS elicense.certificate
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  clear jsonb;
-BEGIN
-  IF c.id_box IS NOT NULL OR c.holder_ref IS NOT NULL THEN
-    RETURN c;
-  END IF;
-  clear := elicense._ids_clear(c.holder_id_type, c.holder_id, c.business_data, id_items);
-  IF clear IS NULL THEN
-    RETURN c;
-  END IF;
-  c.id_box := elicense._ids_seal(clear::text);
-  IF c.holder_id_type = 'RESIDENT_ID' THEN
-    c.holder_ref := elicense._holder_index(elicense._holder_index_key(), c.holder_id);
-    c.holder_id := elicense._mask_resident_id(c.holder_id);
-  END IF;
-  IF clear ? 'items' THEN
-    c.business_data := elicense._ids_masked_data(c.business_data, id_items);
-  END IF;
-  RETURN c;
-END
-$$;
-REVOKE ALL ON FUNCTION elicense._protect_ids(elicense.certificate, text[]) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._protect_ids(elicense.certificate, text[]) IS
-'Internal: a certificate row as stored: resident ID numbers sealed (id_box), the holder''s blind index (holder_ref), holder_id and items masked';
 
 -- The row with its clear numbers back (for the call that needs them only:
 -- the platform's request, the original file, a grant that may see them).
@@ -236,9 +206,16 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   n bigint;
   total bigint := 0;
+  index_key bytea;
 BEGIN
-  UPDATE elicense.certificate c SET (holder_id, business_data, holder_ref, id_box) =
-      (SELECT p.holder_id, p.business_data, p.holder_ref, p.id_box FROM elicense._protect_ids(c, elicense._id_items(c.type_code)) p)
+  IF EXISTS (SELECT FROM elicense.certificate c WHERE c.holder_id_type = 'RESIDENT_ID' AND c.holder_ref IS NULL) THEN
+    index_key := elicense._holder_index_key();  -- 55000 without a master key
+  END IF;
+  UPDATE elicense.certificate c
+     SET holder_id = CASE WHEN c.holder_id_type = 'RESIDENT_ID' THEN elicense._mask_resident_id(c.holder_id) ELSE c.holder_id END,
+         business_data = elicense._ids_masked_data(c.business_data, elicense._id_items(c.type_code)),
+         holder_ref = CASE WHEN c.holder_id_type = 'RESIDENT_ID' THEN elicense._holder_index(index_key, c.holder_id) END,
+         id_box = elicense._ids_seal(elicense._ids_clear(c.holder_id_type, c.holder_id, c.business_data, elicense._id_items(c.type_code))::text)
    WHERE c.id_box IS NULL AND c.holder_ref IS NULL
      AND (c.holder_id_type = 'RESIDENT_ID' OR c.business_data ?| elicense._id_items(c.type_code));
   GET DIAGNOSTICS n = ROW_COUNT;

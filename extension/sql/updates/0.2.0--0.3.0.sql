@@ -3211,6 +3211,8 @@ DECLARE
   birth date;
   known text[] := '{}';
   id_items text[] := '{}';
+  clear jsonb;
+  index_key bytea;
 BEGIN
   SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = p_type_code;
   IF NOT FOUND THEN
@@ -3341,8 +3343,29 @@ BEGIN
               HINT = pg_catalog.format('Licence type %s (%s) requires a holder aged at least %s.', t.type_code, t.name, t.min_holder_age);
     END IF;
   END IF;
-  -- Checked on the clear values; stored sealed and masked (48_resident_id_vault.sql).
-  RETURN elicense._protect_ids(c, id_items);
+  -- Checked on the clear values above; returned as stored (48_resident_id_vault.sql):
+  -- the full numbers sealed in id_box, the holder's blind index, masked values.
+  -- Written out here, not a call: this runs for every approval, and a SQL
+  -- function called from PL/pgSQL is planned at every call.
+  IF c.holder_id_type = 'RESIDENT_ID' THEN
+    clear := jsonb_build_object('holder_id', c.holder_id);
+  END IF;
+  FOREACH s IN ARRAY id_items LOOP
+    IF c.business_data ? s THEN
+      clear := coalesce(clear, '{}') || jsonb_build_object('items', coalesce(clear -> 'items', '{}') || jsonb_build_object(s, c.business_data ->> s));
+      c.business_data := c.business_data || jsonb_build_object(s, left(c.business_data ->> s, 6)
+          || repeat('*', length(c.business_data ->> s) - 10) || right(c.business_data ->> s, 4));
+    END IF;
+  END LOOP;
+  IF clear IS NOT NULL THEN
+    c.id_box := elicense._ids_seal(clear::text);  -- 55000 without a master key
+    IF c.holder_id_type = 'RESIDENT_ID' THEN
+      SELECT k.key_box INTO index_key FROM elicense.holder_index_key k WHERE k.id = 1;
+      c.holder_ref := elicense._holder_index(coalesce(index_key, elicense._holder_index_key()), c.holder_id);
+      c.holder_id := left(c.holder_id, 6) || repeat('*', length(c.holder_id) - 10) || right(c.holder_id, 4);
+    END IF;
+  END IF;
+  RETURN c;
 END
 $$;
 CREATE OR REPLACE FUNCTION elicense._changed_row(c elicense.certificate, data jsonb) RETURNS elicense.certificate
@@ -3930,7 +3953,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION elicense._licence_from_data(text, jsonb) IS
-'Internal: validates licence data against elicense.licence_item and returns a certificate row with metadata and business_data filled, as stored: resident ID numbers sealed in id_box and masked (elicense._protect_ids)';
+'Internal: validates licence data against elicense.licence_item and returns a certificate row with metadata and business_data filled, as stored: resident ID numbers sealed in id_box, masked, the holder''s blind index in holder_ref';
 
 COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
 'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates and usage codes) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
