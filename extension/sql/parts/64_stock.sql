@@ -315,7 +315,7 @@ DECLARE
   -- Resident ID numbers (48_resident_id_vault.sql): the items kept in
   -- business_data, every resident_id item of the data, the index key.
   id_items text[];
-  scrub_items text[];
+  scrub_sql text;
   index_key bytea;
 BEGIN
   SELECT * INTO b FROM elicense.stock_batch x WHERE x.id = convert_stock.batch FOR UPDATE;  -- one conversion of a batch at a time
@@ -331,7 +331,13 @@ BEGIN
   SELECT coalesce((SELECT dc.assigned_code_pattern FROM elicense.delivery_config dc LIMIT 1), '^[0-9]{18}$') INTO code_pattern;
   reason := format('stock conversion, batch %s (%s)', b.id, b.label);
   id_items := elicense._id_items(b.type_code);
-  SELECT coalesce(array_agg(i.item::text), '{}') INTO scrub_items FROM elicense.licence_item i
+  -- The scrub of a chunk's converted rows, one expression per resident_id
+  -- item of the type (a masked value masks to itself).
+  SELECT 'UPDATE elicense.stock_row r SET data = r.data || jsonb_strip_nulls(jsonb_build_object('
+         || string_agg(format('%1$L, CASE WHEN jsonb_typeof(r.data -> %1$L) = ''string'' THEN elicense._mask_resident_id(r.data ->> %1$L) END',
+                              i.item), ', ' ORDER BY i.position)
+         || ')) FROM stock_work w WHERE r.batch_id = $1 AND r.row_no BETWEEN $2 AND $3 AND r.row_no = w.row_no'
+    INTO scrub_sql FROM elicense.licence_item i
    WHERE i.type_code = b.type_code AND i.data_type = 'resident_id';
   IF t.holder_id_type = 'RESIDENT_ID' THEN
     index_key := elicense._holder_index_key();  -- 55000 without a master key, before any row is read
@@ -535,7 +541,9 @@ BEGIN
              w.old_code,
              CASE WHEN w.id_box IS NULL AND w.holder_id_type = 'RESIDENT_ID' THEN elicense._holder_index(index_key, w.holder_id)
                   ELSE w.holder_ref END,
-             coalesce(w.id_box, elicense._ids_seal(elicense._ids_clear(w.holder_id_type, w.holder_id, w.business_data, id_items)::text))
+             coalesce(w.id_box, elicense._ids_seal(CASE WHEN cardinality(id_items) = 0  -- the holder's number only (W032): no subquery
+                                                        THEN CASE WHEN w.holder_id_type = 'RESIDENT_ID' THEN jsonb_build_object('holder_id', w.holder_id) END
+                                                        ELSE elicense._ids_clear(w.holder_id_type, w.holder_id, w.business_data, id_items) END::text))
         FROM numbered w
     ), kept AS (
       INSERT INTO elicense.stock_converted (batch_id, row_no, identifier, at)
@@ -553,11 +561,8 @@ BEGIN
     -- The chunk's converted rows keep their resident ID numbers masked only
     -- (the licence has them sealed). A rejected row keeps its data as
     -- loaded, for the DBA to correct and convert again.
-    IF cardinality(scrub_items) > 0 THEN
-      UPDATE elicense.stock_row r SET data = elicense._stock_data_at_rest(r.data, scrub_items)
-        FROM stock_work w  -- the rejected rows are deleted from it: the converted ones
-       WHERE r.batch_id = b.id AND r.row_no = w.row_no
-         AND elicense._stock_data_at_rest(r.data, scrub_items) IS DISTINCT FROM r.data;
+    IF scrub_sql IS NOT NULL THEN  -- stock_work: the rejected rows are deleted from it, the converted ones are left
+      EXECUTE scrub_sql USING b.id, lo, hi;
     END IF;
 
     SELECT min(r.row_no) INTO lo FROM elicense.stock_row r
