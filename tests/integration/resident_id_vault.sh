@@ -4,7 +4,7 @@
 #   1. a master key rotation: with only the new key, the sealed numbers do
 #      not open; with the old one as elicense.previous_master_key_file,
 #      elicense.reencrypt_secrets re-encrypts the index key's box, every
-#      certificate's and usage code's sealed numbers; then without the old
+#      certificate's, usage code's and precheck's sealed numbers; then without the old
 #      key the numbers open, and the blind index, hence every lookup by
 #      holder, is unchanged (the index key itself never changes);
 #   2. no master key at all: issuing a resident ID licence (trigger or
@@ -60,6 +60,7 @@ w050() {  # LICENCE-NUMBER
 }
 sql -c "SELECT elicense.issue('11100000000013338W032', '$(w032 闽A012025000001 $person)', 'vault-test')" >/dev/null
 sql -c "SELECT elicense.issue('11100000000013338W050', '$(w050 '(闽)JZ安许证字[2025]000001')', 'vault-test')" >/dev/null
+sql -c "SELECT elicense.precheck('11100000000013338W032', '$(w032 闽A012025000009 $person)')" >/dev/null  # a check before approval
 # A usage code for the person, as a department's application makes it.
 sql >/dev/null <<SQL
 CREATE ROLE vault_app LOGIN IN ROLE elicense_consumer;
@@ -81,8 +82,9 @@ expected_lookups="$person $person $person "
 refs_before=$(sql -c "SELECT md5(string_agg(encode(holder_ref, 'hex'), ',' ORDER BY identifier)) FROM elicense.certificate")
 index_key_before=$(sql -c "SELECT encode(key_box, 'hex') FROM elicense.holder_index_key")
 boxed=$(sql -c "SELECT (SELECT count(*) FROM elicense.certificate WHERE id_box IS NOT NULL)
-                      + (SELECT count(*) FROM elicense.usage_code WHERE id_box IS NOT NULL) + 1")
-[ "$boxed" = 4 ] || fail "expected 2 sealed licences, 1 sealed usage code and the index key, found $boxed boxes"
+                      + (SELECT count(*) FROM elicense.usage_code WHERE id_box IS NOT NULL)
+                      + (SELECT count(*) FROM elicense.precheck WHERE request_box IS NOT NULL) + 1")
+[ "$boxed" = 5 ] || fail "expected 2 sealed licences, 1 sealed usage code, 1 sealed precheck and the index key, found $boxed boxes"
 
 # 1. Rotation.
 head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' >"$out/master-2.key"
@@ -104,6 +106,8 @@ new_id=$(sql -c "SELECT elicense.master_key_id()")
 [ "$(sql -c "SELECT md5(string_agg(encode(holder_ref, 'hex'), ',' ORDER BY identifier)) FROM elicense.certificate")" = "$refs_before" ] \
   || fail "the blind index changed with the master key"
 [ "$(lookups)" = "$expected_lookups" ] || fail "lookups by holder after the rotation, without the old key: $(lookups)"
+[ "$(sql -c "SELECT request ->> 'identityCard' FROM elicense.lease_prechecks('vault-worker', 10, 60)")" = "$person" ] \
+  || fail "the precheck's item does not open after the rotation"
 [ "$(sql -c "SELECT (elicense._reveal_ids(c)).business_data ->> 'principal_id' FROM elicense.certificate c WHERE type_code = '11100000000013338W050'")" = "$person" ] \
   || fail "the W050 principal's number does not open after the rotation"
 sql -c "SELECT elicense.issue('11100000000013338W032', '$(w032 闽A012025000002 $person)', 'vault-test')" >/dev/null

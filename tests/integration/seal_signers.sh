@@ -265,7 +265,8 @@ wait_setting elicense.previous_master_key_file "$first_master"
 stored=$(sql -c "SELECT (SELECT count(*) FROM elicense.seal) + (SELECT count(*) FROM elicense.province_secret)
                         + (SELECT count(*) FROM elicense.preview_key) + (SELECT count(*) FROM elicense.holder_index_key)
                         + (SELECT count(*) FROM elicense.certificate WHERE id_box IS NOT NULL)
-                        + (SELECT count(*) FROM elicense.usage_code WHERE id_box IS NOT NULL)")
+                        + (SELECT count(*) FROM elicense.usage_code WHERE id_box IS NOT NULL)
+                        + (SELECT count(*) FROM elicense.precheck WHERE request_box IS NOT NULL)")
 [ "$(admin reencrypt-secrets)" = "re-encrypted $stored stored secrets under the current master key" ] \
   || fail "reencrypt-secrets (expected $stored): $(admin reencrypt-secrets 2>&1)"
 new_id=$(sql -c "SELECT elicense.master_key_id()")

@@ -2,12 +2,12 @@
 -- vault's round trip, the blind index, what a stored row keeps (masked,
 -- sealed, indexed), the rows that refuse a clear number, the change of a
 -- licence, the platform's request (the full number) and the outbox's copy
--- (masked), stock data at rest. Needs elicense.master_key_file (every
+-- (masked), a precheck's item, stock data at rest. Needs elicense.master_key_file (every
 -- throwaway cluster sets one); rotation and "no master key" (55000) need the
 -- server's settings changed: tests/integration/resident_id_vault.sh.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(27);
+SELECT plan(29);
 
 -- 1. The vault: sealed under the master key, a random nonce per box, the
 -- purpose bound (a box of another kind does not open as ID numbers).
@@ -89,6 +89,16 @@ SELECT is((SELECT count(*) FROM elicense.outbox WHERE request::text LIKE '%35010
           0::bigint, 'the outbox keeps no full number of the requests it leased');
 SELECT is((SELECT request ->> 'identityCard' FROM elicense.outbox WHERE identifier = :'w032' AND step = 'validate'),
           '350102********1238', '... it keeps them masked');
+
+-- A check before approval (precheck): kept masked, sent whole.
+SELECT elicense.precheck('11100000000013338W032', '{"name": "王五", "gender": "男", "id_number": "11010519491231002X",
+  "category": "建筑电工", "licence_number": "闽A012025000005", "valid_from": "2025-01-01", "valid_to": "2029-01-01",
+  "issue_date": "2025-01-01", "authority_name": "福建省住房和城乡建设厅", "authority_uscc": "11350000003591037R",
+  "authority_division": "350000"}') AS ticket \gset
+SELECT results_eq($$SELECT request ->> 'identityCard', elicense._ids_open(request_box)::jsonb ->> 'identityCard' FROM elicense.precheck$$,
+                  $$VALUES ('110105********002X', '11010519491231002X')$$, 'a precheck keeps its check item masked, the item as sent sealed');
+SELECT is((SELECT request ->> 'identityCard' FROM elicense.lease_prechecks('tap-worker', 10, 60)), '11010519491231002X',
+          'the worker leases the check item with the full number');
 
 -- 7. Stock data at rest: the resident ID items masked, once only.
 SELECT is(elicense._stock_data_at_rest('{"id_number": "350102199001011238", "name": "李四"}', '{id_number}'),

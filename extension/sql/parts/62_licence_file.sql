@@ -210,11 +210,15 @@ BEGIN
   UPDATE elicense.usage_code u SET id_box = elicense._reencrypt_secret(u.id_box, 'ids')
    WHERE u.id_box IS NOT NULL AND elicense._secret_key_id(u.id_box) IS DISTINCT FROM current_id;
   GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.precheck p SET request_box = elicense._reencrypt_secret(p.request_box, 'ids')
+   WHERE p.request_box IS NOT NULL AND elicense._secret_key_id(p.request_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
   RETURN total + n;
 END
 $$;
 COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
-'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates and usage codes) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates, usage codes and prechecks) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
 REVOKE ALL ON FUNCTION elicense.reencrypt_secrets() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.reencrypt_secrets() TO elicense_admin;
 

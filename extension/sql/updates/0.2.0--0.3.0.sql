@@ -3557,6 +3557,10 @@ BEGIN
   UPDATE elicense.usage_code u SET id_box = elicense._reencrypt_secret(u.id_box, 'ids')
    WHERE u.id_box IS NOT NULL AND elicense._secret_key_id(u.id_box) IS DISTINCT FROM current_id;
   GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.precheck p SET request_box = elicense._reencrypt_secret(p.request_box, 'ids')
+   WHERE p.request_box IS NOT NULL AND elicense._secret_key_id(p.request_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
   RETURN total + n;
 END
 $$;
@@ -3956,6 +3960,6 @@ COMMENT ON FUNCTION elicense._licence_from_data(text, jsonb) IS
 'Internal: validates licence data against elicense.licence_item and returns a certificate row with metadata and business_data filled, as stored: resident ID numbers sealed in id_box, masked, the holder''s blind index in holder_ref';
 
 COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
-'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates and usage codes) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates, usage codes and prechecks) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
 
 
