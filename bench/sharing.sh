@@ -76,7 +76,7 @@ loaded=$(echo "$(date +%s.%N) - $started" | bc -l)
 # (the by-holder row once ran at 618/s in one run and 1,115/s in the next).
 sql -c "CHECKPOINT"
 rows=$(sql -c "SELECT count(*) FROM elicense.certificate")
-[ "$(sql -c "SELECT count(*) FROM elicense.certificate WHERE holder_id = resident_id($((half / 2)))")" = 1 ] || { echo "bad data"; exit 1; }
+[ "$(sql -c "SELECT count(*) FROM elicense.certificate WHERE holder_ref = elicense._holder_ref(resident_id($((half / 2))))")" = 1 ] || { echo "bad data"; exit 1; }
 printf '\nloaded %s licences and %s usage codes in %.0f s (size of elicense.certificate with indexes: %s)\n' \
   "$rows" "$half" "$loaded" "$(sql -c "SELECT pg_size_pretty(pg_total_relation_size('elicense.certificate'))")"
 
@@ -87,7 +87,7 @@ SELECT * FROM elicense.certificate WHERE identifier = $w032;
 SQL
 cat >"$work/baseline_holder.sql" <<SQL
 \set i random(1, $half)
-SELECT * FROM elicense.certificate WHERE holder_id = resident_id(:i) AND superseded_at IS NULL;
+SELECT * FROM elicense.certificate WHERE holder_ref = elicense._holder_ref(resident_id(:i)) AND superseded_at IS NULL;
 SQL
 cat >"$work/share_id.sql" <<SQL
 \set i random(1, $half)

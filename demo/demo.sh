@@ -157,7 +157,7 @@ psql -X -d "$db" -c "SELECT to_char(at, 'HH24:MI:SS') AS at, right(identifier, 2
 step "A department uses one company's licence (用证): scenario, grant, usage code, data, file, verification"
 holder=$(sql -c "SELECT holder_id FROM elicense.certificate WHERE identifier = '$shown'")
 other=$(sql -c "SELECT identifier FROM elicense.certificate WHERE licence_number = '(闽)JZ安许证字[2025]000003'")
-worker_id=$(sql -c "SELECT holder_id FROM elicense.certificate WHERE licence_number = '闽A0000000001'")
+worker_id=$(sql -c "SELECT x.holder_id FROM elicense.certificate c, elicense._reveal_ids(c) x WHERE c.licence_number = '闽A0000000001'")  # the full number: stored sealed (docs/personal-data.md)
 # As an admin: the scenario, the department application's roles (its login
 # has the cluster's password), a grant for W050 licences only.
 # (The password goes as its SCRAM verifier, as psql's \password sends it: the log holds no password.)

@@ -7,6 +7,9 @@
 #include "elicense/error.hpp"
 #include "elicense/secret_box.hpp"
 
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <sstream>
 
@@ -56,6 +59,42 @@ void DefineSealSettings() {
 	                           nullptr, &pkcs11_environment, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 }
 
+bool MasterKeyConfigured() {
+	return Set(master_key_file);
+}
+
+namespace {
+
+// The key of a file as last read, and what the file was then: read again
+// only when the path or the file changes (a rotation writes a new file or
+// names another). Resident ID numbers are sealed per licence, and a read of
+// the file per value was most of the cost of the sealing.
+struct CachedKeyFile {
+	std::string path;
+	struct stat st {};
+	core::Bytes key;
+};
+
+core::Bytes ReadKeyFileCached(const char *path, CachedKeyFile &cache) {
+	struct stat st {};
+	if (stat(path, &st) == 0 && cache.path == path && !cache.key.empty() && cache.st.st_ino == st.st_ino &&
+	    cache.st.st_dev == st.st_dev && cache.st.st_size == st.st_size &&
+	    cache.st.st_mtim.tv_sec == st.st_mtim.tv_sec && cache.st.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
+	    cache.st.st_ctim.tv_sec == st.st_ctim.tv_sec && cache.st.st_ctim.tv_nsec == st.st_ctim.tv_nsec)
+		return cache.key;
+	OPENSSL_cleanse(cache.key.data(), cache.key.size());
+	cache.key.clear();
+	core::Bytes key = core::ReadMasterKeyFile(path);  // throws (22023) when unreadable
+	cache.path = path;
+	cache.st = st;
+	cache.key = key;
+	return key;
+}
+
+CachedKeyFile current_key_cache, previous_key_cache;
+
+}  // namespace
+
 core::Bytes CurrentMasterKey() {
 	if (!Set(master_key_file))
 		throw core::Error(
@@ -65,13 +104,13 @@ core::Bytes CurrentMasterKey() {
 		    {},
 		    "Set it in postgresql.conf to a file of 32 random bytes readable by the server only "
 		    "(head -c 32 /dev/urandom), then reload.");
-	return core::ReadMasterKeyFile(master_key_file);
+	return ReadKeyFileCached(master_key_file, current_key_cache);
 }
 
 std::vector<core::Bytes> MasterKeys() {
 	std::vector<core::Bytes> keys {CurrentMasterKey()};
 	if (Set(previous_master_key_file))
-		keys.push_back(core::ReadMasterKeyFile(previous_master_key_file));
+		keys.push_back(ReadKeyFileCached(previous_master_key_file, previous_key_cache));
 	return keys;
 }
 

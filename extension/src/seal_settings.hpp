@@ -15,6 +15,8 @@ namespace elicense::pg {
 
 void DefineSealSettings();
 
+// Whether elicense.master_key_file is set (not whether it can be read).
+bool MasterKeyConfigured();
 // The current master key; throws Error (22023, with a hint in the message)
 // when elicense.master_key_file is not set.
 core::Bytes CurrentMasterKey();

@@ -2,7 +2,8 @@
 // (core/include/elicense/secret_box.hpp) with its purpose as associated data,
 // so a box made for one table never opens as another's: a seal's signer
 // secret (elicense.seal), a province's assignment secret
-// (elicense.province_secret), a preview token key (elicense.preview_key).
+// (elicense.province_secret), a preview token key (elicense.preview_key),
+// resident ID numbers and the key of their blind index.
 // Opened only in C, for the one call that needs it, and wiped after.
 #pragma once
 
@@ -22,6 +23,11 @@ namespace elicense::pg {
 inline constexpr char kSealSecretPurpose[] = "elicense seal secret";
 inline constexpr char kProvinceSecretPurpose[] = "elicense province secret";
 inline constexpr char kPreviewKeyPurpose[] = "elicense preview key";
+// Personal data (issue 19): the clear resident ID numbers of a row
+// (certificate.id_box, usage_code.id_box) and the key of their blind index
+// (elicense.holder_index_key).
+inline constexpr char kResidentIdsPurpose[] = "elicense resident ids";
+inline constexpr char kHolderIndexKeyPurpose[] = "elicense holder index key";
 
 // The purpose of a kind of stored secret as SQL names it (_reencrypt_secret).
 inline const char *StoredSecretPurpose(std::string_view kind) {
@@ -31,8 +37,12 @@ inline const char *StoredSecretPurpose(std::string_view kind) {
 		return kProvinceSecretPurpose;
 	if (kind == "preview")
 		return kPreviewKeyPurpose;
-	throw core::Error(core::sqlstate::kInvalidParameterValue,
-	                  "kind of stored secret \"" + std::string(kind) + "\" is none of seal, province, preview");
+	if (kind == "ids")
+		return kResidentIdsPurpose;
+	if (kind == "index")
+		return kHolderIndexKeyPurpose;
+	throw core::Error(core::sqlstate::kInvalidParameterValue, "kind of stored secret \"" + std::string(kind) +
+	                                                              "\" is none of seal, province, preview, ids, index");
 }
 
 // A secret as a std::string that is wiped when it goes.

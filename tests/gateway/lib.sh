@@ -63,8 +63,8 @@ VALUES ('bidding', '招投标资格审查', '招投标资格审查', '{111000000
 INSERT INTO elicense.usage_grant (grantee, department, scenario, type_codes)
 VALUES ('dept_app', '福州市市场监督管理局', 'bidding', '{11100000000013338W032}');
 SQL
-  id_a=$(sql -c "SELECT identifier FROM elicense.certificate WHERE holder_id = '$person_a' AND type_code = '$w032'")
-  id_b=$(sql -c "SELECT identifier FROM elicense.certificate WHERE holder_id = '$person_b'")
+  id_a=$(sql -c "SELECT identifier FROM elicense.certificate WHERE holder_ref = elicense._holder_ref('$person_a') AND type_code = '$w032'")
+  id_b=$(sql -c "SELECT identifier FROM elicense.certificate WHERE holder_ref = elicense._holder_ref('$person_b')")
   id_company=$(sql -c "SELECT identifier FROM elicense.certificate WHERE holder_id = '$company'")
 }
 

@@ -56,10 +56,35 @@ SQL
     return 1
   }
   clear_in_files || fail "the province's key is not in clear in $from's table files: the check below would prove nothing"
+  # Likewise the holders' resident ID number (issue 19): in clear in the
+  # files of the certificate table (heap, TOAST, indexes) before, in none
+  # of the tables that held it after (sealed and masked, tables rewritten).
+  person=350102199001011238
+  id_in_files() {  # TABLE...
+    sql -c "CHECKPOINT" >/dev/null
+    local data f t
+    data=$(sql -c "SHOW data_directory")
+    for t in "$@"; do
+      for f in $(sql -c "SELECT pg_relation_filepath(r) FROM (SELECT '$t'::regclass AS r UNION ALL
+                            SELECT reltoastrelid FROM pg_class WHERE oid = '$t'::regclass AND reltoastrelid <> 0 UNION ALL
+                            SELECT indexrelid FROM pg_index WHERE indrelid = '$t'::regclass) x"); do
+        grep -qaF -- "$person" "$data/$f"* && { echo "$t"; return 0; }
+      done
+    done
+    return 1
+  }
+  id_in_files elicense.certificate >/dev/null || fail "the holders' resident ID number is not in clear in $from's certificate files: the check below would prove nothing"
   sql -c "ALTER EXTENSION elicense UPDATE"
   [ "$(sql -c "SELECT count(*) FROM elicense.province_secret WHERE elicense._secret_key_id(secret_box) = elicense.master_key_id()")" = 1 ] \
     || fail "the update did not encrypt the province's key under the master key"
   ! clear_in_files || fail "the province's key is still in clear in the table's files after the update"
+  if where=$(id_in_files elicense.certificate elicense.outbox); then
+    fail "a full resident ID number is still in clear in the files of $where after the update"
+  fi
+  [ "$(sql -c "SELECT count(*) FROM elicense.certificate WHERE holder_id_type = 'RESIDENT_ID'
+                 AND holder_id = '350102********1238' AND (elicense._reveal_ids(certificate)).holder_id = '$person'")" \
+    = "$(sql -c "SELECT count(*) FROM elicense.certificate WHERE type_code = '11100000000013338W032'")" ] \
+    || fail "the update did not seal and mask every W032 holder's number"
   [ "$(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'elicense'")" = "$current" ] || fail "not updated to $current"
   fresh=elicense_fresh_$$
   dropdb --if-exists "$fresh" >/dev/null 2>&1 || true
@@ -85,8 +110,12 @@ SQL
   # W050 licences issued before 0.3.0 lack principal_id, which their assign
   # request needs (responsiblePersonID): an operator adds it from the
   # approval records, else those steps go dead with that reason.
+  # Added in clear, it is then sealed and masked like the update's own rows.
   sql -c "UPDATE elicense.certificate SET business_data = business_data || '{\"principal_id\": \"350102199001011238\"}'
-           WHERE type_code = '11100000000013338W050' AND NOT business_data ? 'principal_id'" >/dev/null
+           WHERE type_code = '11100000000013338W050' AND NOT business_data ? 'principal_id'" \
+      -c "SELECT elicense._protect_stored_ids()" >/dev/null
+  [ "$(sql -c "SELECT count(*) FROM elicense.certificate WHERE business_data ->> 'principal_id' = '350102199001011238'")" = 0 ] \
+    || fail "a principal_id added after the update stayed in clear"
   issue_licences 5 100
   start_worker after
   wait_for 120 "$(all_delivered)"

@@ -17,9 +17,10 @@
 #      replaces the old one (elicense-admin load-province-secret); a new
 #      master key, with the old as elicense.previous_master_key_file,
 #      re-encrypts every secret (seals, the province's, preview keys, the
-#      archived files: elicense-admin reencrypt-secrets), after which the old
-#      key can go and an assignment still decrypts, an earlier preview token
-#      still opens and an archived original still verifies;
+#      archived files, the sealed resident ID numbers with their index key:
+#      elicense-admin reencrypt-secrets), after which the old key can go and
+#      an assignment still decrypts, an earlier preview token still opens and
+#      an archived original still verifies;
 #   4. with log_statement = 'all' throughout, the server log and a pg_dump
 #      hold no PEM body, DER or raw scalar of any private key (hex or
 #      Base64), no PIN, no client secret and no master key.
@@ -302,7 +303,11 @@ expect_error "encrypted under a master key that is not configured" "the old mast
 sql -c "LOAD 'elicense'" -c "ALTER SYSTEM SET elicense.previous_master_key_file = '$first_master'" -c "SELECT pg_reload_conf()" >/dev/null
 wait_setting elicense.previous_master_key_file "$first_master"
 stored=$(sql -c "SELECT (SELECT count(*) FROM elicense.seal) + (SELECT count(*) FROM elicense.province_secret)
-                        + (SELECT count(*) FROM elicense.preview_key) + (SELECT count(*) FROM elicense.sealed_file)")
+                        + (SELECT count(*) FROM elicense.preview_key) + (SELECT count(*) FROM elicense.sealed_file)
+                        + (SELECT count(*) FROM elicense.holder_index_key)
+                        + (SELECT count(*) FROM elicense.certificate WHERE id_box IS NOT NULL)
+                        + (SELECT count(*) FROM elicense.usage_code WHERE id_box IS NOT NULL)
+                        + (SELECT count(*) FROM elicense.precheck WHERE request_box IS NOT NULL)")
 [ "$(admin reencrypt-secrets)" = "re-encrypted $stored stored secrets under the current master key" ] \
   || fail "reencrypt-secrets (expected $stored): $(admin reencrypt-secrets 2>&1)"
 new_id=$(sql -c "SELECT elicense.master_key_id()")

@@ -60,7 +60,8 @@ for type in W050 W032; do
   # The platform copy is public: a resident ID (W032's holder) is masked on
   # it, first 6 and last 4; the original keeps it whole.
   if [ "$type" = W032 ]; then
-    full=$(sql -c "SELECT holder_id FROM elicense.certificate WHERE identifier = '$id'")
+    full=$(sql -c "SELECT x.holder_id FROM elicense.certificate c, elicense._reveal_ids(c) x WHERE c.identifier = '$id'")
+    [ "$full" = 350102199001011238 ] || fail "$type: the holder's full ID is not what was issued: $full"
     copy_text=$(unzip -p "$out/$type-platform-copy.ofd" Doc_0/Pages/Page_0/Content.xml)
     [[ $copy_text != *"$full"* && $copy_text == *"${full:0:6}********${full:14:4}"* ]] \
       || fail "$type: the platform copy does not show the holder's ID masked"

@@ -3,7 +3,7 @@
 -- append-only history. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(72);
+SELECT plan(74);
 
 -- Valid licence data; tests override single items.
 CREATE FUNCTION pg_temp.w050(changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
@@ -38,8 +38,10 @@ SELECT is((SELECT idempotency_key FROM elicense.outbox WHERE step = 'validate'),
 SELECT results_eq($$SELECT holder_name, holder_id_type, holder_id, authority_division::text, issue_date, valid_to, status, business_data
                      FROM elicense.certificate$$,
                   $$VALUES ('山东某建筑工程有限公司'::text, 'USCC'::text, '91350100M000100Y43'::text, '370000'::text, '2023-06-01'::date, '2026-05-31'::date, '01'::text,
-                      '{"address": "济南市历下区某路1号", "principal": "张三", "principal_id": "350102199001011238", "permit_scope": "建筑施工", "economic_type": "有限责任公司"}'::jsonb)$$,
-                  'metadata items fill columns, the rest goes to business_data');
+                      '{"address": "济南市历下区某路1号", "principal": "张三", "principal_id": "350102********1238", "permit_scope": "建筑施工", "economic_type": "有限责任公司"}'::jsonb)$$,
+                  'metadata items fill columns, the rest goes to business_data (a resident ID item stored masked)');
+SELECT is((SELECT (elicense._reveal_ids(c)).business_data ->> 'principal_id' FROM elicense.certificate c),
+          '350102199001011238', '... and its full number sealed in id_box (a USCC holder: no blind index)');
 SELECT results_eq($$SELECT from_status, to_status, operate_type, reason, actor FROM elicense.status_history$$,
                   $$VALUES (NULL::text, '01', '01', 'issued', 'tester')$$, 'history records the issue');
 
@@ -176,8 +178,10 @@ VALUES ('王五', '女', '11010519491231002X', '建筑架子工', 'T0000001', '2
 SELECT is(pg_temp.counts(), 'certificate=7 history=7 outbox=7 counters=2', 'a row not yet approved issues nothing');
 UPDATE pg_temp.approval SET approved = 'yes';
 SELECT results_eq($$SELECT holder_name, holder_id, licence_number, sequence, created_by, business_data FROM elicense.certificate WHERE licence_number = 'T0000001'$$,
-                  $$VALUES ('王五', '11010519491231002X', 'T0000001', '0000003', '审批员甲', '{"gender": "女", "category": "建筑架子工"}'::jsonb)$$,
-                  'approving the row issues the licence with mapped columns, constants and actor');
+                  $$VALUES ('王五', '110105********002X', 'T0000001', '0000003', '审批员甲', '{"gender": "女", "category": "建筑架子工"}'::jsonb)$$,
+                  'approving the row issues the licence with mapped columns, constants and actor (the holder''s ID stored masked)');
+SELECT is((SELECT (elicense._reveal_ids(c)).holder_id FROM elicense.certificate c WHERE licence_number = 'T0000001'),
+          '11010519491231002X', '... its full number sealed in id_box');
 UPDATE pg_temp.approval SET clerk = '审批员乙';
 SELECT is((SELECT count(*) FROM elicense.certificate WHERE licence_number = 'T0000001'), 1::bigint, 'a later update of an approved row issues nothing more');
 SELECT throws_ok($$INSERT INTO pg_temp.approval (approved, person, sex, idno, work, cert_no, start_date, end_date, decided)

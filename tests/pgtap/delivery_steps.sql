@@ -7,7 +7,7 @@
 -- only an assigned code or a QR URL; privileges of the worker.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(84);
+SELECT plan(85);
 
 INSERT INTO elicense.delivery_config (preview_url_template) VALUES ('https://preview.example/p/{identifier}');
 SELECT elicense.load_province_secret('350000', 'des', '12345678');
@@ -51,8 +51,11 @@ SELECT is((pg_temp.one('validate')).query_request, NULL,
           'no query item for a step that will not query (built only for confirm and needs_query)');
 SELECT is((pg_temp.row((SELECT id FROM lic WHERE name = 'a'), 'validate')).ecert_id::text, (pg_temp.one('validate')).ecert_id,
           'the outbox keeps the eCertID');
-SELECT is((pg_temp.row((SELECT id FROM lic WHERE name = 'a'), 'validate')).request, (pg_temp.one('validate')).request,
-          '... and the request sent');
+SELECT is((pg_temp.row((SELECT id FROM lic WHERE name = 'a'), 'validate')).request,
+          (pg_temp.one('validate')).request || '{"identityCard": "350102********1238"}',
+          '... and the request sent, its resident ID number masked (issue 19)');
+SELECT is((pg_temp.one('validate')).request ->> 'identityCard', '350102199001011238',
+          'the request leased for sending carries the full number');
 SELECT lives_ok(format($$SELECT elicense.record_attempt(%s, %L, 'validate', '/check', 200, '1', 'ok', 12, 'w1', 'done', %L)$$,
                        (pg_temp.one('validate')).outbox_id, (SELECT id FROM lic WHERE name = 'a'), upper(replace((pg_temp.one('validate')).ecert_id, '-', ''))),
                 'record_attempt takes the eCertID (any case, with or without dashes)');

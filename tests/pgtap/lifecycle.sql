@@ -7,7 +7,7 @@
 -- precheck. Runs in one transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(259);
+SELECT plan(260);
 
 CREATE FUNCTION pg_temp.w050(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('enterprise_name', '山东某建筑工程有限公司' || n, 'uscc', '91350100M000100Y43',
@@ -290,6 +290,7 @@ SELECT throws_ok($$SELECT elicense.precheck('11100000000013338W050', pg_temp.w05
                  'bad data is refused like an issue');
 SELECT results_eq($$SELECT ticket, attempts FROM elicense.lease_prechecks('w1', 10, 60)$$, $$SELECT ticket, 1 FROM elicense.precheck$$,
                   'the worker leases it');
+SELECT is((SELECT request_box FROM elicense.precheck), NULL, 'a check item without resident ID numbers is kept as it is (no box)');
 SELECT is(elicense.precheck_failed((SELECT ticket FROM elicense.precheck), 'w1', 'connection refused (not sent)', 0, 1, true),
           'pending', 'never sent (not_sent): pending again even with max_attempts used up');
 SELECT is((SELECT attempts FROM elicense.precheck), 0, '... the attempt given back');

@@ -234,7 +234,8 @@ UPDATE elicense.certificate SET business_data = business_data || '{"gender": "�
 SELECT throws_ok($$SELECT pg_temp.req((SELECT id FROM lic WHERE name = 'w032_coded'), 'assign_code')$$, '22023',
                  format('licence %s, step assign_code: field "gender" has value "未知", which its code map does not cover', (SELECT id FROM lic WHERE name = 'w032_coded')),
                  'an unmapped value: 22023 naming licence, step, field and value');
-UPDATE elicense.certificate SET business_data = business_data - 'principal_id' WHERE identifier = (SELECT id FROM lic WHERE name = 'w050');
+-- The item gone from the row and from its sealed numbers (a USCC holder: id_box holds only it).
+UPDATE elicense.certificate SET business_data = business_data - 'principal_id', id_box = NULL WHERE identifier = (SELECT id FROM lic WHERE name = 'w050');
 SELECT throws_ok($$SELECT pg_temp.req((SELECT id FROM lic WHERE name = 'w050'), 'assign_code')$$, '23502',
                  format('licence %s, step assign_code: required field "responsiblePersonID" has no value (item principal_id)', (SELECT id FROM lic WHERE name = 'w050')),
                  'a missing required value: 23502 naming licence, step and field');

@@ -20,7 +20,7 @@ ROLLBACK;
 \set ON_ERROR_STOP 1
 
 BEGIN;
-SELECT plan(103);
+SELECT plan(108);
 
 SELECT results_eq($$SELECT function, scenario, result, sqlstate, recorded_by, db_user FROM elicense.usage_audit$$,
                   $$VALUES ('licence_search', 'rollback-probe', 'refused', '42704', 'writer', session_user::text COLLATE "default")$$,
@@ -112,8 +112,13 @@ SELECT pg_temp.one('market_app', $$SELECT elicense.create_usage_code('bidding', 
 SELECT pg_temp.one('tax_app', $$SELECT elicense.create_usage_code('tax', '350102199001011238', '{11100000000013338W032}', pg_temp.ctx('SW-1'), 5) AS c$$) ->> 'c' AS tax_code \gset
 SELECT matches(:'person_code'::text, '^UC[0-9A-F]{64}$', 'a usage code is UC + 64 hex digits');
 SELECT ok(NOT EXISTS (SELECT FROM elicense.usage_code WHERE context::text LIKE '%' || :'person_code' || '%')
-          AND (SELECT code_sha256 FROM elicense.usage_code WHERE holder_id = '350102199001011238' AND grant_id = 1) = sha256(convert_to(:'person_code', 'UTF8')),
+          AND (SELECT code_sha256 FROM elicense.usage_code WHERE holder_ref = elicense._holder_ref('350102199001011238') AND grant_id = 1) = sha256(convert_to(:'person_code', 'UTF8')),
           'only the SHA-256 of a code is stored');
+SELECT results_eq($$SELECT holder_id, elicense._ids_open(id_box)::jsonb ->> 'holder_id' FROM elicense.usage_code WHERE grant_id = 1 AND holder_ref IS NOT NULL$$,
+                  $$VALUES ('350102********1238', '350102199001011238')$$,
+                  'a usage code keeps its resident ID holder masked, found by blind index, the full number sealed (issue 19)');
+SELECT results_eq($$SELECT holder_id, holder_ref, id_box FROM elicense.usage_code WHERE code_sha256 = sha256(convert_to('$$ || :'company_code' || $$', 'UTF8'))$$,
+                  $$VALUES ('91350100M000100Y43', NULL::bytea, NULL::bytea)$$, 'a USCC holder is kept as it is (a public register''s number)');
 SELECT is((SELECT expires_at - created_at FROM elicense.usage_code WHERE context ->> 'business_id' = 'SW-1'), interval '5 minutes', 'valid_minutes sets the expiry');
 SELECT is((SELECT context - 'time' FROM elicense.usage_code ORDER BY id LIMIT 1),
           pg_temp.ctx() || '{"purpose": "招投标资格审查"}', 'the context is stored, purpose defaulting to the scenario''s');
@@ -156,7 +161,7 @@ SELECT is(pg_temp.audit_count() - (SELECT count(*) FROM elicense.usage_audit WHE
           'one audit row per info call');
 SELECT results_eq($$SELECT db_user, grantee, department, officer, function, identifier, holder_id, scenario, purpose, business_id, result, rows_returned, recorded_by
                       FROM elicense.usage_audit WHERE function = 'licence_info_by_holder'$$,
-                  $$VALUES ('market_app', 'dept_market', '福州市市场监督管理局', '王五', 'licence_info_by_holder', NULL::text, '350102199001011238',
+                  $$VALUES ('market_app', 'dept_market', '福州市市场监督管理局', '王五', 'licence_info_by_holder', NULL::text, '350102********1238',
                             'bidding', '招投标资格审查', 'YW-2026-0001', 'ok', 1, 'writer')$$,
                   'audit: who (login role, grantee, department, officer), what, why (scenario, purpose, business id), result, rows');
 
@@ -177,7 +182,7 @@ SELECT throws_ok(format($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM eli
 SELECT throws_ok(format($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_info(''%s'', ''%s'')')$$, :'person_code', '1.2.156.3005.2.11100000000013338W032.11350000003591037R.0000099.001.0'),
                  'P0002', 'no licence with identifier "1.2.156.3005.2.11100000000013338W032.11350000003591037R.0000099.001.0"', 'unknown identifier: P0002');
 SELECT results_eq($$SELECT function, result, sqlstate, message, holder_id FROM elicense.usage_audit WHERE function = 'licence_info' AND result = 'refused' ORDER BY id LIMIT 1$$,
-                  format($$VALUES ('licence_info', 'refused', '42501', 'licence "%s" belongs to another holder than usage code 1', '350102199001011238')$$, :'expired_licence'),
+                  format($$VALUES ('licence_info', 'refused', '42501', 'licence "%s" belongs to another holder than usage code 1', '350102********1238')$$, :'expired_licence'),
                   'audit: a refusal with its SQLSTATE and message, though the caller''s (sub)transaction rolled back');
 SELECT is((SELECT count(*) FROM elicense.usage_audit WHERE result = 'refused' AND recorded_by = 'writer'),
           (SELECT count(*) FROM elicense.usage_audit WHERE result = 'refused'), 'every refusal recorded by the audit writer');
@@ -216,7 +221,7 @@ SELECT results_eq($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 
 SELECT results_eq($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''91350100M000100Y43'')') x$$,
                   format($$VALUES (%L)$$, :'company_licence'), 'search: by USCC (a public register''s number) without a code');
 UPDATE elicense.usage_grant SET id_searches_per_minute = 1 + (SELECT count(*) FROM elicense.usage_audit
-   WHERE function = 'licence_search' AND grantee = 'dept_market' AND holder_id = '440304198506121230')
+   WHERE function = 'licence_search' AND grantee = 'dept_market' AND holder_id = '440304********1230')
  WHERE grantee = 'dept_market'::regrole;
 SELECT lives_ok($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''440304198506121230'')')$$,
                 'search by resident ID: the last one the minute allows');
@@ -228,6 +233,10 @@ SELECT results_eq(format($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market
                   format($$VALUES (%L)$$, :'expired_licence'), 'search: keyset pagination (after_identifier, page_size)');
 SELECT results_eq($$SELECT x ->> 'holder_id' FROM pg_temp.as_app('tax_app', 'SELECT * FROM elicense.licence_search(''tax'')') x$$,
                   $$VALUES ('350102199001011238'), ('440304198506121230')$$, 'search: only the grant''s types (W032), unmasked for this grant');
+SELECT results_eq($$SELECT x ->> 'holder_id' FROM pg_temp.as_app('tax_app', 'SELECT * FROM elicense.licence_search(''tax'', holder_id => ''440304198506121230'')') x$$,
+                  $$VALUES ('440304198506121230')$$, 'search by resident ID (its blind index): that holder''s licence only, unmasked for this grant');
+SELECT is(pg_temp.one('tax_app', format($$SELECT holder_id FROM elicense.usage_code_info(%L)$$, :'tax_code')) ->> 'holder_id',
+          '350102199001011238', 'usage_code_info: the full holder ID (opened from the code''s box) for a grant that may see ID numbers');
 SELECT throws_ok($$SELECT pg_temp.as_app('tax_app', 'SELECT * FROM elicense.licence_search(''tax'', type_code => ''11100000000013338W050'')')$$,
                  '42501', 'licence type 11100000000013338W050 is outside the grant of role "tax_app" for scenario "tax" (11100000000013338W032)', 'refused: search for a type outside the grant');
 SELECT throws_ok($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', page_size => 201)')$$,
@@ -322,7 +331,10 @@ SELECT throws_ok($$UPDATE elicense.usage_audit SET result = 'ok'$$, '42501', 'el
 SELECT throws_ok($$DELETE FROM elicense.usage_audit$$, '42501', 'elicense.usage_audit is append-only: DELETE is not allowed', 'audit: no DELETE');
 SELECT throws_ok($$TRUNCATE elicense.usage_audit$$, '42501', 'elicense.usage_audit is append-only: TRUNCATE is not allowed', 'audit: no TRUNCATE');
 SELECT is((SELECT count(*) FROM elicense.analyst_usage_audit WHERE holder_id_masked = '350102********1238'),
-          (SELECT count(*) FROM elicense.usage_audit WHERE holder_id = '350102199001011238'), 'analyst_usage_audit masks resident IDs');
+          (SELECT count(*) FROM elicense.usage_audit WHERE holder_id = '350102********1238'), 'analyst_usage_audit masks resident IDs');
+SELECT ok((SELECT count(*) FROM elicense.usage_audit WHERE holder_id = '350102********1238') > 0
+          AND NOT EXISTS (SELECT FROM elicense.usage_audit WHERE holder_id ~ '^[0-9]{17}[0-9X]$' AND NOT elicense.is_valid_uscc(holder_id)),
+          'the audit itself keeps resident IDs masked (issue 19)');
 SELECT is((SELECT count(*) FROM elicense.analyst_usage_audit WHERE holder_id_masked LIKE '%19900101%'), 0::bigint, 'analyst_usage_audit shows no full resident ID');
 -- Read as the roles it is for, not as superuser: a view checks EXECUTE on its
 -- functions (here the masking) for the role reading it.

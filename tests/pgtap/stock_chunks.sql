@@ -7,7 +7,7 @@
 -- transaction that is rolled back.
 BEGIN;
 CREATE EXTENSION elicense;
-SELECT plan(37);
+SELECT plan(38);
 
 CREATE FUNCTION pg_temp.w032(n integer, changes jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('name', '王五' || n, 'gender', '男', 'id_number', '350102199001011238',
@@ -18,10 +18,11 @@ $$;
 CREATE FUNCTION pg_temp.error_of(b bigint, r bigint) RETURNS text LANGUAGE sql AS $$
   SELECT e.sqlstate || ' ' || e.field FROM elicense.stock_error e WHERE e.batch_id = b AND e.row_no = r
 $$;
--- What a converted licence holds, and what _licence_from_data makes of its row.
+-- What a converted licence holds, and what _licence_from_data makes of its
+-- row: with the full resident ID numbers its id_box seals (issue 19).
 CREATE FUNCTION pg_temp.held(c elicense.certificate) RETURNS text LANGUAGE sql AS $$
-  SELECT row(c.licence_number, c.holder_name, c.holder_id_type, c.holder_id, c.authority_name, c.authority_uscc, c.authority_division,
-             c.issue_date, c.valid_from, c.valid_to, c.business_data)::text
+  SELECT row(x.licence_number, x.holder_name, x.holder_id_type, x.holder_id, x.authority_name, x.authority_uscc, x.authority_division,
+             x.issue_date, x.valid_from, x.valid_to, x.business_data)::text FROM elicense._reveal_ids(c) x
 $$;
 
 -- 1. Values at the edges of the rules: every good row converts with the
@@ -50,12 +51,22 @@ INSERT INTO elicense.stock_row (batch_id, row_no, data) VALUES
   (1, 31, '["not", "an", "object"]'),                                                         -- not an object
   (1, 32, pg_temp.w032(32, '{"id_number": "350102201001011238"}')),                           -- 10 on the issue date
   (1, 33, pg_temp.w032(33, jsonb_build_object('employer', repeat('某', 201))));                -- too long
+-- The rows as loaded: a converted row keeps its resident ID number masked only.
+CREATE TEMP TABLE loaded AS SELECT batch_id, row_no, data FROM elicense.stock_row;
 SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(1) c), '(7,15)',
           'of the rows at the edges of the rules, the 7 good ones convert and the 15 bad ones are rejected');
-SELECT is((SELECT count(*) FROM elicense.stock_converted s JOIN elicense.stock_row r ON r.batch_id = s.batch_id AND r.row_no = s.row_no
+SELECT is((SELECT count(*) FROM elicense.stock_converted s JOIN loaded r ON r.batch_id = s.batch_id AND r.row_no = s.row_no
              JOIN elicense.certificate c ON c.identifier = s.identifier
             WHERE s.batch_id = 1 AND pg_temp.held(c) = pg_temp.held(elicense._licence_from_data('11100000000013338W032', r.data))),
           7::bigint, 'each converted licence holds what issue()''s validation makes of its row');
+SELECT results_eq($$SELECT count(*) FILTER (WHERE s.row_no IS NOT NULL AND r.data ->> 'id_number' = '350102********1238'
+                                                  AND c.holder_id = '350102********1238'),
+                           count(*) FILTER (WHERE s.row_no IS NULL AND r.data IS NOT DISTINCT FROM l.data)
+                      FROM elicense.stock_row r JOIN loaded l USING (batch_id, row_no)
+                      LEFT JOIN elicense.stock_converted s USING (batch_id, row_no)
+                      LEFT JOIN elicense.certificate c ON c.identifier = s.identifier WHERE r.batch_id = 1$$,
+                  $$VALUES (7::bigint, 15::bigint)$$,
+                  'a converted row and its licence keep the resident ID masked; a rejected row keeps it as loaded, to be corrected (issue 19)');
 SELECT is((SELECT c.business_data FROM elicense.certificate c WHERE c.licence_number = '闽A000000000003'),
           '{"gender": "男", "category": "建筑电工", "employer": "某公司", "first_issue_date": "2014-05-01"}'::jsonb,
           'trimmed values are kept trimmed');
@@ -115,8 +126,9 @@ INSERT INTO elicense.stock_batch (id, type_code, label) OVERRIDING SYSTEM VALUE 
 INSERT INTO elicense.stock_row (batch_id, row_no, data) VALUES
   (8, 1, pg_temp.w050(1)), (8, 2, pg_temp.w050(2, '{"address": " 福州市某路2号 ", "valid_to": "2030-06-30"}')),
   (8, 3, pg_temp.w050(3, '{"uscc": "91350100M000100Y44"}'));
+INSERT INTO loaded SELECT batch_id, row_no, data FROM elicense.stock_row WHERE batch_id = 8;
 SELECT is((SELECT row(c.converted, c.rejected)::text FROM elicense.convert_stock(8) c), '(2,1)', 'W050: the good rows convert, the bad one not');
-SELECT is((SELECT count(*) FROM elicense.stock_converted s JOIN elicense.stock_row r ON r.batch_id = s.batch_id AND r.row_no = s.row_no
+SELECT is((SELECT count(*) FROM elicense.stock_converted s JOIN loaded r ON r.batch_id = s.batch_id AND r.row_no = s.row_no
              JOIN elicense.certificate c ON c.identifier = s.identifier
             WHERE s.batch_id = 8 AND pg_temp.held(c) = pg_temp.held(elicense._licence_from_data('11100000000013338W050', r.data))
               AND c.sequence = '201900000' || s.row_no), 2::bigint,

@@ -374,12 +374,15 @@ scan_for_secrets() {  # OUTSIDE-APP [LABEL=SECRET-FILE...]
     grep -q "secret scan: end of the run" "$out/server.log" && break
     sleep 0.1
   done
-  # The full ID numbers of the run, also from where they came from (the
-  # approval system's tables, the stock export), so that the list does not
-  # depend on how elicense stores them; only what has the form of one.
+  # The full ID numbers of the run: stored rows keep them masked, sealed in
+  # id_box (issue 19), so they are read through _reveal_ids; also from where
+  # they came from (the approval system's tables, the stock export), so that
+  # the list does not depend on how elicense stores them; only what has the
+  # form of one.
   {
-    sql -c "SELECT holder_id FROM elicense.certificate WHERE type_code = '11100000000013338W032'"
-    sql -c "SELECT business_data ->> 'principal_id' FROM elicense.certificate WHERE business_data ? 'principal_id'"
+    sql -c "SELECT x.holder_id FROM elicense.certificate c, elicense._reveal_ids(c) x WHERE c.type_code = '11100000000013338W032'"
+    sql -c "SELECT x.business_data ->> 'principal_id' FROM elicense.certificate c, elicense._reveal_ids(c) x
+             WHERE x.business_data ? 'principal_id'"
     sql -c "SELECT data ->> 'id_number' FROM elicense.stock_row WHERE data ? 'id_number'"
     sql -c "SELECT idno FROM public.worker_approval UNION SELECT boss_idno FROM public.company_approval"
     [ ! -f "$out/stock.jsonl" ] || jq -r '.id_number // empty' "$out/stock.jsonl"

@@ -41,9 +41,13 @@ CREATE TABLE elicense.certificate (
     file_sha256         text CONSTRAINT certificate_file_sha256_format CHECK (file_sha256 OPERATOR(pg_catalog.~) '^[0-9a-f]{64}$'),
     suspended_until     date,
     platform_identifier text,
+    -- Resident ID numbers at rest (48_resident_id_vault.sql): the clear
+    -- numbers sealed under the master key, the holder's blind index.
+    holder_ref          bytea,
+    id_box              bytea,
     CONSTRAINT certificate_holder_id_valid CHECK (CASE holder_id_type
-        WHEN 'USCC' THEN elicense.is_valid_uscc(holder_id)
-        ELSE elicense.is_valid_resident_id(holder_id) END),
+        WHEN 'USCC' THEN elicense.is_valid_uscc(holder_id) AND holder_ref IS NULL
+        ELSE holder_id OPERATOR(pg_catalog.~) '^[0-9]{6}\*{8}[0-9]{3}[0-9X]$' AND holder_ref IS NOT NULL AND id_box IS NOT NULL END),
     CONSTRAINT certificate_identifier_parts CHECK (identifier::text OPERATOR(pg_catalog.=)
         elicense.build_identifier(type_code, authority_uscc, sequence, version)),
     CONSTRAINT certificate_version_chain CHECK (CASE WHEN version OPERATOR(pg_catalog.=) 1
@@ -64,7 +68,7 @@ COMMENT ON COLUMN elicense.certificate.version IS 'Version segment of the identi
 COMMENT ON COLUMN elicense.certificate.licence_number IS 'Certificate number (证书编号) printed on the licence';
 COMMENT ON COLUMN elicense.certificate.holder_name IS 'Holder name (持证主体名称)';
 COMMENT ON COLUMN elicense.certificate.holder_id_type IS 'USCC (organisation) or RESIDENT_ID (person)';
-COMMENT ON COLUMN elicense.certificate.holder_id IS 'Holder identity number (USCC or resident ID number): personal data, never shown to analysts unmasked';
+COMMENT ON COLUMN elicense.certificate.holder_id IS 'Holder identity number: a USCC as it is; a resident ID number masked (first 6 and last 4), the full number only in id_box';
 COMMENT ON COLUMN elicense.certificate.authority_name IS 'Issuing authority (发证机构)';
 COMMENT ON COLUMN elicense.certificate.authority_uscc IS 'Issuing authority USCC: the issuer segment of the identifier';
 COMMENT ON COLUMN elicense.certificate.authority_division IS 'Administrative division code of the issuing authority (发证机构行政区划)';
@@ -74,7 +78,7 @@ COMMENT ON COLUMN elicense.certificate.valid_to IS 'End of validity (有效期�
 COMMENT ON COLUMN elicense.certificate.status IS 'certState as stored: 01 valid, 02 suspended, 03 revoked (吊销), 04 withdrawn (撤销), 05 cancelled (注销), 06 expired, 99 other';
 COMMENT ON COLUMN elicense.certificate.status_note IS 'Description, required for status 99';
 COMMENT ON COLUMN elicense.certificate.operate_type IS 'operateType that created this version: 01 new, 02 renewal, 03 suspension, 04 expiry, 05 cancellation/revocation, 06 suspension lifted, 07 other, 08 change';
-COMMENT ON COLUMN elicense.certificate.business_data IS 'Business items (业务数据) of the type that are not metadata columns, validated against elicense.licence_item';
+COMMENT ON COLUMN elicense.certificate.business_data IS 'Business items (业务数据) of the type that are not metadata columns, validated against elicense.licence_item; resident ID items masked (full numbers in id_box)';
 COMMENT ON COLUMN elicense.certificate.created_at IS 'When this version was written (transaction time)';
 COMMENT ON COLUMN elicense.certificate.created_by IS 'Actor named by the approval system';
 COMMENT ON COLUMN elicense.certificate.superseded_at IS 'When a newer version replaced this one; NULL for the current version';
@@ -82,6 +86,10 @@ COMMENT ON COLUMN elicense.certificate.qr_url IS 'QR code URL, filled by the syn
 COMMENT ON COLUMN elicense.certificate.assigned_code IS 'Code assigned by the national platform (赋码), filled by the sync worker';
 COMMENT ON COLUMN elicense.certificate.file_sha256 IS 'SHA-256 (lower-case hex) of the licence file (OFD), filled by the sync worker';
 COMMENT ON COLUMN elicense.certificate.suspended_until IS 'Last day of a suspension (暂扣) with an end date: elicense.expire_due lifts it the day after; NULL otherwise';
+COMMENT ON COLUMN elicense.certificate.holder_ref IS
+'Blind index of the holder''s resident ID number (HMAC-SHA256 under elicense.holder_index_key, 16 bytes): finds a holder''s licences; NULL for a USCC';
+COMMENT ON COLUMN elicense.certificate.id_box IS
+'The full resident ID numbers of the row (holder_id, resident_id items of business_data), AES-256-GCM under the master key; NULL when it has none';
 COMMENT ON COLUMN elicense.certificate.platform_identifier IS
 'NULL when this version got its own QR code (operateType 01, 02, 08: the platform holds this identifier); else the identifier the platform holds, which the status update names (zzeCertID)';
 
@@ -97,6 +105,7 @@ CREATE INDEX certificate_versions ON elicense.certificate (original_identifier);
 -- A certificate number identifies one licence of a type among current versions.
 CREATE UNIQUE INDEX certificate_number_current ON elicense.certificate (type_code, licence_number) WHERE superseded_at IS NULL;
 CREATE INDEX certificate_holder ON elicense.certificate (holder_id);
+CREATE INDEX certificate_holder_ref ON elicense.certificate (holder_ref) WHERE holder_ref IS NOT NULL;
 CREATE INDEX certificate_authority_issue_date ON elicense.certificate (authority_uscc, issue_date);
 COMMENT ON INDEX elicense.certificate_one_current IS 'At most one current (not superseded) version per licence';
 COMMENT ON INDEX elicense.certificate_versions IS 'All versions of a licence, for the per-licence step order of elicense.lease_steps';
@@ -106,7 +115,8 @@ CREATE INDEX certificate_due_expiry ON elicense.certificate (valid_to) WHERE sup
 CREATE INDEX certificate_due_lifting ON elicense.certificate (suspended_until) WHERE superseded_at IS NULL AND suspended_until IS NOT NULL;
 COMMENT ON INDEX elicense.certificate_due_expiry IS 'elicense.expire_due: current versions by end of validity';
 COMMENT ON INDEX elicense.certificate_due_lifting IS 'elicense.expire_due: suspensions with an end date';
-COMMENT ON INDEX elicense.certificate_holder IS 'Licences of a holder';
+COMMENT ON INDEX elicense.certificate_holder IS 'Licences of a holder by USCC';
+COMMENT ON INDEX elicense.certificate_holder_ref IS 'Licences of a holder by the blind index of a resident ID number';
 COMMENT ON INDEX elicense.certificate_authority_issue_date IS 'Licences of an authority by issue date (monthly counts)';
 
 --------------------------------------------------------------------------------

@@ -97,6 +97,9 @@ DECLARE
   bad text;
   birth date;
   known text[] := '{}';
+  id_items text[] := '{}';
+  clear jsonb;
+  index_key bytea;
 BEGIN
   SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = p_type_code;
   IF NOT FOUND THEN
@@ -156,6 +159,9 @@ BEGIN
         PERFORM elicense.check_uscc(s, it.item);
       WHEN 'resident_id' THEN
         PERFORM elicense.check_resident_id(s, it.item);
+        IF it.metadata_column IS NULL THEN
+          id_items := id_items || it.item::text;
+        END IF;
       WHEN 'division_code' THEN
         PERFORM elicense.check_division(s, it.item);
       WHEN 'image' THEN
@@ -215,7 +221,7 @@ BEGIN
   IF c.holder_id_type = 'RESIDENT_ID' THEN
     birth := elicense.resident_id_birth_date(c.holder_id);
     IF birth > c.issue_date THEN
-      RAISE EXCEPTION 'holder_id % gives birth date %, after the issue date %', c.holder_id, to_char(birth, 'YYYY-MM-DD'), to_char(c.issue_date, 'YYYY-MM-DD')
+      RAISE EXCEPTION 'holder_id % gives birth date %, after the issue date %', elicense._mask_resident_id(c.holder_id), to_char(birth, 'YYYY-MM-DD'), to_char(c.issue_date, 'YYYY-MM-DD')
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Check the resident ID number and the issue date.';
     END IF;
     IF t.min_holder_age IS NOT NULL AND birth + make_interval(years => t.min_holder_age) > c.issue_date THEN
@@ -224,12 +230,34 @@ BEGIN
               HINT = pg_catalog.format('Licence type %s (%s) requires a holder aged at least %s.', t.type_code, t.name, t.min_holder_age);
     END IF;
   END IF;
+  -- Checked on the clear values above; returned as stored (48_resident_id_vault.sql):
+  -- the full numbers sealed in id_box, the holder's blind index, masked values.
+  -- Written out here, not a call: this runs for every approval, and a SQL
+  -- function called from PL/pgSQL is planned at every call.
+  IF c.holder_id_type = 'RESIDENT_ID' THEN
+    clear := jsonb_build_object('holder_id', c.holder_id);
+  END IF;
+  FOREACH s IN ARRAY id_items LOOP
+    IF c.business_data ? s THEN
+      clear := coalesce(clear, '{}') || jsonb_build_object('items', coalesce(clear -> 'items', '{}') || jsonb_build_object(s, c.business_data ->> s));
+      c.business_data := c.business_data || jsonb_build_object(s, left(c.business_data ->> s, 6)
+          || repeat('*', length(c.business_data ->> s) - 10) || right(c.business_data ->> s, 4));
+    END IF;
+  END LOOP;
+  IF clear IS NOT NULL THEN
+    c.id_box := elicense._ids_seal(clear::text);  -- 55000 without a master key
+    IF c.holder_id_type = 'RESIDENT_ID' THEN
+      SELECT k.key_box INTO index_key FROM elicense.holder_index_key k WHERE k.id = 1;
+      c.holder_ref := elicense._holder_index(coalesce(index_key, elicense._holder_index_key()), c.holder_id);
+      c.holder_id := left(c.holder_id, 6) || repeat('*', length(c.holder_id) - 10) || right(c.holder_id, 4);
+    END IF;
+  END IF;
   RETURN c;
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._licence_from_data(text, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._licence_from_data(text, jsonb) IS
-'Internal: validates licence data against elicense.licence_item and returns a certificate row with metadata and business_data filled';
+'Internal: validates licence data against elicense.licence_item and returns a certificate row with metadata and business_data filled, as stored: resident ID numbers sealed in id_box, masked, the holder''s blind index in holder_ref';
 
 -- Sequence segment of a new licence: derived from the certificate number when
 -- the type has a sequence_pattern that matches, else the next value of the
@@ -482,7 +510,9 @@ BEGIN
     RAISE EXCEPTION 'changed licence data must be a JSON object, not %', coalesce(jsonb_typeof(data), 'NULL')
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass {"item": "new value", ...}; a JSON null removes an optional item.';
   END IF;
-  -- Items of the current version, metadata columns included.
+  -- Items of the current version, metadata columns included, with their
+  -- full resident ID numbers (the new version is checked and sealed anew).
+  c := elicense._reveal_ids(c);
   stored := to_jsonb(c);
   cur := c.business_data;
   FOR it IN SELECT li.item, li.metadata_column FROM elicense.licence_item li

@@ -30,6 +30,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Steps are validate, assign_code, collect, status_update, key_change and query (elicense.platform_field.step).';
   END IF;
+  c := elicense._reveal_ids(c);  -- the platform receives the full resident ID numbers
   cols := to_jsonb(c);
   -- A converted licence (64_stock.sql) is a version with operateType 01 in
   -- any certState; its status_update sends the operateType of the transition

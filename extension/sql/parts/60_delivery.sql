@@ -229,7 +229,7 @@ BEGIN
     lane := r.lane_name;
     RETURN NEXT;
   END LOOP;
-  UPDATE elicense.outbox o SET request = s.item
+  UPDATE elicense.outbox o SET request = elicense._request_at_rest(s.item)  -- kept with resident IDs masked
     FROM unnest(sent_ids, sent_items) AS s(id, item)
    WHERE o.id = s.id;
   IF cardinality(dead_ids) > 0 THEN

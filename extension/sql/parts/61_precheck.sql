@@ -28,6 +28,9 @@ CREATE TABLE elicense.precheck (
     requested_by       text NOT NULL,
     created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
     answered_at        timestamptz,
+    -- The check item as sent, when it holds resident ID numbers: sealed
+    -- under the master key (48_resident_id_vault.sql); request keeps them masked.
+    request_box        bytea,
     CONSTRAINT precheck_lease_when_in_flight CHECK (status OPERATOR(pg_catalog.<>) 'in_flight' OR lease_owner IS NOT NULL)
 );
 CREATE INDEX precheck_open ON elicense.precheck (next_attempt_at) WHERE status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'in_flight']);
@@ -36,7 +39,8 @@ COMMENT ON TABLE elicense.precheck IS
 COMMENT ON COLUMN elicense.precheck.ticket IS 'Returned by elicense.precheck; also the eCertID of the check item, which the platform echoes';
 COMMENT ON COLUMN elicense.precheck.licence_number IS 'Certificate number of the data checked';
 COMMENT ON COLUMN elicense.precheck.operate_type IS 'operateType the check is for (01 new issue unless given)';
-COMMENT ON COLUMN elicense.precheck.request IS 'The check item (elicense.platform_field, step validate) sent as {"AcceptData": [request]}';
+COMMENT ON COLUMN elicense.precheck.request IS 'The check item (elicense.platform_field, step validate) sent as {"AcceptData": [request]}, its resident ID numbers masked';
+COMMENT ON COLUMN elicense.precheck.request_box IS 'The check item as sent (full resident ID numbers), AES-256-GCM under the master key; NULL when it holds none';
 COMMENT ON COLUMN elicense.precheck.status IS 'pending, in_flight (a worker sends it), answered (the platform answered, see passed), failed (no answer after the attempts allowed: see message)';
 COMMENT ON COLUMN elicense.precheck.passed IS 'True: the platform accepted the data (ReturnCode 1, or 2 with warnings); false: it refused (see message)';
 COMMENT ON COLUMN elicense.precheck.return_code IS 'ReturnCode of the answer';
@@ -73,8 +77,11 @@ BEGIN
     RAISE EXCEPTION 'licence type % has no request field for the check (step validate)', c.type_code
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Add the check''s fields to elicense.platform_field.';
   END IF;
-  INSERT INTO elicense.precheck (ticket, type_code, licence_number, authority_division, operate_type, request, requested_by)
-  VALUES (ticket, c.type_code, c.licence_number, c.authority_division, c.operate_type, item, session_user);
+  INSERT INTO elicense.precheck (ticket, type_code, licence_number, authority_division, operate_type, request, requested_by,
+                                 request_box)
+  SELECT ticket, c.type_code, c.licence_number, c.authority_division, c.operate_type, r.at_rest, session_user,
+         CASE WHEN r.at_rest <> item THEN elicense._ids_seal(item::text) END
+    FROM (SELECT elicense._request_at_rest(item) AS at_rest) r;
   PERFORM pg_notify('elicense_outbox', '');
   RETURN ticket;
 END
@@ -103,11 +110,12 @@ BEGIN
          attempts = p.attempts + 1
     FROM due
    WHERE p.ticket = due.ticket
-  RETURNING p.ticket, p.type_code, p.authority_division, p.attempts, p.request;
+  RETURNING p.ticket, p.type_code, p.authority_division, p.attempts,
+            CASE WHEN p.request_box IS NULL THEN p.request ELSE elicense._ids_open(p.request_box)::jsonb END;  -- as sent
 END
 $$;
 COMMENT ON FUNCTION elicense.lease_prechecks(text, integer, integer) IS
-'Leases up to max_rows due prechecks for lease_seconds (the worker sends them before delivery steps), each with its check item';
+'Leases up to max_rows due prechecks for lease_seconds (the worker sends them before delivery steps), each with its check item as sent (full resident ID numbers, opened from request_box)';
 
 -- answer: the canonical answer of 60_delivery.sql.
 CREATE FUNCTION elicense.precheck_answered(ticket uuid, worker_id text, answer jsonb) RETURNS boolean

@@ -178,7 +178,7 @@ GRANT EXECUTE ON FUNCTION elicense.load_province_secret(elicense.province_code, 
 -- After a master key rotation (docs/seal-signers.md): the old key in
 -- elicense.previous_master_key_file, the new one in elicense.master_key_file.
 -- Every stored secret: seals, province secrets, preview keys, and the
--- archived licence files.
+-- archived licence files and the personal data sealed under the master key.
 CREATE FUNCTION elicense.reencrypt_secrets() RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -200,11 +200,29 @@ BEGIN
   UPDATE elicense.sealed_file f SET file_box = elicense._sealed_file_reencrypt(f.file_box, f.sha256, f.identifier)
    WHERE elicense._secret_key_id(f.file_box) IS DISTINCT FROM current_id;
   GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  -- Personal data (48_resident_id_vault.sql): the index key's box (the key
+  -- itself stays, and with it every blind index), the sealed ID numbers.
+  UPDATE elicense.holder_index_key k SET key_box = elicense._reencrypt_secret(k.key_box, 'index')
+   WHERE elicense._secret_key_id(k.key_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.certificate c SET id_box = elicense._reencrypt_secret(c.id_box, 'ids')
+   WHERE c.id_box IS NOT NULL AND elicense._secret_key_id(c.id_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.usage_code u SET id_box = elicense._reencrypt_secret(u.id_box, 'ids')
+   WHERE u.id_box IS NOT NULL AND elicense._secret_key_id(u.id_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.precheck p SET request_box = elicense._reencrypt_secret(p.request_box, 'ids')
+   WHERE p.request_box IS NOT NULL AND elicense._secret_key_id(p.request_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
   RETURN total + n;
 END
 $$;
 COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
-'Re-encrypts every stored secret (seal secrets, province secrets, preview keys) and every archived licence file (elicense.sealed_file) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates, usage codes and prechecks) and every archived licence file (elicense.sealed_file) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
 REVOKE ALL ON FUNCTION elicense.reencrypt_secrets() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.reencrypt_secrets() TO elicense_admin;
 
@@ -267,7 +285,7 @@ CREATE FUNCTION elicense._public_face(c elicense.certificate) RETURNS elicense.c
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF (SELECT t.template ->> 'public_id_numbers' FROM elicense.ofd_template t WHERE t.type_code = c.type_code) = 'full' THEN
-    RETURN c;
+    RETURN elicense._reveal_ids(c);
   END IF;
   c.holder_id := elicense.mask_holder_id(c.holder_id_type, c.holder_id);
   c.business_data := c.business_data
@@ -385,7 +403,9 @@ BEGIN
       HINT = 'The sync worker stores the QR URL once the national platform has assigned a code (赋码).';
   END IF;
   -- The watermarked file is the public copy (the national platform publishes it).
-  file := elicense._render_version_ofd(CASE WHEN watermark THEN elicense._public_face(c) ELSE c END, watermark, purpose, valid_until);
+  -- The original and the copies of this function show the full numbers.
+  file := elicense._render_version_ofd(CASE WHEN watermark THEN elicense._public_face(c) ELSE elicense._reveal_ids(c) END,
+                                       watermark, purpose, valid_until);
   IF NOT watermark AND purpose = '' THEN  -- the original: archive it and remember its digest
     digest := encode(sha256(file), 'hex');
     PERFORM elicense._archive_file(c.identifier, file, NULL);

@@ -45,10 +45,10 @@ CREATE TABLE elicense.stock_row (
     qr_url        text,
     PRIMARY KEY (batch_id, row_no)
 );
-COMMENT ON TABLE elicense.stock_row IS 'Staging rows of stock batches, loaded with COPY; elicense.convert_stock reads them and never changes them';
+COMMENT ON TABLE elicense.stock_row IS 'Staging rows of stock batches, loaded with COPY; elicense.convert_stock reads them and changes only their resident ID items, masked once the row is converted or rejected';
 COMMENT ON COLUMN elicense.stock_row.batch_id IS 'Batch; defaults to the setting elicense.stock_batch so that COPY needs no batch column';
 COMMENT ON COLUMN elicense.stock_row.row_no IS 'Row number (line of the export, or a generated number)';
-COMMENT ON COLUMN elicense.stock_row.data IS 'The licence''s items as {"item": "value"} (elicense.licence_item), metadata included: certificate number, holder, authority, issue date, validity, first issue date';
+COMMENT ON COLUMN elicense.stock_row.data IS 'The licence''s items as {"item": "value"} (elicense.licence_item), metadata included: certificate number, holder, authority, issue date, validity, first issue date; resident ID items masked once convert_stock has read the row';
 COMMENT ON COLUMN elicense.stock_row.status IS 'certState in the old system: 01 to 06 (99 needs a description and is refused)';
 COMMENT ON COLUMN elicense.stock_row.identifier IS 'Licence identifier an earlier delivery already gave (version 001); kept';
 COMMENT ON COLUMN elicense.stock_row.assigned_code IS 'Code the platform already assigned (赋码); with it the licence is not assigned again';
@@ -312,6 +312,11 @@ DECLARE
   -- The range as bounds an index scan of (batch_id, row_no) can use.
   from_row constant bigint := coalesce(first_row, -9223372036854775808);
   to_row constant bigint := coalesce(last_row, 9223372036854775807);
+  -- Resident ID numbers (48_resident_id_vault.sql): the items kept in
+  -- business_data, every resident_id item of the data, the index key.
+  id_items text[];
+  scrub_sql text;
+  index_key bytea;
 BEGIN
   SELECT * INTO b FROM elicense.stock_batch x WHERE x.id = convert_stock.batch FOR UPDATE;  -- one conversion of a batch at a time
   IF NOT FOUND THEN
@@ -325,6 +330,18 @@ BEGIN
   SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = b.type_code;
   SELECT coalesce((SELECT dc.assigned_code_pattern FROM elicense.delivery_config dc LIMIT 1), '^[0-9]{18}$') INTO code_pattern;
   reason := format('stock conversion, batch %s (%s)', b.id, b.label);
+  id_items := elicense._id_items(b.type_code);
+  -- The scrub of a chunk's converted rows, one expression per resident_id
+  -- item of the type (a masked value masks to itself).
+  SELECT 'UPDATE elicense.stock_row r SET data = r.data || jsonb_strip_nulls(jsonb_build_object('
+         || string_agg(format('%1$L, CASE WHEN jsonb_typeof(r.data -> %1$L) = ''string'' THEN elicense._mask_resident_id(r.data ->> %1$L) END',
+                              i.item), ', ' ORDER BY i.position)
+         || ')) FROM stock_work w WHERE r.batch_id = $1 AND r.row_no BETWEEN $2 AND $3 AND r.row_no = w.row_no'
+    INTO scrub_sql FROM elicense.licence_item i
+   WHERE i.type_code = b.type_code AND i.data_type = 'resident_id';
+  IF t.holder_id_type = 'RESIDENT_ID' THEN
+    index_key := elicense._holder_index_key();  -- 55000 without a master key, before any row is read
+  END IF;
   check_rows := elicense._stock_check_query(b.type_code, false);
   check_rest := elicense._stock_check_query(b.type_code, true);
   DELETE FROM elicense.stock_error e
@@ -343,7 +360,8 @@ BEGIN
     row_no bigint, old_status text, old_identifier text, old_code text, old_qr_url text, ok boolean, data jsonb,
     err_state text, err_field text, err_message text, sequence text,
     licence_number text, holder_name text, holder_id_type text, holder_id text, authority_name text,
-    authority_uscc text, authority_division text, issue_date date, valid_from date, valid_to date, business_data jsonb
+    authority_uscc text, authority_division text, issue_date date, valid_from date, valid_to date, business_data jsonb,
+    holder_ref bytea, id_box bytea  -- set by the careful path (_licence_from_data seals); NULL: clear values
   ) ON COMMIT DROP;
 
   -- Sequences an earlier delivery gave (a type without sequence_pattern):
@@ -382,10 +400,11 @@ BEGIN
     END IF;
     -- The rows the check does not vouch for: issue()'s own validation.
     UPDATE stock_work w SET (licence_number, holder_name, holder_id_type, holder_id, authority_name, authority_uscc, authority_division,
-                             issue_date, valid_from, valid_to, business_data, err_state, err_field, err_message) =
+                             issue_date, valid_from, valid_to, business_data, err_state, err_field, err_message, holder_ref, id_box) =
         (SELECT (v.licence).licence_number, (v.licence).holder_name, (v.licence).holder_id_type, (v.licence).holder_id,
                 (v.licence).authority_name, (v.licence).authority_uscc, (v.licence).authority_division, (v.licence).issue_date,
-                (v.licence).valid_from, (v.licence).valid_to, (v.licence).business_data, v.err_state, v.err_field, v.err_message
+                (v.licence).valid_from, (v.licence).valid_to, (v.licence).business_data, v.err_state, v.err_field, v.err_message,
+                (v.licence).holder_ref, (v.licence).id_box
            FROM elicense._stock_licence(b.type_code, w.data) v)
      WHERE NOT w.ok;
 
@@ -504,15 +523,27 @@ BEGIN
     ), numbered AS MATERIALIZED (
       SELECT q.*, elicense.build_identifier(b.type_code, q.authority_uscc, q.seq, 1) AS id FROM sequenced q
     ), made AS (
+      -- The rows the set-based check vouched for hold clear values: sealed,
+      -- indexed and masked here, one C call per value (the careful path's
+      -- rows come sealed: id_box set).
       INSERT INTO elicense.certificate (identifier, original_identifier, previous_identifier, type_code, sequence, version,
           licence_number, holder_name, holder_id_type, holder_id, authority_name, authority_uscc, authority_division,
-          issue_date, valid_from, valid_to, status, status_note, operate_type, business_data, created_by, qr_url, assigned_code)
-      SELECT w.id, w.id, NULL, b.type_code, w.seq, 1, w.licence_number, w.holder_name, w.holder_id_type, w.holder_id,
+          issue_date, valid_from, valid_to, status, status_note, operate_type, business_data, created_by, qr_url, assigned_code,
+          holder_ref, id_box)
+      SELECT w.id, w.id, NULL, b.type_code, w.seq, 1, w.licence_number, w.holder_name, w.holder_id_type,
+             CASE WHEN w.id_box IS NULL AND w.holder_id_type = 'RESIDENT_ID' THEN elicense._mask_resident_id(w.holder_id)
+                  ELSE w.holder_id END,
              w.authority_name, w.authority_uscc, w.authority_division, w.issue_date, w.valid_from, w.valid_to, w.old_status, NULL,
-             '01', w.business_data, b.actor,
+             '01', CASE WHEN w.id_box IS NULL AND cardinality(id_items) > 0 THEN elicense._ids_masked_data(w.business_data, id_items)
+                        ELSE w.business_data END, b.actor,
              CASE WHEN w.old_code IS NOT NULL
                   THEN coalesce(w.old_qr_url, elicense.qr_url(w.old_code, b.type_code, left(w.authority_division, 2) || '0000')) END,
-             w.old_code
+             w.old_code,
+             CASE WHEN w.id_box IS NULL AND w.holder_id_type = 'RESIDENT_ID' THEN elicense._holder_index(index_key, w.holder_id)
+                  ELSE w.holder_ref END,
+             coalesce(w.id_box, elicense._ids_seal(CASE WHEN cardinality(id_items) = 0  -- the holder's number only (W032): no subquery
+                                                        THEN CASE WHEN w.holder_id_type = 'RESIDENT_ID' THEN jsonb_build_object('holder_id', w.holder_id) END
+                                                        ELSE elicense._ids_clear(w.holder_id_type, w.holder_id, w.business_data, id_items) END::text))
         FROM numbered w
     ), kept AS (
       INSERT INTO elicense.stock_converted (batch_id, row_no, identifier, at)
@@ -527,6 +558,12 @@ BEGIN
       FROM numbered w CROSS JOIN LATERAL (SELECT CASE WHEN w.old_code IS NULL THEN 1 ELSE 3 END AS n) s;
     GET DIAGNOSTICS n = ROW_COUNT;
     converted := converted + n;
+    -- The chunk's converted rows keep their resident ID numbers masked only
+    -- (the licence has them sealed). A rejected row keeps its data as
+    -- loaded, for the DBA to correct and convert again.
+    IF scrub_sql IS NOT NULL THEN  -- stock_work: the rejected rows are deleted from it, the converted ones are left
+      EXECUTE scrub_sql USING b.id, lo, hi;
+    END IF;
 
     SELECT min(r.row_no) INTO lo FROM elicense.stock_row r
      WHERE r.batch_id = b.id AND r.row_no > hi AND r.row_no <= to_row;

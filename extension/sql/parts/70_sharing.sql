@@ -111,10 +111,20 @@ CREATE TABLE elicense.usage_code (
     context     jsonb NOT NULL,
     created_by  text NOT NULL DEFAULT elicense._caller_role(),
     created_at  timestamptz NOT NULL DEFAULT now(),
-    expires_at  timestamptz NOT NULL
+    expires_at  timestamptz NOT NULL,
+    -- A resident ID holder (48_resident_id_vault.sql): holder_id masked, the
+    -- blind index to find the holder's licences, the full number sealed.
+    holder_ref  bytea,
+    id_box      bytea,
+    CONSTRAINT usage_code_holder_at_rest CHECK ((holder_ref IS NULL) = (id_box IS NULL)
+        AND (holder_ref IS NULL OR strpos(holder_id, '*') > 0))
 );
 COMMENT ON TABLE elicense.usage_code IS
 'Usage codes (用证码): the SHA-256 of the code (the code itself is never stored), the grant it was made under, the one holder and the licence types it opens, its business context and expiry';
+COMMENT ON COLUMN elicense.usage_code.holder_id IS
+'The holder: a USCC as it is, a resident ID number masked (first 6 and last 4)';
+COMMENT ON COLUMN elicense.usage_code.holder_ref IS 'Blind index of a resident ID holder (as certificate.holder_ref); NULL for a USCC';
+COMMENT ON COLUMN elicense.usage_code.id_box IS 'A resident ID holder''s full number, AES-256-GCM under the master key (shown to grants that may see ID numbers)';
 COMMENT ON COLUMN elicense.usage_code.context IS
 'purpose (用证事由), applicant (办事人), business_id (业务标识), step (业务环节), office (业务网点), time (业务时间), department (业务部门), officer (经办人员)';
 
@@ -155,7 +165,7 @@ COMMENT ON COLUMN elicense.usage_audit.department IS 'Department (业务部门) 
 COMMENT ON COLUMN elicense.usage_audit.officer IS 'Officer (经办人员) from the usage code';
 COMMENT ON COLUMN elicense.usage_audit.function IS 'Sharing function called';
 COMMENT ON COLUMN elicense.usage_audit.identifier IS 'Licence asked for (or found by verification)';
-COMMENT ON COLUMN elicense.usage_audit.holder_id IS 'Holder asked for: personal data, analysts see it masked (analyst_usage_audit)';
+COMMENT ON COLUMN elicense.usage_audit.holder_id IS 'Holder asked for: a USCC as it is, anything else masked (first 6 and last 4; elicense._record masks it)';
 COMMENT ON COLUMN elicense.usage_audit.result IS 'ok, or refused with the SQLSTATE and message of the error the caller got';
 COMMENT ON COLUMN elicense.usage_audit.message IS 'The error message of a refusal; the verdict of a verification';
 COMMENT ON COLUMN elicense.usage_audit.rows_returned IS 'Rows (licences, files) handed out';
@@ -221,6 +231,9 @@ CREATE FUNCTION elicense._record(r jsonb) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   r := r || jsonb_build_object('at', clock_timestamp(), 'db_user', elicense._caller_role(), 'recorded_by', 'writer');
+  IF r ? 'holder_id' THEN  -- the audit keeps no full resident ID number
+    r := r || jsonb_build_object('holder_id', elicense._mask_any_holder(r ->> 'holder_id'));
+  END IF;
   SELECT jsonb_object_agg(e.key, CASE
            WHEN jsonb_typeof(e.value) = 'string' AND length(e.value #>> '{}') > CASE e.key WHEN 'message' THEN 2000 ELSE 256 END
            THEN to_jsonb(left(e.value #>> '{}', CASE e.key WHEN 'message' THEN 2000 ELSE 256 END)
@@ -278,7 +291,9 @@ CREATE TYPE elicense._usage_context AS (
     context            jsonb,
     refusal_state      text,
     refusal_message    text,
-    refusal_hint       text
+    refusal_hint       text,
+    holder_ref         bytea,
+    holder_box         bytea
 );
 
 CREATE FUNCTION elicense._audit_of(x elicense._usage_context) RETURNS jsonb
@@ -355,6 +370,8 @@ BEGIN
   x := elicense._grant_context(scenario);
   x.code_id := u.id;
   x.holder_id := u.holder_id;
+  x.holder_ref := u.holder_ref;
+  x.holder_box := u.id_box;
   x.code_types := u.type_codes;
   x.context := u.context;
   x.officer := u.context ->> 'officer';
@@ -392,8 +409,10 @@ $$;
 -- The by-holder functions: the holder asked for must be the code's own.
 CREATE FUNCTION elicense._require_code_holder(x elicense._usage_context, holder_id text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ref bytea := elicense._holder_ref(holder_id);
 BEGIN
-  IF holder_id IS DISTINCT FROM x.holder_id THEN
+  IF ref IS DISTINCT FROM x.holder_ref OR (ref IS NULL AND holder_id IS DISTINCT FROM x.holder_id) THEN
     RAISE EXCEPTION 'usage code % was made for another holder', x.code_id USING ERRCODE = 'insufficient_privilege',
       HINT = 'A usage code opens the licences of the one holder it was made for.';
   END IF;
@@ -428,10 +447,16 @@ CREATE TYPE elicense.licence_share AS (
 COMMENT ON TYPE elicense.licence_share IS
 'A licence version as the sharing functions return it: holder_id and resident ID items of business_data masked (resident IDs: first 6 and last 4) unless the grant may see ID numbers; business_data only from the info functions, NULL in search results';
 
+-- A grant that may see ID numbers gets the full numbers (opened from the
+-- row's id_box); the others the stored, masked form.
 CREATE FUNCTION elicense._share(c elicense.certificate, may_see_id_numbers boolean, with_data boolean)
 RETURNS elicense.licence_share
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT ROW(c.identifier, c.original_identifier, c.version, c.superseded_at IS NULL, c.type_code,
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF may_see_id_numbers THEN
+    c := elicense._reveal_ids(c);
+  END IF;
+  RETURN ROW(c.identifier, c.original_identifier, c.version, c.superseded_at IS NULL, c.type_code,
              (SELECT t.name FROM elicense.licence_type t WHERE t.type_code = c.type_code), c.licence_number,
              c.holder_name, c.holder_id_type,
              CASE WHEN may_see_id_numbers THEN c.holder_id ELSE elicense.mask_holder_id(c.holder_id_type, c.holder_id) END,
@@ -442,7 +467,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                   ELSE c.business_data || coalesce((SELECT jsonb_object_agg(i.item, elicense.mask_holder_id('RESIDENT_ID', c.business_data ->> i.item))
                                                       FROM elicense.licence_item i
                                                      WHERE i.type_code = c.type_code AND i.data_type = 'resident_id'
-                                                       AND c.business_data ? i.item), '{}') END)::elicense.licence_share
+                                                       AND c.business_data ? i.item), '{}') END)::elicense.licence_share;
+END
 $$;
 
 -- The copy of a licence file for a department: no platform watermark (it
@@ -462,6 +488,8 @@ BEGIN
   END IF;
   IF mask_id THEN
     c.holder_id := elicense.mask_holder_id(c.holder_id_type, c.holder_id);
+  ELSE
+    c := elicense._reveal_ids(c);
   END IF;
   file := elicense._render_version_ofd(c, false, purpose, to_char(valid_until, 'YYYY-MM-DD'));
   PERFORM elicense._archive_file(c.identifier, file, valid_until);  -- licence_verify compares with it
@@ -482,7 +510,7 @@ BEGIN
     RAISE EXCEPTION 'no licence with identifier "%"', identifier USING ERRCODE = 'no_data_found',
       HINT = 'Find identifiers with elicense.licence_info_by_holder or elicense.licence_search.';
   END IF;
-  IF c.holder_id <> x.holder_id THEN
+  IF c.holder_ref IS DISTINCT FROM x.holder_ref OR (x.holder_ref IS NULL AND c.holder_id <> x.holder_id) THEN
     RAISE EXCEPTION 'licence "%" belongs to another holder than usage code %', identifier, x.code_id
       USING ERRCODE = 'insufficient_privilege', HINT = 'A usage code opens the licences of the one holder it was made for.';
   END IF;
@@ -512,6 +540,7 @@ DECLARE
   max_minutes integer;
   code text;
   code_id bigint;
+  ref bytea;
 BEGIN
   BEGIN
     x := elicense._grant_context(scenario);
@@ -551,10 +580,14 @@ BEGIN
     END IF;
     -- 244 random bits from two version-4 UUIDs (core PostgreSQL, no pgcrypto needed).
     code := 'UC' || upper(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
-    INSERT INTO elicense.usage_code (code_sha256, grant_id, holder_id, type_codes, context, expires_at)
-    VALUES (sha256(convert_to(code, 'UTF8')), x.grant_id, holder_id, licence_types,
+    -- A resident ID number is kept masked, indexed and sealed (48_resident_id_vault.sql).
+    ref := elicense._holder_ref(holder_id);
+    INSERT INTO elicense.usage_code (code_sha256, grant_id, holder_id, type_codes, context, expires_at, holder_ref, id_box)
+    VALUES (sha256(convert_to(code, 'UTF8')), x.grant_id,
+            CASE WHEN ref IS NULL THEN holder_id ELSE elicense._mask_resident_id(holder_id) END, licence_types,
             jsonb_build_object('purpose', x.purpose, 'time', now()) || context,
-            now() + make_interval(mins => valid_minutes))
+            now() + make_interval(mins => valid_minutes), ref,
+            CASE WHEN ref IS NOT NULL THEN elicense._ids_seal(jsonb_build_object('holder_id', holder_id)::text) END)
     RETURNING id INTO code_id;
   EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
@@ -591,7 +624,9 @@ BEGIN
   valid := x.expires_at > now();
   scenario := x.scenario;
   department := x.department;
-  holder_id := CASE WHEN x.may_see_id_numbers THEN x.holder_id ELSE elicense._mask_any_holder(x.holder_id) END;
+  holder_id := CASE WHEN NOT x.may_see_id_numbers THEN elicense._mask_any_holder(x.holder_id)
+                    WHEN x.holder_box IS NOT NULL THEN elicense._ids_open(x.holder_box)::jsonb ->> 'holder_id'
+                    ELSE x.holder_id END;
   licence_types := x.code_types;
   context := x.context;
   expires_at := x.expires_at;
@@ -643,7 +678,9 @@ BEGIN
     PERFORM elicense._require_code_holder(x, holder_id);
     RETURN QUERY
       SELECT s.* FROM elicense.certificate c, LATERAL elicense._share(c, x.may_see_id_numbers, true) s
-       WHERE c.holder_id = x.holder_id AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types)
+       WHERE ((x.holder_ref IS NOT NULL AND c.holder_ref = x.holder_ref)
+              OR (x.holder_ref IS NULL AND c.holder_ref IS NULL AND c.holder_id = x.holder_id))
+         AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types)
        ORDER BY c.type_code, c.identifier;
     GET DIAGNOSTICS n = ROW_COUNT;
   EXCEPTION WHEN OTHERS OR query_canceled THEN
@@ -708,7 +745,9 @@ BEGIN
            coalesce(array_agg(c.type_code ORDER BY c.type_code, c.identifier), '{}')
       INTO ids, types
       FROM elicense.certificate c
-     WHERE c.holder_id = x.holder_id AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types);
+     WHERE ((x.holder_ref IS NOT NULL AND c.holder_ref = x.holder_ref)
+            OR (x.holder_ref IS NULL AND c.holder_ref IS NULL AND c.holder_id = x.holder_id))
+       AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types);
     until := current_date + x.copy_valid_days;
     FOR i IN 1 .. cardinality(ids) LOOP
       files := files || elicense._render_copy(ids[i], x.purpose, until, NOT x.may_see_id_numbers);
@@ -750,7 +789,8 @@ BEGIN
   END IF;
   IF NOT x.may_see_id_numbers AND NOT EXISTS (
       SELECT FROM elicense.usage_code u
-       WHERE u.grant_id = x.grant_id AND u.holder_id = _allow_id_search.holder_id AND u.expires_at > now()) THEN
+       WHERE u.grant_id = x.grant_id AND u.holder_ref = elicense._holder_ref(_allow_id_search.holder_id)
+         AND u.expires_at > now()) THEN
     RAISE EXCEPTION 'role "%" may not search scenario "%" by resident ID number', x.grantee, x.scenario
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'Search by resident ID needs a grant that may see ID numbers, or a live usage code for that holder (create_usage_code).';
@@ -808,7 +848,9 @@ BEGIN
     -- Only the filters given, so each search is planned for its own indexes.
     IF holder_id IS NOT NULL THEN
       PERFORM elicense._allow_id_search(x, holder_id);
-      q := q || ' AND c.holder_id = $3';
+      -- A resident ID number by its blind index ($11), a USCC as stored.
+      q := q || CASE WHEN elicense.is_valid_resident_id(holder_id) THEN ' AND c.holder_ref = $11'
+                     ELSE ' AND c.holder_ref IS NULL AND c.holder_id = $3' END;
     END IF;
     IF holder_name IS NOT NULL THEN q := q || ' AND c.holder_name = $4'; END IF;
     IF authority_uscc IS NOT NULL THEN q := q || ' AND c.authority_uscc = $5'; END IF;
@@ -818,7 +860,7 @@ BEGIN
     IF after_identifier IS NOT NULL THEN q := q || ' AND c.identifier > $9'; END IF;
     q := q || ' ORDER BY c.identifier LIMIT $10';
     RETURN QUERY EXECUTE q USING x.may_see_id_numbers, types, holder_id, holder_name, authority_uscc, status,
-                                 issued_from, issued_to, after_identifier, page_size;
+                                 issued_from, issued_to, after_identifier, page_size, elicense._holder_ref(holder_id);
     GET DIAGNOSTICS n = ROW_COUNT;
   EXCEPTION WHEN OTHERS OR query_canceled THEN
     PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));

@@ -3202,3 +3202,806 @@ GRANT EXECUTE ON FUNCTION elicense.record_attempt(bigint, text, text, text, inte
 -- rows to encrypt: the changes are made where this script creates those
 -- objects (h-verify's block and reencrypt_secrets above), not here.
 --------------------------------------------------------------------------------
+
+--------------------------------------------------------------------------------
+-- Issue 19, resident ID numbers at rest (docs/personal-data.md): no full
+-- resident ID number in clear in a stored row. The vault itself (index key
+-- table, C functions, _protect_ids ...) is the new part
+-- 48_resident_id_vault.sql, which runs after this block and converts the
+-- rows 0.2.0 stored (elicense._protect_stored_ids), then validates the
+-- constraint added NOT VALID here.
+--------------------------------------------------------------------------------
+ALTER TABLE elicense.certificate DROP CONSTRAINT certificate_holder_id_valid,
+    ADD COLUMN holder_ref bytea, ADD COLUMN id_box bytea,
+    ADD CONSTRAINT certificate_holder_id_valid CHECK (CASE holder_id_type
+        WHEN 'USCC' THEN elicense.is_valid_uscc(holder_id) AND holder_ref IS NULL
+        ELSE holder_id OPERATOR(pg_catalog.~) '^[0-9]{6}\*{8}[0-9]{3}[0-9X]$' AND holder_ref IS NOT NULL AND id_box IS NOT NULL END) NOT VALID;
+CREATE INDEX certificate_holder_ref ON elicense.certificate (holder_ref) WHERE holder_ref IS NOT NULL;
+COMMENT ON INDEX elicense.certificate_holder IS 'Licences of a holder by USCC';
+COMMENT ON INDEX elicense.certificate_holder_ref IS 'Licences of a holder by the blind index of a resident ID number';
+COMMENT ON COLUMN elicense.certificate.holder_id IS 'Holder identity number: a USCC as it is; a resident ID number masked (first 6 and last 4), the full number only in id_box';
+COMMENT ON COLUMN elicense.certificate.business_data IS 'Business items (业务数据) of the type that are not metadata columns, validated against elicense.licence_item; resident ID items masked (full numbers in id_box)';
+COMMENT ON COLUMN elicense.certificate.holder_ref IS
+'Blind index of the holder''s resident ID number (HMAC-SHA256 under elicense.holder_index_key, 16 bytes): finds a holder''s licences; NULL for a USCC';
+COMMENT ON COLUMN elicense.certificate.id_box IS
+'The full resident ID numbers of the row (holder_id, resident_id items of business_data), AES-256-GCM under the master key; NULL when it has none';
+
+ALTER TABLE elicense.usage_code ADD COLUMN holder_ref bytea, ADD COLUMN id_box bytea,
+    ADD CONSTRAINT usage_code_holder_at_rest CHECK ((holder_ref IS NULL) = (id_box IS NULL)
+        AND (holder_ref IS NULL OR strpos(holder_id, '*') > 0)) NOT VALID;
+COMMENT ON COLUMN elicense.usage_code.holder_id IS
+'The holder: a USCC as it is, a resident ID number masked (first 6 and last 4)';
+COMMENT ON COLUMN elicense.usage_code.holder_ref IS 'Blind index of a resident ID holder (as certificate.holder_ref); NULL for a USCC';
+COMMENT ON COLUMN elicense.usage_code.id_box IS 'A resident ID holder''s full number, AES-256-GCM under the master key (shown to grants that may see ID numbers)';
+COMMENT ON COLUMN elicense.usage_audit.holder_id IS 'Holder asked for: a USCC as it is, anything else masked (first 6 and last 4; elicense._record masks it)';
+ALTER TYPE elicense._usage_context ADD ATTRIBUTE holder_ref bytea, ADD ATTRIBUTE holder_box bytea;
+
+CREATE OR REPLACE FUNCTION elicense._licence_from_data(p_type_code text, p_data jsonb) RETURNS elicense.certificate
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  t elicense.licence_type;
+  it elicense.licence_item;
+  c elicense.certificate;
+  v jsonb;
+  s text;
+  d date;
+  bad text;
+  birth date;
+  known text[] := '{}';
+  id_items text[] := '{}';
+  clear jsonb;
+  index_key bytea;
+BEGIN
+  SELECT * INTO t FROM elicense.licence_type lt WHERE lt.type_code = p_type_code;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown licence type "%"', p_type_code
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Licence types are the rows of elicense.licence_type, e.g. 11100000000013338W050 (安许证) or 11100000000013338W032 (特种作业).';
+  END IF;
+  IF p_data IS NULL OR jsonb_typeof(p_data) <> 'object' THEN
+    RAISE EXCEPTION 'licence data must be a JSON object, not %', coalesce(jsonb_typeof(p_data), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass {"item": "value", ...} with the items of elicense.licence_item for the type.';
+  END IF;
+
+  c.type_code := t.type_code;
+  c.holder_id_type := t.holder_id_type;
+  c.business_data := '{}';
+  FOR it IN SELECT * FROM elicense.licence_item li WHERE li.type_code = p_type_code ORDER BY li.position LOOP
+    known := known || it.item;
+    v := p_data -> it.item;
+    s := CASE WHEN jsonb_typeof(v) IN ('string', 'number') THEN btrim(v #>> '{}') END;
+    IF v IS NOT NULL AND jsonb_typeof(v) NOT IN ('string', 'number', 'null') THEN
+      RAISE EXCEPTION 'item "%" (%) must be a string, not a JSON %', it.item, it.label, jsonb_typeof(v)
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give every item as a JSON string.';
+    END IF;
+    IF s IS NULL OR s = '' THEN
+      IF it.required THEN
+        RAISE EXCEPTION 'missing required item "%" (%) of licence type %', it.item, it.label, t.type_code
+          USING ERRCODE = 'not_null_violation',
+                HINT = pg_catalog.format('Licence type %s (%s) requires a non-empty value for "%s".', t.type_code, t.name, it.item);
+      END IF;
+      CONTINUE;
+    END IF;
+    IF it.max_length IS NOT NULL AND length(s) > it.max_length THEN
+      RAISE EXCEPTION 'item "%" (%) is % characters long, more than its maximum of %', it.item, it.label, length(s), it.max_length
+        USING ERRCODE = 'string_data_right_truncation', HINT = 'Shorten the value; the limit is in elicense.licence_item.max_length.';
+    END IF;
+    -- Printed text only: an image item is Base64, which may have line breaks.
+    IF s ~ '[\x01-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]' AND it.data_type <> 'image' THEN
+      PERFORM elicense._refuse_unsafe_text(s, pg_catalog.format('item "%s" (%s)', it.item, it.label));
+    END IF;
+    IF it.allowed_values IS NOT NULL AND NOT s = ANY (it.allowed_values) THEN
+      RAISE EXCEPTION 'item "%" (%) has value "%", which is not one of %', it.item, it.label, s, array_to_string(it.allowed_values, ', ')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of the values in elicense.licence_item.allowed_values.';
+    END IF;
+    d := NULL;
+    CASE it.data_type
+      WHEN 'date' THEN
+        -- Fast path without a function call: days 01-28 exist in every month,
+        -- and YYYY-MM-DD input is read the same under every DateStyle.
+        IF s ~ '^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$' THEN
+          d := s::date;
+        ELSE
+          d := elicense._item_date(s, it.item, it.label);
+          s := to_char(d, 'YYYY-MM-DD');
+        END IF;
+      WHEN 'uscc' THEN
+        PERFORM elicense.check_uscc(s, it.item);
+      WHEN 'resident_id' THEN
+        PERFORM elicense.check_resident_id(s, it.item);
+        IF it.metadata_column IS NULL THEN
+          id_items := id_items || it.item::text;
+        END IF;
+      WHEN 'division_code' THEN
+        PERFORM elicense.check_division(s, it.item);
+      WHEN 'image' THEN
+        s := elicense._item_image(s, it.item, it.label);
+      ELSE
+        NULL;
+    END CASE;
+    CASE it.metadata_column
+      WHEN 'licence_number' THEN c.licence_number := s;
+      WHEN 'holder_name' THEN c.holder_name := s;
+      WHEN 'holder_id' THEN c.holder_id := s;
+      WHEN 'authority_name' THEN c.authority_name := s;
+      WHEN 'authority_uscc' THEN c.authority_uscc := s;
+      WHEN 'authority_division' THEN c.authority_division := s;
+      WHEN 'issue_date' THEN c.issue_date := d;
+      WHEN 'valid_from' THEN c.valid_from := d;
+      WHEN 'valid_to' THEN c.valid_to := d;
+      ELSE c.business_data := c.business_data || jsonb_build_object(it.item, s);
+    END CASE;
+  END LOOP;
+
+  -- Keys that are no item of the type (a query only when there are some).
+  IF (p_data - known) <> '{}'::jsonb THEN
+    SELECT string_agg(pg_catalog.format('"%s"', k), ', ' ORDER BY k) INTO bad FROM jsonb_object_keys(p_data - known) AS k;
+    RAISE EXCEPTION 'unknown item % for licence type % (%)', bad, t.type_code, t.name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The items of each type are listed in elicense.licence_item; a DBA can add items there.';
+  END IF;
+
+  -- The catalogue must fill every NOT NULL metadata column.
+  bad := concat_ws(', ',
+    CASE WHEN c.licence_number IS NULL THEN 'licence_number' END, CASE WHEN c.holder_name IS NULL THEN 'holder_name' END,
+    CASE WHEN c.holder_id IS NULL THEN 'holder_id' END, CASE WHEN c.authority_name IS NULL THEN 'authority_name' END,
+    CASE WHEN c.authority_uscc IS NULL THEN 'authority_uscc' END, CASE WHEN c.authority_division IS NULL THEN 'authority_division' END,
+    CASE WHEN c.issue_date IS NULL THEN 'issue_date' END, CASE WHEN c.valid_from IS NULL THEN 'valid_from' END);
+  IF bad <> '' THEN
+    RAISE EXCEPTION 'licence type % has no required item for metadata column(s) %', t.type_code, bad
+      USING ERRCODE = 'not_null_violation',
+            HINT = 'Add required items with these metadata_column values to elicense.licence_item.';
+  END IF;
+
+  IF c.licence_number !~ t.number_pattern THEN
+    RAISE EXCEPTION 'invalid certificate number "%" for licence type % (%)', c.licence_number, t.type_code, t.name
+      USING ERRCODE = 'invalid_text_representation',
+            HINT = pg_catalog.format('Certificate numbers of this type look like %s (pattern %s).', t.number_example, t.number_pattern);
+  END IF;
+  IF c.valid_to IS NOT NULL AND c.valid_to <= c.valid_from THEN
+    RAISE EXCEPTION 'valid_to % is not after valid_from %', to_char(c.valid_to, 'YYYY-MM-DD'), to_char(c.valid_from, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'The end of validity (有效期止) must be later than its start (有效期起).';
+  END IF;
+  IF c.issue_date > current_date THEN
+    RAISE EXCEPTION 'issue_date % is in the future', to_char(c.issue_date, 'YYYY-MM-DD')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A licence is issued on or before the day it is recorded (发证日期 <= today).';
+  END IF;
+  IF c.holder_id_type = 'RESIDENT_ID' THEN
+    birth := elicense.resident_id_birth_date(c.holder_id);
+    IF birth > c.issue_date THEN
+      RAISE EXCEPTION 'holder_id % gives birth date %, after the issue date %', elicense._mask_resident_id(c.holder_id), to_char(birth, 'YYYY-MM-DD'), to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Check the resident ID number and the issue date.';
+    END IF;
+    IF t.min_holder_age IS NOT NULL AND birth + make_interval(years => t.min_holder_age) > c.issue_date THEN
+      RAISE EXCEPTION 'holder born % is younger than % on the issue date %', to_char(birth, 'YYYY-MM-DD'), t.min_holder_age, to_char(c.issue_date, 'YYYY-MM-DD')
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = pg_catalog.format('Licence type %s (%s) requires a holder aged at least %s.', t.type_code, t.name, t.min_holder_age);
+    END IF;
+  END IF;
+  -- Checked on the clear values above; returned as stored (48_resident_id_vault.sql):
+  -- the full numbers sealed in id_box, the holder's blind index, masked values.
+  -- Written out here, not a call: this runs for every approval, and a SQL
+  -- function called from PL/pgSQL is planned at every call.
+  IF c.holder_id_type = 'RESIDENT_ID' THEN
+    clear := jsonb_build_object('holder_id', c.holder_id);
+  END IF;
+  FOREACH s IN ARRAY id_items LOOP
+    IF c.business_data ? s THEN
+      clear := coalesce(clear, '{}') || jsonb_build_object('items', coalesce(clear -> 'items', '{}') || jsonb_build_object(s, c.business_data ->> s));
+      c.business_data := c.business_data || jsonb_build_object(s, left(c.business_data ->> s, 6)
+          || repeat('*', length(c.business_data ->> s) - 10) || right(c.business_data ->> s, 4));
+    END IF;
+  END LOOP;
+  IF clear IS NOT NULL THEN
+    c.id_box := elicense._ids_seal(clear::text);  -- 55000 without a master key
+    IF c.holder_id_type = 'RESIDENT_ID' THEN
+      SELECT k.key_box INTO index_key FROM elicense.holder_index_key k WHERE k.id = 1;
+      c.holder_ref := elicense._holder_index(coalesce(index_key, elicense._holder_index_key()), c.holder_id);
+      c.holder_id := left(c.holder_id, 6) || repeat('*', length(c.holder_id) - 10) || right(c.holder_id, 4);
+    END IF;
+  END IF;
+  RETURN c;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._changed_row(c elicense.certificate, data jsonb) RETURNS elicense.certificate
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  n elicense.certificate;
+  cur jsonb;
+  merged jsonb;
+  stored jsonb;
+  it record;
+BEGIN
+  IF data IS NULL OR jsonb_typeof(data) <> 'object' THEN
+    RAISE EXCEPTION 'changed licence data must be a JSON object, not %', coalesce(jsonb_typeof(data), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass {"item": "new value", ...}; a JSON null removes an optional item.';
+  END IF;
+  -- Items of the current version, metadata columns included, with their
+  -- full resident ID numbers (the new version is checked and sealed anew).
+  c := elicense._reveal_ids(c);
+  stored := to_jsonb(c);
+  cur := c.business_data;
+  FOR it IN SELECT li.item, li.metadata_column FROM elicense.licence_item li
+             WHERE li.type_code = c.type_code AND li.metadata_column IS NOT NULL LOOP
+    cur := cur || jsonb_build_object(it.item, stored ->> it.metadata_column);
+  END LOOP;
+  cur := jsonb_strip_nulls(cur);
+  merged := jsonb_strip_nulls(cur || data);
+  IF merged = cur THEN
+    RAISE EXCEPTION 'the change to licence % changes nothing', c.identifier
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Pass only the items that change, with their new values.';
+  END IF;
+  n := elicense._licence_from_data(c.type_code, merged);
+  IF n.authority_uscc::text <> c.authority_uscc::text THEN
+    RAISE EXCEPTION 'the issuing authority of licence % cannot change (% to %)', c.identifier, c.authority_uscc, n.authority_uscc
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'The authority is part of the identifier; issue a new licence instead.';
+  END IF;
+  IF n.licence_number <> c.licence_number THEN
+    RAISE EXCEPTION 'the certificate number of licence % cannot change (% to %)', c.identifier, c.licence_number, n.licence_number
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'A licence keeps its number across versions; issue a new licence instead.';
+  END IF;
+  RETURN n;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
+RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
+               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r record;
+  item jsonb;
+  query_item jsonb;
+  problem text;
+  sent_ids bigint[] := '{}';
+  sent_items jsonb[] := '{}';
+  dead_ids bigint[] := '{}';
+  dead_reasons text[] := '{}';
+BEGIN
+  FOR r IN
+  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, (l.cert).type_code AS type,
+         (l.cert).authority_division AS division, l.lane AS lane_name, l.cert, (l.cert).identifier IS NOT NULL AS found
+    FROM elicense._lease_due(lease_steps.worker_id, lease_steps.max_rows, lease_steps.lease_seconds, lease_steps.max_stock) l
+   ORDER BY l.id
+  LOOP
+    problem := NULL;
+    item := NULL;
+    query_item := NULL;
+    BEGIN
+      IF NOT r.found THEN
+        problem := pg_catalog.format('licence "%s" does not exist', r.identifier);
+      ELSE
+        IF r.step <> 'confirm' THEN  -- confirm only queries
+          item := elicense._platform_item(r.cert, r.step, r.ecert_id);
+          IF item IS NULL THEN
+            problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
+          END IF;
+        END IF;
+        IF r.step = 'confirm' OR (r.needs_query AND r.step <> 'validate') THEN
+          query_item := elicense._platform_item(r.cert, 'query', r.ecert_id);
+        END IF;
+      END IF;
+    EXCEPTION WHEN OTHERS THEN
+      problem := SQLERRM;
+    END;
+    IF problem IS NOT NULL THEN
+      dead_ids := dead_ids || r.id;
+      dead_reasons := dead_reasons || ('cannot build the request: ' || problem);
+      CONTINUE;
+    END IF;
+    sent_ids := sent_ids || r.id;
+    sent_items := sent_items || item;
+    outbox_id := r.id;
+    identifier := r.identifier;
+    step := r.step;
+    attempts := r.attempts;
+    needs_query := r.needs_query;
+    type_code := r.type;
+    authority_division := r.division;
+    ecert_id := r.ecert_id::text;
+    request := item;
+    query_request := query_item;
+    lane := r.lane_name;
+    RETURN NEXT;
+  END LOOP;
+  UPDATE elicense.outbox o SET request = elicense._request_at_rest(s.item)  -- kept with resident IDs masked
+    FROM unnest(sent_ids, sent_items) AS s(id, item)
+   WHERE o.id = s.id;
+  IF cardinality(dead_ids) > 0 THEN
+    WITH dead AS (
+      UPDATE elicense.outbox o
+         SET status = 'dead', last_error = d.reason, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        FROM unnest(dead_ids, dead_reasons) AS d(id, reason)
+       WHERE o.id = d.id
+      RETURNING o.id, o.identifier, o.step, d.reason)
+    INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+    SELECT dead.id, dead.identifier, dead.step, 'in_flight', 'dead', dead.reason, lease_steps.worker_id FROM dead;
+  END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._public_face(c elicense.certificate) RETURNS elicense.certificate
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF (SELECT t.template ->> 'public_id_numbers' FROM elicense.ofd_template t WHERE t.type_code = c.type_code) = 'full' THEN
+    RETURN elicense._reveal_ids(c);
+  END IF;
+  c.holder_id := elicense.mask_holder_id(c.holder_id_type, c.holder_id);
+  c.business_data := c.business_data
+      || coalesce((SELECT jsonb_object_agg(i.item, elicense.mask_holder_id('RESIDENT_ID', c.business_data ->> i.item))
+                     FROM elicense.licence_item i
+                    WHERE i.type_code = c.type_code AND i.data_type = 'resident_id' AND c.business_data ? i.item), '{}');
+  RETURN c;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.render_certificate_ofd(identifier text, watermark boolean DEFAULT true,
+    purpose text DEFAULT '', valid_until text DEFAULT '') RETURNS bytea
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  file bytea;
+  digest text;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = render_certificate_ofd.identifier;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no licence with identifier "%"', identifier USING ERRCODE = 'no_data_found';
+  END IF;
+  IF c.qr_url IS NULL THEN
+    RAISE EXCEPTION 'licence % has no QR code yet', identifier USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'The sync worker stores the QR URL once the national platform has assigned a code (赋码).';
+  END IF;
+  -- The watermarked file is the public copy (the national platform publishes it).
+  -- The original and the copies of this function show the full numbers.
+  file := elicense._render_version_ofd(CASE WHEN watermark THEN elicense._public_face(c) ELSE elicense._reveal_ids(c) END,
+                                       watermark, purpose, valid_until);
+  IF NOT watermark AND purpose = '' THEN  -- the original: archive it and remember its digest
+    digest := encode(sha256(file), 'hex');
+    PERFORM elicense._archive_file(c.identifier, file, NULL);
+    UPDATE elicense.certificate x SET file_sha256 = digest
+     WHERE x.identifier = c.identifier AND x.file_sha256 IS DISTINCT FROM digest;
+  END IF;
+  RETURN file;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.reencrypt_secrets() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  current_id text := elicense.master_key_id();
+  n integer;
+  total integer;
+BEGIN
+  UPDATE elicense.seal s SET secret_box = elicense._reencrypt_secret(s.secret_box, 'seal'), updated_at = now()
+   WHERE elicense._secret_key_id(s.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS total = ROW_COUNT;
+  UPDATE elicense.province_secret p SET secret_box = elicense._reencrypt_secret(p.secret_box, 'province')
+   WHERE elicense._secret_key_id(p.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.preview_key k SET secret_box = elicense._reencrypt_secret(k.secret_box, 'preview')
+   WHERE elicense._secret_key_id(k.secret_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.sealed_file f SET file_box = elicense._sealed_file_reencrypt(f.file_box, f.sha256, f.identifier)
+   WHERE elicense._secret_key_id(f.file_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  -- Personal data (48_resident_id_vault.sql): the index key's box (the key
+  -- itself stays, and with it every blind index), the sealed ID numbers.
+  UPDATE elicense.holder_index_key k SET key_box = elicense._reencrypt_secret(k.key_box, 'index')
+   WHERE elicense._secret_key_id(k.key_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.certificate c SET id_box = elicense._reencrypt_secret(c.id_box, 'ids')
+   WHERE c.id_box IS NOT NULL AND elicense._secret_key_id(c.id_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.usage_code u SET id_box = elicense._reencrypt_secret(u.id_box, 'ids')
+   WHERE u.id_box IS NOT NULL AND elicense._secret_key_id(u.id_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.precheck p SET request_box = elicense._reencrypt_secret(p.request_box, 'ids')
+   WHERE p.request_box IS NOT NULL AND elicense._secret_key_id(p.request_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN total + n;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._record(r jsonb) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  r := r || jsonb_build_object('at', clock_timestamp(), 'db_user', elicense._caller_role(), 'recorded_by', 'writer');
+  IF r ? 'holder_id' THEN  -- the audit keeps no full resident ID number
+    r := r || jsonb_build_object('holder_id', elicense._mask_any_holder(r ->> 'holder_id'));
+  END IF;
+  SELECT jsonb_object_agg(e.key, CASE
+           WHEN jsonb_typeof(e.value) = 'string' AND length(e.value #>> '{}') > CASE e.key WHEN 'message' THEN 2000 ELSE 256 END
+           THEN to_jsonb(left(e.value #>> '{}', CASE e.key WHEN 'message' THEN 2000 ELSE 256 END)
+                         || format('… (%s characters)', length(e.value #>> '{}')))
+           ELSE e.value END)
+    INTO r FROM jsonb_each(r) e;
+  RETURN elicense._audit_autonomous(r::text);
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._code_context(usage_code text) RETURNS elicense._usage_context
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  x elicense._usage_context;
+  u elicense.usage_code;
+  scenario text;
+BEGIN
+  SELECT * INTO u FROM elicense.usage_code c WHERE c.code_sha256 = sha256(convert_to(coalesce(usage_code, ''), 'UTF8'));
+  IF NOT FOUND THEN
+    x.refusal_state := '28000';
+    x.refusal_message := 'unknown usage code';
+    x.refusal_hint := 'Create one with elicense.create_usage_code(...) and pass the text it returns.';
+    RETURN x;
+  END IF;
+  SELECT g.scenario INTO scenario FROM elicense.usage_grant g WHERE g.id = u.grant_id;
+  x := elicense._grant_context(scenario);
+  x.code_id := u.id;
+  x.holder_id := u.holder_id;
+  x.holder_ref := u.holder_ref;
+  x.holder_box := u.id_box;
+  x.code_types := u.type_codes;
+  x.context := u.context;
+  x.officer := u.context ->> 'officer';
+  x.business_id := u.context ->> 'business_id';
+  -- x.department stays the grant's: the context's "department" is what the
+  -- caller wrote, kept in the code's context but never taken as its identity.
+  x.purpose := coalesce(u.context ->> 'purpose', x.purpose);
+  x.expires_at := u.expires_at;
+  IF x.refusal_state IS NOT NULL THEN
+    RETURN x;
+  END IF;
+  IF x.grant_id IS DISTINCT FROM u.grant_id THEN
+    x.refusal_state := '42501';
+    x.refusal_message := format('usage code %s was made under another grant than role "%s" holds', u.id, elicense._caller_role());
+    x.refusal_hint := 'A usage code is used by the department application that made it.';
+  ELSIF u.expires_at <= now() THEN
+    x.refusal_state := '28000';
+    x.refusal_message := format('usage code %s expired at %s', u.id, u.expires_at);
+    x.refusal_hint := 'Usage codes are short-lived; create a new one for the request.';
+  END IF;
+  RETURN x;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._require_code_holder(x elicense._usage_context, holder_id text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ref bytea := elicense._holder_ref(holder_id);
+BEGIN
+  IF ref IS DISTINCT FROM x.holder_ref OR (ref IS NULL AND holder_id IS DISTINCT FROM x.holder_id) THEN
+    RAISE EXCEPTION 'usage code % was made for another holder', x.code_id USING ERRCODE = 'insufficient_privilege',
+      HINT = 'A usage code opens the licences of the one holder it was made for.';
+  END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._share(c elicense.certificate, may_see_id_numbers boolean, with_data boolean)
+RETURNS elicense.licence_share
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF may_see_id_numbers THEN
+    c := elicense._reveal_ids(c);
+  END IF;
+  RETURN ROW(c.identifier, c.original_identifier, c.version, c.superseded_at IS NULL, c.type_code,
+             (SELECT t.name FROM elicense.licence_type t WHERE t.type_code = c.type_code), c.licence_number,
+             c.holder_name, c.holder_id_type,
+             CASE WHEN may_see_id_numbers THEN c.holder_id ELSE elicense.mask_holder_id(c.holder_id_type, c.holder_id) END,
+             c.authority_name, c.authority_uscc, c.authority_division, c.issue_date, c.valid_from, c.valid_to, c.status,
+             elicense.effective_status(c.status, c.valid_to),
+             -- Resident ID items (W050 principal_id) are masked like the holder's.
+             CASE WHEN NOT with_data THEN NULL WHEN may_see_id_numbers THEN c.business_data
+                  ELSE c.business_data || coalesce((SELECT jsonb_object_agg(i.item, elicense.mask_holder_id('RESIDENT_ID', c.business_data ->> i.item))
+                                                      FROM elicense.licence_item i
+                                                     WHERE i.type_code = c.type_code AND i.data_type = 'resident_id'
+                                                       AND c.business_data ? i.item), '{}') END)::elicense.licence_share;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._render_copy(identifier text, purpose text, valid_until date, mask_id boolean) RETURNS bytea
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+  file bytea;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate x WHERE x.identifier = _render_copy.identifier;
+  IF c.qr_url IS NULL THEN
+    RAISE EXCEPTION 'licence % has no QR code yet', identifier USING ERRCODE = 'object_not_in_prerequisite_state',
+      HINT = 'The file exists once the national platform has assigned a code (赋码); ask again later.';
+  END IF;
+  IF mask_id THEN
+    c.holder_id := elicense.mask_holder_id(c.holder_id_type, c.holder_id);
+  ELSE
+    c := elicense._reveal_ids(c);
+  END IF;
+  file := elicense._render_version_ofd(c, false, purpose, to_char(valid_until, 'YYYY-MM-DD'));
+  PERFORM elicense._archive_file(c.identifier, file, valid_until);  -- licence_verify compares with it
+  RETURN file;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._licence_for_code(x elicense._usage_context, identifier text) RETURNS elicense.certificate
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  c elicense.certificate;
+BEGIN
+  SELECT * INTO c FROM elicense.certificate v WHERE v.identifier = _licence_for_code.identifier;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no licence with identifier "%"', identifier USING ERRCODE = 'no_data_found',
+      HINT = 'Find identifiers with elicense.licence_info_by_holder or elicense.licence_search.';
+  END IF;
+  IF c.holder_ref IS DISTINCT FROM x.holder_ref OR (x.holder_ref IS NULL AND c.holder_id <> x.holder_id) THEN
+    RAISE EXCEPTION 'licence "%" belongs to another holder than usage code %', identifier, x.code_id
+      USING ERRCODE = 'insufficient_privilege', HINT = 'A usage code opens the licences of the one holder it was made for.';
+  END IF;
+  IF NOT c.type_code = ANY (x.code_types) THEN
+    RAISE EXCEPTION 'licence type % of "%" is not among the types of usage code % (%)', c.type_code, identifier, x.code_id,
+      array_to_string(x.code_types, ', ') USING ERRCODE = 'insufficient_privilege',
+      HINT = 'Create a usage code that names this licence type (the grant must allow it).';
+  END IF;
+  RETURN c;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.create_usage_code(scenario text, holder_id text, licence_types text[], context jsonb,
+    valid_minutes integer DEFAULT 15) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'create_usage_code', 'scenario', scenario, 'holder_id', holder_id);
+  x elicense._usage_context;
+  k text;
+  max_minutes integer;
+  code text;
+  code_id bigint;
+  ref bytea;
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x)
+           || jsonb_strip_nulls(jsonb_build_object('officer', context ->> 'officer', 'business_id', context ->> 'business_id'));
+    PERFORM elicense._bound_arguments(ARRAY['scenario', 'holder_id', 'licence_types', 'context'],
+        ARRAY[scenario, holder_id, array_to_string(licence_types, ','), context::text]);
+    PERFORM elicense._raise_refusal(x);
+    IF context IS NULL OR jsonb_typeof(context) <> 'object' THEN
+      RAISE EXCEPTION 'usage context must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH k IN ARRAY ARRAY['applicant', 'business_id', 'step', 'office', 'department', 'officer'] LOOP
+      IF coalesce(btrim(context ->> k), '') = '' THEN
+        RAISE EXCEPTION 'usage context lacks "%"', k USING ERRCODE = 'invalid_parameter_value',
+          HINT = 'A context names applicant (办事人), business_id (业务标识), step (业务环节), office (业务网点), department (业务部门) and officer (经办人员); purpose (用证事由) and time (业务时间) are optional.';
+      END IF;
+    END LOOP;
+    IF holder_id IS NULL OR NOT (elicense.is_valid_uscc(holder_id) OR elicense.is_valid_resident_id(holder_id)) THEN
+      -- The value is personal data: not repeated in the message (or the audit).
+      RAISE EXCEPTION 'holder_id is neither a valid USCC nor a valid resident ID number' USING ERRCODE = 'invalid_text_representation',
+        HINT = 'The holder is the company (统一社会信用代码) or the person (居民身份证号码) the request is about.';
+    END IF;
+    IF licence_types IS NULL OR cardinality(licence_types) = 0 THEN
+      RAISE EXCEPTION 'licence_types is empty' USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'Name the licence types (所需证照) the request needs.';
+    END IF;
+    IF NOT licence_types <@ x.grant_types THEN
+      RAISE EXCEPTION 'licence types % are outside the grant of role "%" for scenario "%" (%)',
+        array_to_string(ARRAY(SELECT unnest(licence_types) EXCEPT SELECT unnest(x.grant_types)), ', '),
+        x.grantee, scenario, array_to_string(x.grant_types, ', ')
+        USING ERRCODE = 'insufficient_privilege', HINT = 'Ask only for the licence types the grant allows.';
+    END IF;
+    SELECT s.max_code_minutes INTO max_minutes FROM elicense.usage_scenario s WHERE s.code = scenario;
+    IF valid_minutes IS NULL OR valid_minutes NOT BETWEEN 1 AND max_minutes THEN
+      RAISE EXCEPTION 'valid_minutes % is outside 1-% (scenario "%")', valid_minutes, max_minutes, scenario
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Usage codes are short-lived; the scenario sets the cap.';
+    END IF;
+    -- 244 random bits from two version-4 UUIDs (core PostgreSQL, no pgcrypto needed).
+    code := 'UC' || upper(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
+    -- A resident ID number is kept masked, indexed and sealed (48_resident_id_vault.sql).
+    ref := elicense._holder_ref(holder_id);
+    INSERT INTO elicense.usage_code (code_sha256, grant_id, holder_id, type_codes, context, expires_at, holder_ref, id_box)
+    VALUES (sha256(convert_to(code, 'UTF8')), x.grant_id,
+            CASE WHEN ref IS NULL THEN holder_id ELSE elicense._mask_resident_id(holder_id) END, licence_types,
+            jsonb_build_object('purpose', x.purpose, 'time', now()) || context,
+            now() + make_interval(mins => valid_minutes), ref,
+            CASE WHEN ref IS NOT NULL THEN elicense._ids_seal(jsonb_build_object('holder_id', holder_id)::text) END)
+    RETURNING id INTO code_id;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'usage_code_id', code_id, 'rows_returned', 1));
+  RETURN code;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.usage_code_info(usage_code text,
+    OUT valid boolean, OUT scenario text, OUT department text, OUT holder_id text, OUT licence_types text[],
+    OUT context jsonb, OUT expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := '{"function": "usage_code_info"}';
+  x elicense._usage_context;
+BEGIN
+  BEGIN
+    x := elicense._code_context(usage_code);
+    a := a || elicense._audit_of(x) || jsonb_strip_nulls(jsonb_build_object('holder_id', x.holder_id));
+    PERFORM elicense._bound_arguments(ARRAY['usage_code'], ARRAY[usage_code]);
+    -- An expired code is answered (valid = false); any other refusal is raised.
+    IF x.refusal_state IS NOT NULL AND NOT (x.refusal_state = '28000' AND x.code_id IS NOT NULL) THEN
+      PERFORM elicense._raise_refusal(x);
+    END IF;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  valid := x.expires_at > now();
+  scenario := x.scenario;
+  department := x.department;
+  holder_id := CASE WHEN NOT x.may_see_id_numbers THEN elicense._mask_any_holder(x.holder_id)
+                    WHEN x.holder_box IS NOT NULL THEN elicense._ids_open(x.holder_box)::jsonb ->> 'holder_id'
+                    ELSE x.holder_id END;
+  licence_types := x.code_types;
+  context := x.context;
+  expires_at := x.expires_at;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1,
+                                                   'message', CASE WHEN valid THEN 'valid' ELSE 'expired' END));
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_info_by_holder(usage_code text, holder_id text) RETURNS SETOF elicense.licence_share
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'licence_info_by_holder', 'holder_id', holder_id);
+  x elicense._usage_context;
+  n integer;
+BEGIN
+  BEGIN
+    x := elicense._code_context(usage_code);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'holder_id'], ARRAY[usage_code, holder_id]);
+    PERFORM elicense._raise_refusal(x);
+    PERFORM elicense._require_code_holder(x, holder_id);
+    RETURN QUERY
+      SELECT s.* FROM elicense.certificate c, LATERAL elicense._share(c, x.may_see_id_numbers, true) s
+       WHERE ((x.holder_ref IS NOT NULL AND c.holder_ref = x.holder_ref)
+              OR (x.holder_ref IS NULL AND c.holder_ref IS NULL AND c.holder_id = x.holder_id))
+         AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types)
+       ORDER BY c.type_code, c.identifier;
+    GET DIAGNOSTICS n = ROW_COUNT;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', n));
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_file_by_holder(usage_code text, holder_id text,
+    OUT identifier text, OUT type_code text, OUT file bytea) RETURNS SETOF record
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'licence_file_by_holder', 'holder_id', holder_id);
+  x elicense._usage_context;
+  ids text[];
+  types text[];
+  files bytea[] := '{}';
+  until date;
+BEGIN
+  BEGIN
+    x := elicense._code_context(usage_code);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['usage_code', 'holder_id'], ARRAY[usage_code, holder_id]);
+    PERFORM elicense._raise_refusal(x);
+    PERFORM elicense._require_code_holder(x, holder_id);
+    SELECT coalesce(array_agg(c.identifier::text ORDER BY c.type_code, c.identifier), '{}'),
+           coalesce(array_agg(c.type_code ORDER BY c.type_code, c.identifier), '{}')
+      INTO ids, types
+      FROM elicense.certificate c
+     WHERE ((x.holder_ref IS NOT NULL AND c.holder_ref = x.holder_ref)
+            OR (x.holder_ref IS NULL AND c.holder_ref IS NULL AND c.holder_id = x.holder_id))
+       AND c.superseded_at IS NULL AND c.type_code = ANY (x.code_types);
+    until := current_date + x.copy_valid_days;
+    FOR i IN 1 .. cardinality(ids) LOOP
+      files := files || elicense._render_copy(ids[i], x.purpose, until, NOT x.may_see_id_numbers);
+    END LOOP;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  a := a || jsonb_build_object('holder_id', x.holder_id);
+  IF cardinality(ids) = 0 THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 0));
+  END IF;
+  FOR i IN 1 .. cardinality(ids) LOOP
+    PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', 1, 'identifier', ids[i],
+        'file_sha256', encode(sha256(files[i]), 'hex'), 'copy_valid_until', until));
+    identifier := ids[i];
+    type_code := types[i];
+    file := files[i];
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense._allow_id_search(x elicense._usage_context, holder_id text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  per_minute integer;
+BEGIN
+  IF elicense.is_valid_uscc(holder_id) THEN
+    RETURN;
+  END IF;
+  IF NOT x.may_see_id_numbers AND NOT EXISTS (
+      SELECT FROM elicense.usage_code u
+       WHERE u.grant_id = x.grant_id AND u.holder_ref = elicense._holder_ref(_allow_id_search.holder_id)
+         AND u.expires_at > now()) THEN
+    RAISE EXCEPTION 'role "%" may not search scenario "%" by resident ID number', x.grantee, x.scenario
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Search by resident ID needs a grant that may see ID numbers, or a live usage code for that holder (create_usage_code).';
+  END IF;
+  SELECT g.id_searches_per_minute INTO per_minute FROM elicense.usage_grant g WHERE g.id = x.grant_id;
+  IF (SELECT count(*) FROM elicense.usage_audit a
+       WHERE a.at > now() - interval '60 seconds' AND a.function = 'licence_search' AND a.grantee = x.grantee
+         AND a.holder_id IS NOT NULL AND NOT elicense.is_valid_uscc(a.holder_id)) >= per_minute THEN
+    RAISE EXCEPTION 'role "%" made % searches by resident ID number in the last minute', x.grantee, per_minute
+      USING ERRCODE = 'configuration_limit_exceeded',
+            HINT = 'At most usage_grant.id_searches_per_minute a minute; retry later, or look a holder up with a usage code (licence_info_by_holder).';
+  END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.licence_search(scenario text, type_code text DEFAULT NULL, holder_id text DEFAULT NULL,
+    holder_name text DEFAULT NULL, authority_uscc text DEFAULT NULL, status text DEFAULT NULL,
+    issued_from date DEFAULT NULL, issued_to date DEFAULT NULL, after_identifier text DEFAULT NULL,
+    page_size integer DEFAULT 50) RETURNS SETOF elicense.licence_share
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'licence_search', 'holder_id', holder_id,
+      'message', jsonb_strip_nulls(jsonb_build_object('type_code', type_code, 'holder_name', holder_name,
+          'authority_uscc', authority_uscc, 'status', status, 'issued_from', issued_from, 'issued_to', issued_to,
+          'after_identifier', after_identifier, 'page_size', page_size))::text);
+  x elicense._usage_context;
+  types text[];
+  q text := 'SELECT s.* FROM elicense.certificate c, LATERAL elicense._share(c, $1, false) s
+              WHERE c.superseded_at IS NULL AND c.type_code = ANY ($2)';
+  n integer;
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x);
+    PERFORM elicense._bound_arguments(ARRAY['scenario', 'type_code', 'holder_id', 'holder_name', 'authority_uscc', 'status', 'after_identifier'],
+        ARRAY[scenario, type_code, holder_id, holder_name, authority_uscc, status, after_identifier]);
+    PERFORM elicense._raise_refusal(x);
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 200 THEN
+      RAISE EXCEPTION 'page_size % is outside 1-200', page_size USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'Page through larger results with after_identifier = the last identifier of the previous page.';
+    END IF;
+    types := x.grant_types;
+    IF type_code IS NOT NULL THEN
+      IF NOT type_code = ANY (x.grant_types) THEN
+        RAISE EXCEPTION 'licence type % is outside the grant of role "%" for scenario "%" (%)', type_code, x.grantee,
+          scenario, array_to_string(x.grant_types, ', ') USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Search only the licence types the grant allows.';
+      END IF;
+      types := ARRAY[type_code];
+    END IF;
+    -- Only the filters given, so each search is planned for its own indexes.
+    IF holder_id IS NOT NULL THEN
+      PERFORM elicense._allow_id_search(x, holder_id);
+      -- A resident ID number by its blind index ($11), a USCC as stored.
+      q := q || CASE WHEN elicense.is_valid_resident_id(holder_id) THEN ' AND c.holder_ref = $11'
+                     ELSE ' AND c.holder_ref IS NULL AND c.holder_id = $3' END;
+    END IF;
+    IF holder_name IS NOT NULL THEN q := q || ' AND c.holder_name = $4'; END IF;
+    IF authority_uscc IS NOT NULL THEN q := q || ' AND c.authority_uscc = $5'; END IF;
+    IF status IS NOT NULL THEN q := q || ' AND elicense.effective_status(c.status, c.valid_to) = $6'; END IF;
+    IF issued_from IS NOT NULL THEN q := q || ' AND c.issue_date >= $7'; END IF;
+    IF issued_to IS NOT NULL THEN q := q || ' AND c.issue_date <= $8'; END IF;
+    IF after_identifier IS NOT NULL THEN q := q || ' AND c.identifier > $9'; END IF;
+    q := q || ' ORDER BY c.identifier LIMIT $10';
+    RETURN QUERY EXECUTE q USING x.may_see_id_numbers, types, holder_id, holder_name, authority_uscc, status,
+                                 issued_from, issued_to, after_identifier, page_size, elicense._holder_ref(holder_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'rows_returned', n));
+END
+$$;
+COMMENT ON FUNCTION elicense._licence_from_data(text, jsonb) IS
+'Internal: validates licence data against elicense.licence_item and returns a certificate row with metadata and business_data filled, as stored: resident ID numbers sealed in id_box, masked, the holder''s blind index in holder_ref';
+
+COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
+'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates, usage codes and prechecks) and every archived licence file (elicense.sealed_file) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+
+
