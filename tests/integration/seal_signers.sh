@@ -302,12 +302,7 @@ seal_for 350100 before-reencrypt 2>"$out/err-rotated" && fail "a secret under a 
 expect_error "encrypted under a master key that is not configured" "the old master key gone before re-encryption" "$out/err-rotated"
 sql -c "LOAD 'elicense'" -c "ALTER SYSTEM SET elicense.previous_master_key_file = '$first_master'" -c "SELECT pg_reload_conf()" >/dev/null
 wait_setting elicense.previous_master_key_file "$first_master"
-stored=$(sql -c "SELECT (SELECT count(*) FROM elicense.seal) + (SELECT count(*) FROM elicense.province_secret)
-                        + (SELECT count(*) FROM elicense.preview_key) + (SELECT count(*) FROM elicense.sealed_file)
-                        + (SELECT count(*) FROM elicense.holder_index_key)
-                        + (SELECT count(*) FROM elicense.certificate WHERE id_box IS NOT NULL)
-                        + (SELECT count(*) FROM elicense.usage_code WHERE id_box IS NOT NULL)
-                        + (SELECT count(*) FROM elicense.precheck WHERE request_box IS NOT NULL)")
+stored=$(sql -f "$root/tests/fixtures/count_stored_secrets.sql")
 [ "$(admin reencrypt-secrets)" = "re-encrypted $stored stored secrets under the current master key" ] \
   || fail "reencrypt-secrets (expected $stored): $(admin reencrypt-secrets 2>&1)"
 new_id=$(sql -c "SELECT elicense.master_key_id()")

@@ -121,8 +121,7 @@ grep -q "^HINT:  After a master key rotation, set elicense.previous_master_key_f
 echo "ok: under a new master key without the old one, licence_verify fails with 55000 and a HINT"
 set_setting elicense.previous_master_key_file "$master"
 [ "$(verdicts)" = "valid valid" ] || fail "with the old key as the previous one: $(verdicts)"
-expected=$(sql -c "SELECT (SELECT count(*) FROM elicense.seal) + (SELECT count(*) FROM elicense.province_secret)
-                          + (SELECT count(*) FROM elicense.preview_key) + (SELECT count(*) FROM elicense.sealed_file)")
+expected=$(sql -f "$root/tests/fixtures/count_stored_secrets.sql")
 [ "$(sql -c "SELECT elicense.reencrypt_secrets()")" = "$expected" ] || fail "reencrypt_secrets did not re-encrypt $expected boxes"
 new_id=$(sql -c "SELECT elicense.master_key_id()")
 [ "$new_id" != "$old_id" ] || fail "the master key ID did not change"
