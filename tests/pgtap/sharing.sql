@@ -20,7 +20,7 @@ ROLLBACK;
 \set ON_ERROR_STOP 1
 
 BEGIN;
-SELECT plan(108);
+SELECT plan(111);
 
 SELECT results_eq($$SELECT function, scenario, result, sqlstate, recorded_by, db_user FROM elicense.usage_audit$$,
                   $$VALUES ('licence_search', 'rollback-probe', 'refused', '42704', 'writer', session_user::text COLLATE "default")$$,
@@ -220,14 +220,25 @@ SELECT results_eq($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 
                   format($$VALUES (%L)$$, :'expired_licence'), 'search: by resident ID with a live usage code for that holder');
 SELECT results_eq($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''91350100M000100Y43'')') x$$,
                   format($$VALUES (%L)$$, :'company_licence'), 'search: by USCC (a public register''s number) without a code');
+-- (The budget counts the grantee's lookups by resident ID number of the last
+-- minute: searches and usage codes.)
 UPDATE elicense.usage_grant SET id_searches_per_minute = 1 + (SELECT count(*) FROM elicense.usage_audit
-   WHERE function = 'licence_search' AND grantee = 'dept_market' AND holder_id = '440304********1230')
+   WHERE function IN ('licence_search', 'create_usage_code') AND grantee = 'dept_market' AND at > now() - interval '60 seconds'
+     AND holder_id IS NOT NULL AND NOT elicense.is_valid_uscc(holder_id))
  WHERE grantee = 'dept_market'::regrole;
 SELECT lives_ok($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''440304198506121230'')')$$,
                 'search by resident ID: the last one the minute allows');
 SELECT throws_ok($$SELECT pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', holder_id => ''440304198506121230'')')$$,
                  '53400', NULL, 'refused: one search by resident ID more than the grant''s id_searches_per_minute');
 SELECT is((pg_temp.last_audit()).sqlstate, '53400', 'audit: the throttled search, 53400');
+-- A usage code per candidate number would answer the same yes/no through
+-- licence_info_by_holder: under a grant that may not see ID numbers, codes by
+-- resident ID share the budget; codes by USCC do not count.
+SELECT throws_ok($$SELECT pg_temp.one('market_app', $q$SELECT elicense.create_usage_code('bidding', '350102199001011238', '{11100000000013338W032}', pg_temp.ctx('YW-GUESS')) AS c$q$)$$,
+                 '53400', NULL, 'refused: a usage code by resident ID once the minute''s lookups by resident ID are spent');
+SELECT is((pg_temp.last_audit()).function, 'create_usage_code', 'audit: the throttled usage code');
+SELECT ok(pg_temp.one('market_app', $$SELECT elicense.create_usage_code('bidding', '91350100M000100Y43', '{11100000000013338W050}', pg_temp.ctx('YW-USCC')) AS c$$) IS NOT NULL,
+          'a usage code by USCC is not throttled');
 UPDATE elicense.usage_grant SET id_searches_per_minute = DEFAULT WHERE grantee = 'dept_market'::regrole;
 SELECT results_eq(format($$SELECT x ->> 'identifier' FROM pg_temp.as_app('market_app', 'SELECT * FROM elicense.licence_search(''bidding'', after_identifier => ''%s'', page_size => 1)') x$$, :'person_licence'),
                   format($$VALUES (%L)$$, :'expired_licence'), 'search: keyset pagination (after_identifier, page_size)');

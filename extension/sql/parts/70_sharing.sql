@@ -70,7 +70,7 @@ COMMENT ON TABLE elicense.usage_grant IS
 'Which department application (grantee: a role its login roles are members of) may use which licence types in a scenario, and for how long; revoke by setting revoked_at and revoked_reason';
 COMMENT ON COLUMN elicense.usage_grant.may_see_id_numbers IS 'Resident ID numbers (身份证) of holders are shown in full; otherwise first 6 and last 4 characters';
 COMMENT ON INDEX elicense.usage_grant_one_live IS 'One live grant per role and scenario';
-COMMENT ON COLUMN elicense.usage_grant.id_searches_per_minute IS 'licence_search calls by resident ID number (holder_id that is not a USCC) the grantee may make in any 60 seconds, refused ones included';
+COMMENT ON COLUMN elicense.usage_grant.id_searches_per_minute IS 'lookups by resident ID number (holder_id that is not a USCC) the grantee may make in any 60 seconds, refused ones included: licence_search calls, and create_usage_code calls of a grant that may not see ID numbers';
 
 -- Type codes of scenarios and grants must be known types; a grant's types
 -- must be among its scenario's.
@@ -563,6 +563,9 @@ BEGIN
       RAISE EXCEPTION 'holder_id is neither a valid USCC nor a valid resident ID number' USING ERRCODE = 'invalid_text_representation',
         HINT = 'The holder is the company (统一社会信用代码) or the person (居民身份证号码) the request is about.';
     END IF;
+    IF NOT x.may_see_id_numbers AND NOT elicense.is_valid_uscc(holder_id) THEN
+      PERFORM elicense._within_id_lookup_rate(x);  -- a code per candidate number would recover it
+    END IF;
     IF licence_types IS NULL OR cardinality(licence_types) = 0 THEN
       RAISE EXCEPTION 'licence_types is empty' USING ERRCODE = 'invalid_parameter_value',
         HINT = 'Name the licence types (所需证照) the request needs.';
@@ -773,6 +776,29 @@ $$;
 COMMENT ON FUNCTION elicense.licence_file_by_holder(text, text) IS
 '基于持证主体下载证照文件: an OFD copy (as licence_file) of each current licence of the usage code''s holder and types';
 
+-- Lookups by resident ID number, searches and usage codes alike, share the
+-- grant's usage_grant.id_searches_per_minute: a usage code for a candidate
+-- number answers, through licence_info_by_holder, the same yes/no as a
+-- search. The count is of this grantee's audit rows (refused ones included).
+CREATE FUNCTION elicense._within_id_lookup_rate(x elicense._usage_context) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  per_minute integer;
+BEGIN
+  SELECT g.id_searches_per_minute INTO per_minute FROM elicense.usage_grant g WHERE g.id = x.grant_id;
+  IF (SELECT count(*) FROM elicense.usage_audit a
+       WHERE a.at > now() - interval '60 seconds' AND a.function IN ('licence_search', 'create_usage_code')
+         AND a.grantee = x.grantee AND a.holder_id IS NOT NULL AND NOT elicense.is_valid_uscc(a.holder_id)) >= per_minute THEN
+    RAISE EXCEPTION 'role "%" made % lookups by resident ID number in the last minute', x.grantee, per_minute
+      USING ERRCODE = 'configuration_limit_exceeded',
+            HINT = 'At most usage_grant.id_searches_per_minute searches and usage codes by resident ID number a minute; retry later.';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._within_id_lookup_rate(elicense._usage_context) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._within_id_lookup_rate(elicense._usage_context) IS
+'Internal: refuses a lookup by resident ID number (licence_search, create_usage_code) over the grant''s id_searches_per_minute (53400)';
+
 -- A search by holder ID: by a USCC (a public register's number) always; by a
 -- resident ID number only under a grant that may see ID numbers or with a
 -- live usage code of the grant for that holder (the holder asked), and at
@@ -781,8 +807,6 @@ COMMENT ON FUNCTION elicense.licence_file_by_holder(text, text) IS
 -- in a few hundred searches. The count is of this grantee's audit rows.
 CREATE FUNCTION elicense._allow_id_search(x elicense._usage_context, holder_id text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  per_minute integer;
 BEGIN
   IF elicense.is_valid_uscc(holder_id) THEN
     RETURN;
@@ -795,14 +819,7 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'Search by resident ID needs a grant that may see ID numbers, or a live usage code for that holder (create_usage_code).';
   END IF;
-  SELECT g.id_searches_per_minute INTO per_minute FROM elicense.usage_grant g WHERE g.id = x.grant_id;
-  IF (SELECT count(*) FROM elicense.usage_audit a
-       WHERE a.at > now() - interval '60 seconds' AND a.function = 'licence_search' AND a.grantee = x.grantee
-         AND a.holder_id IS NOT NULL AND NOT elicense.is_valid_uscc(a.holder_id)) >= per_minute THEN
-    RAISE EXCEPTION 'role "%" made % searches by resident ID number in the last minute', x.grantee, per_minute
-      USING ERRCODE = 'configuration_limit_exceeded',
-            HINT = 'At most usage_grant.id_searches_per_minute a minute; retry later, or look a holder up with a usage code (licence_info_by_holder).';
-  END IF;
+  PERFORM elicense._within_id_lookup_rate(x);
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._allow_id_search(elicense._usage_context, text) FROM PUBLIC;

@@ -4005,3 +4005,116 @@ COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
 'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates, usage codes and prechecks) and every archived licence file (elicense.sealed_file) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
 
 
+
+--------------------------------------------------------------------------------
+-- Issue 19, the ID-recovery lookup through usage codes: a grant that may not
+-- see ID numbers could create a usage code per candidate number and ask
+-- licence_info_by_holder; its codes by resident ID now share the search's
+-- id_searches_per_minute (_within_id_lookup_rate).
+--------------------------------------------------------------------------------
+CREATE FUNCTION elicense._within_id_lookup_rate(x elicense._usage_context) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  per_minute integer;
+BEGIN
+  SELECT g.id_searches_per_minute INTO per_minute FROM elicense.usage_grant g WHERE g.id = x.grant_id;
+  IF (SELECT count(*) FROM elicense.usage_audit a
+       WHERE a.at > now() - interval '60 seconds' AND a.function IN ('licence_search', 'create_usage_code')
+         AND a.grantee = x.grantee AND a.holder_id IS NOT NULL AND NOT elicense.is_valid_uscc(a.holder_id)) >= per_minute THEN
+    RAISE EXCEPTION 'role "%" made % lookups by resident ID number in the last minute', x.grantee, per_minute
+      USING ERRCODE = 'configuration_limit_exceeded',
+            HINT = 'At most usage_grant.id_searches_per_minute searches and usage codes by resident ID number a minute; retry later.';
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._within_id_lookup_rate(elicense._usage_context) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._within_id_lookup_rate(elicense._usage_context) IS
+'Internal: refuses a lookup by resident ID number (licence_search, create_usage_code) over the grant''s id_searches_per_minute (53400)';
+CREATE OR REPLACE FUNCTION elicense._allow_id_search(x elicense._usage_context, holder_id text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF elicense.is_valid_uscc(holder_id) THEN
+    RETURN;
+  END IF;
+  IF NOT x.may_see_id_numbers AND NOT EXISTS (
+      SELECT FROM elicense.usage_code u
+       WHERE u.grant_id = x.grant_id AND u.holder_ref = elicense._holder_ref(_allow_id_search.holder_id)
+         AND u.expires_at > now()) THEN
+    RAISE EXCEPTION 'role "%" may not search scenario "%" by resident ID number', x.grantee, x.scenario
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Search by resident ID needs a grant that may see ID numbers, or a live usage code for that holder (create_usage_code).';
+  END IF;
+  PERFORM elicense._within_id_lookup_rate(x);
+END
+$$;
+CREATE OR REPLACE FUNCTION elicense.create_usage_code(scenario text, holder_id text, licence_types text[], context jsonb,
+    valid_minutes integer DEFAULT 15) RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  a jsonb := jsonb_build_object('function', 'create_usage_code', 'scenario', scenario, 'holder_id', holder_id);
+  x elicense._usage_context;
+  k text;
+  max_minutes integer;
+  code text;
+  code_id bigint;
+  ref bytea;
+BEGIN
+  BEGIN
+    x := elicense._grant_context(scenario);
+    a := a || elicense._audit_of(x)
+           || jsonb_strip_nulls(jsonb_build_object('officer', context ->> 'officer', 'business_id', context ->> 'business_id'));
+    PERFORM elicense._bound_arguments(ARRAY['scenario', 'holder_id', 'licence_types', 'context'],
+        ARRAY[scenario, holder_id, array_to_string(licence_types, ','), context::text]);
+    PERFORM elicense._raise_refusal(x);
+    IF context IS NULL OR jsonb_typeof(context) <> 'object' THEN
+      RAISE EXCEPTION 'usage context must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH k IN ARRAY ARRAY['applicant', 'business_id', 'step', 'office', 'department', 'officer'] LOOP
+      IF coalesce(btrim(context ->> k), '') = '' THEN
+        RAISE EXCEPTION 'usage context lacks "%"', k USING ERRCODE = 'invalid_parameter_value',
+          HINT = 'A context names applicant (办事人), business_id (业务标识), step (业务环节), office (业务网点), department (业务部门) and officer (经办人员); purpose (用证事由) and time (业务时间) are optional.';
+      END IF;
+    END LOOP;
+    IF holder_id IS NULL OR NOT (elicense.is_valid_uscc(holder_id) OR elicense.is_valid_resident_id(holder_id)) THEN
+      -- The value is personal data: not repeated in the message (or the audit).
+      RAISE EXCEPTION 'holder_id is neither a valid USCC nor a valid resident ID number' USING ERRCODE = 'invalid_text_representation',
+        HINT = 'The holder is the company (统一社会信用代码) or the person (居民身份证号码) the request is about.';
+    END IF;
+    IF NOT x.may_see_id_numbers AND NOT elicense.is_valid_uscc(holder_id) THEN
+      PERFORM elicense._within_id_lookup_rate(x);  -- a code per candidate number would recover it
+    END IF;
+    IF licence_types IS NULL OR cardinality(licence_types) = 0 THEN
+      RAISE EXCEPTION 'licence_types is empty' USING ERRCODE = 'invalid_parameter_value',
+        HINT = 'Name the licence types (所需证照) the request needs.';
+    END IF;
+    IF NOT licence_types <@ x.grant_types THEN
+      RAISE EXCEPTION 'licence types % are outside the grant of role "%" for scenario "%" (%)',
+        array_to_string(ARRAY(SELECT unnest(licence_types) EXCEPT SELECT unnest(x.grant_types)), ', '),
+        x.grantee, scenario, array_to_string(x.grant_types, ', ')
+        USING ERRCODE = 'insufficient_privilege', HINT = 'Ask only for the licence types the grant allows.';
+    END IF;
+    SELECT s.max_code_minutes INTO max_minutes FROM elicense.usage_scenario s WHERE s.code = scenario;
+    IF valid_minutes IS NULL OR valid_minutes NOT BETWEEN 1 AND max_minutes THEN
+      RAISE EXCEPTION 'valid_minutes % is outside 1-% (scenario "%")', valid_minutes, max_minutes, scenario
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Usage codes are short-lived; the scenario sets the cap.';
+    END IF;
+    -- 244 random bits from two version-4 UUIDs (core PostgreSQL, no pgcrypto needed).
+    code := 'UC' || upper(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
+    -- A resident ID number is kept masked, indexed and sealed (48_resident_id_vault.sql).
+    ref := elicense._holder_ref(holder_id);
+    INSERT INTO elicense.usage_code (code_sha256, grant_id, holder_id, type_codes, context, expires_at, holder_ref, id_box)
+    VALUES (sha256(convert_to(code, 'UTF8')), x.grant_id,
+            CASE WHEN ref IS NULL THEN holder_id ELSE elicense._mask_resident_id(holder_id) END, licence_types,
+            jsonb_build_object('purpose', x.purpose, 'time', now()) || context,
+            now() + make_interval(mins => valid_minutes), ref,
+            CASE WHEN ref IS NOT NULL THEN elicense._ids_seal(jsonb_build_object('holder_id', holder_id)::text) END)
+    RETURNING id INTO code_id;
+  EXCEPTION WHEN OTHERS OR query_canceled THEN
+    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
+    RAISE;
+  END;
+  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'usage_code_id', code_id, 'rows_returned', 1));
+  RETURN code;
+END
+$$;
+COMMENT ON COLUMN elicense.usage_grant.id_searches_per_minute IS 'lookups by resident ID number (holder_id that is not a USCC) the grantee may make in any 60 seconds, refused ones included: licence_search calls, and create_usage_code calls of a grant that may not see ID numbers';
