@@ -80,6 +80,12 @@ struct Config {
 	// database round trips (and commits) per request about 3 times.
 	int result_batch_ms = 5;
 	int result_batch_max = 64;
+	// A group goes to the database as one elicense.record_results call
+	// (set-based: one statement per kind of row for the whole group); false
+	// sends one call per attempt row and per result in one pipeline (the
+	// way before record_results, kept as the benchmark's baseline). An
+	// extension without record_results gets the pipeline either way.
+	bool result_set_based = true;
 };
 
 // Reads `path` (may be empty: defaults and environment only). Throws

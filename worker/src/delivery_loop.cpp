@@ -407,6 +407,8 @@ void DeliveryLoop::FlushResults() {
 		return;
 	std::vector<PendingResult> batch;
 	batch.swap(results_);  // a `then` may record again: into the next batch
+	if (cfg_.result_set_based && Clock::now() >= record_results_missing_until_ && RecordGroup(batch))
+		return;
 	std::vector<const DbCall *> calls;
 	std::vector<long> index(batch.size(), -1);
 	for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -441,6 +443,56 @@ void DeliveryLoop::FlushResults() {
 	for (std::size_t i = 0; i < batch.size(); ++i)
 		if (batch[i].then)
 			batch[i].then(index[i] >= 0 ? values[static_cast<std::size_t>(index[i])] : std::nullopt);
+}
+
+// The group in one elicense.record_results call. False if the extension has
+// none (the caller pipelines the one-by-one calls instead); any other refusal
+// of the call itself records the results one by one.
+bool DeliveryLoop::RecordGroup(std::vector<PendingResult> &batch) {
+	std::vector<GroupElement> group;
+	group.reserve(batch.size());
+	for (const PendingResult &r : batch)
+		group.push_back(
+		    {r.attempt.sql != nullptr ? &r.attempt : nullptr, r.result.sql != nullptr ? &r.result : nullptr});
+	std::vector<GroupOutcome> outcomes;
+	try {
+		outcomes = store_.RecordResults(group);
+	} catch (const DbConnectionLost &e) {
+		for (PendingResult &r : batch)
+			if (r.result.sql != nullptr)  // else only an attempt row is lost; its step goes on
+				KeepUnrecorded(
+				    r.a, "unknown",
+				    std::string("the database connection was lost before the result was recorded: ") + e.what());
+		return true;
+	} catch (const DbStatementError &e) {
+		if (Missing(e, "elicense.record_results", record_results_missing_until_))
+			return false;
+		common::LogEvent("warning", "batch_refused",
+		                 {{"results", static_cast<long long>(batch.size())},
+		                  {"error", CleanText(e.what())},
+		                  {"note", "nothing of it was committed; recording its results one by one"}});
+		for (PendingResult &r : batch)
+			RecordNow(r);
+		return true;
+	}
+	++batches_;
+	batched_ += static_cast<long long>(batch.size());
+	for (std::size_t i = 0; i < batch.size(); ++i) {
+		PendingResult &r = batch[i];
+		const GroupOutcome &o = outcomes[i];
+		if (o.attempt_error)
+			common::LogEvent("error", "attempt_not_recorded",
+			                 {{"identifier", r.a->step.identifier},
+			                  {"step", r.a->step.step},
+			                  {"error", CleanText(*o.attempt_error)}});
+		if (r.result.sql != nullptr && o.error) {
+			KeepUnrecorded(r.a, "hold", "the database refused to record the result: " + *o.error);
+			continue;
+		}
+		if (r.then)
+			r.then(r.result.sql != nullptr ? o.value : std::nullopt);
+	}
+	return true;
 }
 
 void DeliveryLoop::KeepUnrecorded(const ActivePtr &a, const std::string &kind, const std::string &why) {

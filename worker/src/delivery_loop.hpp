@@ -108,6 +108,7 @@ private:
 	void Record(const ActivePtr &a, DbCall attempt, DbCall result, Then then);
 	void RecordNow(PendingResult &r);
 	void FlushResults();
+	bool RecordGroup(std::vector<PendingResult> &batch);
 	// The result of `a` could not be recorded: remembered for ReleaseUnrecorded.
 	void KeepUnrecorded(const ActivePtr &a, const std::string &kind, const std::string &reason);
 	void ReleaseUnrecorded();
@@ -149,7 +150,7 @@ private:
 	// An extension older than 0.3.0 has neither prechecks nor expire_due: the
 	// worker delivers without them and looks again after a minute (an ALTER
 	// EXTENSION UPDATE may have come meanwhile).
-	Clock::time_point prechecks_missing_until_ {}, expire_missing_until_ {};
+	Clock::time_point prechecks_missing_until_ {}, expire_missing_until_ {}, record_results_missing_until_ {};
 	bool Missing(const DbStatementError &e, const char *what, Clock::time_point &until);
 };
 

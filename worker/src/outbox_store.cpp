@@ -160,6 +160,22 @@ std::string AnswerText(const nlohmann::json &answer) {
 	return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// jsonb refuses \u0000: every string of a group loses its NUL characters,
+// as Exec's parameters do.
+void DropNuls(nlohmann::json &j) {
+	if (j.is_string()) {
+		std::string &s = j.get_ref<std::string &>();
+		s.erase(std::remove(s.begin(), s.end(), '\0'), s.end());
+	} else if (j.is_structured()) {
+		for (auto &v : j)
+			DropNuls(v);
+	}
+}
+
+nlohmann::json JsonOrNull(const std::optional<std::string> &v) {
+	return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
 }  // namespace
 
 DbCall OutboxStore::AttemptCall(const AttemptRecord &a) const {
@@ -170,24 +186,37 @@ DbCall OutboxStore::AttemptCall(const AttemptRecord &a) const {
 		                a.http_status > 0 ? std::optional<std::string>(std::to_string(a.http_status)) : std::nullopt,
 		                Nullable(a.return_code), Nullable(a.return_message), std::to_string(a.duration_ms), worker_id_,
 		                outcome, Nullable(a.ecert_id)},
-		               nullptr};
+		               nullptr,
+		               {}};
 	};
 	DbCall c = call(a.outcome);
 	if (a.outcome == "not_sent")  // an extension older than 0.3.0 knows no 'not_sent' outcome
 		c.fallback = std::make_shared<DbCall>(call("retry"));
+	c.item = {{"outbox_id", a.outbox_id > 0 ? nlohmann::json(a.outbox_id) : nlohmann::json(nullptr)},
+	          {"identifier", a.identifier},
+	          {"step", a.step},
+	          {"endpoint", a.endpoint},
+	          {"http_status", a.http_status > 0 ? nlohmann::json(a.http_status) : nlohmann::json(nullptr)},
+	          {"return_code", JsonOrNull(Nullable(a.return_code))},
+	          {"return_message", JsonOrNull(Nullable(a.return_message))},
+	          {"duration_ms", a.duration_ms},
+	          {"outcome", a.outcome},
+	          {"ecert_id", JsonOrNull(Nullable(a.ecert_id))}};
 	return c;
 }
 
 DbCall OutboxStore::SucceededCall(long long outbox_id, const nlohmann::json &answer) const {
 	return {"SELECT elicense.step_succeeded($1, $2, $3::jsonb)",
 	        {std::to_string(outbox_id), worker_id_, AnswerText(answer)},
-	        nullptr};
+	        nullptr,
+	        {{"call", "succeeded"}, {"outbox_id", outbox_id}, {"answer", answer}}};
 }
 
 DbCall OutboxStore::QueriedCall(long long outbox_id, const nlohmann::json &answer) const {
 	return {"SELECT elicense.step_queried($1, $2, $3::jsonb)",
 	        {std::to_string(outbox_id), worker_id_, AnswerText(answer)},
-	        nullptr};
+	        nullptr,
+	        {{"call", "queried"}, {"outbox_id", outbox_id}, {"answer", answer}}};
 }
 
 DbCall OutboxStore::FailedCall(long long outbox_id, const std::string &kind, const std::string &error, long retry_in_ms,
@@ -196,18 +225,22 @@ DbCall OutboxStore::FailedCall(long long outbox_id, const std::string &kind, con
 		return DbCall {"SELECT elicense.step_failed($1, $2, $3, $4, $5, $6)",
 		               {std::to_string(outbox_id), worker_id_, k, error, std::to_string(retry_in_ms),
 		                std::to_string(max_attempts)},
-		               nullptr};
+		               nullptr,
+		               {}};
 	};
 	DbCall c = call(kind);
 	if (kind == "not_sent")  // an extension older than 0.3.0 knows no 'not_sent': the attempt counts
 		c.fallback = std::make_shared<DbCall>(call("retry"));
+	c.item = {{"call", "failed"}, {"outbox_id", outbox_id},     {"kind", kind},
+	          {"error", error},   {"retry_in_ms", retry_in_ms}, {"max_attempts", max_attempts}};
 	return c;
 }
 
 DbCall OutboxStore::PrecheckAnsweredCall(const std::string &ticket, const nlohmann::json &answer) const {
 	return {"SELECT elicense.precheck_answered($1::uuid, $2, $3::jsonb)",
 	        {ticket, worker_id_, AnswerText(answer)},
-	        nullptr};
+	        nullptr,
+	        {{"call", "precheck_answered"}, {"ticket", ticket}, {"answer", answer}}};
 }
 
 DbCall OutboxStore::PrecheckFailedCall(const std::string &ticket, const std::string &error, long retry_in_ms,
@@ -215,7 +248,13 @@ DbCall OutboxStore::PrecheckFailedCall(const std::string &ticket, const std::str
 	return {
 	    "SELECT elicense.precheck_failed($1::uuid, $2, $3, $4, $5, $6)",
 	    {ticket, worker_id_, error, std::to_string(retry_in_ms), std::to_string(max_attempts), not_sent ? "t" : "f"},
-	    nullptr};
+	    nullptr,
+	    {{"call", "precheck_failed"},
+	     {"ticket", ticket},
+	     {"error", error},
+	     {"retry_in_ms", retry_in_ms},
+	     {"max_attempts", max_attempts},
+	     {"not_sent", not_sent}}};
 }
 
 std::optional<std::string> OutboxStore::Run(const DbCall &call) {
@@ -309,6 +348,31 @@ std::vector<std::optional<std::string>> OutboxStore::RunBatch(const std::vector<
 	if (!error.empty()) {
 		std::replace(error.begin(), error.end(), '\n', ' ');
 		throw DbStatementError(error);
+	}
+	return out;
+}
+
+std::vector<GroupOutcome> OutboxStore::RecordResults(const std::vector<GroupElement> &group) {
+	nlohmann::json elements = nlohmann::json::array();
+	for (const GroupElement &g : group) {
+		nlohmann::json e = g.result ? g.result->item : nlohmann::json::object();
+		if (g.attempt)
+			e["attempt"] = g.attempt->item;
+		elements.push_back(std::move(e));
+	}
+	DropNuls(elements);
+	Result res = Exec("SELECT n, value, error, attempt_error FROM elicense.record_results($1, $2::jsonb)",
+	                  {worker_id_, AnswerText(elements)});
+	std::vector<GroupOutcome> out(group.size());
+	auto field = [&](int row, int col) {
+		return PQgetisnull(res.get(), row, col) ? std::nullopt
+		                                        : std::optional<std::string>(PQgetvalue(res.get(), row, col));
+	};
+	for (int i = 0; i < PQntuples(res.get()); ++i) {
+		long n = std::stol(PQgetvalue(res.get(), i, 0));
+		if (n < 1 || static_cast<std::size_t>(n) > out.size())
+			continue;
+		out[static_cast<std::size_t>(n - 1)] = {field(i, 1), field(i, 2), field(i, 3)};
 	}
 	return out;
 }

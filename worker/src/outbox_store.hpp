@@ -80,10 +80,25 @@ struct AttemptRecord {
 // One call of a delivery function, to run now (Run) or with others in one
 // transaction (RunBatch). `fallback`: the call to make instead when an
 // extension older than 0.3.0 refuses this one (a 'not_sent' it does not know).
+// `item`: the same call as an element of elicense.record_results (an
+// attempt row's fields, or {"call", "outbox_id" | "ticket", …}).
 struct DbCall {
 	const char *sql = nullptr;  // nullptr: no call
 	std::vector<std::optional<std::string>> params;
 	std::shared_ptr<DbCall> fallback;
+	nlohmann::json item;
+};
+
+// One element of a group recorded by RecordResults: the attempt row and the
+// result call (either may be absent).
+struct GroupElement {
+	const DbCall *attempt = nullptr;
+	const DbCall *result = nullptr;
+};
+// What elicense.record_results says of one element: the call's value, or
+// why the call (error) or the attempt row (attempt_error) was refused.
+struct GroupOutcome {
+	std::optional<std::string> value, error, attempt_error;
 };
 
 class OutboxStore {
@@ -141,6 +156,13 @@ public:
 	// one by one to find it) or DbConnectionLost (whether the commit happened
 	// is unknown: the unknown-outcome rule covers it, as for a single call).
 	std::vector<std::optional<std::string>> RunBatch(const std::vector<const DbCall *> &calls);
+	// Group commit in one statement: elicense.record_results with the
+	// elements' items (one round trip, one commit, set-based in the
+	// database). An element the database refuses is reported in its outcome
+	// and the others are recorded. DbStatementError: the call itself failed
+	// (42883: the extension has no record_results), nothing was recorded;
+	// DbConnectionLost as for RunBatch.
+	std::vector<GroupOutcome> RecordResults(const std::vector<GroupElement> &group);
 	// Statements sent one by one plus batches: each is one round trip and
 	// one transaction (the database cost the group commit cuts).
 	long long round_trips() const {
