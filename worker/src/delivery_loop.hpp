@@ -108,7 +108,12 @@ private:
 	void Record(const ActivePtr &a, DbCall attempt, DbCall result, Then then);
 	void RecordNow(PendingResult &r);
 	void FlushResults();
-	bool RecordGroup(std::vector<PendingResult> &batch);
+	void RecordPipelined(std::vector<PendingResult> &batch);
+	void SendGroup(std::vector<PendingResult> &batch);
+	void GroupLost(std::vector<PendingResult> &batch, const std::string &why);
+	void RecordRefusedGroup(std::vector<PendingResult> &batch, const std::string &why);
+	void CollectDb();
+	void Started(LeasedStep s);  // a leased step: active, planned
 	// The result of `a` could not be recorded: remembered for ReleaseUnrecorded.
 	void KeepUnrecorded(const ActivePtr &a, const std::string &kind, const std::string &reason);
 	void ReleaseUnrecorded();
@@ -138,8 +143,10 @@ private:
 	std::map<long long, ActivePtr> active_;  // by outbox id: waiting or in flight
 	std::deque<ActivePtr> waiting_;          // leased, waiting for the rate limit or a token
 	std::vector<Unrecorded> unrecorded_;
-	std::vector<PendingResult> results_;  // waiting for the group commit
-	Clock::time_point results_due_ {};    // when they are committed at the latest
+	std::vector<PendingResult> results_;     // waiting for the group commit
+	std::vector<PendingResult> committing_;  // sent with record_results, its answer pending
+	bool once_ = false;
+	Clock::time_point results_due_ {};  // when they are committed at the latest
 	long long batches_ = 0, batched_ = 0;
 	Clock::time_point next_db_retry_ {};
 	int db_failures_ = 0;

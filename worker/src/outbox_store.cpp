@@ -1,5 +1,7 @@
 #include "outbox_store.hpp"
 
+#include <sys/select.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -39,7 +41,10 @@ std::string OutboxStore::LeaseOwner(const std::string &worker_id) {
 }
 
 void OutboxStore::Connect() {
-	prepared_.clear();  // a new session has none
+	prepared_.clear();              // a new session has none
+	pending_ = PendingCall::kNone;  // an answer of the old session never comes
+	pending_complete_ = false;
+	pending_result_.reset();
 	conn_ = common::ConnectPg(conninfo_, "elicense-sync/" + worker_id_);
 	if (PQstatus(conn_.get()) != CONNECTION_OK) {
 		std::string msg = PQerrorMessage(conn_.get());
@@ -108,6 +113,7 @@ const std::string &OutboxStore::Prepared(const char *sql) {
 OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::optional<std::string>> &params) {
 	if (!conn_)
 		throw DbConnectionLost("not connected");
+	WaitPending();
 	std::vector<std::optional<std::string>> clean = params;
 	for (auto &p : clean)
 		if (p)
@@ -126,28 +132,149 @@ OutboxStore::Result OutboxStore::Exec(const char *sql, const std::vector<std::op
 	return res;
 }
 
-std::vector<LeasedStep> OutboxStore::Lease(int max_rows, int lease_seconds, int max_stock) {
-	Result res = Exec("SELECT outbox_id, identifier, step, attempts, needs_query, type_code, authority_division, "
-	                  "ecert_id, request::text, query_request::text, lane FROM elicense.lease_steps($1, $2, $3, "
-	                  "nullif($4::integer, -1))",
-	                  {worker_id_, std::to_string(max_rows), std::to_string(lease_seconds), std::to_string(max_stock)});
+namespace {
+
+const char *const kLeaseSql =
+    "SELECT outbox_id, identifier, step, attempts, needs_query, type_code, authority_division, "
+    "ecert_id, request::text, query_request::text, lane FROM elicense.lease_steps($1, $2, $3, "
+    "nullif($4::integer, -1))";
+const char *const kRecordResultsSql =
+    "SELECT n, value, error, attempt_error FROM elicense.record_results($1, $2::jsonb)";
+
+}  // namespace
+
+std::vector<LeasedStep> OutboxStore::LeasedRows(PGresult *res) {
 	std::vector<LeasedStep> out;
-	for (int i = 0; i < PQntuples(res.get()); ++i) {
+	for (int i = 0; i < PQntuples(res); ++i) {
 		LeasedStep s;
-		s.outbox_id = std::stoll(PQgetvalue(res.get(), i, 0));
-		s.identifier = PgText(res.get(), i, 1);
-		s.step = PgText(res.get(), i, 2);
-		s.attempts = std::stoi(PQgetvalue(res.get(), i, 3));
-		s.needs_query = PQgetvalue(res.get(), i, 4)[0] == 't';
-		s.type_code = PgText(res.get(), i, 5);
-		s.authority_division = PgText(res.get(), i, 6);
-		s.ecert_id = PgText(res.get(), i, 7);
-		s.request = PgText(res.get(), i, 8);
-		s.query_request = PgText(res.get(), i, 9);
-		s.lane = PgText(res.get(), i, 10);
+		s.outbox_id = std::stoll(PQgetvalue(res, i, 0));
+		s.identifier = PgText(res, i, 1);
+		s.step = PgText(res, i, 2);
+		s.attempts = std::stoi(PQgetvalue(res, i, 3));
+		s.needs_query = PQgetvalue(res, i, 4)[0] == 't';
+		s.type_code = PgText(res, i, 5);
+		s.authority_division = PgText(res, i, 6);
+		s.ecert_id = PgText(res, i, 7);
+		s.request = PgText(res, i, 8);
+		s.query_request = PgText(res, i, 9);
+		s.lane = PgText(res, i, 10);
 		out.push_back(std::move(s));
 	}
 	return out;
+}
+
+std::vector<LeasedStep> OutboxStore::Lease(int max_rows, int lease_seconds, int max_stock) {
+	Result res = Exec(kLeaseSql,
+	                  {worker_id_, std::to_string(max_rows), std::to_string(lease_seconds), std::to_string(max_stock)});
+	return LeasedRows(res.get());
+}
+
+void OutboxStore::SendPrepared(const char *sql, const std::vector<std::optional<std::string>> &params,
+                               PendingCall kind) {
+	if (!conn_)
+		throw DbConnectionLost("not connected");
+	WaitPending();
+	if (pending_ != PendingCall::kNone)
+		throw std::logic_error("a database call is already pending");
+	std::vector<std::optional<std::string>> clean = params;
+	std::vector<const char *> values;
+	for (auto &p : clean) {
+		if (p)
+			p->erase(std::remove(p->begin(), p->end(), '\0'), p->end());
+		values.push_back(p ? p->c_str() : nullptr);
+	}
+	const std::string &name = Prepared(sql);
+	++round_trips_;
+	if (PQsendQueryPrepared(conn_.get(), name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr,
+	                        0) != 1) {
+		std::string msg = PQerrorMessage(conn_.get());
+		std::replace(msg.begin(), msg.end(), '\n', ' ');
+		conn_.reset();
+		throw DbConnectionLost("cannot send a call: " + msg);
+	}
+	PQflush(conn_.get());  // a large group may need more than one write: PollPending flushes the rest
+	pending_ = kind;
+	pending_complete_ = false;
+	pending_result_.reset();
+}
+
+void OutboxStore::SendLease(int max_rows, int lease_seconds, int max_stock) {
+	SendPrepared(kLeaseSql,
+	             {worker_id_, std::to_string(max_rows), std::to_string(lease_seconds), std::to_string(max_stock)},
+	             PendingCall::kLease);
+}
+
+void OutboxStore::SendRecordResults(const std::vector<GroupElement> &group) {
+	SendPrepared(kRecordResultsSql, {worker_id_, GroupText(group)}, PendingCall::kGroup);
+	pending_size_ = group.size();
+}
+
+bool OutboxStore::PollPending() {
+	if (pending_ == PendingCall::kNone || pending_complete_)
+		return pending_complete_;
+	if (!conn_) {
+		pending_ = PendingCall::kNone;
+		throw DbConnectionLost("not connected");
+	}
+	PGconn *c = conn_.get();
+	auto lost = [&](const char *what) {
+		std::string msg = std::string(what) + ": " + PQerrorMessage(c);
+		std::replace(msg.begin(), msg.end(), '\n', ' ');
+		conn_.reset();
+		pending_ = PendingCall::kNone;
+		throw DbConnectionLost(msg);
+	};
+	if (PQflush(c) < 0)
+		lost("cannot send a call");
+	if (!PQconsumeInput(c))
+		lost("lost the database connection");
+	while (!PQisBusy(c)) {
+		PGresult *r = PQgetResult(c);
+		if (r == nullptr) {
+			pending_complete_ = true;
+			return true;
+		}
+		if (!pending_result_)
+			pending_result_.reset(r);  // the call's result; any other (none expected) is dropped
+		else
+			PQclear(r);
+	}
+	return false;
+}
+
+void OutboxStore::WaitPending() {
+	while (pending_ != PendingCall::kNone && !pending_complete_ && conn_) {
+		if (PollPending())
+			break;
+		int fd = PQsocket(conn_.get());
+		fd_set readable;
+		FD_ZERO(&readable);
+		FD_SET(fd, &readable);
+		select(fd + 1, &readable, nullptr, nullptr, nullptr);
+	}
+}
+
+OutboxStore::Result OutboxStore::TakePending(PendingCall kind) {
+	if (pending_ != kind || !pending_complete_)
+		throw std::logic_error("no complete answer of that call to take");
+	pending_ = PendingCall::kNone;
+	pending_complete_ = false;
+	Result res = std::move(pending_result_);
+	ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		ThrowFor(res.get());
+	return res;
+}
+
+std::vector<LeasedStep> OutboxStore::TakeLease() {
+	Result res = TakePending(PendingCall::kLease);
+	return LeasedRows(res.get());
+}
+
+std::vector<GroupOutcome> OutboxStore::TakeGroup() {
+	std::size_t size = pending_size_;
+	Result res = TakePending(PendingCall::kGroup);
+	return GroupRows(res.get(), size);
 }
 
 void OutboxStore::RenewLeases(int lease_seconds) {
@@ -275,6 +402,7 @@ std::optional<std::string> OutboxStore::Run(const DbCall &call) {
 std::vector<std::optional<std::string>> OutboxStore::RunBatch(const std::vector<const DbCall *> &calls) {
 	if (!conn_)
 		throw DbConnectionLost("not connected");
+	WaitPending();
 	PGconn *c = conn_.get();
 	auto lost = [&](const std::string &what) {
 		std::string msg = what + ": " + PQerrorMessage(c);
@@ -352,7 +480,7 @@ std::vector<std::optional<std::string>> OutboxStore::RunBatch(const std::vector<
 	return out;
 }
 
-std::vector<GroupOutcome> OutboxStore::RecordResults(const std::vector<GroupElement> &group) {
+std::string OutboxStore::GroupText(const std::vector<GroupElement> &group) {
 	nlohmann::json elements = nlohmann::json::array();
 	for (const GroupElement &g : group) {
 		nlohmann::json e = g.result ? g.result->item : nlohmann::json::object();
@@ -361,20 +489,26 @@ std::vector<GroupOutcome> OutboxStore::RecordResults(const std::vector<GroupElem
 		elements.push_back(std::move(e));
 	}
 	DropNuls(elements);
-	Result res = Exec("SELECT n, value, error, attempt_error FROM elicense.record_results($1, $2::jsonb)",
-	                  {worker_id_, AnswerText(elements)});
-	std::vector<GroupOutcome> out(group.size());
+	return AnswerText(elements);
+}
+
+std::vector<GroupOutcome> OutboxStore::GroupRows(PGresult *res, std::size_t size) {
+	std::vector<GroupOutcome> out(size);
 	auto field = [&](int row, int col) {
-		return PQgetisnull(res.get(), row, col) ? std::nullopt
-		                                        : std::optional<std::string>(PQgetvalue(res.get(), row, col));
+		return PQgetisnull(res, row, col) ? std::nullopt : std::optional<std::string>(PQgetvalue(res, row, col));
 	};
-	for (int i = 0; i < PQntuples(res.get()); ++i) {
-		long n = std::stol(PQgetvalue(res.get(), i, 0));
+	for (int i = 0; i < PQntuples(res); ++i) {
+		long n = std::stol(PQgetvalue(res, i, 0));
 		if (n < 1 || static_cast<std::size_t>(n) > out.size())
 			continue;
 		out[static_cast<std::size_t>(n - 1)] = {field(i, 1), field(i, 2), field(i, 3)};
 	}
 	return out;
+}
+
+std::vector<GroupOutcome> OutboxStore::RecordResults(const std::vector<GroupElement> &group) {
+	Result res = Exec(kRecordResultsSql, {worker_id_, GroupText(group)});
+	return GroupRows(res.get(), group.size());
 }
 
 void OutboxStore::RecordAttempt(const AttemptRecord &a) {

@@ -163,6 +163,28 @@ public:
 	// (42883: the extension has no record_results), nothing was recorded;
 	// DbConnectionLost as for RunBatch.
 	std::vector<GroupOutcome> RecordResults(const std::vector<GroupElement> &group);
+	// Asynchronous calls, one at a time on the session, so that the loop
+	// keeps its HTTP requests going while the database works: Send* sends
+	// the call and returns; the loop waits on Socket() and calls
+	// PollPending, which reads what has come without blocking and says when
+	// the answer is complete; Take* then returns it (throwing DbStatementError
+	// or DbConnectionLost for a failed call, as the synchronous form would).
+	// A synchronous call made meanwhile first waits for the pending answer,
+	// which stays to be taken.
+	enum class PendingCall { kNone, kLease, kGroup };
+	void SendLease(int max_rows, int lease_seconds, int max_stock = -1);
+	void SendRecordResults(const std::vector<GroupElement> &group);
+	PendingCall pending() const {
+		return pending_;
+	}
+	bool PollPending();  // true: the pending call's answer is complete (Take it)
+	bool PendingComplete() const {
+		return pending_ != PendingCall::kNone && pending_complete_;
+	}
+	void WaitPending();  // blocks until it is
+	std::vector<LeasedStep> TakeLease();
+	std::vector<GroupOutcome> TakeGroup();
+
 	// Statements sent one by one plus batches: each is one round trip and
 	// one transaction (the database cost the group commit cuts).
 	long long round_trips() const {
@@ -184,6 +206,11 @@ private:
 	using Result = common::PgResult;
 
 	Result Exec(const char *sql, const std::vector<std::optional<std::string>> &params);
+	void SendPrepared(const char *sql, const std::vector<std::optional<std::string>> &params, PendingCall kind);
+	Result TakePending(PendingCall kind);  // the complete answer, or throws for a failed call
+	static std::vector<LeasedStep> LeasedRows(PGresult *res);
+	static std::vector<GroupOutcome> GroupRows(PGresult *res, std::size_t size);
+	static std::string GroupText(const std::vector<GroupElement> &group);
 	[[noreturn]] void ThrowFor(PGresult *res);
 	const std::string &Prepared(const char *sql);  // the statement's name in this session
 
@@ -192,6 +219,10 @@ private:
 	common::PgConnection conn_;
 	std::map<std::string, std::string> prepared_;  // SQL text -> prepared statement name, this session
 	long long round_trips_ = 0;
+	PendingCall pending_ = PendingCall::kNone;
+	bool pending_complete_ = false;
+	Result pending_result_;         // the call's (first) result
+	std::size_t pending_size_ = 0;  // a group's elements
 };
 
 }  // namespace elicense::worker

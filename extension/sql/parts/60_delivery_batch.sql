@@ -52,7 +52,7 @@ COMMENT ON FUNCTION elicense._unknown_result_call(text) IS 'Internal: raises 220
 CREATE FUNCTION elicense._success_detail(answer jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
   SELECT pg_catalog.concat_ws(' ', answer OPERATOR(pg_catalog.->>) 'return_code',
-           pg_catalog.nullif(answer OPERATOR(pg_catalog.->>) 'message', ''),
+           NULLIF(answer OPERATOR(pg_catalog.->>) 'message', ''),
            CASE WHEN pg_catalog.jsonb_typeof(answer OPERATOR(pg_catalog.->) 'warnings') OPERATOR(pg_catalog.=) 'array'
                  AND pg_catalog.jsonb_array_length(answer OPERATOR(pg_catalog.->) 'warnings') OPERATOR(pg_catalog.>) 0
                 THEN 'warnings: ' OPERATOR(pg_catalog.||)
@@ -415,7 +415,10 @@ BEGIN
       FROM elicense._record_results_set(record_results.worker_id, results) s;
     grouped := true;
   EXCEPTION WHEN OTHERS THEN
-    NULL;  -- nothing of the try is left: one element at a time below
+    -- Nothing of the try is left: one element at a time below. Said, so
+    -- that a group that always falls back (a bug) does not go unnoticed.
+    RAISE WARNING 'elicense.record_results: the group of % was recorded element by element: %: %',
+      jsonb_array_length(results), SQLSTATE, SQLERRM;
   END;
   IF grouped THEN
     RETURN QUERY
