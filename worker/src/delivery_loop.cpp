@@ -32,6 +32,7 @@ json NoCallAnswer(const std::string &message) {
 
 DeliveryLoop::DeliveryLoop(Config config, const std::atomic<bool> &stop)
     : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, OutboxStore::LeaseOwner(cfg_.worker_id)),
+      results_store_(cfg_.conninfo, store_.owner(), false),
       http_(cfg_.in_flight), envelope_(MakeEnvelope(cfg_)),
       endpoints_(cfg_.base_url, cfg_.backup_url, cfg_.failures_to_switch, Millis(cfg_.probe_interval_ms)),
       bucket_(cfg_.rate_per_s, cfg_.burst), breaker_(cfg_.breaker), lane_share_(cfg_.stock_share),
@@ -362,7 +363,7 @@ void DeliveryLoop::CompleteWithoutCall(const ActivePtr &a, const std::string &me
 
 void DeliveryLoop::Record(const ActivePtr &a, DbCall attempt, DbCall result, Then then) {
 	PendingResult r {a, std::move(attempt), std::move(result), std::move(then)};
-	if (cfg_.result_batch_ms == 0 || !store_.Connected()) {
+	if (cfg_.result_batch_ms == 0 || !results_store_.Connected()) {
 		RecordNow(r);
 		return;
 	}
@@ -379,7 +380,7 @@ void DeliveryLoop::Record(const ActivePtr &a, DbCall attempt, DbCall result, The
 void DeliveryLoop::RecordNow(PendingResult &r) {
 	if (r.attempt.sql != nullptr) {
 		try {
-			store_.Run(r.attempt);
+			results_store_.Run(r.attempt);
 		} catch (const DbStatementError &e) {
 			common::LogEvent(
 			    "error", "attempt_not_recorded",
@@ -395,7 +396,7 @@ void DeliveryLoop::RecordNow(PendingResult &r) {
 	}
 	std::optional<std::string> value;
 	try {
-		value = store_.Run(r.result);
+		value = results_store_.Run(r.result);
 	} catch (const DbConnectionLost &e) {
 		KeepUnrecorded(r.a, "unknown",
 		               std::string("the database connection was lost before the result was recorded: ") + e.what());
@@ -414,7 +415,7 @@ void DeliveryLoop::RecordNow(PendingResult &r) {
 // not wait for: its answer is taken by CollectDb while HTTP requests go on.
 // While an answer is pending, results keep gathering for the next group.
 void DeliveryLoop::FlushResults() {
-	if (results_.empty() || store_.pending() != OutboxStore::PendingCall::kNone)
+	if (results_.empty() || results_store_.pending() != OutboxStore::PendingCall::kNone)
 		return;
 	std::vector<PendingResult> batch;
 	batch.swap(results_);  // a `then` may record again: into the next batch
@@ -440,7 +441,7 @@ void DeliveryLoop::RecordPipelined(std::vector<PendingResult> &batch) {
 	}
 	std::vector<std::optional<std::string>> values;
 	try {
-		values = store_.RunBatch(calls);
+		values = results_store_.RunBatch(calls);
 	} catch (const DbConnectionLost &e) {
 		GroupLost(batch, e.what());
 		return;
@@ -463,7 +464,7 @@ void DeliveryLoop::SendGroup(std::vector<PendingResult> &batch) {
 		group.push_back(
 		    {r.attempt.sql != nullptr ? &r.attempt : nullptr, r.result.sql != nullptr ? &r.result : nullptr});
 	try {
-		store_.SendRecordResults(group);
+		results_store_.SendRecordResults(group);
 	} catch (const DbConnectionLost &e) {
 		GroupLost(batch, e.what());
 		return;
@@ -494,16 +495,19 @@ void DeliveryLoop::RecordRefusedGroup(std::vector<PendingResult> &batch, const s
 // group's results take effect). A group whose connection went is released
 // as unknown outcomes; DbConnectionLost then goes on to the loop.
 void DeliveryLoop::CollectDb() {
-	if (!committing_.empty() && store_.pending() != OutboxStore::PendingCall::kGroup) {
+	if (!committing_.empty() && results_store_.pending() != OutboxStore::PendingCall::kGroup) {
 		std::vector<PendingResult> batch;
 		batch.swap(committing_);  // the session that had its answer is gone
 		GroupLost(batch, "the session ended before its answer");
 	}
-	if (store_.pending() == OutboxStore::PendingCall::kNone)
+	if (store_.pending() == OutboxStore::PendingCall::kLease && store_.PollPending())
+		for (LeasedStep &s : store_.TakeLease())  // DbStatementError: the loop logs it; nothing was leased
+			Started(std::move(s));
+	if (results_store_.pending() == OutboxStore::PendingCall::kNone)
 		return;
 	bool complete = false;
 	try {
-		complete = store_.PollPending();
+		complete = results_store_.PollPending();
 	} catch (const DbConnectionLost &e) {
 		std::vector<PendingResult> batch;
 		batch.swap(committing_);
@@ -512,16 +516,11 @@ void DeliveryLoop::CollectDb() {
 	}
 	if (!complete)
 		return;
-	if (store_.pending() == OutboxStore::PendingCall::kLease) {
-		for (LeasedStep &s : store_.TakeLease())  // DbStatementError: the loop logs it; nothing was leased
-			Started(std::move(s));
-		return;
-	}
 	std::vector<PendingResult> batch;
 	batch.swap(committing_);
 	std::vector<GroupOutcome> outcomes;
 	try {
-		outcomes = store_.TakeGroup();
+		outcomes = results_store_.TakeGroup();
 	} catch (const DbConnectionLost &e) {
 		GroupLost(batch, e.what());
 		throw;
@@ -744,7 +743,10 @@ void DeliveryLoop::Reconnect() {
 	if (now < next_db_retry_)
 		return;
 	try {
-		store_.Connect();
+		if (!store_.Connected())
+			store_.Connect();
+		if (!results_store_.Connected())
+			results_store_.Connect();
 		if (db_failures_ > 0)
 			common::LogEvent("info", "db_reconnected", {{"after_failures", db_failures_}});
 		db_failures_ = 0;
@@ -771,7 +773,7 @@ void DeliveryLoop::LogProgress() {
 	                  {"unrecorded", static_cast<long long>(unrecorded_.size())},
 	                  {"on_backup", endpoints_.OnBackup()},
 	                  {"breaker_open", breaker_.open()},
-	                  {"db_round_trips", store_.round_trips()},
+	                  {"db_round_trips", store_.round_trips() + results_store_.round_trips()},
 	                  {"group_commits", batches_},
 	                  {"results_committed", batched_}});
 }
@@ -782,11 +784,11 @@ void DeliveryLoop::LogProgress() {
 Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 	auto now = Clock::now();
 	Clock::time_point wake = std::min(next_poll, now + Millis(1000));
-	if (!store_.Connected())  // nothing moves before the next reconnect attempt
+	if (!DbConnected())  // nothing moves before the next reconnect attempt
 		return std::max(now, std::min(wake, next_db_retry_));
-	if (store_.PendingComplete())  // read during a synchronous call: take it now
+	if (store_.PendingComplete() || results_store_.PendingComplete())  // read during a synchronous call
 		return now;
-	if (!results_.empty() && store_.pending() == OutboxStore::PendingCall::kNone)
+	if (!results_.empty() && results_store_.pending() == OutboxStore::PendingCall::kNone)
 		wake = std::min(wake, results_due_);  // else the pending answer (the socket) wakes the loop
 	for (const ActivePtr &a : waiting_) {
 		auto it = tokens_.find(SlotKey(*a->credential));
@@ -832,9 +834,9 @@ int DeliveryLoop::Run(bool once) {
 			                  {"grace_ms", cfg_.stop_grace_ms}});
 		}
 		try {
-			if (!store_.Connected())
+			if (!DbConnected())
 				Reconnect();
-			if (store_.Connected()) {
+			if (DbConnected()) {
 				ReleaseUnrecorded();
 				if (stopping)
 					ReleaseWaiting("the worker stopped before sending");
@@ -854,7 +856,7 @@ int DeliveryLoop::Run(bool once) {
 				bool blocked = std::none_of(waiting_.begin(), waiting_.end(), [&](const ActivePtr &a) {
 					return HasToken(*a, now) && LaneNamed(a->step.lane) == Lane::kLive;
 				});
-				if (!stopping && (wake_ || now >= next_poll) && LeaseRoom() > 0 && blocked &&
+				if (!stopping && (wake_ || now >= next_poll) && LeaseRoom() > 0 && (blocked || LeaseRoom() >= cfg_.in_flight / 2) &&
 				    (!breaker_.open() || waiting_.empty()) && store_.pending() == OutboxStore::PendingCall::kNone) {
 					wake_ = false;
 					next_poll = now + Millis(cfg_.poll_interval_ms);  // before leasing: a failing lease waits too
@@ -875,7 +877,7 @@ int DeliveryLoop::Run(bool once) {
 		} catch (const DbStatementError &e) {
 			common::LogEvent("error", "db_statement_failed", {{"error", CleanText(e.what())}});
 		}
-		if (stopping && !results_.empty() && store_.Connected()) {
+		if (stopping && !results_.empty() && results_store_.Connected()) {
 			try {
 				FlushResults();
 			} catch (const DbError &) {
@@ -897,14 +899,15 @@ int DeliveryLoop::Run(bool once) {
 		if (stopping)
 			timeout = std::min(timeout, Millis(200));
 		try {
-			http_.Poll(timeout, store_.Connected() ? store_.Socket() : -1);
+			http_.Poll(timeout, store_.Connected() ? store_.Socket() : -1,
+			           results_store_.Connected() ? results_store_.Socket() : -1);
 		} catch (const DbError &e) {
 			common::LogEvent("warning", "db_error", {{"error", CleanText(e.what())}});
 		}
 	}
-	if (store_.Connected() && store_.pending() != OutboxStore::PendingCall::kNone) {
+	if (DbConnected() && results_store_.pending() != OutboxStore::PendingCall::kNone) {
 		try {  // the last group's answer: its results' log lines and counts
-			store_.WaitPending();
+			results_store_.WaitPending();
 			CollectDb();
 		} catch (const DbError &) {
 		}

@@ -131,7 +131,12 @@ private:
 
 	Config cfg_;
 	const std::atomic<bool> &stop_;
-	OutboxStore store_;
+	OutboxStore store_;          // leases, renewals, expiry, prechecks; LISTENs
+	OutboxStore results_store_;  // the results (group commit): its own backend, so a lease
+	                             // and a group of results run at once, on two cores
+	bool DbConnected() const {
+		return store_.Connected() && results_store_.Connected();
+	}
 	HttpClient http_;
 	std::unique_ptr<Envelope> envelope_;
 	std::map<std::string, TokenSlot> tokens_;  // by credential pair

@@ -28,8 +28,8 @@ bool ConnectionFailure(PGresult *res) {
 
 }  // namespace
 
-OutboxStore::OutboxStore(std::string conninfo, std::string owner)
-    : conninfo_(std::move(conninfo)), worker_id_(std::move(owner)) {
+OutboxStore::OutboxStore(std::string conninfo, std::string owner, bool listen)
+    : conninfo_(std::move(conninfo)), worker_id_(std::move(owner)), listen_(listen) {
 }
 
 std::string OutboxStore::LeaseOwner(const std::string &worker_id) {
@@ -51,7 +51,8 @@ void OutboxStore::Connect() {
 		conn_.reset();
 		throw DbConnectionLost("cannot connect to the database: " + msg);
 	}
-	Exec("LISTEN elicense_outbox", {});
+	if (listen_)
+		Exec("LISTEN elicense_outbox", {});
 }
 
 bool OutboxStore::Connected() const {

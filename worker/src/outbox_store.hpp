@@ -103,8 +103,10 @@ struct GroupOutcome {
 
 class OutboxStore {
 public:
-	// `owner`: the lease owner of this process (LeaseOwner).
-	OutboxStore(std::string conninfo, std::string owner);
+	// `owner`: the lease owner of this process (LeaseOwner). `listen`: the
+	// session LISTENs on elicense_outbox (the leasing one; the session that
+	// records results does not).
+	OutboxStore(std::string conninfo, std::string owner, bool listen = true);
 	// worker_id + '#' + 12 random hex digits: unique per process start.
 	static std::string LeaseOwner(const std::string &worker_id);
 	const std::string &owner() const {
@@ -216,6 +218,7 @@ private:
 
 	std::string conninfo_;
 	std::string worker_id_;  // the lease owner
+	bool listen_ = true;
 	common::PgConnection conn_;
 	std::map<std::string, std::string> prepared_;  // SQL text -> prepared statement name, this session
 	long long round_trips_ = 0;
