@@ -44,7 +44,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON elicense.delivery_config TO elicense_adm
 
 CREATE TABLE elicense.delivery_event (
     id          bigint GENERATED ALWAYS AS IDENTITY,
-    outbox_id   bigint NOT NULL REFERENCES elicense.outbox (id),
+    outbox_id   bigint NOT NULL,  -- no foreign key, as in delivery_attempt (50_outbox.sql)
     identifier  text NOT NULL,
     step        text NOT NULL,
     from_status text NOT NULL,

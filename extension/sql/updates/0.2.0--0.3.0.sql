@@ -3164,3 +3164,14 @@ COMMENT ON FUNCTION elicense.record_attempt(bigint, text, text, text, integer, t
 'Records one call to the national platform (the endpoint must come without its token) and the eCertID it carried';
 REVOKE ALL ON FUNCTION elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.record_attempt(bigint, text, text, text, integer, text, text, integer, text, text, text) TO elicense_worker;
+
+-- ============================================================================
+-- Delivery at 1,500 requests/s with one worker (issue 22): the worker records
+-- a group of results in one elicense.record_results call (60_delivery_batch.sql,
+-- a part added in 0.3.0); the history of attempts and events is written only
+-- by the delivery functions, with the id of a row they hold, so it keeps no
+-- foreign key to the outbox (one RI check per row was a measurable part of a
+-- group).
+-- ============================================================================
+ALTER TABLE elicense.delivery_attempt DROP CONSTRAINT IF EXISTS delivery_attempt_outbox_id_fkey;
+ALTER TABLE elicense.delivery_event DROP CONSTRAINT IF EXISTS delivery_event_outbox_id_fkey;
