@@ -32,8 +32,7 @@ json NoCallAnswer(const std::string &message) {
 
 DeliveryLoop::DeliveryLoop(Config config, const std::atomic<bool> &stop)
     : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, OutboxStore::LeaseOwner(cfg_.worker_id)),
-      results_store_(cfg_.conninfo, store_.owner(), false),
-      http_(cfg_.in_flight), envelope_(MakeEnvelope(cfg_)),
+      results_store_(cfg_.conninfo, store_.owner(), false), http_(cfg_.in_flight), envelope_(MakeEnvelope(cfg_)),
       endpoints_(cfg_.base_url, cfg_.backup_url, cfg_.failures_to_switch, Millis(cfg_.probe_interval_ms)),
       bucket_(cfg_.rate_per_s, cfg_.burst), breaker_(cfg_.breaker), lane_share_(cfg_.stock_share),
       rng_(std::random_device {}()) {
@@ -468,6 +467,12 @@ void DeliveryLoop::SendGroup(std::vector<PendingResult> &batch) {
 	} catch (const DbConnectionLost &e) {
 		GroupLost(batch, e.what());
 		return;
+	} catch (const DbStatementError &e) {  // refused when prepared: an extension without it (42883)
+		if (Missing(e, "elicense.record_results", record_results_missing_until_))
+			RecordPipelined(batch);
+		else
+			RecordRefusedGroup(batch, e.what());
+		return;
 	}
 	committing_ = std::move(batch);
 }
@@ -856,8 +861,9 @@ int DeliveryLoop::Run(bool once) {
 				bool blocked = std::none_of(waiting_.begin(), waiting_.end(), [&](const ActivePtr &a) {
 					return HasToken(*a, now) && LaneNamed(a->step.lane) == Lane::kLive;
 				});
-				if (!stopping && (wake_ || now >= next_poll) && LeaseRoom() > 0 && (blocked || LeaseRoom() >= cfg_.in_flight / 2) &&
-				    (!breaker_.open() || waiting_.empty()) && store_.pending() == OutboxStore::PendingCall::kNone) {
+				if (!stopping && (wake_ || now >= next_poll) && LeaseRoom() > 0 &&
+				    (blocked || LeaseRoom() >= cfg_.in_flight / 2) && (!breaker_.open() || waiting_.empty()) &&
+				    store_.pending() == OutboxStore::PendingCall::kNone) {
 					wake_ = false;
 					next_poll = now + Millis(cfg_.poll_interval_ms);  // before leasing: a failing lease waits too
 					LeaseMore();
