@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Delivery throughput and commit-to-confirm latency of elicense-sync against
 # the platform test double with 0 ms and 5 ms added latency per request, for
-# 1 and 4 workers (in_flight 16 each, the worker's default), before and after
+# 1 and 4 workers (in_flight 32 each, the worker's default), before and after
 # batching, in the same run (BENCH_SYNC_MODES, default "calls set"):
 #   off    no group commit (result_batch_ms 0): one call and one commit per
 #          attempt row and per result
@@ -37,7 +37,7 @@ worker_counts=${BENCH_SYNC_WORKERS:-1 4}
 modes=${BENCH_SYNC_MODES:-calls set}
 # CPU seconds (user + system) the given processes have used so far.
 cpu_s() { for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {printf "%.3f", s / hz}'; }
-in_flight=${BENCH_SYNC_IN_FLIGHT:-16}
+in_flight=${BENCH_SYNC_IN_FLIGHT:-32}
 setup_database  # the keys and client secret the double needs
 # A thread per keep-alive connection in the double: every worker's in_flight
 # connections and their token fetches, with room to spare (64 threads for 4 x 16
