@@ -22,7 +22,8 @@
 # The ideal is workers × in_flight / latency requests per second (unbounded
 # at 0 ms). Rows also go to bench.result (suite "sync") when it exists.
 # Quick runs: BENCH_SYNC_LATENCIES="5" BENCH_SYNC_WORKERS="1" BENCH_SYNC_MODES="set"
-# pick rows, BENCH_SYNC_IN_FLIGHT sets in_flight, BENCH_SYNC_PROFILE=1 also
+# pick rows, BENCH_SYNC_IN_FLIGHT sets in_flight, BENCH_SYNC_RESULT_MS the
+# group commit's result_batch_ms (default 5), BENCH_SYNC_PROFILE=1 also
 # prints the backends' time per function (track_functions) and the requests
 # per 100 ms of the burst, to stderr; BENCH_SYNC_PERF=1 records the workers'
 # backends with perf during the burst (the file is named on stderr).
@@ -53,13 +54,13 @@ for latency in $latencies; do
       setup_database  # a fresh database per run: history tables are append-only
       [ -z "${BENCH_SYNC_PROFILE:-}" ] || sql -c "ALTER DATABASE $db SET track_functions = 'all'"
       write_config "$in_flight" 30
-      python3 - "$out/worker.json" "$mode" <<'PY'
+      python3 - "$out/worker.json" "$mode" "${BENCH_SYNC_RESULT_MS:-5}" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 mode = sys.argv[2]
 if mode not in ("off", "calls", "set"):
     sys.exit("BENCH_SYNC_MODES: off, calls or set, not " + mode)
-c["result_batch_ms"] = 0 if mode == "off" else 5
+c["result_batch_ms"] = 0 if mode == "off" else int(sys.argv[3])
 c["result_set_based"] = mode == "set"
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
