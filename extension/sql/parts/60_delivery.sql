@@ -10,6 +10,7 @@
 --   step_failed      retry later with backoff, dead (business error, attempts used up)
 --                    or held for an operator
 --   replay           an admin puts dead and held rows back
+--   record_results   a whole group of the above in one call, set-based (60_delivery_batch.sql)
 -- Every change of a step's status is kept in elicense.delivery_event; every
 -- assigned code in elicense.code_assignment.
 --------------------------------------------------------------------------------
