@@ -46,9 +46,9 @@ REVOKE ALL ON FUNCTION elicense._unknown_result_call(text) FROM PUBLIC;
 COMMENT ON FUNCTION elicense._unknown_result_call(text) IS 'Internal: raises 22023 for a call record_results does not know';
 
 -- What a success's event says: the answer's code, message and warnings (as
--- step_succeeded writes it). Without SET search_path, so that it is inlined
--- into its callers' statements (all of them run with search_path =
--- pg_catalog, pg_temp); called per element it cost as much as the UPDATE.
+-- step_succeeded writes it). Every name qualified and no SET search_path (a
+-- SET would cost a configuration save and restore per element); its
+-- sub-SELECT keeps the planner from inlining it.
 CREATE FUNCTION elicense._success_detail(answer jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
   SELECT pg_catalog.concat_ws(' ', answer OPERATOR(pg_catalog.->>) 'return_code',
