@@ -60,7 +60,8 @@ extension/sql/elicense--$(EXTVERSION).sql: $(SQL_PARTS)
 # idempotent (roles are cluster-wide and created only if missing).
 PARTS_RERUN_ON_UPDATE = extension/sql/parts/05_roles.sql
 PARTS_ADDED_IN_0.3.0 = extension/sql/parts/47_platform_field.sql extension/sql/parts/56_lifecycle.sql \
-                       extension/sql/parts/57_platform_request.sql extension/sql/parts/61_precheck.sql \
+                       extension/sql/parts/57_platform_request.sql extension/sql/parts/60_delivery_batch.sql \
+                       extension/sql/parts/61_precheck.sql \
                        extension/sql/parts/64_stock.sql extension/sql/parts/71_gateway.sql \
                        extension/sql/parts/76_history_partitions.sql extension/sql/parts/48_resident_id_vault.sql
 extension/sql/elicense--0.2.0--0.3.0.sql: extension/sql/updates/0.2.0--0.3.0.sql $(PARTS_RERUN_ON_UPDATE) $(PARTS_ADDED_IN_0.3.0)

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Delivery throughput and commit-to-confirm latency of elicense-sync against
 # the platform test double with 0 ms and 5 ms added latency per request, for
-# 1 and 4 workers (in_flight 16 each, the worker's default), with the group
-# commit of results off (result_batch_ms 0: one call and one commit per
-# attempt row and per result) and on (5 ms, the default), in the same run.
+# 1 and 4 workers (in_flight 32 each, the worker's default), before and after
+# batching, in the same run (BENCH_SYNC_MODES, default "calls set"):
+#   off    no group commit (result_batch_ms 0): one call and one commit per
+#          attempt row and per result
+#   calls  group commit (5 ms) of one call per attempt row and per result,
+#          pipelined (result_set_based false: the way before record_results)
+#   set    group commit (5 ms) of one elicense.record_results call per group,
+#          set-based in the database (the default)
 #   burst: BENCH_SYNC_LICENCES W050 + as many W032 licences (default 100;
 #          4 requests each) issued in one transaction while the workers wait;
-#          requests/s from the first to the last recorded attempt.
+#          requests/s from the first to the last recorded attempt, and over the
+#          first 95% of the attempts (the sustained rate, without the tail of a
+#          retried unknown outcome).
 #   idle:  then 20 licence pairs issued one by one, 100 ms apart, into idle
 #          workers: p50/p99 from the issuing commit to the confirm step done.
 #   db trips/req: the workers' database round trips (each a transaction:
@@ -16,10 +23,12 @@
 #          step whatever else the machine is doing.
 # The ideal is workers × in_flight / latency requests per second (unbounded
 # at 0 ms). Rows also go to bench.result (suite "sync") when it exists.
-# Quick runs: BENCH_SYNC_LATENCIES="5" BENCH_SYNC_WORKERS="1" BENCH_SYNC_BATCH="5"
-# pick rows, BENCH_SYNC_IN_FLIGHT sets in_flight, BENCH_SYNC_PROFILE=1 also
+# Quick runs: BENCH_SYNC_LATENCIES="5" BENCH_SYNC_WORKERS="1" BENCH_SYNC_MODES="set"
+# pick rows, BENCH_SYNC_IN_FLIGHT sets in_flight, BENCH_SYNC_RESULT_MS the
+# group commit's result_batch_ms (default 5), BENCH_SYNC_PROFILE=1 also
 # prints the backends' time per function (track_functions) and the requests
-# per 100 ms of the burst, to stderr.
+# per 100 ms of the burst, to stderr; BENCH_SYNC_PERF=1 records the workers'
+# backends with perf during the burst (the file is named on stderr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${PGHOST:-}" ] || exec bench/run sync
@@ -28,10 +37,10 @@ source tests/sync/lib.sh
 n=${BENCH_SYNC_LICENCES:-100}
 latencies=${BENCH_SYNC_LATENCIES:-0 5}
 worker_counts=${BENCH_SYNC_WORKERS:-1 4}
-batch_modes=${BENCH_SYNC_BATCH:-0 5}
+modes=${BENCH_SYNC_MODES:-calls set}
 # CPU seconds (user + system) the given processes have used so far.
 cpu_s() { for p in "$@"; do cut -d' ' -f14,15 "/proc/$p/stat"; done | awk -v hz="$(getconf CLK_TCK)" '{s += $1 + $2} END {printf "%.3f", s / hz}'; }
-in_flight=${BENCH_SYNC_IN_FLIGHT:-16}
+in_flight=${BENCH_SYNC_IN_FLIGHT:-32}
 setup_database  # the keys and client secret the double needs
 # A thread per keep-alive connection in the double: every worker's in_flight
 # connections and their token fetches, with room to spare (64 threads for 4 x 16
@@ -39,29 +48,42 @@ setup_database  # the keys and client secret the double needs
 max_workers=$(printf '%s\n' $worker_counts | sort -n | tail -n 1)
 start_double --threads $((max_workers * in_flight * 2 + 16))
 
-printf '\n%-8s %-8s %-9s %11s %12s %13s %13s %14s %15s %15s\n' latency workers batching "requests/s" "ideal req/s" "idle p50 ms" "idle p99 ms" "db trips/req" "db cpu ms/req" "worker cpu ms/req"
+printf '\n%-8s %-8s %-10s %11s %11s %12s %13s %13s %14s %15s %15s\n' latency workers recording "requests/s" "95% req/s" "ideal req/s" "idle p50 ms" "idle p99 ms" "db trips/req" "db cpu ms/req" "worker cpu ms/req"
 for latency in $latencies; do
   faults "{\"latency_ms\": $latency}"
   for workers in $worker_counts; do
-    for batch_ms in $batch_modes; do
+    for mode in $modes; do
       setup_database  # a fresh database per run: history tables are append-only
       [ -z "${BENCH_SYNC_PROFILE:-}" ] || sql -c "ALTER DATABASE $db SET track_functions = 'all'"
       write_config "$in_flight" 30
-      python3 - "$out/worker.json" "$batch_ms" <<'PY'
+      python3 - "$out/worker.json" "$mode" "${BENCH_SYNC_RESULT_MS:-5}" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
-c["result_batch_ms"] = int(sys.argv[2])
+mode = sys.argv[2]
+if mode not in ("off", "calls", "set"):
+    sys.exit("BENCH_SYNC_MODES: off, calls or set, not " + mode)
+c["result_batch_ms"] = 0 if mode == "off" else int(sys.argv[3])
+c["result_set_based"] = mode == "set"
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
       first=${#pids[@]}
-      for w in $(seq "$workers"); do start_worker "bench_${latency}_${workers}_${batch_ms}_$w"; done
+      for w in $(seq "$workers"); do start_worker "bench_${latency}_${workers}_${mode}_$w"; done
       sleep 0.5
       worker_pids=("${pids[@]:$first}")
       backend_pids=($(sql -c "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'elicense-sync/%'"))
       cpu_before=$(cpu_s "${worker_pids[@]}" "${backend_pids[@]}")
       db_before=$(cpu_s "${backend_pids[@]}")
+      if [ -n "${BENCH_SYNC_PERF:-}" ]; then  # a CPU profile of the workers' backends during the burst
+        perf record -q -g -o "$out/perf_${latency}_${workers}_${mode}.data" -p "$(IFS=,; echo "${backend_pids[*]}")" >/dev/null 2>&1 &
+        perf_pid=$!
+        sleep 0.2
+      fi
       issue_licences "$n"
       wait_for 600 "$(all_delivered)"
+      if [ -n "${BENCH_SYNC_PERF:-}" ]; then
+        kill -INT "$perf_pid"; wait "$perf_pid" || true
+        echo "perf profile: $out/perf_${latency}_${workers}_${mode}.data" >&2
+      fi
       cpu_after=$(cpu_s "${worker_pids[@]}" "${backend_pids[@]}")
       db_after=$(cpu_s "${backend_pids[@]}")
       mark=$(sql -c "SELECT now()")
@@ -71,6 +93,13 @@ PY
 
       read -r requests seconds <<<"$(sql -F' ' -c "
         SELECT count(*), extract(epoch FROM max(at) - min(at)) FROM elicense.delivery_attempt")"
+      # The sustained rate: 95% of the burst's attempts over the time they took. One
+      # unknown outcome (a kept-alive connection the double closed as a request
+      # went out) is asked about and resent after its backoff, up to a second
+      # later: alone, it can halve the rate from the first to the last attempt.
+      rps95=$(sql -c "
+        WITH a AS (SELECT at, row_number() OVER (ORDER BY at) AS n, count(*) OVER () AS total FROM elicense.delivery_attempt)
+        SELECT round(max(n) / nullif(extract(epoch FROM max(at) - min(at)), 0)) FROM a WHERE n <= ceil(total * 0.95)")
       # Idle: one licence pair per transaction; created_at is its commit to within a millisecond.
       for i in $(seq 20); do
         issue_licences 1 $((n + i))
@@ -95,7 +124,7 @@ PY
       fi
       # The workers' own count of database round trips (= transactions), burst and idle.
       trips=$(for w in $(seq "$workers"); do
-                grep '"event":"progress"' "$out/bench_${latency}_${workers}_${batch_ms}_$w.log" | tail -n 1
+                grep '"event":"progress"' "$out/bench_${latency}_${workers}_${mode}_$w.log" | tail -n 1
               done | python3 -c "import json, sys; print(sum(json.loads(l)['db_round_trips'] for l in sys.stdin if l.strip()))")
       burst_requests=$requests
       db_ms=$(awk -v a="$db_after" -v b="$db_before" -v r="$burst_requests" 'BEGIN {printf "%.2f", (a - b) * 1000 / r}')
@@ -103,11 +132,11 @@ PY
       trips_per=$(awk -v t="$trips" -v r="$(sql -c "SELECT count(*) FROM elicense.delivery_attempt")" 'BEGIN {printf "%.2f", t / r}')
       rps=$(awk -v r="$requests" -v s="$seconds" 'BEGIN {printf "%.0f", r / s}')
       ideal=$([ "$latency" = 0 ] && echo "unbounded" || awk -v f="$((workers * in_flight))" -v l="$latency" 'BEGIN {printf "%.0f", f * 1000 / l}')
-      mode=$([ "$batch_ms" = 0 ] && echo off || echo "${batch_ms} ms")
-      printf '%-8s %-8s %-9s %11s %12s %13s %13s %14s %15s %15s\n' "${latency} ms" "$workers" "$mode" "$rps" "$ideal" "$p50" "$p99" "$trips_per" "$db_ms" "$worker_ms"
+      label=$(case $mode in off) echo "off" ;; calls) echo "per call" ;; set) echo "set-based" ;; esac)
+      printf '%-8s %-8s %-10s %11s %11s %12s %13s %13s %14s %15s %15s\n' "${latency} ms" "$workers" "$label" "$rps" "$rps95" "$ideal" "$p50" "$p99" "$trips_per" "$db_ms" "$worker_ms"
       if [ "$(psql -XAtc "SELECT to_regclass('bench.result') IS NOT NULL")" = t ]; then
-        psql -Xqc "INSERT INTO bench.result VALUES ('sync', 'latency ${latency} ms, ${workers} worker(s), group commit ${mode}', $requests, $seconds, $requests / $seconds,
-                   $([ "$batch_ms" = 0 ] && echo NULL || echo "'latency ${latency} ms, ${workers} worker(s), group commit off'"))"
+        psql -Xqc "INSERT INTO bench.result VALUES ('sync', 'latency ${latency} ms, ${workers} worker(s), results ${label}', $requests, $seconds, $requests / $seconds,
+                   $([ "$mode" = calls ] && echo NULL || echo "'latency ${latency} ms, ${workers} worker(s), results per call'"))"
       fi
     done
   done

@@ -5,6 +5,8 @@
 #include "elicense/legacy_crypto.hpp"
 #include "elicense/qr_url.hpp"
 
+#include <algorithm>
+
 namespace elicense::core {
 namespace {
 
@@ -73,20 +75,37 @@ Assignment ClassifyAssignmentPlain(std::string_view plain) {
 	return a;
 }
 
-Assignment DecryptAssignment(std::string_view encry_certid, std::string_view encry_key,
-                             const AssignmentSecret &secret) {
+AssignmentDecryptor::AssignmentDecryptor(const AssignmentSecret &secret) : scheme_(secret.scheme) {
 	RequireAssignmentSecret(secret);
+	if (scheme_ == AssignmentScheme::kRsaDes)
+		rsa_ = std::make_unique<RsaPrivateKey>(secret.private_key_pem);
+	else
+		des_key_ = secret.des_key;
+}
+
+AssignmentDecryptor::~AssignmentDecryptor() {
+	std::fill(des_key_.begin(), des_key_.end(), '\0');
+}
+
+Assignment AssignmentDecryptor::Decrypt(std::string_view encry_certid, std::string_view encry_key) const {
 	std::string key8;
-	if (secret.scheme == AssignmentScheme::kRsaDes) {
-		key8 = RsaDecrypt(secret.private_key_pem, encry_key, CipherTextFormat::kBase64, "encryKey");
+	if (scheme_ == AssignmentScheme::kRsaDes) {
+		key8 = rsa_->Decrypt(encry_key, CipherTextFormat::kBase64, "encryKey");
 		if (key8.size() != kDesKeyLength)
 			throw Error(sqlstate::kInvalidParameterValue,
 			            "encryKey decrypts to " + std::to_string(key8.size()) + " bytes, not an 8-character DES key",
 			            {}, "Check that the configured private key is the province's own key.");
 	} else {
-		key8 = secret.des_key;
+		key8 = des_key_;
 	}
-	return ClassifyAssignmentPlain(DesDecryptHex(encry_certid, key8, "encryCertid"));
+	Assignment a = ClassifyAssignmentPlain(DesDecryptHex(encry_certid, key8, "encryCertid"));
+	std::fill(key8.begin(), key8.end(), '\0');
+	return a;
+}
+
+Assignment DecryptAssignment(std::string_view encry_certid, std::string_view encry_key,
+                             const AssignmentSecret &secret) {
+	return AssignmentDecryptor(secret).Decrypt(encry_certid, encry_key);
 }
 
 }  // namespace elicense::core

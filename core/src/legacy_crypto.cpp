@@ -336,17 +336,25 @@ std::string RsaEncrypt(std::string_view public_pem, std::string_view plain, Ciph
 	return format == CipherTextFormat::kBase64 ? Base64Encode(bytes) : HexUpper(bytes);
 }
 
-std::string RsaDecrypt(std::string_view private_pem, std::string_view cipher_text, CipherTextFormat format,
-                       std::string_view field) {
+RsaPrivateKey::RsaPrivateKey(std::string_view private_pem)
+    : key_(DecodeRsaPem(private_pem, EVP_PKEY_KEYPAIR, "RSA private key").release()) {
+}
+
+RsaPrivateKey::~RsaPrivateKey() {
+	EVP_PKEY_free(static_cast<EVP_PKEY *>(key_));
+}
+
+std::string RsaPrivateKey::Decrypt(std::string_view cipher_text, CipherTextFormat format,
+                                   std::string_view field) const {
+	EVP_PKEY *key = static_cast<EVP_PKEY *>(key_);
 	std::string cipher =
 	    format == CipherTextFormat::kBase64 ? Base64Decode(cipher_text, field) : HexDecode(cipher_text, field);
-	PkeyPtr key = DecodeRsaPem(private_pem, EVP_PKEY_KEYPAIR, "RSA private key");
-	if (cipher.size() != static_cast<std::size_t>(EVP_PKEY_get_size(key.get())))
+	if (cipher.size() != static_cast<std::size_t>(EVP_PKEY_get_size(key)))
 		Fail(sqlstate::kInvalidParameterValue,
 		     "field " + Quoted(field) + " has " + std::to_string(cipher.size()) + " bytes, the RSA key needs " +
-		         std::to_string(EVP_PKEY_get_size(key.get())),
+		         std::to_string(EVP_PKEY_get_size(key)),
 		     {}, "RSA ciphertext is exactly as long as the key's modulus: check that the right key is configured.");
-	PkeyCtxPtr ctx = RsaCtx(key.get());
+	PkeyCtxPtr ctx = RsaCtx(key);
 	if (EVP_PKEY_decrypt_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)
 		FailInternal("EVP_PKEY_decrypt_init(RSA PKCS#1 v1.5)");
 	std::size_t len = 0;
@@ -357,7 +365,14 @@ std::string RsaDecrypt(std::string_view private_pem, std::string_view cipher_tex
 		Fail(sqlstate::kInvalidParameterValue, "field " + Quoted(field) + " does not decrypt under the RSA private key",
 		     "The PKCS#1 v1.5 padding is wrong after decryption.",
 		     "The ciphertext was made for another key: check the configured private key.");
-	return std::string(reinterpret_cast<const char *>(out.data()), len);
+	std::string plain(reinterpret_cast<const char *>(out.data()), len);
+	OPENSSL_cleanse(out.data(), out.size());
+	return plain;
+}
+
+std::string RsaDecrypt(std::string_view private_pem, std::string_view cipher_text, CipherTextFormat format,
+                       std::string_view field) {
+	return RsaPrivateKey(private_pem).Decrypt(cipher_text, format, field);
 }
 
 std::string HexUpper(std::string_view bytes) {

@@ -14,6 +14,11 @@
 #include "cpp_guard.hpp"
 #include "stored_secret.hpp"
 
+extern "C" {
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+}
+
 namespace core = elicense::core;
 using elicense::pg::ArgBytes;
 using elicense::pg::ArgText;
@@ -202,6 +207,82 @@ ELICENSE_FUNCTION(elicense_decrypt_assignment_with_box) {
 		result = AssignmentRow(fcinfo, core::DecryptAssignment(certid, key, s));
 	});
 	PG_RETURN_DATUM(result);
+}
+
+// _decrypt_assignments(encry_certids text[], encry_keys text[], scheme,
+// secret_box, OUT n, OUT kind, OUT code, OUT url, OUT problem) RETURNS SETOF
+// record: a batch of assignments (the group of results of one
+// record_results call) under one province's secret, opened from its box and
+// its key decoded once, for this call only. One row per element, n its
+// position (1-based): its assignment, or in `problem` the message
+// _decrypt_assignment would have raised for it (an element's bad ciphertext
+// does not stop the others). A NULL encryCertid is a problem; a NULL
+// encryKey is ''. A secret that cannot be opened raises, as for one element.
+ELICENSE_FUNCTION(elicense_decrypt_assignments_with_box) {
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+		                errmsg("the arrays, the assignment scheme and the province's secret must not be NULL")));
+	ArrayType *certid_array = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType *key_array = PG_GETARG_ARRAYTYPE_P(1);
+	Datum *certid_values = nullptr, *key_values = nullptr;
+	bool *certid_nulls = nullptr, *key_nulls = nullptr;
+	int certid_count = 0, key_count = 0;
+	deconstruct_array(certid_array, TEXTOID, -1, false, TYPALIGN_INT, &certid_values, &certid_nulls, &certid_count);
+	deconstruct_array(key_array, TEXTOID, -1, false, TYPALIGN_INT, &key_values, &key_nulls, &key_count);
+	if (certid_count != key_count)
+		ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+		                errmsg("encry_certids has %d elements but encry_keys has %d", certid_count, key_count),
+		                errhint("Pass one encryKey (or NULL) per encryCertid.")));
+	std::string_view scheme = ArgText(fcinfo, 2);
+	std::string_view box = ArgBytes(fcinfo, 3);
+	auto text_of = [](Datum d) {
+		text *t = reinterpret_cast<text *>(DatumGetPointer(d));
+		return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	};
+	struct Row {
+		core::Assignment a;
+		std::string problem;  // empty: a holds the assignment
+	};
+	std::vector<Row> rows(static_cast<std::size_t>(certid_count));
+	GuardedRun([&] {
+		elicense::pg::WipedString opened {elicense::pg::OpenStoredSecret(elicense::pg::kProvinceSecretPurpose, box)};
+		core::AssignmentSecret s = ProvinceSecret(scheme, opened.value);
+		elicense::pg::WipeOnExit guard {[&] { Wipe(s); }};
+		core::AssignmentDecryptor decryptor(s);
+		for (int i = 0; i < certid_count; ++i) {
+			Row &r = rows[static_cast<std::size_t>(i)];
+			if (certid_nulls[i]) {
+				r.problem = "encryCertid and province must not be NULL";
+				continue;
+			}
+			try {
+				r.a = decryptor.Decrypt(text_of(certid_values[i]), key_nulls[i] ? "" : text_of(key_values[i]));
+			} catch (const core::Error &e) {
+				r.problem = e.what();
+			}
+		}
+	});
+	InitMaterializedSRF(fcinfo, 0);
+	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (std::size_t i = 0; i < rows.size(); ++i) {
+		const Row &r = rows[i];
+		Datum values[5] = {Int32GetDatum(static_cast<int32>(i + 1)), 0, 0, 0, 0};
+		bool nulls[5] = {false, true, true, true, true};
+		if (r.problem.empty()) {
+			values[1] = CStringGetTextDatum(r.a.is_url ? "url" : "code");
+			values[2] = CStringGetTextDatum(r.a.code.c_str());
+			nulls[1] = nulls[2] = false;
+			if (r.a.is_url) {
+				values[3] = CStringGetTextDatum(r.a.url.c_str());
+				nulls[3] = false;
+			}
+		} else {
+			values[4] = CStringGetTextDatum(r.problem.c_str());
+			nulls[4] = false;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return static_cast<Datum>(0);
 }
 
 // _decrypt_assignment(encry_certid, encry_key, scheme, private_key_pem,

@@ -48,7 +48,7 @@ TEST(WorkerConfig, RefusesValuesOfAnotherType) {
 		return elicense::worker::LoadConfig(path);
 	};
 	EXPECT_EQ(load(R"({"in_flight": 12, "platform": {"request_timeout_ms": 900}})").in_flight, 12);
-	EXPECT_EQ(load("{}").in_flight, 16);
+	EXPECT_EQ(load("{}").in_flight, 32);
 	for (const char *bad :
 	     {R"({"in_flight": true})", R"({"in_flight": 4.5})", R"({"lease_seconds": 4294967326})",
 	      R"({"platform": {"paths": {"11100000000013338W050/collect": 3}}})", R"({"backoff": {"base_ms": "100"}})",

@@ -180,5 +180,39 @@ TEST(Assignment, BothSchemesAndBothPlainForms) {
 	EXPECT_EQ(ParseAssignmentScheme("rsa-des"), AssignmentScheme::kRsaDes);
 }
 
+// The batch form (one key decoded for a group of assignments, record_results)
+// gives what DecryptAssignment gives, element by element, and an element that
+// does not decrypt leaves the decryptor usable for the next ones.
+TEST(Assignment, BatchDecryptorMatchesOneByOne) {
+	std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY *)> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t {512}),
+	                                                    EVP_PKEY_free);
+	AssignmentSecret rsa;
+	rsa.private_key_pem = PemOf(key.get(), EVP_PKEY_KEYPAIR, "PrivateKeyInfo");
+	std::string pub = PemOf(key.get(), EVP_PKEY_PUBLIC_KEY, "SubjectPublicKeyInfo");
+	AssignmentDecryptor batch(rsa);
+	const char *codes[] = {"202232000001000001", "202232000001000002", "350000000000000077"};
+	for (const char *code : codes) {
+		std::string k = RsaEncrypt(pub, "86037418", CipherTextFormat::kBase64);
+		std::string id = DesEncryptHex(code, "86037418");
+		Assignment one = DecryptAssignment(id, k, rsa);
+		Assignment many = batch.Decrypt(id, k);
+		EXPECT_EQ(many.code, code);
+		EXPECT_EQ(many.code, one.code);
+		EXPECT_EQ(many.is_url, one.is_url);
+		try {  // an encryKey that is no DES key, between good ones
+			batch.Decrypt(id, RsaEncrypt(pub, "short", CipherTextFormat::kBase64));
+			ADD_FAILURE();
+		} catch (const Error &e) {
+			EXPECT_EQ(std::string(e.what()), "encryKey decrypts to 5 bytes, not an 8-character DES key");
+		}
+	}
+	AssignmentSecret des;
+	des.scheme = AssignmentScheme::kDes;
+	des.des_key = "12345678";
+	EXPECT_EQ(AssignmentDecryptor(des).Decrypt(DesEncryptHex(kSeedUrl, "12345678"), "").url, kSeedUrl);
+	rsa.private_key_pem = "not a key";
+	EXPECT_THROW(AssignmentDecryptor {rsa}, Error);
+}
+
 }  // namespace
 }  // namespace elicense::core

@@ -241,6 +241,7 @@ Config LoadConfig(const std::string &path) {
 			}
 			TakeConfigValue(doc, "result_batch_ms", c.result_batch_ms);
 			TakeConfigValue(doc, "result_batch_max", c.result_batch_max);
+			TakeConfigValue(doc, "result_set_based", c.result_set_based);
 		} catch (const json::exception &e) {
 			throw std::runtime_error("config file " + path + ": " + e.what());
 		}

@@ -32,7 +32,7 @@ json NoCallAnswer(const std::string &message) {
 
 DeliveryLoop::DeliveryLoop(Config config, const std::atomic<bool> &stop)
     : cfg_(std::move(config)), stop_(stop), store_(cfg_.conninfo, OutboxStore::LeaseOwner(cfg_.worker_id)),
-      http_(cfg_.in_flight), envelope_(MakeEnvelope(cfg_)),
+      results_store_(cfg_.conninfo, store_.owner(), false), http_(cfg_.in_flight), envelope_(MakeEnvelope(cfg_)),
       endpoints_(cfg_.base_url, cfg_.backup_url, cfg_.failures_to_switch, Millis(cfg_.probe_interval_ms)),
       bucket_(cfg_.rate_per_s, cfg_.burst), breaker_(cfg_.breaker), lane_share_(cfg_.stock_share),
       rng_(std::random_device {}()) {
@@ -138,7 +138,7 @@ bool DeliveryLoop::Missing(const DbStatementError &e, const char *what, Clock::t
 // least half of in_flight at a time, or whenever nothing waits), so one
 // lease_steps call serves many steps.
 int DeliveryLoop::LeaseRoom() const {
-	int held = static_cast<int>(active_.size() - results_.size());
+	int held = static_cast<int>(active_.size() - results_.size() - committing_.size());
 	int room = 2 * cfg_.in_flight - held;
 	return room >= std::max(1, cfg_.in_flight / 2) || (waiting_.empty() && room > 0) ? room : 0;
 }
@@ -162,12 +162,20 @@ void DeliveryLoop::LeaseMore() {
 		return LaneNamed(kv.second->step.lane) == Lane::kStock;
 	}));
 	int max_stock = std::max(0, LaneShare::StockSlots(cfg_.in_flight) - stock_active);
-	for (LeasedStep &s : store_.Lease(room, cfg_.lease_seconds, max_stock)) {
-		auto a = std::make_shared<Active>();
-		a->step = std::move(s);
-		active_[a->step.outbox_id] = a;
-		Begin(a);
+	// The loop does not wait for the answer (CollectDb takes it), except with
+	// --once, which ends when nothing more is due.
+	store_.SendLease(room, cfg_.lease_seconds, max_stock);
+	if (once_) {
+		store_.WaitPending();
+		CollectDb();
 	}
+}
+
+void DeliveryLoop::Started(LeasedStep s) {
+	auto a = std::make_shared<Active>();
+	a->step = std::move(s);
+	active_[a->step.outbox_id] = a;
+	Begin(a);
 }
 
 void DeliveryLoop::Begin(const ActivePtr &a) {
@@ -354,7 +362,7 @@ void DeliveryLoop::CompleteWithoutCall(const ActivePtr &a, const std::string &me
 
 void DeliveryLoop::Record(const ActivePtr &a, DbCall attempt, DbCall result, Then then) {
 	PendingResult r {a, std::move(attempt), std::move(result), std::move(then)};
-	if (cfg_.result_batch_ms == 0 || !store_.Connected()) {
+	if (cfg_.result_batch_ms == 0 || !results_store_.Connected()) {
 		RecordNow(r);
 		return;
 	}
@@ -371,7 +379,7 @@ void DeliveryLoop::Record(const ActivePtr &a, DbCall attempt, DbCall result, The
 void DeliveryLoop::RecordNow(PendingResult &r) {
 	if (r.attempt.sql != nullptr) {
 		try {
-			store_.Run(r.attempt);
+			results_store_.Run(r.attempt);
 		} catch (const DbStatementError &e) {
 			common::LogEvent(
 			    "error", "attempt_not_recorded",
@@ -387,7 +395,7 @@ void DeliveryLoop::RecordNow(PendingResult &r) {
 	}
 	std::optional<std::string> value;
 	try {
-		value = store_.Run(r.result);
+		value = results_store_.Run(r.result);
 	} catch (const DbConnectionLost &e) {
 		KeepUnrecorded(r.a, "unknown",
 		               std::string("the database connection was lost before the result was recorded: ") + e.what());
@@ -402,11 +410,24 @@ void DeliveryLoop::RecordNow(PendingResult &r) {
 // The group commit: every waiting result in one transaction (one round
 // trip). If the worker dies before it, the steps' leases lapse and the next
 // lease asks the platform first (unknown outcome): nothing is lost or doubled.
+// With record_results (the default) the group goes as one call the loop does
+// not wait for: its answer is taken by CollectDb while HTTP requests go on.
+// While an answer is pending, results keep gathering for the next group.
 void DeliveryLoop::FlushResults() {
-	if (results_.empty())
+	if (results_.empty() || results_store_.pending() != OutboxStore::PendingCall::kNone)
 		return;
 	std::vector<PendingResult> batch;
 	batch.swap(results_);  // a `then` may record again: into the next batch
+	if (cfg_.result_set_based && Clock::now() >= record_results_missing_until_) {
+		SendGroup(batch);
+		return;
+	}
+	RecordPipelined(batch);
+}
+
+// The results' calls one by one in one pipeline and one transaction (an
+// extension without record_results, or result_set_based false).
+void DeliveryLoop::RecordPipelined(std::vector<PendingResult> &batch) {
 	std::vector<const DbCall *> calls;
 	std::vector<long> index(batch.size(), -1);
 	for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -419,21 +440,12 @@ void DeliveryLoop::FlushResults() {
 	}
 	std::vector<std::optional<std::string>> values;
 	try {
-		values = store_.RunBatch(calls);
+		values = results_store_.RunBatch(calls);
 	} catch (const DbConnectionLost &e) {
-		for (PendingResult &r : batch)
-			if (r.result.sql != nullptr)  // else only an attempt row is lost; its step goes on
-				KeepUnrecorded(
-				    r.a, "unknown",
-				    std::string("the database connection was lost before the result was recorded: ") + e.what());
+		GroupLost(batch, e.what());
 		return;
 	} catch (const DbStatementError &e) {
-		common::LogEvent("warning", "batch_refused",
-		                 {{"results", static_cast<long long>(batch.size())},
-		                  {"error", CleanText(e.what())},
-		                  {"note", "nothing of it was committed; recording its results one by one"}});
-		for (PendingResult &r : batch)
-			RecordNow(r);
+		RecordRefusedGroup(batch, e.what());
 		return;
 	}
 	++batches_;
@@ -441,6 +453,106 @@ void DeliveryLoop::FlushResults() {
 	for (std::size_t i = 0; i < batch.size(); ++i)
 		if (batch[i].then)
 			batch[i].then(index[i] >= 0 ? values[static_cast<std::size_t>(index[i])] : std::nullopt);
+}
+
+// Sends the group as one elicense.record_results call; CollectDb takes its answer.
+void DeliveryLoop::SendGroup(std::vector<PendingResult> &batch) {
+	std::vector<GroupElement> group;
+	group.reserve(batch.size());
+	for (const PendingResult &r : batch)
+		group.push_back(
+		    {r.attempt.sql != nullptr ? &r.attempt : nullptr, r.result.sql != nullptr ? &r.result : nullptr});
+	try {
+		results_store_.SendRecordResults(group);
+	} catch (const DbConnectionLost &e) {
+		GroupLost(batch, e.what());
+		return;
+	} catch (const DbStatementError &e) {  // refused when prepared: an extension without it (42883)
+		if (Missing(e, "elicense.record_results", record_results_missing_until_))
+			RecordPipelined(batch);
+		else
+			RecordRefusedGroup(batch, e.what());
+		return;
+	}
+	committing_ = std::move(batch);
+}
+
+// The connection went with the group's results (sent or not): whether they
+// were committed is unknown, so each step is released as an unknown outcome.
+void DeliveryLoop::GroupLost(std::vector<PendingResult> &batch, const std::string &why) {
+	for (PendingResult &r : batch)
+		if (r.result.sql != nullptr)  // else only an attempt row is lost; its step goes on
+			KeepUnrecorded(r.a, "unknown",
+			               std::string("the database connection was lost before the result was recorded: ") + why);
+}
+
+// The database refused the group as a whole: nothing of it was committed.
+void DeliveryLoop::RecordRefusedGroup(std::vector<PendingResult> &batch, const std::string &why) {
+	common::LogEvent("warning", "batch_refused",
+	                 {{"results", static_cast<long long>(batch.size())},
+	                  {"error", CleanText(why)},
+	                  {"note", "nothing of it was committed; recording its results one by one"}});
+	for (PendingResult &r : batch)
+		RecordNow(r);
+}
+
+// The answer of the pending call, if it has come (a lease's steps begin, a
+// group's results take effect). A group whose connection went is released
+// as unknown outcomes; DbConnectionLost then goes on to the loop.
+void DeliveryLoop::CollectDb() {
+	if (!committing_.empty() && results_store_.pending() != OutboxStore::PendingCall::kGroup) {
+		std::vector<PendingResult> batch;
+		batch.swap(committing_);  // the session that had its answer is gone
+		GroupLost(batch, "the session ended before its answer");
+	}
+	if (store_.pending() == OutboxStore::PendingCall::kLease && store_.PollPending())
+		for (LeasedStep &s : store_.TakeLease())  // DbStatementError: the loop logs it; nothing was leased
+			Started(std::move(s));
+	if (results_store_.pending() == OutboxStore::PendingCall::kNone)
+		return;
+	bool complete = false;
+	try {
+		complete = results_store_.PollPending();
+	} catch (const DbConnectionLost &e) {
+		std::vector<PendingResult> batch;
+		batch.swap(committing_);
+		GroupLost(batch, e.what());
+		throw;
+	}
+	if (!complete)
+		return;
+	std::vector<PendingResult> batch;
+	batch.swap(committing_);
+	std::vector<GroupOutcome> outcomes;
+	try {
+		outcomes = results_store_.TakeGroup();
+	} catch (const DbConnectionLost &e) {
+		GroupLost(batch, e.what());
+		throw;
+	} catch (const DbStatementError &e) {
+		if (Missing(e, "elicense.record_results", record_results_missing_until_))
+			RecordPipelined(batch);
+		else
+			RecordRefusedGroup(batch, e.what());
+		return;
+	}
+	++batches_;
+	batched_ += static_cast<long long>(batch.size());
+	for (std::size_t i = 0; i < batch.size(); ++i) {
+		PendingResult &r = batch[i];
+		const GroupOutcome &o = outcomes[i];
+		if (o.attempt_error)
+			common::LogEvent("error", "attempt_not_recorded",
+			                 {{"identifier", r.a->step.identifier},
+			                  {"step", r.a->step.step},
+			                  {"error", CleanText(*o.attempt_error)}});
+		if (r.result.sql != nullptr && o.error) {
+			KeepUnrecorded(r.a, "hold", "the database refused to record the result: " + *o.error);
+			continue;
+		}
+		if (r.then)
+			r.then(r.result.sql != nullptr ? o.value : std::nullopt);
+	}
 }
 
 void DeliveryLoop::KeepUnrecorded(const ActivePtr &a, const std::string &kind, const std::string &why) {
@@ -636,7 +748,10 @@ void DeliveryLoop::Reconnect() {
 	if (now < next_db_retry_)
 		return;
 	try {
-		store_.Connect();
+		if (!store_.Connected())
+			store_.Connect();
+		if (!results_store_.Connected())
+			results_store_.Connect();
 		if (db_failures_ > 0)
 			common::LogEvent("info", "db_reconnected", {{"after_failures", db_failures_}});
 		db_failures_ = 0;
@@ -663,7 +778,7 @@ void DeliveryLoop::LogProgress() {
 	                  {"unrecorded", static_cast<long long>(unrecorded_.size())},
 	                  {"on_backup", endpoints_.OnBackup()},
 	                  {"breaker_open", breaker_.open()},
-	                  {"db_round_trips", store_.round_trips()},
+	                  {"db_round_trips", store_.round_trips() + results_store_.round_trips()},
 	                  {"group_commits", batches_},
 	                  {"results_committed", batched_}});
 }
@@ -674,10 +789,12 @@ void DeliveryLoop::LogProgress() {
 Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 	auto now = Clock::now();
 	Clock::time_point wake = std::min(next_poll, now + Millis(1000));
-	if (!store_.Connected())  // nothing moves before the next reconnect attempt
+	if (!DbConnected())  // nothing moves before the next reconnect attempt
 		return std::max(now, std::min(wake, next_db_retry_));
-	if (!results_.empty())
-		wake = std::min(wake, results_due_);
+	if (store_.PendingComplete() || results_store_.PendingComplete())  // read during a synchronous call
+		return now;
+	if (!results_.empty() && results_store_.pending() == OutboxStore::PendingCall::kNone)
+		wake = std::min(wake, results_due_);  // else the pending answer (the socket) wakes the loop
 	for (const ActivePtr &a : waiting_) {
 		auto it = tokens_.find(SlotKey(*a->credential));
 		if (it == tokens_.end() || it->second.cache.Usable(now)) {
@@ -695,6 +812,7 @@ Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 }
 
 int DeliveryLoop::Run(bool once) {
+	once_ = once;
 	common::LogEvent("info", "start",
 	                 {{"worker_id", cfg_.worker_id},
 	                  {"lease_owner", store_.owner()},
@@ -721,13 +839,14 @@ int DeliveryLoop::Run(bool once) {
 			                  {"grace_ms", cfg_.stop_grace_ms}});
 		}
 		try {
-			if (!store_.Connected())
+			if (!DbConnected())
 				Reconnect();
-			if (store_.Connected()) {
+			if (DbConnected()) {
 				ReleaseUnrecorded();
 				if (stopping)
 					ReleaseWaiting("the worker stopped before sending");
 				wake_ = store_.TakeNotifications() || wake_;
+				CollectDb();
 				if (!stopping && cfg_.expire_interval_ms > 0 && now >= next_expire) {
 					next_expire = now + Millis(cfg_.expire_interval_ms);  // before the call: a failing call waits too
 					if (ExpireDue())
@@ -742,8 +861,9 @@ int DeliveryLoop::Run(bool once) {
 				bool blocked = std::none_of(waiting_.begin(), waiting_.end(), [&](const ActivePtr &a) {
 					return HasToken(*a, now) && LaneNamed(a->step.lane) == Lane::kLive;
 				});
-				if (!stopping && (wake_ || now >= next_poll) && LeaseRoom() > 0 && blocked &&
-				    (!breaker_.open() || waiting_.empty())) {
+				if (!stopping && (wake_ || now >= next_poll) && LeaseRoom() > 0 &&
+				    (blocked || LeaseRoom() >= cfg_.in_flight / 2) && (!breaker_.open() || waiting_.empty()) &&
+				    store_.pending() == OutboxStore::PendingCall::kNone) {
 					wake_ = false;
 					next_poll = now + Millis(cfg_.poll_interval_ms);  // before leasing: a failing lease waits too
 					LeaseMore();
@@ -763,7 +883,7 @@ int DeliveryLoop::Run(bool once) {
 		} catch (const DbStatementError &e) {
 			common::LogEvent("error", "db_statement_failed", {{"error", CleanText(e.what())}});
 		}
-		if (stopping && !results_.empty() && store_.Connected()) {
+		if (stopping && !results_.empty() && results_store_.Connected()) {
 			try {
 				FlushResults();
 			} catch (const DbError &) {
@@ -785,9 +905,17 @@ int DeliveryLoop::Run(bool once) {
 		if (stopping)
 			timeout = std::min(timeout, Millis(200));
 		try {
-			http_.Poll(timeout, store_.Connected() ? store_.Socket() : -1);
+			http_.Poll(timeout, store_.Connected() ? store_.Socket() : -1,
+			           results_store_.Connected() ? results_store_.Socket() : -1);
 		} catch (const DbError &e) {
 			common::LogEvent("warning", "db_error", {{"error", CleanText(e.what())}});
+		}
+	}
+	if (DbConnected() && results_store_.pending() != OutboxStore::PendingCall::kNone) {
+		try {  // the last group's answer: its results' log lines and counts
+			results_store_.WaitPending();
+			CollectDb();
+		} catch (const DbError &) {
 		}
 	}
 	if (!active_.empty())

@@ -108,6 +108,12 @@ private:
 	void Record(const ActivePtr &a, DbCall attempt, DbCall result, Then then);
 	void RecordNow(PendingResult &r);
 	void FlushResults();
+	void RecordPipelined(std::vector<PendingResult> &batch);
+	void SendGroup(std::vector<PendingResult> &batch);
+	void GroupLost(std::vector<PendingResult> &batch, const std::string &why);
+	void RecordRefusedGroup(std::vector<PendingResult> &batch, const std::string &why);
+	void CollectDb();
+	void Started(LeasedStep s);  // a leased step: active, planned
 	// The result of `a` could not be recorded: remembered for ReleaseUnrecorded.
 	void KeepUnrecorded(const ActivePtr &a, const std::string &kind, const std::string &reason);
 	void ReleaseUnrecorded();
@@ -125,7 +131,12 @@ private:
 
 	Config cfg_;
 	const std::atomic<bool> &stop_;
-	OutboxStore store_;
+	OutboxStore store_;          // leases, renewals, expiry, prechecks; LISTENs
+	OutboxStore results_store_;  // the results (group commit): its own backend, so a lease
+	                             // and a group of results run at once, on two cores
+	bool DbConnected() const {
+		return store_.Connected() && results_store_.Connected();
+	}
 	HttpClient http_;
 	std::unique_ptr<Envelope> envelope_;
 	std::map<std::string, TokenSlot> tokens_;  // by credential pair
@@ -137,8 +148,10 @@ private:
 	std::map<long long, ActivePtr> active_;  // by outbox id: waiting or in flight
 	std::deque<ActivePtr> waiting_;          // leased, waiting for the rate limit or a token
 	std::vector<Unrecorded> unrecorded_;
-	std::vector<PendingResult> results_;  // waiting for the group commit
-	Clock::time_point results_due_ {};    // when they are committed at the latest
+	std::vector<PendingResult> results_;     // waiting for the group commit
+	std::vector<PendingResult> committing_;  // sent with record_results, its answer pending
+	bool once_ = false;
+	Clock::time_point results_due_ {};  // when they are committed at the latest
 	long long batches_ = 0, batched_ = 0;
 	Clock::time_point next_db_retry_ {};
 	int db_failures_ = 0;
@@ -149,7 +162,7 @@ private:
 	// An extension older than 0.3.0 has neither prechecks nor expire_due: the
 	// worker delivers without them and looks again after a minute (an ALTER
 	// EXTENSION UPDATE may have come meanwhile).
-	Clock::time_point prechecks_missing_until_ {}, expire_missing_until_ {};
+	Clock::time_point prechecks_missing_until_ {}, expire_missing_until_ {}, record_results_missing_until_ {};
 	bool Missing(const DbStatementError &e, const char *what, Clock::time_point &until);
 };
 

@@ -151,7 +151,7 @@ void HttpClient::Submit(HttpRequest request, Callback done) {
 	transfers_.emplace(key, std::move(t));
 }
 
-void HttpClient::Poll(Millis timeout, int extra_fd) {
+void HttpClient::Poll(Millis timeout, int extra_fd, int extra_fd2) {
 	int running = 0;
 	curl_multi_perform(multi_, &running);
 	// Transfers this perform finished (their answers came while the loop was
@@ -160,12 +160,16 @@ void HttpClient::Poll(Millis timeout, int extra_fd) {
 	// with the wire idle. Hand them out now instead.
 	if (static_cast<std::size_t>(running) < transfers_.size())
 		timeout = Millis(0);
-	curl_waitfd extra {};
-	extra.fd = extra_fd;
-	extra.events = CURL_WAIT_POLLIN;
+	curl_waitfd extra[2] {};
+	unsigned extras = 0;
+	for (int fd : {extra_fd, extra_fd2})
+		if (fd >= 0) {
+			extra[extras].fd = fd;
+			extra[extras].events = CURL_WAIT_POLLIN;
+			++extras;
+		}
 	int ready = 0;
-	curl_multi_poll(multi_, extra_fd >= 0 ? &extra : nullptr, extra_fd >= 0 ? 1u : 0u,
-	                static_cast<int>(timeout.count()), &ready);
+	curl_multi_poll(multi_, extras > 0 ? extra : nullptr, extras, static_cast<int>(timeout.count()), &ready);
 	curl_multi_perform(multi_, &running);
 	int queued = 0;
 	while (CURLMsg *msg = curl_multi_info_read(multi_, &queued)) {

@@ -43,8 +43,9 @@ public:
 	// Starts a request; `done` runs from Poll() when it ends, whatever the outcome.
 	void Submit(HttpRequest request, Callback done);
 	// Drives transfers for up to `timeout`, returning early on activity on
-	// `extra_fd` (if >= 0) or finished transfers, whose callbacks it runs.
-	void Poll(Millis timeout, int extra_fd);
+	// `extra_fd` or `extra_fd2` (each if >= 0) or finished transfers, whose
+	// callbacks it runs.
+	void Poll(Millis timeout, int extra_fd, int extra_fd2 = -1);
 	std::size_t InFlight() const {
 		return transfers_.size();
 	}

@@ -80,16 +80,33 @@ struct AttemptRecord {
 // One call of a delivery function, to run now (Run) or with others in one
 // transaction (RunBatch). `fallback`: the call to make instead when an
 // extension older than 0.3.0 refuses this one (a 'not_sent' it does not know).
+// `item`: the same call as an element of elicense.record_results (an
+// attempt row's fields, or {"call", "outbox_id" | "ticket", …}).
 struct DbCall {
 	const char *sql = nullptr;  // nullptr: no call
 	std::vector<std::optional<std::string>> params;
 	std::shared_ptr<DbCall> fallback;
+	nlohmann::json item;
+};
+
+// One element of a group recorded by RecordResults: the attempt row and the
+// result call (either may be absent).
+struct GroupElement {
+	const DbCall *attempt = nullptr;
+	const DbCall *result = nullptr;
+};
+// What elicense.record_results says of one element: the call's value, or
+// why the call (error) or the attempt row (attempt_error) was refused.
+struct GroupOutcome {
+	std::optional<std::string> value, error, attempt_error;
 };
 
 class OutboxStore {
 public:
-	// `owner`: the lease owner of this process (LeaseOwner).
-	OutboxStore(std::string conninfo, std::string owner);
+	// `owner`: the lease owner of this process (LeaseOwner). `listen`: the
+	// session LISTENs on elicense_outbox (the leasing one; the session that
+	// records results does not).
+	OutboxStore(std::string conninfo, std::string owner, bool listen = true);
 	// worker_id + '#' + 12 random hex digits: unique per process start.
 	static std::string LeaseOwner(const std::string &worker_id);
 	const std::string &owner() const {
@@ -141,6 +158,35 @@ public:
 	// one by one to find it) or DbConnectionLost (whether the commit happened
 	// is unknown: the unknown-outcome rule covers it, as for a single call).
 	std::vector<std::optional<std::string>> RunBatch(const std::vector<const DbCall *> &calls);
+	// Group commit in one statement: elicense.record_results with the
+	// elements' items (one round trip, one commit, set-based in the
+	// database). An element the database refuses is reported in its outcome
+	// and the others are recorded. DbStatementError: the call itself failed
+	// (42883: the extension has no record_results), nothing was recorded;
+	// DbConnectionLost as for RunBatch.
+	std::vector<GroupOutcome> RecordResults(const std::vector<GroupElement> &group);
+	// Asynchronous calls, one at a time on the session, so that the loop
+	// keeps its HTTP requests going while the database works: Send* sends
+	// the call and returns; the loop waits on Socket() and calls
+	// PollPending, which reads what has come without blocking and says when
+	// the answer is complete; Take* then returns it (throwing DbStatementError
+	// or DbConnectionLost for a failed call, as the synchronous form would).
+	// A synchronous call made meanwhile first waits for the pending answer,
+	// which stays to be taken.
+	enum class PendingCall { kNone, kLease, kGroup };
+	void SendLease(int max_rows, int lease_seconds, int max_stock = -1);
+	void SendRecordResults(const std::vector<GroupElement> &group);
+	PendingCall pending() const {
+		return pending_;
+	}
+	bool PollPending();  // true: the pending call's answer is complete (Take it)
+	bool PendingComplete() const {
+		return pending_ != PendingCall::kNone && pending_complete_;
+	}
+	void WaitPending();  // blocks until it is
+	std::vector<LeasedStep> TakeLease();
+	std::vector<GroupOutcome> TakeGroup();
+
 	// Statements sent one by one plus batches: each is one round trip and
 	// one transaction (the database cost the group commit cuts).
 	long long round_trips() const {
@@ -162,14 +208,24 @@ private:
 	using Result = common::PgResult;
 
 	Result Exec(const char *sql, const std::vector<std::optional<std::string>> &params);
+	void SendPrepared(const char *sql, const std::vector<std::optional<std::string>> &params, PendingCall kind);
+	Result TakePending(PendingCall kind);  // the complete answer, or throws for a failed call
+	static std::vector<LeasedStep> LeasedRows(PGresult *res);
+	static std::vector<GroupOutcome> GroupRows(PGresult *res, std::size_t size);
+	static std::string GroupText(const std::vector<GroupElement> &group);
 	[[noreturn]] void ThrowFor(PGresult *res);
 	const std::string &Prepared(const char *sql);  // the statement's name in this session
 
 	std::string conninfo_;
 	std::string worker_id_;  // the lease owner
+	bool listen_ = true;
 	common::PgConnection conn_;
 	std::map<std::string, std::string> prepared_;  // SQL text -> prepared statement name, this session
 	long long round_trips_ = 0;
+	PendingCall pending_ = PendingCall::kNone;
+	bool pending_complete_ = false;
+	Result pending_result_;         // the call's (first) result
+	std::size_t pending_size_ = 0;  // a group's elements
 };
 
 }  // namespace elicense::worker

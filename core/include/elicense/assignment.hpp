@@ -18,7 +18,9 @@
 #pragma once
 
 #include "elicense/cpp_only.hpp"
+#include "elicense/legacy_crypto.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -49,6 +51,22 @@ struct Assignment {
 // hex/base64, 22023 wrong key or a plain text that is neither a code nor a
 // QR URL) naming encryCertid/encryKey, never the key or the plain text.
 Assignment DecryptAssignment(std::string_view encry_certid, std::string_view encry_key, const AssignmentSecret &secret);
+
+// The same decryption for a batch of assignments under one secret: the
+// secret is checked and its RSA key decoded once, at construction (the
+// errors of RequireAssignmentSecret), and kept only as long as the object.
+class AssignmentDecryptor {
+public:
+	explicit AssignmentDecryptor(const AssignmentSecret &secret);
+	~AssignmentDecryptor();
+	// As DecryptAssignment.
+	Assignment Decrypt(std::string_view encry_certid, std::string_view encry_key) const;
+
+private:
+	AssignmentScheme scheme_;
+	std::string des_key_;
+	std::unique_ptr<RsaPrivateKey> rsa_;
+};
 
 // Classifies decrypted plain text (exposed for the tests).
 Assignment ClassifyAssignmentPlain(std::string_view plain);

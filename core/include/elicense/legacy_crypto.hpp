@@ -56,6 +56,22 @@ std::string RsaEncrypt(std::string_view public_pem, std::string_view plain, Ciph
 std::string RsaDecrypt(std::string_view private_pem, std::string_view cipher_text, CipherTextFormat format,
                        std::string_view field);
 
+// An RSA private key decoded once from PEM (same errors as
+// RsaPrivateKeyBits), for several decryptions: a batch of assignments pays
+// the PEM decoding once. OpenSSL holds the key until the object goes.
+class RsaPrivateKey {
+public:
+	explicit RsaPrivateKey(std::string_view private_pem);
+	~RsaPrivateKey();
+	RsaPrivateKey(const RsaPrivateKey &) = delete;
+	RsaPrivateKey &operator=(const RsaPrivateKey &) = delete;
+	// As RsaDecrypt, with this key.
+	std::string Decrypt(std::string_view cipher_text, CipherTextFormat format, std::string_view field) const;
+
+private:
+	void *key_;  // EVP_PKEY
+};
+
 // Codecs used above, exposed for the tests and the URL builder.
 std::string HexUpper(std::string_view bytes);
 std::string HexDecode(std::string_view hex, std::string_view field);  // \throws Error 22P02

@@ -19,8 +19,11 @@ DECLARE
   f record;
   raw text;
   v text;
-  item jsonb := '{}';
-  by_slot jsonb := '{}';
+  -- The item's names and values, made into one object at the end: adding
+  -- each field to a jsonb copied the whole item every time.
+  names text[] := '{}';
+  vals text[] := '{}';
+  operation_category text;  -- its value, for categoryDescription
   found_any boolean := false;
   guid uuid := coalesce(p_ecert_id, gen_random_uuid());
   who text := coalesce(c.identifier, 'precheck ' || c.licence_number);
@@ -73,7 +76,7 @@ BEGIN
     ELSIF f.source = 'operation_category' THEN
       raw := coalesce(nullif(c.business_data ->> 'category_code', ''), c.business_data ->> 'category');
     ELSIF f.source = 'category_description' THEN
-      raw := CASE WHEN by_slot ->> 'operation_category' = '99' AND c.business_data ->> 'category' <> ''
+      raw := CASE WHEN operation_category = '99' AND c.business_data ->> 'category' <> ''
           THEN '经省级以上住房和城乡建设主管部门认定的其他工种类别（' || (c.business_data ->> 'category') || '）' END;
     ELSIF f.source = 'birth_date' THEN
       raw := elicense.resident_id_birth_date(c.holder_id)::text;
@@ -134,10 +137,14 @@ BEGIN
       END IF;
       CONTINUE;
     END IF;
-    by_slot := by_slot || jsonb_build_object(f.slot, v);
-    item := item || jsonb_build_object(f.field, v);
+    IF f.slot = 'operation_category' THEN
+      operation_category := v;
+    END IF;
+    names := names || f.field;
+    vals := vals || v;
   END LOOP;
-  RETURN CASE WHEN found_any THEN item END;
+  -- A field name twice: the later value, as adding to a jsonb kept it.
+  RETURN CASE WHEN found_any THEN jsonb_object(names, vals) END;
 END
 $$;
 REVOKE ALL ON FUNCTION elicense._platform_item(elicense.certificate, text, uuid) FROM PUBLIC;

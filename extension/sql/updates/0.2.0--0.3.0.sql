@@ -4118,3 +4118,93 @@ BEGIN
 END
 $$;
 COMMENT ON COLUMN elicense.usage_grant.id_searches_per_minute IS 'lookups by resident ID number (holder_id that is not a USCC) the grantee may make in any 60 seconds, refused ones included: licence_search calls, and create_usage_code calls of a grant that may not see ID numbers';
+
+-- ============================================================================
+-- Delivery at 1,500 requests/s with one worker (issue 22): the worker records
+-- a group of results in one elicense.record_results call (60_delivery_batch.sql,
+-- a part added in 0.3.0); the history of attempts and events is written only
+-- by the delivery functions, with the id of a row they hold, so it keeps no
+-- foreign key to the outbox (one RI check per row was a measurable part of a
+-- group).
+-- ============================================================================
+ALTER TABLE elicense.delivery_attempt DROP CONSTRAINT IF EXISTS delivery_attempt_outbox_id_fkey;
+ALTER TABLE elicense.delivery_event DROP CONSTRAINT IF EXISTS delivery_event_outbox_id_fkey;
+-- lease_steps stores the leased requests by id = ANY (joined to unnest(), a
+-- new queue's outbox was scanned whole at every lease).
+CREATE OR REPLACE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
+RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
+               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r record;
+  item jsonb;
+  query_item jsonb;
+  problem text;
+  sent_ids bigint[] := '{}';
+  sent_items jsonb[] := '{}';
+  dead_ids bigint[] := '{}';
+  dead_reasons text[] := '{}';
+BEGIN
+  FOR r IN
+  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, (l.cert).type_code AS type,
+         (l.cert).authority_division AS division, l.lane AS lane_name, l.cert, (l.cert).identifier IS NOT NULL AS found
+    FROM elicense._lease_due(lease_steps.worker_id, lease_steps.max_rows, lease_steps.lease_seconds, lease_steps.max_stock) l
+   ORDER BY l.id
+  LOOP
+    problem := NULL;
+    item := NULL;
+    query_item := NULL;
+    BEGIN
+      IF NOT r.found THEN
+        problem := pg_catalog.format('licence "%s" does not exist', r.identifier);
+      ELSE
+        IF r.step <> 'confirm' THEN  -- confirm only queries
+          item := elicense._platform_item(r.cert, r.step, r.ecert_id);
+          IF item IS NULL THEN
+            problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
+          END IF;
+        END IF;
+        IF r.step = 'confirm' OR (r.needs_query AND r.step <> 'validate') THEN
+          query_item := elicense._platform_item(r.cert, 'query', r.ecert_id);
+        END IF;
+      END IF;
+    EXCEPTION WHEN OTHERS THEN
+      problem := SQLERRM;
+    END;
+    IF problem IS NOT NULL THEN
+      dead_ids := dead_ids || r.id;
+      dead_reasons := dead_reasons || ('cannot build the request: ' || problem);
+      CONTINUE;
+    END IF;
+    sent_ids := sent_ids || r.id;
+    sent_items := sent_items || item;
+    outbox_id := r.id;
+    identifier := r.identifier;
+    step := r.step;
+    attempts := r.attempts;
+    needs_query := r.needs_query;
+    type_code := r.type;
+    authority_division := r.division;
+    ecert_id := r.ecert_id::text;
+    request := item;
+    query_request := query_item;
+    lane := r.lane_name;
+    RETURN NEXT;
+  END LOOP;
+  -- By id = ANY: joined to unnest() (100 rows estimated), a new queue's
+  -- outbox was hashed after a scan of all of it at every lease. Kept with
+  -- resident IDs masked (_request_at_rest).
+  UPDATE elicense.outbox o SET request = elicense._request_at_rest(sent_items[array_position(sent_ids, o.id)])
+   WHERE o.id = ANY (sent_ids);
+  IF cardinality(dead_ids) > 0 THEN
+    WITH dead AS (
+      UPDATE elicense.outbox o
+         SET status = 'dead', last_error = d.reason, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        FROM unnest(dead_ids, dead_reasons) AS d(id, reason)
+       WHERE o.id = d.id
+      RETURNING o.id, o.identifier, o.step, d.reason)
+    INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
+    SELECT dead.id, dead.identifier, dead.step, 'in_flight', 'dead', dead.reason, lease_steps.worker_id FROM dead;
+  END IF;
+END
+$$;
