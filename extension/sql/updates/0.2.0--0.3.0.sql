@@ -3446,81 +3446,6 @@ BEGIN
   RETURN n;
 END
 $$;
-CREATE OR REPLACE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
-RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
-               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  r record;
-  item jsonb;
-  query_item jsonb;
-  problem text;
-  sent_ids bigint[] := '{}';
-  sent_items jsonb[] := '{}';
-  dead_ids bigint[] := '{}';
-  dead_reasons text[] := '{}';
-BEGIN
-  FOR r IN
-  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, (l.cert).type_code AS type,
-         (l.cert).authority_division AS division, l.lane AS lane_name, l.cert, (l.cert).identifier IS NOT NULL AS found
-    FROM elicense._lease_due(lease_steps.worker_id, lease_steps.max_rows, lease_steps.lease_seconds, lease_steps.max_stock) l
-   ORDER BY l.id
-  LOOP
-    problem := NULL;
-    item := NULL;
-    query_item := NULL;
-    BEGIN
-      IF NOT r.found THEN
-        problem := pg_catalog.format('licence "%s" does not exist', r.identifier);
-      ELSE
-        IF r.step <> 'confirm' THEN  -- confirm only queries
-          item := elicense._platform_item(r.cert, r.step, r.ecert_id);
-          IF item IS NULL THEN
-            problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
-          END IF;
-        END IF;
-        IF r.step = 'confirm' OR (r.needs_query AND r.step <> 'validate') THEN
-          query_item := elicense._platform_item(r.cert, 'query', r.ecert_id);
-        END IF;
-      END IF;
-    EXCEPTION WHEN OTHERS THEN
-      problem := SQLERRM;
-    END;
-    IF problem IS NOT NULL THEN
-      dead_ids := dead_ids || r.id;
-      dead_reasons := dead_reasons || ('cannot build the request: ' || problem);
-      CONTINUE;
-    END IF;
-    sent_ids := sent_ids || r.id;
-    sent_items := sent_items || item;
-    outbox_id := r.id;
-    identifier := r.identifier;
-    step := r.step;
-    attempts := r.attempts;
-    needs_query := r.needs_query;
-    type_code := r.type;
-    authority_division := r.division;
-    ecert_id := r.ecert_id::text;
-    request := item;
-    query_request := query_item;
-    lane := r.lane_name;
-    RETURN NEXT;
-  END LOOP;
-  UPDATE elicense.outbox o SET request = elicense._request_at_rest(s.item)  -- kept with resident IDs masked
-    FROM unnest(sent_ids, sent_items) AS s(id, item)
-   WHERE o.id = s.id;
-  IF cardinality(dead_ids) > 0 THEN
-    WITH dead AS (
-      UPDATE elicense.outbox o
-         SET status = 'dead', last_error = d.reason, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        FROM unnest(dead_ids, dead_reasons) AS d(id, reason)
-       WHERE o.id = d.id
-      RETURNING o.id, o.identifier, o.step, d.reason)
-    INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-    SELECT dead.id, dead.identifier, dead.step, 'in_flight', 'dead', dead.reason, lease_steps.worker_id FROM dead;
-  END IF;
-END
-$$;
 CREATE OR REPLACE FUNCTION elicense._public_face(c elicense.certificate) RETURNS elicense.certificate
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -3740,73 +3665,6 @@ BEGIN
   RETURN c;
 END
 $$;
-CREATE OR REPLACE FUNCTION elicense.create_usage_code(scenario text, holder_id text, licence_types text[], context jsonb,
-    valid_minutes integer DEFAULT 15) RETURNS text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  a jsonb := jsonb_build_object('function', 'create_usage_code', 'scenario', scenario, 'holder_id', holder_id);
-  x elicense._usage_context;
-  k text;
-  max_minutes integer;
-  code text;
-  code_id bigint;
-  ref bytea;
-BEGIN
-  BEGIN
-    x := elicense._grant_context(scenario);
-    a := a || elicense._audit_of(x)
-           || jsonb_strip_nulls(jsonb_build_object('officer', context ->> 'officer', 'business_id', context ->> 'business_id'));
-    PERFORM elicense._bound_arguments(ARRAY['scenario', 'holder_id', 'licence_types', 'context'],
-        ARRAY[scenario, holder_id, array_to_string(licence_types, ','), context::text]);
-    PERFORM elicense._raise_refusal(x);
-    IF context IS NULL OR jsonb_typeof(context) <> 'object' THEN
-      RAISE EXCEPTION 'usage context must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    FOREACH k IN ARRAY ARRAY['applicant', 'business_id', 'step', 'office', 'department', 'officer'] LOOP
-      IF coalesce(btrim(context ->> k), '') = '' THEN
-        RAISE EXCEPTION 'usage context lacks "%"', k USING ERRCODE = 'invalid_parameter_value',
-          HINT = 'A context names applicant (办事人), business_id (业务标识), step (业务环节), office (业务网点), department (业务部门) and officer (经办人员); purpose (用证事由) and time (业务时间) are optional.';
-      END IF;
-    END LOOP;
-    IF holder_id IS NULL OR NOT (elicense.is_valid_uscc(holder_id) OR elicense.is_valid_resident_id(holder_id)) THEN
-      -- The value is personal data: not repeated in the message (or the audit).
-      RAISE EXCEPTION 'holder_id is neither a valid USCC nor a valid resident ID number' USING ERRCODE = 'invalid_text_representation',
-        HINT = 'The holder is the company (统一社会信用代码) or the person (居民身份证号码) the request is about.';
-    END IF;
-    IF licence_types IS NULL OR cardinality(licence_types) = 0 THEN
-      RAISE EXCEPTION 'licence_types is empty' USING ERRCODE = 'invalid_parameter_value',
-        HINT = 'Name the licence types (所需证照) the request needs.';
-    END IF;
-    IF NOT licence_types <@ x.grant_types THEN
-      RAISE EXCEPTION 'licence types % are outside the grant of role "%" for scenario "%" (%)',
-        array_to_string(ARRAY(SELECT unnest(licence_types) EXCEPT SELECT unnest(x.grant_types)), ', '),
-        x.grantee, scenario, array_to_string(x.grant_types, ', ')
-        USING ERRCODE = 'insufficient_privilege', HINT = 'Ask only for the licence types the grant allows.';
-    END IF;
-    SELECT s.max_code_minutes INTO max_minutes FROM elicense.usage_scenario s WHERE s.code = scenario;
-    IF valid_minutes IS NULL OR valid_minutes NOT BETWEEN 1 AND max_minutes THEN
-      RAISE EXCEPTION 'valid_minutes % is outside 1-% (scenario "%")', valid_minutes, max_minutes, scenario
-        USING ERRCODE = 'invalid_parameter_value', HINT = 'Usage codes are short-lived; the scenario sets the cap.';
-    END IF;
-    -- 244 random bits from two version-4 UUIDs (core PostgreSQL, no pgcrypto needed).
-    code := 'UC' || upper(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''));
-    -- A resident ID number is kept masked, indexed and sealed (48_resident_id_vault.sql).
-    ref := elicense._holder_ref(holder_id);
-    INSERT INTO elicense.usage_code (code_sha256, grant_id, holder_id, type_codes, context, expires_at, holder_ref, id_box)
-    VALUES (sha256(convert_to(code, 'UTF8')), x.grant_id,
-            CASE WHEN ref IS NULL THEN holder_id ELSE elicense._mask_resident_id(holder_id) END, licence_types,
-            jsonb_build_object('purpose', x.purpose, 'time', now()) || context,
-            now() + make_interval(mins => valid_minutes), ref,
-            CASE WHEN ref IS NOT NULL THEN elicense._ids_seal(jsonb_build_object('holder_id', holder_id)::text) END)
-    RETURNING id INTO code_id;
-  EXCEPTION WHEN OTHERS OR query_canceled THEN
-    PERFORM elicense._record(a || jsonb_build_object('result', 'refused', 'sqlstate', SQLSTATE, 'message', SQLERRM));
-    RAISE;
-  END;
-  PERFORM elicense._record(a || jsonb_build_object('result', 'ok', 'usage_code_id', code_id, 'rows_returned', 1));
-  RETURN code;
-END
-$$;
 CREATE OR REPLACE FUNCTION elicense.usage_code_info(usage_code text,
     OUT valid boolean, OUT scenario text, OUT department text, OUT holder_id text, OUT licence_types text[],
     OUT context jsonb, OUT expires_at timestamptz)
@@ -3911,32 +3769,6 @@ BEGIN
     file := files[i];
     RETURN NEXT;
   END LOOP;
-END
-$$;
-CREATE OR REPLACE FUNCTION elicense._allow_id_search(x elicense._usage_context, holder_id text) RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  per_minute integer;
-BEGIN
-  IF elicense.is_valid_uscc(holder_id) THEN
-    RETURN;
-  END IF;
-  IF NOT x.may_see_id_numbers AND NOT EXISTS (
-      SELECT FROM elicense.usage_code u
-       WHERE u.grant_id = x.grant_id AND u.holder_ref = elicense._holder_ref(_allow_id_search.holder_id)
-         AND u.expires_at > now()) THEN
-    RAISE EXCEPTION 'role "%" may not search scenario "%" by resident ID number', x.grantee, x.scenario
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = 'Search by resident ID needs a grant that may see ID numbers, or a live usage code for that holder (create_usage_code).';
-  END IF;
-  SELECT g.id_searches_per_minute INTO per_minute FROM elicense.usage_grant g WHERE g.id = x.grant_id;
-  IF (SELECT count(*) FROM elicense.usage_audit a
-       WHERE a.at > now() - interval '60 seconds' AND a.function = 'licence_search' AND a.grantee = x.grantee
-         AND a.holder_id IS NOT NULL AND NOT elicense.is_valid_uscc(a.holder_id)) >= per_minute THEN
-    RAISE EXCEPTION 'role "%" made % searches by resident ID number in the last minute', x.grantee, per_minute
-      USING ERRCODE = 'configuration_limit_exceeded',
-            HINT = 'At most usage_grant.id_searches_per_minute a minute; retry later, or look a holder up with a usage code (licence_info_by_holder).';
-  END IF;
 END
 $$;
 CREATE OR REPLACE FUNCTION elicense.licence_search(scenario text, type_code text DEFAULT NULL, holder_id text DEFAULT NULL,
