@@ -3001,11 +3001,29 @@ BEGIN
   UPDATE elicense.sealed_file f SET file_box = elicense._sealed_file_reencrypt(f.file_box, f.sha256, f.identifier)
    WHERE elicense._secret_key_id(f.file_box) IS DISTINCT FROM current_id;
   GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  -- Personal data (48_resident_id_vault.sql): the index key's box (the key
+  -- itself stays, and with it every blind index), the sealed ID numbers.
+  UPDATE elicense.holder_index_key k SET key_box = elicense._reencrypt_secret(k.key_box, 'index')
+   WHERE elicense._secret_key_id(k.key_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.certificate c SET id_box = elicense._reencrypt_secret(c.id_box, 'ids')
+   WHERE c.id_box IS NOT NULL AND elicense._secret_key_id(c.id_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.usage_code u SET id_box = elicense._reencrypt_secret(u.id_box, 'ids')
+   WHERE u.id_box IS NOT NULL AND elicense._secret_key_id(u.id_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  total := total + n;
+  UPDATE elicense.precheck p SET request_box = elicense._reencrypt_secret(p.request_box, 'ids')
+   WHERE p.request_box IS NOT NULL AND elicense._secret_key_id(p.request_box) IS DISTINCT FROM current_id;
+  GET DIAGNOSTICS n = ROW_COUNT;
   RETURN total + n;
 END
 $$;
 COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
-'Re-encrypts every stored secret (seal secrets, province secrets, preview keys) and every archived licence file (elicense.sealed_file) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
+'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates, usage codes and prechecks) and every archived licence file (elicense.sealed_file) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
 REVOKE ALL ON FUNCTION elicense.reencrypt_secrets() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.reencrypt_secrets() TO elicense_admin;
 
@@ -3156,9 +3174,11 @@ BEGIN
     lane := r.lane_name;
     RETURN NEXT;
   END LOOP;
-  UPDATE elicense.outbox o SET request = s.item
-    FROM unnest(sent_ids, sent_items) AS s(id, item)
-   WHERE o.id = s.id;
+  -- By id = ANY: joined to unnest() (100 rows estimated), a new queue's
+  -- outbox was hashed after a scan of all of it at every lease. Kept with
+  -- resident IDs masked (_request_at_rest).
+  UPDATE elicense.outbox o SET request = elicense._request_at_rest(sent_items[array_position(sent_ids, o.id)])
+   WHERE o.id = ANY (sent_ids);
   IF cardinality(dead_ids) > 0 THEN
     WITH dead AS (
       UPDATE elicense.outbox o
@@ -3489,48 +3509,6 @@ BEGIN
   RETURN file;
 END
 $$;
-CREATE OR REPLACE FUNCTION elicense.reencrypt_secrets() RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  current_id text := elicense.master_key_id();
-  n integer;
-  total integer;
-BEGIN
-  UPDATE elicense.seal s SET secret_box = elicense._reencrypt_secret(s.secret_box, 'seal'), updated_at = now()
-   WHERE elicense._secret_key_id(s.secret_box) IS DISTINCT FROM current_id;
-  GET DIAGNOSTICS total = ROW_COUNT;
-  UPDATE elicense.province_secret p SET secret_box = elicense._reencrypt_secret(p.secret_box, 'province')
-   WHERE elicense._secret_key_id(p.secret_box) IS DISTINCT FROM current_id;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  total := total + n;
-  UPDATE elicense.preview_key k SET secret_box = elicense._reencrypt_secret(k.secret_box, 'preview')
-   WHERE elicense._secret_key_id(k.secret_box) IS DISTINCT FROM current_id;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  total := total + n;
-  UPDATE elicense.sealed_file f SET file_box = elicense._sealed_file_reencrypt(f.file_box, f.sha256, f.identifier)
-   WHERE elicense._secret_key_id(f.file_box) IS DISTINCT FROM current_id;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  total := total + n;
-  -- Personal data (48_resident_id_vault.sql): the index key's box (the key
-  -- itself stays, and with it every blind index), the sealed ID numbers.
-  UPDATE elicense.holder_index_key k SET key_box = elicense._reencrypt_secret(k.key_box, 'index')
-   WHERE elicense._secret_key_id(k.key_box) IS DISTINCT FROM current_id;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  total := total + n;
-  UPDATE elicense.certificate c SET id_box = elicense._reencrypt_secret(c.id_box, 'ids')
-   WHERE c.id_box IS NOT NULL AND elicense._secret_key_id(c.id_box) IS DISTINCT FROM current_id;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  total := total + n;
-  UPDATE elicense.usage_code u SET id_box = elicense._reencrypt_secret(u.id_box, 'ids')
-   WHERE u.id_box IS NOT NULL AND elicense._secret_key_id(u.id_box) IS DISTINCT FROM current_id;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  total := total + n;
-  UPDATE elicense.precheck p SET request_box = elicense._reencrypt_secret(p.request_box, 'ids')
-   WHERE p.request_box IS NOT NULL AND elicense._secret_key_id(p.request_box) IS DISTINCT FROM current_id;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  RETURN total + n;
-END
-$$;
 CREATE OR REPLACE FUNCTION elicense._record(r jsonb) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -3833,8 +3811,6 @@ $$;
 COMMENT ON FUNCTION elicense._licence_from_data(text, jsonb) IS
 'Internal: validates licence data against elicense.licence_item and returns a certificate row with metadata and business_data filled, as stored: resident ID numbers sealed in id_box, masked, the holder''s blind index in holder_ref';
 
-COMMENT ON FUNCTION elicense.reencrypt_secrets() IS
-'Re-encrypts every stored secret (seal secrets, province secrets, preview keys, the holder index key, the sealed resident ID numbers of certificates, usage codes and prechecks) and every archived licence file (elicense.sealed_file) that is not under the current master key (opened with elicense.previous_master_key_file); returns how many';
 
 
 
@@ -3961,82 +3937,3 @@ COMMENT ON COLUMN elicense.usage_grant.id_searches_per_minute IS 'lookups by res
 -- ============================================================================
 ALTER TABLE elicense.delivery_attempt DROP CONSTRAINT IF EXISTS delivery_attempt_outbox_id_fkey;
 ALTER TABLE elicense.delivery_event DROP CONSTRAINT IF EXISTS delivery_event_outbox_id_fkey;
--- lease_steps stores the leased requests by id = ANY (joined to unnest(), a
--- new queue's outbox was scanned whole at every lease).
-CREATE OR REPLACE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
-RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
-               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  r record;
-  item jsonb;
-  query_item jsonb;
-  problem text;
-  sent_ids bigint[] := '{}';
-  sent_items jsonb[] := '{}';
-  dead_ids bigint[] := '{}';
-  dead_reasons text[] := '{}';
-BEGIN
-  FOR r IN
-  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, (l.cert).type_code AS type,
-         (l.cert).authority_division AS division, l.lane AS lane_name, l.cert, (l.cert).identifier IS NOT NULL AS found
-    FROM elicense._lease_due(lease_steps.worker_id, lease_steps.max_rows, lease_steps.lease_seconds, lease_steps.max_stock) l
-   ORDER BY l.id
-  LOOP
-    problem := NULL;
-    item := NULL;
-    query_item := NULL;
-    BEGIN
-      IF NOT r.found THEN
-        problem := pg_catalog.format('licence "%s" does not exist', r.identifier);
-      ELSE
-        IF r.step <> 'confirm' THEN  -- confirm only queries
-          item := elicense._platform_item(r.cert, r.step, r.ecert_id);
-          IF item IS NULL THEN
-            problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
-          END IF;
-        END IF;
-        IF r.step = 'confirm' OR (r.needs_query AND r.step <> 'validate') THEN
-          query_item := elicense._platform_item(r.cert, 'query', r.ecert_id);
-        END IF;
-      END IF;
-    EXCEPTION WHEN OTHERS THEN
-      problem := SQLERRM;
-    END;
-    IF problem IS NOT NULL THEN
-      dead_ids := dead_ids || r.id;
-      dead_reasons := dead_reasons || ('cannot build the request: ' || problem);
-      CONTINUE;
-    END IF;
-    sent_ids := sent_ids || r.id;
-    sent_items := sent_items || item;
-    outbox_id := r.id;
-    identifier := r.identifier;
-    step := r.step;
-    attempts := r.attempts;
-    needs_query := r.needs_query;
-    type_code := r.type;
-    authority_division := r.division;
-    ecert_id := r.ecert_id::text;
-    request := item;
-    query_request := query_item;
-    lane := r.lane_name;
-    RETURN NEXT;
-  END LOOP;
-  -- By id = ANY: joined to unnest() (100 rows estimated), a new queue's
-  -- outbox was hashed after a scan of all of it at every lease. Kept with
-  -- resident IDs masked (_request_at_rest).
-  UPDATE elicense.outbox o SET request = elicense._request_at_rest(sent_items[array_position(sent_ids, o.id)])
-   WHERE o.id = ANY (sent_ids);
-  IF cardinality(dead_ids) > 0 THEN
-    WITH dead AS (
-      UPDATE elicense.outbox o
-         SET status = 'dead', last_error = d.reason, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        FROM unnest(dead_ids, dead_reasons) AS d(id, reason)
-       WHERE o.id = d.id
-      RETURNING o.id, o.identifier, o.step, d.reason)
-    INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-    SELECT dead.id, dead.identifier, dead.step, 'in_flight', 'dead', dead.reason, lease_steps.worker_id FROM dead;
-  END IF;
-END
-$$;
