@@ -9,6 +9,7 @@
 #include "elicense/qr_image.hpp"
 #include "elicense/qr_url.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "cpp_guard.hpp"
@@ -239,49 +240,50 @@ ELICENSE_FUNCTION(elicense_decrypt_assignments_with_box) {
 		text *t = reinterpret_cast<text *>(DatumGetPointer(d));
 		return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 	};
-	struct Row {
-		core::Assignment a;
-		std::string problem;  // empty: a holds the assignment
-	};
-	std::vector<Row> rows(static_cast<std::size_t>(certid_count));
+	// Plain PostgreSQL memory, filled inside GuardedRun (TextDatum never
+	// raises), so that no C++ object is alive while the tuples are stored.
+	constexpr int kColumns = 5;  // n, kind, code, url, problem
+	auto *values = static_cast<Datum *>(palloc0(sizeof(Datum) * kColumns * std::max(certid_count, 1)));
+	auto *nulls = static_cast<bool *>(palloc(sizeof(bool) * kColumns * std::max(certid_count, 1)));
+	std::fill(nulls, nulls + kColumns * certid_count, true);
 	GuardedRun([&] {
 		elicense::pg::WipedString opened {elicense::pg::OpenStoredSecret(elicense::pg::kProvinceSecretPurpose, box)};
 		core::AssignmentSecret s = ProvinceSecret(scheme, opened.value);
 		elicense::pg::WipeOnExit guard {[&] { Wipe(s); }};
 		core::AssignmentDecryptor decryptor(s);
 		for (int i = 0; i < certid_count; ++i) {
-			Row &r = rows[static_cast<std::size_t>(i)];
+			Datum *row = values + kColumns * i;
+			bool *row_nulls = nulls + kColumns * i;
+			row[0] = Int32GetDatum(i + 1);
+			row_nulls[0] = false;
+			std::string problem;
 			if (certid_nulls[i]) {
-				r.problem = "encryCertid and province must not be NULL";
-				continue;
+				problem = "encryCertid and province must not be NULL";
+			} else {
+				try {
+					core::Assignment a =
+					    decryptor.Decrypt(text_of(certid_values[i]), key_nulls[i] ? "" : text_of(key_values[i]));
+					row[1] = TextDatum(a.is_url ? "url" : "code");
+					row[2] = TextDatum(a.code);
+					row_nulls[1] = row_nulls[2] = false;
+					if (a.is_url) {
+						row[3] = TextDatum(a.url);
+						row_nulls[3] = false;
+					}
+				} catch (const core::Error &e) {
+					problem = e.what();
+				}
 			}
-			try {
-				r.a = decryptor.Decrypt(text_of(certid_values[i]), key_nulls[i] ? "" : text_of(key_values[i]));
-			} catch (const core::Error &e) {
-				r.problem = e.what();
+			if (!problem.empty()) {
+				row[4] = TextDatum(problem);
+				row_nulls[4] = false;
 			}
 		}
 	});
 	InitMaterializedSRF(fcinfo, 0);
 	ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	for (std::size_t i = 0; i < rows.size(); ++i) {
-		const Row &r = rows[i];
-		Datum values[5] = {Int32GetDatum(static_cast<int32>(i + 1)), 0, 0, 0, 0};
-		bool nulls[5] = {false, true, true, true, true};
-		if (r.problem.empty()) {
-			values[1] = CStringGetTextDatum(r.a.is_url ? "url" : "code");
-			values[2] = CStringGetTextDatum(r.a.code.c_str());
-			nulls[1] = nulls[2] = false;
-			if (r.a.is_url) {
-				values[3] = CStringGetTextDatum(r.a.url.c_str());
-				nulls[3] = false;
-			}
-		} else {
-			values[4] = CStringGetTextDatum(r.problem.c_str());
-			nulls[4] = false;
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	for (int i = 0; i < certid_count; ++i)
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values + kColumns * i, nulls + kColumns * i);
 	return static_cast<Datum>(0);
 }
 
