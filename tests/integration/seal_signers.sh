@@ -86,7 +86,9 @@ softhsm2-util --init-token --free --label elicense-seals --pin "$pin" --so-pin "
 softhsm2-util --import "$out/hsm-key.pem" --token elicense-seals --label fuzhou-seal --id 01 --pin "$pin" >/dev/null
 own "$out/tokens" "$out/softhsm2.conf"
 client_secret=$(openssl rand -hex 20) && printf '%s\n' "$client_secret" >"$out/client_secret"
-start_double() {  # NAME DELAY_MS
+# NAME DELAY_MS VAR: starts a double and sets VAR to its signing URL. Not
+# called in $(...): its pid must reach this shell's pids, which cleanup kills.
+start_double() {
   "$bin/elicense-seal-service-double" --key "$out/svc/seal-key.pem" --cert "$out/svc/seal-cert.pem" \
     --seal-id fj-350200-svc --client-secret-file "$out/client_secret" --delay-ms "$2" >"$out/$1.out" 2>"$out/$1.err" &
   pids+=($!)
@@ -94,10 +96,10 @@ start_double() {  # NAME DELAY_MS
     grep -qs '^listening on' "$out/$1.out" && break
     sleep 0.1
   done
-  sed -n 's/^listening on \(.*\)$/http:\/\/\1\/v1\/sign/p' "$out/$1.out"
+  printf -v "$3" '%s' "$(sed -n 's/^listening on \(.*\)$/http:\/\/\1\/v1\/sign/p' "$out/$1.out")"
 }
-service_url=$(start_double double 0)
-slow_url=$(start_double slow 3000)
+start_double double 0 service_url
+start_double slow 3000 slow_url
 [ -n "$service_url" ] && [ -n "$slow_url" ] || fail "the seal-service double did not start: $(cat "$out"/*.err)"
 
 # ALTER SYSTEM knows the elicense.* settings once the library is loaded.
