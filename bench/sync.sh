@@ -90,6 +90,14 @@ PY
       [ -z "${BENCH_SYNC_PROFILE:-}" ] || sql -F' ' -c "
         SELECT d, count(*) FROM (SELECT (extract(epoch FROM at - min(at) OVER ()) * 10)::int AS d FROM elicense.delivery_attempt) a
          GROUP BY 1 ORDER BY 1" | tr '\n' ',' >&2; [ -z "${BENCH_SYNC_PROFILE:-}" ] || echo >&2
+      [ -z "${BENCH_SYNC_PROFILE:-}" ] || sql -F' ' -c "
+        SELECT d, string_agg(k || ':' || n, ' ' ORDER BY k) FROM (
+          SELECT d, k, count(*) AS n FROM (
+            SELECT (extract(epoch FROM at - min(at) OVER ()) * 2)::int AS d, step || '/' || coalesce(outcome, '-') AS k
+              FROM elicense.delivery_attempt) a GROUP BY 1, 2) b GROUP BY 1 ORDER BY 1" >&2
+      [ -z "${BENCH_SYNC_PROFILE:-}" ] || sql -F' ' -c "
+        SELECT step, count(*), round(avg(duration_ms), 1), percentile_disc(0.9) WITHIN GROUP (ORDER BY duration_ms)
+          FROM elicense.delivery_attempt GROUP BY 1" >&2
 
       read -r requests seconds <<<"$(sql -F' ' -c "
         SELECT count(*), extract(epoch FROM max(at) - min(at)) FROM elicense.delivery_attempt")"

@@ -208,6 +208,10 @@ ItemResult DoubleState::Apply(const std::string &type, const std::string &step, 
 	if (step == "collect") {
 		e.code = code_sent;
 		code_collected_[code_sent] = zz;
+		// From now on the assignment is found by the licence it was collected for.
+		const std::string &assign_key = code_owner_[code_sent];
+		if (effects_[assign_key].zz_ecert_id.empty())
+			by_zz_.emplace(zz, assign_key);
 	}
 	KeyCount &count = natural_keys_[natural_key];
 	++count.effects;
@@ -215,6 +219,10 @@ ItemResult DoubleState::Apply(const std::string &type, const std::string &step, 
 	result.ok = true;
 	result.code = e.code;
 	result.assignment = e.assignment;
+	if (!e.ecert_id.empty())
+		by_guid_.emplace(GuidKey(e.ecert_id), key);
+	if (!e.zz_ecert_id.empty())
+		by_zz_.emplace(e.zz_ecert_id, key);
 	effects_[key] = std::move(e);
 	return result;
 }
@@ -224,7 +232,18 @@ std::vector<DoubleState::Found> DoubleState::Query(const std::string &type, cons
 	std::lock_guard<std::mutex> lock(mu_);
 	std::vector<Found> found;
 	const std::string wanted = GuidKey(ecert_id);
-	for (const auto &[key, e] : effects_) {
+	// The candidates from the indexes, in effects_ order (the answer's order).
+	std::set<std::string> keys;
+	auto add = [&keys](const std::multimap<std::string, std::string> &index, const std::string &value) {
+		for (auto [it, end] = index.equal_range(value); it != end; ++it)
+			keys.insert(it->second);
+	};
+	if (!wanted.empty())
+		add(by_guid_, wanted);
+	if (!zz_ecert_id.empty())
+		add(by_zz_, zz_ecert_id);
+	for (const auto &key : keys) {
+		const Effect &e = effects_.at(key);
 		if (e.type != type)
 			continue;
 		// An assignment belongs to a licence once its code was collected for it.

@@ -131,6 +131,10 @@ private:
 	std::map<std::string, int> checks_;                  // check requests per natural key (no effect)
 	std::map<std::string, std::string> code_owner_;      // assigned code -> effects_ key of its assign
 	std::map<std::string, std::string> code_collected_;  // assigned code -> zzeCertID it was collected for
+	// Query's indexes into effects_: a scan of every effect per query made the
+	// double, not the worker, the limit of long delivery benchmarks.
+	std::multimap<std::string, std::string> by_guid_;  // GuidKey(eCertID) -> effects_ key
+	std::multimap<std::string, std::string> by_zz_;    // zzeCertID (an assign's: once collected) -> effects_ key
 	FaultConfig faults_;
 	std::mt19937_64 rng_ {20261123};
 	long long next_code_ = 1;

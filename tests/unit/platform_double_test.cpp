@@ -289,6 +289,9 @@ TEST(PlatformDouble, CollectStatusAndQuery) {
 	auto [s2, by_ecert] = d.Send("/w050/query", token, {{"eCertID", kGuid}});
 	ASSERT_EQ(by_ecert["ReturnCode"], "1") << by_ecert.dump();
 	EXPECT_EQ(Decrypt(by_ecert["ReturnData"]["SuccessData"][0]), code);
+	auto [s2b, by_other_form] = d.Send("/w050/query", token, {{"eCertID", "3F2504E04F8911D39A0C0305E82C3301"}});
+	ASSERT_EQ(by_other_form["ReturnCode"], "1") << "eCertIDs compare without dashes and case";
+	EXPECT_EQ(Decrypt(by_other_form["ReturnData"]["SuccessData"][0]), code);
 	auto [s3, by_zz] = d.Send("/w050/query", token, {{"zzeCertID", kZz050}});
 	bool saw_url = false, saw_state = false;
 	for (const json &item : by_zz["ReturnData"]["SuccessData"]) {
