@@ -54,7 +54,8 @@ struct Config {
 	std::vector<std::string> already_done_patterns {"已存在", "重复"};
 	std::string relay_citynum;  // relay-sm4: city division code for licences of a provincial authority
 	std::string sm4_key;        // relay-sm4: 16 bytes
-	// Concurrent requests (and connections), and as many steps leased ahead.
+	// Concurrent requests (and connections); four times as many steps leased
+	// (DeliveryLoop::LeaseRoom).
 	// 32: with the platform answering in 5 ms one worker may send 6,400
 	// requests/s (in_flight / latency). With 16 it reached 740-1,200/s in
 	// bench/sync.sh, with 32 1,760-2,040/s (larger leases and groups: the
