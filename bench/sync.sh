@@ -9,8 +9,11 @@
 #          pipelined (result_set_based false: the way before record_results)
 #   set    group commit (5 ms) of one elicense.record_results call per group,
 #          set-based in the database (the default)
-#   burst: BENCH_SYNC_LICENCES W050 + as many W032 licences (default 100;
-#          4 requests each) issued in one transaction while the workers wait;
+#   burst: BENCH_SYNC_LICENCES W050 + as many W032 licences (default 1,000:
+#          8,000 requests; 4 each) issued in one transaction while the workers wait;
+#          a burst of 800 lasted about a second, mostly the ramp of each
+#          licence's four steps one after the other and the last ones' tail,
+#          and one run's rate differed from the next by up to 2.5 times;
 #          requests/s from the first to the last recorded attempt, and over the
 #          first 95% of the attempts (the sustained rate, without the tail of a
 #          retried unknown outcome).
@@ -34,7 +37,7 @@ cd "$(dirname "$0")/.."
 [ -n "${PGHOST:-}" ] || exec bench/run sync
 set -- build/bench
 source tests/sync/lib.sh
-n=${BENCH_SYNC_LICENCES:-100}
+n=${BENCH_SYNC_LICENCES:-1000}
 latencies=${BENCH_SYNC_LATENCIES:-0 5}
 worker_counts=${BENCH_SYNC_WORKERS:-1 4}
 modes=${BENCH_SYNC_MODES:-calls set}

@@ -92,6 +92,8 @@ private:
 	};
 
 	int LeaseRoom() const;
+	// Whether a lease may be sent now, given a reason to look (NOTIFY, poll timer).
+	bool MayLease() const;
 	void LeaseMore();
 	void LeasePrechecks(int &room);
 	bool ExpireDue();  // true if the batch was full: more may be due
