@@ -128,7 +128,7 @@ COMMENT ON FUNCTION elicense._steps_dead(text, bigint[], text[]) IS 'Internal: l
 -- and successes that only finish their step; (n, value) of the calls done.
 -- Joins by primary key only: with the statistics of a small or new queue the
 -- planner hashed the group against a scan of the whole outbox (as it did in
--- _lease_due), which cost more than the rows saved. The settings hold for
+-- lease_steps), which cost more than the rows saved. The settings hold for
 -- these statements only: the one-by-one functions are called from
 -- _record_results_set, outside them. No JIT: a table read without an index
 -- (delivery_config's one row) costs 1e10 with seqscan off, which made the

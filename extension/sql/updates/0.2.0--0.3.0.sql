@@ -3028,32 +3028,80 @@ REVOKE ALL ON FUNCTION elicense.reencrypt_secrets() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION elicense.reencrypt_secrets() TO elicense_admin;
 
 
--- Delivery throughput (issue 22, h-thru): lease_steps leases through
--- _lease_due (new: the lease statement walking outbox_open), builds the
--- query item only for a step that will query and stores the requests in one
--- statement; record_attempt is PL/pgSQL (its INSERT planned once per
+-- Delivery throughput (issue 22, h-thru): lease_steps leases in one
+-- statement walking outbox_open, builds the query item only for a step that
+-- will query and writes each leased row once, its request with it;
+-- record_attempt is PL/pgSQL (its INSERT planned once per
 -- session). Each is created here once, from its part's final text:
 -- lease_steps replaces 0.2.0's three-argument function (dropped above) with
 -- the max_stock argument and lane column of the stock lanes (h-stock).
 
--- The due rows leased by lease_steps: due rows, and rows whose lease lapsed
--- (their worker died: the outcome of its request is unknown). A step waits
--- until every earlier step of every earlier version of the same licence is
--- done. max_stock caps the stock rows among them (NULL: no cap), so that a
--- worker can keep room for live steps; the stock rows over the cap are
--- locked by this statement only, not leased.
+-- The request item and query item of a step lease_steps takes, or why they
+-- cannot be built (the step then goes dead with it). The query item is built
+-- only for a step that will query first (confirm, or a step an earlier
+-- attempt may have done: needs_query; validate never asks): it costs as much
+-- as the request and most steps never use it. With the planner's defaults
+-- (SET here: lease_steps turns sequential and bitmap scans off, and the
+-- items' reads of small catalogue tables would then cost 1e10 and be
+-- JIT-compiled).
+CREATE FUNCTION elicense._lease_items(cert elicense.certificate, identifier text, step text, needs_query boolean,
+                                      ecert_id uuid, OUT item jsonb, OUT query_item jsonb, OUT problem text)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = on SET enable_bitmapscan = on AS $$
+BEGIN
+  IF cert.identifier IS NULL THEN
+    problem := pg_catalog.format('licence "%s" does not exist', identifier);
+    RETURN;
+  END IF;
+  BEGIN
+    IF step <> 'confirm' THEN  -- confirm only queries
+      item := elicense._platform_item(cert, step, ecert_id);
+      IF item IS NULL THEN
+        problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', cert.type_code, step);
+        RETURN;
+      END IF;
+    END IF;
+    IF step = 'confirm' OR (needs_query AND step <> 'validate') THEN
+      query_item := elicense._platform_item(cert, 'query', ecert_id);
+    END IF;
+  EXCEPTION WHEN OTHERS THEN  -- missing required value, unmapped code, bad format
+    item := NULL;
+    query_item := NULL;
+    problem := SQLERRM;
+  END;
+END
+$$;
+REVOKE ALL ON FUNCTION elicense._lease_items(elicense.certificate, text, text, boolean, uuid) FROM PUBLIC;
+COMMENT ON FUNCTION elicense._lease_items(elicense.certificate, text, text, boolean, uuid) IS
+'Internal: the request and query items of a step elicense.lease_steps takes, or why they cannot be built';
+
+-- Leases due rows, and rows whose lease lapsed (their worker died: the
+-- outcome of its request is unknown). A step waits until every earlier step
+-- of every earlier version of the same licence is done. max_stock caps the
+-- stock rows among them (NULL: no cap), so that a worker can keep room for
+-- live steps; the stock rows over the cap are locked by this statement only,
+-- not leased. Each leased row comes with its request item and query item
+-- (_lease_items), built with the step's eCertID: made at its first lease and
+-- kept for every resend, so the platform can recognise a duplicate. A row
+-- whose items cannot be built (missing required value, unmapped code, no
+-- fields) goes dead with the reason; the other rows are still leased.
+-- One statement: the items are built from the leased rows and their licences
+-- (one snapshot: a licence committed after the caller's statement began is
+-- seen with its leased step), and each row is written once, leased with its
+-- request kept (resident IDs masked: _request_at_rest) or dead. A second
+-- UPDATE of every leased row to store its request was a tenth of the lease.
 -- Without bitmap and sequential scans: the lease must walk outbox_open in its
 -- order and stop after max_rows. With the statistics of a small or new queue
 -- (a burst into a fresh install, before autovacuum's ANALYZE) the planner
 -- chose a bitmap scan of every open row, ran the per-licence order probe on
 -- each and sorted them all: 1.8 ms for 8 of 200 due rows, growing with the
--- queue, against 0.13 ms walking the index. A function of its own, so that
--- the settings hold for this statement only, not for the items lease_steps
--- builds; PL/pgSQL, so that the statement is planned once per session.
-CREATE FUNCTION elicense._lease_due(worker_id text, max_rows integer, lease_seconds integer, max_stock integer)
-RETURNS TABLE (id bigint, identifier text, step text, attempts integer, needs_query boolean, ecert_id uuid, lane text,
-               cert elicense.certificate)
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET enable_bitmapscan = off SET enable_seqscan = off AS $$
+-- queue, against 0.13 ms walking the index. PL/pgSQL, so that the statement
+-- is planned once per session; no JIT (a read without an index costs 1e10).
+CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
+RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
+               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET enable_bitmapscan = off SET enable_seqscan = off SET jit = off AS $$
 #variable_conflict use_column
 BEGIN
   RETURN QUERY
@@ -3071,124 +3119,47 @@ BEGIN
                 AND e.status <> 'done'
              OFFSET 0)  -- keeps this a per-row probe: as an anti-join it would scan the whole queue
      ORDER BY o.lane <> 'live', o.next_attempt_at, o.id  -- live approvals before stock (outbox_open)
-     LIMIT _lease_due.max_rows
+     LIMIT lease_steps.max_rows
        FOR UPDATE OF o SKIP LOCKED
   ), due AS (
     SELECT d.id, d.old_status
       FROM (SELECT a.id, a.old_status, a.stock, row_number() OVER (PARTITION BY a.stock ORDER BY a.id) AS n FROM due_any a) d
-     WHERE NOT d.stock OR _lease_due.max_stock IS NULL OR d.n <= _lease_due.max_stock
+     WHERE NOT d.stock OR lease_steps.max_stock IS NULL OR d.n <= lease_steps.max_stock
   ), taken_over AS (
     INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-    SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', _lease_due.worker_id
+    SELECT o.id, o.identifier, o.step, 'in_flight', 'in_flight', 'lease of ' || o.lease_owner || ' lapsed', lease_steps.worker_id
       FROM elicense.outbox o JOIN due ON due.id = o.id
      WHERE due.old_status = 'in_flight'
+  ), built AS MATERIALIZED (
+    SELECT o.id, g.guid, g.asks, c.type_code::text, c.authority_division::text, b.item, b.query_item, b.problem
+      FROM due JOIN elicense.outbox o ON o.id = due.id
+      LEFT JOIN elicense.certificate c ON c.identifier = o.identifier
+     CROSS JOIN LATERAL (SELECT coalesce(o.ecert_id, gen_random_uuid()) AS guid,
+                                o.needs_query OR due.old_status = 'in_flight' AS asks) g
+     CROSS JOIN LATERAL elicense._lease_items(c, o.identifier, o.step, g.asks, g.guid) b
   ), leased AS (
     UPDATE elicense.outbox o
-       SET status = 'in_flight', lease_owner = _lease_due.worker_id,
-           lease_expires_at = now() + make_interval(secs => _lease_due.lease_seconds),
+       SET status = CASE WHEN b.problem IS NULL THEN 'in_flight' ELSE 'dead' END,
+           lease_owner = CASE WHEN b.problem IS NULL THEN lease_steps.worker_id END,
+           lease_expires_at = CASE WHEN b.problem IS NULL THEN now() + make_interval(secs => lease_steps.lease_seconds) END,
            attempts = o.attempts + 1,
-           needs_query = o.needs_query OR due.old_status = 'in_flight',
-           ecert_id = coalesce(o.ecert_id, gen_random_uuid()),
+           needs_query = b.asks,
+           ecert_id = b.guid,
+           request = CASE WHEN b.problem IS NULL THEN elicense._request_at_rest(b.item) ELSE o.request END,
+           last_error = CASE WHEN b.problem IS NULL THEN o.last_error ELSE 'cannot build the request: ' || b.problem END,
            updated_at = now()
-      FROM due
-     WHERE o.id = due.id
-    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.ecert_id, o.lane
-  )
-  -- The licence in the same statement (one snapshot): a licence committed
-  -- after the caller's statement began is seen with its leased step.
-  SELECT l.*, c FROM leased l LEFT JOIN elicense.certificate c ON c.identifier = l.identifier;
-END
-$$;
-REVOKE ALL ON FUNCTION elicense._lease_due(text, integer, integer, integer) FROM PUBLIC;
-COMMENT ON FUNCTION elicense._lease_due(text, integer, integer, integer) IS
-'Internal: leases the due outbox rows for elicense.lease_steps (walking outbox_open in order) and returns them with their licence row';
-
--- Each leased row comes with its request item (elicense._platform_item),
--- built with the step's eCertID: made at its first lease and kept for every
--- resend, so the platform can recognise a duplicate. The query item is built
--- only for a step that will query first (confirm, or a step an earlier
--- attempt may have done: needs_query; validate never asks): it costs as much
--- as the request and most steps never use it. A row whose items cannot be
--- built (missing required value, unmapped code, no fields) is made dead with
--- the reason; the other rows are still leased. The rows are leased in one
--- statement and their requests stored in another, both over all rows; only
--- the items are built row by row (each in its own exception block, so that
--- one bad row does not stop the others).
-CREATE FUNCTION elicense.lease_steps(worker_id text, max_rows integer, lease_seconds integer, max_stock integer DEFAULT NULL)
-RETURNS TABLE (outbox_id bigint, identifier text, step text, attempts integer, needs_query boolean, type_code text,
-               authority_division text, ecert_id text, request jsonb, query_request jsonb, lane text)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  r record;
-  item jsonb;
-  query_item jsonb;
-  problem text;
-  sent_ids bigint[] := '{}';
-  sent_items jsonb[] := '{}';
-  dead_ids bigint[] := '{}';
-  dead_reasons text[] := '{}';
-BEGIN
-  FOR r IN
-  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, l.ecert_id, (l.cert).type_code AS type,
-         (l.cert).authority_division AS division, l.lane AS lane_name, l.cert, (l.cert).identifier IS NOT NULL AS found
-    FROM elicense._lease_due(lease_steps.worker_id, lease_steps.max_rows, lease_steps.lease_seconds, lease_steps.max_stock) l
-   ORDER BY l.id
-  LOOP
-    problem := NULL;
-    item := NULL;
-    query_item := NULL;
-    BEGIN
-      IF NOT r.found THEN
-        problem := pg_catalog.format('licence "%s" does not exist', r.identifier);
-      ELSE
-        IF r.step <> 'confirm' THEN  -- confirm only queries
-          item := elicense._platform_item(r.cert, r.step, r.ecert_id);
-          IF item IS NULL THEN
-            problem := pg_catalog.format('licence type %s has no request field for step %s in elicense.platform_field', r.type, r.step);
-          END IF;
-        END IF;
-        IF r.step = 'confirm' OR (r.needs_query AND r.step <> 'validate') THEN
-          query_item := elicense._platform_item(r.cert, 'query', r.ecert_id);
-        END IF;
-      END IF;
-    EXCEPTION WHEN OTHERS THEN
-      problem := SQLERRM;
-    END;
-    IF problem IS NOT NULL THEN
-      dead_ids := dead_ids || r.id;
-      dead_reasons := dead_reasons || ('cannot build the request: ' || problem);
-      CONTINUE;
-    END IF;
-    sent_ids := sent_ids || r.id;
-    sent_items := sent_items || item;
-    outbox_id := r.id;
-    identifier := r.identifier;
-    step := r.step;
-    attempts := r.attempts;
-    needs_query := r.needs_query;
-    type_code := r.type;
-    authority_division := r.division;
-    ecert_id := r.ecert_id::text;
-    request := item;
-    query_request := query_item;
-    lane := r.lane_name;
-    RETURN NEXT;
-  END LOOP;
-  -- By id = ANY: joined to unnest() (100 rows estimated), a new queue's
-  -- outbox was hashed after a scan of all of it at every lease. Kept with
-  -- resident IDs masked (_request_at_rest).
-  UPDATE elicense.outbox o SET request = elicense._request_at_rest(sent_items[array_position(sent_ids, o.id)])
-   WHERE o.id = ANY (sent_ids);
-  IF cardinality(dead_ids) > 0 THEN
-    WITH dead AS (
-      UPDATE elicense.outbox o
-         SET status = 'dead', last_error = d.reason, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        FROM unnest(dead_ids, dead_reasons) AS d(id, reason)
-       WHERE o.id = d.id
-      RETURNING o.id, o.identifier, o.step, d.reason)
+      FROM built b
+     WHERE o.id = b.id
+    RETURNING o.id, o.identifier, o.step, o.attempts, o.needs_query, o.lane, o.last_error, b.problem IS NULL AS ok
+  ), dead AS (
     INSERT INTO elicense.delivery_event (outbox_id, identifier, step, from_status, to_status, detail, actor)
-    SELECT dead.id, dead.identifier, dead.step, 'in_flight', 'dead', dead.reason, lease_steps.worker_id FROM dead;
-  END IF;
+    SELECT l.id, l.identifier, l.step, 'in_flight', 'dead', l.last_error, lease_steps.worker_id FROM leased l WHERE NOT l.ok
+  )
+  SELECT l.id, l.identifier, l.step, l.attempts, l.needs_query, b.type_code, b.authority_division, b.guid::text, b.item,
+         b.query_item, l.lane
+    FROM leased l JOIN built b ON b.id = l.id
+   WHERE l.ok
+   ORDER BY l.id;
 END
 $$;
 COMMENT ON FUNCTION elicense.lease_steps(text, integer, integer, integer) IS
