@@ -5,15 +5,19 @@
 #     and never ending its head (reconnecting whenever the server drops it),
 #   - 16 such clients from one address (8 get in, the rest are refused 429),
 #   - a header flood: one connection sending 100,000 header lines,
-#   - one status page's token requested as fast as two connections can,
 # while a probe asks GET /healthz every 200 ms and a licence page every
-# 500 ms. /healthz must answer within 1 s every time, the page within 2 s,
+# 500 ms; then one status page's token requested as fast as two connections
+# can for 3 s. /healthz must answer within 1 s every time, the page within 2 s,
 # the slow clients get 408 at the 5 s request deadline, the flood is refused
 # with 431 (or its connection closed) within 2 s, and the hammered token
 # writes at most its budget of access rows (burst 6 + 12 a minute) while
 # the server counts the rest as dropped. cpp-httplib's thread-per-connection
 # server (before this test) fails the first check: eight slow clients held
-# its eight threads.
+# its eight threads. The hammering comes after the probes: on 2 cores its
+# ~13,000 requests a second (this script's client and the server at full
+# speed) starved the probe's page of CPU, 1.3-2.8 s in CI under the build's
+# load, whatever the limits do (docs/preview.md: a client's request rate is
+# not capped, only its connections).
 source "$(dirname "$0")/../sync/lib.sh"
 [ -x "$bin/elicense-preview" ] || fail "build elicense-preview first (cmake)"
 setup_database
@@ -167,10 +171,15 @@ threads = [threading.Thread(target=slow, args=("127.0.0.%d" % (10 + i), "slow"))
 threads += [threading.Thread(target=slow, args=("127.0.0.2", "same")) for _ in range(16)]
 threads += [threading.Thread(target=probe, args=("127.0.0.1", "/healthz", 0.2, 5.0, "healthz_ms", "healthz_bad")),
             threading.Thread(target=probe, args=("127.0.0.4", page, 0.5, 5.0, "page_ms", "page_bad")),
-            threading.Thread(target=flood), threading.Thread(target=hammer_loop), threading.Thread(target=hammer_loop)]
+            threading.Thread(target=flood)]
 for t in threads:
     t.start()
 for t in threads:
+    t.join()
+hammers = [threading.Thread(target=hammer_loop) for _ in range(2)]
+for t in hammers:
+    t.start()
+for t in hammers:
     t.join()
 r["healthz_max_ms"] = max(r["healthz_ms"] or [0])
 r["page_max_ms"] = max(r["page_ms"] or [0])
