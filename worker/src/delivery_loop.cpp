@@ -43,12 +43,22 @@ std::string DeliveryLoop::SlotKey(const Credential &c) {
 }
 
 bool DeliveryLoop::HasToken(const Active &a, Clock::time_point now) const {
-	auto it = tokens_.find(SlotKey(*a.credential));
-	return it != tokens_.end() && it->second.cache.Usable(now);
+	const TokenSlot *slot = FindSlot(*a.credential);
+	return slot != nullptr && slot->cache.Usable(now);
 }
 
 DeliveryLoop::TokenSlot &DeliveryLoop::SlotFor(const Credential &c) {
-	return tokens_[SlotKey(c)];
+	auto [it, fresh] = slot_by_credential_.try_emplace(&c, nullptr);
+	if (fresh)
+		it->second = &tokens_[SlotKey(c)];
+	return *it->second;
+}
+
+const DeliveryLoop::TokenSlot *DeliveryLoop::FindSlot(const Credential &c) const {
+	if (auto it = slot_by_credential_.find(&c); it != slot_by_credential_.end())
+		return it->second;
+	auto it = tokens_.find(SlotKey(c));  // made for another credential of the same pair, or not yet
+	return it == tokens_.end() ? nullptr : &it->second;
 }
 
 // True if the slot holds a token that has not expired. Starts a fetch when
@@ -822,17 +832,21 @@ Clock::time_point DeliveryLoop::NextWake(Clock::time_point next_poll) {
 		return now;
 	if (!results_.empty() && results_store_.pending() == OutboxStore::PendingCall::kNone)
 		wake = std::min(wake, results_due_);  // else the pending answer (the socket) wakes the loop
+	std::vector<const Credential *> seen;     // what follows depends on the credential only
 	for (const ActivePtr &a : waiting_) {
-		auto it = tokens_.find(SlotKey(*a->credential));
-		if (it == tokens_.end() || it->second.cache.Usable(now)) {
+		if (std::find(seen.begin(), seen.end(), a->credential) != seen.end())
+			continue;
+		seen.push_back(a->credential);
+		const TokenSlot *slot = FindSlot(*a->credential);
+		if (slot == nullptr || slot->cache.Usable(now)) {
 			// All connections busy, or the probe out: the end of a request wakes the poll.
 			bool wire_full = http_.InFlight() >= static_cast<std::size_t>(cfg_.in_flight);
 			if (!wire_full && breaker_.MaySend(now))
 				wake = std::min(wake, now + bucket_.WaitTime(now));  // sendable: only the rate limit waits
 			else if (!wire_full && breaker_.ProbeDue())
 				wake = std::min(wake, std::max(now, breaker_.next_probe()));
-		} else if (!it->second.fetching)
-			wake = std::min(wake, std::max(now, it->second.retry.next_fetch()));
+		} else if (!slot->fetching)
+			wake = std::min(wake, std::max(now, slot->retry.next_fetch()));
 		// else a fetch is in flight: its end wakes the poll
 	}
 	return wake;

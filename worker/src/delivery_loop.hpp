@@ -46,6 +46,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -122,6 +123,8 @@ private:
 	void ReleaseWaiting(const std::string &why);
 	static std::string SlotKey(const Credential &c);
 	TokenSlot &SlotFor(const Credential &c);
+	// The slot of a credential's pair, or nullptr before SlotFor made it.
+	const TokenSlot *FindSlot(const Credential &c) const;
 	bool TokenReady(TokenSlot &slot, const Credential &c);
 	// Whether a's credential has a usable token now (no fetch started).
 	bool HasToken(const Active &a, Clock::time_point now) const;
@@ -142,6 +145,10 @@ private:
 	HttpClient http_;
 	std::unique_ptr<Envelope> envelope_;
 	std::map<std::string, TokenSlot> tokens_;  // by credential pair
+	// tokens_ by the address of a credential of cfg_ (both stay put): the
+	// pair's string, built for every waiting step at every turn of the loop,
+	// was a malloc-heavy part of the worker's CPU.
+	std::unordered_map<const Credential *, TokenSlot *> slot_by_credential_;
 	EndpointSelector endpoints_;
 	TokenBucket bucket_;
 	CircuitBreaker breaker_;
