@@ -17,13 +17,7 @@ setup_database
 create_preview_login
 start_double
 write_config 1 5
-python3 - "$out/worker.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["expire_interval_ms"] = 300
-c["expire_batch"] = 1  # two expiries: two calls, the second at once
-json.dump(c, open(sys.argv[1], "w"), indent=2)
-PY
+config_set '"expire_interval_ms": 300, "expire_batch": 1'  # two expiries: two calls, the second at once
 start_preview preview '{"threads": 2}'
 sql -c "UPDATE elicense.delivery_config SET preview_url_template = '$preview/p/{token}'"
 

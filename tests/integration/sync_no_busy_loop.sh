@@ -12,12 +12,7 @@ start_double
 write_config 8 30
 # No progress line while the lease waits: its count would wait for the lease
 # on the same session, and a loop blocked there cannot spin.
-python3 - "$out/worker.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["summary_interval_ms"] = 600000
-json.dump(c, open(sys.argv[1], "w"), indent=1)
-PY
+config_set '"summary_interval_ms": 600000'
 issue_licences 5
 psql -X -q -d "$db" -c "BEGIN" -c "LOCK TABLE elicense.outbox IN EXCLUSIVE MODE" -c "SELECT pg_sleep(8)" -c "COMMIT" >/dev/null &
 pids+=($!)

@@ -213,6 +213,16 @@ write_config() {  # [in_flight] [lease_seconds]
 JSON
 }
 
+# Sets top-level keys of the worker config write_config wrote.
+config_set() {  # JSON-MEMBERS, e.g. '"expire_batch": 1'
+  python3 - "$out/worker.json" "{$1}" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.update(json.loads(sys.argv[2]))
+json.dump(c, open(sys.argv[1], "w"), indent=2)
+PY
+}
+
 # Starts a worker in the background; its pid is the last of ${pids[@]}.
 start_worker() {  # NAME [extra args]
   local name=$1
