@@ -149,7 +149,7 @@ bool DeliveryLoop::Missing(const DbStatementError &e, const char *what, Clock::t
 // lease_steps call serves many steps. In a long burst the lease session is
 // the worker's bottleneck, and each call is sent as soon as the last one
 // returns: with room for twice in_flight that left leases of ~20 steps and
-// 1,500-1,870 requests/s (bench/sync.sh, 8,000 requests at 5 ms); with four
+// 1,490-1,870 requests/s (bench/sync.sh, 8,000 requests at 5 ms); with four
 // times, leases of twice the size cost less per step and gave 1,850-2,350
 // (eight times gave no more).
 constexpr int kLeasedPerInFlight = 4;
