@@ -59,16 +59,9 @@ for latency in $latencies; do
       setup_database  # a fresh database per run: history tables are append-only
       [ -z "${BENCH_SYNC_PROFILE:-}" ] || sql -c "ALTER DATABASE $db SET track_functions = 'all'"
       write_config "$in_flight" 30
-      python3 - "$out/worker.json" "$mode" "${BENCH_SYNC_RESULT_MS:-5}" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-mode = sys.argv[2]
-if mode not in ("off", "calls", "set"):
-    sys.exit("BENCH_SYNC_MODES: off, calls or set, not " + mode)
-c["result_batch_ms"] = 0 if mode == "off" else int(sys.argv[3])
-c["result_set_based"] = mode == "set"
-json.dump(c, open(sys.argv[1], "w"), indent=1)
-PY
+      case $mode in off | calls | set) ;; *) fail "BENCH_SYNC_MODES: off, calls or set, not $mode" ;; esac
+      config_set "\"result_batch_ms\": $([ "$mode" = off ] && echo 0 || echo "${BENCH_SYNC_RESULT_MS:-5}"),
+                  \"result_set_based\": $([ "$mode" = set ] && echo true || echo false)"
       first=${#pids[@]}
       for w in $(seq "$workers"); do start_worker "bench_${latency}_${workers}_${mode}_$w"; done
       sleep 0.5

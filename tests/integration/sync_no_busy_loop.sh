@@ -14,7 +14,7 @@ write_config 8 30
 # on the same session, and a loop blocked there cannot spin.
 config_set '"summary_interval_ms": 600000'
 issue_licences 5
-psql -X -q -d "$db" -c "BEGIN" -c "LOCK TABLE elicense.outbox IN EXCLUSIVE MODE" -c "SELECT pg_sleep(8)" -c "COMMIT" >/dev/null &
+sql -c "BEGIN" -c "LOCK TABLE elicense.outbox IN EXCLUSIVE MODE" -c "SELECT pg_sleep(8)" -c "COMMIT" >/dev/null &
 pids+=($!)
 wait_for 10 "EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
                       WHERE c.relname = 'outbox' AND l.mode = 'ExclusiveLock' AND l.granted)"

@@ -165,14 +165,16 @@ int DeliveryLoop::LeaseRoom() const {
 // being leased into the room kept for it. An open breaker needs one step to
 // probe with, no more. One lease at a time per session.
 bool DeliveryLoop::MayLease() const {
-	if (stop_ || LeaseRoom() <= 0 || (breaker_.open() && !waiting_.empty()) ||
+	int room = LeaseRoom();
+	if (stop_ || room <= 0 || (breaker_.open() && !waiting_.empty()) ||
 	    store_.pending() != OutboxStore::PendingCall::kNone)
 		return false;
+	if (room >= cfg_.in_flight / 2)  // before the scan of waiting_: NextWake asks at every turn
+		return true;
 	auto now = Clock::now();
-	bool blocked = std::none_of(waiting_.begin(), waiting_.end(), [&](const ActivePtr &a) {
+	return std::none_of(waiting_.begin(), waiting_.end(), [&](const ActivePtr &a) {
 		return HasToken(*a, now) && LaneNamed(a->step.lane) == Lane::kLive;
 	});
-	return blocked || LeaseRoom() >= cfg_.in_flight / 2;
 }
 
 void DeliveryLoop::LeaseMore() {
